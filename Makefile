@@ -1,0 +1,48 @@
+# The front door. `make run` and `make test` install missing Debian packages first.
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+DATA       ?= var
+JOBS       ?= $(shell nproc)
+WERROR     ?= $(if $(REELAY_WERROR),ON,OFF)
+PYTHON     ?= /usr/bin/python3
+
+.PHONY: all deps build build-asan run test unit e2e bench format clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+build:
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DREELAY_WERROR=$(WERROR) >/dev/null
+	cmake --build $(BUILD) -j $(JOBS)
+
+build-asan:
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DREELAY_SANITIZE=ON -DREELAY_WERROR=$(WERROR) >/dev/null
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+
+run: deps build
+	$(BUILD)/reelay init --data $(DATA)
+	$(BUILD)/reelay serve --data $(DATA)
+
+# Every suite runs against the sanitizer build: unit tests (cmocka via ctest), then end-to-end (pytest).
+test: deps build build-asan
+	cd $(ASAN_BUILD) && ctest --output-on-failure
+	REELAY_BIN=$(abspath $(ASAN_BUILD))/reelay $(PYTHON) -m pytest -q tests/e2e
+
+unit: build-asan
+	cd $(ASAN_BUILD) && ctest --output-on-failure
+
+e2e: build-asan
+	REELAY_BIN=$(abspath $(ASAN_BUILD))/reelay $(PYTHON) -m pytest -q tests/e2e
+
+bench:
+	@scripts/install-deps.sh --bench
+	$(MAKE) build
+	bench/run.sh
+
+format:
+	clang-format -i src/*.c src/*/*.c src/*/*.h tests/unit/*.c
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs the Debian packages reelay needs to build, run and test, skipping those already present.
+# Used by `make run`, `make test` and .ci/run. Needs root (or sudo) only when something is missing.
+set -euo pipefail
+packages=(
+  build-essential cmake pkg-config
+  libh2o-evloop-dev libssl-dev zlib1g-dev
+  libcurl4-openssl-dev libjansson-dev libsqlite3-dev libsodium-dev
+  libavformat-dev libavcodec-dev libavutil-dev
+  ffmpeg fonts-dejavu-core
+  libcmocka-dev python3-pytest python3-requests
+)
+if [ "${1:-}" = "--bench" ]; then packages+=(wrk nginx-light); fi
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "installing: ${missing[*]}"
+sudo_cmd=""
+[ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+$sudo_cmd apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,74 @@
+/* media.h — what reelay knows about media files: probing (FFmpeg's libavformat) and the sandbox
+ * renderer (the `ffmpeg` program), which turns local input files into a real, clearly labelled MP4.
+ *
+ * Nothing here touches the network or the database; inputs and outputs are local paths. */
+#ifndef REELAY_MEDIA_MEDIA_H
+#define REELAY_MEDIA_MEDIA_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct media_info {
+    double duration;        /* seconds (container duration, else the longest stream); 0 if unknown */
+    bool has_video;         /* a real video stream (an attached cover picture does not count) */
+    bool has_audio;
+    bool is_image;          /* a still image (png, jpeg, webp …) */
+    int width, height;      /* of the first video stream / image, else 0 */
+    char container[64];     /* libavformat's short name: "mov,mp4,m4a,3gp,3g2,mj2", "mp3", "wav", "png_pipe" … */
+    char video_codec[32];   /* "h264", "png", "" … */
+    char audio_codec[32];   /* "aac", "mp3", "" … */
+} media_info;
+
+/* Probes a local file. Returns 0 and fills *out; -1 when it is not media libavformat can read
+ * (err says why). Reads only the headers it needs. */
+int media_probe(const char *path, media_info *out, char *err, size_t err_size);
+
+typedef enum {
+    MEDIA_RENDER_LIPSYNC,        /* video + audio, timed by sync_mode */
+    MEDIA_RENDER_TALKING_HEAD,   /* image + audio */
+    MEDIA_RENDER_MOTION_CONTROL, /* image over a reference video */
+    MEDIA_RENDER_TEST_CARD,      /* text (+ optional opening image) for a fixed duration */
+} media_render_kind;
+
+typedef void (*media_progress_fn)(void *context, int percent /* 0..99 */);
+
+typedef struct media_render_job {
+    media_render_kind kind;
+    const char *model;          /* shown on every frame next to "reelay sandbox" */
+    const char *output_path;    /* where the MP4 (H.264 + AAC, yuv420p, faststart) is written */
+    const char *work_dir;       /* scratch folder the renderer may use; exists */
+
+    const char *video_path;     /* LIPSYNC, MOTION_CONTROL */
+    const char *audio_path;     /* LIPSYNC, TALKING_HEAD */
+    const char *image_path;     /* TALKING_HEAD, MOTION_CONTROL; TEST_CARD: optional opening image */
+
+    /* LIPSYNC: "loop" (video looped to the audio's length), "bounce" (forwards then backwards to the
+     * audio's length), "cut_off" (the shorter of the two), "silence" (the video's length, audio padded
+     * with silence), "remap" (video stretched to the audio's length). The audio track is the input audio. */
+    const char *sync_mode;
+    /* TALKING_HEAD: the short side of the output (480 or 720), aspect ratio of the portrait kept,
+     * dimensions even; length = the audio's. TEST_CARD: exact width and height (1280x720, 720x1280,
+     * 1920x1080, 1080x1920). Ignored otherwise (LIPSYNC and MOTION_CONTROL keep the input video's size,
+     * scaled down to fit 1920x1920 if larger, dimensions even). */
+    int width, height;
+    int short_side;
+    /* MOTION_CONTROL: keep the reference video's audio (silent track otherwise). */
+    bool keep_original_sound;
+    /* TEST_CARD: length in seconds and the text shown (the prompt, wrapped and truncated to fit). */
+    double duration;
+    const char *text;
+
+    media_progress_fn on_progress; /* may be NULL; called from the rendering thread as output advances */
+    void *progress_context;
+    atomic_bool *cancel;           /* may be NULL; when it becomes true the render stops and returns 1 */
+    int timeout_seconds;           /* 0 = no limit; past it the render is killed and fails */
+} media_render_job;
+
+/* Renders one job with the ffmpeg program (REELAY_FFMPEG, default "ffmpeg" on PATH). Blocks the calling
+ * thread until done. Returns 0 on success (and fills *out_info by probing the output), 1 when cancelled,
+ * -1 on failure (err says why; the output file is removed). Every frame carries the visible text
+ * "reelay sandbox" and the model name. */
+int media_render(const media_render_job *job, media_info *out_info, char *err, size_t err_size);
+
+#endif

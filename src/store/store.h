@@ -1,0 +1,154 @@
+/* store.h — the one persistence interface. Everything reelay remembers goes through here.
+ *
+ * The SQLite implementation (store_sqlite.c) keeps one database file, <data>/reelay.db, in WAL mode
+ * with versioned migrations; a PostgreSQL implementation can follow behind the same functions, so
+ * nothing here mentions SQL. A `store` is one connection: it is NOT thread-safe — every thread (each
+ * HTTP event loop, each engine thread, the command line) opens its own. Connections to the same data
+ * folder may be used concurrently from threads and processes; writers wait for each other (busy
+ * timeout), they never fail because another writer is active.
+ *
+ * Every task transition is a compare-and-set on (id, state): it applies only if the task is still in
+ * the expected state, so of two racing writers exactly one wins and the other gets STORE_CONFLICT.
+ * A successful return means the change is committed (it survives kill -9 of the process).
+ *
+ * Return values: STORE_OK on success; STORE_NOT_FOUND when the row is absent; STORE_CONFLICT when a
+ * compare-and-set lost or a unique name exists; STORE_ERROR for anything else (already logged). */
+#ifndef REELAY_STORE_STORE_H
+#define REELAY_STORE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/ids.h"
+
+typedef struct store store;
+
+typedef enum { STORE_OK = 0, STORE_NOT_FOUND = 1, STORE_CONFLICT = 2, STORE_ERROR = -1 } store_status;
+
+/* Opens (creating if needed) <data_dir>/reelay.db and brings its schema up to date. data_dir must exist. */
+store_status store_open(const char *data_dir, store **out);
+void store_close(store *s);
+
+/* ---- API keys. The key itself is never stored: only its SHA-256. ---- */
+
+#define STORE_KEY_HASH_SIZE 32
+
+typedef struct key_record {
+    char id[32];         /* public id, "key_…", safe to log */
+    char name[64];
+    char user_group[32]; /* pricing group, "default" */
+    int64_t created_at;  /* Unix seconds */
+    int64_t revoked_at;  /* 0 = active */
+} key_record;
+
+/* CONFLICT when the id or the hash exists. */
+store_status store_key_insert(store *s, const key_record *key, const unsigned char hash[STORE_KEY_HASH_SIZE]);
+/* Looks up an active (not revoked) key by hash. NOT_FOUND for an unknown or revoked key. The caller
+ * compares hashes in constant time itself if it keeps copies; the lookup is by index. */
+store_status store_key_find_by_hash(store *s, const unsigned char hash[STORE_KEY_HASH_SIZE], key_record *out);
+/* All keys, oldest first; *out is malloc'd (free with free()). */
+store_status store_key_list(store *s, key_record **out, size_t *count);
+/* NOT_FOUND for an unknown id; revoking a revoked key is OK. */
+store_status store_key_revoke(store *s, const char *id, int64_t now);
+
+/* ---- Channels: where tasks run. ---- */
+
+typedef struct channel_record {
+    char name[64];
+    char provider[16];   /* "sandbox", "fal", "sync", "kling", "openai", "creatify" */
+    char base_url[256];  /* "" = the provider's default */
+    char models[512];    /* "all" or comma-separated model ids */
+    int priority;        /* higher is tried first */
+    int weight;          /* share among channels of equal priority */
+    int max_concurrent;  /* tasks in flight at once on this channel; 0 = unlimited */
+    bool enabled;
+    int64_t created_at;
+} channel_record;
+
+/* CONFLICT when a channel with that name exists. */
+store_status store_channel_insert(store *s, const channel_record *channel);
+/* All channels ordered by priority (highest first) then name; *out is malloc'd (free with free()). */
+store_status store_channel_list(store *s, channel_record **out, size_t *count);
+
+/* ---- Tasks. ---- */
+
+typedef enum {
+    TASK_PENDING = 0,
+    TASK_SUBMITTING,
+    TASK_PROCESSING,
+    TASK_FINALIZING,
+    TASK_COMPLETED,
+    TASK_FAILED,
+    TASK_CANCELLED,
+    TASK_STATE_COUNT
+} task_state;
+
+const char *task_state_name(task_state state);           /* "pending", …, "cancelled" */
+bool task_state_parse(const char *name, task_state *out); /* false for an unknown name */
+bool task_state_is_terminal(task_state state);           /* completed, failed, cancelled */
+
+typedef struct task_record {
+    char id[IDS_TASK_ID_SIZE];
+    char key_id[32];
+    char model[48];
+    task_state state;
+    int progress;            /* 0..100, never decreases; 100 only when completed */
+    int64_t created_at;      /* Unix seconds (the `created` of the API) */
+    int64_t updated_at;      /* Unix seconds of the last change */
+    int64_t deadline_at;     /* Unix seconds; an unfinished task past it fails with code "timeout" */
+    int64_t completed_at;    /* Unix seconds when it reached a terminal state, else 0 */
+    char channel[64];        /* channel name once routed, else "" */
+    char user_group[32];
+    double credits_reserved;
+    char *params_json;       /* canonical validated parameters (catalog_validate's output); owned */
+    char *results_json;      /* JSON array of stored results once completed, else NULL; owned */
+    char error_code[48];     /* "" unless failed or cancelled */
+    char *error_message;     /* NULL unless failed or cancelled; owned */
+} task_record;
+
+/* Frees the owned strings of one record (not the record itself) and NULLs them. */
+void task_record_clear(task_record *task);
+/* Clears `count` records and frees the array. */
+void task_records_free(task_record *tasks, size_t count);
+
+/* Inserts a new task exactly as given (normally state pending, progress 0). CONFLICT on a duplicate id. */
+store_status store_task_insert(store *s, const task_record *task);
+/* Fills *out (caller clears it with task_record_clear). */
+store_status store_task_get(store *s, const char *id, task_record *out);
+
+typedef struct task_list_query {
+    const char *key_id;      /* required: only this key's tasks */
+    const char *after_id;    /* cursor: tasks older than this one (NULL = from the newest); NOT_FOUND if
+                                it is not one of this key's tasks */
+    int limit;               /* 1..100 */
+    int state;               /* a task_state, or -1 for any */
+    const char *model;       /* NULL for any */
+} task_list_query;
+
+/* Newest first (created_at, then id, descending). *out is malloc'd: free with task_records_free. */
+store_status store_task_list(store *s, const task_list_query *query, task_record **out, size_t *count,
+                             bool *has_more);
+
+/* Compare-and-set of the state alone (also touches updated_at). from → to must not go to completed
+ * (use store_task_complete) nor failed/cancelled (use store_task_fail / store_task_cancel).
+ * Also records `channel` when not NULL. CONFLICT when the task is not in `from`. */
+store_status store_task_transition(store *s, const char *id, task_state from, task_state to, const char *channel,
+                                   int64_t now);
+/* Raises progress to max(current, progress), capped at 99, while the task is unfinished. OK also when
+ * nothing changed; CONFLICT when the task is already finished. */
+store_status store_task_set_progress(store *s, const char *id, int progress, int64_t now);
+/* from → completed with progress 100, results_json (must be a non-empty JSON array) and completed_at. */
+store_status store_task_complete(store *s, const char *id, task_state from, const char *results_json, int64_t now);
+/* Any unfinished state → failed with code and message. CONFLICT when already finished. */
+store_status store_task_fail(store *s, const char *id, const char *code, const char *message, int64_t now);
+/* Any unfinished state → cancelled (error code "cancelled"), only for the owner key_id (another key's task
+ * is NOT_FOUND). CONFLICT when already finished. */
+store_status store_task_cancel(store *s, const char *id, const char *key_id, int64_t now);
+
+/* All unfinished tasks (pending … finalizing), oldest first. *out: free with task_records_free. */
+store_status store_task_list_unfinished(store *s, task_record **out, size_t *count);
+/* Number of tasks in each state. */
+store_status store_task_count_by_state(store *s, int64_t counts[TASK_STATE_COUNT]);
+
+#endif

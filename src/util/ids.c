@@ -1,0 +1,60 @@
+/* ids.c — task ids and random tokens from libsodium (see ids.h). */
+#include "util/ids.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char alnum[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+
+void ids_random_alnum(char *out, size_t out_size, const char *prefix, size_t random_chars)
+{
+    size_t prefix_len = strlen(prefix);
+    if (out_size < prefix_len + random_chars + 1) {
+        if (out_size > 0) out[0] = '\0';
+        return;
+    }
+    memcpy(out, prefix, prefix_len);
+    for (size_t i = 0; i < random_chars; i++)
+        out[prefix_len + i] = alnum[randombytes_uniform(sizeof(alnum) - 1)];
+    out[prefix_len + random_chars] = '\0';
+}
+
+void ids_task_new(char out[IDS_TASK_ID_SIZE], int64_t created)
+{
+    char prefix[32];
+    snprintf(prefix, sizeof(prefix), "task-unified-%lld-", (long long)created);
+    ids_random_alnum(out, IDS_TASK_ID_SIZE, prefix, 8);
+}
+
+bool ids_task_is_valid(const char *id)
+{
+    static const char prefix[] = "task-unified-";
+    size_t len = strlen(id);
+    if (len >= IDS_TASK_ID_SIZE || strncmp(id, prefix, sizeof(prefix) - 1) != 0) return false;
+    const char *p = id + sizeof(prefix) - 1;
+    size_t digits = 0;
+    while (*p >= '0' && *p <= '9') p++, digits++;
+    if (digits == 0 || digits > 12 || *p != '-') return false;
+    p++;
+    size_t tail = 0;
+    for (; *p; p++, tail++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9'))) return false;
+    return tail == 8;
+}
+
+void ids_random_token(char *out, size_t out_size, const char *prefix, size_t random_bytes)
+{
+    unsigned char raw[64];
+    size_t prefix_len = strlen(prefix);
+    if (random_bytes > sizeof(raw) ||
+        out_size < prefix_len + sodium_base64_ENCODED_LEN(random_bytes, sodium_base64_VARIANT_URLSAFE_NO_PADDING)) {
+        if (out_size > 0) out[0] = '\0';
+        return;
+    }
+    randombytes_buf(raw, random_bytes);
+    memcpy(out, prefix, prefix_len);
+    sodium_bin2base64(out + prefix_len, out_size - prefix_len, raw, random_bytes,
+                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    sodium_memzero(raw, sizeof(raw));
+}
