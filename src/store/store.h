@@ -66,6 +66,9 @@ typedef struct channel_record {
     int64_t created_at;
 } channel_record;
 
+/* True when the channel's model list is "all" or names `model` (pure; no database access). */
+bool channel_serves_model(const channel_record *channel, const char *model);
+
 /* CONFLICT when a channel with that name exists. */
 store_status store_channel_insert(store *s, const channel_record *channel);
 /* All channels ordered by priority (highest first) then name; *out is malloc'd (free with free()). */

@@ -1,0 +1,37 @@
+/* api.h — the HTTP resources of reelay: generations, tasks, files, models, health and metrics.
+ *
+ * api_routes is the route table handed to the HTTP server; api_thread_init/done give each event-loop
+ * thread its own store connection and caches. Handlers authenticate, validate, do one short local
+ * store call, hand work to the engine (in memory) and answer — they never wait on the network. */
+#ifndef REELAY_API_API_H
+#define REELAY_API_API_H
+
+#include <stdint.h>
+
+#include "blob/blob.h"
+#include "blob/link.h"
+#include "engine/engine.h"
+#include "http/http.h"
+
+typedef struct api_app {
+    const char *data_dir;
+    const char *public_url;     /* no trailing slash; used in result links */
+    int64_t link_ttl_seconds;   /* result links live this long after completion */
+    int64_t task_timeout_seconds;
+    size_t max_json_bytes;      /* JSON request bodies above this get 413 */
+    link_signer signer;
+    blob_store *blobs;
+    engine *engine;
+    http_server *server;        /* for request metrics; set once serving */
+} api_app;
+
+extern const http_route api_routes[];
+extern const size_t api_route_count;
+
+void *api_thread_init(void *app, int thread_index);
+void api_thread_done(void *thread_data);
+
+/* Computes the SHA-256 by which a key is stored and looked up. */
+void api_key_hash(const char *key, unsigned char out[32]);
+
+#endif

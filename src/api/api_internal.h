@@ -1,0 +1,41 @@
+/* api_internal.h — what the api/*.c files share: the per-thread state and the task view. Not part
+ * of the module's contract (that is api.h). */
+#ifndef REELAY_API_INTERNAL_H
+#define REELAY_API_INTERNAL_H
+
+#include <jansson.h>
+
+#include "api/api.h"
+#include "store/store.h"
+
+typedef struct api_thread {
+    api_app *app;
+    store *db;
+    channel_record *channels; /* cached enabled-channel view, refreshed every few seconds */
+    size_t channel_count;
+    int64_t channels_loaded_ms;
+} api_thread;
+
+/* Authenticates the request's Bearer key into *key; on failure sends 401 and returns false. */
+bool api_authenticate(http_exchange *exchange, key_record *key);
+
+/* The task as GET /v1/tasks/{id} shows it (new reference). */
+json_t *api_task_view(const api_app *app, const task_record *task);
+
+/* Sends a JSON value (and decrefs it); a NULL value becomes a 500. */
+void api_send_json_value(h2o_req_t *req, int status, json_t *value);
+
+/* True when an enabled channel serves the model (cached per thread for a few seconds). */
+bool api_model_has_channel(api_thread *thread, const char *model);
+
+/* Handlers. */
+void api_generations_create(http_exchange *exchange);
+void api_tasks_get(http_exchange *exchange);
+void api_tasks_list(http_exchange *exchange);
+void api_tasks_cancel(http_exchange *exchange);
+void api_files_get(http_exchange *exchange);
+void api_models_list(http_exchange *exchange);
+void api_ops_health(http_exchange *exchange);
+void api_ops_metrics(http_exchange *exchange);
+
+#endif

@@ -1,0 +1,68 @@
+/* routes.c — the route table of reelay's API and the per-thread state behind it. */
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api_internal.h"
+#include "util/clock.h"
+
+const http_route api_routes[] = {
+    {"POST", "/v1/videos/generations", "generations.create", api_generations_create},
+    {"GET", "/v1/videos/generations/{id}", "tasks.get", api_tasks_get},
+    {"GET", "/v1/tasks", "tasks.list", api_tasks_list},
+    {"GET", "/v1/tasks/{id}", "tasks.get", api_tasks_get},
+    {"POST", "/v1/tasks/{id}/cancel", "tasks.cancel", api_tasks_cancel},
+    {"GET", "/v1/files/*", "files.get", api_files_get},
+    {"HEAD", "/v1/files/*", "files.get", api_files_get},
+    {"GET", "/v1/models", "models.list", api_models_list},
+    {"GET", "/healthz", "healthz", api_ops_health},
+    {"GET", "/metrics", "metrics", api_ops_metrics},
+};
+const size_t api_route_count = sizeof(api_routes) / sizeof(api_routes[0]);
+
+void *api_thread_init(void *app, int thread_index)
+{
+    (void)thread_index;
+    api_thread *thread = calloc(1, sizeof(*thread));
+    if (thread == NULL) return NULL;
+    thread->app = app;
+    if (store_open(thread->app->data_dir, &thread->db) != STORE_OK) {
+        free(thread);
+        return NULL;
+    }
+    return thread;
+}
+
+void api_thread_done(void *thread_data)
+{
+    api_thread *thread = thread_data;
+    if (thread == NULL) return;
+    store_close(thread->db);
+    free(thread->channels);
+    free(thread);
+}
+
+void api_key_hash(const char *key, unsigned char out[32])
+{
+    crypto_hash_sha256(out, (const unsigned char *)key, strlen(key));
+}
+
+enum { CHANNEL_CACHE_MS = 2000 };
+
+bool api_model_has_channel(api_thread *thread, const char *model)
+{
+    int64_t now = clock_monotonic_ms();
+    if (thread->channels_loaded_ms == 0 || now - thread->channels_loaded_ms > CHANNEL_CACHE_MS) {
+        channel_record *fresh = NULL;
+        size_t count = 0;
+        if (store_channel_list(thread->db, &fresh, &count) == STORE_OK) {
+            free(thread->channels);
+            thread->channels = fresh;
+            thread->channel_count = count;
+            thread->channels_loaded_ms = now;
+        }
+    }
+    for (size_t i = 0; i < thread->channel_count; i++)
+        if (thread->channels[i].enabled && channel_serves_model(&thread->channels[i], model)) return true;
+    return false;
+}

@@ -1,0 +1,356 @@
+/* engine.c — the task runner: a FIFO of runnable task ids served by worker threads, and a deadline
+ * thread with a min-heap of per-task timers. All transitions are compare-and-set in the store. */
+#include "engine/engine.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "engine/sandbox_runner.h"
+#include "store/store.h"
+#include "util/clock.h"
+#include "util/log.h"
+
+typedef struct task_ref {
+    char id[IDS_TASK_ID_SIZE];
+    int64_t deadline_at;
+} task_ref;
+
+typedef struct worker {
+    struct engine *engine;
+    pthread_t thread;
+    store *db;
+    char current[IDS_TASK_ID_SIZE]; /* guarded by engine->lock; "" when idle */
+    atomic_bool cancel;
+} worker;
+
+struct engine {
+    engine_config config;
+    pthread_mutex_t lock;
+    pthread_cond_t work_ready;    /* queue not empty, or stopping */
+    pthread_cond_t timers_changed;
+    bool stopping;
+
+    task_ref *queue; /* ring buffer */
+    size_t queue_head, queue_count, queue_capacity;
+
+    task_ref *timers; /* min-heap by deadline_at */
+    size_t timer_count, timer_capacity;
+
+    worker *workers;
+    int worker_count;
+    size_t running;
+    pthread_t deadline_thread;
+    store *deadline_db;
+};
+
+/* ---- queue and heap (engine->lock held) ---- */
+
+static bool queue_push(struct engine *e, const task_ref *ref)
+{
+    if (e->queue_count == e->queue_capacity) {
+        size_t capacity = e->queue_capacity ? e->queue_capacity * 2 : 256;
+        task_ref *grown = malloc(capacity * sizeof(*grown));
+        if (grown == NULL) return false;
+        for (size_t i = 0; i < e->queue_count; i++) grown[i] = e->queue[(e->queue_head + i) % e->queue_capacity];
+        free(e->queue);
+        e->queue = grown, e->queue_capacity = capacity, e->queue_head = 0;
+    }
+    e->queue[(e->queue_head + e->queue_count) % e->queue_capacity] = *ref;
+    e->queue_count++;
+    return true;
+}
+
+static task_ref queue_pop(struct engine *e)
+{
+    task_ref ref = e->queue[e->queue_head];
+    e->queue_head = (e->queue_head + 1) % e->queue_capacity;
+    e->queue_count--;
+    return ref;
+}
+
+static bool timer_push(struct engine *e, const task_ref *ref)
+{
+    if (e->timer_count == e->timer_capacity) {
+        size_t capacity = e->timer_capacity ? e->timer_capacity * 2 : 256;
+        task_ref *grown = realloc(e->timers, capacity * sizeof(*grown));
+        if (grown == NULL) return false;
+        e->timers = grown, e->timer_capacity = capacity;
+    }
+    size_t i = e->timer_count++;
+    while (i > 0 && e->timers[(i - 1) / 2].deadline_at > ref->deadline_at) {
+        e->timers[i] = e->timers[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    e->timers[i] = *ref;
+    return true;
+}
+
+static task_ref timer_pop(struct engine *e)
+{
+    task_ref top = e->timers[0], last = e->timers[--e->timer_count];
+    size_t i = 0;
+    for (;;) {
+        size_t child = 2 * i + 1;
+        if (child >= e->timer_count) break;
+        if (child + 1 < e->timer_count && e->timers[child + 1].deadline_at < e->timers[child].deadline_at) child++;
+        if (e->timers[child].deadline_at >= last.deadline_at) break;
+        e->timers[i] = e->timers[child];
+        i = child;
+    }
+    if (e->timer_count) e->timers[i] = last;
+    return top;
+}
+
+/* Sets the cancel flag of the worker running task_id, if any (engine->lock held). */
+static void signal_running_task(struct engine *e, const char *task_id)
+{
+    for (int i = 0; i < e->worker_count; i++)
+        if (strcmp(e->workers[i].current, task_id) == 0) atomic_store(&e->workers[i].cancel, true);
+}
+
+/* ---- one task on a worker ---- */
+
+static bool choose_sandbox_channel(store *db, const char *model, char *name, size_t name_size)
+{
+    channel_record *channels = NULL;
+    size_t count = 0;
+    bool found = false;
+    if (store_channel_list(db, &channels, &count) != STORE_OK) return false;
+    for (size_t i = 0; i < count && !found; i++) {
+        const channel_record *c = &channels[i];
+        if (c->enabled && strcmp(c->provider, "sandbox") == 0 && channel_serves_model(c, model)) {
+            snprintf(name, name_size, "%s", c->name);
+            found = true;
+        }
+    }
+    free(channels);
+    return found;
+}
+
+static void log_transition(const char *task_id, const char *to, const char *detail)
+{
+    log_info("task", "task=%s state=%s%s%s", task_id, to, detail[0] ? " " : "", detail);
+}
+
+static void run_task(worker *w, const char *task_id)
+{
+    struct engine *e = w->engine;
+    task_record task;
+    memset(&task, 0, sizeof(task));
+    if (store_task_get(w->db, task_id, &task) != STORE_OK || task_state_is_terminal(task.state)) goto done;
+    int64_t now = clock_unix_seconds();
+    if (now >= task.deadline_at) goto done; /* the deadline thread fails it */
+
+    /* pending → submitting → processing. The sandbox accepts instantly and locally, so submission is
+     * never ambiguous; a task found in submitting/processing/finalizing after a crash renders again. */
+    if (task.state == TASK_PENDING) {
+        char channel[64];
+        if (!choose_sandbox_channel(w->db, task.model, channel, sizeof(channel))) {
+            if (store_task_fail(w->db, task_id, "no_available_channel", "No enabled channel serves this model.", now) ==
+                STORE_OK)
+                log_transition(task_id, "failed", "code=no_available_channel");
+            goto done;
+        }
+        if (store_task_transition(w->db, task_id, TASK_PENDING, TASK_SUBMITTING, channel, now) != STORE_OK) goto done;
+        task.state = TASK_SUBMITTING;
+    }
+    if (task.state != TASK_PROCESSING) {
+        if (store_task_transition(w->db, task_id, task.state, TASK_PROCESSING, NULL, now) != STORE_OK) goto done;
+        log_transition(task_id, "processing", "");
+    }
+
+    sandbox_outcome outcome;
+    int result = sandbox_run_task(w->db, e->config.blobs, &e->config.fetch, &task, &w->cancel, &outcome);
+    now = clock_unix_seconds();
+    if (result == 0) {
+        char *results = json_dumps(outcome.results, JSON_COMPACT);
+        json_decref(outcome.results);
+        store_status status = STORE_ERROR;
+        if (results != NULL && store_task_transition(w->db, task_id, TASK_PROCESSING, TASK_FINALIZING, NULL, now) == STORE_OK)
+            status = store_task_complete(w->db, task_id, TASK_FINALIZING, results, now);
+        free(results);
+        if (status == STORE_OK) {
+            log_transition(task_id, "completed", "");
+        } else {
+            /* cancelled or timed out meanwhile: the result is not wanted */
+            char prefix[IDS_TASK_ID_SIZE + 16];
+            snprintf(prefix, sizeof(prefix), "results/%s", task_id);
+            blob_remove_prefix(e->config.blobs, prefix);
+        }
+    } else if (result < 0) {
+        if (store_task_fail(w->db, task_id, outcome.error_code, outcome.error_message, now) == STORE_OK) {
+            char detail[96];
+            snprintf(detail, sizeof(detail), "code=%s", outcome.error_code);
+            log_transition(task_id, "failed", detail);
+        }
+    }
+    /* result == 1: cancelled — by the client (already recorded), by the deadline (recorded by the
+     * deadline thread) or by engine_stop (left unfinished, resumed on the next start). */
+done:
+    task_record_clear(&task);
+}
+
+static void *worker_main(void *arg)
+{
+    worker *w = arg;
+    struct engine *e = w->engine;
+    pthread_mutex_lock(&e->lock);
+    for (;;) {
+        while (!e->stopping && (e->queue_count == 0 || e->config.paused)) pthread_cond_wait(&e->work_ready, &e->lock);
+        if (e->stopping) break;
+        task_ref ref = queue_pop(e);
+        snprintf(w->current, sizeof(w->current), "%s", ref.id);
+        atomic_store(&w->cancel, false);
+        e->running++;
+        pthread_mutex_unlock(&e->lock);
+        run_task(w, ref.id);
+        pthread_mutex_lock(&e->lock);
+        e->running--;
+        w->current[0] = '\0';
+    }
+    pthread_mutex_unlock(&e->lock);
+    return NULL;
+}
+
+/* ---- deadlines ---- */
+
+static void *deadline_main(void *arg)
+{
+    struct engine *e = arg;
+    pthread_mutex_lock(&e->lock);
+    while (!e->stopping) {
+        if (e->timer_count == 0) {
+            pthread_cond_wait(&e->timers_changed, &e->lock);
+            continue;
+        }
+        int64_t now_ms = clock_unix_ms();
+        int64_t due_ms = e->timers[0].deadline_at * 1000;
+        if (due_ms > now_ms) {
+            struct timespec until = {.tv_sec = (time_t)(due_ms / 1000), .tv_nsec = (long)(due_ms % 1000) * 1000000L};
+            pthread_cond_timedwait(&e->timers_changed, &e->lock, &until); /* CLOCK_REALTIME, as deadlines are */
+            continue;
+        }
+        task_ref expired = timer_pop(e);
+        pthread_mutex_unlock(&e->lock);
+        char message[160];
+        snprintf(message, sizeof(message), "The task did not finish before its deadline.");
+        bool failed = store_task_fail(e->deadline_db, expired.id, "timeout", message, clock_unix_seconds()) == STORE_OK;
+        pthread_mutex_lock(&e->lock);
+        if (failed) {
+            signal_running_task(e, expired.id);
+            log_transition(expired.id, "failed", "code=timeout");
+        }
+    }
+    pthread_mutex_unlock(&e->lock);
+    return NULL;
+}
+
+/* ---- public ---- */
+
+void engine_submit(engine *e, const char *task_id, int64_t deadline_at)
+{
+    task_ref ref;
+    snprintf(ref.id, sizeof(ref.id), "%s", task_id);
+    ref.deadline_at = deadline_at;
+    pthread_mutex_lock(&e->lock);
+    bool queued = queue_push(e, &ref), timed = timer_push(e, &ref);
+    pthread_cond_signal(&e->work_ready);
+    pthread_cond_signal(&e->timers_changed);
+    pthread_mutex_unlock(&e->lock);
+    if (!queued || !timed) log_error("engine out of memory; the task resumes on the next start", "task=%s", task_id);
+}
+
+void engine_cancel(engine *e, const char *task_id)
+{
+    pthread_mutex_lock(&e->lock);
+    signal_running_task(e, task_id);
+    pthread_mutex_unlock(&e->lock);
+}
+
+void engine_get_stats(engine *e, engine_stats *out)
+{
+    pthread_mutex_lock(&e->lock);
+    out->queued = e->queue_count;
+    out->running = e->running;
+    out->timers = e->timer_count;
+    pthread_mutex_unlock(&e->lock);
+}
+
+engine *engine_start(const engine_config *config)
+{
+    struct engine *e = calloc(1, sizeof(*e));
+    if (e == NULL) return NULL;
+    e->config = *config;
+    if (e->config.render_concurrency <= 0) e->config.render_concurrency = 2;
+    pthread_mutex_init(&e->lock, NULL);
+    pthread_cond_init(&e->work_ready, NULL);
+    pthread_cond_init(&e->timers_changed, NULL);
+    if (store_open(config->data_dir, &e->deadline_db) != STORE_OK) goto fail;
+
+    /* Crash recovery: every unfinished task is runnable again, with its deadline re-armed. */
+    task_record *unfinished = NULL;
+    size_t count = 0;
+    if (store_task_list_unfinished(e->deadline_db, &unfinished, &count) != STORE_OK) goto fail;
+    for (size_t i = 0; i < count; i++) {
+        task_ref ref;
+        snprintf(ref.id, sizeof(ref.id), "%s", unfinished[i].id);
+        ref.deadline_at = unfinished[i].deadline_at;
+        if (!queue_push(e, &ref) || !timer_push(e, &ref)) {
+            task_records_free(unfinished, count);
+            goto fail;
+        }
+    }
+    task_records_free(unfinished, count);
+    if (count) log_info("resuming unfinished tasks", "count=%zu", count);
+
+    e->worker_count = e->config.render_concurrency;
+    e->workers = calloc((size_t)e->worker_count, sizeof(worker));
+    if (e->workers == NULL) goto fail;
+    for (int i = 0; i < e->worker_count; i++) {
+        e->workers[i].engine = e;
+        if (store_open(config->data_dir, &e->workers[i].db) != STORE_OK) goto fail;
+    }
+    for (int i = 0; i < e->worker_count; i++)
+        if (pthread_create(&e->workers[i].thread, NULL, worker_main, &e->workers[i]) != 0) abort();
+    if (pthread_create(&e->deadline_thread, NULL, deadline_main, e) != 0) abort();
+    return e;
+
+fail:
+    log_error("the engine could not start", "data=\"%s\"", config->data_dir);
+    for (int i = 0; e->workers && i < e->worker_count; i++)
+        if (e->workers[i].db) store_close(e->workers[i].db);
+    free(e->workers);
+    if (e->deadline_db) store_close(e->deadline_db);
+    free(e->queue);
+    free(e->timers);
+    free(e);
+    return NULL;
+}
+
+void engine_stop(engine *e)
+{
+    pthread_mutex_lock(&e->lock);
+    e->stopping = true;
+    for (int i = 0; i < e->worker_count; i++)
+        if (e->workers[i].current[0]) atomic_store(&e->workers[i].cancel, true);
+    pthread_cond_broadcast(&e->work_ready);
+    pthread_cond_broadcast(&e->timers_changed);
+    pthread_mutex_unlock(&e->lock);
+    for (int i = 0; i < e->worker_count; i++) {
+        pthread_join(e->workers[i].thread, NULL);
+        store_close(e->workers[i].db);
+    }
+    pthread_join(e->deadline_thread, NULL);
+    store_close(e->deadline_db);
+    free(e->workers);
+    free(e->queue);
+    free(e->timers);
+    pthread_mutex_destroy(&e->lock);
+    pthread_cond_destroy(&e->work_ready);
+    pthread_cond_destroy(&e->timers_changed);
+    free(e);
+}

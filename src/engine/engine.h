@@ -1,0 +1,49 @@
+/* engine.h — the warm path: runs every accepted task to its end, off the HTTP threads.
+ *
+ * Inside: a FIFO of runnable tasks served by a bounded pool of worker threads (each render is one
+ * worker), and a deadline thread holding one timer per unfinished task (no global sweep): a task
+ * still unfinished at its deadline fails with code "timeout". Every state change is a compare-and-set
+ * in the store, so a task cancelled or timed out while a worker holds it is simply discarded by that
+ * worker. On start the engine resumes every unfinished task found in the store (crash recovery).
+ *
+ * Thread safety: engine_submit / engine_cancel / engine_queue_depth may be called from any thread;
+ * they only take a short in-memory lock. */
+#ifndef REELAY_ENGINE_ENGINE_H
+#define REELAY_ENGINE_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "blob/blob.h"
+#include "net/fetch.h"
+
+typedef struct engine engine;
+
+typedef struct engine_config {
+    const char *data_dir;      /* the store lives here; each engine thread opens its own connection */
+    blob_store *blobs;         /* results are written here (thread-safe for distinct names) */
+    int render_concurrency;    /* worker threads = renders at once (default 2) */
+    bool paused;               /* accept and time tasks, but start none (benchmarks, draining) */
+    fetch_policy fetch;        /* the guard and limits for fetching inputs */
+} engine_config;
+
+/* Starts the threads and enqueues every unfinished task of the store. NULL on failure. */
+engine *engine_start(const engine_config *config);
+/* Stops taking work, cancels renders in flight (their tasks stay unfinished and resume on the next
+ * start), joins the threads. */
+void engine_stop(engine *e);
+
+/* A task was just stored (state pending): schedule it and its deadline (Unix seconds). */
+void engine_submit(engine *e, const char *task_id, int64_t deadline_at);
+/* A task was just cancelled in the store: stop its render if one is running. */
+void engine_cancel(engine *e, const char *task_id);
+
+typedef struct engine_stats {
+    size_t queued;   /* waiting for a worker */
+    size_t running;  /* held by a worker */
+    size_t timers;   /* deadlines armed */
+} engine_stats;
+void engine_get_stats(engine *e, engine_stats *out);
+
+#endif

@@ -1,0 +1,186 @@
+/* sandbox_runner.c — one sandbox task: fetch inputs → probe them → render (media_render) → store the
+ * MP4 under results/<task id>/output.mp4 → describe it for the task's results. */
+#include "engine/sandbox_runner.h"
+
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "catalog/catalog.h"
+#include "media/media.h"
+#include "util/clock.h"
+#include "util/log.h"
+
+enum { PROGRESS_AFTER_FETCH = 10, PROGRESS_WRITE_INTERVAL_MS = 250 };
+
+typedef struct progress_reporter {
+    store *db;
+    const char *task_id;
+    int last_written;
+    int64_t last_write_ms;
+} progress_reporter;
+
+static void report_progress(void *context, int render_percent)
+{
+    progress_reporter *reporter = context;
+    int overall = PROGRESS_AFTER_FETCH + render_percent * (99 - PROGRESS_AFTER_FETCH) / 100;
+    int64_t now_ms = clock_monotonic_ms();
+    if (overall <= reporter->last_written || now_ms - reporter->last_write_ms < PROGRESS_WRITE_INTERVAL_MS) return;
+    if (store_task_set_progress(reporter->db, reporter->task_id, overall, clock_unix_seconds()) == STORE_OK) {
+        reporter->last_written = overall;
+        reporter->last_write_ms = now_ms;
+    }
+}
+
+typedef enum { INPUT_VIDEO, INPUT_AUDIO, INPUT_IMAGE } input_kind;
+
+static int fail(sandbox_outcome *outcome, const char *code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(sandbox_outcome *outcome, const char *code, const char *fmt, ...)
+{
+    snprintf(outcome->error_code, sizeof(outcome->error_code), "%s", code);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(outcome->error_message, sizeof(outcome->error_message), fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* Downloads one input into dir/name and checks it is the kind of media the field promises. */
+static int fetch_input(const fetch_policy *policy, const char *field, const char *url, input_kind kind,
+                       const char *dir, const char *name, char *path, size_t path_size, sandbox_outcome *outcome)
+{
+    if (snprintf(path, path_size, "%s/%s", dir, name) >= (int)path_size)
+        return fail(outcome, "internal_error", "%s", "scratch path too long");
+    char err[256] = "";
+    fetch_response response;
+    fetch_result result = fetch_url_to_file(url, path, policy, &response, err, sizeof(err));
+    if (result == FETCH_TOO_LARGE) return fail(outcome, "input_too_large", "%s is too large: %s", field, err);
+    if (result != FETCH_OK) return fail(outcome, "input_unreachable", "%s could not be fetched: %s", field, err);
+    media_info info;
+    if (media_probe(path, &info, err, sizeof(err)) != 0)
+        return fail(outcome, "input_not_media", "%s is not a media file we can read: %s", field, err);
+    bool fits = (kind == INPUT_VIDEO && info.has_video && !info.is_image) || (kind == INPUT_AUDIO && info.has_audio) ||
+                (kind == INPUT_IMAGE && info.is_image);
+    static const char *const kind_names[] = {"a video", "an audio file", "an image"};
+    if (!fits) return fail(outcome, "input_not_media", "%s is not %s", field, kind_names[kind]);
+    return 0;
+}
+
+static const char *param_string(const json_t *params, const char *name)
+{
+    return json_string_value(json_object_get(params, name));
+}
+
+int sandbox_run_task(store *db, blob_store *blobs, const fetch_policy *fetch, const task_record *task,
+                     atomic_bool *cancel, sandbox_outcome *outcome)
+{
+    memset(outcome, 0, sizeof(*outcome));
+    const catalog_model *model = catalog_model_find(task->model);
+    json_error_t json_error;
+    json_t *params = task->params_json ? json_loads(task->params_json, 0, &json_error) : NULL;
+    if (model == NULL || !json_is_object(params)) {
+        json_decref(params);
+        return fail(outcome, "internal_error", "%s", "the stored task parameters are unreadable");
+    }
+    char scratch[PATH_MAX];
+    if (blob_scratch_create(blobs, scratch, sizeof(scratch)) != 0) {
+        json_decref(params);
+        return fail(outcome, "internal_error", "%s", "no scratch space for the render");
+    }
+    char video[PATH_MAX] = "", audio[PATH_MAX] = "", image[PATH_MAX] = "", output[PATH_MAX];
+    int result = -1;
+    media_render_job job = {.model = task->model, .work_dir = scratch};
+    if (snprintf(output, sizeof(output), "%s/output.mp4", scratch) >= (int)sizeof(output)) goto done;
+    job.output_path = output;
+
+    switch (model->family) {
+    case CATALOG_FAMILY_LIPSYNC:
+        if (fetch_input(fetch, "video_url", param_string(params, "video_url"), INPUT_VIDEO, scratch, "video", video,
+                        sizeof(video), outcome) != 0 ||
+            fetch_input(fetch, "audio_url", param_string(params, "audio_url"), INPUT_AUDIO, scratch, "audio", audio,
+                        sizeof(audio), outcome) != 0)
+            goto done;
+        job.kind = MEDIA_RENDER_LIPSYNC;
+        job.sync_mode = param_string(params, "sync_mode");
+        break;
+    case CATALOG_FAMILY_TALKING_HEAD: {
+        if (fetch_input(fetch, "image_url", param_string(params, "image_url"), INPUT_IMAGE, scratch, "image", image,
+                        sizeof(image), outcome) != 0 ||
+            fetch_input(fetch, "audio_url", param_string(params, "audio_url"), INPUT_AUDIO, scratch, "audio", audio,
+                        sizeof(audio), outcome) != 0)
+            goto done;
+        const char *resolution = param_string(params, "resolution");
+        job.kind = MEDIA_RENDER_TALKING_HEAD;
+        job.short_side = resolution && strcmp(resolution, "480p") == 0 ? 480 : 720;
+        break;
+    }
+    case CATALOG_FAMILY_MOTION_CONTROL: {
+        if (fetch_input(fetch, "image_url", param_string(params, "image_url"), INPUT_IMAGE, scratch, "image", image,
+                        sizeof(image), outcome) != 0 ||
+            fetch_input(fetch, "video_url", param_string(params, "video_url"), INPUT_VIDEO, scratch, "video", video,
+                        sizeof(video), outcome) != 0)
+            goto done;
+        const char *keep = param_string(params, "keep_original_sound");
+        job.kind = MEDIA_RENDER_MOTION_CONTROL;
+        job.keep_original_sound = keep == NULL || strcmp(keep, "yes") == 0;
+        break;
+    }
+    case CATALOG_FAMILY_TEXT_TO_VIDEO: {
+        const char *first_image = json_string_value(json_array_get(json_object_get(params, "image_urls"), 0));
+        if (first_image != NULL && fetch_input(fetch, "image_urls[0]", first_image, INPUT_IMAGE, scratch, "image",
+                                               image, sizeof(image), outcome) != 0)
+            goto done;
+        const char *aspect = param_string(params, "aspect_ratio");
+        const char *resolution = param_string(params, "resolution");
+        bool portrait = aspect && (strcmp(aspect, "9:16") == 0 || strcmp(aspect, "720x1280") == 0);
+        bool full_hd = resolution && strcmp(resolution, "1080p") == 0;
+        int long_side = full_hd ? 1920 : 1280, short_side = full_hd ? 1080 : 720;
+        job.kind = MEDIA_RENDER_TEST_CARD;
+        job.width = portrait ? short_side : long_side;
+        job.height = portrait ? long_side : short_side;
+        job.duration = (double)json_integer_value(json_object_get(params, "duration"));
+        job.text = param_string(params, "prompt");
+        break;
+    }
+    }
+    job.video_path = video[0] ? video : NULL;
+    job.audio_path = audio[0] ? audio : NULL;
+    job.image_path = image[0] ? image : NULL;
+
+    progress_reporter reporter = {.db = db, .task_id = task->id};
+    report_progress(&reporter, 0);
+    job.on_progress = report_progress;
+    job.progress_context = &reporter;
+    job.cancel = cancel;
+    int64_t remaining = task->deadline_at - clock_unix_seconds();
+    job.timeout_seconds = remaining > 0 ? (int)(remaining < INT_MAX ? remaining : INT_MAX) : 1;
+
+    media_info info;
+    char err[512] = "";
+    int rendered = media_render(&job, &info, err, sizeof(err));
+    if (rendered == 1) {
+        result = 1;
+        goto done;
+    }
+    if (rendered != 0) {
+        log_warn("sandbox render failed", "task=%s error=\"%s\"", task->id, err);
+        fail(outcome, "generation_failed", "the sandbox could not render this task: %s", err);
+        goto done;
+    }
+    char name[128];
+    snprintf(name, sizeof(name), "results/%s/output.mp4", task->id);
+    if (blob_put_file(blobs, name, output) != 0) {
+        fail(outcome, "internal_error", "%s", "the result could not be stored");
+        goto done;
+    }
+    outcome->results = json_pack("[{s:s, s:s, s:f, s:i, s:i}]", "object", name, "content_type", "video/mp4",
+                                 "duration", info.duration, "width", info.width, "height", info.height);
+    result = outcome->results ? 0 : -1;
+    if (result != 0) fail(outcome, "internal_error", "%s", "out of memory");
+
+done:
+    blob_scratch_remove(scratch);
+    json_decref(params);
+    return result;
+}

@@ -1,0 +1,27 @@
+/* sandbox_runner.h — the built-in sandbox channel: fetches a task's inputs through the guarded
+ * client, checks they are the media they claim to be, renders the labelled synthetic MP4 locally
+ * and stores it. Internal to the engine. */
+#ifndef REELAY_ENGINE_SANDBOX_RUNNER_H
+#define REELAY_ENGINE_SANDBOX_RUNNER_H
+
+#include <jansson.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "blob/blob.h"
+#include "net/fetch.h"
+#include "store/store.h"
+
+typedef struct sandbox_outcome {
+    json_t *results;      /* on success: the array to store as results_json (caller decrefs) */
+    char error_code[48];  /* on failure: task error code, e.g. "input_unreachable" */
+    char error_message[512];
+} sandbox_outcome;
+
+/* Runs one task (already in state processing) to a stored result. Blocks the calling worker.
+ * Reports progress into the store as it goes. Returns 0 on success, 1 when cancelled (flag set),
+ * -1 on failure with outcome->error_code/message. deadline_at bounds the render (Unix seconds). */
+int sandbox_run_task(store *db, blob_store *blobs, const fetch_policy *fetch, const task_record *task,
+                     atomic_bool *cancel, sandbox_outcome *outcome);
+
+#endif

@@ -1,0 +1,89 @@
+/* http.h — reelay's HTTP front: h2o event loops (one thread each, one per core by default), a tiny
+ * router, and the helpers every handler uses to read requests and write responses.
+ *
+ * Handlers run on an event-loop thread and must never wait on the network. They answer synchronously
+ * (h2o buffers the whole request body before the handler runs). Each thread has its own `thread_data`
+ * (made by the application's thread_init callback: e.g. its own database connection). */
+#ifndef REELAY_HTTP_HTTP_H
+#define REELAY_HTTP_HTTP_H
+
+#include <h2o.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/error.h"
+
+#define HTTP_MAX_PATH_PARAMS 4
+
+/* One request as a handler sees it. */
+typedef struct http_exchange {
+    h2o_req_t *req;
+    void *thread_data;                       /* from http_server_config.thread_init */
+    int route_index;                         /* index in the route table (for metrics) */
+    h2o_iovec_t params[HTTP_MAX_PATH_PARAMS]; /* "{name}" segments and a trailing "*", in order, raw */
+    size_t param_count;
+    void *auth;                              /* free for the application (the authenticated key) */
+} http_exchange;
+
+typedef void (*http_handler_fn)(http_exchange *exchange);
+
+/* A route: method "GET"/"POST"/…; pattern of '/'-separated segments where "{name}" matches one
+ * non-empty segment and a final "*" matches the (non-empty) rest. */
+typedef struct http_route {
+    const char *method;
+    const char *pattern;
+    const char *name; /* metrics label, e.g. "tasks.get" */
+    http_handler_fn handler;
+} http_route;
+
+typedef struct http_server_config {
+    const char *host;            /* listen address, e.g. "127.0.0.1" */
+    int port;                    /* 0 = ephemeral (the chosen one is in http_server_port()) */
+    int threads;                 /* event-loop threads (default: number of cores) */
+    size_t max_body_bytes;       /* larger bodies get 413 before any handler runs */
+    uint64_t request_timeout_ms; /* a client slower than this to send a request is dropped */
+    uint64_t idle_timeout_ms;    /* an idle keep-alive connection is closed after this */
+    const http_route *routes;
+    size_t route_count;
+    void *(*thread_init)(void *app, int thread_index); /* once per loop thread, before it serves; NULL = fail */
+    void (*thread_done)(void *thread_data);
+    void *app;
+    bool access_log;             /* one log line per request */
+} http_server_config;
+
+typedef struct http_server http_server;
+
+/* Binds the listening sockets (SO_REUSEPORT, one per thread) and starts the threads. Returns NULL
+ * (with a log line) when the address cannot be bound. */
+http_server *http_server_start(const http_server_config *config);
+int http_server_port(const http_server *server);
+/* Asks every loop to stop, joins the threads, frees everything. */
+void http_server_stop(http_server *server);
+
+/* Requests per route and status, summed over threads: calls fn once per non-zero (route, status). */
+void http_server_each_count(const http_server *server,
+                            void (*fn)(void *ctx, const char *route, int status, uint64_t count), void *ctx);
+
+/* ---- Reading requests ---- */
+
+/* The value of a request header (case-insensitive name), or {NULL, 0}. */
+h2o_iovec_t http_request_header(h2o_req_t *req, const char *name);
+/* Copies the percent-decoded value of query parameter `name` into out. Returns 1 when present, 0 when
+ * absent, -1 when present but malformed or too long. */
+int http_query_param(h2o_req_t *req, const char *name, char *out, size_t out_size);
+/* Copies path parameter i (percent-decoded) into out: 0, or -1 when malformed / too long. */
+int http_path_param(const http_exchange *exchange, size_t i, char *out, size_t out_size);
+
+/* ---- Writing responses (each sends the whole response) ---- */
+
+void http_send_json(h2o_req_t *req, int status, const char *body, size_t length);
+/* The documented error shape {"error":{"message","type","code","param"}} with err->status. */
+void http_send_error(h2o_req_t *req, const reelay_error *err);
+/* Shorthand: fills a reelay_error and sends it. */
+void http_send_error_fields(h2o_req_t *req, int status, const char *type, const char *code, const char *param,
+                            const char *message);
+/* Adds a response header (before sending); value copied into the request's pool. */
+void http_add_header(h2o_req_t *req, const char *name, const char *value);
+
+#endif

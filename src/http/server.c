@@ -1,0 +1,279 @@
+/* server.c — h2o event loops, one per thread, each with its own SO_REUSEPORT listening socket so the
+ * kernel spreads connections; one h2o handler that routes every request through the route table and
+ * counts it by route and status. */
+#include "http/http.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "util/clock.h"
+#include "util/log.h"
+
+/* Statuses counted individually; anything else lands in the last slot, reported as 0. */
+static const int counted_statuses[] = {200, 201, 204, 206, 304, 400, 401, 402, 403, 404,
+                                       405, 409, 410, 413, 416, 422, 429, 500, 503, 0};
+#define STATUS_SLOTS (sizeof(counted_statuses) / sizeof(counted_statuses[0]))
+
+typedef struct http_thread {
+    h2o_context_t context; /* first: handlers find their thread from req->conn->ctx */
+    h2o_accept_ctx_t accept_context;
+    struct http_server *server;
+    int index;
+    int listen_fd;
+    pthread_t thread;
+    void *thread_data;
+    _Atomic uint64_t *counts; /* [(route_count + 2) * STATUS_SLOTS]: routes, then 405, then unmatched */
+} http_thread;
+
+typedef struct router_handler {
+    h2o_handler_t super;
+    struct http_server *server;
+} router_handler;
+
+struct http_server {
+    http_server_config config;
+    h2o_globalconf_t globalconf;
+    http_thread *threads;
+    int thread_count;
+    int port;
+    atomic_bool stopping;
+};
+
+static size_t status_slot(int status)
+{
+    for (size_t i = 0; i + 1 < STATUS_SLOTS; i++)
+        if (counted_statuses[i] == status) return i;
+    return STATUS_SLOTS - 1;
+}
+
+/* Matches path (no query) against a pattern; fills the exchange's params on success. */
+static bool route_matches(const char *pattern, const char *path, size_t path_length, http_exchange *exchange)
+{
+    const char *p = pattern, *s = path, *end = path + path_length;
+    exchange->param_count = 0;
+    while (*p && s < end) {
+        if (*p != '/' || *s != '/') return false;
+        p++, s++;
+        const char *segment_end = memchr(s, '/', (size_t)(end - s));
+        if (segment_end == NULL) segment_end = end;
+        if (p[0] == '*' && p[1] == '\0') {
+            if (s == end || exchange->param_count == HTTP_MAX_PATH_PARAMS) return false;
+            exchange->params[exchange->param_count++] = h2o_iovec_init(s, (size_t)(end - s));
+            return true;
+        }
+        const char *pattern_end = strchr(p, '/');
+        if (pattern_end == NULL) pattern_end = p + strlen(p);
+        if (*p == '{') {
+            if (segment_end == s || exchange->param_count == HTTP_MAX_PATH_PARAMS) return false;
+            exchange->params[exchange->param_count++] = h2o_iovec_init(s, (size_t)(segment_end - s));
+        } else if ((size_t)(pattern_end - p) != (size_t)(segment_end - s) || memcmp(p, s, (size_t)(segment_end - s)) != 0) {
+            return false;
+        }
+        p = pattern_end, s = segment_end;
+    }
+    return *p == '\0' && s == end;
+}
+
+static int on_request(h2o_handler_t *self, h2o_req_t *req)
+{
+    struct http_server *server = ((router_handler *)self)->server;
+    http_thread *thread = (http_thread *)req->conn->ctx;
+    int64_t started = clock_monotonic_ms();
+    size_t path_length = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
+    http_exchange exchange = {.req = req, .thread_data = thread->thread_data, .route_index = -1};
+    bool path_known = false;
+    for (size_t i = 0; i < server->config.route_count; i++) {
+        const http_route *route = &server->config.routes[i];
+        if (!route_matches(route->pattern, req->path.base, path_length, &exchange)) continue;
+        path_known = true;
+        if (!h2o_memis(req->method.base, req->method.len, route->method, strlen(route->method))) continue;
+        exchange.route_index = (int)i;
+        route->handler(&exchange);
+        break;
+    }
+    size_t counter_row;
+    const char *route_name;
+    if (exchange.route_index >= 0) {
+        counter_row = (size_t)exchange.route_index;
+        route_name = server->config.routes[exchange.route_index].name;
+    } else if (path_known) {
+        counter_row = server->config.route_count;
+        route_name = "method_not_allowed";
+        http_send_error_fields(req, 405, "invalid_request_error", "method_not_allowed", NULL,
+                               "This method is not allowed on this path.");
+    } else {
+        counter_row = server->config.route_count + 1;
+        route_name = "unmatched";
+        http_send_error_fields(req, 404, "not_found", "unknown_path", NULL, "There is nothing at this path.");
+    }
+    atomic_fetch_add_explicit(&thread->counts[counter_row * STATUS_SLOTS + status_slot(req->res.status)], 1,
+                              memory_order_relaxed);
+    if (server->config.access_log)
+        log_info("request", "method=%.*s route=%s status=%d ms=%lld", (int)req->method.len, req->method.base,
+                 route_name, req->res.status, (long long)(clock_monotonic_ms() - started));
+    return 0;
+}
+
+static void on_accept(h2o_socket_t *listener, const char *err)
+{
+    if (err != NULL) return;
+    h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
+    if (sock == NULL) return;
+    h2o_accept(listener->data, sock);
+}
+
+static int open_listener(const char *host, int port)
+{
+    struct sockaddr_storage address;
+    socklen_t address_length;
+    memset(&address, 0, sizeof(address));
+    struct sockaddr_in *v4 = (struct sockaddr_in *)&address;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&address;
+    if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons((uint16_t)port);
+        address_length = sizeof(*v4);
+    } else if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons((uint16_t)port);
+        address_length = sizeof(*v6);
+    } else {
+        log_error("listen address must be an IP address", "host=\"%s\"", host);
+        return -1;
+    }
+    int fd = socket(address.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    int on = 1;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) != 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) != 0 ||
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)) != 0 ||
+        bind(fd, (struct sockaddr *)&address, address_length) != 0 || listen(fd, SOMAXCONN) != 0) {
+        log_error("cannot listen", "host=%s port=%d errno=%d error=\"%s\"", host, port, errno, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static int bound_port(int fd)
+{
+    struct sockaddr_storage address;
+    socklen_t length = sizeof(address);
+    if (getsockname(fd, (struct sockaddr *)&address, &length) != 0) return -1;
+    if (address.ss_family == AF_INET) return ntohs(((struct sockaddr_in *)&address)->sin_port);
+    return ntohs(((struct sockaddr_in6 *)&address)->sin6_port);
+}
+
+static void *thread_main(void *arg)
+{
+    http_thread *thread = arg;
+    struct http_server *server = thread->server;
+    h2o_context_init(&thread->context, h2o_evloop_create(), &server->globalconf);
+    thread->accept_context.ctx = &thread->context;
+    thread->accept_context.hosts = server->globalconf.hosts;
+    h2o_socket_t *listener = h2o_evloop_socket_create(thread->context.loop, thread->listen_fd, H2O_SOCKET_FLAG_DONT_READ);
+    listener->data = &thread->accept_context;
+    h2o_socket_read_start(listener, on_accept);
+    while (!atomic_load(&server->stopping)) h2o_evloop_run(thread->context.loop, 100);
+    h2o_socket_read_stop(listener);
+    h2o_socket_close(listener);
+    /* Connections still open are abandoned with the loop: the process is exiting. */
+    return NULL;
+}
+
+http_server *http_server_start(const http_server_config *config)
+{
+    struct http_server *server = calloc(1, sizeof(*server));
+    if (server == NULL) return NULL;
+    server->config = *config;
+    server->thread_count = config->threads > 0 ? config->threads : 1;
+    h2o_config_init(&server->globalconf);
+    server->globalconf.server_name = h2o_iovec_init(H2O_STRLIT("reelay"));
+    server->globalconf.max_request_entity_size = config->max_body_bytes;
+    if (config->request_timeout_ms) server->globalconf.http1.req_timeout = config->request_timeout_ms;
+    if (config->idle_timeout_ms) server->globalconf.http2.idle_timeout = config->idle_timeout_ms;
+    h2o_hostconf_t *host = h2o_config_register_host(&server->globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
+    router_handler *handler = (router_handler *)h2o_create_handler(path, sizeof(*handler));
+    handler->super.on_req = on_request;
+    handler->server = server;
+
+    server->threads = calloc((size_t)server->thread_count, sizeof(http_thread));
+    if (server->threads == NULL) goto fail;
+    int port = config->port;
+    for (int i = 0; i < server->thread_count; i++) {
+        http_thread *thread = &server->threads[i];
+        thread->server = server;
+        thread->index = i;
+        thread->listen_fd = open_listener(config->host, port);
+        if (thread->listen_fd < 0) goto fail;
+        if (i == 0) port = server->port = bound_port(thread->listen_fd);
+        thread->counts = calloc((config->route_count + 2) * STATUS_SLOTS, sizeof(*thread->counts));
+        if (thread->counts == NULL) goto fail;
+        thread->thread_data = config->thread_init ? config->thread_init(config->app, i) : NULL;
+        if (config->thread_init && thread->thread_data == NULL) goto fail;
+    }
+    for (int i = 0; i < server->thread_count; i++)
+        if (pthread_create(&server->threads[i].thread, NULL, thread_main, &server->threads[i]) != 0) {
+            log_error("cannot start an HTTP thread", "index=%d", i);
+            abort(); /* a half-started server is not worth untangling at startup */
+        }
+    return server;
+
+fail:
+    for (int i = 0; server->threads && i < server->thread_count; i++) {
+        http_thread *thread = &server->threads[i];
+        if (thread->listen_fd > 0) close(thread->listen_fd);
+        if (thread->thread_data && config->thread_done) config->thread_done(thread->thread_data);
+        free(thread->counts);
+    }
+    free(server->threads);
+    h2o_config_dispose(&server->globalconf);
+    free(server);
+    return NULL;
+}
+
+int http_server_port(const http_server *server)
+{
+    return server->port;
+}
+
+void http_server_stop(http_server *server)
+{
+    atomic_store(&server->stopping, true);
+    for (int i = 0; i < server->thread_count; i++) pthread_join(server->threads[i].thread, NULL);
+    for (int i = 0; i < server->thread_count; i++) {
+        http_thread *thread = &server->threads[i];
+        if (server->config.thread_done) server->config.thread_done(thread->thread_data);
+        free(thread->counts);
+    }
+    free(server->threads);
+    /* h2o 2.2 offers no way to dispose a context whose loop still owns sockets; the process is exiting. */
+    free(server);
+}
+
+void http_server_each_count(const http_server *server,
+                            void (*fn)(void *ctx, const char *route, int status, uint64_t count), void *ctx)
+{
+    size_t rows = server->config.route_count + 2;
+    for (size_t row = 0; row < rows; row++) {
+        const char *name = row < server->config.route_count        ? server->config.routes[row].name
+                           : row == server->config.route_count ? "method_not_allowed"
+                                                               : "unmatched";
+        for (size_t slot = 0; slot < STATUS_SLOTS; slot++) {
+            uint64_t total = 0;
+            for (int i = 0; i < server->thread_count; i++)
+                total += atomic_load_explicit(&server->threads[i].counts[row * STATUS_SLOTS + slot], memory_order_relaxed);
+            if (total) fn(ctx, name, counted_statuses[slot], total);
+        }
+    }
+}
