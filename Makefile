@@ -5,6 +5,9 @@ DATA       ?= var
 JOBS       ?= $(shell nproc)
 WERROR     ?= $(if $(REELAY_WERROR),ON,OFF)
 PYTHON     ?= /usr/bin/python3
+# Sanitizer settings for every test process (h2o keeps some allocations for the process's life).
+export LSAN_OPTIONS  = suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0
+export UBSAN_OPTIONS = print_stacktrace=1:halt_on_error=1
 
 .PHONY: all deps build build-asan run test unit e2e bench format clean
 

@@ -186,7 +186,10 @@ static void *thread_main(void *arg)
     while (!atomic_load(&server->stopping)) h2o_evloop_run(thread->context.loop, 100);
     h2o_socket_read_stop(listener);
     h2o_socket_close(listener);
-    /* Connections still open are abandoned with the loop: the process is exiting. */
+    /* Let the loop finish closing; connections still open at exit are the kernel's to close. */
+    for (int i = 0; i < 3; i++) h2o_evloop_run(thread->context.loop, 0);
+    h2o_context_dispose(&thread->context);
+    h2o_evloop_destroy(thread->context.loop);
     return NULL;
 }
 
@@ -257,7 +260,7 @@ void http_server_stop(http_server *server)
         free(thread->counts);
     }
     free(server->threads);
-    /* h2o 2.2 offers no way to dispose a context whose loop still owns sockets; the process is exiting. */
+    h2o_config_dispose(&server->globalconf);
     free(server);
 }
 
