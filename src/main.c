@@ -47,7 +47,8 @@ static long long parse_number(const char *text, const char *what, long long mini
     errno = 0;
     long long value = strtoll(text, &end, 10);
     if (errno != 0 || end == text || *end != '\0' || value < minimum || value > maximum) {
-        fprintf(stderr, "reelay: %s must be a whole number from %lld to %lld (got '%s')\n", what, minimum, maximum, text);
+        fprintf(stderr, "reelay: %s must be a whole number from %lld to %lld (got '%s')\n", what, minimum,
+                maximum, text);
         exit(2);
     }
     return value;
@@ -62,15 +63,28 @@ static void options_defaults(options *o)
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     o->threads = (int)parse_number(env_or("REELAY_THREADS", "0"), "REELAY_THREADS", 0, 256);
     if (o->threads == 0) o->threads = cores > 0 ? (int)cores : 1;
-    o->render_concurrency = (int)parse_number(env_or("REELAY_RENDER_CONCURRENCY", "2"), "REELAY_RENDER_CONCURRENCY", 1, 256);
-    o->task_timeout = parse_number(env_or("REELAY_TASK_TIMEOUT", "3600"), "REELAY_TASK_TIMEOUT", 1, 30LL * 86400);
+    o->render_concurrency =
+        (int)parse_number(env_or("REELAY_RENDER_CONCURRENCY", "2"), "REELAY_RENDER_CONCURRENCY", 1, 256);
+    o->task_timeout =
+        parse_number(env_or("REELAY_TASK_TIMEOUT", "3600"), "REELAY_TASK_TIMEOUT", 1, 30LL * 86400);
     o->link_ttl = parse_number(env_or("REELAY_LINK_TTL", "86400"), "REELAY_LINK_TTL", 1, 365LL * 86400);
     const char *paused = env_or("REELAY_ENGINE_PAUSED", "0");
     o->engine_paused = strcmp(paused, "0") != 0 && strcmp(paused, "false") != 0;
 }
 
-enum { OPT_DATA = 1000, OPT_LISTEN, OPT_PUBLIC_URL, OPT_THREADS, OPT_RENDER, OPT_TIMEOUT, OPT_TTL, OPT_PAUSED,
-       OPT_JSON, OPT_NAME, OPT_HELP };
+enum {
+    OPT_DATA = 1000,
+    OPT_LISTEN,
+    OPT_PUBLIC_URL,
+    OPT_THREADS,
+    OPT_RENDER,
+    OPT_TIMEOUT,
+    OPT_TTL,
+    OPT_PAUSED,
+    OPT_JSON,
+    OPT_NAME,
+    OPT_HELP
+};
 
 static const struct option long_options[] = {
     {"data", required_argument, NULL, OPT_DATA},
@@ -102,10 +116,11 @@ static const char usage_main[] =
     "\n"
     "Run `reelay <command> --help` for a command's flags.\n";
 
-static const char usage_init[] = "usage: reelay init [--data DIR] [--json]\n"
-                                 "  Creates DIR, its database, the link-signing secret, result storage and a\n"
-                                 "  channel named 'sandbox' serving all models. On the first run only, creates\n"
-                                 "  a first API key and prints it once. --json prints {\"key_id\",\"key\"} ({} later).\n";
+static const char usage_init[] =
+    "usage: reelay init [--data DIR] [--json]\n"
+    "  Creates DIR, its database, the link-signing secret, result storage and a\n"
+    "  channel named 'sandbox' serving all models. On the first run only, creates\n"
+    "  a first API key and prints it once. --json prints {\"key_id\",\"key\"} ({} later).\n";
 
 static const char usage_serve[] =
     "usage: reelay serve [flags]\n"
@@ -116,7 +131,8 @@ static const char usage_serve[] =
     "  --render-concurrency N     sandbox renders at once (REELAY_RENDER_CONCURRENCY, default 2)\n"
     "  --task-timeout SECONDS     a task unfinished after this fails with code timeout\n"
     "                             (REELAY_TASK_TIMEOUT, default 3600)\n"
-    "  --link-ttl SECONDS         result links expire this long after completion (REELAY_LINK_TTL, default 86400)\n"
+    "  --link-ttl SECONDS         result links expire this long after completion (REELAY_LINK_TTL, default "
+    "86400)\n"
     "  --engine-paused            accept and store tasks but start none (REELAY_ENGINE_PAUSED=1)\n"
     "  Input URLs are fetched only from public addresses; REELAY_FETCH_ALLOW lists hosts or CIDRs\n"
     "  that may be private (e.g. 127.0.0.1 for local tests).\n";
@@ -134,17 +150,39 @@ static int parse_flags(int argc, char **argv, options *o, const char *usage)
     int c;
     while ((c = getopt_long(argc, argv, "", long_options, NULL)) != -1) {
         switch (c) {
-        case OPT_DATA: o->data_dir = optarg; break;
-        case OPT_LISTEN: o->listen = optarg; break;
-        case OPT_PUBLIC_URL: o->public_url = optarg; break;
-        case OPT_THREADS: o->threads = (int)parse_number(optarg, "--threads", 1, 256); break;
-        case OPT_RENDER: o->render_concurrency = (int)parse_number(optarg, "--render-concurrency", 1, 256); break;
-        case OPT_TIMEOUT: o->task_timeout = parse_number(optarg, "--task-timeout", 1, 30LL * 86400); break;
-        case OPT_TTL: o->link_ttl = parse_number(optarg, "--link-ttl", 1, 365LL * 86400); break;
-        case OPT_PAUSED: o->engine_paused = true; break;
-        case OPT_JSON: o->json = true; break;
-        case OPT_NAME: o->name = optarg; break;
-        case OPT_HELP: fputs(usage, stdout); exit(0);
+        case OPT_DATA:
+            o->data_dir = optarg;
+            break;
+        case OPT_LISTEN:
+            o->listen = optarg;
+            break;
+        case OPT_PUBLIC_URL:
+            o->public_url = optarg;
+            break;
+        case OPT_THREADS:
+            o->threads = (int)parse_number(optarg, "--threads", 1, 256);
+            break;
+        case OPT_RENDER:
+            o->render_concurrency = (int)parse_number(optarg, "--render-concurrency", 1, 256);
+            break;
+        case OPT_TIMEOUT:
+            o->task_timeout = parse_number(optarg, "--task-timeout", 1, 30LL * 86400);
+            break;
+        case OPT_TTL:
+            o->link_ttl = parse_number(optarg, "--link-ttl", 1, 365LL * 86400);
+            break;
+        case OPT_PAUSED:
+            o->engine_paused = true;
+            break;
+        case OPT_JSON:
+            o->json = true;
+            break;
+        case OPT_NAME:
+            o->name = optarg;
+            break;
+        case OPT_HELP:
+            fputs(usage, stdout);
+            exit(0);
         default:
             fprintf(stderr, "reelay: unknown or incomplete flag '%s'\n\n%s", argv[optind - 1], usage);
             exit(2);
@@ -157,8 +195,8 @@ static store *open_store_or_exit(const char *data_dir)
 {
     store *db = NULL;
     if (store_open(data_dir, &db) != STORE_OK) {
-        fprintf(stderr, "reelay: cannot open the database in %s (run `reelay init --data %s` first?)\n", data_dir,
-                data_dir);
+        fprintf(stderr, "reelay: cannot open the database in %s (run `reelay init --data %s` first?)\n",
+                data_dir, data_dir);
         exit(1);
     }
     return db;
@@ -211,8 +249,13 @@ static int command_init(int argc, char **argv)
     }
     blob_store_close(blobs);
     sodium_memzero(&signer, sizeof(signer));
-    channel_record sandbox = {.name = "sandbox", .provider = "sandbox", .models = "all", .priority = 0, .weight = 1,
-                              .enabled = true, .created_at = clock_unix_seconds()};
+    channel_record sandbox = {.name = "sandbox",
+                              .provider = "sandbox",
+                              .models = "all",
+                              .priority = 0,
+                              .weight = 1,
+                              .enabled = true,
+                              .created_at = clock_unix_seconds()};
     store_status channel_status = store_channel_insert(db, &sandbox);
     key_record *keys = NULL;
     size_t key_count = 0;
@@ -226,9 +269,11 @@ static int command_init(int argc, char **argv)
         result = create_key(db, "first", o.json ? "key_id" : NULL);
 
     } else {
-        if (o.json) puts("{}");
-        else printf("%s is already initialised (%zu key%s); `reelay keys create` makes another key.\n", o.data_dir,
-                    key_count, key_count == 1 ? "" : "s");
+        if (o.json)
+            puts("{}");
+        else
+            printf("%s is already initialised (%zu key%s); `reelay keys create` makes another key.\n",
+                   o.data_dir, key_count, key_count == 1 ? "" : "s");
     }
     free(keys);
     store_close(db);
@@ -259,9 +304,10 @@ static int command_keys(int argc, char **argv)
         } else if (o.json) {
             json_t *list = json_array();
             for (size_t i = 0; i < count; i++)
-                json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:I, s:b}", "id", keys[i].id, "name", keys[i].name,
-                                                      "user_group", keys[i].user_group, "created",
-                                                      (json_int_t)keys[i].created_at, "revoked", keys[i].revoked_at != 0));
+                json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:I, s:b}", "id", keys[i].id, "name",
+                                                      keys[i].name, "user_group", keys[i].user_group,
+                                                      "created", (json_int_t)keys[i].created_at, "revoked",
+                                                      keys[i].revoked_at != 0));
             char *text = json_dumps(list, JSON_COMPACT);
             if (text) puts(text);
             free(text);
@@ -269,8 +315,8 @@ static int command_keys(int argc, char **argv)
         } else {
             printf("%-22s %-10s %-8s %s\n", "ID", "GROUP", "STATE", "NAME");
             for (size_t i = 0; i < count; i++)
-                printf("%-22s %-10s %-8s %s\n", keys[i].id, keys[i].user_group, keys[i].revoked_at ? "revoked" : "active",
-                       keys[i].name);
+                printf("%-22s %-10s %-8s %s\n", keys[i].id, keys[i].user_group,
+                       keys[i].revoked_at ? "revoked" : "active", keys[i].name);
         }
         free(keys);
     } else if (strcmp(action, "revoke") == 0) {
@@ -280,8 +326,10 @@ static int command_keys(int argc, char **argv)
         }
         db = open_store_or_exit(o.data_dir);
         store_status status = store_key_revoke(db, argv[first], clock_unix_seconds());
-        if (status == STORE_NOT_FOUND) fprintf(stderr, "reelay: no key %s\n", argv[first]);
-        else if (status == STORE_OK) printf("revoked %s\n", argv[first]);
+        if (status == STORE_NOT_FOUND)
+            fprintf(stderr, "reelay: no key %s\n", argv[first]);
+        else if (status == STORE_OK)
+            printf("revoked %s\n", argv[first]);
         result = status == STORE_OK ? 0 : 1;
     } else {
         fprintf(stderr, "reelay: unknown keys command '%s'\n\n%s", action, usage_keys);
@@ -320,16 +368,26 @@ static int command_serve(int argc, char **argv)
         fprintf(stderr, "reelay: cannot read the secret or storage in %s (run `reelay init`)\n", o.data_dir);
         return 1;
     }
-    engine_config engine_settings = {.data_dir = o.data_dir, .blobs = app.blobs,
-                                     .render_concurrency = o.render_concurrency, .paused = o.engine_paused};
+    engine_config engine_settings = {.data_dir = o.data_dir,
+                                     .blobs = app.blobs,
+                                     .render_concurrency = o.render_concurrency,
+                                     .paused = o.engine_paused};
     fetch_policy_init(&engine_settings.fetch);
     app.engine = engine_start(&engine_settings);
     if (app.engine == NULL) return 1;
 
-    http_server_config http = {.host = host, .port = port, .threads = o.threads, .max_body_bytes = 8u << 20,
-                               .request_timeout_ms = 10000, .idle_timeout_ms = 60000, .routes = api_routes,
-                               .route_count = api_route_count, .thread_init = api_thread_init,
-                               .thread_done = api_thread_done, .app = &app, .access_log = true};
+    http_server_config http = {.host = host,
+                               .port = port,
+                               .threads = o.threads,
+                               .max_body_bytes = 8u << 20,
+                               .request_timeout_ms = 10000,
+                               .idle_timeout_ms = 60000,
+                               .routes = api_routes,
+                               .route_count = api_route_count,
+                               .thread_init = api_thread_init,
+                               .thread_done = api_thread_done,
+                               .app = &app,
+                               .access_log = true};
     const char *no_log = getenv("REELAY_ACCESS_LOG");
     if (no_log && strcmp(no_log, "0") == 0) http.access_log = false;
     /* Signals are taken by sigwait below, so every thread started from here on blocks them. */
@@ -352,10 +410,12 @@ static int command_serve(int argc, char **argv)
                  strchr(host, ':') ? "]" : "", http_server_port(server));
     }
     size_t url_length = strlen(public_url);
-    while (url_length > 0 && public_url[url_length - 1] == '/') public_url[--url_length] = '\0';
+    while (url_length > 0 && public_url[url_length - 1] == '/')
+        public_url[--url_length] = '\0';
     app.public_url = public_url;
-    log_info("serving", "listen=%s:%d public_url=%s threads=%d renders=%d paused=%s", host, http_server_port(server),
-             public_url, o.threads, o.render_concurrency, o.engine_paused ? "yes" : "no");
+    log_info("serving", "listen=%s:%d public_url=%s threads=%d renders=%d paused=%s", host,
+             http_server_port(server), public_url, o.threads, o.render_concurrency,
+             o.engine_paused ? "yes" : "no");
     printf("reelay listening on http://%s:%d\n", host, http_server_port(server));
     fflush(stdout);
 

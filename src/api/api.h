@@ -15,14 +15,14 @@
 
 typedef struct api_app {
     const char *data_dir;
-    const char *public_url;     /* no trailing slash; used in result links */
-    int64_t link_ttl_seconds;   /* result links live this long after completion */
+    const char *public_url;   /* no trailing slash; used in result links */
+    int64_t link_ttl_seconds; /* result links live this long after completion */
     int64_t task_timeout_seconds;
-    size_t max_json_bytes;      /* JSON request bodies above this get 413 */
+    size_t max_json_bytes; /* JSON request bodies above this get 413 */
     link_signer signer;
     blob_store *blobs;
     engine *engine;
-    http_server *server;        /* for request metrics; set once serving */
+    http_server *server; /* for request metrics; set once serving */
 } api_app;
 
 extern const http_route api_routes[];

@@ -16,7 +16,8 @@ bool api_authenticate(http_exchange *exchange, key_record *key)
     const char *problem = NULL;
     if (header.base == NULL) {
         problem = "Missing API key: send it as 'Authorization: Bearer sk-…'.";
-    } else if (header.len <= sizeof(bearer) - 1 || strncasecmp(header.base, bearer, sizeof(bearer) - 1) != 0 ||
+    } else if (header.len <= sizeof(bearer) - 1 ||
+               strncasecmp(header.base, bearer, sizeof(bearer) - 1) != 0 ||
                header.len - (sizeof(bearer) - 1) > MAX_KEY_LENGTH) {
         problem = "Malformed Authorization header: expected 'Bearer sk-…'.";
     } else {
@@ -24,7 +25,8 @@ bool api_authenticate(http_exchange *exchange, key_record *key)
         size_t length = header.len - (sizeof(bearer) - 1);
         memcpy(text, header.base + sizeof(bearer) - 1, length);
         text[length] = '\0';
-        while (length > 0 && text[length - 1] == ' ') text[--length] = '\0';
+        while (length > 0 && text[length - 1] == ' ')
+            text[--length] = '\0';
         unsigned char hash[32];
         api_key_hash(text, hash);
         sodium_memzero(text, sizeof(text));

@@ -10,12 +10,14 @@ static const char *content_type_for(const char *name)
 {
     static const struct {
         const char *suffix, *type;
-    } types[] = {{".mp4", "video/mp4"}, {".mov", "video/quicktime"}, {".png", "image/png"}, {".jpg", "image/jpeg"},
-                 {".jpeg", "image/jpeg"}, {".webp", "image/webp"}, {".mp3", "audio/mpeg"}, {".wav", "audio/wav"}};
+    } types[] = {{".mp4", "video/mp4"},  {".mov", "video/quicktime"}, {".png", "image/png"},
+                 {".jpg", "image/jpeg"}, {".jpeg", "image/jpeg"},     {".webp", "image/webp"},
+                 {".mp3", "audio/mpeg"}, {".wav", "audio/wav"}};
     size_t length = strlen(name);
     for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
         size_t suffix_length = strlen(types[i].suffix);
-        if (length > suffix_length && strcmp(name + length - suffix_length, types[i].suffix) == 0) return types[i].type;
+        if (length > suffix_length && strcmp(name + length - suffix_length, types[i].suffix) == 0)
+            return types[i].type;
     }
     return "application/octet-stream";
 }
@@ -40,13 +42,15 @@ void api_files_get(http_exchange *exchange)
         return;
     }
     if (verdict == LINK_EXPIRED) {
-        http_send_error_fields(req, 410, ERR_TYPE_NOT_FOUND, "link_expired", NULL,
-                               "This link has expired; fetch the task again for a fresh one while it is kept.");
+        http_send_error_fields(
+            req, 410, ERR_TYPE_NOT_FOUND, "link_expired", NULL,
+            "This link has expired; fetch the task again for a fresh one while it is kept.");
         return;
     }
     char path[PATH_MAX];
     const char *type = content_type_for(name);
     if (blob_local_path(app->blobs, name, path, sizeof(path)) != 0 ||
         h2o_file_send(req, 200, "OK", path, h2o_iovec_init(type, strlen(type)), 0) != 0)
-        http_send_error_fields(req, 404, ERR_TYPE_NOT_FOUND, "file_not_found", NULL, "The file no longer exists.");
+        http_send_error_fields(req, 404, ERR_TYPE_NOT_FOUND, "file_not_found", NULL,
+                               "The file no longer exists.");
 }

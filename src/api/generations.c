@@ -13,9 +13,11 @@ static bool content_type_is_json(h2o_req_t *req)
 {
     h2o_iovec_t type = http_request_header(req, "content-type");
     static const char json[] = "application/json";
-    if (type.base == NULL || type.len < sizeof(json) - 1 || strncasecmp(type.base, json, sizeof(json) - 1) != 0)
+    if (type.base == NULL || type.len < sizeof(json) - 1 ||
+        strncasecmp(type.base, json, sizeof(json) - 1) != 0)
         return false;
-    return type.len == sizeof(json) - 1 || type.base[sizeof(json) - 1] == ';' || type.base[sizeof(json) - 1] == ' ';
+    return type.len == sizeof(json) - 1 || type.base[sizeof(json) - 1] == ';' ||
+           type.base[sizeof(json) - 1] == ' ';
 }
 
 /* Parses the body as one JSON value; on failure fills err (400 or 413). */
@@ -32,7 +34,8 @@ static json_t *parse_json_body(const api_app *app, h2o_req_t *req, reelay_error 
         return NULL;
     }
     if (req->entity.base == NULL || req->entity.len == 0) {
-        reelay_error_set(err, 400, ERR_TYPE_INVALID_REQUEST, "invalid_json", NULL, "The request body is empty.");
+        reelay_error_set(err, 400, ERR_TYPE_INVALID_REQUEST, "invalid_json", NULL,
+                         "The request body is empty.");
         return NULL;
     }
     json_error_t parse_error;
@@ -99,10 +102,11 @@ void api_generations_create(http_exchange *exchange)
     log_info("task", "task=%s state=pending model=%s key=%s", task.id, task.model, task.key_id);
 
     char response[512];
-    int length = snprintf(response, sizeof(response),
-                          "{\"created\":%lld,\"id\":\"%s\",\"model\":\"%s\",\"object\":\"video.generation.task\","
-                          "\"progress\":0,\"status\":\"pending\",\"task_info\":{\"can_cancel\":true,"
-                          "\"estimated_time\":%d},\"type\":\"video\"}",
-                          (long long)now, task.id, model->id, model->estimated_seconds);
+    int length =
+        snprintf(response, sizeof(response),
+                 "{\"created\":%lld,\"id\":\"%s\",\"model\":\"%s\",\"object\":\"video.generation.task\","
+                 "\"progress\":0,\"status\":\"pending\",\"task_info\":{\"can_cancel\":true,"
+                 "\"estimated_time\":%d},\"type\":\"video\"}",
+                 (long long)now, task.id, model->id, model->estimated_seconds);
     http_send_json(req, 200, response, (size_t)length);
 }

@@ -26,7 +26,8 @@ void api_models_list(http_exchange *exchange)
     if (!api_authenticate(exchange, &key)) return;
     pthread_once(&models_once, render_models);
     if (models_body == NULL) {
-        http_send_error_fields(exchange->req, 500, ERR_TYPE_SERVER, "internal_error", NULL, "The catalog is unavailable.");
+        http_send_error_fields(exchange->req, 500, ERR_TYPE_SERVER, "internal_error", NULL,
+                               "The catalog is unavailable.");
         return;
     }
     http_send_json(exchange->req, 200, models_body, models_body_length);

@@ -14,10 +14,13 @@ static const char *public_status(task_state state)
 {
     switch (state) {
     case TASK_PENDING:
-    case TASK_SUBMITTING: return "pending";
+    case TASK_SUBMITTING:
+        return "pending";
     case TASK_PROCESSING:
-    case TASK_FINALIZING: return "processing";
-    default: return task_state_name(state);
+    case TASK_FINALIZING:
+        return "processing";
+    default:
+        return task_state_name(state);
     }
 }
 
@@ -59,12 +62,12 @@ json_t *api_task_view(const api_app *app, const task_record *task)
         error = json_pack("{s:s, s:s, s:s}", "code", task->error_code, "message",
                           task->error_message ? task->error_message : "", "type", "task_error");
     json_t *results = task->state == TASK_COMPLETED ? results_view(app, task) : json_null();
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:I, s:{s:b, s:I}, s:o, s:o, s:{s:f, s:s}}", "id", task->id,
-                     "object", "video.generation.task", "type", "video", "model", task->model, "status",
-                     public_status(task->state), "progress", task->progress, "created", (json_int_t)task->created_at,
-                     "task_info", "can_cancel", !finished, "estimated_time", (json_int_t)estimate, "results",
-                     results, "error", error, "usage", "credits_reserved", task->credits_reserved, "user_group",
-                     task->user_group);
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:I, s:{s:b, s:I}, s:o, s:o, s:{s:f, s:s}}", "id",
+                     task->id, "object", "video.generation.task", "type", "video", "model", task->model,
+                     "status", public_status(task->state), "progress", task->progress, "created",
+                     (json_int_t)task->created_at, "task_info", "can_cancel", !finished, "estimated_time",
+                     (json_int_t)estimate, "results", results, "error", error, "usage", "credits_reserved",
+                     task->credits_reserved, "user_group", task->user_group);
 }
 
 void api_send_json_value(h2o_req_t *req, int status, json_t *value)
@@ -72,7 +75,8 @@ void api_send_json_value(h2o_req_t *req, int status, json_t *value)
     char *text = value ? json_dumps(value, JSON_COMPACT) : NULL;
     json_decref(value);
     if (text == NULL) {
-        http_send_error_fields(req, 500, ERR_TYPE_SERVER, "internal_error", NULL, "The response could not be built.");
+        http_send_error_fields(req, 500, ERR_TYPE_SERVER, "internal_error", NULL,
+                               "The response could not be built.");
         return;
     }
     http_send_json(req, status, text, strlen(text));
@@ -81,7 +85,8 @@ void api_send_json_value(h2o_req_t *req, int status, json_t *value)
 
 static void send_task_not_found(h2o_req_t *req)
 {
-    http_send_error_fields(req, 404, ERR_TYPE_NOT_FOUND, "task_not_found", "task_id", "Task ID does not exist.");
+    http_send_error_fields(req, 404, ERR_TYPE_NOT_FOUND, "task_not_found", "task_id",
+                           "Task ID does not exist.");
 }
 
 /* Reads path parameter 0 as a task id; sends 404 and returns false for anything that cannot be one. */
@@ -101,8 +106,9 @@ void api_tasks_get(http_exchange *exchange)
     if (!api_authenticate(exchange, &key)) return;
     char sync_upstream[8];
     int has_sync = http_query_param(exchange->req, "sync_upstream", sync_upstream, sizeof(sync_upstream));
-    if (has_sync < 0 || (has_sync == 1 && strcmp(sync_upstream, "true") != 0 && strcmp(sync_upstream, "false") != 0 &&
-                         strcmp(sync_upstream, "1") != 0 && strcmp(sync_upstream, "0") != 0)) {
+    if (has_sync < 0 ||
+        (has_sync == 1 && strcmp(sync_upstream, "true") != 0 && strcmp(sync_upstream, "false") != 0 &&
+         strcmp(sync_upstream, "1") != 0 && strcmp(sync_upstream, "0") != 0)) {
         http_send_error_fields(exchange->req, 422, ERR_TYPE_INVALID_REQUEST, "invalid_value", "sync_upstream",
                                "sync_upstream must be true or false.");
         return;
@@ -115,7 +121,8 @@ void api_tasks_get(http_exchange *exchange)
     if (status == STORE_OK && strcmp(task.key_id, key.id) == 0) {
         api_send_json_value(exchange->req, 200, api_task_view(thread->app, &task));
     } else if (status == STORE_ERROR) {
-        http_send_error_fields(exchange->req, 500, ERR_TYPE_SERVER, "internal_error", NULL, "The task could not be read.");
+        http_send_error_fields(exchange->req, 500, ERR_TYPE_SERVER, "internal_error", NULL,
+                               "The task could not be read.");
     } else {
         send_task_not_found(exchange->req);
     }
@@ -151,9 +158,11 @@ void api_tasks_list(http_exchange *exchange)
     }
     if ((has = http_query_param(req, "status", status_text, sizeof(status_text))) != 0) {
         task_state state;
-        if (has < 0 || !task_state_parse(status_text, &state) || state == TASK_SUBMITTING || state == TASK_FINALIZING) {
-            http_send_error_fields(req, 422, ERR_TYPE_INVALID_REQUEST, "invalid_value", "status",
-                                   "status must be one of pending, processing, completed, failed, cancelled.");
+        if (has < 0 || !task_state_parse(status_text, &state) || state == TASK_SUBMITTING ||
+            state == TASK_FINALIZING) {
+            http_send_error_fields(
+                req, 422, ERR_TYPE_INVALID_REQUEST, "invalid_value", "status",
+                "status must be one of pending, processing, completed, failed, cancelled.");
             return;
         }
         query.state = (int)state;
@@ -176,13 +185,16 @@ void api_tasks_list(http_exchange *exchange)
         return;
     }
     if (status != STORE_OK) {
-        http_send_error_fields(req, 500, ERR_TYPE_SERVER, "internal_error", NULL, "The tasks could not be read.");
+        http_send_error_fields(req, 500, ERR_TYPE_SERVER, "internal_error", NULL,
+                               "The tasks could not be read.");
         return;
     }
     json_t *data = json_array();
-    for (size_t i = 0; i < count; i++) json_array_append_new(data, api_task_view(thread->app, &tasks[i]));
+    for (size_t i = 0; i < count; i++)
+        json_array_append_new(data, api_task_view(thread->app, &tasks[i]));
     task_records_free(tasks, count);
-    api_send_json_value(req, 200, json_pack("{s:s, s:o, s:b}", "object", "list", "data", data, "has_more", has_more));
+    api_send_json_value(req, 200,
+                        json_pack("{s:s, s:o, s:b}", "object", "list", "data", data, "has_more", has_more));
 }
 
 void api_tasks_cancel(http_exchange *exchange)
@@ -198,19 +210,22 @@ void api_tasks_cancel(http_exchange *exchange)
         return;
     }
     if (status == STORE_CONFLICT) {
-        http_send_error_fields(exchange->req, 409, ERR_TYPE_CONFLICT, "task_not_cancellable", "task_id",
-                               "The task has already finished; only pending or processing tasks can be cancelled.");
+        http_send_error_fields(
+            exchange->req, 409, ERR_TYPE_CONFLICT, "task_not_cancellable", "task_id",
+            "The task has already finished; only pending or processing tasks can be cancelled.");
         return;
     }
     if (status != STORE_OK) {
-        http_send_error_fields(exchange->req, 500, ERR_TYPE_SERVER, "internal_error", NULL, "The task could not be cancelled.");
+        http_send_error_fields(exchange->req, 500, ERR_TYPE_SERVER, "internal_error", NULL,
+                               "The task could not be cancelled.");
         return;
     }
     engine_cancel(thread->app->engine, id);
     log_info("task", "task=%s state=cancelled key=%s", id, key.id);
     task_record task;
     if (store_task_get(thread->db, id, &task) != STORE_OK) {
-        http_send_error_fields(exchange->req, 500, ERR_TYPE_SERVER, "internal_error", NULL, "The task could not be read.");
+        http_send_error_fields(exchange->req, 500, ERR_TYPE_SERVER, "internal_error", NULL,
+                               "The task could not be read.");
         return;
     }
     api_send_json_value(exchange->req, 200, api_task_view(thread->app, &task));

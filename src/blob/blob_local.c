@@ -140,7 +140,8 @@ int blob_put_file(blob_store *store, const char *name, const char *src_path)
 static int remove_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
 {
     (void)sb, (void)type, (void)ftw;
-    if (remove(path) != 0 && errno != ENOENT) log_warn("could not remove", "path=\"%s\" errno=%d", path, errno);
+    if (remove(path) != 0 && errno != ENOENT)
+        log_warn("could not remove", "path=\"%s\" errno=%d", path, errno);
     return 0;
 }
 
@@ -160,7 +161,8 @@ int blob_remove_prefix(blob_store *store, const char *prefix)
 int blob_scratch_create(blob_store *store, char *out, size_t out_size)
 {
     char scratch_root[PATH_MAX];
-    if (snprintf(scratch_root, sizeof(scratch_root), "%s/.scratch", store->root) >= (int)sizeof(scratch_root) ||
+    if (snprintf(scratch_root, sizeof(scratch_root), "%s/.scratch", store->root) >=
+            (int)sizeof(scratch_root) ||
         make_directories(scratch_root) != 0)
         return -1;
     char suffix[24];

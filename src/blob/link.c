@@ -60,7 +60,8 @@ int link_sign_url(const link_signer *signer, const char *public_url, const char 
     link_compute(signer, name, expires_text, mac);
     char hex[crypto_auth_hmacsha256_BYTES * 2 + 1];
     sodium_bin2hex(hex, sizeof(hex), mac, sizeof(mac));
-    int n = snprintf(out, out_size, "%s/v1/files/%s?expires=%s&signature=%s", public_url, name, expires_text, hex);
+    int n = snprintf(out, out_size, "%s/v1/files/%s?expires=%s&signature=%s", public_url, name, expires_text,
+                     hex);
     return (n < 0 || (size_t)n >= out_size) ? -1 : 0;
 }
 
@@ -75,7 +76,8 @@ link_verdict link_verify(const link_signer *signer, const char *name, const char
     unsigned char given[crypto_auth_hmacsha256_BYTES];
     size_t given_length = 0;
     if (strlen(signature_hex) != sizeof(given) * 2 ||
-        sodium_hex2bin(given, sizeof(given), signature_hex, strlen(signature_hex), NULL, &given_length, NULL) != 0 ||
+        sodium_hex2bin(given, sizeof(given), signature_hex, strlen(signature_hex), NULL, &given_length,
+                       NULL) != 0 ||
         given_length != sizeof(given))
         return LINK_TAMPERED;
     unsigned char expected[crypto_auth_hmacsha256_BYTES];

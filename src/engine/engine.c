@@ -30,7 +30,7 @@ typedef struct worker {
 struct engine {
     engine_config config;
     pthread_mutex_t lock;
-    pthread_cond_t work_ready;    /* queue not empty, or stopping */
+    pthread_cond_t work_ready; /* queue not empty, or stopping */
     pthread_cond_t timers_changed;
     bool stopping;
 
@@ -55,7 +55,8 @@ static bool queue_push(struct engine *e, const task_ref *ref)
         size_t capacity = e->queue_capacity ? e->queue_capacity * 2 : 256;
         task_ref *grown = malloc(capacity * sizeof(*grown));
         if (grown == NULL) return false;
-        for (size_t i = 0; i < e->queue_count; i++) grown[i] = e->queue[(e->queue_head + i) % e->queue_capacity];
+        for (size_t i = 0; i < e->queue_count; i++)
+            grown[i] = e->queue[(e->queue_head + i) % e->queue_capacity];
         free(e->queue);
         e->queue = grown, e->queue_capacity = capacity, e->queue_head = 0;
     }
@@ -96,7 +97,8 @@ static task_ref timer_pop(struct engine *e)
     for (;;) {
         size_t child = 2 * i + 1;
         if (child >= e->timer_count) break;
-        if (child + 1 < e->timer_count && e->timers[child + 1].deadline_at < e->timers[child].deadline_at) child++;
+        if (child + 1 < e->timer_count && e->timers[child + 1].deadline_at < e->timers[child].deadline_at)
+            child++;
         if (e->timers[child].deadline_at >= last.deadline_at) break;
         e->timers[i] = e->timers[child];
         i = child;
@@ -150,16 +152,18 @@ static void run_task(worker *w, const char *task_id)
     if (task.state == TASK_PENDING) {
         char channel[64];
         if (!choose_sandbox_channel(w->db, task.model, channel, sizeof(channel))) {
-            if (store_task_fail(w->db, task_id, "no_available_channel", "No enabled channel serves this model.", now) ==
-                STORE_OK)
+            if (store_task_fail(w->db, task_id, "no_available_channel",
+                                "No enabled channel serves this model.", now) == STORE_OK)
                 log_transition(task_id, "failed", "code=no_available_channel");
             goto done;
         }
-        if (store_task_transition(w->db, task_id, TASK_PENDING, TASK_SUBMITTING, channel, now) != STORE_OK) goto done;
+        if (store_task_transition(w->db, task_id, TASK_PENDING, TASK_SUBMITTING, channel, now) != STORE_OK)
+            goto done;
         task.state = TASK_SUBMITTING;
     }
     if (task.state != TASK_PROCESSING) {
-        if (store_task_transition(w->db, task_id, task.state, TASK_PROCESSING, NULL, now) != STORE_OK) goto done;
+        if (store_task_transition(w->db, task_id, task.state, TASK_PROCESSING, NULL, now) != STORE_OK)
+            goto done;
         log_transition(task_id, "processing", "");
     }
 
@@ -170,7 +174,8 @@ static void run_task(worker *w, const char *task_id)
         char *results = json_dumps(outcome.results, JSON_COMPACT);
         json_decref(outcome.results);
         store_status status = STORE_ERROR;
-        if (results != NULL && store_task_transition(w->db, task_id, TASK_PROCESSING, TASK_FINALIZING, NULL, now) == STORE_OK)
+        if (results != NULL &&
+            store_task_transition(w->db, task_id, TASK_PROCESSING, TASK_FINALIZING, NULL, now) == STORE_OK)
             status = store_task_complete(w->db, task_id, TASK_FINALIZING, results, now);
         free(results);
         if (status == STORE_OK) {
@@ -200,7 +205,8 @@ static void *worker_main(void *arg)
     struct engine *e = w->engine;
     pthread_mutex_lock(&e->lock);
     for (;;) {
-        while (!e->stopping && (e->queue_count == 0 || e->config.paused)) pthread_cond_wait(&e->work_ready, &e->lock);
+        while (!e->stopping && (e->queue_count == 0 || e->config.paused))
+            pthread_cond_wait(&e->work_ready, &e->lock);
         if (e->stopping) break;
         task_ref ref = queue_pop(e);
         snprintf(w->current, sizeof(w->current), "%s", ref.id);
@@ -230,15 +236,18 @@ static void *deadline_main(void *arg)
         int64_t now_ms = clock_unix_ms();
         int64_t due_ms = e->timers[0].deadline_at * 1000;
         if (due_ms > now_ms) {
-            struct timespec until = {.tv_sec = (time_t)(due_ms / 1000), .tv_nsec = (long)(due_ms % 1000) * 1000000L};
-            pthread_cond_timedwait(&e->timers_changed, &e->lock, &until); /* CLOCK_REALTIME, as deadlines are */
+            struct timespec until = {.tv_sec = (time_t)(due_ms / 1000),
+                                     .tv_nsec = (long)(due_ms % 1000) * 1000000L};
+            pthread_cond_timedwait(&e->timers_changed, &e->lock,
+                                   &until); /* CLOCK_REALTIME, as deadlines are */
             continue;
         }
         task_ref expired = timer_pop(e);
         pthread_mutex_unlock(&e->lock);
         char message[160];
         snprintf(message, sizeof(message), "The task did not finish before its deadline.");
-        bool failed = store_task_fail(e->deadline_db, expired.id, "timeout", message, clock_unix_seconds()) == STORE_OK;
+        bool failed =
+            store_task_fail(e->deadline_db, expired.id, "timeout", message, clock_unix_seconds()) == STORE_OK;
         pthread_mutex_lock(&e->lock);
         if (failed) {
             signal_running_task(e, expired.id);
@@ -261,7 +270,8 @@ void engine_submit(engine *e, const char *task_id, int64_t deadline_at)
     pthread_cond_signal(&e->work_ready);
     pthread_cond_signal(&e->timers_changed);
     pthread_mutex_unlock(&e->lock);
-    if (!queued || !timed) log_error("engine out of memory; the task resumes on the next start", "task=%s", task_id);
+    if (!queued || !timed)
+        log_error("engine out of memory; the task resumes on the next start", "task=%s", task_id);
 }
 
 void engine_cancel(engine *e, const char *task_id)

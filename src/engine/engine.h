@@ -21,11 +21,11 @@
 typedef struct engine engine;
 
 typedef struct engine_config {
-    const char *data_dir;      /* the store lives here; each engine thread opens its own connection */
-    blob_store *blobs;         /* results are written here (thread-safe for distinct names) */
-    int render_concurrency;    /* worker threads = renders at once (default 2) */
-    bool paused;               /* accept and time tasks, but start none (benchmarks, draining) */
-    fetch_policy fetch;        /* the guard and limits for fetching inputs */
+    const char *data_dir;   /* the store lives here; each engine thread opens its own connection */
+    blob_store *blobs;      /* results are written here (thread-safe for distinct names) */
+    int render_concurrency; /* worker threads = renders at once (default 2) */
+    bool paused;            /* accept and time tasks, but start none (benchmarks, draining) */
+    fetch_policy fetch;     /* the guard and limits for fetching inputs */
 } engine_config;
 
 /* Starts the threads and enqueues every unfinished task of the store. NULL on failure. */
@@ -40,9 +40,9 @@ void engine_submit(engine *e, const char *task_id, int64_t deadline_at);
 void engine_cancel(engine *e, const char *task_id);
 
 typedef struct engine_stats {
-    size_t queued;   /* waiting for a worker */
-    size_t running;  /* held by a worker */
-    size_t timers;   /* deadlines armed */
+    size_t queued;  /* waiting for a worker */
+    size_t running; /* held by a worker */
+    size_t timers;  /* deadlines armed */
 } engine_stats;
 void engine_get_stats(engine *e, engine_stats *out);
 

@@ -26,7 +26,8 @@ static void report_progress(void *context, int render_percent)
     progress_reporter *reporter = context;
     int overall = PROGRESS_AFTER_FETCH + render_percent * (99 - PROGRESS_AFTER_FETCH) / 100;
     int64_t now_ms = clock_monotonic_ms();
-    if (overall <= reporter->last_written || now_ms - reporter->last_write_ms < PROGRESS_WRITE_INTERVAL_MS) return;
+    if (overall <= reporter->last_written || now_ms - reporter->last_write_ms < PROGRESS_WRITE_INTERVAL_MS)
+        return;
     if (store_task_set_progress(reporter->db, reporter->task_id, overall, clock_unix_seconds()) == STORE_OK) {
         reporter->last_written = overall;
         reporter->last_write_ms = now_ms;
@@ -35,7 +36,8 @@ static void report_progress(void *context, int render_percent)
 
 typedef enum { INPUT_VIDEO, INPUT_AUDIO, INPUT_IMAGE } input_kind;
 
-static int fail(sandbox_outcome *outcome, const char *code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(sandbox_outcome *outcome, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static int fail(sandbox_outcome *outcome, const char *code, const char *fmt, ...)
 {
     snprintf(outcome->error_code, sizeof(outcome->error_code), "%s", code);
@@ -48,7 +50,8 @@ static int fail(sandbox_outcome *outcome, const char *code, const char *fmt, ...
 
 /* Downloads one input into dir/name and checks it is the kind of media the field promises. */
 static int fetch_input(const fetch_policy *policy, const char *field, const char *url, input_kind kind,
-                       const char *dir, const char *name, char *path, size_t path_size, sandbox_outcome *outcome)
+                       const char *dir, const char *name, char *path, size_t path_size,
+                       sandbox_outcome *outcome)
 {
     if (snprintf(path, path_size, "%s/%s", dir, name) >= (int)path_size)
         return fail(outcome, "internal_error", "%s", "scratch path too long");
@@ -56,12 +59,13 @@ static int fetch_input(const fetch_policy *policy, const char *field, const char
     fetch_response response;
     fetch_result result = fetch_url_to_file(url, path, policy, &response, err, sizeof(err));
     if (result == FETCH_TOO_LARGE) return fail(outcome, "input_too_large", "%s is too large: %s", field, err);
-    if (result != FETCH_OK) return fail(outcome, "input_unreachable", "%s could not be fetched: %s", field, err);
+    if (result != FETCH_OK)
+        return fail(outcome, "input_unreachable", "%s could not be fetched: %s", field, err);
     media_info info;
     if (media_probe(path, &info, err, sizeof(err)) != 0)
         return fail(outcome, "input_not_media", "%s is not a media file we can read: %s", field, err);
-    bool fits = (kind == INPUT_VIDEO && info.has_video && !info.is_image) || (kind == INPUT_AUDIO && info.has_audio) ||
-                (kind == INPUT_IMAGE && info.is_image);
+    bool fits = (kind == INPUT_VIDEO && info.has_video && !info.is_image) ||
+                (kind == INPUT_AUDIO && info.has_audio) || (kind == INPUT_IMAGE && info.is_image);
     static const char *const kind_names[] = {"a video", "an audio file", "an image"};
     if (!fits) return fail(outcome, "input_not_media", "%s is not %s", field, kind_names[kind]);
     return 0;
@@ -96,19 +100,19 @@ int sandbox_run_task(store *db, blob_store *blobs, const fetch_policy *fetch, co
 
     switch (model->family) {
     case CATALOG_FAMILY_LIPSYNC:
-        if (fetch_input(fetch, "video_url", param_string(params, "video_url"), INPUT_VIDEO, scratch, "video", video,
-                        sizeof(video), outcome) != 0 ||
-            fetch_input(fetch, "audio_url", param_string(params, "audio_url"), INPUT_AUDIO, scratch, "audio", audio,
-                        sizeof(audio), outcome) != 0)
+        if (fetch_input(fetch, "video_url", param_string(params, "video_url"), INPUT_VIDEO, scratch, "video",
+                        video, sizeof(video), outcome) != 0 ||
+            fetch_input(fetch, "audio_url", param_string(params, "audio_url"), INPUT_AUDIO, scratch, "audio",
+                        audio, sizeof(audio), outcome) != 0)
             goto done;
         job.kind = MEDIA_RENDER_LIPSYNC;
         job.sync_mode = param_string(params, "sync_mode");
         break;
     case CATALOG_FAMILY_TALKING_HEAD: {
-        if (fetch_input(fetch, "image_url", param_string(params, "image_url"), INPUT_IMAGE, scratch, "image", image,
-                        sizeof(image), outcome) != 0 ||
-            fetch_input(fetch, "audio_url", param_string(params, "audio_url"), INPUT_AUDIO, scratch, "audio", audio,
-                        sizeof(audio), outcome) != 0)
+        if (fetch_input(fetch, "image_url", param_string(params, "image_url"), INPUT_IMAGE, scratch, "image",
+                        image, sizeof(image), outcome) != 0 ||
+            fetch_input(fetch, "audio_url", param_string(params, "audio_url"), INPUT_AUDIO, scratch, "audio",
+                        audio, sizeof(audio), outcome) != 0)
             goto done;
         const char *resolution = param_string(params, "resolution");
         job.kind = MEDIA_RENDER_TALKING_HEAD;
@@ -116,10 +120,10 @@ int sandbox_run_task(store *db, blob_store *blobs, const fetch_policy *fetch, co
         break;
     }
     case CATALOG_FAMILY_MOTION_CONTROL: {
-        if (fetch_input(fetch, "image_url", param_string(params, "image_url"), INPUT_IMAGE, scratch, "image", image,
-                        sizeof(image), outcome) != 0 ||
-            fetch_input(fetch, "video_url", param_string(params, "video_url"), INPUT_VIDEO, scratch, "video", video,
-                        sizeof(video), outcome) != 0)
+        if (fetch_input(fetch, "image_url", param_string(params, "image_url"), INPUT_IMAGE, scratch, "image",
+                        image, sizeof(image), outcome) != 0 ||
+            fetch_input(fetch, "video_url", param_string(params, "video_url"), INPUT_VIDEO, scratch, "video",
+                        video, sizeof(video), outcome) != 0)
             goto done;
         const char *keep = param_string(params, "keep_original_sound");
         job.kind = MEDIA_RENDER_MOTION_CONTROL;
@@ -128,8 +132,8 @@ int sandbox_run_task(store *db, blob_store *blobs, const fetch_policy *fetch, co
     }
     case CATALOG_FAMILY_TEXT_TO_VIDEO: {
         const char *first_image = json_string_value(json_array_get(json_object_get(params, "image_urls"), 0));
-        if (first_image != NULL && fetch_input(fetch, "image_urls[0]", first_image, INPUT_IMAGE, scratch, "image",
-                                               image, sizeof(image), outcome) != 0)
+        if (first_image != NULL && fetch_input(fetch, "image_urls[0]", first_image, INPUT_IMAGE, scratch,
+                                               "image", image, sizeof(image), outcome) != 0)
             goto done;
         const char *aspect = param_string(params, "aspect_ratio");
         const char *resolution = param_string(params, "resolution");

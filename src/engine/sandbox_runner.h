@@ -13,8 +13,8 @@
 #include "store/store.h"
 
 typedef struct sandbox_outcome {
-    json_t *results;      /* on success: the array to store as results_json (caller decrefs) */
-    char error_code[48];  /* on failure: task error code, e.g. "input_unreachable" */
+    json_t *results;     /* on success: the array to store as results_json (caller decrefs) */
+    char error_code[48]; /* on failure: task error code, e.g. "input_unreachable" */
     char error_message[512];
 } sandbox_outcome;
 

@@ -19,11 +19,11 @@
 /* One request as a handler sees it. */
 typedef struct http_exchange {
     h2o_req_t *req;
-    void *thread_data;                       /* from http_server_config.thread_init */
-    int route_index;                         /* index in the route table (for metrics) */
+    void *thread_data;                        /* from http_server_config.thread_init */
+    int route_index;                          /* index in the route table (for metrics) */
     h2o_iovec_t params[HTTP_MAX_PATH_PARAMS]; /* "{name}" segments and a trailing "*", in order, raw */
     size_t param_count;
-    void *auth;                              /* free for the application (the authenticated key) */
+    void *auth; /* free for the application (the authenticated key) */
 } http_exchange;
 
 typedef void (*http_handler_fn)(http_exchange *exchange);
@@ -46,10 +46,11 @@ typedef struct http_server_config {
     uint64_t idle_timeout_ms;    /* an idle keep-alive connection is closed after this */
     const http_route *routes;
     size_t route_count;
-    void *(*thread_init)(void *app, int thread_index); /* once per loop thread, before it serves; NULL = fail */
+    void *(*thread_init)(void *app,
+                         int thread_index); /* once per loop thread, before it serves; NULL = fail */
     void (*thread_done)(void *thread_data);
     void *app;
-    bool access_log;             /* one log line per request */
+    bool access_log; /* one log line per request */
 } http_server_config;
 
 typedef struct http_server http_server;

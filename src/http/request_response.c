@@ -78,27 +78,43 @@ void http_add_header(h2o_req_t *req, const char *name, const char *value)
     char *value_copy = h2o_mem_alloc_pool(&req->pool, value_length + 1);
     memcpy(name_copy, name, name_length + 1);
     memcpy(value_copy, value, value_length + 1);
-    h2o_add_header_by_str(&req->pool, &req->res.headers, name_copy, name_length, 1, NULL, value_copy, value_length);
+    h2o_add_header_by_str(&req->pool, &req->res.headers, name_copy, name_length, 1, NULL, value_copy,
+                          value_length);
 }
 
 static const char *reason_phrase(int status)
 {
     switch (status) {
-    case 200: return "OK";
-    case 206: return "Partial Content";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 402: return "Payment Required";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 409: return "Conflict";
-    case 410: return "Gone";
-    case 413: return "Payload Too Large";
-    case 422: return "Unprocessable Entity";
-    case 429: return "Too Many Requests";
-    case 503: return "Service Unavailable";
-    default: return status >= 500 ? "Internal Server Error" : "Error";
+    case 200:
+        return "OK";
+    case 206:
+        return "Partial Content";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 402:
+        return "Payment Required";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 409:
+        return "Conflict";
+    case 410:
+        return "Gone";
+    case 413:
+        return "Payload Too Large";
+    case 422:
+        return "Unprocessable Entity";
+    case 429:
+        return "Too Many Requests";
+    case 503:
+        return "Service Unavailable";
+    default:
+        return status >= 500 ? "Internal Server Error" : "Error";
     }
 }
 
@@ -106,22 +122,24 @@ void http_send_json(h2o_req_t *req, int status, const char *body, size_t length)
 {
     req->res.status = status;
     req->res.reason = reason_phrase(status);
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("application/json"));
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
+                   H2O_STRLIT("application/json"));
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-store"));
     h2o_send_inline(req, body, length);
 }
 
 void http_send_error(h2o_req_t *req, const reelay_error *err)
 {
-    json_t *error = json_pack("{s:s, s:s, s:o, s:o}", "message", err->message, "type", err->type ? err->type : "server_error",
-                              "code", err->code[0] ? json_string(err->code) : json_null(), "param",
+    json_t *error = json_pack("{s:s, s:s, s:o, s:o}", "message", err->message, "type",
+                              err->type ? err->type : "server_error", "code",
+                              err->code[0] ? json_string(err->code) : json_null(), "param",
                               err->param[0] ? json_string(err->param) : json_null());
     json_t *body = error ? json_pack("{s:o}", "error", error) : NULL;
     char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);
     if (text == NULL) {
-        static const char fallback[] =
-            "{\"error\":{\"message\":\"internal error\",\"type\":\"server_error\",\"code\":null,\"param\":null}}";
+        static const char fallback[] = "{\"error\":{\"message\":\"internal "
+                                       "error\",\"type\":\"server_error\",\"code\":null,\"param\":null}}";
         http_send_json(req, 500, fallback, sizeof(fallback) - 1);
         return;
     }

@@ -75,7 +75,8 @@ static bool route_matches(const char *pattern, const char *path, size_t path_len
         if (*p == '{') {
             if (segment_end == s || exchange->param_count == HTTP_MAX_PATH_PARAMS) return false;
             exchange->params[exchange->param_count++] = h2o_iovec_init(s, (size_t)(segment_end - s));
-        } else if ((size_t)(pattern_end - p) != (size_t)(segment_end - s) || memcmp(p, s, (size_t)(segment_end - s)) != 0) {
+        } else if ((size_t)(pattern_end - p) != (size_t)(segment_end - s) ||
+                   memcmp(p, s, (size_t)(segment_end - s)) != 0) {
             return false;
         }
         p = pattern_end, s = segment_end;
@@ -157,7 +158,8 @@ static int open_listener(const char *host, int port)
         setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) != 0 ||
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)) != 0 ||
         bind(fd, (struct sockaddr *)&address, address_length) != 0 || listen(fd, SOMAXCONN) != 0) {
-        log_error("cannot listen", "host=%s port=%d errno=%d error=\"%s\"", host, port, errno, strerror(errno));
+        log_error("cannot listen", "host=%s port=%d errno=%d error=\"%s\"", host, port, errno,
+                  strerror(errno));
         close(fd);
         return -1;
     }
@@ -180,14 +182,17 @@ static void *thread_main(void *arg)
     h2o_context_init(&thread->context, h2o_evloop_create(), &server->globalconf);
     thread->accept_context.ctx = &thread->context;
     thread->accept_context.hosts = server->globalconf.hosts;
-    h2o_socket_t *listener = h2o_evloop_socket_create(thread->context.loop, thread->listen_fd, H2O_SOCKET_FLAG_DONT_READ);
+    h2o_socket_t *listener =
+        h2o_evloop_socket_create(thread->context.loop, thread->listen_fd, H2O_SOCKET_FLAG_DONT_READ);
     listener->data = &thread->accept_context;
     h2o_socket_read_start(listener, on_accept);
-    while (!atomic_load(&server->stopping)) h2o_evloop_run(thread->context.loop, 100);
+    while (!atomic_load(&server->stopping))
+        h2o_evloop_run(thread->context.loop, 100);
     h2o_socket_read_stop(listener);
     h2o_socket_close(listener);
     /* Let the loop finish closing; connections still open at exit are the kernel's to close. */
-    for (int i = 0; i < 3; i++) h2o_evloop_run(thread->context.loop, 0);
+    for (int i = 0; i < 3; i++)
+        h2o_evloop_run(thread->context.loop, 0);
     h2o_context_dispose(&thread->context);
     h2o_evloop_destroy(thread->context.loop);
     return NULL;
@@ -204,7 +209,8 @@ http_server *http_server_start(const http_server_config *config)
     server->globalconf.max_request_entity_size = config->max_body_bytes;
     if (config->request_timeout_ms) server->globalconf.http1.req_timeout = config->request_timeout_ms;
     if (config->idle_timeout_ms) server->globalconf.http2.idle_timeout = config->idle_timeout_ms;
-    h2o_hostconf_t *host = h2o_config_register_host(&server->globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    h2o_hostconf_t *host =
+        h2o_config_register_host(&server->globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
     router_handler *handler = (router_handler *)h2o_create_handler(path, sizeof(*handler));
     handler->super.on_req = on_request;
@@ -253,7 +259,8 @@ int http_server_port(const http_server *server)
 void http_server_stop(http_server *server)
 {
     atomic_store(&server->stopping, true);
-    for (int i = 0; i < server->thread_count; i++) pthread_join(server->threads[i].thread, NULL);
+    for (int i = 0; i < server->thread_count; i++)
+        pthread_join(server->threads[i].thread, NULL);
     for (int i = 0; i < server->thread_count; i++) {
         http_thread *thread = &server->threads[i];
         if (server->config.thread_done) server->config.thread_done(thread->thread_data);
@@ -269,13 +276,14 @@ void http_server_each_count(const http_server *server,
 {
     size_t rows = server->config.route_count + 2;
     for (size_t row = 0; row < rows; row++) {
-        const char *name = row < server->config.route_count        ? server->config.routes[row].name
+        const char *name = row < server->config.route_count    ? server->config.routes[row].name
                            : row == server->config.route_count ? "method_not_allowed"
                                                                : "unmatched";
         for (size_t slot = 0; slot < STATUS_SLOTS; slot++) {
             uint64_t total = 0;
             for (int i = 0; i < server->thread_count; i++)
-                total += atomic_load_explicit(&server->threads[i].counts[row * STATUS_SLOTS + slot], memory_order_relaxed);
+                total += atomic_load_explicit(&server->threads[i].counts[row * STATUS_SLOTS + slot],
+                                              memory_order_relaxed);
             if (total) fn(ctx, name, counted_statuses[slot], total);
         }
     }

@@ -4,8 +4,8 @@
 
 #include <stdint.h>
 
-int64_t clock_unix_seconds(void);   /* CLOCK_REALTIME, whole seconds */
-int64_t clock_unix_ms(void);        /* CLOCK_REALTIME, milliseconds */
-int64_t clock_monotonic_ms(void);   /* CLOCK_MONOTONIC, milliseconds */
+int64_t clock_unix_seconds(void); /* CLOCK_REALTIME, whole seconds */
+int64_t clock_unix_ms(void);      /* CLOCK_REALTIME, milliseconds */
+int64_t clock_monotonic_ms(void); /* CLOCK_MONOTONIC, milliseconds */
 
 #endif

@@ -9,11 +9,11 @@
 #include <stdarg.h>
 
 typedef struct reelay_error {
-    int status;          /* HTTP status: 400, 401, 402, 403, 404, 409, 410, 413, 422, 429, 500, 503 */
-    const char *type;    /* static string: "invalid_request_error", "authentication_error", ... */
-    char code[64];       /* machine code ("invalid_value", "unsupported_advanced_options"), "" = null */
-    char param[64];      /* offending parameter ("duration", "image_urls[0]"), "" = null */
-    char message[512];   /* for a person: what was wrong and what is allowed */
+    int status;        /* HTTP status: 400, 401, 402, 403, 404, 409, 410, 413, 422, 429, 500, 503 */
+    const char *type;  /* static string: "invalid_request_error", "authentication_error", ... */
+    char code[64];     /* machine code ("invalid_value", "unsupported_advanced_options"), "" = null */
+    char param[64];    /* offending parameter ("duration", "image_urls[0]"), "" = null */
+    char message[512]; /* for a person: what was wrong and what is allowed */
 } reelay_error;
 
 /* Error types of specs/foxapi-api.md §3.3. */

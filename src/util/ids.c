@@ -34,7 +34,8 @@ bool ids_task_is_valid(const char *id)
     if (len >= IDS_TASK_ID_SIZE || strncmp(id, prefix, sizeof(prefix) - 1) != 0) return false;
     const char *p = id + sizeof(prefix) - 1;
     size_t digits = 0;
-    while (*p >= '0' && *p <= '9') p++, digits++;
+    while (*p >= '0' && *p <= '9')
+        p++, digits++;
     if (digits == 0 || digits > 12 || *p != '-') return false;
     p++;
     size_t tail = 0;
@@ -48,7 +49,8 @@ void ids_random_token(char *out, size_t out_size, const char *prefix, size_t ran
     unsigned char raw[64];
     size_t prefix_len = strlen(prefix);
     if (random_bytes > sizeof(raw) ||
-        out_size < prefix_len + sodium_base64_ENCODED_LEN(random_bytes, sodium_base64_VARIANT_URLSAFE_NO_PADDING)) {
+        out_size <
+            prefix_len + sodium_base64_ENCODED_LEN(random_bytes, sodium_base64_VARIANT_URLSAFE_NO_PADDING)) {
         if (out_size > 0) out[0] = '\0';
         return;
     }

@@ -20,10 +20,14 @@ void log_init_from_env(void)
 {
     const char *value = getenv("REELAY_LOG_LEVEL");
     if (value == NULL) return;
-    if (strcasecmp(value, "debug") == 0) minimum_level = LOG_DEBUG;
-    else if (strcasecmp(value, "info") == 0) minimum_level = LOG_INFO;
-    else if (strcasecmp(value, "warn") == 0) minimum_level = LOG_WARN;
-    else if (strcasecmp(value, "error") == 0) minimum_level = LOG_ERROR;
+    if (strcasecmp(value, "debug") == 0)
+        minimum_level = LOG_DEBUG;
+    else if (strcasecmp(value, "info") == 0)
+        minimum_level = LOG_INFO;
+    else if (strcasecmp(value, "warn") == 0)
+        minimum_level = LOG_WARN;
+    else if (strcasecmp(value, "error") == 0)
+        minimum_level = LOG_ERROR;
 }
 
 void log_write(log_level level, const char *msg, const char *fmt, ...)

@@ -50,8 +50,10 @@ static void a_signed_link_verifies_until_it_expires(void **state)
     link_signer signer;
     assert_int_equal(link_signer_load(folder, &signer), 0);
     char url[1024], name[256], expires[32], signature[128];
-    assert_int_equal(link_sign_url(&signer, "http://127.0.0.1:8080", "results/t/output.mp4", 2000, url, sizeof(url)), 0);
-    assert_memory_equal(url, "http://127.0.0.1:8080/v1/files/results/t/output.mp4?expires=2000&signature=", 75);
+    assert_int_equal(
+        link_sign_url(&signer, "http://127.0.0.1:8080", "results/t/output.mp4", 2000, url, sizeof(url)), 0);
+    assert_memory_equal(url,
+                        "http://127.0.0.1:8080/v1/files/results/t/output.mp4?expires=2000&signature=", 75);
     split_link(url, name, expires, signature);
     assert_int_equal(link_verify(&signer, name, expires, signature, 1999), LINK_VALID);
     assert_int_equal(link_verify(&signer, name, expires, signature, 2000), LINK_EXPIRED);
@@ -108,8 +110,8 @@ static void object_names_cannot_escape_the_folder(void **state)
 {
     (void)state;
     const char *good[] = {"a", "results/task-unified-1-abc/output.mp4", "x/y.z_w-1", "..a", "a..", ".hidden"};
-    const char *bad[] = {"", "/etc/passwd", "../x", "a/../b", "a//b", "a/", "./a", "a/./b", "a/..", "a b", "a%2f",
-                         "a\\b", "a\nb", ".."};
+    const char *bad[] = {"",      "/etc/passwd", "../x", "a/../b", "a//b", "a/",   "./a",
+                         "a/./b", "a/..",        "a b",  "a%2f",   "a\\b", "a\nb", ".."};
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
         if (!blob_name_is_valid(good[i])) fail_msg("refused '%s'", good[i]);
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
@@ -147,7 +149,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(a_signed_link_verifies_until_it_expires, make_folder, remove_folder),
         cmocka_unit_test_setup_teardown(any_change_to_a_link_is_tampering, make_folder, remove_folder),
-        cmocka_unit_test_setup_teardown(the_secret_persists_and_differs_between_folders, make_folder, remove_folder),
+        cmocka_unit_test_setup_teardown(the_secret_persists_and_differs_between_folders, make_folder,
+                                        remove_folder),
         cmocka_unit_test(object_names_cannot_escape_the_folder),
         cmocka_unit_test_setup_teardown(put_file_moves_into_place, make_folder, remove_folder),
     };

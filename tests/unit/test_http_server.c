@@ -18,12 +18,14 @@ static void echo_params(http_exchange *exchange)
     char first[64] = "", second[64] = "", query[64] = "";
     int has_query = http_query_param(exchange->req, "q", query, sizeof(query));
     if (http_path_param(exchange, 0, first, sizeof(first)) != 0 ||
-        (exchange->param_count > 1 && http_path_param(exchange, 1, second, sizeof(second)) != 0) || has_query < 0) {
-        http_send_error_fields(exchange->req, 400, "invalid_request_error", "bad_param", NULL, "bad parameter");
+        (exchange->param_count > 1 && http_path_param(exchange, 1, second, sizeof(second)) != 0) ||
+        has_query < 0) {
+        http_send_error_fields(exchange->req, 400, "invalid_request_error", "bad_param", NULL,
+                               "bad parameter");
         return;
     }
-    json_t *body = json_pack("{s:s, s:s, s:s, s:i, s:I}", "first", first, "second", second, "q", query, "has_q",
-                             has_query, "body_length", (json_int_t)exchange->req->entity.len);
+    json_t *body = json_pack("{s:s, s:s, s:s, s:i, s:I}", "first", first, "second", second, "q", query,
+                             "has_q", has_query, "body_length", (json_int_t)exchange->req->entity.len);
     char *text = json_dumps(body, JSON_COMPACT);
     http_add_header(exchange->req, "x-test", "yes");
     http_send_json(exchange->req, 200, text, strlen(text));
@@ -34,7 +36,8 @@ static void echo_params(http_exchange *exchange)
 static void always_422(http_exchange *exchange)
 {
     reelay_error err;
-    reelay_error_set(&err, 422, "invalid_request_error", "out_of_range", "duration", "duration must be %d", 4);
+    reelay_error_set(&err, 422, "invalid_request_error", "out_of_range", "duration", "duration must be %d",
+                     4);
     http_send_error(exchange->req, &err);
 }
 
@@ -68,7 +71,8 @@ static size_t collect_header(char *data, size_t size, size_t count, void *contex
 {
     reply *r = context;
     size_t n = size * count;
-    if (n > 8 && strncasecmp(data, "x-test: ", 8) == 0) snprintf(r->x_test, sizeof(r->x_test), "%.*s", (int)(n - 10), data + 8);
+    if (n > 8 && strncasecmp(data, "x-test: ", 8) == 0)
+        snprintf(r->x_test, sizeof(r->x_test), "%.*s", (int)(n - 10), data + 8);
     return n;
 }
 
@@ -216,8 +220,13 @@ static void requests_are_counted_by_route_and_status(void **state)
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    http_server_config config = {.host = "127.0.0.1", .port = 0, .threads = 2, .max_body_bytes = 64 * 1024,
-                                 .request_timeout_ms = 5000, .idle_timeout_ms = 5000, .routes = routes,
+    http_server_config config = {.host = "127.0.0.1",
+                                 .port = 0,
+                                 .threads = 2,
+                                 .max_body_bytes = 64 * 1024,
+                                 .request_timeout_ms = 5000,
+                                 .idle_timeout_ms = 5000,
+                                 .routes = routes,
                                  .route_count = sizeof(routes) / sizeof(routes[0])};
     server = http_server_start(&config);
     if (server == NULL) return 1;

@@ -27,19 +27,28 @@ static void task_ids_do_not_repeat(void **state)
     (void)state;
     enum { COUNT = 2000 };
     static char ids[COUNT][IDS_TASK_ID_SIZE];
-    for (int i = 0; i < COUNT; i++) ids_task_new(ids[i], 1700000000);
     for (int i = 0; i < COUNT; i++)
-        for (int j = i + 1; j < COUNT; j++) assert_string_not_equal(ids[i], ids[j]);
+        ids_task_new(ids[i], 1700000000);
+    for (int i = 0; i < COUNT; i++)
+        for (int j = i + 1; j < COUNT; j++)
+            assert_string_not_equal(ids[i], ids[j]);
 }
 
 static void task_id_validator_refuses_other_shapes(void **state)
 {
     (void)state;
     assert_true(ids_task_is_valid("task-unified-1757165031-uyujaw3d"));
-    const char *bad[] = {"", "task-unified-", "task-unified-1757165031-uyujaw3", "task-unified-1757165031-uyujaw3dd",
-                         "task-unified-1757165031-UYUJAW3D", "task-unified-abc-uyujaw3d", "task-unified--uyujaw3d",
-                         "task-llm-1757165031-uyujaw3d", "task-unified-1757165031-uyuja/3d",
-                         "task-unified-1757165031_uyujaw3d", "task-unified-17571650311234567-uyujaw3d"};
+    const char *bad[] = {"",
+                         "task-unified-",
+                         "task-unified-1757165031-uyujaw3",
+                         "task-unified-1757165031-uyujaw3dd",
+                         "task-unified-1757165031-UYUJAW3D",
+                         "task-unified-abc-uyujaw3d",
+                         "task-unified--uyujaw3d",
+                         "task-llm-1757165031-uyujaw3d",
+                         "task-unified-1757165031-uyuja/3d",
+                         "task-unified-1757165031_uyujaw3d",
+                         "task-unified-17571650311234567-uyujaw3d"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         if (ids_task_is_valid(bad[i])) fail_msg("accepted '%s'", bad[i]);
     }
@@ -55,8 +64,8 @@ static void tokens_carry_prefix_and_enough_entropy(void **state)
     assert_int_equal(strlen(a), 3 + 43); /* 32 bytes in unpadded base64url */
     assert_string_not_equal(a, b);
     for (const char *p = a + 3; *p; p++)
-        assert_true((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '-' ||
-                    *p == '_');
+        assert_true((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+                    *p == '-' || *p == '_');
     char small[8] = "x";
     ids_random_token(small, sizeof(small), "sk-", 32);
     assert_string_equal(small, ""); /* refuses to truncate a secret */
