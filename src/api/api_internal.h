@@ -1,4 +1,4 @@
-/* api_internal.h — what the api/*.c files share: the per-thread state and the task view. Not part
+/* api_internal.h — what the files of api/ share: the per-thread state and the task view. Not part
  * of the module's contract (that is api.h). */
 #ifndef REELAY_API_INTERNAL_H
 #define REELAY_API_INTERNAL_H
