@@ -25,20 +25,20 @@ typedef struct net_range {
 
 /* Special-purpose IPv4 blocks (RFC 6890 and friends) that must never be reached on a user's behalf. */
 static const net_range net_private_v4[] = {
-    {{0, 0, 0, 0}, 8},         {{10, 0, 0, 0}, 8},       {{100, 64, 0, 0}, 10},       {{127, 0, 0, 0}, 8},
-    {{169, 254, 0, 0}, 16},    {{172, 16, 0, 0}, 12},    {{192, 0, 0, 0}, 24},        {{192, 0, 2, 0}, 24},
-    {{192, 168, 0, 0}, 16},    {{198, 18, 0, 0}, 15},    {{198, 51, 100, 0}, 24},     {{203, 0, 113, 0}, 24},
-    {{224, 0, 0, 0}, 4},       {{240, 0, 0, 0}, 4},      {{255, 255, 255, 255}, 32},
+    {{0, 0, 0, 0}, 8},      {{10, 0, 0, 0}, 8},    {{100, 64, 0, 0}, 10},      {{127, 0, 0, 0}, 8},
+    {{169, 254, 0, 0}, 16}, {{172, 16, 0, 0}, 12}, {{192, 0, 0, 0}, 24},       {{192, 0, 2, 0}, 24},
+    {{192, 168, 0, 0}, 16}, {{198, 18, 0, 0}, 15}, {{198, 51, 100, 0}, 24},    {{203, 0, 113, 0}, 24},
+    {{224, 0, 0, 0}, 4},    {{240, 0, 0, 0}, 4},   {{255, 255, 255, 255}, 32},
 };
 
 /* Non-public IPv6 blocks. ::/96 also covers the deprecated IPv4-compatible form (::a.b.c.d), which is
  * not globally routable either; :: and ::1 are its most important members. */
 static const net_range net_private_v6[] = {
-    {{0}, 96},                              /* ::, ::1 and IPv4-compatible addresses */
-    {{0xfc, 0x00}, 7},                      /* unique local */
-    {{0xfe, 0x80}, 10},                     /* link-local */
-    {{0xff, 0x00}, 8},                      /* multicast */
-    {{0x20, 0x01, 0x0d, 0xb8}, 32},         /* documentation */
+    {{0}, 96},                      /* ::, ::1 and IPv4-compatible addresses */
+    {{0xfc, 0x00}, 7},              /* unique local */
+    {{0xfe, 0x80}, 10},             /* link-local */
+    {{0xff, 0x00}, 8},              /* multicast */
+    {{0x20, 0x01, 0x0d, 0xb8}, 32}, /* documentation */
 };
 
 static bool net_prefix_matches(const uint8_t *address, const uint8_t *prefix, unsigned prefix_bits)
@@ -198,8 +198,10 @@ bool net_allow_list_matches(const char *allow_list, const char *host, const stru
         const char *end = strchr(cursor, ',');
         if (end == NULL) end = cursor + strlen(cursor);
         const char *first = cursor, *last = end;
-        while (first < last && isspace((unsigned char)*first)) first++;
-        while (last > first && isspace((unsigned char)last[-1])) last--;
+        while (first < last && isspace((unsigned char)*first))
+            first++;
+        while (last > first && isspace((unsigned char)last[-1]))
+            last--;
         size_t length = (size_t)(last - first);
         cursor = *end == ',' ? end + 1 : end;
 

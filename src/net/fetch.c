@@ -1,0 +1,452 @@
+/* fetch.c — downloads a user-given http(s) URL into a file with libcurl, under the guard of
+ * net_guard.c: every socket libcurl is about to open (first hop and each redirect) is checked against
+ * the address rules and the allow-list, and size, time and redirect limits cut hostile servers short. */
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "net/fetch.h"
+#include "util/log.h"
+
+enum {
+    FETCH_DEFAULT_MAX_BYTES = 512 * 1024 * 1024,
+    FETCH_DEFAULT_CONNECT_TIMEOUT_MS = 10 * 1000,
+    FETCH_DEFAULT_TOTAL_TIMEOUT_MS = 300 * 1000,
+    FETCH_DEFAULT_MAX_REDIRECTS = 5,
+    FETCH_MAX_URL_LENGTH = 16 * 1024, /* presigned storage URLs run to a few KiB; more is abuse */
+    FETCH_HOST_SIZE = 256,
+};
+
+/* Reads a positive decimal from the environment; anything else keeps the default (with a warning,
+ * since a typo here silently changing a limit would be worse). */
+static unsigned long long fetch_env_positive(const char *name, unsigned long long fallback)
+{
+    const char *text = getenv(name);
+    if (text == NULL || *text == '\0') return fallback;
+    char *end = NULL;
+    errno = 0;
+    unsigned long long value = strtoull(text, &end, 10);
+    if (errno != 0 || end == text || *end != '\0' || value == 0 || text[0] == '-') {
+        log_warn("ignoring invalid setting", "name=%s", name);
+        return fallback;
+    }
+    return value;
+}
+
+void fetch_policy_init(fetch_policy *policy)
+{
+    unsigned long long max_bytes = fetch_env_positive("REELAY_FETCH_MAX_BYTES", FETCH_DEFAULT_MAX_BYTES);
+    unsigned long long timeout_ms =
+        fetch_env_positive("REELAY_FETCH_TIMEOUT_MS", FETCH_DEFAULT_TOTAL_TIMEOUT_MS);
+    policy->max_bytes = max_bytes > SIZE_MAX ? SIZE_MAX : (size_t)max_bytes;
+    policy->connect_timeout_ms = FETCH_DEFAULT_CONNECT_TIMEOUT_MS;
+    policy->total_timeout_ms = timeout_ms > LONG_MAX ? LONG_MAX : (long)timeout_ms;
+    policy->max_redirects = FETCH_DEFAULT_MAX_REDIRECTS;
+    policy->allow_list = getenv("REELAY_FETCH_ALLOW");
+}
+
+const char *fetch_result_name(fetch_result result)
+{
+    switch (result) {
+    case FETCH_OK:
+        return "ok";
+    case FETCH_INVALID_URL:
+        return "invalid_url";
+    case FETCH_BLOCKED:
+        return "blocked";
+    case FETCH_UNREACHABLE:
+        return "unreachable";
+    case FETCH_HTTP_STATUS:
+        return "http_status";
+    case FETCH_TOO_LARGE:
+        return "too_large";
+    case FETCH_TIMEOUT:
+        return "timeout";
+    }
+    return "unknown";
+}
+
+/* curl_global_init is not thread-safe and engine workers call us concurrently. */
+static pthread_once_t fetch_curl_once = PTHREAD_ONCE_INIT;
+static CURLcode fetch_curl_init_result = CURLE_FAILED_INIT;
+
+static void fetch_curl_init(void)
+{
+    fetch_curl_init_result = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+/* Host of url as the allow-list compares it: no brackets, no userinfo, no port. False if none. */
+static bool fetch_url_host(CURLU *parsed, char *out, size_t out_size)
+{
+    char *host = NULL;
+    if (curl_url_get(parsed, CURLUPART_HOST, &host, 0) != CURLUE_OK || host == NULL) return false;
+    size_t length = strlen(host);
+    const char *start = host;
+    if (length >= 2 && host[0] == '[' && host[length - 1] == ']') {
+        start++;
+        length -= 2;
+    }
+    bool fits = length > 0 && length < out_size;
+    if (fits) {
+        memcpy(out, start, length);
+        out[length] = '\0';
+    }
+    curl_free(host);
+    return fits;
+}
+
+static bool fetch_url_text_host(const char *url, char *out, size_t out_size)
+{
+    CURLU *parsed = curl_url();
+    if (parsed == NULL) return false;
+    bool found =
+        curl_url_set(parsed, CURLUPART_URL, url, 0) == CURLUE_OK && fetch_url_host(parsed, out, out_size);
+    curl_url_cleanup(parsed);
+    return found;
+}
+
+typedef struct fetch_context {
+    CURL *easy;
+    const fetch_policy *policy;
+    FILE *file;
+    size_t received;
+    bool too_large;    /* the body passed max_bytes */
+    bool bad_status;   /* the write callback saw a final status outside 2xx */
+    bool write_failed; /* the local file could not take the bytes */
+    int write_errno;
+    bool blocked; /* the guard refused a socket */
+    char blocked_host[FETCH_HOST_SIZE];
+} fetch_context;
+
+/* libcurl's open-socket hook: the one place every resolved address passes before connect(), for
+ * the first hop and for each redirect, so DNS answers cannot change between check and use. */
+static curl_socket_t fetch_open_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *address)
+{
+    fetch_context *context = clientp;
+    /* The host being connected to is the one of the current URL: after a redirect libcurl has already
+     * replaced the effective URL with the target. If it cannot be read, fail closed: only address
+     * entries of the allow-list can then match. */
+    char host[FETCH_HOST_SIZE] = "";
+    char *effective = NULL;
+    if (curl_easy_getinfo(context->easy, CURLINFO_EFFECTIVE_URL, &effective) != CURLE_OK ||
+        effective == NULL || !fetch_url_text_host(effective, host, sizeof(host)))
+        host[0] = '\0';
+
+    bool shape_ok = purpose == CURLSOCKTYPE_IPCXN &&
+                    ((address->family == AF_INET && address->addrlen >= sizeof(struct sockaddr_in)) ||
+                     (address->family == AF_INET6 && address->addrlen >= sizeof(struct sockaddr_in6)));
+    if (!shape_ok || (!net_address_is_public(&address->addr) &&
+                      !net_allow_list_matches(context->policy->allow_list, host, &address->addr))) {
+        context->blocked = true;
+        snprintf(context->blocked_host, sizeof(context->blocked_host), "%s", host);
+        return CURL_SOCKET_BAD;
+    }
+    int fd = socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
+    return fd < 0 ? CURL_SOCKET_BAD : fd;
+}
+
+static size_t fetch_write_body(char *data, size_t size, size_t count, void *userdata)
+{
+    fetch_context *context = userdata;
+    size_t length = size * count; /* libcurl documents size as always 1 */
+    long status = 0;
+    if (curl_easy_getinfo(context->easy, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK) status = 0;
+    if (status < 200 || status > 299) {
+        /* A redirect's own body is noise; any other non-2xx body is not wanted: stop reading it. */
+        if (status >= 300 && status <= 399) return length;
+        context->bad_status = true;
+        return 0;
+    }
+    /* Chunked bodies carry no Content-Length, so the limit is enforced on what actually arrives. */
+    if (length > context->policy->max_bytes - context->received) {
+        context->too_large = true;
+        return 0;
+    }
+    if (length > 0 && fwrite(data, 1, length, context->file) != length) {
+        context->write_failed = true;
+        context->write_errno = errno;
+        return 0;
+    }
+    context->received += length;
+    return length;
+}
+
+#define FETCH_SETOPT(easy, option, value)                                                                    \
+    do {                                                                                                     \
+        CURLcode setopt_result = curl_easy_setopt(easy, option, value);                                      \
+        if (setopt_result != CURLE_OK) return setopt_result;                                                 \
+    } while (0)
+
+static CURLcode fetch_configure(CURL *easy, CURLU *parsed, fetch_context *context, char *error_buffer)
+{
+    const fetch_policy *policy = context->policy;
+    FETCH_SETOPT(easy, CURLOPT_CURLU, parsed);
+    FETCH_SETOPT(easy, CURLOPT_ERRORBUFFER, error_buffer);
+    FETCH_SETOPT(easy, CURLOPT_NOSIGNAL, 1L);
+    FETCH_SETOPT(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+    FETCH_SETOPT(easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    FETCH_SETOPT(easy, CURLOPT_FOLLOWLOCATION, 1L);
+    FETCH_SETOPT(easy, CURLOPT_MAXREDIRS, (long)(policy->max_redirects < 0 ? 0 : policy->max_redirects));
+    /* A proxy from the environment would make the guard see the proxy's address, not the target's. */
+    FETCH_SETOPT(easy, CURLOPT_PROXY, "");
+    FETCH_SETOPT(easy, CURLOPT_NOPROXY, "*");
+    FETCH_SETOPT(easy, CURLOPT_OPENSOCKETFUNCTION, fetch_open_socket);
+    FETCH_SETOPT(easy, CURLOPT_OPENSOCKETDATA, context);
+    FETCH_SETOPT(easy, CURLOPT_WRITEFUNCTION, fetch_write_body);
+    FETCH_SETOPT(easy, CURLOPT_WRITEDATA, context);
+    if (policy->connect_timeout_ms > 0)
+        FETCH_SETOPT(easy, CURLOPT_CONNECTTIMEOUT_MS, policy->connect_timeout_ms);
+    if (policy->total_timeout_ms > 0) FETCH_SETOPT(easy, CURLOPT_TIMEOUT_MS, policy->total_timeout_ms);
+    /* 0 would mean "no limit" to libcurl; the write callback still enforces a zero limit. */
+    if (policy->max_bytes > 0) {
+        curl_off_t limit =
+            policy->max_bytes > (size_t)INT64_MAX ? (curl_off_t)INT64_MAX : (curl_off_t)policy->max_bytes;
+        FETCH_SETOPT(easy, CURLOPT_MAXFILESIZE_LARGE, limit);
+    }
+    FETCH_SETOPT(easy, CURLOPT_USERAGENT, "reelay");
+    return CURLE_OK;
+}
+
+/* Turns a failed transfer into a result and a message a user can act on. host names the server
+ * involved without userinfo (the URL itself is never quoted: it may carry credentials). */
+static fetch_result fetch_classify_failure(CURLcode code, const fetch_context *context, const char *host,
+                                           const char *error_buffer, char *err, size_t err_size)
+{
+    const fetch_policy *policy = context->policy;
+    if (context->blocked && code == CURLE_COULDNT_CONNECT) {
+        snprintf(err, err_size, "the address of %s is not public",
+                 context->blocked_host[0] != '\0' ? context->blocked_host : host);
+        return FETCH_BLOCKED;
+    }
+    if (context->too_large || code == CURLE_FILESIZE_EXCEEDED) {
+        snprintf(err, err_size, "more than %zu bytes", policy->max_bytes);
+        return FETCH_TOO_LARGE;
+    }
+    if (context->bad_status) {
+        long status = 0;
+        if (curl_easy_getinfo(context->easy, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK) status = 0;
+        snprintf(err, err_size, "the server answered %ld", status);
+        return FETCH_HTTP_STATUS;
+    }
+    if (context->write_failed) {
+        /* No result names local trouble; the input could not be brought in, which is the closest. */
+        snprintf(err, err_size, "could not save the download: %s", strerror(context->write_errno));
+        return FETCH_UNREACHABLE;
+    }
+    switch (code) {
+    case CURLE_OPERATION_TIMEDOUT: {
+        curl_off_t connected_us = 0;
+        if (curl_easy_getinfo(context->easy, CURLINFO_CONNECT_TIME_T, &connected_us) != CURLE_OK)
+            connected_us = 0;
+        if (connected_us == 0)
+            snprintf(err, err_size, "could not connect to %s within %ld ms", host,
+                     policy->connect_timeout_ms);
+        else
+            snprintf(err, err_size, "%s did not send the whole file within %ld ms", host,
+                     policy->total_timeout_ms);
+        return FETCH_TIMEOUT;
+    }
+    case CURLE_UNSUPPORTED_PROTOCOL:
+        snprintf(err, err_size, "%s redirected to a URL that is not http or https", host);
+        return FETCH_BLOCKED;
+    case CURLE_TOO_MANY_REDIRECTS:
+        snprintf(err, err_size, "more than %d redirects", policy->max_redirects);
+        return FETCH_HTTP_STATUS;
+    case CURLE_COULDNT_RESOLVE_HOST:
+        snprintf(err, err_size, "could not resolve %s", host);
+        return FETCH_UNREACHABLE;
+    case CURLE_COULDNT_CONNECT: {
+        long os_errno = 0;
+        if (curl_easy_getinfo(context->easy, CURLINFO_OS_ERRNO, &os_errno) != CURLE_OK) os_errno = 0;
+        snprintf(err, err_size, "could not connect to %s: %s", host,
+                 os_errno != 0 ? strerror((int)os_errno) : curl_easy_strerror(code));
+        return FETCH_UNREACHABLE;
+    }
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CACERT_BADFILE:
+        /* libcurl's TLS messages name the certificate problem, never the URL. */
+        snprintf(err, err_size, "TLS with %s failed: %s", host,
+                 error_buffer[0] != '\0' ? error_buffer : curl_easy_strerror(code));
+        return FETCH_UNREACHABLE;
+    default:
+        snprintf(err, err_size, "could not fetch from %s: %s", host, curl_easy_strerror(code));
+        return FETCH_UNREACHABLE;
+    }
+}
+
+/* Checks that url is an absolute http(s) URL with a host; on success *out owns the parsed form. */
+static fetch_result fetch_parse_url(const char *url, CURLU **out, char *host, size_t host_size, char *err,
+                                    size_t err_size)
+{
+    *out = NULL;
+    if (url == NULL || *url == '\0' || strnlen(url, FETCH_MAX_URL_LENGTH + 1) > FETCH_MAX_URL_LENGTH) {
+        snprintf(err, err_size, "%s", url == NULL || *url == '\0' ? "no URL given" : "the URL is too long");
+        return FETCH_INVALID_URL;
+    }
+    CURLU *parsed = curl_url();
+    if (parsed == NULL) {
+        snprintf(err, err_size, "out of memory");
+        return FETCH_UNREACHABLE;
+    }
+    char *scheme = NULL;
+    fetch_result result = FETCH_OK;
+    if (curl_url_set(parsed, CURLUPART_URL, url, 0) != CURLUE_OK ||
+        curl_url_get(parsed, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK || scheme == NULL) {
+        snprintf(err, err_size, "not an absolute http or https URL");
+        result = FETCH_INVALID_URL;
+    } else if (strcasecmp(scheme, "http") != 0 && strcasecmp(scheme, "https") != 0) {
+        snprintf(err, err_size, "only http and https URLs can be fetched");
+        result = FETCH_INVALID_URL;
+    } else if (!fetch_url_host(parsed, host, host_size)) {
+        snprintf(err, err_size, "the URL has no usable host");
+        result = FETCH_INVALID_URL;
+    }
+    curl_free(scheme);
+    if (result != FETCH_OK) {
+        curl_url_cleanup(parsed);
+        return result;
+    }
+    *out = parsed;
+    return FETCH_OK;
+}
+
+static void fetch_copy_content_type(CURL *easy, char *out, size_t out_size)
+{
+    char *content_type = NULL;
+    out[0] = '\0';
+    if (curl_easy_getinfo(easy, CURLINFO_CONTENT_TYPE, &content_type) != CURLE_OK || content_type == NULL)
+        return;
+    size_t i = 0;
+    /* Server bytes: keep printable ASCII only, so the value is safe to log or echo back. */
+    for (; content_type[i] != '\0' && i + 1 < out_size; i++) {
+        unsigned char c = (unsigned char)content_type[i];
+        out[i] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+    }
+    out[i] = '\0';
+}
+
+/* Removing the partial download is best effort: a file already gone is what we wanted anyway. */
+static void fetch_remove_file(const char *path)
+{
+    if (unlink(path) != 0 && errno != ENOENT) log_warn("could not remove failed download", "errno=%d", errno);
+}
+
+/* Runs one transfer into the already opened file. */
+static fetch_result fetch_transfer(CURLU *parsed, const char *host, FILE *file, const fetch_policy *policy,
+                                   fetch_response *response, char *err, size_t err_size)
+{
+    CURL *easy = curl_easy_init();
+    if (easy == NULL) {
+        snprintf(err, err_size, "the HTTP client could not start");
+        return FETCH_UNREACHABLE;
+    }
+    fetch_context context = {.easy = easy, .policy = policy, .file = file};
+    char error_buffer[CURL_ERROR_SIZE] = "";
+    CURLcode code = fetch_configure(easy, parsed, &context, error_buffer);
+    if (code != CURLE_OK) {
+        snprintf(err, err_size, "the HTTP client could not be set up: %s", curl_easy_strerror(code));
+        curl_easy_cleanup(easy);
+        return FETCH_UNREACHABLE;
+    }
+    code = curl_easy_perform(easy);
+
+    /* Name the host of the last URL tried, so a failure after a redirect points at the right server. */
+    char current_host[FETCH_HOST_SIZE];
+    char *effective = NULL;
+    if (curl_easy_getinfo(easy, CURLINFO_EFFECTIVE_URL, &effective) != CURLE_OK || effective == NULL ||
+        !fetch_url_text_host(effective, current_host, sizeof(current_host)))
+        snprintf(current_host, sizeof(current_host), "%s", host);
+
+    long status = 0;
+    if (curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK) status = 0;
+    response->http_status = status;
+    fetch_copy_content_type(easy, response->content_type, sizeof(response->content_type));
+    response->size = context.received;
+
+    fetch_result result = FETCH_OK;
+    if (code != CURLE_OK) {
+        result = fetch_classify_failure(code, &context, current_host, error_buffer, err, err_size);
+    } else if (status < 200 || status > 299) {
+        snprintf(err, err_size, "the server answered %ld", status);
+        result = FETCH_HTTP_STATUS;
+    }
+    curl_easy_cleanup(easy);
+    return result;
+}
+
+fetch_result fetch_url_to_file(const char *url, const char *path, const fetch_policy *policy,
+                               fetch_response *out, char *err, size_t err_size)
+{
+    char scratch_err[8];
+    if (err == NULL || err_size == 0) {
+        err = scratch_err;
+        err_size = sizeof(scratch_err);
+    }
+    err[0] = '\0';
+    fetch_response scratch_response;
+    fetch_response *response = out != NULL ? out : &scratch_response;
+    memset(response, 0, sizeof(*response));
+
+    fetch_policy defaults;
+    if (policy == NULL) {
+        fetch_policy_init(&defaults);
+        policy = &defaults;
+    }
+    if (path == NULL || *path == '\0') {
+        snprintf(err, err_size, "no file to save into");
+        return FETCH_UNREACHABLE;
+    }
+    if (pthread_once(&fetch_curl_once, fetch_curl_init) != 0 || fetch_curl_init_result != CURLE_OK) {
+        snprintf(err, err_size, "the HTTP client could not start");
+        fetch_remove_file(path);
+        return FETCH_UNREACHABLE;
+    }
+
+    char host[FETCH_HOST_SIZE] = "";
+    CURLU *parsed = NULL;
+    fetch_result result = fetch_parse_url(url, &parsed, host, sizeof(host), err, err_size);
+    if (result != FETCH_OK) {
+        fetch_remove_file(path); /* the contract: no file at path after a failure */
+        return result;
+    }
+
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    FILE *file = fd >= 0 ? fdopen(fd, "wb") : NULL;
+    if (file == NULL) {
+        snprintf(err, err_size, "could not create the download file: %s", strerror(errno));
+        if (fd >= 0 && close(fd) != 0) log_warn("could not close download file", "errno=%d", errno);
+        fetch_remove_file(path);
+        curl_url_cleanup(parsed);
+        return FETCH_UNREACHABLE;
+    }
+
+    result = fetch_transfer(parsed, host, file, policy, response, err, err_size);
+    curl_url_cleanup(parsed);
+    /* Buffered bytes reach the disk only here, so a full disk may first show up at close. */
+    if (fclose(file) != 0 && result == FETCH_OK) {
+        snprintf(err, err_size, "could not save the download: %s", strerror(errno));
+        result = FETCH_UNREACHABLE;
+    }
+    if (result != FETCH_OK) {
+        fetch_remove_file(path);
+        response->size = 0;
+        log_info("fetch failed", "host=%s result=%s status=%ld", host, fetch_result_name(result),
+                 response->http_status);
+    } else {
+        log_debug("fetch done", "host=%s bytes=%zu", host, response->size);
+    }
+    return result;
+}
