@@ -376,7 +376,9 @@ static int command_serve(int argc, char **argv)
     app.engine = engine_start(&engine_settings);
     if (app.engine == NULL) return 1;
 
-    http_server_config http = {.host = host,
+    http_file_mount files = {.prefix = "/v1/files", .directory = blobs_dir, .name = "files.get",
+                             .authorize = api_files_authorize};
+    http_server_config http = {.file_mount = &files, .host = host,
                                .port = port,
                                .threads = o.threads,
                                .max_body_bytes = 8u << 20,

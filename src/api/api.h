@@ -28,6 +28,10 @@ typedef struct api_app {
 extern const http_route api_routes[];
 extern const size_t api_route_count;
 
+/* The guard of the file mount for /v1/files (the folder is the blob store's): lets h2o serve a file
+ * only through a valid, unexpired signed link; answers 403 / 410 otherwise. */
+bool api_files_authorize(http_exchange *exchange);
+
 void *api_thread_init(void *app, int thread_index);
 void api_thread_done(void *thread_data);
 

@@ -33,7 +33,6 @@ void api_generations_create(http_exchange *exchange);
 void api_tasks_get(http_exchange *exchange);
 void api_tasks_list(http_exchange *exchange);
 void api_tasks_cancel(http_exchange *exchange);
-void api_files_get(http_exchange *exchange);
 void api_models_list(http_exchange *exchange);
 void api_ops_health(http_exchange *exchange);
 void api_ops_metrics(http_exchange *exchange);

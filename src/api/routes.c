@@ -12,8 +12,6 @@ const http_route api_routes[] = {
     {"GET", "/v1/tasks", "tasks.list", api_tasks_list},
     {"GET", "/v1/tasks/{id}", "tasks.get", api_tasks_get},
     {"POST", "/v1/tasks/{id}/cancel", "tasks.cancel", api_tasks_cancel},
-    {"GET", "/v1/files/*", "files.get", api_files_get},
-    {"HEAD", "/v1/files/*", "files.head", api_files_get},
     {"GET", "/v1/models", "models.list", api_models_list},
     {"GET", "/healthz", "healthz", api_ops_health},
     {"GET", "/metrics", "metrics", api_ops_metrics},

@@ -169,7 +169,7 @@ int sandbox_run_task(store *db, blob_store *blobs, const fetch_policy *fetch, co
     }
     if (rendered != 0) {
         log_warn("sandbox render failed", "task=%s error=\"%s\"", task->id, err);
-        fail(outcome, "generation_failed", "the sandbox could not render this task: %s", err);
+        fail(outcome, "generation_failed", "%s", "The sandbox could not render this task from these inputs.");
         goto done;
     }
     char name[128];

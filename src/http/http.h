@@ -37,6 +37,16 @@ typedef struct http_route {
     http_handler_fn handler;
 } http_route;
 
+/* A folder served below a path prefix by h2o's file handler (Range, conditional requests, HEAD,
+ * Content-Type by extension), behind a guard: `authorize` sees the request first, with params[0] =
+ * the rest of the path; it returns true to let the file be served, or answers itself and returns false. */
+typedef struct http_file_mount {
+    const char *prefix;    /* e.g. "/v1/files" (no trailing slash) */
+    const char *directory; /* the folder served */
+    const char *name;      /* metrics label */
+    bool (*authorize)(http_exchange *exchange);
+} http_file_mount;
+
 typedef struct http_server_config {
     const char *host;            /* listen address, e.g. "127.0.0.1" */
     int port;                    /* 0 = ephemeral (the chosen one is in http_server_port()) */
@@ -46,6 +56,7 @@ typedef struct http_server_config {
     uint64_t idle_timeout_ms;    /* an idle keep-alive connection is closed after this */
     const http_route *routes;
     size_t route_count;
+    const http_file_mount *file_mount; /* may be NULL */
     void *(*thread_init)(void *app,
                          int thread_index); /* once per loop thread, before it serves; NULL = fail */
     void (*thread_done)(void *thread_data);

@@ -31,13 +31,18 @@ typedef struct http_thread {
     int listen_fd;
     pthread_t thread;
     void *thread_data;
-    _Atomic uint64_t *counts; /* [(route_count + 2) * STATUS_SLOTS]: routes, then 405, then unmatched */
+    _Atomic uint64_t *counts; /* [(route_count + 3) * STATUS_SLOTS]: routes, 405, unmatched, file mount */
 } http_thread;
 
 typedef struct router_handler {
     h2o_handler_t super;
     struct http_server *server;
 } router_handler;
+
+typedef struct mount_guard_handler {
+    h2o_handler_t super;
+    struct http_server *server;
+} mount_guard_handler;
 
 struct http_server {
     http_server_config config;
@@ -122,6 +127,38 @@ static int on_request(h2o_handler_t *self, h2o_req_t *req)
         log_info("request", "method=%.*s route=%s status=%d ms=%lld", (int)req->method.len, req->method.base,
                  route_name, req->res.status, (long long)(clock_monotonic_ms() - started));
     return 0;
+}
+
+/* The guard in front of h2o's file handler: declines (-1) to let the file handler serve. Requests the
+ * file handler serves are counted as 200 (it may answer 206 or 304). */
+static int on_mount_request(h2o_handler_t *self, h2o_req_t *req)
+{
+    struct http_server *server = ((mount_guard_handler *)self)->server;
+    const http_file_mount *mount = server->config.file_mount;
+    http_thread *thread = (http_thread *)req->conn->ctx;
+    size_t path_length = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
+    size_t prefix_length = strlen(mount->prefix);
+    http_exchange exchange = {.req = req, .thread_data = thread->thread_data, .route_index = -1};
+    if (path_length > prefix_length + 1)
+        exchange.params[exchange.param_count++] =
+            h2o_iovec_init(req->path.base + prefix_length + 1, path_length - prefix_length - 1);
+    bool serve = false;
+    if (exchange.param_count == 0) {
+        http_send_error_fields(req, 404, "not_found", "unknown_path", NULL, "There is nothing at this path.");
+    } else if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) &&
+               !h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"))) {
+        http_send_error_fields(req, 405, "invalid_request_error", "method_not_allowed", NULL,
+                               "This method is not allowed on this path.");
+    } else {
+        serve = mount->authorize(&exchange);
+    }
+    int status = serve ? 200 : req->res.status;
+    size_t row = server->config.route_count + 2;
+    atomic_fetch_add_explicit(&thread->counts[row * STATUS_SLOTS + status_slot(status)], 1, memory_order_relaxed);
+    if (server->config.access_log)
+        log_info("request", "method=%.*s route=%s status=%d", (int)req->method.len, req->method.base, mount->name,
+                 status);
+    return serve ? -1 : 0;
 }
 
 static void on_accept(h2o_socket_t *listener, const char *err)
@@ -211,6 +248,14 @@ http_server *http_server_start(const http_server_config *config)
     if (config->idle_timeout_ms) server->globalconf.http2.idle_timeout = config->idle_timeout_ms;
     h2o_hostconf_t *host =
         h2o_config_register_host(&server->globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    /* h2o picks the first registered path that prefixes the request: the file mount goes before "/". */
+    if (config->file_mount) {
+        h2o_pathconf_t *files = h2o_config_register_path(host, config->file_mount->prefix, 0);
+        mount_guard_handler *guard = (mount_guard_handler *)h2o_create_handler(files, sizeof(*guard));
+        guard->super.on_req = on_mount_request;
+        guard->server = server;
+        h2o_file_register(files, config->file_mount->directory, NULL, NULL, 0);
+    }
     h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
     router_handler *handler = (router_handler *)h2o_create_handler(path, sizeof(*handler));
     handler->super.on_req = on_request;
@@ -226,7 +271,7 @@ http_server *http_server_start(const http_server_config *config)
         thread->listen_fd = open_listener(config->host, port);
         if (thread->listen_fd < 0) goto fail;
         if (i == 0) port = server->port = bound_port(thread->listen_fd);
-        thread->counts = calloc((config->route_count + 2) * STATUS_SLOTS, sizeof(*thread->counts));
+        thread->counts = calloc((config->route_count + 3) * STATUS_SLOTS, sizeof(*thread->counts));
         if (thread->counts == NULL) goto fail;
         thread->thread_data = config->thread_init ? config->thread_init(config->app, i) : NULL;
         if (config->thread_init && thread->thread_data == NULL) goto fail;
@@ -274,11 +319,13 @@ void http_server_stop(http_server *server)
 void http_server_each_count(const http_server *server,
                             void (*fn)(void *ctx, const char *route, int status, uint64_t count), void *ctx)
 {
-    size_t rows = server->config.route_count + 2;
+    size_t routes = server->config.route_count;
+    size_t rows = routes + (server->config.file_mount ? 3 : 2);
     for (size_t row = 0; row < rows; row++) {
-        const char *name = row < server->config.route_count    ? server->config.routes[row].name
-                           : row == server->config.route_count ? "method_not_allowed"
-                                                               : "unmatched";
+        const char *name = row < routes        ? server->config.routes[row].name
+                           : row == routes     ? "method_not_allowed"
+                           : row == routes + 1 ? "unmatched"
+                                               : server->config.file_mount->name;
         for (size_t slot = 0; slot < STATUS_SLOTS; slot++) {
             uint64_t total = 0;
             for (int i = 0; i < server->thread_count; i++)

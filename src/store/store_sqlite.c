@@ -1,0 +1,671 @@
+/* store_sqlite.c — the SQLite implementation of store.h: one database file in WAL mode, versioned
+ * migrations, prepared statements kept per connection for the hot paths, and compare-and-set task
+ * transitions checked with sqlite3_changes(). */
+#include <jansson.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/store.h"
+#include "util/log.h"
+
+/* The migrations, in order; version N is migrations[N-1]. Never edit one that has shipped: append.
+ * Plain types only (TEXT, INTEGER, REAL, BLOB) so that a PostgreSQL schema can mirror this one. */
+static const char *const migrations[] = {
+    /* 1: keys, channels, tasks */
+    "CREATE TABLE api_keys ("
+    "  id TEXT PRIMARY KEY,"
+    "  name TEXT NOT NULL DEFAULT '',"
+    "  key_hash BLOB NOT NULL UNIQUE,"
+    "  user_group TEXT NOT NULL DEFAULT 'default',"
+    "  created_at INTEGER NOT NULL,"
+    "  revoked_at INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE channels ("
+    "  name TEXT PRIMARY KEY,"
+    "  provider TEXT NOT NULL,"
+    "  base_url TEXT NOT NULL DEFAULT '',"
+    "  models TEXT NOT NULL,"
+    "  priority INTEGER NOT NULL DEFAULT 0,"
+    "  weight INTEGER NOT NULL DEFAULT 1,"
+    "  max_concurrent INTEGER NOT NULL DEFAULT 0,"
+    "  enabled INTEGER NOT NULL DEFAULT 1,"
+    "  created_at INTEGER NOT NULL);"
+    "CREATE TABLE tasks ("
+    "  id TEXT PRIMARY KEY,"
+    "  key_id TEXT NOT NULL,"
+    "  model TEXT NOT NULL,"
+    "  state INTEGER NOT NULL,"
+    "  progress INTEGER NOT NULL DEFAULT 0,"
+    "  created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL,"
+    "  deadline_at INTEGER NOT NULL,"
+    "  completed_at INTEGER NOT NULL DEFAULT 0,"
+    "  channel TEXT NOT NULL DEFAULT '',"
+    "  user_group TEXT NOT NULL DEFAULT 'default',"
+    "  credits_reserved REAL NOT NULL DEFAULT 0,"
+    "  params_json TEXT,"
+    "  results_json TEXT,"
+    "  error_code TEXT NOT NULL DEFAULT '',"
+    "  error_message TEXT);"
+    "CREATE INDEX tasks_by_key ON tasks (key_id, created_at DESC, id DESC);"
+    "CREATE INDEX tasks_unfinished ON tasks (state, created_at) WHERE state < 4;",
+};
+#define MIGRATION_COUNT (sizeof(migrations) / sizeof(migrations[0]))
+
+#define TASK_COLUMNS                                                                                                   \
+    "id, key_id, model, state, progress, created_at, updated_at, deadline_at, completed_at, channel, user_group, "     \
+    "credits_reserved, params_json, results_json, error_code, error_message"
+
+/* SQL below writes "state < 4" for "unfinished": the terminal states are the last three. */
+_Static_assert(TASK_COMPLETED == 4 && TASK_FAILED == 5 && TASK_CANCELLED == 6, "terminal states are 4..6");
+
+enum { STMT_KEY_BY_HASH, STMT_TASK_GET, STMT_TASK_INSERT, STMT_COUNT };
+
+static const char *const hot_statements[STMT_COUNT] = {
+    [STMT_KEY_BY_HASH] = "SELECT id, name, user_group, created_at, revoked_at FROM api_keys "
+                         "WHERE key_hash = ? AND revoked_at = 0",
+    [STMT_TASK_GET] = "SELECT " TASK_COLUMNS " FROM tasks WHERE id = ?",
+    [STMT_TASK_INSERT] = "INSERT INTO tasks (" TASK_COLUMNS ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+};
+
+struct store {
+    sqlite3 *db;
+    sqlite3_stmt *hot[STMT_COUNT];
+};
+
+/* SQLite makes a writer that finds the database locked sleep in its busy handler (1 ms and up).
+ * Writers of the same process therefore take this lock first, so they queue without sleeping;
+ * the busy timeout still covers writers of other processes (the command line, other nodes). */
+static pthread_mutex_t process_writer = PTHREAD_MUTEX_INITIALIZER;
+
+/* ---- task states ---- */
+
+static const char *const state_names[TASK_STATE_COUNT] = {"pending",   "submitting", "processing", "finalizing",
+                                                          "completed", "failed",     "cancelled"};
+
+const char *task_state_name(task_state state)
+{
+    return (unsigned)state < TASK_STATE_COUNT ? state_names[state] : "unknown";
+}
+
+bool task_state_parse(const char *name, task_state *out)
+{
+    for (int i = 0; i < TASK_STATE_COUNT; i++)
+        if (name && strcmp(name, state_names[i]) == 0) {
+            *out = (task_state)i;
+            return true;
+        }
+    return false;
+}
+
+bool task_state_is_terminal(task_state state)
+{
+    return state == TASK_COMPLETED || state == TASK_FAILED || state == TASK_CANCELLED;
+}
+
+void task_record_clear(task_record *task)
+{
+    free(task->params_json);
+    free(task->results_json);
+    free(task->error_message);
+    task->params_json = task->results_json = task->error_message = NULL;
+}
+
+void task_records_free(task_record *tasks, size_t count)
+{
+    for (size_t i = 0; tasks && i < count; i++) task_record_clear(&tasks[i]);
+    free(tasks);
+}
+
+/* ---- helpers ---- */
+
+static store_status fail_sql(store *s, const char *what)
+{
+    log_error("database error", "operation=\"%s\" error=\"%s\"", what, sqlite3_errmsg(s->db));
+    return STORE_ERROR;
+}
+
+static store_status exec_sql(store *s, const char *sql, const char *what)
+{
+    char *message = NULL;
+    if (sqlite3_exec(s->db, sql, NULL, NULL, &message) == SQLITE_OK) return STORE_OK;
+    log_error("database error", "operation=\"%s\" error=\"%s\"", what, message ? message : "?");
+    sqlite3_free(message);
+    return STORE_ERROR;
+}
+
+static store_status prepare(store *s, const char *sql, sqlite3_stmt **out)
+{
+    if (sqlite3_prepare_v2(s->db, sql, -1, out, NULL) != SQLITE_OK) return fail_sql(s, "prepare");
+    return STORE_OK;
+}
+
+static void copy_text(char *out, size_t size, sqlite3_stmt *stmt, int column)
+{
+    const unsigned char *text = sqlite3_column_text(stmt, column);
+    snprintf(out, size, "%s", text ? (const char *)text : "");
+}
+
+static char *dup_text(sqlite3_stmt *stmt, int column)
+{
+    const unsigned char *text = sqlite3_column_text(stmt, column);
+    return text ? strdup((const char *)text) : NULL;
+}
+
+static void bind_text_or_null(sqlite3_stmt *stmt, int index, const char *text)
+{
+    if (text) sqlite3_bind_text(stmt, index, text, -1, SQLITE_TRANSIENT);
+    else sqlite3_bind_null(stmt, index);
+}
+
+/* Releases a hot statement for reuse. */
+static void release(sqlite3_stmt *stmt)
+{
+    sqlite3_reset(stmt);
+    sqlite3_clear_bindings(stmt);
+}
+
+/* Runs a one-row write statement under the process writer lock; returns the number of rows changed,
+ * or -1 on error. Finalizes stmt. */
+static int run_write(store *s, sqlite3_stmt *stmt, const char *what)
+{
+    pthread_mutex_lock(&process_writer);
+    int rc = sqlite3_step(stmt);
+    int changed = rc == SQLITE_DONE ? sqlite3_changes(s->db) : -1;
+    pthread_mutex_unlock(&process_writer);
+    if (rc == SQLITE_CONSTRAINT) changed = -2;
+    else if (rc != SQLITE_DONE) fail_sql(s, what);
+    sqlite3_finalize(stmt);
+    return changed;
+}
+
+/* ---- open, migrate ---- */
+
+static store_status migrate(store *s)
+{
+    if (exec_sql(s, "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER)",
+                 "create schema_migrations") != STORE_OK)
+        return STORE_ERROR;
+    for (size_t version = 1; version <= MIGRATION_COUNT; version++) {
+        pthread_mutex_lock(&process_writer);
+        /* BEGIN IMMEDIATE takes the write lock first, so of two processes migrating a fresh folder at
+         * once, the second sees the first's versions and skips them. */
+        store_status status = exec_sql(s, "BEGIN IMMEDIATE", "begin migration");
+        sqlite3_stmt *check = NULL;
+        bool applied = false;
+        if (status == STORE_OK && prepare(s, "SELECT 1 FROM schema_migrations WHERE version = ?", &check) == STORE_OK) {
+            sqlite3_bind_int64(check, 1, (sqlite3_int64)version);
+            applied = sqlite3_step(check) == SQLITE_ROW;
+            sqlite3_finalize(check);
+        }
+        if (status == STORE_OK && !applied) {
+            char record[128];
+            snprintf(record, sizeof(record), "INSERT INTO schema_migrations VALUES (%zu, strftime('%%s','now'))", version);
+            status = exec_sql(s, migrations[version - 1], "migration");
+            if (status == STORE_OK) status = exec_sql(s, record, "record migration");
+        }
+        status = exec_sql(s, status == STORE_OK ? "COMMIT" : "ROLLBACK", "end migration") == STORE_OK ? status
+                                                                                                      : STORE_ERROR;
+        pthread_mutex_unlock(&process_writer);
+        if (status != STORE_OK) return STORE_ERROR;
+    }
+    return STORE_OK;
+}
+
+store_status store_open(const char *data_dir, store **out)
+{
+    char path[4096];
+    if (snprintf(path, sizeof(path), "%s/reelay.db", data_dir) >= (int)sizeof(path)) return STORE_ERROR;
+    store *s = calloc(1, sizeof(*s));
+    if (s == NULL) return STORE_ERROR;
+    if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) !=
+        SQLITE_OK) {
+        log_error("cannot open the database", "path=\"%s\" error=\"%s\"", path,
+                  s->db ? sqlite3_errmsg(s->db) : "out of memory");
+        sqlite3_close(s->db);
+        free(s);
+        return STORE_ERROR;
+    }
+    sqlite3_busy_timeout(s->db, 10000);
+    /* WAL with synchronous=NORMAL: a committed transaction is in the WAL file when the call returns, so
+     * it survives kill -9 of the process (the durability the API promises); only a power loss may drop
+     * the last transactions before a checkpoint. */
+    store_status status = exec_sql(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
+                                   "pragmas");
+    if (status == STORE_OK) status = migrate(s);
+    for (int i = 0; status == STORE_OK && i < STMT_COUNT; i++) status = prepare(s, hot_statements[i], &s->hot[i]);
+    if (status != STORE_OK) {
+        store_close(s);
+        return STORE_ERROR;
+    }
+    *out = s;
+    return STORE_OK;
+}
+
+void store_close(store *s)
+{
+    if (s == NULL) return;
+    for (int i = 0; i < STMT_COUNT; i++) sqlite3_finalize(s->hot[i]);
+    sqlite3_close(s->db);
+    free(s);
+}
+
+/* ---- keys ---- */
+
+static void read_key(sqlite3_stmt *stmt, key_record *out)
+{
+    memset(out, 0, sizeof(*out));
+    copy_text(out->id, sizeof(out->id), stmt, 0);
+    copy_text(out->name, sizeof(out->name), stmt, 1);
+    copy_text(out->user_group, sizeof(out->user_group), stmt, 2);
+    out->created_at = sqlite3_column_int64(stmt, 3);
+    out->revoked_at = sqlite3_column_int64(stmt, 4);
+}
+
+store_status store_key_insert(store *s, const key_record *key, const unsigned char hash[STORE_KEY_HASH_SIZE])
+{
+    sqlite3_stmt *stmt = NULL;
+    if (prepare(s, "INSERT INTO api_keys (id, name, key_hash, user_group, created_at, revoked_at) VALUES (?,?,?,?,?,?)",
+                &stmt) != STORE_OK)
+        return STORE_ERROR;
+    sqlite3_bind_text(stmt, 1, key->id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(stmt, 2, key->name, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_blob(stmt, 3, hash, STORE_KEY_HASH_SIZE, SQLITE_TRANSIENT);
+    sqlite3_bind_text(stmt, 4, key->user_group[0] ? key->user_group : "default", -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(stmt, 5, key->created_at);
+    sqlite3_bind_int64(stmt, 6, key->revoked_at);
+    int changed = run_write(s, stmt, "insert key");
+    return changed == 1 ? STORE_OK : changed == -2 ? STORE_CONFLICT : STORE_ERROR;
+}
+
+store_status store_key_find_by_hash(store *s, const unsigned char hash[STORE_KEY_HASH_SIZE], key_record *out)
+{
+    sqlite3_stmt *stmt = s->hot[STMT_KEY_BY_HASH];
+    sqlite3_bind_blob(stmt, 1, hash, STORE_KEY_HASH_SIZE, SQLITE_STATIC);
+    int rc = sqlite3_step(stmt);
+    store_status status = STORE_NOT_FOUND;
+    if (rc == SQLITE_ROW) {
+        read_key(stmt, out);
+        status = STORE_OK;
+    } else if (rc != SQLITE_DONE) {
+        status = fail_sql(s, "find key");
+    }
+    release(stmt);
+    return status;
+}
+
+store_status store_key_list(store *s, key_record **out, size_t *count)
+{
+    sqlite3_stmt *stmt = NULL;
+    *out = NULL;
+    *count = 0;
+    if (prepare(s, "SELECT id, name, user_group, created_at, revoked_at FROM api_keys ORDER BY created_at, id", &stmt) !=
+        STORE_OK)
+        return STORE_ERROR;
+    size_t capacity = 0;
+    int rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        if (*count == capacity) {
+            capacity = capacity ? capacity * 2 : 8;
+            key_record *grown = realloc(*out, capacity * sizeof(**out));
+            if (grown == NULL) break;
+            *out = grown;
+        }
+        read_key(stmt, &(*out)[(*count)++]);
+    }
+    sqlite3_finalize(stmt);
+    if (rc != SQLITE_DONE) {
+        free(*out);
+        *out = NULL;
+        *count = 0;
+        return fail_sql(s, "list keys");
+    }
+    return STORE_OK;
+}
+
+store_status store_key_revoke(store *s, const char *id, int64_t now)
+{
+    sqlite3_stmt *stmt = NULL;
+    if (prepare(s, "UPDATE api_keys SET revoked_at = CASE WHEN revoked_at = 0 THEN ? ELSE revoked_at END WHERE id = ?",
+                &stmt) != STORE_OK)
+        return STORE_ERROR;
+    sqlite3_bind_int64(stmt, 1, now);
+    sqlite3_bind_text(stmt, 2, id, -1, SQLITE_TRANSIENT);
+    int changed = run_write(s, stmt, "revoke key");
+    return changed == 1 ? STORE_OK : changed == 0 ? STORE_NOT_FOUND : STORE_ERROR;
+}
+
+/* ---- channels ---- */
+
+store_status store_channel_insert(store *s, const channel_record *channel)
+{
+    sqlite3_stmt *stmt = NULL;
+    if (prepare(s,
+                "INSERT INTO channels (name, provider, base_url, models, priority, weight, max_concurrent, enabled, "
+                "created_at) VALUES (?,?,?,?,?,?,?,?,?)",
+                &stmt) != STORE_OK)
+        return STORE_ERROR;
+    sqlite3_bind_text(stmt, 1, channel->name, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(stmt, 2, channel->provider, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(stmt, 3, channel->base_url, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(stmt, 4, channel->models, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(stmt, 5, channel->priority);
+    sqlite3_bind_int(stmt, 6, channel->weight);
+    sqlite3_bind_int(stmt, 7, channel->max_concurrent);
+    sqlite3_bind_int(stmt, 8, channel->enabled ? 1 : 0);
+    sqlite3_bind_int64(stmt, 9, channel->created_at);
+    int changed = run_write(s, stmt, "insert channel");
+    return changed == 1 ? STORE_OK : changed == -2 ? STORE_CONFLICT : STORE_ERROR;
+}
+
+store_status store_channel_list(store *s, channel_record **out, size_t *count)
+{
+    sqlite3_stmt *stmt = NULL;
+    *out = NULL;
+    *count = 0;
+    if (prepare(s,
+                "SELECT name, provider, base_url, models, priority, weight, max_concurrent, enabled, created_at "
+                "FROM channels ORDER BY priority DESC, name",
+                &stmt) != STORE_OK)
+        return STORE_ERROR;
+    size_t capacity = 0;
+    int rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        if (*count == capacity) {
+            capacity = capacity ? capacity * 2 : 8;
+            channel_record *grown = realloc(*out, capacity * sizeof(**out));
+            if (grown == NULL) break;
+            *out = grown;
+        }
+        channel_record *c = &(*out)[(*count)++];
+        memset(c, 0, sizeof(*c));
+        copy_text(c->name, sizeof(c->name), stmt, 0);
+        copy_text(c->provider, sizeof(c->provider), stmt, 1);
+        copy_text(c->base_url, sizeof(c->base_url), stmt, 2);
+        copy_text(c->models, sizeof(c->models), stmt, 3);
+        c->priority = sqlite3_column_int(stmt, 4);
+        c->weight = sqlite3_column_int(stmt, 5);
+        c->max_concurrent = sqlite3_column_int(stmt, 6);
+        c->enabled = sqlite3_column_int(stmt, 7) != 0;
+        c->created_at = sqlite3_column_int64(stmt, 8);
+    }
+    sqlite3_finalize(stmt);
+    if (rc != SQLITE_DONE) {
+        free(*out);
+        *out = NULL;
+        *count = 0;
+        return fail_sql(s, "list channels");
+    }
+    return STORE_OK;
+}
+
+/* ---- tasks ---- */
+
+static void read_task(sqlite3_stmt *stmt, task_record *t)
+{
+    memset(t, 0, sizeof(*t));
+    copy_text(t->id, sizeof(t->id), stmt, 0);
+    copy_text(t->key_id, sizeof(t->key_id), stmt, 1);
+    copy_text(t->model, sizeof(t->model), stmt, 2);
+    t->state = (task_state)sqlite3_column_int(stmt, 3);
+    t->progress = sqlite3_column_int(stmt, 4);
+    t->created_at = sqlite3_column_int64(stmt, 5);
+    t->updated_at = sqlite3_column_int64(stmt, 6);
+    t->deadline_at = sqlite3_column_int64(stmt, 7);
+    t->completed_at = sqlite3_column_int64(stmt, 8);
+    copy_text(t->channel, sizeof(t->channel), stmt, 9);
+    copy_text(t->user_group, sizeof(t->user_group), stmt, 10);
+    t->credits_reserved = sqlite3_column_double(stmt, 11);
+    t->params_json = dup_text(stmt, 12);
+    t->results_json = dup_text(stmt, 13);
+    copy_text(t->error_code, sizeof(t->error_code), stmt, 14);
+    t->error_message = dup_text(stmt, 15);
+}
+
+store_status store_task_insert(store *s, const task_record *t)
+{
+    sqlite3_stmt *stmt = s->hot[STMT_TASK_INSERT];
+    sqlite3_bind_text(stmt, 1, t->id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 2, t->key_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 3, t->model, -1, SQLITE_STATIC);
+    sqlite3_bind_int(stmt, 4, (int)t->state);
+    sqlite3_bind_int(stmt, 5, t->progress);
+    sqlite3_bind_int64(stmt, 6, t->created_at);
+    sqlite3_bind_int64(stmt, 7, t->updated_at);
+    sqlite3_bind_int64(stmt, 8, t->deadline_at);
+    sqlite3_bind_int64(stmt, 9, t->completed_at);
+    sqlite3_bind_text(stmt, 10, t->channel, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 11, t->user_group[0] ? t->user_group : "default", -1, SQLITE_STATIC);
+    sqlite3_bind_double(stmt, 12, t->credits_reserved);
+    bind_text_or_null(stmt, 13, t->params_json);
+    bind_text_or_null(stmt, 14, t->results_json);
+    sqlite3_bind_text(stmt, 15, t->error_code, -1, SQLITE_STATIC);
+    bind_text_or_null(stmt, 16, t->error_message);
+    pthread_mutex_lock(&process_writer);
+    int rc = sqlite3_step(stmt);
+    pthread_mutex_unlock(&process_writer);
+    store_status status = rc == SQLITE_DONE ? STORE_OK : rc == SQLITE_CONSTRAINT ? STORE_CONFLICT : STORE_ERROR;
+    if (status == STORE_ERROR) fail_sql(s, "insert task");
+    release(stmt);
+    return status;
+}
+
+store_status store_task_get(store *s, const char *id, task_record *out)
+{
+    sqlite3_stmt *stmt = s->hot[STMT_TASK_GET];
+    sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(stmt);
+    store_status status = STORE_NOT_FOUND;
+    if (rc == SQLITE_ROW) {
+        read_task(stmt, out);
+        status = STORE_OK;
+    } else if (rc != SQLITE_DONE) {
+        status = fail_sql(s, "get task");
+    }
+    release(stmt);
+    return status;
+}
+
+/* Collects every row of a task query into a malloc'd array. */
+static store_status collect_tasks(store *s, sqlite3_stmt *stmt, task_record **out, size_t *count, const char *what)
+{
+    *out = NULL;
+    *count = 0;
+    size_t capacity = 0;
+    int rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        if (*count == capacity) {
+            capacity = capacity ? capacity * 2 : 16;
+            task_record *grown = realloc(*out, capacity * sizeof(**out));
+            if (grown == NULL) {
+                rc = SQLITE_NOMEM;
+                break;
+            }
+            *out = grown;
+        }
+        read_task(stmt, &(*out)[(*count)++]);
+    }
+    sqlite3_finalize(stmt);
+    if (rc != SQLITE_DONE) {
+        task_records_free(*out, *count);
+        *out = NULL;
+        *count = 0;
+        return fail_sql(s, what);
+    }
+    return STORE_OK;
+}
+
+store_status store_task_list(store *s, const task_list_query *query, task_record **out, size_t *count,
+                             bool *has_more)
+{
+    *out = NULL;
+    *count = 0;
+    *has_more = false;
+    int limit = query->limit < 1 ? 1 : query->limit > 100 ? 100 : query->limit;
+    int64_t after_created = 0;
+    if (query->after_id) {
+        task_record after;
+        store_status found = store_task_get(s, query->after_id, &after);
+        if (found != STORE_OK) return found;
+        bool mine = strcmp(after.key_id, query->key_id) == 0;
+        after_created = after.created_at;
+        task_record_clear(&after);
+        if (!mine) return STORE_NOT_FOUND;
+    }
+    sqlite3_stmt *stmt = NULL;
+    if (prepare(s,
+                "SELECT " TASK_COLUMNS " FROM tasks WHERE key_id = ?1"
+                " AND (?2 IS NULL OR created_at < ?3 OR (created_at = ?3 AND id < ?2))"
+                " AND (?4 < 0 OR state = ?4) AND (?5 IS NULL OR model = ?5)"
+                " ORDER BY created_at DESC, id DESC LIMIT ?6",
+                &stmt) != STORE_OK)
+        return STORE_ERROR;
+    sqlite3_bind_text(stmt, 1, query->key_id, -1, SQLITE_TRANSIENT);
+    bind_text_or_null(stmt, 2, query->after_id);
+    sqlite3_bind_int64(stmt, 3, after_created);
+    sqlite3_bind_int(stmt, 4, query->state);
+    bind_text_or_null(stmt, 5, query->model);
+    sqlite3_bind_int(stmt, 6, limit + 1);
+    store_status status = collect_tasks(s, stmt, out, count, "list tasks");
+    if (status == STORE_OK && *count > (size_t)limit) {
+        task_record_clear(&(*out)[limit]);
+        *count = (size_t)limit;
+        *has_more = true;
+    }
+    return status;
+}
+
+/* Tells NOT_FOUND from CONFLICT after a compare-and-set changed nothing. */
+static store_status explain_no_change(store *s, const char *id)
+{
+    task_record current;
+    store_status status = store_task_get(s, id, &current);
+    if (status != STORE_OK) return status;
+    task_record_clear(&current);
+    return STORE_CONFLICT;
+}
+
+static store_status finish_cas(store *s, sqlite3_stmt *stmt, const char *id, const char *what)
+{
+    int changed = run_write(s, stmt, what);
+    if (changed == 1) return STORE_OK;
+    if (changed == 0) return explain_no_change(s, id);
+    return STORE_ERROR;
+}
+
+store_status store_task_transition(store *s, const char *id, task_state from, task_state to, const char *channel,
+                                   int64_t now)
+{
+    if (task_state_is_terminal(to) || task_state_is_terminal(from)) return STORE_ERROR;
+    sqlite3_stmt *stmt = NULL;
+    if (prepare(s,
+                "UPDATE tasks SET state = ?1, updated_at = ?2, channel = COALESCE(?3, channel) "
+                "WHERE id = ?4 AND state = ?5",
+                &stmt) != STORE_OK)
+        return STORE_ERROR;
+    sqlite3_bind_int(stmt, 1, (int)to);
+    sqlite3_bind_int64(stmt, 2, now);
+    bind_text_or_null(stmt, 3, channel);
+    sqlite3_bind_text(stmt, 4, id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(stmt, 5, (int)from);
+    return finish_cas(s, stmt, id, "transition task");
+}
+
+store_status store_task_set_progress(store *s, const char *id, int progress, int64_t now)
+{
+    sqlite3_stmt *stmt = NULL;
+    if (prepare(s,
+                "UPDATE tasks SET progress = MAX(progress, MIN(?1, 99)), updated_at = ?2 "
+                "WHERE id = ?3 AND state < 4",
+                &stmt) != STORE_OK)
+        return STORE_ERROR;
+    sqlite3_bind_int(stmt, 1, progress < 0 ? 0 : progress);
+    sqlite3_bind_int64(stmt, 2, now);
+    sqlite3_bind_text(stmt, 3, id, -1, SQLITE_TRANSIENT);
+    return finish_cas(s, stmt, id, "task progress");
+}
+
+store_status store_task_complete(store *s, const char *id, task_state from, const char *results_json, int64_t now)
+{
+    json_error_t error;
+    json_t *results = results_json ? json_loads(results_json, 0, &error) : NULL;
+    bool usable = json_is_array(results) && json_array_size(results) > 0;
+    json_decref(results);
+    if (!usable || task_state_is_terminal(from)) {
+        log_error("refusing to complete a task without results", "task=%s", id);
+        return STORE_ERROR;
+    }
+    sqlite3_stmt *stmt = NULL;
+    if (prepare(s,
+                "UPDATE tasks SET state = ?1, progress = 100, results_json = ?2, completed_at = ?3, updated_at = ?3 "
+                "WHERE id = ?4 AND state = ?5",
+                &stmt) != STORE_OK)
+        return STORE_ERROR;
+    sqlite3_bind_int(stmt, 1, TASK_COMPLETED);
+    sqlite3_bind_text(stmt, 2, results_json, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(stmt, 3, now);
+    sqlite3_bind_text(stmt, 4, id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(stmt, 5, (int)from);
+    return finish_cas(s, stmt, id, "complete task");
+}
+
+/* Any unfinished state → a terminal failure state, optionally only for one key. */
+static store_status finish_unsuccessfully(store *s, const char *id, const char *key_id, task_state to, const char *code,
+                                          const char *message, int64_t now)
+{
+    sqlite3_stmt *stmt = NULL;
+    if (prepare(s,
+                "UPDATE tasks SET state = ?1, error_code = ?2, error_message = ?3, completed_at = ?4, updated_at = ?4 "
+                "WHERE id = ?5 AND state < 4 AND (?6 IS NULL OR key_id = ?6)",
+                &stmt) != STORE_OK)
+        return STORE_ERROR;
+    sqlite3_bind_int(stmt, 1, (int)to);
+    sqlite3_bind_text(stmt, 2, code, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(stmt, 3, message, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(stmt, 4, now);
+    sqlite3_bind_text(stmt, 5, id, -1, SQLITE_TRANSIENT);
+    bind_text_or_null(stmt, 6, key_id);
+    int changed = run_write(s, stmt, "finish task");
+    if (changed == 1) return STORE_OK;
+    if (changed != 0) return STORE_ERROR;
+    task_record current;
+    store_status status = store_task_get(s, id, &current);
+    if (status != STORE_OK) return status;
+    bool other_key = key_id != NULL && strcmp(current.key_id, key_id) != 0;
+    task_record_clear(&current);
+    return other_key ? STORE_NOT_FOUND : STORE_CONFLICT;
+}
+
+store_status store_task_fail(store *s, const char *id, const char *code, const char *message, int64_t now)
+{
+    return finish_unsuccessfully(s, id, NULL, TASK_FAILED, code, message, now);
+}
+
+store_status store_task_cancel(store *s, const char *id, const char *key_id, int64_t now)
+{
+    return finish_unsuccessfully(s, id, key_id, TASK_CANCELLED, "cancelled", "The task was cancelled.", now);
+}
+
+store_status store_task_list_unfinished(store *s, task_record **out, size_t *count)
+{
+    sqlite3_stmt *stmt = NULL;
+    if (prepare(s, "SELECT " TASK_COLUMNS " FROM tasks WHERE state < 4 ORDER BY created_at, id", &stmt) != STORE_OK)
+        return STORE_ERROR;
+    return collect_tasks(s, stmt, out, count, "list unfinished tasks");
+}
+
+store_status store_task_count_by_state(store *s, int64_t counts[TASK_STATE_COUNT])
+{
+    memset(counts, 0, sizeof(int64_t) * TASK_STATE_COUNT);
+    sqlite3_stmt *stmt = NULL;
+    if (prepare(s, "SELECT state, COUNT(*) FROM tasks GROUP BY state", &stmt) != STORE_OK) return STORE_ERROR;
+    int rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        int state = sqlite3_column_int(stmt, 0);
+        if (state >= 0 && state < TASK_STATE_COUNT) counts[state] = sqlite3_column_int64(stmt, 1);
+    }
+    sqlite3_finalize(stmt);
+    return rc == SQLITE_DONE ? STORE_OK : fail_sql(s, "count tasks");
+}
