@@ -228,12 +228,29 @@ static int create_key(store *db, const char *name, const char *json_id_field)
     return 0;
 }
 
+/* mkdir -p */
+static int make_folder_and_parents(const char *path)
+{
+    char buffer[4096];
+    if (snprintf(buffer, sizeof(buffer), "%s", path) >= (int)sizeof(buffer)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    for (char *p = buffer + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        if (mkdir(buffer, 0750) != 0 && errno != EEXIST) return -1;
+        *p = '/';
+    }
+    return mkdir(buffer, 0750) != 0 && errno != EEXIST ? -1 : 0;
+}
+
 static int command_init(int argc, char **argv)
 {
     options o;
     options_defaults(&o);
     parse_flags(argc, argv, &o, usage_init);
-    if (mkdir(o.data_dir, 0750) != 0 && errno != EEXIST) {
+    if (make_folder_and_parents(o.data_dir) != 0) {
         fprintf(stderr, "reelay: cannot create %s: %s\n", o.data_dir, strerror(errno));
         return 1;
     }

@@ -129,7 +129,7 @@ typedef struct task_list_query {
     const char *model;       /* NULL for any */
 } task_list_query;
 
-/* Newest first (created_at, then id, descending). *out is malloc'd: free with task_records_free. */
+/* Newest first (created_at, then insertion order, descending). *out is malloc'd: free with task_records_free. */
 store_status store_task_list(store *s, const task_list_query *query, task_record **out, size_t *count,
                              bool *has_more);
 

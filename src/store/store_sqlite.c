@@ -49,7 +49,7 @@ static const char *const migrations[] = {
     "  results_json TEXT,"
     "  error_code TEXT NOT NULL DEFAULT '',"
     "  error_message TEXT);"
-    "CREATE INDEX tasks_by_key ON tasks (key_id, created_at DESC, id DESC);"
+    "CREATE INDEX tasks_by_key ON tasks (key_id, created_at DESC);"
     "CREATE INDEX tasks_unfinished ON tasks (state, created_at) WHERE state < 4;",
 };
 #define MIGRATION_COUNT (sizeof(migrations) / sizeof(migrations[0]))
@@ -504,27 +504,35 @@ store_status store_task_list(store *s, const task_list_query *query, task_record
     *count = 0;
     *has_more = false;
     int limit = query->limit < 1 ? 1 : query->limit > 100 ? 100 : query->limit;
-    int64_t after_created = 0;
+    /* Newest first: by creation second, then by insertion order (the rowid) within a second. */
+    int64_t after_created = 0, after_row = 0;
     if (query->after_id) {
-        task_record after;
-        store_status found = store_task_get(s, query->after_id, &after);
-        if (found != STORE_OK) return found;
-        bool mine = strcmp(after.key_id, query->key_id) == 0;
-        after_created = after.created_at;
-        task_record_clear(&after);
+        sqlite3_stmt *cursor = NULL;
+        if (prepare(s, "SELECT created_at, rowid, key_id FROM tasks WHERE id = ?", &cursor) != STORE_OK)
+            return STORE_ERROR;
+        sqlite3_bind_text(cursor, 1, query->after_id, -1, SQLITE_TRANSIENT);
+        int rc = sqlite3_step(cursor);
+        bool mine = rc == SQLITE_ROW && strcmp((const char *)sqlite3_column_text(cursor, 2), query->key_id) == 0;
+        if (mine) {
+            after_created = sqlite3_column_int64(cursor, 0);
+            after_row = sqlite3_column_int64(cursor, 1);
+        }
+        sqlite3_finalize(cursor);
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE) return fail_sql(s, "task list cursor");
         if (!mine) return STORE_NOT_FOUND;
     }
     sqlite3_stmt *stmt = NULL;
     if (prepare(s,
                 "SELECT " TASK_COLUMNS " FROM tasks WHERE key_id = ?1"
-                " AND (?2 IS NULL OR created_at < ?3 OR (created_at = ?3 AND id < ?2))"
+                " AND (?2 IS NULL OR created_at < ?3 OR (created_at = ?3 AND rowid < ?7))"
                 " AND (?4 < 0 OR state = ?4) AND (?5 IS NULL OR model = ?5)"
-                " ORDER BY created_at DESC, id DESC LIMIT ?6",
+                " ORDER BY created_at DESC, rowid DESC LIMIT ?6",
                 &stmt) != STORE_OK)
         return STORE_ERROR;
     sqlite3_bind_text(stmt, 1, query->key_id, -1, SQLITE_TRANSIENT);
     bind_text_or_null(stmt, 2, query->after_id);
     sqlite3_bind_int64(stmt, 3, after_created);
+    sqlite3_bind_int64(stmt, 7, after_row);
     sqlite3_bind_int(stmt, 4, query->state);
     bind_text_or_null(stmt, 5, query->model);
     sqlite3_bind_int(stmt, 6, limit + 1);

@@ -1,0 +1,81 @@
+"""Inputs through the guarded fetcher, and result links: download, ranges, tampering, expiry."""
+import time
+
+import requests
+
+from conftest import wait_task
+from test_errors import assert_error
+
+
+def test_unreachable_and_non_media_inputs_fail_the_task(server, media):
+    cases = [
+        ({"model": "lipsync-2", "video_url": media["missing"], "audio_url": media["audio3s.wav"]},
+         "input_unreachable"),
+        ({"model": "lipsync-2", "video_url": media["notes.txt"], "audio_url": media["audio3s.wav"]},
+         "input_not_media"),
+        ({"model": "creatify-aurora", "image_url": media["portrait.png"], "audio_url": media["mute2s.mp4"]},
+         "input_not_media"),
+        ({"model": "kling-v3-motion-control", "image_url": media["audio1s.wav"], "video_url": media["video2s.mp4"]},
+         "input_not_media"),
+    ]
+    for body, code in cases:
+        task = wait_task(server, server.submit(body).json()["id"])
+        assert task["status"] == "failed" and task["error"]["code"] == code, task
+        assert task["error"]["message"]
+
+
+def test_private_addresses_are_refused_unless_allowed(make_server, media):
+    server = make_server(fetch_allow=None)
+    task_id = server.submit({"model": "lipsync-2", "video_url": media["video2s.mp4"],
+                             "audio_url": media["audio3s.wav"]}).json()["id"]
+    task = wait_task(server, task_id)
+    assert task["status"] == "failed" and task["error"]["code"] == "input_unreachable"
+    assert "not public" in task["error"]["message"]
+    assert requests.get(server.url + "/healthz", timeout=5).status_code == 200
+
+
+def completed_url(server):
+    task_id = server.submit({"model": "sora-2", "prompt": "link test"}).json()["id"]
+    task = wait_task(server, task_id)
+    assert task["status"] == "completed"
+    return task["results"][0]["url"]
+
+
+def test_download_and_range(server):
+    url = completed_url(server)
+    assert url.startswith(server.url + "/v1/files/")
+    full = requests.get(url, timeout=30)
+    assert full.status_code == 200 and full.headers["Content-Type"] == "video/mp4"
+    assert full.content[4:8] == b"ftyp"
+    part = requests.get(url, headers={"Range": "bytes=0-99"}, timeout=30)
+    assert part.status_code == 206 and len(part.content) == 100 and part.content == full.content[:100]
+    assert part.headers["Content-Range"] == f"bytes 0-99/{len(full.content)}"
+    head = requests.head(url, timeout=30)
+    assert head.status_code == 200 and int(head.headers["Content-Length"]) == len(full.content)
+
+
+def test_tampered_links_are_forbidden(server):
+    url = completed_url(server)
+    base, query = url.split("?")
+    signature = query.split("signature=")[1]
+    flipped = signature[:-1] + ("0" if signature[-1] != "0" else "1")
+    expires = int(query.split("expires=")[1].split("&")[0])
+    for bad in [f"{base}?{query.replace(signature, flipped)}",
+                f"{base}?expires={expires + 1}&signature={signature}",
+                f"{base.replace('output.mp4', 'other.mp4')}?{query}",
+                base,
+                f"{base}?expires={expires}",
+                f"{base.rsplit('/', 2)[0]}/../../reelay.db?{query}"]:
+        r = requests.get(bad, timeout=10)
+        assert r.status_code in (403, 404), (bad, r.status_code)
+        assert r.json()["error"]["message"]
+
+
+def test_expired_links_are_gone(make_server):
+    server = make_server(["--link-ttl", "2"])
+    url = completed_url(server)
+    deadline = time.time() + 15
+    while requests.get(url, timeout=10).status_code == 200:
+        assert time.time() < deadline
+        time.sleep(0.5)
+    assert_error(requests.get(url, timeout=10), 410)

@@ -1,0 +1,75 @@
+"""Crash safety (kill -9 with tasks stored and renders in flight), deadlines, the command line and
+operations endpoints."""
+import subprocess
+import time
+
+import requests
+
+from conftest import BIN, wait_task
+
+
+def test_tasks_survive_kill9_and_resume(make_server, media):
+    server = make_server(["--engine-paused"])
+    ids = [server.submit({"model": "sora-2", "prompt": f"crash {i}"}).json()["id"] for i in range(3)]
+    ids.append(server.submit({"model": "lipsync-2", "video_url": media["video2s.mp4"],
+                              "audio_url": media["audio1s.wav"], "sync_mode": "cut_off"}).json()["id"])
+    server.kill9()
+    server.start([])
+    for task_id in ids:
+        assert wait_task(server, task_id)["status"] == "completed"
+
+
+def test_kill9_during_a_render_still_completes(make_server):
+    server = make_server()
+    task_id = server.submit({"model": "sora-2-pro", "prompt": "slow", "duration": 12,
+                             "resolution": "1080p"}).json()["id"]
+    progress = wait_task(server, task_id, until={"processing"}, timeout=30)["progress"]
+    time.sleep(1)
+    server.kill9()
+    server.start([])
+    task = wait_task(server, task_id, timeout=180)
+    assert task["status"] == "completed" and task["progress"] == 100 >= progress
+    assert abs(task["results"][0]["duration"] - 12) < 0.2
+
+
+def test_deadline_fails_the_task_with_timeout(make_server):
+    server = make_server(["--task-timeout", "2"])
+    task_id = server.submit({"model": "sora-2-pro", "prompt": "too slow", "duration": 20,
+                             "resolution": "1080p"}).json()["id"]
+    task = wait_task(server, task_id, timeout=30)
+    assert task["status"] == "failed" and task["error"]["code"] == "timeout"
+    paused = make_server(["--engine-paused", "--task-timeout", "1"])
+    task_id = paused.submit({"model": "sora-2", "prompt": "never started"}).json()["id"]
+    task = wait_task(paused, task_id, timeout=15)
+    assert task["status"] == "failed" and task["error"]["code"] == "timeout"
+
+
+def test_command_line(make_server, tmp_path):
+    assert subprocess.run([BIN, "--help"], capture_output=True).returncode == 0
+    for command in (["serve", "--help"], ["init", "--help"], ["keys", "--help"]):
+        r = subprocess.run([BIN, *command], capture_output=True, text=True)
+        assert r.returncode == 0 and "usage" in r.stdout
+    assert subprocess.run([BIN, "frobnicate"], capture_output=True).returncode != 0
+    assert subprocess.run([BIN, "serve", "--bogus"], capture_output=True).returncode != 0
+    server = make_server()
+    again = server.cli("init", "--json")
+    assert again.stdout.strip() == "{}"
+    assert "sk-" not in server.cli("init").stdout
+    created = server.create_key()
+    listing = server.cli("keys", "list", "--json").stdout
+    assert created["id"] in listing and created["key"] not in listing and server.key not in listing
+    assert server.request("GET", "/v1/tasks", key=created["key"]).status_code == 200
+    assert server.cli("keys", "revoke", created["id"]).returncode == 0
+    assert server.request("GET", "/v1/tasks", key=created["key"]).status_code == 401
+    assert server.cli("keys", "revoke", "key_doesnotexist", check=False).returncode != 0
+    log = server.read_log()
+    assert server.key not in log and created["key"] not in log
+
+
+def test_health_and_metrics(server):
+    assert requests.get(server.url + "/healthz", timeout=5).json() == {"status": "ok"}
+    server.request("GET", "/v1/tasks")
+    text = requests.get(server.url + "/metrics", timeout=5).text
+    assert 'reelay_http_requests_total{route="tasks.list",status="200"}' in text
+    assert 'reelay_tasks{state="completed"}' in text
+    assert "reelay_engine_queue_depth " in text
