@@ -8,9 +8,28 @@
 #include "api/api.h"
 #include "store/store.h"
 
+/* Recently authenticated keys of one thread, by hash; an entry is trusted for KEY_CACHE_MS, so a
+ * revoked key stops working within that time. */
+enum { KEY_CACHE_SLOTS = 64, KEY_CACHE_MS = 1000 };
+typedef struct key_cache_entry {
+    unsigned char hash[32];
+    key_record key;
+    int64_t checked_ms; /* 0 = empty slot */
+} key_cache_entry;
+
+/* A submission waiting for its thread's next group commit (generations.c). */
+typedef struct pending_submission pending_submission;
+
 typedef struct api_thread {
     api_app *app;
     store *db;
+    /* Group commit: the submissions accepted during one event-loop iteration are stored in one
+     * transaction at its end (h2o's zero timeout), then answered. */
+    pending_submission **pending;
+    size_t pending_count, pending_capacity;
+    h2o_timeout_entry_t flush_timer;
+    h2o_context_t *context;
+    key_cache_entry keys[KEY_CACHE_SLOTS];
     channel_record *channels; /* cached enabled-channel view, refreshed every few seconds */
     size_t channel_count;
     int64_t channels_loaded_ms;

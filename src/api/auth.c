@@ -5,6 +5,7 @@
 #include <strings.h>
 
 #include "api/api_internal.h"
+#include "util/clock.h"
 
 enum { MAX_KEY_LENGTH = 200 };
 
@@ -30,8 +31,21 @@ bool api_authenticate(http_exchange *exchange, key_record *key)
         unsigned char hash[32];
         api_key_hash(text, hash);
         sodium_memzero(text, sizeof(text));
+        /* The slot is chosen by the hash's first byte; comparing the whole hash is constant-time. */
+        key_cache_entry *slot = &thread->keys[hash[0] % KEY_CACHE_SLOTS];
+        int64_t now_ms = clock_monotonic_ms();
+        if (slot->checked_ms != 0 && now_ms - slot->checked_ms < KEY_CACHE_MS &&
+            sodium_memcmp(slot->hash, hash, sizeof(hash)) == 0) {
+            *key = slot->key;
+            return true;
+        }
         store_status status = store_key_find_by_hash(thread->db, hash, key);
-        if (status == STORE_OK) return true;
+        if (status == STORE_OK) {
+            memcpy(slot->hash, hash, sizeof(hash));
+            slot->key = *key;
+            slot->checked_ms = now_ms;
+            return true;
+        }
         if (status == STORE_ERROR) {
             http_send_error_fields(exchange->req, 500, ERR_TYPE_SERVER, "internal_error", NULL,
                                    "The key could not be checked; retry later.");

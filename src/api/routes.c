@@ -36,6 +36,7 @@ void api_thread_done(void *thread_data)
     api_thread *thread = thread_data;
     if (thread == NULL) return;
     store_close(thread->db);
+    free(thread->pending); /* the loop has stopped: nothing is left pending */
     free(thread->channels);
     free(thread);
 }

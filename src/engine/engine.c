@@ -4,6 +4,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -222,19 +223,26 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-/* ---- deadlines ---- */
+/* ---- deadlines (and, on the same thread, the store's periodic checkpoint) ---- */
+
+enum { CHECKPOINT_INTERVAL_MS = 1000 };
 
 static void *deadline_main(void *arg)
 {
     struct engine *e = arg;
     pthread_mutex_lock(&e->lock);
+    int64_t next_checkpoint_ms = clock_unix_ms() + CHECKPOINT_INTERVAL_MS;
     while (!e->stopping) {
-        if (e->timer_count == 0) {
-            pthread_cond_wait(&e->timers_changed, &e->lock);
+        int64_t now_ms = clock_unix_ms();
+        if (now_ms >= next_checkpoint_ms) {
+            pthread_mutex_unlock(&e->lock);
+            store_checkpoint(e->deadline_db);
+            pthread_mutex_lock(&e->lock);
+            next_checkpoint_ms = now_ms + CHECKPOINT_INTERVAL_MS;
             continue;
         }
-        int64_t now_ms = clock_unix_ms();
-        int64_t due_ms = e->timers[0].deadline_at * 1000;
+        int64_t due_ms = e->timer_count ? e->timers[0].deadline_at * 1000 : INT64_MAX;
+        if (due_ms > next_checkpoint_ms) due_ms = next_checkpoint_ms;
         if (due_ms > now_ms) {
             struct timespec until = {.tv_sec = (time_t)(due_ms / 1000),
                                      .tv_nsec = (long)(due_ms % 1000) * 1000000L};
@@ -266,9 +274,12 @@ void engine_submit(engine *e, const char *task_id, int64_t deadline_at)
     snprintf(ref.id, sizeof(ref.id), "%s", task_id);
     ref.deadline_at = deadline_at;
     pthread_mutex_lock(&e->lock);
+    /* Wake only whom it concerns: a worker when one may start, the deadline thread when this deadline
+     * comes before every armed one. Each needless wake-up is a context switch on the request path. */
+    bool earliest = e->timer_count == 0 || deadline_at < e->timers[0].deadline_at;
     bool queued = queue_push(e, &ref), timed = timer_push(e, &ref);
-    pthread_cond_signal(&e->work_ready);
-    pthread_cond_signal(&e->timers_changed);
+    if (!e->config.paused && e->running < (size_t)e->worker_count) pthread_cond_signal(&e->work_ready);
+    if (earliest) pthread_cond_signal(&e->timers_changed);
     pthread_mutex_unlock(&e->lock);
     if (!queued || !timed)
         log_error("engine out of memory; the task resumes on the next start", "task=%s", task_id);

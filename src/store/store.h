@@ -30,6 +30,11 @@ typedef enum { STORE_OK = 0, STORE_NOT_FOUND = 1, STORE_CONFLICT = 2, STORE_ERRO
 store_status store_open(const char *data_dir, store **out);
 void store_close(store *s);
 
+/* Copies committed changes from the write-ahead log into the database file (and truncates the log
+ * when it can). Connections never do this on their own: call it periodically from a background
+ * thread (the engine does, every second). Never blocks writers for long; OK also when busy. */
+store_status store_checkpoint(store *s);
+
 /* ---- API keys. The key itself is never stored: only its SHA-256. ---- */
 
 #define STORE_KEY_HASH_SIZE 32
@@ -117,6 +122,8 @@ void task_records_free(task_record *tasks, size_t count);
 
 /* Inserts a new task exactly as given (normally state pending, progress 0). CONFLICT on a duplicate id. */
 store_status store_task_insert(store *s, const task_record *task);
+/* Inserts `count` new tasks in one transaction (all or none): many submissions, one commit. */
+store_status store_task_insert_batch(store *s, const task_record *tasks, size_t count);
 /* Fills *out (caller clears it with task_record_clear). */
 store_status store_task_get(store *s, const char *id, task_record *out);
 

@@ -51,11 +51,43 @@ static const char *const migrations[] = {
     "  error_message TEXT);"
     "CREATE INDEX tasks_by_key ON tasks (key_id, created_at DESC);"
     "CREATE INDEX tasks_unfinished ON tasks (state, created_at) WHERE state < 4;",
+    /* 2: insertion order as a column of its own. Listings break ties within a second by insertion
+     * order; version 1 left that to SQLite's hidden rowid, which PostgreSQL has no counterpart of.
+     * seq is the rowid here (INTEGER PRIMARY KEY), an identity column there; rows keep their order. */
+    "CREATE TABLE tasks_v2 ("
+    "  seq INTEGER PRIMARY KEY,"
+    "  id TEXT NOT NULL UNIQUE,"
+    "  key_id TEXT NOT NULL,"
+    "  model TEXT NOT NULL,"
+    "  state INTEGER NOT NULL,"
+    "  progress INTEGER NOT NULL DEFAULT 0,"
+    "  created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL,"
+    "  deadline_at INTEGER NOT NULL,"
+    "  completed_at INTEGER NOT NULL DEFAULT 0,"
+    "  channel TEXT NOT NULL DEFAULT '',"
+    "  user_group TEXT NOT NULL DEFAULT 'default',"
+    "  credits_reserved REAL NOT NULL DEFAULT 0,"
+    "  params_json TEXT,"
+    "  results_json TEXT,"
+    "  error_code TEXT NOT NULL DEFAULT '',"
+    "  error_message TEXT);"
+    "INSERT INTO tasks_v2 (seq, id, key_id, model, state, progress, created_at, updated_at, deadline_at,"
+    "  completed_at, channel, user_group, credits_reserved, params_json, results_json, error_code, "
+    "error_message)"
+    "  SELECT rowid, id, key_id, model, state, progress, created_at, updated_at, deadline_at, completed_at, "
+    "channel,"
+    "  user_group, credits_reserved, params_json, results_json, error_code, error_message FROM tasks;"
+    "DROP TABLE tasks;"
+    "ALTER TABLE tasks_v2 RENAME TO tasks;"
+    "CREATE INDEX tasks_by_key ON tasks (key_id, created_at, seq);"
+    "CREATE INDEX tasks_unfinished ON tasks (state, created_at, seq) WHERE state < 4;",
 };
 #define MIGRATION_COUNT (sizeof(migrations) / sizeof(migrations[0]))
 
-#define TASK_COLUMNS                                                                                                   \
-    "id, key_id, model, state, progress, created_at, updated_at, deadline_at, completed_at, channel, user_group, "     \
+#define TASK_COLUMNS                                                                                         \
+    "id, key_id, model, state, progress, created_at, updated_at, deadline_at, completed_at, channel, "       \
+    "user_group, "                                                                                           \
     "credits_reserved, params_json, results_json, error_code, error_message"
 
 /* SQL below writes "state < 4" for "unfinished": the terminal states are the last three. */
@@ -82,8 +114,8 @@ static pthread_mutex_t process_writer = PTHREAD_MUTEX_INITIALIZER;
 
 /* ---- task states ---- */
 
-static const char *const state_names[TASK_STATE_COUNT] = {"pending",   "submitting", "processing", "finalizing",
-                                                          "completed", "failed",     "cancelled"};
+static const char *const state_names[TASK_STATE_COUNT] = {
+    "pending", "submitting", "processing", "finalizing", "completed", "failed", "cancelled"};
 
 const char *task_state_name(task_state state)
 {
@@ -115,7 +147,8 @@ void task_record_clear(task_record *task)
 
 void task_records_free(task_record *tasks, size_t count)
 {
-    for (size_t i = 0; tasks && i < count; i++) task_record_clear(&tasks[i]);
+    for (size_t i = 0; tasks && i < count; i++)
+        task_record_clear(&tasks[i]);
     free(tasks);
 }
 
@@ -156,8 +189,10 @@ static char *dup_text(sqlite3_stmt *stmt, int column)
 
 static void bind_text_or_null(sqlite3_stmt *stmt, int index, const char *text)
 {
-    if (text) sqlite3_bind_text(stmt, index, text, -1, SQLITE_TRANSIENT);
-    else sqlite3_bind_null(stmt, index);
+    if (text)
+        sqlite3_bind_text(stmt, index, text, -1, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(stmt, index);
 }
 
 /* Releases a hot statement for reuse. */
@@ -175,53 +210,91 @@ static int run_write(store *s, sqlite3_stmt *stmt, const char *what)
     int rc = sqlite3_step(stmt);
     int changed = rc == SQLITE_DONE ? sqlite3_changes(s->db) : -1;
     pthread_mutex_unlock(&process_writer);
-    if (rc == SQLITE_CONSTRAINT) changed = -2;
-    else if (rc != SQLITE_DONE) fail_sql(s, what);
+    if (rc == SQLITE_CONSTRAINT)
+        changed = -2;
+    else if (rc != SQLITE_DONE)
+        fail_sql(s, what);
     sqlite3_finalize(stmt);
     return changed;
 }
 
 /* ---- open, migrate ---- */
 
+/* Reads the highest applied migration (0 for a fresh database) into *version. */
+static store_status read_schema_version(store *s, int64_t *version)
+{
+    sqlite3_stmt *stmt = NULL;
+    if (prepare(s, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations", &stmt) != STORE_OK)
+        return STORE_ERROR;
+    int rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW) *version = sqlite3_column_int64(stmt, 0);
+    sqlite3_finalize(stmt);
+    return rc == SQLITE_ROW ? STORE_OK : fail_sql(s, "read schema version");
+}
+
+/* Applies migration `version` unless another connection got there first. */
+static store_status apply_migration(store *s, size_t version)
+{
+    /* BEGIN IMMEDIATE takes the write lock before reading the ledger, so of two processes migrating a
+     * fresh folder at once, the second waits (busy timeout), then sees the first's version and skips. */
+    if (exec_sql(s, "BEGIN IMMEDIATE", "begin migration") != STORE_OK) return STORE_ERROR;
+    int64_t current = 0;
+    store_status status = read_schema_version(s, &current);
+    if (status == STORE_OK && current < (int64_t)version) {
+        char record[128];
+        snprintf(record, sizeof(record), "INSERT INTO schema_migrations VALUES (%zu, strftime('%%s','now'))",
+                 version);
+        status = exec_sql(s, migrations[version - 1], "migration");
+        if (status == STORE_OK) status = exec_sql(s, record, "record migration");
+    }
+    if (status == STORE_OK) status = exec_sql(s, "COMMIT", "commit migration");
+    if (status != STORE_OK) exec_sql(s, "ROLLBACK", "roll back migration");
+    return status;
+}
+
 static store_status migrate(store *s)
 {
-    if (exec_sql(s, "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER)",
-                 "create schema_migrations") != STORE_OK)
+    if (exec_sql(
+            s,
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER)",
+            "create schema_migrations") != STORE_OK)
         return STORE_ERROR;
-    for (size_t version = 1; version <= MIGRATION_COUNT; version++) {
+    /* Most opens find the schema current: decide that without taking the write lock. */
+    int64_t current = 0;
+    if (read_schema_version(s, &current) != STORE_OK) return STORE_ERROR;
+    if (current > (int64_t)MIGRATION_COUNT) {
+        /* Written by a newer reelay: its data may mean things this binary does not know. */
+        log_error("the database schema is newer than this program", "schema_version=%lld known_version=%zu",
+                  (long long)current, (size_t)MIGRATION_COUNT);
+        return STORE_ERROR;
+    }
+    for (size_t version = (size_t)current + 1; version <= MIGRATION_COUNT; version++) {
         pthread_mutex_lock(&process_writer);
-        /* BEGIN IMMEDIATE takes the write lock first, so of two processes migrating a fresh folder at
-         * once, the second sees the first's versions and skips them. */
-        store_status status = exec_sql(s, "BEGIN IMMEDIATE", "begin migration");
-        sqlite3_stmt *check = NULL;
-        bool applied = false;
-        if (status == STORE_OK && prepare(s, "SELECT 1 FROM schema_migrations WHERE version = ?", &check) == STORE_OK) {
-            sqlite3_bind_int64(check, 1, (sqlite3_int64)version);
-            applied = sqlite3_step(check) == SQLITE_ROW;
-            sqlite3_finalize(check);
-        }
-        if (status == STORE_OK && !applied) {
-            char record[128];
-            snprintf(record, sizeof(record), "INSERT INTO schema_migrations VALUES (%zu, strftime('%%s','now'))", version);
-            status = exec_sql(s, migrations[version - 1], "migration");
-            if (status == STORE_OK) status = exec_sql(s, record, "record migration");
-        }
-        status = exec_sql(s, status == STORE_OK ? "COMMIT" : "ROLLBACK", "end migration") == STORE_OK ? status
-                                                                                                      : STORE_ERROR;
+        store_status status = apply_migration(s, version);
         pthread_mutex_unlock(&process_writer);
         if (status != STORE_OK) return STORE_ERROR;
     }
     return STORE_OK;
 }
 
+static pthread_once_t sqlite_configured = PTHREAD_ONCE_INIT;
+
+/* Process-wide settings, before SQLite initialises: memory statistics take a global mutex on every
+ * allocation, which the HTTP threads would contend for; reelay does not read them. */
+static void configure_sqlite(void)
+{
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 store_status store_open(const char *data_dir, store **out)
 {
+    pthread_once(&sqlite_configured, configure_sqlite);
     char path[4096];
     if (snprintf(path, sizeof(path), "%s/reelay.db", data_dir) >= (int)sizeof(path)) return STORE_ERROR;
     store *s = calloc(1, sizeof(*s));
     if (s == NULL) return STORE_ERROR;
-    if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) !=
-        SQLITE_OK) {
+    if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                        NULL) != SQLITE_OK) {
         log_error("cannot open the database", "path=\"%s\" error=\"%s\"", path,
                   s->db ? sqlite3_errmsg(s->db) : "out of memory");
         sqlite3_close(s->db);
@@ -232,10 +305,16 @@ store_status store_open(const char *data_dir, store **out)
     /* WAL with synchronous=NORMAL: a committed transaction is in the WAL file when the call returns, so
      * it survives kill -9 of the process (the durability the API promises); only a power loss may drop
      * the last transactions before a checkpoint. */
-    store_status status = exec_sql(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
-                                   "pragmas");
+    /* No automatic checkpoints: one would run inside whichever write crossed the threshold (an HTTP
+     * request, say) and wait on fsync. store_checkpoint() runs them from a background thread instead. */
+    store_status status =
+        exec_sql(s,
+                 "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; "
+                 "PRAGMA wal_autocheckpoint=0;",
+                 "pragmas");
     if (status == STORE_OK) status = migrate(s);
-    for (int i = 0; status == STORE_OK && i < STMT_COUNT; i++) status = prepare(s, hot_statements[i], &s->hot[i]);
+    for (int i = 0; status == STORE_OK && i < STMT_COUNT; i++)
+        status = prepare(s, hot_statements[i], &s->hot[i]);
     if (status != STORE_OK) {
         store_close(s);
         return STORE_ERROR;
@@ -247,7 +326,8 @@ store_status store_open(const char *data_dir, store **out)
 void store_close(store *s)
 {
     if (s == NULL) return;
-    for (int i = 0; i < STMT_COUNT; i++) sqlite3_finalize(s->hot[i]);
+    for (int i = 0; i < STMT_COUNT; i++)
+        sqlite3_finalize(s->hot[i]);
     sqlite3_close(s->db);
     free(s);
 }
@@ -267,7 +347,9 @@ static void read_key(sqlite3_stmt *stmt, key_record *out)
 store_status store_key_insert(store *s, const key_record *key, const unsigned char hash[STORE_KEY_HASH_SIZE])
 {
     sqlite3_stmt *stmt = NULL;
-    if (prepare(s, "INSERT INTO api_keys (id, name, key_hash, user_group, created_at, revoked_at) VALUES (?,?,?,?,?,?)",
+    if (prepare(s,
+                "INSERT INTO api_keys (id, name, key_hash, user_group, created_at, revoked_at) VALUES "
+                "(?,?,?,?,?,?)",
                 &stmt) != STORE_OK)
         return STORE_ERROR;
     sqlite3_bind_text(stmt, 1, key->id, -1, SQLITE_TRANSIENT);
@@ -301,8 +383,9 @@ store_status store_key_list(store *s, key_record **out, size_t *count)
     sqlite3_stmt *stmt = NULL;
     *out = NULL;
     *count = 0;
-    if (prepare(s, "SELECT id, name, user_group, created_at, revoked_at FROM api_keys ORDER BY created_at, id", &stmt) !=
-        STORE_OK)
+    if (prepare(s,
+                "SELECT id, name, user_group, created_at, revoked_at FROM api_keys ORDER BY created_at, id",
+                &stmt) != STORE_OK)
         return STORE_ERROR;
     size_t capacity = 0;
     int rc;
@@ -328,7 +411,9 @@ store_status store_key_list(store *s, key_record **out, size_t *count)
 store_status store_key_revoke(store *s, const char *id, int64_t now)
 {
     sqlite3_stmt *stmt = NULL;
-    if (prepare(s, "UPDATE api_keys SET revoked_at = CASE WHEN revoked_at = 0 THEN ? ELSE revoked_at END WHERE id = ?",
+    if (prepare(s,
+                "UPDATE api_keys SET revoked_at = CASE WHEN revoked_at = 0 THEN ? ELSE revoked_at END WHERE "
+                "id = ?",
                 &stmt) != STORE_OK)
         return STORE_ERROR;
     sqlite3_bind_int64(stmt, 1, now);
@@ -343,7 +428,8 @@ store_status store_channel_insert(store *s, const channel_record *channel)
 {
     sqlite3_stmt *stmt = NULL;
     if (prepare(s,
-                "INSERT INTO channels (name, provider, base_url, models, priority, weight, max_concurrent, enabled, "
+                "INSERT INTO channels (name, provider, base_url, models, priority, weight, max_concurrent, "
+                "enabled, "
                 "created_at) VALUES (?,?,?,?,?,?,?,?,?)",
                 &stmt) != STORE_OK)
         return STORE_ERROR;
@@ -365,10 +451,11 @@ store_status store_channel_list(store *s, channel_record **out, size_t *count)
     sqlite3_stmt *stmt = NULL;
     *out = NULL;
     *count = 0;
-    if (prepare(s,
-                "SELECT name, provider, base_url, models, priority, weight, max_concurrent, enabled, created_at "
-                "FROM channels ORDER BY priority DESC, name",
-                &stmt) != STORE_OK)
+    if (prepare(
+            s,
+            "SELECT name, provider, base_url, models, priority, weight, max_concurrent, enabled, created_at "
+            "FROM channels ORDER BY priority DESC, name",
+            &stmt) != STORE_OK)
         return STORE_ERROR;
     size_t capacity = 0;
     int rc;
@@ -424,7 +511,8 @@ static void read_task(sqlite3_stmt *stmt, task_record *t)
     t->error_message = dup_text(stmt, 15);
 }
 
-store_status store_task_insert(store *s, const task_record *t)
+/* Binds and runs the hot insert statement for one task; returns SQLite's result. */
+static int insert_one(store *s, const task_record *t)
 {
     sqlite3_stmt *stmt = s->hot[STMT_TASK_INSERT];
     sqlite3_bind_text(stmt, 1, t->id, -1, SQLITE_STATIC);
@@ -443,12 +531,38 @@ store_status store_task_insert(store *s, const task_record *t)
     bind_text_or_null(stmt, 14, t->results_json);
     sqlite3_bind_text(stmt, 15, t->error_code, -1, SQLITE_STATIC);
     bind_text_or_null(stmt, 16, t->error_message);
-    pthread_mutex_lock(&process_writer);
     int rc = sqlite3_step(stmt);
-    pthread_mutex_unlock(&process_writer);
-    store_status status = rc == SQLITE_DONE ? STORE_OK : rc == SQLITE_CONSTRAINT ? STORE_CONFLICT : STORE_ERROR;
-    if (status == STORE_ERROR) fail_sql(s, "insert task");
     release(stmt);
+    return rc;
+}
+
+store_status store_task_insert(store *s, const task_record *t)
+{
+    pthread_mutex_lock(&process_writer);
+    int rc = insert_one(s, t);
+    pthread_mutex_unlock(&process_writer);
+    store_status status = rc == SQLITE_DONE         ? STORE_OK
+                          : rc == SQLITE_CONSTRAINT ? STORE_CONFLICT
+                                                    : STORE_ERROR;
+    if (status == STORE_ERROR) fail_sql(s, "insert task");
+    return status;
+}
+
+store_status store_task_insert_batch(store *s, const task_record *tasks, size_t count)
+{
+    if (count == 0) return STORE_OK;
+    if (count == 1) return store_task_insert(s, &tasks[0]);
+    pthread_mutex_lock(&process_writer);
+    store_status status = exec_sql(s, "BEGIN IMMEDIATE", "begin task batch");
+    int rc = SQLITE_DONE;
+    for (size_t i = 0; status == STORE_OK && i < count; i++) {
+        rc = insert_one(s, &tasks[i]);
+        if (rc != SQLITE_DONE)
+            status = rc == SQLITE_CONSTRAINT ? STORE_CONFLICT : fail_sql(s, "insert task batch");
+    }
+    if (status == STORE_OK) status = exec_sql(s, "COMMIT", "commit task batch");
+    if (status != STORE_OK) exec_sql(s, "ROLLBACK", "roll back task batch");
+    pthread_mutex_unlock(&process_writer);
     return status;
 }
 
@@ -469,7 +583,8 @@ store_status store_task_get(store *s, const char *id, task_record *out)
 }
 
 /* Collects every row of a task query into a malloc'd array. */
-static store_status collect_tasks(store *s, sqlite3_stmt *stmt, task_record **out, size_t *count, const char *what)
+static store_status collect_tasks(store *s, sqlite3_stmt *stmt, task_record **out, size_t *count,
+                                  const char *what)
 {
     *out = NULL;
     *count = 0;
@@ -504,15 +619,17 @@ store_status store_task_list(store *s, const task_list_query *query, task_record
     *count = 0;
     *has_more = false;
     int limit = query->limit < 1 ? 1 : query->limit > 100 ? 100 : query->limit;
-    /* Newest first: by creation second, then by insertion order (the rowid) within a second. */
-    int64_t after_created = 0, after_row = 0;
+    /* Newest first: by creation second, then by insertion order (seq) within a second. Without a cursor
+     * the bound is past every row, so one statement (and one index range) serves both cases. */
+    int64_t after_created = INT64_MAX, after_row = INT64_MAX;
     if (query->after_id) {
         sqlite3_stmt *cursor = NULL;
-        if (prepare(s, "SELECT created_at, rowid, key_id FROM tasks WHERE id = ?", &cursor) != STORE_OK)
+        if (prepare(s, "SELECT created_at, seq, key_id FROM tasks WHERE id = ?", &cursor) != STORE_OK)
             return STORE_ERROR;
         sqlite3_bind_text(cursor, 1, query->after_id, -1, SQLITE_TRANSIENT);
         int rc = sqlite3_step(cursor);
-        bool mine = rc == SQLITE_ROW && strcmp((const char *)sqlite3_column_text(cursor, 2), query->key_id) == 0;
+        bool mine =
+            rc == SQLITE_ROW && strcmp((const char *)sqlite3_column_text(cursor, 2), query->key_id) == 0;
         if (mine) {
             after_created = sqlite3_column_int64(cursor, 0);
             after_row = sqlite3_column_int64(cursor, 1);
@@ -523,19 +640,22 @@ store_status store_task_list(store *s, const task_list_query *query, task_record
     }
     sqlite3_stmt *stmt = NULL;
     if (prepare(s,
-                "SELECT " TASK_COLUMNS " FROM tasks WHERE key_id = ?1"
-                " AND (?2 IS NULL OR created_at < ?3 OR (created_at = ?3 AND rowid < ?7))"
+                "SELECT " TASK_COLUMNS " FROM tasks WHERE key_id = ?1 AND (created_at, seq) < (?2, ?3)"
                 " AND (?4 < 0 OR state = ?4) AND (?5 IS NULL OR model = ?5)"
-                " ORDER BY created_at DESC, rowid DESC LIMIT ?6",
+                " ORDER BY created_at DESC, seq DESC LIMIT ?6",
                 &stmt) != STORE_OK)
         return STORE_ERROR;
-    sqlite3_bind_text(stmt, 1, query->key_id, -1, SQLITE_TRANSIENT);
-    bind_text_or_null(stmt, 2, query->after_id);
-    sqlite3_bind_int64(stmt, 3, after_created);
-    sqlite3_bind_int64(stmt, 7, after_row);
-    sqlite3_bind_int(stmt, 4, query->state);
-    bind_text_or_null(stmt, 5, query->model);
-    sqlite3_bind_int(stmt, 6, limit + 1);
+    int bound = sqlite3_bind_text(stmt, 1, query->key_id, -1, SQLITE_TRANSIENT);
+    bound |= sqlite3_bind_int64(stmt, 2, after_created);
+    bound |= sqlite3_bind_int64(stmt, 3, after_row);
+    bound |= sqlite3_bind_int(stmt, 4, query->state);
+    if (query->model) bound |= sqlite3_bind_text(stmt, 5, query->model, -1, SQLITE_TRANSIENT);
+    bound |= sqlite3_bind_int(stmt, 6, limit + 1);
+    if (bound != SQLITE_OK) {
+        fail_sql(s, "bind task list");
+        sqlite3_finalize(stmt);
+        return STORE_ERROR;
+    }
     store_status status = collect_tasks(s, stmt, out, count, "list tasks");
     if (status == STORE_OK && *count > (size_t)limit) {
         task_record_clear(&(*out)[limit]);
@@ -563,8 +683,8 @@ static store_status finish_cas(store *s, sqlite3_stmt *stmt, const char *id, con
     return STORE_ERROR;
 }
 
-store_status store_task_transition(store *s, const char *id, task_state from, task_state to, const char *channel,
-                                   int64_t now)
+store_status store_task_transition(store *s, const char *id, task_state from, task_state to,
+                                   const char *channel, int64_t now)
 {
     if (task_state_is_terminal(to) || task_state_is_terminal(from)) return STORE_ERROR;
     sqlite3_stmt *stmt = NULL;
@@ -595,19 +715,23 @@ store_status store_task_set_progress(store *s, const char *id, int progress, int
     return finish_cas(s, stmt, id, "task progress");
 }
 
-store_status store_task_complete(store *s, const char *id, task_state from, const char *results_json, int64_t now)
+store_status store_task_complete(store *s, const char *id, task_state from, const char *results_json,
+                                 int64_t now)
 {
     json_error_t error;
     json_t *results = results_json ? json_loads(results_json, 0, &error) : NULL;
     bool usable = json_is_array(results) && json_array_size(results) > 0;
     json_decref(results);
     if (!usable || task_state_is_terminal(from)) {
-        log_error("refusing to complete a task without results", "task=%s", id);
+        log_error(usable ? "refusing to complete from a finished state"
+                         : "refusing to complete a task without results",
+                  "task=%s", id);
         return STORE_ERROR;
     }
     sqlite3_stmt *stmt = NULL;
     if (prepare(s,
-                "UPDATE tasks SET state = ?1, progress = 100, results_json = ?2, completed_at = ?3, updated_at = ?3 "
+                "UPDATE tasks SET state = ?1, progress = 100, results_json = ?2, completed_at = ?3, "
+                "updated_at = ?3 "
                 "WHERE id = ?4 AND state = ?5",
                 &stmt) != STORE_OK)
         return STORE_ERROR;
@@ -620,12 +744,13 @@ store_status store_task_complete(store *s, const char *id, task_state from, cons
 }
 
 /* Any unfinished state → a terminal failure state, optionally only for one key. */
-static store_status finish_unsuccessfully(store *s, const char *id, const char *key_id, task_state to, const char *code,
-                                          const char *message, int64_t now)
+static store_status finish_unsuccessfully(store *s, const char *id, const char *key_id, task_state to,
+                                          const char *code, const char *message, int64_t now)
 {
     sqlite3_stmt *stmt = NULL;
     if (prepare(s,
-                "UPDATE tasks SET state = ?1, error_code = ?2, error_message = ?3, completed_at = ?4, updated_at = ?4 "
+                "UPDATE tasks SET state = ?1, error_code = ?2, error_message = ?3, completed_at = ?4, "
+                "updated_at = ?4 "
                 "WHERE id = ?5 AND state < 4 AND (?6 IS NULL OR key_id = ?6)",
                 &stmt) != STORE_OK)
         return STORE_ERROR;
@@ -659,7 +784,8 @@ store_status store_task_cancel(store *s, const char *id, const char *key_id, int
 store_status store_task_list_unfinished(store *s, task_record **out, size_t *count)
 {
     sqlite3_stmt *stmt = NULL;
-    if (prepare(s, "SELECT " TASK_COLUMNS " FROM tasks WHERE state < 4 ORDER BY created_at, id", &stmt) != STORE_OK)
+    if (prepare(s, "SELECT " TASK_COLUMNS " FROM tasks WHERE state < 4 ORDER BY created_at, seq", &stmt) !=
+        STORE_OK)
         return STORE_ERROR;
     return collect_tasks(s, stmt, out, count, "list unfinished tasks");
 }
@@ -676,4 +802,15 @@ store_status store_task_count_by_state(store *s, int64_t counts[TASK_STATE_COUNT
     }
     sqlite3_finalize(stmt);
     return rc == SQLITE_DONE ? STORE_OK : fail_sql(s, "count tasks");
+}
+
+store_status store_checkpoint(store *s)
+{
+    int log_frames = 0, checkpointed = 0;
+    int rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log_frames, &checkpointed);
+    if (rc != SQLITE_OK && rc != SQLITE_BUSY) return fail_sql(s, "checkpoint");
+    /* Once everything is copied back, restart the log from its beginning so that it stays small. */
+    if (rc == SQLITE_OK && log_frames > 0 && checkpointed == log_frames)
+        sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+    return STORE_OK;
 }

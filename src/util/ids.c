@@ -15,8 +15,19 @@ void ids_random_alnum(char *out, size_t out_size, const char *prefix, size_t ran
         return;
     }
     memcpy(out, prefix, prefix_len);
-    for (size_t i = 0; i < random_chars; i++)
-        out[prefix_len + i] = alnum[randombytes_uniform(sizeof(alnum) - 1)];
+    /* One call to the CSPRNG per batch of bytes (each call is a system call); bytes of 252 and above
+     * are skipped so that every character is equally likely (252 = 7 × 36). */
+    unsigned char random[64];
+    size_t used = sizeof(random);
+    for (size_t i = 0; i < random_chars;) {
+        if (used == sizeof(random)) {
+            randombytes_buf(random, sizeof(random));
+            used = 0;
+        }
+        unsigned char byte = random[used++];
+        if (byte >= 252) continue;
+        out[prefix_len + i++] = alnum[byte % (sizeof(alnum) - 1)];
+    }
     out[prefix_len + random_chars] = '\0';
 }
 

@@ -60,7 +60,14 @@ def test_command_line(make_server, tmp_path):
     assert created["id"] in listing and created["key"] not in listing and server.key not in listing
     assert server.request("GET", "/v1/tasks", key=created["key"]).status_code == 200
     assert server.cli("keys", "revoke", created["id"]).returncode == 0
-    assert server.request("GET", "/v1/tasks", key=created["key"]).status_code == 401
+    # each HTTP thread trusts a key it has checked for one second: revocation takes effect within that
+    deadline = time.time() + 3
+    while server.request("GET", "/v1/tasks", key=created["key"]).status_code != 401:
+        assert time.time() < deadline, "revoked key still accepted"
+        time.sleep(0.1)
+    time.sleep(1.1)
+    for _ in range(4):  # every thread has dropped it by now
+        assert server.request("GET", "/v1/tasks", key=created["key"]).status_code == 401
     assert server.cli("keys", "revoke", "key_doesnotexist", check=False).returncode != 0
     log = server.read_log()
     assert server.key not in log and created["key"] not in log
