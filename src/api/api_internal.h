@@ -7,6 +7,7 @@
 
 #include "api/api.h"
 #include "store/store.h"
+#include "util/json_text.h"
 
 /* Recently authenticated keys of one thread, by hash; an entry is trusted for KEY_CACHE_MS, so a
  * revoked key stops working within that time. */
@@ -38,11 +39,11 @@ typedef struct api_thread {
 /* Authenticates the request's Bearer key into *key; on failure sends 401 and returns false. */
 bool api_authenticate(http_exchange *exchange, key_record *key);
 
-/* The task as GET /v1/tasks/{id} shows it (new reference). */
-json_t *api_task_view(const api_app *app, const task_record *task);
+/* Appends the task as GET /v1/tasks/{id} shows it. */
+void api_task_write(const api_app *app, const task_record *task, json_text *out);
+/* Sends written JSON text (a failed text becomes a 500) and frees it. */
+void api_send_json_text(h2o_req_t *req, int status, json_text *text);
 
-/* Sends a JSON value (and decrefs it); a NULL value becomes a 500. */
-void api_send_json_value(h2o_req_t *req, int status, json_t *value);
 
 /* True when an enabled channel serves the model (cached per thread for a few seconds). */
 bool api_model_has_channel(api_thread *thread, const char *model);

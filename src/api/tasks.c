@@ -25,12 +25,12 @@ static const char *public_status(task_state state)
 }
 
 /* Stored results name objects in our storage; the view turns each into a signed link. */
-static json_t *results_view(const api_app *app, const task_record *task)
+static void write_results(const api_app *app, const task_record *task, json_text *out)
 {
     json_error_t error;
     json_t *stored = task->results_json ? json_loads(task->results_json, 0, &error) : NULL;
-    json_t *view = json_array();
-    size_t i;
+    json_text_raw(out, "[");
+    size_t i, written = 0;
     json_t *item;
     json_array_foreach(stored, i, item)
     {
@@ -39,16 +39,24 @@ static json_t *results_view(const api_app *app, const task_record *task)
         if (name == NULL || link_sign_url(&app->signer, app->public_url, name,
                                           task->completed_at + app->link_ttl_seconds, url, sizeof(url)) != 0)
             continue;
-        json_t *entry = json_deep_copy(item);
-        json_object_del(entry, "object");
-        json_object_set_new(entry, "url", json_string(url));
-        json_array_append_new(view, entry);
+        json_text_raw(out, written++ ? ",{" : "{");
+        json_text_key(out, "url", true);
+        json_text_string(out, url);
+        json_text_key(out, "content_type", false);
+        json_text_string(out, json_string_value(json_object_get(item, "content_type")));
+        json_text_key(out, "duration", false);
+        json_text_number(out, json_number_value(json_object_get(item, "duration")));
+        json_text_key(out, "width", false);
+        json_text_integer(out, json_integer_value(json_object_get(item, "width")));
+        json_text_key(out, "height", false);
+        json_text_integer(out, json_integer_value(json_object_get(item, "height")));
+        json_text_raw(out, "}");
     }
+    json_text_raw(out, "]");
     json_decref(stored);
-    return view;
 }
 
-json_t *api_task_view(const api_app *app, const task_record *task)
+void api_task_write(const api_app *app, const task_record *task, json_text *out)
 {
     bool finished = task_state_is_terminal(task->state);
     const catalog_model *model = catalog_model_find(task->model);
@@ -57,30 +65,51 @@ json_t *api_task_view(const api_app *app, const task_record *task)
         estimate = model->estimated_seconds - (clock_unix_seconds() - task->created_at);
         if (estimate < 0) estimate = 0;
     }
-    json_t *error = json_null();
-    if (task->state == TASK_FAILED || task->state == TASK_CANCELLED)
-        error = json_pack("{s:s, s:s, s:s}", "code", task->error_code, "message",
-                          task->error_message ? task->error_message : "", "type", "task_error");
-    json_t *results = task->state == TASK_COMPLETED ? results_view(app, task) : json_null();
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:I, s:{s:b, s:I}, s:o, s:o, s:{s:f, s:s}}", "id",
-                     task->id, "object", "video.generation.task", "type", "video", "model", task->model,
-                     "status", public_status(task->state), "progress", task->progress, "created",
-                     (json_int_t)task->created_at, "task_info", "can_cancel", !finished, "estimated_time",
-                     (json_int_t)estimate, "results", results, "error", error, "usage", "credits_reserved",
-                     task->credits_reserved, "user_group", task->user_group);
+    json_text_raw(out, "{");
+    json_text_key(out, "id", true);
+    json_text_string(out, task->id);
+    json_text_raw(out, ",\"object\":\"video.generation.task\",\"type\":\"video\"");
+    json_text_key(out, "model", false);
+    json_text_string(out, task->model);
+    json_text_key(out, "status", false);
+    json_text_string(out, public_status(task->state));
+    json_text_key(out, "progress", false);
+    json_text_integer(out, task->progress);
+    json_text_key(out, "created", false);
+    json_text_integer(out, task->created_at);
+    json_text_raw(out, finished ? ",\"task_info\":{\"can_cancel\":false" : ",\"task_info\":{\"can_cancel\":true");
+    json_text_key(out, "estimated_time", false);
+    json_text_integer(out, estimate);
+    json_text_raw(out, "}");
+    json_text_key(out, "results", false);
+    if (task->state == TASK_COMPLETED) write_results(app, task, out);
+    else json_text_raw(out, "null");
+    json_text_key(out, "error", false);
+    if (task->state == TASK_FAILED || task->state == TASK_CANCELLED) {
+        json_text_raw(out, "{");
+        json_text_key(out, "code", true);
+        json_text_string(out, task->error_code);
+        json_text_key(out, "message", false);
+        json_text_string(out, task->error_message ? task->error_message : "");
+        json_text_raw(out, ",\"type\":\"task_error\"}");
+    } else {
+        json_text_raw(out, "null");
+    }
+    json_text_raw(out, ",\"usage\":{");
+    json_text_key(out, "credits_reserved", true);
+    json_text_number(out, task->credits_reserved);
+    json_text_key(out, "user_group", false);
+    json_text_string(out, task->user_group);
+    json_text_raw(out, "}}");
 }
 
-void api_send_json_value(h2o_req_t *req, int status, json_t *value)
+void api_send_json_text(h2o_req_t *req, int status, json_text *text)
 {
-    char *text = value ? json_dumps(value, JSON_COMPACT) : NULL;
-    json_decref(value);
-    if (text == NULL) {
-        http_send_error_fields(req, 500, ERR_TYPE_SERVER, "internal_error", NULL,
-                               "The response could not be built.");
-        return;
-    }
-    http_send_json(req, status, text, strlen(text));
-    free(text);
+    if (text->failed || text->data == NULL)
+        http_send_error_fields(req, 500, ERR_TYPE_SERVER, "internal_error", NULL, "The response could not be built.");
+    else
+        http_send_json(req, status, text->data, text->length);
+    json_text_free(text);
 }
 
 static void send_task_not_found(h2o_req_t *req)
@@ -119,7 +148,9 @@ void api_tasks_get(http_exchange *exchange)
     task_record task;
     store_status status = store_task_get(thread->db, id, &task);
     if (status == STORE_OK && strcmp(task.key_id, key.id) == 0) {
-        api_send_json_value(exchange->req, 200, api_task_view(thread->app, &task));
+        json_text text = {0};
+        api_task_write(thread->app, &task, &text);
+        api_send_json_text(exchange->req, 200, &text);
     } else if (status == STORE_ERROR) {
         http_send_error_fields(exchange->req, 500, ERR_TYPE_SERVER, "internal_error", NULL,
                                "The task could not be read.");
@@ -189,12 +220,15 @@ void api_tasks_list(http_exchange *exchange)
                                "The tasks could not be read.");
         return;
     }
-    json_t *data = json_array();
-    for (size_t i = 0; i < count; i++)
-        json_array_append_new(data, api_task_view(thread->app, &tasks[i]));
+    json_text text = {0};
+    json_text_raw(&text, "{\"object\":\"list\",\"data\":[");
+    for (size_t i = 0; i < count; i++) {
+        if (i) json_text_raw(&text, ",");
+        api_task_write(thread->app, &tasks[i], &text);
+    }
+    json_text_raw(&text, has_more ? "],\"has_more\":true}" : "],\"has_more\":false}");
     task_records_free(tasks, count);
-    api_send_json_value(req, 200,
-                        json_pack("{s:s, s:o, s:b}", "object", "list", "data", data, "has_more", has_more));
+    api_send_json_text(req, 200, &text);
 }
 
 void api_tasks_cancel(http_exchange *exchange)
@@ -228,6 +262,8 @@ void api_tasks_cancel(http_exchange *exchange)
                                "The task could not be read.");
         return;
     }
-    api_send_json_value(exchange->req, 200, api_task_view(thread->app, &task));
+    json_text text = {0};
+    api_task_write(thread->app, &task, &text);
+    api_send_json_text(exchange->req, 200, &text);
     task_record_clear(&task);
 }

@@ -15,6 +15,8 @@
 #include "util/clock.h"
 #include "util/log.h"
 
+#define DEADLINE_MESSAGE "The task did not finish before its deadline."
+
 typedef struct task_ref {
     char id[IDS_TASK_ID_SIZE];
     int64_t deadline_at;
@@ -188,6 +190,10 @@ static void run_task(worker *w, const char *task_id)
             blob_remove_prefix(e->config.blobs, prefix);
         }
     } else if (result < 0) {
+        if (now >= task.deadline_at) { /* the render was cut off by the deadline: that is the reason */
+            snprintf(outcome.error_code, sizeof(outcome.error_code), "timeout");
+            snprintf(outcome.error_message, sizeof(outcome.error_message), "%s", DEADLINE_MESSAGE);
+        }
         if (store_task_fail(w->db, task_id, outcome.error_code, outcome.error_message, now) == STORE_OK) {
             char detail[96];
             snprintf(detail, sizeof(detail), "code=%s", outcome.error_code);

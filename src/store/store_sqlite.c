@@ -102,6 +102,10 @@ static const char *const hot_statements[STMT_COUNT] = {
     [STMT_TASK_INSERT] = "INSERT INTO tasks (" TASK_COLUMNS ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 };
 
+/* How long a writer waits for another connection's write lock before giving up: far longer than any
+ * transaction of ours, so that writers queue rather than fail. */
+#define BUSY_TIMEOUT_MS 10000
+
 struct store {
     sqlite3 *db;
     sqlite3_stmt *hot[STMT_COUNT];
@@ -301,7 +305,11 @@ store_status store_open(const char *data_dir, store **out)
         free(s);
         return STORE_ERROR;
     }
-    sqlite3_busy_timeout(s->db, 10000);
+    if (sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS) != SQLITE_OK) {
+        fail_sql(s, "busy timeout");
+        store_close(s);
+        return STORE_ERROR;
+    }
     /* WAL with synchronous=NORMAL: a committed transaction is in the WAL file when the call returns, so
      * it survives kill -9 of the process (the durability the API promises); only a power loss may drop
      * the last transactions before a checkpoint. */
@@ -561,7 +569,8 @@ store_status store_task_insert_batch(store *s, const task_record *tasks, size_t 
             status = rc == SQLITE_CONSTRAINT ? STORE_CONFLICT : fail_sql(s, "insert task batch");
     }
     if (status == STORE_OK) status = exec_sql(s, "COMMIT", "commit task batch");
-    if (status != STORE_OK) exec_sql(s, "ROLLBACK", "roll back task batch");
+    /* Only when a transaction is open: BEGIN may have failed, or a failed COMMIT already rolled back. */
+    if (status != STORE_OK && !sqlite3_get_autocommit(s->db)) exec_sql(s, "ROLLBACK", "roll back task batch");
     pthread_mutex_unlock(&process_writer);
     return status;
 }
@@ -809,8 +818,14 @@ store_status store_checkpoint(store *s)
     int log_frames = 0, checkpointed = 0;
     int rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log_frames, &checkpointed);
     if (rc != SQLITE_OK && rc != SQLITE_BUSY) return fail_sql(s, "checkpoint");
-    /* Once everything is copied back, restart the log from its beginning so that it stays small. */
-    if (rc == SQLITE_OK && log_frames > 0 && checkpointed == log_frames)
-        sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+    /* Once everything is copied back, restart the log from its beginning so that it stays small. A
+     * truncating checkpoint holds back new writers while it waits for readers, so it must not wait:
+     * without a busy handler it gives up at once (SQLITE_BUSY) and the next second tries again. */
+    if (rc == SQLITE_OK && log_frames > 0 && checkpointed == log_frames) {
+        if (sqlite3_busy_timeout(s->db, 0) != SQLITE_OK) return fail_sql(s, "checkpoint");
+        rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+        if (sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS) != SQLITE_OK) return fail_sql(s, "checkpoint");
+        if (rc != SQLITE_OK && rc != SQLITE_BUSY) return fail_sql(s, "truncate log");
+    }
     return STORE_OK;
 }

@@ -15,6 +15,19 @@
 
 static api_app app;
 
+/* The task as a client receives it: the written text, parsed back. */
+static json_t *api_task_view(const api_app *a, const task_record *task)
+{
+    json_text text = {0};
+    api_task_write(a, task, &text);
+    assert_false(text.failed);
+    json_error_t error;
+    json_t *view = json_loads(text.data, JSON_REJECT_DUPLICATES, &error);
+    if (view == NULL) fail_msg("not JSON (%s): %s", error.text, text.data);
+    json_text_free(&text);
+    return view;
+}
+
 static task_record make_task(task_state state)
 {
     task_record task;

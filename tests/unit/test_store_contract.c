@@ -11,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "store/store.h"
@@ -588,6 +590,93 @@ static void unfinished_are_listed_oldest_first(void **state)
     assert_int_equal(counts[TASK_CANCELLED], 0);
 }
 
+/* ---- batches and checkpoints ---- */
+
+static bool task_exists(const char *id)
+{
+    task_record read;
+    store_status status = store_task_get(db, id, &read);
+    assert_true(status == STORE_OK || status == STORE_NOT_FOUND);
+    if (status == STORE_OK) task_record_clear(&read);
+    return status == STORE_OK;
+}
+
+static void batches_insert_all_or_none(void **state)
+{
+    (void)state;
+    task_record batch[3] = {new_task("task-unified-2-batch001", "key_a", 2),
+                            new_task("task-unified-2-batch002", "key_a", 2),
+                            new_task("task-unified-2-batch003", "key_a", 2)};
+    assert_int_equal(store_task_insert_batch(db, batch, 0), STORE_OK);
+    assert_int_equal(store_task_insert_batch(db, batch, 3), STORE_OK);
+    for (int i = 0; i < 3; i++)
+        assert_true(task_exists(batch[i].id));
+
+    /* the last one collides with a stored task: the first two must not stay */
+    task_record clash[3] = {new_task("task-unified-2-clash001", "key_a", 2),
+                            new_task("task-unified-2-clash002", "key_a", 2), batch[1]};
+    assert_int_equal(store_task_insert_batch(db, clash, 3), STORE_CONFLICT);
+    assert_false(task_exists(clash[0].id));
+    assert_false(task_exists(clash[1].id));
+    /* a duplicate inside the batch itself */
+    task_record twice[2] = {new_task("task-unified-2-twice001", "key_a", 2),
+                            new_task("task-unified-2-twice001", "key_a", 2)};
+    assert_int_equal(store_task_insert_batch(db, twice, 2), STORE_CONFLICT);
+    assert_false(task_exists(twice[0].id));
+
+    /* the connection is left outside any transaction: a later write commits and is seen by others */
+    assert_int_equal(store_task_insert_batch(db, clash, 2), STORE_OK);
+    assert_int_equal(query_int("SELECT COUNT(*) FROM tasks"), 5);
+}
+
+static long long wal_size(void)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "%s/reelay.db-wal", folder);
+    struct stat info;
+    return stat(path, &info) == 0 ? (long long)info.st_size : -1;
+}
+
+static double seconds_since(const struct timespec *start)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - start->tv_sec) + (double)(now.tv_nsec - start->tv_nsec) / 1e9;
+}
+
+static void checkpoints_shrink_the_log_without_waiting_for_readers(void **state)
+{
+    (void)state;
+    char id[IDS_TASK_ID_SIZE];
+    for (int i = 0; i < 30; i++) {
+        snprintf(id, sizeof(id), "task-unified-3-ckpt%04d", i);
+        task_record t = new_task(id, "key_a", 3);
+        assert_int_equal(store_task_insert(db, &t), STORE_OK);
+    }
+    assert_true(wal_size() > 0);
+
+    /* another connection sits in a read transaction: the log cannot be truncated under it, and the
+     * checkpoint must give up at once rather than wait (it would hold back writers meanwhile) */
+    char path[128];
+    snprintf(path, sizeof(path), "%s/reelay.db", folder);
+    sqlite3 *reader = NULL;
+    assert_int_equal(sqlite3_open_v2(path, &reader, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(reader, "BEGIN; SELECT COUNT(*) FROM tasks;", NULL, NULL, NULL), SQLITE_OK);
+    struct timespec start;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    assert_int_equal(store_checkpoint(db), STORE_OK);
+    assert_true(seconds_since(&start) < 2.0);
+    assert_true(wal_size() > 0);
+    assert_int_equal(sqlite3_exec(reader, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(reader);
+
+    assert_int_equal(store_checkpoint(db), STORE_OK);
+    assert_int_equal(wal_size(), 0);
+    assert_int_equal(store_checkpoint(db), STORE_OK); /* nothing to do: still OK */
+    assert_true(task_exists("task-unified-3-ckpt0029"));
+    assert_int_equal(query_int("SELECT COUNT(*) FROM tasks"), 30);
+}
+
 /* ---- racing terminal transitions ---- */
 
 #define ROUNDS 40
@@ -678,6 +767,8 @@ int main(void)
         WITH_STORE(cancel_records_the_fixed_reason),
         WITH_STORE(listing_limits_and_has_more),
         WITH_STORE(unfinished_are_listed_oldest_first),
+        WITH_STORE(batches_insert_all_or_none),
+        WITH_STORE(checkpoints_shrink_the_log_without_waiting_for_readers),
         WITH_STORE(complete_and_cancel_race_to_one_outcome),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

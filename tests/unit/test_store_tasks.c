@@ -92,9 +92,10 @@ static void keys_are_found_by_hash_until_revoked(void **state)
 static void channels_list_by_priority(void **state)
 {
     (void)state;
-    channel_record low = {.name = "low", .provider = "sandbox", .models = "all", .priority = 1, .weight = 1,
-                          .enabled = true};
-    channel_record high = {.name = "high", .provider = "fal", .models = "sora-2,sync-3", .priority = 5, .weight = 2};
+    channel_record low = {
+        .name = "low", .provider = "sandbox", .models = "all", .priority = 1, .weight = 1, .enabled = true};
+    channel_record high = {
+        .name = "high", .provider = "fal", .models = "sora-2,sync-3", .priority = 5, .weight = 2};
     assert_int_equal(store_channel_insert(db, &low), STORE_OK);
     assert_int_equal(store_channel_insert(db, &high), STORE_OK);
     assert_int_equal(store_channel_insert(db, &low), STORE_CONFLICT);
@@ -117,9 +118,11 @@ static void transitions_are_compare_and_set(void **state)
     task_record t = new_task("task-unified-2-bbbbbbbb", "key_a", 2, "sora-2");
     assert_int_equal(store_task_insert(db, &t), STORE_OK);
     assert_int_equal(store_task_insert(db, &t), STORE_CONFLICT);
-    assert_int_equal(store_task_transition(db, t.id, TASK_PROCESSING, TASK_FINALIZING, NULL, 3), STORE_CONFLICT);
-    assert_int_equal(store_task_transition(db, "task-unified-2-zzzzzzzz", TASK_PENDING, TASK_SUBMITTING, NULL, 3),
-                     STORE_NOT_FOUND);
+    assert_int_equal(store_task_transition(db, t.id, TASK_PROCESSING, TASK_FINALIZING, NULL, 3),
+                     STORE_CONFLICT);
+    assert_int_equal(
+        store_task_transition(db, "task-unified-2-zzzzzzzz", TASK_PENDING, TASK_SUBMITTING, NULL, 3),
+        STORE_NOT_FOUND);
     assert_int_equal(store_task_transition(db, t.id, TASK_PENDING, TASK_SUBMITTING, "sandbox", 3), STORE_OK);
     assert_int_equal(store_task_transition(db, t.id, TASK_SUBMITTING, TASK_PROCESSING, NULL, 3), STORE_OK);
     assert_int_equal(store_task_transition(db, t.id, TASK_PROCESSING, TASK_COMPLETED, NULL, 3), STORE_ERROR);
@@ -133,7 +136,8 @@ static void transitions_are_compare_and_set(void **state)
     task_record_clear(&read);
     assert_int_equal(store_task_complete(db, t.id, TASK_PROCESSING, "[]", 5), STORE_ERROR);
     assert_int_equal(store_task_complete(db, t.id, TASK_PROCESSING, "not json", 5), STORE_ERROR);
-    assert_int_equal(store_task_complete(db, t.id, TASK_FINALIZING, "[{\"object\":\"x\"}]", 5), STORE_CONFLICT);
+    assert_int_equal(store_task_complete(db, t.id, TASK_FINALIZING, "[{\"object\":\"x\"}]", 5),
+                     STORE_CONFLICT);
     assert_int_equal(store_task_complete(db, t.id, TASK_PROCESSING, "[{\"object\":\"x\"}]", 5), STORE_OK);
     assert_int_equal(store_task_get(db, t.id, &read), STORE_OK);
     assert_int_equal(read.state, TASK_COMPLETED);
@@ -213,7 +217,8 @@ static void listing_pages_newest_first(void **state)
     assert_int_equal(store_task_list(db, &filtered, &page, &count, &more), STORE_OK);
     assert_int_equal(count, 3);
     task_records_free(page, count);
-    task_list_query foreign = {.key_id = "key_a", .limit = 10, .state = -1, .after_id = "task-unified-999-xxxxxxxx"};
+    task_list_query foreign = {
+        .key_id = "key_a", .limit = 10, .state = -1, .after_id = "task-unified-999-xxxxxxxx"};
     assert_int_equal(store_task_list(db, &foreign, &page, &count, &more), STORE_NOT_FOUND);
     task_record *unfinished = NULL;
     assert_int_equal(store_task_list_unfinished(db, &unfinished, &count), STORE_OK);
