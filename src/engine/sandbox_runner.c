@@ -167,6 +167,10 @@ int sandbox_run_task(store *db, blob_store *blobs, const fetch_policy *fetch, co
         result = 1;
         goto done;
     }
+    if (rendered == 2) {
+        fail(outcome, "timeout", "%s", "The task did not finish before its deadline.");
+        goto done;
+    }
     if (rendered != 0) {
         log_warn("sandbox render failed", "task=%s error=\"%s\"", task->id, err);
         fail(outcome, "generation_failed", "%s", "The sandbox could not render this task from these inputs.");

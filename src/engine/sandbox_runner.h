@@ -20,7 +20,7 @@ typedef struct sandbox_outcome {
 
 /* Runs one task (already in state processing) to a stored result. Blocks the calling worker.
  * Reports progress into the store as it goes. Returns 0 on success, 1 when cancelled (flag set),
- * -1 on failure with outcome->error_code/message. deadline_at bounds the render (Unix seconds). */
+ * -1 on failure with outcome->error_code/message ("timeout" when the task's deadline cut the render). */
 int sandbox_run_task(store *db, blob_store *blobs, const fetch_policy *fetch, const task_record *task,
                      atomic_bool *cancel, sandbox_outcome *outcome);
 

@@ -67,7 +67,8 @@ typedef struct media_render_job {
 
 /* Renders one job with the ffmpeg program (REELAY_FFMPEG, default "ffmpeg" on PATH). Blocks the calling
  * thread until done. Returns 0 on success (and fills *out_info by probing the output), 1 when cancelled,
- * -1 on failure (err says why; the output file is removed). Every frame carries the visible text
+ * 2 when timeout_seconds ran out, -1 on failure (err says why; the output file is removed in every
+ * case but success). Every frame carries the visible text
  * "reelay sandbox" and the model name. */
 int media_render(const media_render_job *job, media_info *out_info, char *err, size_t err_size);
 

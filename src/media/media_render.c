@@ -207,7 +207,7 @@ static void handle_progress_line(run_context *run, const char *line)
     }
 }
 
-/* Runs argv with cwd = work_dir; 0 on success, 1 cancelled, -1 failure (err says why). */
+/* Runs argv with cwd = work_dir; 0 on success, 1 cancelled, 2 timed out, -1 failure (err says why). */
 static int run_ffmpeg(argv_builder *b, run_context *run, char *err, size_t err_size)
 {
     const media_render_job *job = run->job;
@@ -255,8 +255,10 @@ static int run_ffmpeg(argv_builder *b, run_context *run, char *err, size_t err_s
         }
         struct timespec now;
         clock_gettime(CLOCK_MONOTONIC, &now);
-        if (job->timeout_seconds > 0 && now.tv_sec - started.tv_sec >= job->timeout_seconds) {
-            result = set_error(err, err_size, "the render took longer than %d s", job->timeout_seconds);
+        int64_t elapsed_ms = (int64_t)(now.tv_sec - started.tv_sec) * 1000 + (now.tv_nsec - started.tv_nsec) / 1000000;
+        if (job->timeout_seconds > 0 && elapsed_ms >= (int64_t)job->timeout_seconds * 1000) {
+            set_error(err, err_size, "the render took longer than %d s", job->timeout_seconds);
+            result = 2;
             break;
         }
         if (out_open && (fds[0].revents & (POLLIN | POLLHUP))) {

@@ -3,6 +3,8 @@
  * transitions checked with sqlite3_changes(). */
 #include <jansson.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -106,10 +108,57 @@ static const char *const hot_statements[STMT_COUNT] = {
  * transaction of ours, so that writers queue rather than fail. */
 #define BUSY_TIMEOUT_MS 10000
 
+/* Task reads on the poll path are served from a small per-connection cache of records. An entry is
+ * valid while the version of its task's slot is unchanged; every task write of this process bumps
+ * that version after it commits, and a reader takes the version before it reads the row, so a
+ * stale entry can never look current. Slots are shared by ids with the same hash: a collision only
+ * costs a re-read. (All task writers are in this process: the command line writes no tasks.) */
+enum { TASK_VERSION_SLOTS = 1 << 16, TASK_CACHE_ENTRIES = 512 };
+static _Atomic uint64_t task_versions[TASK_VERSION_SLOTS];
+
+typedef struct task_cache_entry {
+    task_record task;
+    uint64_t version;
+    bool used;
+} task_cache_entry;
+
 struct store {
     sqlite3 *db;
     sqlite3_stmt *hot[STMT_COUNT];
+    task_cache_entry task_cache[TASK_CACHE_ENTRIES];
 };
+
+static size_t task_slot(const char *id)
+{
+    uint32_t hash = 2166136261u; /* FNV-1a */
+    for (const unsigned char *p = (const unsigned char *)id; *p; p++) hash = (hash ^ *p) * 16777619u;
+    return hash % TASK_VERSION_SLOTS;
+}
+
+static void task_changed(const char *id)
+{
+    atomic_fetch_add_explicit(&task_versions[task_slot(id)], 1, memory_order_release);
+}
+
+static char *dup_or_null(const char *text)
+{
+    return text ? strdup(text) : NULL;
+}
+
+/* Deep copy; false when out of memory (out is then cleared). */
+static bool task_record_copy(task_record *out, const task_record *in)
+{
+    *out = *in;
+    out->params_json = dup_or_null(in->params_json);
+    out->results_json = dup_or_null(in->results_json);
+    out->error_message = dup_or_null(in->error_message);
+    if ((in->params_json && !out->params_json) || (in->results_json && !out->results_json) ||
+        (in->error_message && !out->error_message)) {
+        task_record_clear(out);
+        return false;
+    }
+    return true;
+}
 
 /* SQLite makes a writer that finds the database locked sleep in its busy handler (1 ms and up).
  * Writers of the same process therefore take this lock first, so they queue without sleeping;
@@ -334,8 +383,9 @@ store_status store_open(const char *data_dir, store **out)
 void store_close(store *s)
 {
     if (s == NULL) return;
-    for (int i = 0; i < STMT_COUNT; i++)
-        sqlite3_finalize(s->hot[i]);
+    for (int i = 0; i < STMT_COUNT; i++) sqlite3_finalize(s->hot[i]);
+    for (int i = 0; i < TASK_CACHE_ENTRIES; i++)
+        if (s->task_cache[i].used) task_record_clear(&s->task_cache[i].task);
     sqlite3_close(s->db);
     free(s);
 }
@@ -577,6 +627,12 @@ store_status store_task_insert_batch(store *s, const task_record *tasks, size_t 
 
 store_status store_task_get(store *s, const char *id, task_record *out)
 {
+    size_t slot = task_slot(id);
+    uint64_t version = atomic_load_explicit(&task_versions[slot], memory_order_acquire);
+    task_cache_entry *entry = &s->task_cache[slot % TASK_CACHE_ENTRIES];
+    if (entry->used && entry->version == version && strcmp(entry->task.id, id) == 0 &&
+        task_record_copy(out, &entry->task))
+        return STORE_OK;
     sqlite3_stmt *stmt = s->hot[STMT_TASK_GET];
     sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
     int rc = sqlite3_step(stmt);
@@ -588,6 +644,11 @@ store_status store_task_get(store *s, const char *id, task_record *out)
         status = fail_sql(s, "get task");
     }
     release(stmt);
+    if (status == STORE_OK) {
+        if (entry->used) task_record_clear(&entry->task);
+        entry->used = task_record_copy(&entry->task, out);
+        entry->version = version;
+    }
     return status;
 }
 
@@ -687,7 +748,10 @@ static store_status explain_no_change(store *s, const char *id)
 static store_status finish_cas(store *s, sqlite3_stmt *stmt, const char *id, const char *what)
 {
     int changed = run_write(s, stmt, what);
-    if (changed == 1) return STORE_OK;
+    if (changed == 1) {
+        task_changed(id);
+        return STORE_OK;
+    }
     if (changed == 0) return explain_no_change(s, id);
     return STORE_ERROR;
 }
@@ -770,7 +834,10 @@ static store_status finish_unsuccessfully(store *s, const char *id, const char *
     sqlite3_bind_text(stmt, 5, id, -1, SQLITE_TRANSIENT);
     bind_text_or_null(stmt, 6, key_id);
     int changed = run_write(s, stmt, "finish task");
-    if (changed == 1) return STORE_OK;
+    if (changed == 1) {
+        task_changed(id);
+        return STORE_OK;
+    }
     if (changed != 0) return STORE_ERROR;
     task_record current;
     store_status status = store_task_get(s, id, &current);

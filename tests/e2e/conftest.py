@@ -143,9 +143,16 @@ class Server:
         """SIGTERM and wait: a clean exit (status 0, so no sanitizer report) is part of the contract."""
         if self.process and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
-            code = self.process.wait(timeout=30)
+            try:
+                code = self.process.wait(timeout=30)
+            finally:
+                if self.process.poll() is None:  # never leave a server behind
+                    self.process.kill()
+                    self.process.wait()
+                self.log.close()
             assert code == 0, f"reelay exited with {code}; log:\n" + self.read_log()[-4000:]
-        self.log.close()
+        else:
+            self.log.close()
 
     def kill9(self):
         self.process.kill()

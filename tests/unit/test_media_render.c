@@ -212,7 +212,7 @@ static void cancel_and_timeout_stop_the_render(void **state)
 
     media_render_job slow = {.kind = MEDIA_RENDER_TEST_CARD, .width = 1920, .height = 1080, .duration = 60,
                              .text = "slow", .timeout_seconds = 1};
-    assert_int_equal(render(&slow, &out, err, sizeof(err)), -1);
+    assert_int_equal(render(&slow, &out, err, sizeof(err)), 2);
     assert_non_null(strstr(err, "longer"));
     assert_int_not_equal(access(slow.output_path, F_OK), 0);
 }
