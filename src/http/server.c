@@ -245,6 +245,9 @@ http_server *http_server_start(const http_server_config *config)
     server->globalconf.server_name = h2o_iovec_init(H2O_STRLIT("reelay"));
     server->globalconf.max_request_entity_size = config->max_body_bytes;
     if (config->request_timeout_ms) server->globalconf.http1.req_timeout = config->request_timeout_ms;
+    /* HTTP/1.1 only without TLS: handlers that answer after the event-loop iteration (group commit)
+     * rely on HTTP/1's one-request-at-a-time connections; h2c upgrades are refused. */
+    server->globalconf.http1.upgrade_to_http2 = 0;
     if (config->idle_timeout_ms) server->globalconf.http2.idle_timeout = config->idle_timeout_ms;
     h2o_hostconf_t *host =
         h2o_config_register_host(&server->globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
