@@ -1,43 +1,17 @@
 /* link.c — HMAC-SHA256 signed, expiring object links (see link.h). */
 #include "blob/link.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
-#include <limits.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
+
+#include "util/secret_file.h"
 
 int link_signer_load(const char *data_dir, link_signer *out)
 {
-    char path[PATH_MAX];
-    if (snprintf(path, sizeof(path), "%s/link.secret", data_dir) >= (int)sizeof(path)) return -1;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0 && errno == ENOENT) {
-        unsigned char fresh[LINK_SECRET_SIZE];
-        randombytes_buf(fresh, sizeof(fresh));
-        fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-        if (fd >= 0) {
-            ssize_t w = write(fd, fresh, sizeof(fresh));
-            int synced = fsync(fd);
-            close(fd);
-            sodium_memzero(fresh, sizeof(fresh));
-            if (w != (ssize_t)sizeof(fresh) || synced != 0) {
-                unlink(path);
-                return -1;
-            }
-        } else if (errno != EEXIST) {
-            return -1;
-        }
-        fd = open(path, O_RDONLY | O_CLOEXEC); /* another process may have won the race: read its secret */
-    }
-    if (fd < 0) return -1;
-    ssize_t n = read(fd, out->secret, sizeof(out->secret));
-    close(fd);
-    return n == (ssize_t)sizeof(out->secret) ? 0 : -1;
+    return secret_file_load(data_dir, "link.secret", out->secret, sizeof(out->secret));
 }
 
 static void link_compute(const link_signer *signer, const char *name, const char *expires_text,

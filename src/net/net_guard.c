@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stddef.h>
 #include <strings.h>
 
 #include "net/fetch.h"
@@ -71,27 +72,44 @@ static bool net_v6_is_public(const uint8_t *v6)
     return true;
 }
 
-static bool net_address_from_sockaddr(const struct sockaddr *addr, net_address *out)
+/* The family of a socket address. Read with memcpy: the object behind `addr` is a sockaddr_in,
+ * sockaddr_in6 or sockaddr_storage, and reading it through `struct sockaddr` breaks the aliasing
+ * rules (GCC at -O2 then drops the caller's store of the family). */
+static sa_family_t net_sockaddr_family(const struct sockaddr *addr)
+{
+    sa_family_t family;
+    memcpy(&family, (const char *)addr + offsetof(struct sockaddr, sa_family), sizeof(family));
+    return family;
+}
+
+/* Fills out from raw address bytes, reducing IPv4-mapped IPv6 to IPv4. */
+static void net_address_from_bytes(int family, const uint8_t *raw, net_address *out)
 {
     static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-    if (addr == NULL) return false;
     memset(out, 0, sizeof(*out));
-    if (addr->sa_family == AF_INET) {
-        const struct sockaddr_in *in4 = (const struct sockaddr_in *)(const void *)addr;
+    if (family == AF_INET6 && memcmp(raw, mapped, sizeof(mapped)) == 0) {
         out->family = AF_INET;
-        memcpy(out->bytes, &in4->sin_addr, 4);
+        memcpy(out->bytes, raw + 12, 4);
+    } else {
+        out->family = family;
+        memcpy(out->bytes, raw, family == AF_INET ? 4 : 16);
+    }
+}
+
+static bool net_address_from_sockaddr(const struct sockaddr *addr, net_address *out)
+{
+    if (addr == NULL) return false;
+    sa_family_t family = net_sockaddr_family(addr);
+    if (family == AF_INET) {
+        struct sockaddr_in in4;
+        memcpy(&in4, addr, sizeof(in4));
+        net_address_from_bytes(AF_INET, (const uint8_t *)&in4.sin_addr, out);
         return true;
     }
-    if (addr->sa_family == AF_INET6) {
-        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)(const void *)addr;
-        const uint8_t *raw = in6->sin6_addr.s6_addr;
-        if (memcmp(raw, mapped, sizeof(mapped)) == 0) {
-            out->family = AF_INET;
-            memcpy(out->bytes, raw + 12, 4);
-        } else {
-            out->family = AF_INET6;
-            memcpy(out->bytes, raw, 16);
-        }
+    if (family == AF_INET6) {
+        struct sockaddr_in6 in6;
+        memcpy(&in6, addr, sizeof(in6));
+        net_address_from_bytes(AF_INET6, in6.sin6_addr.s6_addr, out);
         return true;
     }
     return false;
@@ -100,27 +118,32 @@ static bool net_address_from_sockaddr(const struct sockaddr *addr, net_address *
 /* Parses a textual IPv4 or IPv6 literal (strict inet_pton forms only). */
 static bool net_address_parse(const char *text, net_address *out)
 {
-    struct sockaddr_storage storage;
-    memset(&storage, 0, sizeof(storage));
-    struct sockaddr_in *in4 = (struct sockaddr_in *)&storage;
-    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&storage;
-    if (inet_pton(AF_INET, text, &in4->sin_addr) == 1) {
-        in4->sin_family = AF_INET;
-    } else if (inet_pton(AF_INET6, text, &in6->sin6_addr) == 1) {
-        in6->sin6_family = AF_INET6;
-    } else {
-        return false;
+    uint8_t raw[16];
+    if (inet_pton(AF_INET, text, raw) == 1) {
+        net_address_from_bytes(AF_INET, raw, out);
+        return true;
     }
-    return net_address_from_sockaddr((const struct sockaddr *)&storage, out);
+    if (inet_pton(AF_INET6, text, raw) == 1) {
+        net_address_from_bytes(AF_INET6, raw, out);
+        return true;
+    }
+    return false;
 }
 
 bool net_address_is_public(const struct sockaddr *addr)
 {
     if (addr == NULL) return false;
-    if (addr->sa_family == AF_INET)
-        return net_v4_is_public((const uint8_t *)&((const struct sockaddr_in *)(const void *)addr)->sin_addr);
-    if (addr->sa_family == AF_INET6)
-        return net_v6_is_public(((const struct sockaddr_in6 *)(const void *)addr)->sin6_addr.s6_addr);
+    sa_family_t family = net_sockaddr_family(addr);
+    if (family == AF_INET) {
+        struct sockaddr_in in4;
+        memcpy(&in4, addr, sizeof(in4));
+        return net_v4_is_public((const uint8_t *)&in4.sin_addr);
+    }
+    if (family == AF_INET6) {
+        struct sockaddr_in6 in6;
+        memcpy(&in6, addr, sizeof(in6));
+        return net_v6_is_public(in6.sin6_addr.s6_addr);
+    }
     return false;
 }
 

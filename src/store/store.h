@@ -69,6 +69,7 @@ typedef struct channel_record {
     int max_concurrent;  /* tasks in flight at once on this channel; 0 = unlimited */
     bool enabled;
     int64_t created_at;
+    char credential_sealed[768]; /* SECRET_BOX_SEALED_SIZE: the credential sealed by util/secret_box.h, or "" */
 } channel_record;
 
 /* True when the channel's model list is "all" or names `model` (pure; no database access). */
@@ -76,6 +77,10 @@ bool channel_serves_model(const channel_record *channel, const char *model);
 
 /* CONFLICT when a channel with that name exists. */
 store_status store_channel_insert(store *s, const channel_record *channel);
+/* Replaces every field of the channel with that name (not created_at). NOT_FOUND for an unknown name. */
+store_status store_channel_update(store *s, const channel_record *channel);
+/* NOT_FOUND for an unknown name. */
+store_status store_channel_remove(store *s, const char *name);
 /* All channels ordered by priority (highest first) then name; *out is malloc'd (free with free()). */
 store_status store_channel_list(store *s, channel_record **out, size_t *count);
 
@@ -113,6 +118,7 @@ typedef struct task_record {
     char *results_json;      /* JSON array of stored results once completed, else NULL; owned */
     char error_code[48];     /* "" unless failed or cancelled */
     char *error_message;     /* NULL unless failed or cancelled; owned */
+    char *upstream_json;     /* the engine's record of the job at the provider (opaque here), or NULL; owned */
 } task_record;
 
 /* Frees the owned strings of one record (not the record itself) and NULLs them. */
@@ -145,6 +151,10 @@ store_status store_task_list(store *s, const task_list_query *query, task_record
  * Also records `channel` when not NULL. CONFLICT when the task is not in `from`. */
 store_status store_task_transition(store *s, const char *id, task_state from, task_state to, const char *channel,
                                    int64_t now);
+/* The same compare-and-set, also replacing the task's upstream record when upstream_json is not NULL.
+ * Here from may equal to: the record (and channel) change while the state stays. */
+store_status store_task_set_upstream(store *s, const char *id, task_state from, task_state to,
+                                     const char *channel, const char *upstream_json, int64_t now);
 /* Raises progress to max(current, progress), capped at 99, while the task is unfinished. OK also when
  * nothing changed; CONFLICT when the task is already finished. */
 store_status store_task_set_progress(store *s, const char *id, int progress, int64_t now);

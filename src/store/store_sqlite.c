@@ -84,13 +84,17 @@ static const char *const migrations[] = {
     "ALTER TABLE tasks_v2 RENAME TO tasks;"
     "CREATE INDEX tasks_by_key ON tasks (key_id, created_at, seq);"
     "CREATE INDEX tasks_unfinished ON tasks (state, created_at, seq) WHERE state < 4;",
+    /* 3: a channel's provider credential, sealed (see util/secret_box.h); never stored in clear. */
+    "ALTER TABLE channels ADD COLUMN credential_sealed TEXT NOT NULL DEFAULT '';",
+    /* 4: the engine's record of a task's job at its provider (JSON, opaque to the store). */
+    "ALTER TABLE tasks ADD COLUMN upstream_json TEXT;",
 };
 #define MIGRATION_COUNT (sizeof(migrations) / sizeof(migrations[0]))
 
 #define TASK_COLUMNS                                                                                         \
     "id, key_id, model, state, progress, created_at, updated_at, deadline_at, completed_at, channel, "       \
     "user_group, "                                                                                           \
-    "credits_reserved, params_json, results_json, error_code, error_message"
+    "credits_reserved, params_json, results_json, error_code, error_message, upstream_json"
 
 /* SQL below writes "state < 4" for "unfinished": the terminal states are the last three. */
 _Static_assert(TASK_COMPLETED == 4 && TASK_FAILED == 5 && TASK_CANCELLED == 6, "terminal states are 4..6");
@@ -101,7 +105,7 @@ static const char *const hot_statements[STMT_COUNT] = {
     [STMT_KEY_BY_HASH] = "SELECT id, name, user_group, created_at, revoked_at FROM api_keys "
                          "WHERE key_hash = ? AND revoked_at = 0",
     [STMT_TASK_GET] = "SELECT " TASK_COLUMNS " FROM tasks WHERE id = ?",
-    [STMT_TASK_INSERT] = "INSERT INTO tasks (" TASK_COLUMNS ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+    [STMT_TASK_INSERT] = "INSERT INTO tasks (" TASK_COLUMNS ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 };
 
 /* How long a writer waits for another connection's write lock before giving up: far longer than any
@@ -152,8 +156,9 @@ static bool task_record_copy(task_record *out, const task_record *in)
     out->params_json = dup_or_null(in->params_json);
     out->results_json = dup_or_null(in->results_json);
     out->error_message = dup_or_null(in->error_message);
+    out->upstream_json = dup_or_null(in->upstream_json);
     if ((in->params_json && !out->params_json) || (in->results_json && !out->results_json) ||
-        (in->error_message && !out->error_message)) {
+        (in->error_message && !out->error_message) || (in->upstream_json && !out->upstream_json)) {
         task_record_clear(out);
         return false;
     }
@@ -195,7 +200,8 @@ void task_record_clear(task_record *task)
     free(task->params_json);
     free(task->results_json);
     free(task->error_message);
-    task->params_json = task->results_json = task->error_message = NULL;
+    free(task->upstream_json);
+    task->params_json = task->results_json = task->error_message = task->upstream_json = NULL;
 }
 
 void task_records_free(task_record *tasks, size_t count)
@@ -487,8 +493,7 @@ store_status store_channel_insert(store *s, const channel_record *channel)
     sqlite3_stmt *stmt = NULL;
     if (prepare(s,
                 "INSERT INTO channels (name, provider, base_url, models, priority, weight, max_concurrent, "
-                "enabled, "
-                "created_at) VALUES (?,?,?,?,?,?,?,?,?)",
+                "enabled, created_at, credential_sealed) VALUES (?,?,?,?,?,?,?,?,?,?)",
                 &stmt) != STORE_OK)
         return STORE_ERROR;
     sqlite3_bind_text(stmt, 1, channel->name, -1, SQLITE_TRANSIENT);
@@ -500,6 +505,7 @@ store_status store_channel_insert(store *s, const channel_record *channel)
     sqlite3_bind_int(stmt, 7, channel->max_concurrent);
     sqlite3_bind_int(stmt, 8, channel->enabled ? 1 : 0);
     sqlite3_bind_int64(stmt, 9, channel->created_at);
+    sqlite3_bind_text(stmt, 10, channel->credential_sealed, -1, SQLITE_TRANSIENT);
     int changed = run_write(s, stmt, "insert channel");
     return changed == 1 ? STORE_OK : changed == -2 ? STORE_CONFLICT : STORE_ERROR;
 }
@@ -511,8 +517,8 @@ store_status store_channel_list(store *s, channel_record **out, size_t *count)
     *count = 0;
     if (prepare(
             s,
-            "SELECT name, provider, base_url, models, priority, weight, max_concurrent, enabled, created_at "
-            "FROM channels ORDER BY priority DESC, name",
+            "SELECT name, provider, base_url, models, priority, weight, max_concurrent, enabled, created_at, "
+            "credential_sealed FROM channels ORDER BY priority DESC, name",
             &stmt) != STORE_OK)
         return STORE_ERROR;
     size_t capacity = 0;
@@ -535,6 +541,7 @@ store_status store_channel_list(store *s, channel_record **out, size_t *count)
         c->max_concurrent = sqlite3_column_int(stmt, 6);
         c->enabled = sqlite3_column_int(stmt, 7) != 0;
         c->created_at = sqlite3_column_int64(stmt, 8);
+        copy_text(c->credential_sealed, sizeof(c->credential_sealed), stmt, 9);
     }
     sqlite3_finalize(stmt);
     if (rc != SQLITE_DONE) {
@@ -544,6 +551,36 @@ store_status store_channel_list(store *s, channel_record **out, size_t *count)
         return fail_sql(s, "list channels");
     }
     return STORE_OK;
+}
+
+store_status store_channel_update(store *s, const channel_record *channel)
+{
+    sqlite3_stmt *stmt = NULL;
+    if (prepare(s,
+                "UPDATE channels SET provider = ?2, base_url = ?3, models = ?4, priority = ?5, weight = ?6, "
+                "max_concurrent = ?7, enabled = ?8, credential_sealed = ?9 WHERE name = ?1",
+                &stmt) != STORE_OK)
+        return STORE_ERROR;
+    sqlite3_bind_text(stmt, 1, channel->name, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(stmt, 2, channel->provider, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(stmt, 3, channel->base_url, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(stmt, 4, channel->models, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(stmt, 5, channel->priority);
+    sqlite3_bind_int(stmt, 6, channel->weight);
+    sqlite3_bind_int(stmt, 7, channel->max_concurrent);
+    sqlite3_bind_int(stmt, 8, channel->enabled ? 1 : 0);
+    sqlite3_bind_text(stmt, 9, channel->credential_sealed, -1, SQLITE_TRANSIENT);
+    int changed = run_write(s, stmt, "update channel");
+    return changed == 1 ? STORE_OK : changed == 0 ? STORE_NOT_FOUND : STORE_ERROR;
+}
+
+store_status store_channel_remove(store *s, const char *name)
+{
+    sqlite3_stmt *stmt = NULL;
+    if (prepare(s, "DELETE FROM channels WHERE name = ?", &stmt) != STORE_OK) return STORE_ERROR;
+    sqlite3_bind_text(stmt, 1, name, -1, SQLITE_TRANSIENT);
+    int changed = run_write(s, stmt, "remove channel");
+    return changed == 1 ? STORE_OK : changed == 0 ? STORE_NOT_FOUND : STORE_ERROR;
 }
 
 /* ---- tasks ---- */
@@ -567,6 +604,7 @@ static void read_task(sqlite3_stmt *stmt, task_record *t)
     t->results_json = dup_text(stmt, 13);
     copy_text(t->error_code, sizeof(t->error_code), stmt, 14);
     t->error_message = dup_text(stmt, 15);
+    t->upstream_json = dup_text(stmt, 16);
 }
 
 /* Binds and runs the hot insert statement for one task; returns SQLite's result. */
@@ -589,6 +627,7 @@ static int insert_one(store *s, const task_record *t)
     bind_text_or_null(stmt, 14, t->results_json);
     sqlite3_bind_text(stmt, 15, t->error_code, -1, SQLITE_STATIC);
     bind_text_or_null(stmt, 16, t->error_message);
+    bind_text_or_null(stmt, 17, t->upstream_json);
     int rc = sqlite3_step(stmt);
     release(stmt);
     return rc;
@@ -759,11 +798,18 @@ static store_status finish_cas(store *s, sqlite3_stmt *stmt, const char *id, con
 store_status store_task_transition(store *s, const char *id, task_state from, task_state to,
                                    const char *channel, int64_t now)
 {
+    if (from == to) return STORE_ERROR;
+    return store_task_set_upstream(s, id, from, to, channel, NULL, now);
+}
+
+store_status store_task_set_upstream(store *s, const char *id, task_state from, task_state to,
+                                     const char *channel, const char *upstream_json, int64_t now)
+{
     if (task_state_is_terminal(to) || task_state_is_terminal(from)) return STORE_ERROR;
     sqlite3_stmt *stmt = NULL;
     if (prepare(s,
-                "UPDATE tasks SET state = ?1, updated_at = ?2, channel = COALESCE(?3, channel) "
-                "WHERE id = ?4 AND state = ?5",
+                "UPDATE tasks SET state = ?1, updated_at = ?2, channel = COALESCE(?3, channel), "
+                "upstream_json = COALESCE(?6, upstream_json) WHERE id = ?4 AND state = ?5",
                 &stmt) != STORE_OK)
         return STORE_ERROR;
     sqlite3_bind_int(stmt, 1, (int)to);
@@ -771,6 +817,7 @@ store_status store_task_transition(store *s, const char *id, task_state from, ta
     bind_text_or_null(stmt, 3, channel);
     sqlite3_bind_text(stmt, 4, id, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int(stmt, 5, (int)from);
+    bind_text_or_null(stmt, 6, upstream_json);
     return finish_cas(s, stmt, id, "transition task");
 }
 
