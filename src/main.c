@@ -1,4 +1,5 @@
-/* main.c — the command line: `reelay init`, `reelay serve`, `reelay keys create|list|revoke`.
+/* main.c — the command line: `reelay init`, `reelay serve`, `reelay keys create|list|revoke`, and
+ * `reelay channels …` (src/cli/channels.c).
  * Every flag has a REELAY_* environment twin; flags win. */
 #include <errno.h>
 #include <getopt.h>
@@ -14,6 +15,7 @@
 #include "api/api.h"
 #include "blob/blob.h"
 #include "blob/link.h"
+#include "cli/cli.h"
 #include "engine/engine.h"
 #include "http/http.h"
 #include "store/store.h"
@@ -31,6 +33,9 @@ typedef struct options {
     long long task_timeout;
     long long link_ttl;
     bool engine_paused;
+    double poll_scale;
+    long long submit_timeout_ms;
+    long long unknown_grace;
     bool json;
     bool quiet;
 } options;
@@ -54,6 +59,18 @@ static long long parse_number(const char *text, const char *what, long long mini
     return value;
 }
 
+static double parse_scale(const char *text, const char *what)
+{
+    char *end = NULL;
+    errno = 0;
+    double value = strtod(text, &end);
+    if (errno != 0 || end == text || *end != '\0' || !(value >= 0.001 && value <= 100)) {
+        fprintf(stderr, "reelay: %s must be a number from 0.001 to 100 (got '%s')\n", what, text);
+        exit(2);
+    }
+    return value;
+}
+
 static void options_defaults(options *o)
 {
     memset(o, 0, sizeof(*o));
@@ -68,6 +85,10 @@ static void options_defaults(options *o)
     o->task_timeout =
         parse_number(env_or("REELAY_TASK_TIMEOUT", "3600"), "REELAY_TASK_TIMEOUT", 1, 30LL * 86400);
     o->link_ttl = parse_number(env_or("REELAY_LINK_TTL", "86400"), "REELAY_LINK_TTL", 1, 365LL * 86400);
+    o->poll_scale = parse_scale(env_or("REELAY_POLL_SCALE", "1"), "REELAY_POLL_SCALE");
+    o->submit_timeout_ms = parse_number(env_or("REELAY_SUBMIT_TIMEOUT_MS", "30000"), "REELAY_SUBMIT_TIMEOUT_MS",
+                                        100, 600000);
+    o->unknown_grace = parse_number(env_or("REELAY_UNKNOWN_GRACE", "600"), "REELAY_UNKNOWN_GRACE", 1, 86400);
     const char *paused = env_or("REELAY_ENGINE_PAUSED", "0");
     o->engine_paused = strcmp(paused, "0") != 0 && strcmp(paused, "false") != 0;
 }
@@ -81,6 +102,9 @@ enum {
     OPT_TIMEOUT,
     OPT_TTL,
     OPT_PAUSED,
+    OPT_POLL_SCALE,
+    OPT_SUBMIT_TIMEOUT,
+    OPT_UNKNOWN_GRACE,
     OPT_JSON,
     OPT_NAME,
     OPT_HELP
@@ -95,6 +119,9 @@ static const struct option long_options[] = {
     {"task-timeout", required_argument, NULL, OPT_TIMEOUT},
     {"link-ttl", required_argument, NULL, OPT_TTL},
     {"engine-paused", no_argument, NULL, OPT_PAUSED},
+    {"poll-scale", required_argument, NULL, OPT_POLL_SCALE},
+    {"submit-timeout-ms", required_argument, NULL, OPT_SUBMIT_TIMEOUT},
+    {"unknown-grace", required_argument, NULL, OPT_UNKNOWN_GRACE},
     {"json", no_argument, NULL, OPT_JSON},
     {"name", required_argument, NULL, OPT_NAME},
     {"help", no_argument, NULL, OPT_HELP},
@@ -110,6 +137,7 @@ static const char usage_main[] =
     "  init                 create the data folder, the sandbox channel and a first API key (idempotent)\n"
     "  serve                serve the API\n"
     "  keys create|list|revoke   manage API keys\n"
+    "  channels add|list|update|disable|enable|remove   manage provider channels\n"
     "\n"
     "common flags:\n"
     "  --data DIR           data folder (REELAY_DATA, default ./var)\n"
@@ -134,6 +162,11 @@ static const char usage_serve[] =
     "  --link-ttl SECONDS         result links expire this long after completion (REELAY_LINK_TTL, default "
     "86400)\n"
     "  --engine-paused            accept and store tasks but start none (REELAY_ENGINE_PAUSED=1)\n"
+    "  --poll-scale X             multiplies every provider poll delay (REELAY_POLL_SCALE, default 1)\n"
+    "  --submit-timeout-ms MS     a provider submit unanswered this long is \"submission unknown\"\n"
+    "                             (REELAY_SUBMIT_TIMEOUT_MS, default 30000)\n"
+    "  --unknown-grace SECONDS    an unknown submission that cannot be looked up fails after this\n"
+    "                             (REELAY_UNKNOWN_GRACE, default 600)\n"
     "  Input URLs are fetched only from public addresses; REELAY_FETCH_ALLOW lists hosts or CIDRs\n"
     "  that may be private (e.g. 127.0.0.1 for local tests).\n";
 
@@ -173,6 +206,15 @@ static int parse_flags(int argc, char **argv, options *o, const char *usage)
             break;
         case OPT_PAUSED:
             o->engine_paused = true;
+            break;
+        case OPT_POLL_SCALE:
+            o->poll_scale = parse_scale(optarg, "--poll-scale");
+            break;
+        case OPT_SUBMIT_TIMEOUT:
+            o->submit_timeout_ms = parse_number(optarg, "--submit-timeout-ms", 100, 600000);
+            break;
+        case OPT_UNKNOWN_GRACE:
+            o->unknown_grace = parse_number(optarg, "--unknown-grace", 1, 86400);
             break;
         case OPT_JSON:
             o->json = true;
@@ -388,7 +430,10 @@ static int command_serve(int argc, char **argv)
     engine_config engine_settings = {.data_dir = o.data_dir,
                                      .blobs = app.blobs,
                                      .render_concurrency = o.render_concurrency,
-                                     .paused = o.engine_paused};
+                                     .paused = o.engine_paused,
+                                     .poll_scale = o.poll_scale,
+                                     .submit_timeout_ms = o.submit_timeout_ms,
+                                     .unknown_grace_ms = o.unknown_grace * 1000};
     fetch_policy_init(&engine_settings.fetch);
     app.engine = engine_start(&engine_settings);
     if (app.engine == NULL) return 1;
@@ -467,6 +512,7 @@ int main(int argc, char **argv)
     if (strcmp(command, "init") == 0) return command_init(argc - 1, argv + 1);
     if (strcmp(command, "serve") == 0) return command_serve(argc - 1, argv + 1);
     if (strcmp(command, "keys") == 0) return command_keys(argc - 1, argv + 1);
+    if (strcmp(command, "channels") == 0) return cli_channels(argc - 1, argv + 1);
     fprintf(stderr, "reelay: unknown command '%s'\n\n%s", command, usage_main);
     return 2;
 }

@@ -6,6 +6,7 @@
 #include <jansson.h>
 
 #include "api/api.h"
+#include "engine/routing.h"
 #include "store/store.h"
 #include "util/json_text.h"
 
@@ -31,7 +32,7 @@ typedef struct api_thread {
     h2o_timeout_entry_t flush_timer;
     h2o_context_t *context;
     key_cache_entry keys[KEY_CACHE_SLOTS];
-    channel_record *channels; /* cached enabled-channel view, refreshed every few seconds */
+    routing_channel *channels; /* cached channel view for routing checks, refreshed every few seconds */
     size_t channel_count;
     int64_t channels_loaded_ms;
 } api_thread;
@@ -45,8 +46,10 @@ void api_task_write(const api_app *app, const task_record *task, json_text *out)
 void api_send_json_text(h2o_req_t *req, int status, json_text *text);
 
 
-/* True when an enabled channel serves the model (cached per thread for a few seconds). */
-bool api_model_has_channel(api_thread *thread, const char *model);
+/* Whether an enabled channel can take this model with these advanced options (routing_check over a
+ * per-thread copy of the channel table, refreshed every 2 s). */
+routing_verdict api_route_check(api_thread *thread, const char *model, const json_t *advanced,
+                                json_t **unsupported);
 
 /* Handlers. */
 void api_generations_create(http_exchange *exchange);

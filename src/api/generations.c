@@ -115,7 +115,7 @@ static void flush_submissions(h2o_timeout_entry_t *entry)
                      submission->task.key_id);
         }
         answer(submission, stored);
-        free(submission->task.params_json);
+        task_record_clear(&submission->task);
         free(submission);
     }
 }
@@ -125,6 +125,7 @@ static void enqueue_submission(api_thread *thread, h2o_req_t *req, pending_submi
     submission->req = req;
     if (submission->task.params_json == NULL) {
         answer(submission, STORE_ERROR);
+        task_record_clear(&submission->task);
         free(submission);
         return;
     }
@@ -133,7 +134,7 @@ static void enqueue_submission(api_thread *thread, h2o_req_t *req, pending_submi
         pending_submission **grown = realloc(thread->pending, capacity * sizeof(*grown));
         if (grown == NULL) {
             answer(submission, STORE_ERROR);
-            free(submission->task.params_json);
+            task_record_clear(&submission->task);
             free(submission);
             return;
         }
@@ -165,18 +166,36 @@ void api_generations_create(http_exchange *exchange)
         return;
     }
     const catalog_model *model = NULL;
-    json_t *params = NULL;
-    int valid = catalog_validate(body, &model, &params, NULL, &err);
+    json_t *params = NULL, *advanced = NULL, *unsupported = NULL;
+    int valid = catalog_validate(body, &model, &params, &advanced, &err);
     json_decref(body);
     if (valid != 0) {
         http_send_error(req, &err);
         return;
     }
-    if (!api_model_has_channel(thread, model->id)) {
-        json_decref(params);
+    routing_verdict route = api_route_check(thread, model->id, advanced, &unsupported);
+    if (route == ROUTING_NO_CHANNEL) {
+        json_decref(params), json_decref(advanced);
+        char message[160];
+        snprintf(message, sizeof(message), "No enabled channel serves %s right now; retry later.", model->id);
         http_add_header(req, "retry-after", "30");
-        http_send_error_fields(req, 503, ERR_TYPE_SERVICE_UNAVAILABLE, "no_available_channel", "model",
-                               "No enabled channel serves this model right now; retry later.");
+        http_send_error_fields(req, 503, ERR_TYPE_SERVICE_UNAVAILABLE, "no_available_channel", "model", message);
+        return;
+    }
+    if (route == ROUTING_UNSUPPORTED) {
+        char names[256] = "", message[400];
+        size_t used = 0, i;
+        json_t *name;
+        json_array_foreach(unsupported, i, name) {
+            int n = snprintf(names + used, sizeof(names) - used, "%s%s", used ? "," : "", json_string_value(name));
+            if (n < 0 || (size_t)n >= sizeof(names) - used) break;
+            used += (size_t)n;
+        }
+        snprintf(message, sizeof(message),
+                 "No available channel for %s supports the advanced option(s) %s; remove them and retry.",
+                 model->id, names);
+        json_decref(params), json_decref(advanced), json_decref(unsupported);
+        http_send_error_fields(req, 422, ERR_TYPE_INVALID_REQUEST, "unsupported_advanced_options", names, message);
         return;
     }
 
@@ -198,6 +217,13 @@ void api_generations_create(http_exchange *exchange)
     task->deadline_at = now + app->task_timeout_seconds;
     task->params_json = json_dumps(params, JSON_COMPACT);
     json_decref(params);
+    /* the advanced options the client gave restrict routing: the engine reads them from here */
+    if (json_array_size(advanced) > 0) {
+        json_t *record = json_pack("{s:O}", "advanced", advanced);
+        task->upstream_json = record ? json_dumps(record, JSON_COMPACT) : NULL;
+        json_decref(record);
+    }
+    json_decref(advanced);
     submission->estimated_seconds = model->estimated_seconds;
     enqueue_submission(thread, req, submission);
 }

@@ -48,20 +48,28 @@ void api_key_hash(const char *key, unsigned char out[32])
 
 enum { CHANNEL_CACHE_MS = 2000 };
 
-bool api_model_has_channel(api_thread *thread, const char *model)
+routing_verdict api_route_check(api_thread *thread, const char *model, const json_t *advanced,
+                                json_t **unsupported)
 {
     int64_t now = clock_monotonic_ms();
     if (thread->channels_loaded_ms == 0 || now - thread->channels_loaded_ms > CHANNEL_CACHE_MS) {
         channel_record *fresh = NULL;
         size_t count = 0;
-        if (store_channel_list(thread->db, &fresh, &count) == STORE_OK) {
+        routing_channel *channels = NULL;
+        if (store_channel_list(thread->db, &fresh, &count) == STORE_OK &&
+            (channels = calloc(count ? count : 1, sizeof(*channels))) != NULL) {
+            for (size_t i = 0; i < count; i++) {
+                channels[i].record = fresh[i];
+                channels[i].provider = upstream_provider_find(fresh[i].provider);
+                /* the sealed credential is the engine's business: keep no copy on HTTP threads */
+                sodium_memzero(channels[i].record.credential_sealed, sizeof(channels[i].record.credential_sealed));
+            }
             free(thread->channels);
-            thread->channels = fresh;
+            thread->channels = channels;
             thread->channel_count = count;
             thread->channels_loaded_ms = now;
         }
+        free(fresh);
     }
-    for (size_t i = 0; i < thread->channel_count; i++)
-        if (thread->channels[i].enabled && channel_serves_model(&thread->channels[i], model)) return true;
-    return false;
+    return routing_check(thread->channels, thread->channel_count, model, advanced, unsupported);
 }

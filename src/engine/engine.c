@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "engine/sandbox_runner.h"
+#include "engine/upstream_runner.h"
 #include "store/store.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -20,6 +21,7 @@
 typedef struct task_ref {
     char id[IDS_TASK_ID_SIZE];
     int64_t deadline_at;
+    char channel[64]; /* the sandbox channel the runner routed it to */
 } task_ref;
 
 typedef struct worker {
@@ -48,6 +50,7 @@ struct engine {
     size_t running;
     pthread_t deadline_thread;
     store *deadline_db;
+    upstream_runner *runner;
 };
 
 /* ---- queue and heap (engine->lock held) ---- */
@@ -119,29 +122,12 @@ static void signal_running_task(struct engine *e, const char *task_id)
 
 /* ---- one task on a worker ---- */
 
-static bool choose_sandbox_channel(store *db, const char *model, char *name, size_t name_size)
-{
-    channel_record *channels = NULL;
-    size_t count = 0;
-    bool found = false;
-    if (store_channel_list(db, &channels, &count) != STORE_OK) return false;
-    for (size_t i = 0; i < count && !found; i++) {
-        const channel_record *c = &channels[i];
-        if (c->enabled && strcmp(c->provider, "sandbox") == 0 && channel_serves_model(c, model)) {
-            snprintf(name, name_size, "%s", c->name);
-            found = true;
-        }
-    }
-    free(channels);
-    return found;
-}
-
 static void log_transition(const char *task_id, const char *to, const char *detail)
 {
     log_info("task", "task=%s state=%s%s%s", task_id, to, detail[0] ? " " : "", detail);
 }
 
-static void run_task(worker *w, const char *task_id)
+static void run_task(worker *w, const char *task_id, const char *channel)
 {
     struct engine *e = w->engine;
     task_record task;
@@ -150,16 +136,10 @@ static void run_task(worker *w, const char *task_id)
     int64_t now = clock_unix_seconds();
     if (now >= task.deadline_at) goto done; /* the deadline thread fails it */
 
-    /* pending → submitting → processing. The sandbox accepts instantly and locally, so submission is
-     * never ambiguous; a task found in submitting/processing/finalizing after a crash renders again. */
+    /* The runner routed it here (pending → submitting on a sandbox channel). The sandbox accepts
+     * instantly and locally, so submission is never ambiguous; a task found in submitting, processing
+     * or finalizing after a crash renders again. */
     if (task.state == TASK_PENDING) {
-        char channel[64];
-        if (!choose_sandbox_channel(w->db, task.model, channel, sizeof(channel))) {
-            if (store_task_fail(w->db, task_id, "no_available_channel",
-                                "No enabled channel serves this model.", now) == STORE_OK)
-                log_transition(task_id, "failed", "code=no_available_channel");
-            goto done;
-        }
         if (store_task_transition(w->db, task_id, TASK_PENDING, TASK_SUBMITTING, channel, now) != STORE_OK)
             goto done;
         task.state = TASK_SUBMITTING;
@@ -220,7 +200,7 @@ static void *worker_main(void *arg)
         atomic_store(&w->cancel, false);
         e->running++;
         pthread_mutex_unlock(&e->lock);
-        run_task(w, ref.id);
+        run_task(w, ref.id, ref.channel);
         pthread_mutex_lock(&e->lock);
         e->running--;
         w->current[0] = '\0';
@@ -266,6 +246,7 @@ static void *deadline_main(void *arg)
         if (failed) {
             signal_running_task(e, expired.id);
             log_transition(expired.id, "failed", "code=timeout");
+            if (e->runner) runner_cancel(e->runner, expired.id);
         }
     }
     pthread_mutex_unlock(&e->lock);
@@ -277,18 +258,39 @@ static void *deadline_main(void *arg)
 void engine_submit(engine *e, const char *task_id, int64_t deadline_at)
 {
     task_ref ref;
+    memset(&ref, 0, sizeof(ref));
     snprintf(ref.id, sizeof(ref.id), "%s", task_id);
     ref.deadline_at = deadline_at;
     pthread_mutex_lock(&e->lock);
-    /* Wake only whom it concerns: a worker when one may start, the deadline thread when this deadline
-     * comes before every armed one. Each needless wake-up is a context switch on the request path. */
+    /* Wake the deadline thread only when this deadline comes before every armed one: each needless
+     * wake-up is a context switch on the request path. */
     bool earliest = e->timer_count == 0 || deadline_at < e->timers[0].deadline_at;
-    bool queued = queue_push(e, &ref), timed = timer_push(e, &ref);
-    if (!e->config.paused && e->running < (size_t)e->worker_count) pthread_cond_signal(&e->work_ready);
+    bool timed = timer_push(e, &ref);
     if (earliest) pthread_cond_signal(&e->timers_changed);
     pthread_mutex_unlock(&e->lock);
-    if (!queued || !timed)
-        log_error("engine out of memory; the task resumes on the next start", "task=%s", task_id);
+    if (!timed) log_error("engine out of memory; the task resumes on the next start", "task=%s", task_id);
+    if (!e->config.paused) runner_add(e->runner, task_id);
+}
+
+/* The runner routed a task to a sandbox channel: queue it for a render worker. */
+static void enqueue_for_sandbox(void *context, const char *task_id, const char *channel, int64_t deadline_at)
+{
+    struct engine *e = context;
+    task_ref ref;
+    memset(&ref, 0, sizeof(ref));
+    snprintf(ref.id, sizeof(ref.id), "%s", task_id);
+    snprintf(ref.channel, sizeof(ref.channel), "%s", channel);
+    ref.deadline_at = deadline_at;
+    pthread_mutex_lock(&e->lock);
+    bool queued = queue_push(e, &ref);
+    if (e->running < (size_t)e->worker_count) pthread_cond_signal(&e->work_ready);
+    pthread_mutex_unlock(&e->lock);
+    if (!queued) log_error("engine out of memory; the task resumes on the next start", "task=%s", task_id);
+}
+
+void engine_poll_now(engine *e, const char *task_id)
+{
+    runner_poll_now(e->runner, task_id);
 }
 
 void engine_cancel(engine *e, const char *task_id)
@@ -296,6 +298,7 @@ void engine_cancel(engine *e, const char *task_id)
     pthread_mutex_lock(&e->lock);
     signal_running_task(e, task_id);
     pthread_mutex_unlock(&e->lock);
+    runner_cancel(e->runner, task_id);
 }
 
 void engine_get_stats(engine *e, engine_stats *out)
@@ -305,6 +308,11 @@ void engine_get_stats(engine *e, engine_stats *out)
     out->running = e->running;
     out->timers = e->timer_count;
     pthread_mutex_unlock(&e->lock);
+    runner_stats stats;
+    runner_get_stats(e->runner, &stats);
+    out->upstream_flights = stats.flights;
+    out->upstream_transfers = stats.transfers;
+    out->upstream_downloads = stats.downloads;
 }
 
 engine *engine_start(const engine_config *config)
@@ -318,21 +326,15 @@ engine *engine_start(const engine_config *config)
     pthread_cond_init(&e->timers_changed, NULL);
     if (store_open(config->data_dir, &e->deadline_db) != STORE_OK) goto fail;
 
-    /* Crash recovery: every unfinished task is runnable again, with its deadline re-armed. */
-    task_record *unfinished = NULL;
-    size_t count = 0;
-    if (store_task_list_unfinished(e->deadline_db, &unfinished, &count) != STORE_OK) goto fail;
-    for (size_t i = 0; i < count; i++) {
-        task_ref ref;
-        snprintf(ref.id, sizeof(ref.id), "%s", unfinished[i].id);
-        ref.deadline_at = unfinished[i].deadline_at;
-        if (!queue_push(e, &ref) || !timer_push(e, &ref)) {
-            task_records_free(unfinished, count);
-            goto fail;
-        }
-    }
-    task_records_free(unfinished, count);
-    if (count) log_info("resuming unfinished tasks", "count=%zu", count);
+    runner_config runner_settings = {.data_dir = config->data_dir,
+                                     .blobs = config->blobs,
+                                     .fetch = config->fetch,
+                                     .webhook_base = config->public_url,
+                                     .poll_scale = config->poll_scale,
+                                     .submit_timeout_ms = config->submit_timeout_ms,
+                                     .unknown_grace_ms = config->unknown_grace_ms,
+                                     .to_sandbox = enqueue_for_sandbox,
+                                     .sandbox_context = e};
 
     e->worker_count = e->config.render_concurrency;
     e->workers = calloc((size_t)e->worker_count, sizeof(worker));
@@ -343,6 +345,23 @@ engine *engine_start(const engine_config *config)
     }
     for (int i = 0; i < e->worker_count; i++)
         if (pthread_create(&e->workers[i].thread, NULL, worker_main, &e->workers[i]) != 0) abort();
+    e->runner = runner_start(&runner_settings);
+    if (e->runner == NULL) abort();
+
+    /* Crash recovery: every unfinished task resumes where it was, with its deadline re-armed. */
+    task_record *unfinished = NULL;
+    size_t count = 0;
+    if (store_task_list_unfinished(e->deadline_db, &unfinished, &count) != STORE_OK) abort();
+    for (size_t i = 0; i < count; i++) {
+        task_ref ref;
+        memset(&ref, 0, sizeof(ref));
+        snprintf(ref.id, sizeof(ref.id), "%s", unfinished[i].id);
+        ref.deadline_at = unfinished[i].deadline_at;
+        if (!timer_push(e, &ref)) abort();
+        if (!e->config.paused) runner_add(e->runner, ref.id);
+    }
+    task_records_free(unfinished, count);
+    if (count) log_info("resuming unfinished tasks", "count=%zu", count);
     if (pthread_create(&e->deadline_thread, NULL, deadline_main, e) != 0) abort();
     return e;
 
@@ -371,7 +390,8 @@ void engine_stop(engine *e)
         pthread_join(e->workers[i].thread, NULL);
         store_close(e->workers[i].db);
     }
-    pthread_join(e->deadline_thread, NULL);
+    pthread_join(e->deadline_thread, NULL); /* it may call the runner: stop the runner after it */
+    runner_stop(e->runner);                  /* it may still queue sandbox tasks: free the queue after it */
     store_close(e->deadline_db);
     free(e->workers);
     free(e->queue);

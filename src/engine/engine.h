@@ -1,5 +1,8 @@
 /* engine.h — the warm path: runs every accepted task to its end, off the HTTP threads.
  *
+ * Tasks are routed by the upstream runner (engine/upstream_runner.h): those on provider channels are
+ * submitted, followed and mirrored there; those on the sandbox come back to the render workers.
+ *
  * Inside: a FIFO of runnable tasks served by a bounded pool of worker threads (each render is one
  * worker), and a deadline thread holding one timer per unfinished task (no global sweep): a task
  * still unfinished at its deadline fails with code "timeout". Every state change is a compare-and-set
@@ -25,7 +28,11 @@ typedef struct engine_config {
     blob_store *blobs;      /* results are written here (thread-safe for distinct names) */
     int render_concurrency; /* worker threads = renders at once (default 2) */
     bool paused;            /* accept and time tasks, but start none (benchmarks, draining) */
-    fetch_policy fetch;     /* the guard and limits for fetching inputs */
+    fetch_policy fetch;     /* the guard and limits for fetching inputs and provider results */
+    const char *public_url; /* this server's public base: provider webhooks are sent here; NULL = poll only */
+    double poll_scale;      /* multiplies provider poll delays (tests: 0.01); 0 = 1 */
+    int64_t submit_timeout_ms; /* an unanswered submit is "submission unknown" after this (0 = 30 s) */
+    int64_t unknown_grace_ms;  /* an unknown submission that cannot be looked up fails after this (0 = 10 min) */
 } engine_config;
 
 /* Starts the threads and enqueues every unfinished task of the store. NULL on failure. */
@@ -43,7 +50,13 @@ typedef struct engine_stats {
     size_t queued;  /* waiting for a worker */
     size_t running; /* held by a worker */
     size_t timers;  /* deadlines armed */
+    size_t upstream_flights;   /* tasks followed on provider channels */
+    size_t upstream_transfers; /* provider requests in progress */
+    size_t upstream_downloads; /* results being downloaded */
 } engine_stats;
 void engine_get_stats(engine *e, engine_stats *out);
+
+/* Ask the provider for this task's state now (at most once a second per task). */
+void engine_poll_now(engine *e, const char *task_id);
 
 #endif

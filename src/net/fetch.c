@@ -345,8 +345,8 @@ static void fetch_remove_file(const char *path)
 }
 
 /* Runs one transfer into the already opened file. */
-static fetch_result fetch_transfer(CURLU *parsed, const char *host, FILE *file, const fetch_policy *policy,
-                                   fetch_response *response, char *err, size_t err_size)
+static fetch_result fetch_transfer(CURLU *parsed, const char *host, const char *const *headers, FILE *file,
+                                   const fetch_policy *policy, fetch_response *response, char *err, size_t err_size)
 {
     CURL *easy = curl_easy_init();
     if (easy == NULL) {
@@ -356,7 +356,16 @@ static fetch_result fetch_transfer(CURLU *parsed, const char *host, FILE *file, 
     fetch_context context = {.easy = easy, .policy = policy, .file = file};
     char error_buffer[CURL_ERROR_SIZE] = "";
     CURLcode code = fetch_configure(easy, parsed, &context, error_buffer);
+    struct curl_slist *header_list = NULL;
+    for (size_t i = 0; code == CURLE_OK && headers && headers[i]; i++) {
+        struct curl_slist *grown = curl_slist_append(header_list, headers[i]);
+        if (grown == NULL) code = CURLE_OUT_OF_MEMORY;
+        else header_list = grown;
+    }
+    /* libcurl drops a custom Authorization header when a redirect leaves the host */
+    if (code == CURLE_OK && header_list) code = curl_easy_setopt(easy, CURLOPT_HTTPHEADER, header_list);
     if (code != CURLE_OK) {
+        curl_slist_free_all(header_list);
         snprintf(err, err_size, "the HTTP client could not be set up: %s", curl_easy_strerror(code));
         curl_easy_cleanup(easy);
         return FETCH_UNREACHABLE;
@@ -384,11 +393,19 @@ static fetch_result fetch_transfer(CURLU *parsed, const char *host, FILE *file, 
         result = FETCH_HTTP_STATUS;
     }
     curl_easy_cleanup(easy);
+    curl_slist_free_all(header_list);
     return result;
 }
 
 fetch_result fetch_url_to_file(const char *url, const char *path, const fetch_policy *policy,
                                fetch_response *out, char *err, size_t err_size)
+{
+    return fetch_url_to_file_with_headers(url, NULL, path, policy, out, err, err_size);
+}
+
+fetch_result fetch_url_to_file_with_headers(const char *url, const char *const *headers, const char *path,
+                                            const fetch_policy *policy, fetch_response *out, char *err,
+                                            size_t err_size)
 {
     char scratch_err[8];
     if (err == NULL || err_size == 0) {
@@ -433,7 +450,7 @@ fetch_result fetch_url_to_file(const char *url, const char *path, const fetch_po
         return FETCH_UNREACHABLE;
     }
 
-    result = fetch_transfer(parsed, host, file, policy, response, err, err_size);
+    result = fetch_transfer(parsed, host, headers, file, policy, response, err, err_size);
     curl_url_cleanup(parsed);
     /* Buffered bytes reach the disk only here, so a full disk may first show up at close. */
     if (fclose(file) != 0 && result == FETCH_OK) {

@@ -49,6 +49,12 @@ typedef struct fetch_response {
 fetch_result fetch_url_to_file(const char *url, const char *path, const fetch_policy *policy,
                                fetch_response *out, char *err, size_t err_size);
 
+/* The same, sending extra request headers (NULL-terminated "Name: value" lines, e.g. a provider's
+ * Authorization for its own download endpoint; libcurl drops it if a redirect leaves the host). */
+fetch_result fetch_url_to_file_with_headers(const char *url, const char *const *headers, const char *path,
+                                            const fetch_policy *policy, fetch_response *out, char *err,
+                                            size_t err_size);
+
 /* The address rules on their own, for other checks (callback URLs, webhooks):
  * true when addr is a public unicast address. */
 bool net_address_is_public(const struct sockaddr *addr);

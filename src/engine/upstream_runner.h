@@ -1,0 +1,65 @@
+/* upstream_runner.h — runs tasks on provider channels (internal to the engine).
+ *
+ * One thread owns one libcurl multi handle that carries every request to every provider (submit,
+ * poll, result, cancel, look-up), a timer heap with one entry per task in flight (its next poll, retry
+ * or back-off: nothing is swept), and the routing state of every channel (slots in use, circuit,
+ * throttling). The thread also routes every new task; tasks routed to the sandbox are handed to the
+ * engine's render workers through `to_sandbox`. Result files are downloaded, probed and stored by a
+ * small pool of download threads through the guarded client (net/fetch.h), so a large download never
+ * holds up the traffic of other tasks.
+ *
+ * Every state change is a compare-and-set in the store; the task's upstream record (channel, job id,
+ * URLs, channels already tried, submission phase) is written before each step that depends on it,
+ * so a restart resumes each task where it was — and a submission that was sent but not answered is
+ * never sent blindly again: it is looked up (Kling by external id, Sync by idempotent replay) or, for
+ * providers with no look-up, failed after a grace period.
+ *
+ * Thread safety: runner_add, runner_cancel and runner_poll_now may be called from any thread. */
+#ifndef REELAY_ENGINE_UPSTREAM_RUNNER_H
+#define REELAY_ENGINE_UPSTREAM_RUNNER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "blob/blob.h"
+#include "net/fetch.h"
+
+typedef struct upstream_runner upstream_runner;
+
+/* Hands a task routed to a sandbox channel to the render workers. */
+typedef void (*runner_sandbox_fn)(void *context, const char *task_id, const char *channel, int64_t deadline_at);
+
+typedef struct runner_config {
+    const char *data_dir;
+    blob_store *blobs;
+    fetch_policy fetch;         /* for result downloads */
+    const char *webhook_base;   /* public URL of this server: webhook URLs are sent upstream; NULL = poll only */
+    double poll_scale;          /* multiplies every poll delay (tests use 0.01); default 1 */
+    int64_t submit_timeout_ms;  /* an unanswered submit becomes "submission unknown" after this; default 30 s */
+    int64_t request_timeout_ms; /* other provider requests; default 30 s */
+    int64_t unknown_grace_ms;   /* a submission unknown that cannot be looked up fails after this; default 10 min */
+    int download_workers;       /* default 4 */
+    runner_sandbox_fn to_sandbox;
+    void *sandbox_context;
+} runner_config;
+
+upstream_runner *runner_start(const runner_config *config);
+/* Stops the thread and the downloads; unfinished tasks stay unfinished and resume on the next start. */
+void runner_stop(upstream_runner *runner);
+
+/* A task to run: a new one (pending) or an unfinished one found at start. */
+void runner_add(upstream_runner *runner, const char *task_id);
+/* The task was finished elsewhere (cancelled by its owner, timed out): stop following it, and ask the
+ * provider to cancel the job when it can. */
+void runner_cancel(upstream_runner *runner, const char *task_id);
+/* Poll this task's job now (a webhook arrived, or a client asked for a fresh state). */
+void runner_poll_now(upstream_runner *runner, const char *task_id);
+
+typedef struct runner_stats {
+    size_t flights;   /* tasks followed */
+    size_t transfers; /* provider requests in progress */
+    size_t downloads; /* results being downloaded */
+} runner_stats;
+void runner_get_stats(upstream_runner *runner, runner_stats *out);
+
+#endif
