@@ -128,6 +128,65 @@ static bool read_task_id(http_exchange *exchange, char id[IDS_TASK_ID_SIZE])
     return true;
 }
 
+/* ---- ?sync_upstream=true: a bounded wait for the provider's fresh answer, off the event loop's
+ * critical path (h2o's 100 ms timer re-reads the task; nothing blocks). ---- */
+
+enum { SYNC_WAIT_MS = 2000 };
+
+typedef struct upstream_waiter {
+    h2o_timeout_entry_t entry;
+    h2o_req_t *req;
+    api_thread *thread;
+    char id[IDS_TASK_ID_SIZE];
+    int64_t updated_at, progress, give_up_ms;
+    task_state state;
+} upstream_waiter;
+
+/* Lives in the request's pool: when h2o disposes of the request, the timer must go too. */
+static void waiter_disposed(void *object)
+{
+    upstream_waiter *waiter = object;
+    if (h2o_timeout_is_linked(&waiter->entry)) h2o_timeout_unlink(&waiter->entry);
+}
+
+static void waiter_check(h2o_timeout_entry_t *entry)
+{
+    upstream_waiter *waiter = (upstream_waiter *)((char *)entry - offsetof(upstream_waiter, entry));
+    task_record task;
+    store_status status = store_task_get(waiter->thread->db, waiter->id, &task);
+    if (status != STORE_OK) {
+        http_send_error_fields(waiter->req, 500, ERR_TYPE_SERVER, "internal_error", NULL, "The task could not be read.");
+        return;
+    }
+    bool changed = task.state != waiter->state || task.progress != waiter->progress ||
+                   task.updated_at != waiter->updated_at;
+    if (!changed && clock_monotonic_ms() < waiter->give_up_ms) {
+        task_record_clear(&task);
+        h2o_timeout_link(waiter->req->conn->ctx->loop, &waiter->req->conn->ctx->hundred_ms_timeout, &waiter->entry);
+        return;
+    }
+    json_text text = {0};
+    api_task_write(waiter->thread->app, &task, &text);
+    task_record_clear(&task);
+    api_send_json_text(waiter->req, 200, &text); /* may dispose the request, and the waiter with it */
+}
+
+static void wait_for_upstream(http_exchange *exchange, const task_record *task)
+{
+    h2o_req_t *req = exchange->req;
+    upstream_waiter *waiter = h2o_mem_alloc_shared(&req->pool, sizeof(*waiter), waiter_disposed);
+    memset(waiter, 0, sizeof(*waiter));
+    waiter->req = req;
+    waiter->thread = exchange->thread_data;
+    snprintf(waiter->id, sizeof(waiter->id), "%s", task->id);
+    waiter->state = task->state;
+    waiter->progress = task->progress;
+    waiter->updated_at = task->updated_at;
+    waiter->give_up_ms = clock_monotonic_ms() + SYNC_WAIT_MS;
+    waiter->entry.cb = waiter_check;
+    h2o_timeout_link(req->conn->ctx->loop, &req->conn->ctx->hundred_ms_timeout, &waiter->entry);
+}
+
 void api_tasks_get(http_exchange *exchange)
 {
     api_thread *thread = exchange->thread_data;
@@ -142,15 +201,23 @@ void api_tasks_get(http_exchange *exchange)
                                "sync_upstream must be true or false.");
         return;
     }
-    /* The sandbox has no upstream: its stored state is always current, so sync_upstream changes nothing. */
     char id[IDS_TASK_ID_SIZE];
     if (!read_task_id(exchange, id)) return;
     task_record task;
     store_status status = store_task_get(thread->db, id, &task);
     if (status == STORE_OK && strcmp(task.key_id, key.id) == 0) {
-        json_text text = {0};
-        api_task_write(thread->app, &task, &text);
-        api_send_json_text(exchange->req, 200, &text);
+        bool sync = has_sync == 1 && (strcmp(sync_upstream, "true") == 0 || strcmp(sync_upstream, "1") == 0);
+        /* A task on a provider channel: ask the provider now and answer with what it says, waiting a
+         * bounded time. The sandbox has no upstream: its stored state is always current. */
+        if (sync && !task_state_is_terminal(task.state) && task.channel[0] && task.upstream_json != NULL &&
+            strstr(task.upstream_json, "\"phase\":\"sandbox\"") == NULL) {
+            engine_poll_now(thread->app->engine, id);
+            wait_for_upstream(exchange, &task);
+        } else {
+            json_text text = {0};
+            api_task_write(thread->app, &task, &text);
+            api_send_json_text(exchange->req, 200, &text);
+        }
     } else if (status == STORE_ERROR) {
         http_send_error_fields(exchange->req, 500, ERR_TYPE_SERVER, "internal_error", NULL,
                                "The task could not be read.");
