@@ -167,6 +167,8 @@ static const char usage_serve[] =
     "                             (REELAY_SUBMIT_TIMEOUT_MS, default 30000)\n"
     "  --unknown-grace SECONDS    an unknown submission that cannot be looked up fails after this\n"
     "                             (REELAY_UNKNOWN_GRACE, default 600)\n"
+    "  With --public-url set, providers are asked to call POST <url>/v1/upstream/<channel>/webhook;\n"
+    "  polling stays the fallback. REELAY_FAL_JWKS_URL overrides where fal's webhook keys are read.\n"
     "  Input URLs are fetched only from public addresses; REELAY_FETCH_ALLOW lists hosts or CIDRs\n"
     "  that may be private (e.g. 127.0.0.1 for local tests).\n";
 
@@ -433,7 +435,10 @@ static int command_serve(int argc, char **argv)
                                      .paused = o.engine_paused,
                                      .poll_scale = o.poll_scale,
                                      .submit_timeout_ms = o.submit_timeout_ms,
-                                     .unknown_grace_ms = o.unknown_grace * 1000};
+                                     .unknown_grace_ms = o.unknown_grace * 1000,
+                                     /* webhooks only when the operator says where we can be reached */
+                                     .public_url = o.public_url,
+                                     .fal_jwks_url = env_or("REELAY_FAL_JWKS_URL", NULL)};
     fetch_policy_init(&engine_settings.fetch);
     app.engine = engine_start(&engine_settings);
     if (app.engine == NULL) return 1;

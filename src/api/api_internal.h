@@ -50,12 +50,15 @@ void api_send_json_text(h2o_req_t *req, int status, json_text *text);
  * per-thread copy of the channel table, refreshed every 2 s). */
 routing_verdict api_route_check(api_thread *thread, const char *model, const json_t *advanced,
                                 json_t **unsupported);
+/* Re-reads the thread's channel copy when it is older than 2 s (credentials are not kept in it). */
+void api_channels_refresh(api_thread *thread);
 
 /* Handlers. */
 void api_generations_create(http_exchange *exchange);
 void api_tasks_get(http_exchange *exchange);
 void api_tasks_list(http_exchange *exchange);
 void api_tasks_cancel(http_exchange *exchange);
+void api_upstream_webhook(http_exchange *exchange);
 void api_models_list(http_exchange *exchange);
 void api_ops_health(http_exchange *exchange);
 void api_ops_metrics(http_exchange *exchange);

@@ -12,6 +12,7 @@ const http_route api_routes[] = {
     {"GET", "/v1/tasks", "tasks.list", api_tasks_list},
     {"GET", "/v1/tasks/{id}", "tasks.get", api_tasks_get},
     {"POST", "/v1/tasks/{id}/cancel", "tasks.cancel", api_tasks_cancel},
+    {"POST", "/v1/upstream/{channel}/webhook", "upstream.webhook", api_upstream_webhook},
     {"GET", "/v1/models", "models.list", api_models_list},
     {"GET", "/healthz", "healthz", api_ops_health},
     {"GET", "/metrics", "metrics", api_ops_metrics},
@@ -48,8 +49,7 @@ void api_key_hash(const char *key, unsigned char out[32])
 
 enum { CHANNEL_CACHE_MS = 2000 };
 
-routing_verdict api_route_check(api_thread *thread, const char *model, const json_t *advanced,
-                                json_t **unsupported)
+void api_channels_refresh(api_thread *thread)
 {
     int64_t now = clock_monotonic_ms();
     if (thread->channels_loaded_ms == 0 || now - thread->channels_loaded_ms > CHANNEL_CACHE_MS) {
@@ -71,5 +71,11 @@ routing_verdict api_route_check(api_thread *thread, const char *model, const jso
         }
         free(fresh);
     }
+}
+
+routing_verdict api_route_check(api_thread *thread, const char *model, const json_t *advanced,
+                                json_t **unsupported)
+{
+    api_channels_refresh(thread);
     return routing_check(thread->channels, thread->channel_count, model, advanced, unsupported);
 }

@@ -24,6 +24,7 @@ static const char usage_channels[] =
     "usage: reelay channels add --provider fal|sync|kling|openai|creatify|sandbox --name NAME\n"
     "                           [--base-url URL] --credential SECRET --models all|m1,m2\n"
     "                           [--priority N] [--weight N] [--max-concurrent N] [--disabled]\n"
+    "                           [--webhook-secret SECRET]\n"
     "       reelay channels list [--json]\n"
     "       reelay channels update NAME [--base-url URL] [--credential SECRET] [--models …]\n"
     "                           [--priority N] [--weight N] [--max-concurrent N]\n"
@@ -34,16 +35,22 @@ static const char usage_channels[] =
     "  none for the sandbox. --credential - reads it from the first line of standard input (keeps it\n"
     "  out of the process list). It is encrypted at rest with <data>/credentials.key and only ever\n"
     "  printed masked. --base-url defaults to the provider's real API. A higher --priority is tried\n"
-    "  first; --weight shares tasks among channels of equal priority; --max-concurrent 0 = no cap.\n";
+    "  first; --weight shares tasks among channels of equal priority; --max-concurrent 0 = no cap.\n"
+    "  --webhook-secret is the secret the provider signs its webhooks with (Sync's signing secret,\n"
+    "  Kling's or OpenAI's whsec_… secret), sealed like the credential; \"\" removes it. fal webhooks\n"
+    "  are checked against fal's published keys instead, Creatify's are unsigned and only prompt a poll.\n";
 
 typedef struct channel_flags {
     const char *data_dir;
-    const char *provider, *name, *base_url, *credential, *models;
+    const char *provider, *name, *base_url, *credential, *models, *webhook_secret;
     const char *priority, *weight, *max_concurrent;
     bool disabled, json;
 } channel_flags;
 
-enum { F_DATA = 2000, F_PROVIDER, F_NAME, F_BASE_URL, F_CREDENTIAL, F_MODELS, F_PRIORITY, F_WEIGHT, F_MAX, F_DISABLED, F_JSON, F_HELP };
+enum {
+    F_DATA = 2000, F_PROVIDER, F_NAME, F_BASE_URL, F_CREDENTIAL, F_MODELS, F_PRIORITY, F_WEIGHT, F_MAX,
+    F_WEBHOOK_SECRET, F_DISABLED, F_JSON, F_HELP
+};
 
 static const struct option channel_options[] = {
     {"data", required_argument, NULL, F_DATA},
@@ -55,6 +62,7 @@ static const struct option channel_options[] = {
     {"priority", required_argument, NULL, F_PRIORITY},
     {"weight", required_argument, NULL, F_WEIGHT},
     {"max-concurrent", required_argument, NULL, F_MAX},
+    {"webhook-secret", required_argument, NULL, F_WEBHOOK_SECRET},
     {"disabled", no_argument, NULL, F_DISABLED},
     {"json", no_argument, NULL, F_JSON},
     {"help", no_argument, NULL, F_HELP},
@@ -93,6 +101,7 @@ static int parse_channel_flags(int argc, char **argv, channel_flags *f)
         case F_PRIORITY: f->priority = optarg; break;
         case F_WEIGHT: f->weight = optarg; break;
         case F_MAX: f->max_concurrent = optarg; break;
+        case F_WEBHOOK_SECRET: f->webhook_secret = optarg; break;
         case F_DISABLED: f->disabled = true; break;
         case F_JSON: f->json = true; break;
         case F_HELP: fputs(usage_channels, stdout); exit(0);
@@ -218,6 +227,27 @@ static int seal_credential(const char *data_dir, const upstream_provider *provid
     return result;
 }
 
+/* Seals an optional webhook secret ("" clears it). Returns 0, 1 or 2. */
+static int seal_webhook_secret(const char *data_dir, const char *flag, channel_record *channel)
+{
+    char secret[SECRET_BOX_MAX_PLAIN + 2] = "";
+    if (!read_credential(flag, secret, sizeof(secret)) || (secret[0] && !upstream_credential_shape(secret, '\0'))) {
+        sodium_memzero(secret, sizeof(secret));
+        return misuse("%s", "--webhook-secret must be printable, without spaces, at most 512 characters");
+    }
+    channel->webhook_secret_sealed[0] = '\0';
+    int result = 0;
+    if (secret[0] != '\0') {
+        secret_box box;
+        if (secret_box_load(data_dir, &box) != 0 ||
+            secret_box_seal(&box, secret, channel->webhook_secret_sealed, sizeof(channel->webhook_secret_sealed)) != 0)
+            result = 1;
+        sodium_memzero(&box, sizeof(box));
+    }
+    sodium_memzero(secret, sizeof(secret));
+    return result;
+}
+
 /* Applies the optional flags shared by add and update. Returns 0 or 2. */
 static int apply_settings(const channel_flags *f, const upstream_provider *provider, channel_record *channel)
 {
@@ -269,6 +299,7 @@ static int channels_add(const channel_flags *f)
     channel.created_at = clock_unix_seconds();
     int status = apply_settings(f, provider, &channel);
     if (status == 0) status = seal_credential(f->data_dir, provider, f->credential, &channel);
+    if (status == 0 && f->webhook_secret != NULL) status = seal_webhook_secret(f->data_dir, f->webhook_secret, &channel);
     if (status != 0) return status;
     store *db = open_store(f->data_dir);
     if (db == NULL) return 1;
@@ -333,10 +364,11 @@ static int channels_list(const channel_flags *f)
         masked_credential(f->data_dir, c, masked, sizeof(masked));
         if (f->json) {
             json_array_append_new(
-                list, json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:i, s:b, s:s, s:I}", "name", c->name, "provider",
-                                c->provider, "base_url", c->base_url, "models", c->models, "priority", c->priority,
-                                "weight", c->weight, "max_concurrent", c->max_concurrent, "enabled", c->enabled,
-                                "credential", masked, "created", (json_int_t)c->created_at));
+                list, json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:i, s:b, s:s, s:b, s:I}", "name", c->name,
+                                "provider", c->provider, "base_url", c->base_url, "models", c->models, "priority",
+                                c->priority, "weight", c->weight, "max_concurrent", c->max_concurrent, "enabled",
+                                c->enabled, "credential", masked, "webhook_secret", c->webhook_secret_sealed[0] != '\0',
+                                "created", (json_int_t)c->created_at));
         } else {
             printf("%-16s %-9s %-8s %8d %6d %8d  %-22s %s%s%s\n", c->name, c->provider,
                    c->enabled ? "enabled" : "disabled", c->priority, c->weight, c->max_concurrent, masked, c->models,
@@ -373,6 +405,8 @@ static int channels_change(const channel_flags *f, const char *action, const cha
         }
         status = apply_settings(f, provider, &channel);
         if (status == 0 && f->credential != NULL) status = seal_credential(f->data_dir, provider, f->credential, &channel);
+        if (status == 0 && f->webhook_secret != NULL)
+            status = seal_webhook_secret(f->data_dir, f->webhook_secret, &channel);
         if (status != 0) goto done;
     } else {
         channel.enabled = strcmp(action, "enable") == 0;
@@ -381,7 +415,7 @@ static int channels_change(const channel_flags *f, const char *action, const cha
     if (status == 0) printf("%s channel %s\n", strcmp(action, "update") == 0 ? "updated" : action[0] == 'e' ? "enabled" : "disabled", name);
 done:
     store_close(db);
-    sodium_memzero(channel.credential_sealed, sizeof(channel.credential_sealed));
+    sodium_memzero(&channel, sizeof(channel));
     return status;
 }
 

@@ -293,6 +293,22 @@ void engine_poll_now(engine *e, const char *task_id)
     runner_poll_now(e->runner, task_id);
 }
 
+void engine_webhook(engine *e, const char *channel, const char *task_id, const char *job_id)
+{
+    if (task_id != NULL && task_id[0]) runner_poll_now(e->runner, task_id);
+    else if (job_id != NULL && job_id[0]) runner_poll_job(e->runner, channel, job_id);
+}
+
+bool engine_fal_jwks(engine *e, char *out, size_t out_size)
+{
+    return runner_fal_jwks(e->runner, out, out_size);
+}
+
+void engine_refresh_fal_jwks(engine *e)
+{
+    runner_refresh_jwks(e->runner);
+}
+
 void engine_cancel(engine *e, const char *task_id)
 {
     pthread_mutex_lock(&e->lock);
@@ -333,6 +349,7 @@ engine *engine_start(const engine_config *config)
                                      .poll_scale = config->poll_scale,
                                      .submit_timeout_ms = config->submit_timeout_ms,
                                      .unknown_grace_ms = config->unknown_grace_ms,
+                                     .fal_jwks_url = config->fal_jwks_url,
                                      .to_sandbox = enqueue_for_sandbox,
                                      .sandbox_context = e};
 

@@ -33,6 +33,7 @@ typedef struct engine_config {
     double poll_scale;      /* multiplies provider poll delays (tests: 0.01); 0 = 1 */
     int64_t submit_timeout_ms; /* an unanswered submit is "submission unknown" after this (0 = 30 s) */
     int64_t unknown_grace_ms;  /* an unknown submission that cannot be looked up fails after this (0 = 10 min) */
+    const char *fal_jwks_url;  /* fal's webhook keys (NULL = fal's published URL) */
 } engine_config;
 
 /* Starts the threads and enqueues every unfinished task of the store. NULL on failure. */
@@ -58,5 +59,11 @@ void engine_get_stats(engine *e, engine_stats *out);
 
 /* Ask the provider for this task's state now (at most once a second per task). */
 void engine_poll_now(engine *e, const char *task_id);
+/* A verified provider webhook for a channel: poll the task it names (task_id) or the job (job_id);
+ * either may be NULL. The webhook's content is never trusted beyond that: the poll says what is true. */
+void engine_webhook(engine *e, const char *channel, const char *task_id, const char *job_id);
+/* fal's webhook keys as last fetched (see runner_fal_jwks); false when none yet. */
+bool engine_fal_jwks(engine *e, char *out, size_t out_size);
+void engine_refresh_fal_jwks(engine *e);
 
 #endif

@@ -63,13 +63,23 @@ typedef struct flight {
     bool downloading;
 } flight;
 
-typedef enum { INBOX_ADD, INBOX_CANCEL, INBOX_POLL, INBOX_DOWNLOADED } inbox_kind;
+typedef enum { INBOX_ADD, INBOX_CANCEL, INBOX_POLL, INBOX_POLL_JOB, INBOX_DOWNLOADED } inbox_kind;
 
 typedef struct inbox_item {
     inbox_kind kind;
     char task_id[IDS_TASK_ID_SIZE];
-    bool ok; /* INBOX_DOWNLOADED: stored and completed */
+    char channel[64], job_id[128]; /* INBOX_POLL_JOB */
+    bool ok;                       /* INBOX_DOWNLOADED: stored and completed */
 } inbox_item;
+
+/* The transfer that fetches fal's webhook keys. */
+typedef struct jwks_fetch {
+    CURL *easy;
+    char *body;
+    size_t body_size;
+} jwks_fetch;
+
+enum { JWKS_REFRESH_MS = 3600 * 1000, JWKS_MIN_INTERVAL_MS = 60 * 1000, JWKS_LIMIT = 64 * 1024 };
 
 typedef struct download_job {
     char task_id[IDS_TASK_ID_SIZE];
@@ -109,6 +119,13 @@ struct upstream_runner {
     flight **heap;
     size_t heap_count, heap_capacity;
     atomic_size_t transfers;
+
+    /* fal's webhook keys: text guarded by lock, fetched by the runner thread */
+    char *jwks_text;
+    int64_t jwks_fetched_ms, jwks_attempt_ms;
+    atomic_bool jwks_refresh;
+    jwks_fetch jwks;
+    char webhook_base[512];
 };
 
 /* ---- flights by id ---- */
@@ -411,7 +428,13 @@ static bool make_context(upstream_runner *r, flight *f, upstream_context *ctx, c
     if (c == NULL || c->provider == NULL) return false;
     *provider = c->provider;
     webhook[0] = '\0';
-    if (r->config.webhook_base != NULL)
+    /* Webhooks only where they can be trusted: fal (published keys), Sync with a signing secret, Kling
+     * (signed when a secret is set, else only a prompt to poll), Creatify (unsigned: a prompt to poll).
+     * OpenAI's are set per project in its dashboard, not per request. */
+    const char *kind = c->record.provider;
+    bool wanted = strcmp(kind, "fal") == 0 || strcmp(kind, "kling") == 0 || strcmp(kind, "creatify") == 0 ||
+                  (strcmp(kind, "sync") == 0 && c->record.webhook_secret_sealed[0] != '\0');
+    if (r->config.webhook_base != NULL && wanted)
         snprintf(webhook, webhook_size, "%s/v1/upstream/%s/webhook?task=%s", r->config.webhook_base, f->channel,
                  f->task_id);
     *ctx = (upstream_context){.base_url = c->record.base_url,
@@ -923,7 +946,29 @@ static void *download_main(void *arg)
 
 /* ---- inbox ---- */
 
+static void inbox_push_item(upstream_runner *r, const inbox_item *item);
+
 static void inbox_push(upstream_runner *r, inbox_kind kind, const char *task_id, bool ok)
+{
+    inbox_item item;
+    memset(&item, 0, sizeof(item));
+    item.kind = kind;
+    item.ok = ok;
+    snprintf(item.task_id, sizeof(item.task_id), "%s", task_id);
+    inbox_push_item(r, &item);
+}
+
+void runner_poll_job(upstream_runner *r, const char *channel, const char *job_id)
+{
+    inbox_item item;
+    memset(&item, 0, sizeof(item));
+    item.kind = INBOX_POLL_JOB;
+    snprintf(item.channel, sizeof(item.channel), "%s", channel);
+    snprintf(item.job_id, sizeof(item.job_id), "%s", job_id);
+    inbox_push_item(r, &item);
+}
+
+static void inbox_push_item(upstream_runner *r, const inbox_item *source)
 {
     pthread_mutex_lock(&r->lock);
     if (r->inbox_count == r->inbox_capacity) {
@@ -931,15 +976,12 @@ static void inbox_push(upstream_runner *r, inbox_kind kind, const char *task_id,
         inbox_item *grown = realloc(r->inbox, capacity * sizeof(*grown));
         if (grown == NULL) {
             pthread_mutex_unlock(&r->lock);
-            log_error("runner out of memory; the task resumes on the next start", "task=%s", task_id);
+            log_error("runner out of memory; the task resumes on the next start", "task=%s", source->task_id);
             return;
         }
         r->inbox = grown, r->inbox_capacity = capacity;
     }
-    inbox_item *item = &r->inbox[r->inbox_count++];
-    item->kind = kind;
-    item->ok = ok;
-    snprintf(item->task_id, sizeof(item->task_id), "%s", task_id);
+    r->inbox[r->inbox_count++] = *source;
     pthread_mutex_unlock(&r->lock);
     curl_multi_wakeup(r->multi);
 }
@@ -1052,6 +1094,19 @@ static void flight_cancel(upstream_runner *r, const char *task_id)
     flight_drop(r, f);
 }
 
+/* A webhook or a client asked for fresh news: poll now, at most once a second per task. */
+static void poll_soon(upstream_runner *r, flight *f, int64_t now_ms)
+{
+    if (f == NULL || f->easy != NULL || f->downloading || now_ms - f->last_forced_poll_ms < 1000) return;
+    if (f->next_step == STEP_POLL) {
+        f->last_forced_poll_ms = now_ms;
+        schedule(r, f, STEP_POLL, now_ms);
+    } else if (f->next_step == STEP_LOOKUP && f->unknown_since_ms != 0) {
+        f->last_forced_poll_ms = now_ms; /* a webhook for a submission we lost track of: look it up now */
+        schedule(r, f, STEP_LOOKUP, now_ms);
+    }
+}
+
 static void drain_inbox(upstream_runner *r, int64_t now_ms)
 {
     pthread_mutex_lock(&r->lock);
@@ -1065,12 +1120,14 @@ static void drain_inbox(upstream_runner *r, int64_t now_ms)
         case INBOX_ADD: flight_begin(r, items[i].task_id, now_ms); break;
         case INBOX_CANCEL: flight_cancel(r, items[i].task_id); break;
         case INBOX_POLL:
-            f = flight_find(r, items[i].task_id);
-            if (f && f->easy == NULL && !f->downloading && f->next_step == STEP_POLL &&
-                now_ms - f->last_forced_poll_ms >= 1000) {
-                f->last_forced_poll_ms = now_ms;
-                schedule(r, f, STEP_POLL, now_ms);
-            }
+            poll_soon(r, flight_find(r, items[i].task_id), now_ms);
+            break;
+        case INBOX_POLL_JOB:
+            /* a linear look: webhooks that name only the provider's job are rare (OpenAI's) */
+            for (size_t b = 0; b < r->bucket_count && items[i].job_id[0]; b++)
+                for (flight *g = r->buckets[b]; g; g = g->next_in_bucket)
+                    if (strcmp(g->job.id, items[i].job_id) == 0 && strcmp(g->channel, items[i].channel) == 0)
+                        poll_soon(r, g, now_ms);
             break;
         case INBOX_DOWNLOADED:
             f = flight_find(r, items[i].task_id);
@@ -1083,6 +1140,92 @@ static void drain_inbox(upstream_runner *r, int64_t now_ms)
         }
     }
     free(items);
+}
+
+/* ---- fal's webhook keys ---- */
+
+static size_t collect_jwks(char *data, size_t size, size_t count, void *userdata)
+{
+    jwks_fetch *fetch = userdata;
+    size_t n = size * count;
+    if (fetch->body_size + n > JWKS_LIMIT) return 0;
+    char *grown = realloc(fetch->body, fetch->body_size + n + 1);
+    if (grown == NULL) return 0;
+    memcpy(grown + fetch->body_size, data, n);
+    fetch->body = grown, fetch->body_size += n;
+    fetch->body[fetch->body_size] = '\0';
+    return n;
+}
+
+static bool any_fal_channel(const upstream_runner *r)
+{
+    for (size_t i = 0; i < r->channel_count; i++)
+        if (r->channels[i].record.enabled && strcmp(r->channels[i].record.provider, "fal") == 0) return true;
+    return false;
+}
+
+static void jwks_maybe_fetch(upstream_runner *r, int64_t now_ms)
+{
+    if (r->jwks.easy != NULL || r->config.webhook_base == NULL || !any_fal_channel(r)) return;
+    bool stale = r->jwks_fetched_ms == 0 || now_ms - r->jwks_fetched_ms > JWKS_REFRESH_MS;
+    bool asked = atomic_load(&r->jwks_refresh);
+    if (!(stale || asked) || now_ms - r->jwks_attempt_ms < (r->jwks_fetched_ms ? JWKS_MIN_INTERVAL_MS : 5000)) return;
+    atomic_store(&r->jwks_refresh, false);
+    r->jwks_attempt_ms = now_ms;
+    CURL *easy = curl_easy_init();
+    if (easy == NULL) return;
+    curl_easy_setopt(easy, CURLOPT_URL, r->config.fal_jwks_url);
+    curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, 10000L);
+    curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, collect_jwks);
+    curl_easy_setopt(easy, CURLOPT_WRITEDATA, &r->jwks);
+    curl_easy_setopt(easy, CURLOPT_PRIVATE, NULL);
+    if (curl_multi_add_handle(r->multi, easy) != CURLM_OK) {
+        curl_easy_cleanup(easy);
+        return;
+    }
+    r->jwks.easy = easy;
+}
+
+static void jwks_done(upstream_runner *r, CURLcode code, int64_t now_ms)
+{
+    long status = 0;
+    curl_easy_getinfo(r->jwks.easy, CURLINFO_RESPONSE_CODE, &status);
+    curl_multi_remove_handle(r->multi, r->jwks.easy);
+    curl_easy_cleanup(r->jwks.easy);
+    r->jwks.easy = NULL;
+    json_error_t error;
+    json_t *parsed = code == CURLE_OK && status == 200 && r->jwks.body ? json_loads(r->jwks.body, 0, &error) : NULL;
+    if (json_is_array(json_object_get(parsed, "keys"))) {
+        pthread_mutex_lock(&r->lock);
+        free(r->jwks_text);
+        r->jwks_text = r->jwks.body;
+        pthread_mutex_unlock(&r->lock);
+        r->jwks.body = NULL;
+        r->jwks_fetched_ms = now_ms;
+        log_info("fal webhook keys fetched", "keys=%zu", json_array_size(json_object_get(parsed, "keys")));
+    } else {
+        log_warn("fal webhook keys could not be fetched", "status=%ld error=\"%s\"", status, curl_easy_strerror(code));
+    }
+    json_decref(parsed);
+    free(r->jwks.body);
+    r->jwks.body = NULL, r->jwks.body_size = 0;
+}
+
+bool runner_fal_jwks(upstream_runner *r, char *out, size_t out_size)
+{
+    pthread_mutex_lock(&r->lock);
+    bool ok = r->jwks_text != NULL && strlen(r->jwks_text) < out_size;
+    if (ok) memcpy(out, r->jwks_text, strlen(r->jwks_text) + 1);
+    pthread_mutex_unlock(&r->lock);
+    return ok;
+}
+
+void runner_refresh_jwks(upstream_runner *r)
+{
+    atomic_store(&r->jwks_refresh, true);
+    curl_multi_wakeup(r->multi);
 }
 
 /* ---- the thread ---- */
@@ -1116,6 +1259,7 @@ static void *runner_main(void *arg)
         if (now_ms - r->channels_loaded_ms > CHANNEL_RELOAD_MS) channels_reload(r, now_ms);
         drain_inbox(r, now_ms);
         run_due(r, now_ms);
+        jwks_maybe_fetch(r, now_ms);
         int running = 0;
         curl_multi_perform(r->multi, &running);
         CURLMsg *message;
@@ -1125,6 +1269,10 @@ static void *runner_main(void *arg)
             flight *f = NULL;
             curl_easy_getinfo(message->easy_handle, CURLINFO_PRIVATE, (char **)&f);
             CURLcode code = message->data.result;
+            if (message->easy_handle == r->jwks.easy) {
+                jwks_done(r, code, clock_unix_ms());
+                continue;
+            }
             if (f == NULL) continue;
             if (f->next_step == STEP_CANCEL) { /* a cancel's answer */
                 long status = 0;
@@ -1155,6 +1303,13 @@ upstream_runner *runner_start(const runner_config *config)
     if (r->config.request_timeout_ms <= 0) r->config.request_timeout_ms = 30000;
     if (r->config.unknown_grace_ms <= 0) r->config.unknown_grace_ms = 600000;
     if (r->config.download_workers <= 0) r->config.download_workers = 4;
+    if (r->config.fal_jwks_url == NULL) r->config.fal_jwks_url = "https://rest.alpha.fal.ai/.well-known/jwks.json";
+    if (r->config.webhook_base != NULL) {
+        size_t length = strlen(r->config.webhook_base);
+        while (length > 0 && r->config.webhook_base[length - 1] == '/') length--;
+        snprintf(r->webhook_base, sizeof(r->webhook_base), "%.*s", (int)length, r->config.webhook_base);
+        r->config.webhook_base = r->webhook_base;
+    }
     pthread_mutex_init(&r->lock, NULL);
     pthread_cond_init(&r->download_ready, NULL);
     r->bucket_count = 16384;
@@ -1194,6 +1349,12 @@ void runner_stop(upstream_runner *r)
     for (int i = 0; i < r->download_thread_count; i++) pthread_join(r->download_threads[i], NULL);
     for (size_t b = 0; b < r->bucket_count; b++)
         while (r->buckets[b]) flight_drop(r, r->buckets[b]);
+    if (r->jwks.easy) {
+        curl_multi_remove_handle(r->multi, r->jwks.easy);
+        curl_easy_cleanup(r->jwks.easy);
+    }
+    free(r->jwks.body);
+    free(r->jwks_text);
     free(r->download_threads);
     free(r->downloads);
     free(r->inbox);

@@ -18,6 +18,7 @@
 #ifndef REELAY_ENGINE_UPSTREAM_RUNNER_H
 #define REELAY_ENGINE_UPSTREAM_RUNNER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -39,6 +40,7 @@ typedef struct runner_config {
     int64_t request_timeout_ms; /* other provider requests; default 30 s */
     int64_t unknown_grace_ms;   /* a submission unknown that cannot be looked up fails after this; default 10 min */
     int download_workers;       /* default 4 */
+    const char *fal_jwks_url;   /* where fal's webhook-signing keys are published; NULL = fal's own */
     runner_sandbox_fn to_sandbox;
     void *sandbox_context;
 } runner_config;
@@ -54,6 +56,14 @@ void runner_add(upstream_runner *runner, const char *task_id);
 void runner_cancel(upstream_runner *runner, const char *task_id);
 /* Poll this task's job now (a webhook arrived, or a client asked for a fresh state). */
 void runner_poll_now(upstream_runner *runner, const char *task_id);
+/* The same for the job with this provider id on this channel (webhooks that name only the job). */
+void runner_poll_job(upstream_runner *runner, const char *channel, const char *job_id);
+
+/* Copies the last JWKS fetched from fal_jwks_url into out (NUL-terminated); false when none is
+ * cached yet or it does not fit. The runner fetches it when webhooks are on and refreshes it hourly;
+ * runner_refresh_jwks asks for an earlier refresh (at most once a minute). */
+bool runner_fal_jwks(upstream_runner *runner, char *out, size_t out_size);
+void runner_refresh_jwks(upstream_runner *runner);
 
 typedef struct runner_stats {
     size_t flights;   /* tasks followed */

@@ -70,6 +70,7 @@ typedef struct channel_record {
     bool enabled;
     int64_t created_at;
     char credential_sealed[768]; /* SECRET_BOX_SEALED_SIZE: the credential sealed by util/secret_box.h, or "" */
+    char webhook_secret_sealed[768]; /* the provider's webhook signing secret, sealed the same way, or "" */
 } channel_record;
 
 /* True when the channel's model list is "all" or names `model` (pure; no database access). */

@@ -88,6 +88,8 @@ static const char *const migrations[] = {
     "ALTER TABLE channels ADD COLUMN credential_sealed TEXT NOT NULL DEFAULT '';",
     /* 4: the engine's record of a task's job at its provider (JSON, opaque to the store). */
     "ALTER TABLE tasks ADD COLUMN upstream_json TEXT;",
+    /* 5: the secret a provider signs its webhooks with for this channel, sealed like the credential. */
+    "ALTER TABLE channels ADD COLUMN webhook_secret_sealed TEXT NOT NULL DEFAULT '';",
 };
 #define MIGRATION_COUNT (sizeof(migrations) / sizeof(migrations[0]))
 
@@ -493,7 +495,7 @@ store_status store_channel_insert(store *s, const channel_record *channel)
     sqlite3_stmt *stmt = NULL;
     if (prepare(s,
                 "INSERT INTO channels (name, provider, base_url, models, priority, weight, max_concurrent, "
-                "enabled, created_at, credential_sealed) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                "enabled, created_at, credential_sealed, webhook_secret_sealed) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 &stmt) != STORE_OK)
         return STORE_ERROR;
     sqlite3_bind_text(stmt, 1, channel->name, -1, SQLITE_TRANSIENT);
@@ -506,6 +508,7 @@ store_status store_channel_insert(store *s, const channel_record *channel)
     sqlite3_bind_int(stmt, 8, channel->enabled ? 1 : 0);
     sqlite3_bind_int64(stmt, 9, channel->created_at);
     sqlite3_bind_text(stmt, 10, channel->credential_sealed, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(stmt, 11, channel->webhook_secret_sealed, -1, SQLITE_TRANSIENT);
     int changed = run_write(s, stmt, "insert channel");
     return changed == 1 ? STORE_OK : changed == -2 ? STORE_CONFLICT : STORE_ERROR;
 }
@@ -518,7 +521,7 @@ store_status store_channel_list(store *s, channel_record **out, size_t *count)
     if (prepare(
             s,
             "SELECT name, provider, base_url, models, priority, weight, max_concurrent, enabled, created_at, "
-            "credential_sealed FROM channels ORDER BY priority DESC, name",
+            "credential_sealed, webhook_secret_sealed FROM channels ORDER BY priority DESC, name",
             &stmt) != STORE_OK)
         return STORE_ERROR;
     size_t capacity = 0;
@@ -542,6 +545,7 @@ store_status store_channel_list(store *s, channel_record **out, size_t *count)
         c->enabled = sqlite3_column_int(stmt, 7) != 0;
         c->created_at = sqlite3_column_int64(stmt, 8);
         copy_text(c->credential_sealed, sizeof(c->credential_sealed), stmt, 9);
+        copy_text(c->webhook_secret_sealed, sizeof(c->webhook_secret_sealed), stmt, 10);
     }
     sqlite3_finalize(stmt);
     if (rc != SQLITE_DONE) {
@@ -558,7 +562,8 @@ store_status store_channel_update(store *s, const channel_record *channel)
     sqlite3_stmt *stmt = NULL;
     if (prepare(s,
                 "UPDATE channels SET provider = ?2, base_url = ?3, models = ?4, priority = ?5, weight = ?6, "
-                "max_concurrent = ?7, enabled = ?8, credential_sealed = ?9 WHERE name = ?1",
+                "max_concurrent = ?7, enabled = ?8, credential_sealed = ?9, webhook_secret_sealed = ?10 "
+                "WHERE name = ?1",
                 &stmt) != STORE_OK)
         return STORE_ERROR;
     sqlite3_bind_text(stmt, 1, channel->name, -1, SQLITE_TRANSIENT);
@@ -570,6 +575,7 @@ store_status store_channel_update(store *s, const channel_record *channel)
     sqlite3_bind_int(stmt, 7, channel->max_concurrent);
     sqlite3_bind_int(stmt, 8, channel->enabled ? 1 : 0);
     sqlite3_bind_text(stmt, 9, channel->credential_sealed, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(stmt, 10, channel->webhook_secret_sealed, -1, SQLITE_TRANSIENT);
     int changed = run_write(s, stmt, "update channel");
     return changed == 1 ? STORE_OK : changed == 0 ? STORE_NOT_FOUND : STORE_ERROR;
 }
