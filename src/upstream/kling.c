@@ -82,7 +82,8 @@ static int kling_jwt(const char *access_key, const char *secret_key, int64_t exp
     static const char header[] = "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
     char payload[KLING_ACCESS_KEY_MAX + 96];
     int n = snprintf(payload, sizeof(payload), "{\"iss\":\"%s\",\"exp\":%lld,\"nbf\":%lld}", access_key,
-                     (long long)expires_at, (long long)(expires_at - KLING_TOKEN_LIFETIME - KLING_NOT_BEFORE_SLACK));
+                     (long long)expires_at,
+                     (long long)(expires_at - KLING_TOKEN_LIFETIME - KLING_NOT_BEFORE_SLACK));
     if (n < 0 || (size_t)n >= sizeof(payload) || out_size == 0) return -1;
     size_t used = 0;
     if (!b64url_append(out, out_size, &used, header, strlen(header)) || used + 1 >= out_size) return -1;
@@ -136,7 +137,8 @@ static bool kling_id_is_sane(const char *id)
     size_t length = id ? strlen(id) : 0;
     if (length == 0 || length >= sizeof(((upstream_job *)0)->id)) return false;
     for (const char *p = id; *p; p++)
-        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '-' || *p == '_'))
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '-' ||
+              *p == '_'))
             return false;
     return true;
 }
@@ -184,7 +186,8 @@ static int kling_build_submit(const upstream_context *ctx, upstream_request *out
         return -1;
     }
     if (orientation == NULL || mode == NULL || sound == NULL) {
-        snprintf(err, err_size, "character_orientation, mode or keep_original_sound has a value Kling does not take");
+        snprintf(err, err_size,
+                 "character_orientation, mode or keep_original_sound has a value Kling does not take");
         return -1;
     }
     if (ctx->task_id == NULL || !kling_id_is_sane(ctx->task_id)) {
@@ -223,7 +226,8 @@ static bool kling_envelope(const json_t *body, long long *code, char *message, s
 {
     const json_t *code_value = json_object_get(body, "code");
     const json_t *message_value = json_object_get(body, "message");
-    snprintf(message, message_size, "%s", json_is_string(message_value) ? json_string_value(message_value) : "");
+    snprintf(message, message_size, "%s",
+             json_is_string(message_value) ? json_string_value(message_value) : "");
     if (!json_is_integer(code_value)) return false;
     *code = json_integer_value(code_value);
     return true;
@@ -234,8 +238,10 @@ static void kling_refusal(const upstream_context *ctx, const upstream_response *
                           long long code, const char *message, upstream_outcome *out)
 {
     char text[360];
-    if (has_code) snprintf(text, sizeof(text), "code %lld: %.300s", code, message[0] ? message : "(no message)");
-    else snprintf(text, sizeof(text), "%.300s", message);
+    if (has_code)
+        snprintf(text, sizeof(text), "code %lld: %.300s", code, message[0] ? message : "(no message)");
+    else
+        snprintf(text, sizeof(text), "%.300s", message);
     upstream_refusal(response, ctx->now, text, out);
     if (!has_code) return; /* the HTTP status decides: 429 → THROTTLED, else REFUSED */
     char words[sizeof(out->error_message)];
@@ -246,14 +252,18 @@ static void kling_refusal(const upstream_context *ctx, const upstream_response *
         return;
     }
     out->verdict = UPSTREAM_REFUSED; /* 1100–1102, 1304 (account trouble) too: another channel may take it */
-    if (code == 1300 || code == 1301) upstream_set_error(out, "content_policy_violation", words);
-    else if (code == 1200 || code == 1201) upstream_set_error(out, "invalid_parameters", words);
-    else if ((code >= 1000 && code <= 1004) || code == 1103) upstream_set_error(out, "upstream_auth_failed", words);
-    else upstream_set_error(out, "upstream_error", words);
+    if (code == 1300 || code == 1301)
+        upstream_set_error(out, "content_policy_violation", words);
+    else if (code == 1200 || code == 1201)
+        upstream_set_error(out, "invalid_parameters", words);
+    else if ((code >= 1000 && code <= 1004) || code == 1103)
+        upstream_set_error(out, "upstream_auth_failed", words);
+    else
+        upstream_set_error(out, "upstream_error", words);
 }
 
-static void kling_parse_submit(const upstream_context *ctx, const upstream_response *response, upstream_job *job,
-                               upstream_outcome *out)
+static void kling_parse_submit(const upstream_context *ctx, const upstream_response *response,
+                               upstream_job *job, upstream_outcome *out)
 {
     json_t *body = upstream_parse_object(response);
     out->progress = -1;
@@ -268,10 +278,12 @@ static void kling_parse_submit(const upstream_context *ctx, const upstream_respo
     }
     memset(job, 0, sizeof(*job));
     const json_t *data = json_object_get(body, "data");
-    if (!has_code || !upstream_copy_string(data, "task_id", job->id, sizeof(job->id)) || !kling_id_is_sane(job->id)) {
+    if (!has_code || !upstream_copy_string(data, "task_id", job->id, sizeof(job->id)) ||
+        !kling_id_is_sane(job->id)) {
         job->id[0] = '\0';
         out->verdict = UPSTREAM_AMBIGUOUS;
-        upstream_set_error(out, "upstream_error", "Kling accepted the request but its answer could not be read");
+        upstream_set_error(out, "upstream_error",
+                           "Kling accepted the request but its answer could not be read");
         json_decref(body);
         return;
     }
@@ -290,8 +302,8 @@ static int kling_build_poll(const upstream_context *ctx, const upstream_job *job
 
 static const char *kling_failure_code(const char *text)
 {
-    static const char *const words[] = {"risk", "policy", "sensitive", "moderation", "safety", "nsfw",
-                                        "inappropriate", "violat", NULL};
+    static const char *const words[] = {"risk", "policy",        "sensitive", "moderation", "safety",
+                                        "nsfw", "inappropriate", "violat",    NULL};
     for (size_t i = 0; words[i]; i++)
         if (strcasestr(text, words[i]) != NULL) return "content_policy_violation";
     return "generation_failed";
@@ -302,8 +314,8 @@ static bool kling_video(const json_t *data, upstream_outcome *out)
 {
     const json_t *videos = json_object_get(json_object_get(data, "task_result"), "videos");
     const json_t *video = json_is_array(videos) ? json_array_get(videos, 0) : NULL;
-    if (!upstream_copy_string(video, "url", out->media_url, sizeof(out->media_url)) || out->media_url[0] == '\0' ||
-        !is_http_url(out->media_url)) {
+    if (!upstream_copy_string(video, "url", out->media_url, sizeof(out->media_url)) ||
+        out->media_url[0] == '\0' || !is_http_url(out->media_url)) {
         out->media_url[0] = '\0';
         return false;
     }
@@ -320,8 +332,8 @@ static bool kling_video(const json_t *data, upstream_outcome *out)
     return true;
 }
 
-static void kling_parse_poll(const upstream_context *ctx, const upstream_response *response, upstream_job *job,
-                             upstream_outcome *out)
+static void kling_parse_poll(const upstream_context *ctx, const upstream_response *response,
+                             upstream_job *job, upstream_outcome *out)
 {
     out->progress = -1; /* Kling states no number */
     json_t *body = upstream_parse_object(response);
@@ -329,27 +341,32 @@ static void kling_parse_poll(const upstream_context *ctx, const upstream_respons
     char message[320];
     bool has_code = kling_envelope(body, &code, message, sizeof(message));
     /* 1203 (resource not found), or a message saying the task is unknown */
-    bool not_found = has_code && code != 0 &&
-                     (code == 1203 || (strcasestr(message, "task") != NULL &&
-                                       (strcasestr(message, "not found") != NULL || strcasestr(message, "not exist") != NULL)));
+    bool not_found =
+        has_code && code != 0 &&
+        (code == 1203 || (strcasestr(message, "task") != NULL && (strcasestr(message, "not found") != NULL ||
+                                                                  strcasestr(message, "not exist") != NULL)));
     if (response->status < 200 || response->status > 299) {
         upstream_poll_trouble(response, ctx->now, out); /* 404 → LOST, else RETRY … */
-        if (has_code && code != 0) out->phase = not_found ? UPSTREAM_JOB_LOST : UPSTREAM_JOB_RETRY; /* … unless the code says */
+        if (has_code && code != 0)
+            out->phase = not_found ? UPSTREAM_JOB_LOST : UPSTREAM_JOB_RETRY; /* … unless the code says */
         json_decref(body);
         return;
     }
     if (!has_code || code != 0) {
         out->phase = not_found ? UPSTREAM_JOB_LOST : UPSTREAM_JOB_RETRY;
         char text[400];
-        if (has_code) snprintf(text, sizeof(text), "Kling answered code %lld: %.300s", code, message);
-        else snprintf(text, sizeof(text), "Kling's status answer could not be read");
+        if (has_code)
+            snprintf(text, sizeof(text), "Kling answered code %lld: %.300s", code, message);
+        else
+            snprintf(text, sizeof(text), "Kling's status answer could not be read");
         upstream_set_error(out, "upstream_error", text);
         json_decref(body);
         return;
     }
     const json_t *data = json_object_get(body, "data");
     char task_id[sizeof(job->id)];
-    if (job != NULL && upstream_copy_string(data, "task_id", task_id, sizeof(task_id)) && kling_id_is_sane(task_id))
+    if (job != NULL && upstream_copy_string(data, "task_id", task_id, sizeof(task_id)) &&
+        kling_id_is_sane(task_id))
         snprintf(job->id, sizeof(job->id), "%s", task_id); /* later polls use Kling's own id */
     const json_t *status_value = json_object_get(data, "task_status");
     const char *status = json_is_string(status_value) ? json_string_value(status_value) : NULL;
@@ -365,12 +382,14 @@ static void kling_parse_poll(const upstream_context *ctx, const upstream_respons
             out->phase = UPSTREAM_JOB_SUCCEEDED;
         } else {
             out->phase = UPSTREAM_JOB_FAILED;
-            upstream_set_error(out, "generation_failed", "Kling reported the task succeed without a video URL");
+            upstream_set_error(out, "generation_failed",
+                               "Kling reported the task succeed without a video URL");
         }
     } else if (strcmp(status, "failed") == 0) {
         const json_t *reason = json_object_get(data, "task_status_msg");
-        const char *text = json_is_string(reason) && json_string_length(reason) > 0 ? json_string_value(reason)
-                                                                                      : "Kling reported the task failed";
+        const char *text = json_is_string(reason) && json_string_length(reason) > 0
+                               ? json_string_value(reason)
+                               : "Kling reported the task failed";
         out->phase = UPSTREAM_JOB_FAILED;
         upstream_set_error(out, kling_failure_code(text), text);
     } else {
@@ -382,8 +401,8 @@ static void kling_parse_poll(const upstream_context *ctx, const upstream_respons
     json_decref(body);
 }
 
-static int kling_build_download(const upstream_context *ctx, const upstream_job *job, const upstream_outcome *done,
-                                upstream_request *out)
+static int kling_build_download(const upstream_context *ctx, const upstream_job *job,
+                                const upstream_outcome *done, upstream_request *out)
 {
     (void)ctx, (void)job;
     if (done->media_url[0] == '\0' || !is_http_url(done->media_url)) return -1;

@@ -40,7 +40,8 @@ static bool sync_id_is_sane(const char *id, size_t max_length)
     size_t length = id ? strlen(id) : 0;
     if (length == 0 || length > max_length) return false;
     for (const char *p = id; *p; p++)
-        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '-' || *p == '_'))
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '-' ||
+              *p == '_'))
             return false;
     return true;
 }
@@ -83,10 +84,12 @@ static int sync_build_submit(const upstream_context *ctx, upstream_request *out,
     json_object_set_new(body, "input", input);
 
     json_t *options = json_object();
-    json_object_set_new(options, "sync_mode", json_string(upstream_param_string(ctx->params, "sync_mode", "loop")));
+    json_object_set_new(options, "sync_mode",
+                        json_string(upstream_param_string(ctx->params, "sync_mode", "loop")));
     if (strcmp(ctx->model, "sync-3") != 0) { /* sync-3 takes no temperature */
         const json_t *temperature = json_object_get(ctx->params, "temperature");
-        if (json_is_number(temperature)) json_object_set_new(options, "temperature", json_real(json_number_value(temperature)));
+        if (json_is_number(temperature))
+            json_object_set_new(options, "temperature", json_real(json_number_value(temperature)));
     }
     if (json_is_true(json_object_get(ctx->params, "active_speaker"))) {
         json_t *detection = json_object();
@@ -133,7 +136,8 @@ static void sync_error_text(const json_t *body, char *out, size_t out_size)
     } else if (json_is_array(message)) {
         size_t index;
         const json_t *item;
-        json_array_foreach(message, index, item) {
+        json_array_foreach(message, index, item)
+        {
             if (!json_is_string(item)) continue;
             if (out[0]) append(out, out_size, "; ");
             append(out, out_size, json_string_value(item));
@@ -149,8 +153,8 @@ static void sync_error_text(const json_t *body, char *out, size_t out_size)
     }
 }
 
-static void sync_parse_submit(const upstream_context *ctx, const upstream_response *response, upstream_job *job,
-                              upstream_outcome *out)
+static void sync_parse_submit(const upstream_context *ctx, const upstream_response *response,
+                              upstream_job *job, upstream_outcome *out)
 {
     json_t *body = upstream_parse_object(response);
     out->progress = -1;
@@ -171,7 +175,8 @@ static void sync_parse_submit(const upstream_context *ctx, const upstream_respon
         !sync_id_is_sane(job->id, sizeof(job->id) - 1)) {
         job->id[0] = '\0';
         out->verdict = UPSTREAM_AMBIGUOUS;
-        upstream_set_error(out, "upstream_error", "Sync accepted the request but its answer could not be read");
+        upstream_set_error(out, "upstream_error",
+                           "Sync accepted the request but its answer could not be read");
         json_decref(body);
         return;
     }
@@ -209,11 +214,13 @@ static bool ends_with(const char *text, const char *suffix)
 static const char *sync_failure_code(const char *code, const char *text)
 {
     static const char *const code_words[] = {"moderation", "content", NULL};
-    static const char *const text_words[] = {"moderation", "content policy", "content_policy", "content violation",
-                                             "nsfw", "safety", "inappropriate", NULL};
+    static const char *const text_words[] = {
+        "moderation", "content policy", "content_policy", "content violation",
+        "nsfw",       "safety",         "inappropriate",  NULL};
     if (contains_any(code, code_words) || contains_any(text, text_words)) return "content_policy_violation";
     if (strcmp(code, "generation_input_validation_failed") == 0 ||
-        (strncmp(code, "generation_", 11) == 0 && ends_with(code, "_missing")) || ends_with(code, "_length_exceeded"))
+        (strncmp(code, "generation_", 11) == 0 && ends_with(code, "_missing")) ||
+        ends_with(code, "_length_exceeded"))
         return "invalid_parameters";
     return "generation_failed";
 }
@@ -225,9 +232,12 @@ static void sync_failed(const json_t *body, const char *status, upstream_outcome
     const char *code = json_is_string(code_value) ? json_string_value(code_value) : "";
     const char *text = json_is_string(text_value) ? json_string_value(text_value) : "";
     char message[512];
-    if (text[0] && code[0]) snprintf(message, sizeof(message), "%s (%s)", text, code);
-    else if (text[0] || code[0]) snprintf(message, sizeof(message), "%s", text[0] ? text : code);
-    else snprintf(message, sizeof(message), "Sync reported the generation %s", status);
+    if (text[0] && code[0])
+        snprintf(message, sizeof(message), "%s (%s)", text, code);
+    else if (text[0] || code[0])
+        snprintf(message, sizeof(message), "%s", text[0] ? text : code);
+    else
+        snprintf(message, sizeof(message), "Sync reported the generation %s", status);
     out->phase = UPSTREAM_JOB_FAILED;
     upstream_set_error(out, sync_failure_code(code, text), message);
 }
@@ -237,8 +247,8 @@ static bool sync_media_url(const json_t *body, upstream_outcome *out)
 {
     static const char *const keys[] = {"outputMediaUrl", "outputUrl", NULL};
     for (size_t i = 0; keys[i]; i++) {
-        if (upstream_copy_string(body, keys[i], out->media_url, sizeof(out->media_url)) && out->media_url[0] &&
-            is_http_url(out->media_url))
+        if (upstream_copy_string(body, keys[i], out->media_url, sizeof(out->media_url)) &&
+            out->media_url[0] && is_http_url(out->media_url))
             return true;
     }
     out->media_url[0] = '\0';
@@ -260,7 +270,8 @@ static void sync_parse_poll(const upstream_context *ctx, const upstream_response
     if (status == NULL) {
         out->phase = UPSTREAM_JOB_RETRY;
         upstream_set_error(out, "upstream_error", "Sync's status answer could not be read");
-    } else if (job != NULL && job->id[0] && json_is_string(id) && strcmp(json_string_value(id), job->id) != 0) {
+    } else if (job != NULL && job->id[0] && json_is_string(id) &&
+               strcmp(json_string_value(id), job->id) != 0) {
         out->phase = UPSTREAM_JOB_RETRY;
         upstream_set_error(out, "upstream_error", "Sync answered about another generation");
     } else if (strcmp(status, "PENDING") == 0) {
@@ -275,10 +286,12 @@ static void sync_parse_poll(const upstream_context *ctx, const upstream_response
             out->phase = UPSTREAM_JOB_SUCCEEDED;
         } else {
             out->phase = UPSTREAM_JOB_FAILED;
-            upstream_set_error(out, "generation_failed", "Sync reported the generation COMPLETED without an output URL");
+            upstream_set_error(out, "generation_failed",
+                               "Sync reported the generation COMPLETED without an output URL");
         }
-    } else if (strcmp(status, "FAILED") == 0 || strcmp(status, "REJECTED") == 0 || strcmp(status, "CANCELED") == 0 ||
-               strcmp(status, "CANCELLED") == 0 || strcmp(status, "TIMED_OUT") == 0) {
+    } else if (strcmp(status, "FAILED") == 0 || strcmp(status, "REJECTED") == 0 ||
+               strcmp(status, "CANCELED") == 0 || strcmp(status, "CANCELLED") == 0 ||
+               strcmp(status, "TIMED_OUT") == 0) {
         sync_failed(body, status, out);
     } else {
         char text[160];
@@ -289,8 +302,8 @@ static void sync_parse_poll(const upstream_context *ctx, const upstream_response
     json_decref(body);
 }
 
-static int sync_build_download(const upstream_context *ctx, const upstream_job *job, const upstream_outcome *done,
-                               upstream_request *out)
+static int sync_build_download(const upstream_context *ctx, const upstream_job *job,
+                               const upstream_outcome *done, upstream_request *out)
 {
     (void)ctx, (void)job;
     if (done->media_url[0] == '\0' || !is_http_url(done->media_url)) return -1;
