@@ -8,7 +8,7 @@ packages=(
   libcurl4-openssl-dev libjansson-dev libsqlite3-dev libsodium-dev
   libavformat-dev libavcodec-dev libavutil-dev
   ffmpeg fonts-dejavu-core
-  libcmocka-dev python3-pytest python3-requests
+  libcmocka-dev python3-pytest python3-requests python3-cryptography
 )
 if [ "${1:-}" = "--bench" ]; then packages+=(wrk nginx-light); fi
 missing=()

@@ -93,7 +93,7 @@ def media():
 class Server:
     """One reelay process on a temporary data folder."""
 
-    def __init__(self, tmp, flags=(), env=None, fetch_allow="127.0.0.1"):
+    def __init__(self, tmp, flags=(), env=None, fetch_allow="127.0.0.1", public_url=True):
         self.data = os.path.join(tmp, "data")
         self.flags = list(flags)
         self.env = dict(os.environ)
@@ -112,6 +112,7 @@ class Server:
         self.key, self.key_id = first["key"], first["key_id"]
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.public_url = public_url  # False: no --public-url, so no webhooks are asked for
         self.process = None
         self.start()
 
@@ -124,8 +125,9 @@ class Server:
             self.flags = list(flags)
         self.log = open(self.log_path, "a")
         self.process = subprocess.Popen(
-            [BIN, "serve", "--data", self.data, "--listen", f"127.0.0.1:{self.port}", "--public-url", self.url,
-             *self.flags], stdout=subprocess.DEVNULL, stderr=self.log, env=self.env)
+            [BIN, "serve", "--data", self.data, "--listen", f"127.0.0.1:{self.port}",
+             *(["--public-url", self.url] if self.public_url else []), *self.flags],
+            stdout=subprocess.DEVNULL, stderr=self.log, env=self.env)
         deadline = time.time() + 20
         while time.time() < deadline:
             if self.process.poll() is not None:
@@ -229,8 +231,8 @@ def make_server(tmp_path):
     """Starts servers with given flags; stops them after the test."""
     started = []
 
-    def make(flags=(), env=None, fetch_allow="127.0.0.1"):
-        s = Server(str(tmp_path / f"s{len(started)}"), flags, env, fetch_allow)
+    def make(flags=(), env=None, fetch_allow="127.0.0.1", public_url=True):
+        s = Server(str(tmp_path / f"s{len(started)}"), flags, env, fetch_allow, public_url)
         started.append(s)
         return s
 
