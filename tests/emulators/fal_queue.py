@@ -16,40 +16,17 @@ Faults (each a count of upcoming requests it affects; see FalQueue.configure):
   run_seconds, result_link_ttl (media links die this long after completion), duplicate_webhooks,
   webhook_bad_signature, webhook_delay.
 """
+import base64
 import hashlib
-import http.server
 import json
-import threading
 import time
 import urllib.parse
-import urllib.request
 import uuid
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-import base64
-
-DEFAULTS = {
-    "key": "fal_test_key",
-    "queue_seconds": 0.2,
-    "run_seconds": 0.4,
-    "outcome": "succeed",
-    "fail_message": "The model could not process the input.",
-    "retry_after": 1,
-    "hang_seconds": 20,
-    "result_link_ttl": None,
-    "duplicate_webhooks": 1,
-    "webhook_bad_signature": False,
-    "webhook_delay": 0.0,
-    "user_id": "user_emulator",
-    "submit_429": 0,
-    "submit_500": 0,
-    "submit_hang": 0,
-    "submit_malformed": 0,
-    "poll_500": 0,
-    "poll_malformed": 0,
-}
+from base import Emulator
 
 # Endpoints of the eight gateway models (§1.9): anything under these prefixes is accepted.
 KNOWN_PREFIXES = ("fal-ai/sync-lipsync/", "fal-ai/creatify/aurora", "fal-ai/kling-video/", "fal-ai/sora-2/")
@@ -65,128 +42,51 @@ def b64url(data):
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-class FalQueue:
+class FalQueue(Emulator):
     """One emulator on 127.0.0.1 in a thread of this process."""
 
+    DEFAULTS = {"key": "fal_test_key", "user_id": "user_emulator"}
+
     def __init__(self, media_path, **config):
-        self.media_path = media_path
-        self.config = dict(DEFAULTS)
-        self.config.update(config)
-        self.lock = threading.Lock()
-        self.jobs = {}
-        self.counts = {"submits": 0, "jobs_created": 0, "polls": 0, "results": 0, "media": 0, "cancels": 0,
-                       "webhooks_sent": 0, "jwks": 0}
         self.private_key = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
         public = self.private_key.public_key().public_bytes(serialization.Encoding.Raw,
                                                             serialization.PublicFormat.Raw)
         self.jwks = {"keys": [{"kty": "OKP", "crv": "Ed25519", "x": b64url(public), "kid": "emulator"}]}
-        emulator = self
+        super().__init__(media_path, **config)
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
+    def route(self, handler, method, path, query, body):
+        path = path.strip("/")
+        if method == "GET" and path == ".well-known/jwks.json":
+            self.count("jwks")
+            return self.reply(handler, 200, self.jwks)
+        if handler.headers.get("Authorization") != f"Key {self.config['key']}":
+            return self.reply(handler, 401, {"detail": "Invalid or missing key"})
+        parts = path.split("/")
+        if len(parts) >= 4 and parts[2] == "requests":
+            request_id = parts[3]
+            rest = "/".join(parts[4:])
+            if method == "GET" and rest == "status":
+                return self.status(handler, request_id)
+            if method == "GET" and rest == "":
+                return self.result(handler, request_id)
+            if method == "PUT" and rest == "cancel":
+                return self.cancel(handler, request_id)
+            return self.reply(handler, 405, {"detail": "Method not allowed"})
+        if method == "POST":
+            return self.submit(handler, path, urllib.parse.parse_qs(query), body)
+        return self.reply(handler, 404, {"detail": "Not found"})
 
-            def log_message(self, *args):
-                pass
-
-            def do_GET(self):
-                emulator.handle(self, "GET")
-
-            def do_POST(self):
-                emulator.handle(self, "POST")
-
-            def do_PUT(self):
-                emulator.handle(self, "PUT")
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        self.base_url = f"http://127.0.0.1:{self.port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    # ---- control ----
-
-    def configure(self, **config):
-        with self.lock:
-            self.config.update(config)
-
-    def stats(self):
-        with self.lock:
-            return {**self.counts, "jobs": {k: dict(v) for k, v in self.jobs.items()}}
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-    def take_fault(self, name):
-        """Consumes one unit of a counted fault; True when it applies to this request."""
-        with self.lock:
-            if self.config.get(name, 0) > 0:
-                self.config[name] -= 1
-                return True
-        return False
-
-    # ---- HTTP ----
-
-    def reply(self, handler, status, body, headers=None, raw=None):
-        data = raw if raw is not None else json.dumps(body).encode()
-        handler.send_response(status)
-        handler.send_header("Content-Type", "application/json")
-        handler.send_header("Content-Length", str(len(data)))
-        for name, value in (headers or {}).items():
-            handler.send_header(name, value)
-        handler.end_headers()
-        handler.wfile.write(data)
-
-    def handle(self, handler, method):
-        try:
-            url = urllib.parse.urlsplit(handler.path)
-            path = url.path.strip("/")
-            length = int(handler.headers.get("Content-Length") or 0)
-            body = handler.rfile.read(length) if length else b""
-            if method == "GET" and path == ".well-known/jwks.json":
-                with self.lock:
-                    self.counts["jwks"] += 1
-                return self.reply(handler, 200, self.jwks)
-            if method == "GET" and path.startswith("media/"):
-                return self.serve_media(handler, path[len("media/"):])
-            if handler.headers.get("Authorization") != f"Key {self.config['key']}":
-                return self.reply(handler, 401, {"detail": "Invalid or missing key"})
-            parts = path.split("/")
-            if len(parts) >= 4 and parts[2] == "requests":
-                request_id = parts[3]
-                rest = "/".join(parts[4:])
-                if method == "GET" and rest == "status":
-                    return self.status(handler, request_id)
-                if method == "GET" and rest == "":
-                    return self.result(handler, request_id)
-                if method == "PUT" and rest == "cancel":
-                    return self.cancel(handler, request_id)
-                return self.reply(handler, 405, {"detail": "Method not allowed"})
-            if method == "POST":
-                return self.submit(handler, path, urllib.parse.parse_qs(url.query), body)
-            return self.reply(handler, 404, {"detail": "Not found"})
-        except (BrokenPipeError, ConnectionResetError):
-            pass
-
-    def phase(self, job, now=None):
-        now = now or time.time()
+    def fal_phase(self, job):
         if job["cancelled"]:
             return "CANCELLED"
-        age = now - job["created"]
-        if age < self.config["queue_seconds"]:
-            return "IN_QUEUE"
-        if age < self.config["queue_seconds"] + self.config["run_seconds"]:
-            return "IN_PROGRESS"
-        return "COMPLETED"
+        return {"queued": "IN_QUEUE", "running": "IN_PROGRESS", "done": "COMPLETED"}[self.phase(job)]
 
     def urls(self, owner_app, request_id):
-        base = f"{self.base_url}/{owner_app}/requests/{request_id}"
+        base = f"{self.origin}/{owner_app}/requests/{request_id}"
         return {"response_url": base, "status_url": base + "/status", "cancel_url": base + "/cancel"}
 
     def submit(self, handler, endpoint, query, body):
-        with self.lock:
-            self.counts["submits"] += 1
+        self.count("submits")
         if not endpoint.startswith(KNOWN_PREFIXES):
             return self.reply(handler, 404, {"detail": f"Application '{endpoint}' not found"})
         if self.take_fault("submit_429"):
@@ -207,16 +107,11 @@ class FalQueue:
                                                              "type": "value_error.missing"}]})
         request_id = str(uuid.uuid4())
         webhook = query.get("fal_webhook", [None])[0]
-        job = {"endpoint": endpoint, "owner_app": owner_app, "input": payload, "created": time.time(),
-               "cancelled": False, "completed_at": None, "webhook": webhook, "webhook_sent": False,
-               "outcome": self.config["outcome"]}
-        with self.lock:
-            self.jobs[request_id] = job
-            self.counts["jobs_created"] += 1
+        job = self.new_job(request_id, endpoint=endpoint, owner_app=owner_app, input=payload, webhook=webhook)
         answer = {"status": "IN_QUEUE", "request_id": request_id, "gateway_request_id": request_id,
                   "queue_position": 0, **self.urls(owner_app, request_id)}
         if webhook:
-            threading.Thread(target=self.deliver_webhook_when_done, args=(request_id,), daemon=True).start()
+            self.when_done(job, lambda: self.deliver_webhook(request_id, job))
         if self.take_fault("submit_hang"):
             time.sleep(self.config["hang_seconds"])
         if self.take_fault("submit_malformed"):
@@ -231,8 +126,7 @@ class FalQueue:
         return job
 
     def status(self, handler, request_id):
-        with self.lock:
-            self.counts["polls"] += 1
+        self.count("polls")
         if self.take_fault("poll_500"):
             return self.reply(handler, 500, {"detail": "Internal error"})
         if self.take_fault("poll_malformed"):
@@ -240,7 +134,7 @@ class FalQueue:
         job = self.job_or_404(handler, request_id)
         if job is None:
             return
-        phase = self.phase(job)
+        phase = self.fal_phase(job)
         shown = "COMPLETED" if phase == "CANCELLED" else phase  # fal has no CANCELLED status value
         body = {"status": shown, "request_id": request_id, **self.urls(job["owner_app"], request_id)}
         if shown == "IN_QUEUE":
@@ -259,7 +153,7 @@ class FalQueue:
                                      "type": "value_error"}]}
         if job["outcome"] == "content_policy":
             return 422, {"detail": "Output blocked by the content policy checker", "error_type": "content_policy_violation"}
-        video = {"url": f"{self.base_url}/media/{request_id}.mp4", "content_type": "video/mp4",
+        video = {"url": self.media_url(request_id), "content_type": "video/mp4",
                  "file_name": "output.mp4", "file_size": 1}
         out = {"video": video}
         if job["endpoint"].startswith("fal-ai/sora-2/"):
@@ -267,49 +161,25 @@ class FalQueue:
         return 200, out
 
     def result(self, handler, request_id):
-        with self.lock:
-            self.counts["results"] += 1
+        self.count("results")
         job = self.job_or_404(handler, request_id)
         if job is None:
             return
-        if self.phase(job) in ("IN_QUEUE", "IN_PROGRESS"):
+        if self.fal_phase(job) in ("IN_QUEUE", "IN_PROGRESS"):
             return self.reply(handler, 400, {"detail": "Request is still in progress"})
         job["completed_at"] = job["completed_at"] or time.time()
         status, body = self.output(request_id, job)
         self.reply(handler, status, body, {"x-fal-request-id": request_id})
 
     def cancel(self, handler, request_id):
-        with self.lock:
-            self.counts["cancels"] += 1
+        self.count("cancels")
         job = self.job_or_404(handler, request_id)
         if job is None:
             return
-        if self.phase(job) == "COMPLETED" or job["cancelled"]:
+        if self.fal_phase(job) == "COMPLETED" or job["cancelled"]:
             return self.reply(handler, 400, {"status": "ALREADY_COMPLETED"})
         job["cancelled"] = True
         self.reply(handler, 202, {"status": "CANCELLATION_REQUESTED"})
-
-    def serve_media(self, handler, name):
-        request_id = name[:-4] if name.endswith(".mp4") else name
-        with self.lock:
-            self.counts["media"] += 1
-            job = self.jobs.get(request_id)
-        ttl = self.config["result_link_ttl"]
-        if job is None or (ttl is not None and time.time() - (job["completed_at"] or job["created"]) > ttl):
-            data = b"AccessDenied: the link expired"
-            handler.send_response(403)
-            handler.send_header("Content-Type", "text/plain")
-            handler.send_header("Content-Length", str(len(data)))
-            handler.end_headers()
-            handler.wfile.write(data)
-            return
-        with open(self.media_path, "rb") as f:
-            data = f.read()
-        handler.send_response(200)
-        handler.send_header("Content-Type", "video/mp4")
-        handler.send_header("Content-Length", str(len(data)))
-        handler.end_headers()
-        handler.wfile.write(data)
 
     # ---- webhooks ----
 
@@ -320,32 +190,15 @@ class FalQueue:
             signature = ("0" if signature[0] != "0" else "1") + signature[1:]
         return signature
 
-    def deliver_webhook_when_done(self, request_id):
-        job = self.jobs[request_id]
-        done_at = job["created"] + self.config["queue_seconds"] + self.config["run_seconds"]
-        time.sleep(max(0.0, done_at - time.time()) + self.config["webhook_delay"])
-        if job["cancelled"]:
-            return
-        job["completed_at"] = job["completed_at"] or time.time()
+    def deliver_webhook(self, request_id, job):
         status, output = self.output(request_id, job)
         payload = {"request_id": request_id, "gateway_request_id": request_id,
                    "status": "OK" if status == 200 else "ERROR", "payload": output,
                    "error": None if status == 200 else f"Invalid status code: {status}"}
-        body = json.dumps(payload).encode()
-        for _ in range(self.config["duplicate_webhooks"]):
+
+        def headers(body):
             timestamp = str(int(time.time()))
-            request = urllib.request.Request(job["webhook"], data=body, method="POST", headers={
-                "Content-Type": "application/json",
-                "X-Fal-Webhook-Request-Id": request_id,
-                "X-Fal-Webhook-User-Id": self.config["user_id"],
-                "X-Fal-Webhook-Timestamp": timestamp,
-                "X-Fal-Webhook-Signature": self.sign(request_id, timestamp, body)})
-            try:
-                with urllib.request.urlopen(request, timeout=5) as answer:
-                    job.setdefault("webhook_answers", []).append(answer.status)
-            except urllib.error.HTTPError as error:
-                job.setdefault("webhook_answers", []).append(error.code)
-            except OSError:
-                job.setdefault("webhook_answers", []).append(0)
-            with self.lock:
-                self.counts["webhooks_sent"] += 1
+            return {"X-Fal-Webhook-Request-Id": request_id, "X-Fal-Webhook-User-Id": self.config["user_id"],
+                    "X-Fal-Webhook-Timestamp": timestamp,
+                    "X-Fal-Webhook-Signature": self.sign(request_id, timestamp, body)}
+        self.post_webhook(job, job["webhook"], json.dumps(payload).encode(), headers)
