@@ -9,7 +9,7 @@ PYTHON     ?= /usr/bin/python3
 export LSAN_OPTIONS  = suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0
 export UBSAN_OPTIONS = print_stacktrace=1:halt_on_error=1
 
-.PHONY: all deps build build-asan run test unit e2e bench format clean
+.PHONY: all deps build build-asan clients run test unit e2e bench format clean
 
 all: build
 
@@ -24,13 +24,17 @@ build-asan:
 	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DREELAY_SANITIZE=ON -DREELAY_WERROR=$(WERROR) >/dev/null
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 
+# The providers' official JavaScript clients, pinned by tests/clients/package-lock.json.
+clients:
+	cd tests/clients && npm ci --no-audit --no-fund --loglevel=error
+
 run: deps build
 	$(BUILD)/reelay init --data $(DATA)
 	$(BUILD)/reelay serve --data $(DATA)
 
 # Unit tests run on both builds (the optimiser finds bugs the sanitizers do not, and the other way
 # round); end-to-end tests (pytest) run against the sanitizer build.
-test: deps build build-asan
+test: deps build build-asan clients
 	cd $(BUILD) && ctest --output-on-failure
 	cd $(ASAN_BUILD) && ctest --output-on-failure
 	REELAY_BIN=$(abspath $(ASAN_BUILD))/reelay $(PYTHON) -m pytest -q tests/e2e
@@ -38,7 +42,7 @@ test: deps build build-asan
 unit: build-asan
 	cd $(ASAN_BUILD) && ctest --output-on-failure
 
-e2e: build-asan
+e2e: build-asan clients
 	REELAY_BIN=$(abspath $(ASAN_BUILD))/reelay $(PYTHON) -m pytest -q tests/e2e
 
 bench:

@@ -11,6 +11,9 @@ packages=(
   libcmocka-dev python3-pytest python3-requests python3-cryptography
 )
 if [ "${1:-}" = "--bench" ]; then packages+=(wrk nginx-light); fi
+# Node.js runs the providers' official clients in the tests; any node ≥ 18 will do (Debian's, or one
+# already installed from elsewhere).
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then packages+=(nodejs npm); fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -3,6 +3,8 @@ tests only. Each checks the provider's auth, validates what the spec says is req
 the provider's own status names, answers with its own shapes (errors included), sends its webhooks signed
 its way, and honours the faults of base.COMMON_DEFAULTS."""
 import base64
+import email.parser
+import email.policy
 import hashlib
 import hmac
 import json
@@ -283,6 +285,25 @@ class OpenAIVideos(Emulator):
                 return self.reply(handler, 200, {"id": parts[2], "object": "video.deleted", "deleted": True})
         self.error(handler, 405, "Method not allowed", "invalid_request_error")
 
+    @staticmethod
+    def parse_body(content_type, raw):
+        """JSON, or multipart/form-data as the official SDK sends it (file parts become their size)."""
+        if not content_type.startswith("multipart/form-data"):
+            return json.loads(raw)
+        message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+            b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + raw)
+        if not message.is_multipart():
+            raise ValueError("not multipart")
+        fields = {}
+        for part in message.iter_parts():
+            name = part.get_param("name", header="content-disposition")
+            if part.get_filename():
+                fields[name] = {"file_name": part.get_filename(), "bytes": len(part.get_payload(decode=True))}
+            else:
+                fields[name] = part.get_content().strip() if isinstance(part.get_content(), str) else \
+                    part.get_payload(decode=True).decode()
+        return fields
+
     def video(self, video_id, job):
         phase = self.phase(job)
         run = self.config["run_seconds"] or 1
@@ -312,10 +333,10 @@ class OpenAIVideos(Emulator):
         if self.take_fault("submit_500"):
             return self.error(handler, 500, "The server had an error while processing your request", "server_error")
         try:
-            payload = json.loads(raw)
+            payload = self.parse_body(handler.headers.get("Content-Type", ""), raw)
             assert isinstance(payload, dict)
         except (ValueError, AssertionError):
-            return self.error(handler, 400, "We could not parse the JSON body of your request", "invalid_request_error")
+            return self.error(handler, 400, "We could not parse the body of your request", "invalid_request_error")
         if not payload.get("prompt"):
             return self.error(handler, 400, "Missing required parameter: 'prompt'", "invalid_request_error", "prompt")
         if payload.get("seconds", "4") not in ("4", "8", "12", "16", "20"):
