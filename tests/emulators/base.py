@@ -1,7 +1,10 @@
 """What every provider emulator shares: a threaded HTTP server on 127.0.0.1, jobs that progress with
 wall-clock time, counted faults, request counters, result media whose links can expire, and webhook
 delivery from a background thread. Test fixtures only."""
+import concurrent.futures
+import heapq
 import http.server
+import itertools
 import json
 import threading
 import time
@@ -62,6 +65,14 @@ class Emulator:
             def do_DELETE(self):
                 emulator.dispatch(self, "DELETE")
 
+        # deliveries due later wait in one heap served by one thread, and go out through a few workers
+        # (a thread per job would not survive ten thousand jobs in flight)
+        self.due = []
+        self.due_order = itertools.count()
+        self.due_changed = threading.Condition(self.lock)
+        self.senders = concurrent.futures.ThreadPoolExecutor(max_workers=8)
+        self.stopping = False
+        threading.Thread(target=self.run_due, daemon=True).start()
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
@@ -80,8 +91,25 @@ class Emulator:
             return {**self.counts, "jobs": {k: dict(v) for k, v in self.jobs.items()}}
 
     def stop(self):
+        with self.lock:
+            self.stopping = True
+            self.due_changed.notify()
         self.server.shutdown()
         self.server.server_close()
+        self.senders.shutdown(wait=False, cancel_futures=True)
+
+    def run_due(self):
+        with self.lock:
+            while not self.stopping:
+                if not self.due:
+                    self.due_changed.wait()
+                    continue
+                wait = self.due[0][0] - time.time()
+                if wait > 0:
+                    self.due_changed.wait(wait)
+                    continue
+                _, _, action = heapq.heappop(self.due)
+                self.senders.submit(action)
 
     def count(self, name):
         with self.lock:
@@ -170,11 +198,12 @@ class Emulator:
             self.count("webhooks_sent")
 
     def when_done(self, job, deliver):
-        """Runs deliver() in a thread once the job is done (plus webhook_delay), unless it was cancelled."""
-        def wait():
-            done_at = job["created"] + self.config["queue_seconds"] + self.config["run_seconds"]
-            time.sleep(max(0.0, done_at - time.time()) + self.config["webhook_delay"])
+        """Runs deliver() once the job is done (plus webhook_delay), unless it was cancelled."""
+        def run():
             if not job["cancelled"]:
                 job["completed_at"] = job["completed_at"] or time.time()
                 deliver()
-        threading.Thread(target=wait, daemon=True).start()
+        done_at = job["created"] + self.config["queue_seconds"] + self.config["run_seconds"]
+        with self.lock:
+            heapq.heappush(self.due, (done_at + self.config["webhook_delay"], next(self.due_order), run))
+            self.due_changed.notify()
