@@ -127,7 +127,7 @@ def test_every_model_by_polling(make_server, fal, media, tmp_path, model):
     assert requests.get(task["results"][0]["url"], timeout=10).status_code == 200
 
 
-@pytest.mark.parametrize("model", ["lipsync-2", "sora-2-pro", "kling-v3-motion-control"])
+@pytest.mark.parametrize("model", list(EXPECTED))
 def test_webhook_brings_the_result_without_waiting_for_a_poll(make_server, fal, media, tmp_path, model):
     emulator = fal(run_seconds=0.3)
     # poll scale 1: the first poll would come only after half the model's usual duration (≥ 30 s)
@@ -300,3 +300,18 @@ def test_advanced_options_no_channel_honours_are_refused_up_front(make_server, f
     while server.submit(body).status_code != 200:
         assert time.time() < deadline
         time.sleep(0.2)
+
+
+def test_max_concurrent_caps_jobs_in_flight_on_a_channel(make_server, fal, media, tmp_path):
+    emulator = fal(queue_seconds=0.2, run_seconds=0.5)
+    server = fal_server(make_server, {"fal-a": emulator})
+    server.cli("channels", "update", "fal-a", "--max-concurrent", "1")
+    server.restart()
+    ids = [server.submit(bodies(media)["sora-2"]).json()["id"] for _ in range(3)]
+    for task_id in ids:
+        check_result(wait_task(server, task_id, timeout=60), tmp_path)
+    created = sorted(job["created"] for job in emulator.stats()["jobs"].values())
+    assert len(created) == 3
+    # the slot frees only when a task ends: no job starts before the previous one finished upstream
+    for earlier, later in zip(created, created[1:]):
+        assert later - earlier >= 0.7 - 0.05, created

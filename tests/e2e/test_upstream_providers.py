@@ -182,25 +182,28 @@ def wait_webhooks(emulator, count, timeout=10):
         time.sleep(0.1)
 
 
-@pytest.mark.parametrize("provider,secret", [("sync", "whsec_sync_test"), ("kling", KLING_SECRET),
-                                             ("creatify", None)])
-def test_signed_webhooks_bring_the_result_early(make_server, emulators, media, tmp_path, provider, secret):
+SECRETS = {"sync": "whsec_sync_test", "kling": KLING_SECRET, "creatify": None}
+
+
+@pytest.mark.parametrize("provider,model", [(p, m) for p in SECRETS for m in PROVIDERS[p][2]])
+def test_webhooks_bring_the_result_early(make_server, emulators, media, tmp_path, provider, model):
     emulator = emulators(provider, run_seconds=0.3)
     server = provider_server(make_server, provider, emulator, flags=["--poll-scale", "1"], public_url=True,
-                             webhook_secret=secret)
+                             webhook_secret=SECRETS[provider])
     started = time.time()
-    task = wait_task(server, server.submit(body_for(PROVIDERS[provider][2][0], media)).json()["id"], timeout=25)
+    task = wait_task(server, server.submit(body_for(model, media)).json()["id"], timeout=25)
     check_completed(task, tmp_path)
     assert time.time() - started < 20  # reelay's own first poll would be ≥ 30 s away
     assert wait_webhooks(emulator, 1)[0] == 200
 
 
-def test_openai_project_webhook_names_only_the_video(make_server, emulators, media, tmp_path):
+@pytest.mark.parametrize("model", ["sora-2", "sora-2-pro"])
+def test_openai_project_webhook_names_only_the_video(make_server, emulators, media, tmp_path, model):
     emulator = emulators("openai", run_seconds=0.3)
     server = provider_server(make_server, "openai", emulator, flags=["--poll-scale", "1"], public_url=True,
                              webhook_secret=OPENAI_SECRET)
     emulator.configure(webhook_url=f"{server.url}/v1/upstream/openai-1/webhook")
-    task = wait_task(server, server.submit(body_for("sora-2", media)).json()["id"], timeout=25)
+    task = wait_task(server, server.submit(body_for(model, media)).json()["id"], timeout=25)
     check_completed(task, tmp_path)
     assert wait_webhooks(emulator, 1)[0] == 200
 
@@ -212,3 +215,16 @@ def test_badly_signed_webhooks_are_refused(make_server, emulators, media, tmp_pa
     task = wait_task(server, server.submit(body_for(PROVIDERS[provider][2][0], media)).json()["id"], timeout=30)
     check_completed(task, tmp_path)  # polling still finishes it
     assert wait_webhooks(emulator, 2) == [401, 401]
+
+
+@pytest.mark.parametrize("provider", ["sync", "kling", "openai", "creatify"])
+def test_cancel_without_a_provider_cancel_discards_the_result(make_server, emulators, media, provider):
+    emulator = emulators(provider, queue_seconds=0.2, run_seconds=1.0)
+    server = provider_server(make_server, provider, emulator)
+    task_id = server.submit(body_for(PROVIDERS[provider][2][0], media)).json()["id"]
+    wait_task(server, task_id, until={"processing"}, timeout=20)
+    assert server.request("POST", f"/v1/tasks/{task_id}/cancel").status_code == 200
+    time.sleep(2.0)  # the job finishes upstream meanwhile
+    task = server.request("GET", f"/v1/tasks/{task_id}").json()
+    assert task["status"] == "cancelled" and task["results"] is None
+    assert emulator.stats()["media"] == 0  # its result was never fetched
