@@ -749,10 +749,9 @@ static void transfer_done(upstream_runner *r, flight *f, CURLcode code)
     int64_t now_ms = clock_unix_ms();
     long status = 0;
     curl_easy_getinfo(f->easy, CURLINFO_RESPONSE_CODE, &status);
-    curl_off_t uploaded = 0;
-    curl_easy_getinfo(f->easy, CURLINFO_SIZE_UPLOAD_T, &uploaded);
-    long connects = 0;
-    curl_easy_getinfo(f->easy, CURLINFO_NUM_CONNECTS, &connects);
+    /* 0 when the request never got as far as being sent (it waited for a connection the whole time) */
+    curl_off_t pretransfer_us = 0;
+    curl_easy_getinfo(f->easy, CURLINFO_PRETRANSFER_TIME_T, &pretransfer_us);
     /* detach the transfer; keep the body for parsing */
     char *body = f->body;
     size_t body_size = f->body_size;
@@ -793,7 +792,13 @@ static void transfer_done(upstream_runner *r, flight *f, CURLcode code)
                             code == CURLE_PEER_FAILED_VERIFICATION;
         char why[160];
         snprintf(why, sizeof(why), "%s", curl_easy_strerror(code));
-        if (what == STEP_SUBMIT && nothing_sent) {
+        if (what == STEP_SUBMIT && pretransfer_us == 0 && !nothing_sent) {
+            /* it timed out waiting for a connection of ours: the provider never saw it, and nobody
+             * refused it — route it again shortly, on this channel or another */
+            log_task(f->task_id, "submit never left; routing again", f->channel, why);
+            release_slot(r, f);
+            schedule(r, f, STEP_ROUTE, now_ms + 1000);
+        } else if (what == STEP_SUBMIT && nothing_sent) {
             upstream_set_error(&out, "upstream_error", why);
             refused(r, f, &out, now_ms, true);
         } else if (submit_like) {

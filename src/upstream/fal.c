@@ -133,7 +133,12 @@ static int fal_build_submit(const upstream_context *ctx, upstream_request *out, 
     if (n < 0 || (size_t)n >= sizeof(out->url)) goto too_long;
     out->carries_credential = true;
     if (upstream_add_header(out, "Authorization: Key %s", ctx->credential) != 0 ||
-        upstream_add_header(out, "Accept: application/json") != 0 || upstream_set_json_body(out, body) != 0) {
+        upstream_add_header(out, "Accept: application/json") != 0) {
+        json_decref(body); /* upstream_set_json_body was not reached: the body is still ours */
+        snprintf(err, err_size, "the fal request could not be built");
+        return -1;
+    }
+    if (upstream_set_json_body(out, body) != 0) {
         snprintf(err, err_size, "the fal request could not be built");
         return -1;
     }
@@ -167,11 +172,21 @@ static bool fal_id_is_sane(const char *id)
     return true;
 }
 
+/* A URL without spaces or control characters (curl refuses those, or worse, sends them). */
+static bool fal_url_is_clean(const char *url)
+{
+    for (const unsigned char *p = (const unsigned char *)url; *p; p++)
+        if (*p <= 0x20 || *p == 0x7f) return false;
+    return true;
+}
+
 /* Takes the answer's URL when it is on the channel's origin, else builds it. */
 static void fal_pick_url(const upstream_context *ctx, const json_t *answer, const char *key, const char *id,
                          const char *suffix, char *out, size_t out_size)
 {
-    if (upstream_copy_string(answer, key, out, out_size) && out[0] && upstream_same_origin(out, ctx->base_url)) return;
+    if (upstream_copy_string(answer, key, out, out_size) && out[0] && fal_url_is_clean(out) &&
+        upstream_same_origin(out, ctx->base_url))
+        return;
     fal_job_url(ctx, id, suffix, out, out_size);
 }
 
@@ -294,6 +309,11 @@ static void fal_parse_result(const upstream_context *ctx, const upstream_respons
     } else if (response->status == 404) {
         out->phase = UPSTREAM_JOB_LOST;
         upstream_set_error(out, "upstream_error", "fal no longer holds the result");
+    } else if (response->status == 401 || response->status == 403) {
+        char text[400];
+        fal_error_text(body, text, sizeof(text));
+        out->phase = UPSTREAM_JOB_FAILED; /* the key was refused: not the model's failure */
+        upstream_set_error(out, "upstream_error", text[0] ? text : "fal refused the key when asked for the result");
     } else {
         char text[400];
         fal_error_text(body, text, sizeof(text));

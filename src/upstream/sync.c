@@ -110,7 +110,12 @@ static int sync_build_submit(const upstream_context *ctx, upstream_request *out,
     out->carries_credential = true;
     if (upstream_add_header(out, "x-api-key: %s", ctx->credential) != 0 ||
         upstream_add_header(out, "Idempotency-Key: %s", ctx->task_id) != 0 ||
-        upstream_add_header(out, "Accept: application/json") != 0 || upstream_set_json_body(out, body) != 0) {
+        upstream_add_header(out, "Accept: application/json") != 0) {
+        json_decref(body); /* upstream_set_json_body was not reached: the body is still ours */
+        snprintf(err, err_size, "the Sync request could not be built");
+        return -1;
+    }
+    if (upstream_set_json_body(out, body) != 0) {
         snprintf(err, err_size, "the Sync request could not be built");
         return -1;
     }

@@ -222,6 +222,14 @@ void upstream_set_error(upstream_outcome *out, const char *code, const char *mes
     snprintf(out->error_message, sizeof(out->error_message), "%s", message && *message ? message : code);
     for (char *p = out->error_message; *p; p++)
         if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = ' ';
+    /* a message cut to fit (here or before) must not end inside a UTF-8 sequence: it goes into JSON */
+    unsigned char *text = (unsigned char *)out->error_message;
+    size_t length = strlen(out->error_message), lead = length;
+    while (lead > 0 && length - lead < 3 && (text[lead - 1] & 0xC0) == 0x80) lead--;
+    if (lead > 0 && text[lead - 1] >= 0xC0) {
+        size_t need = text[lead - 1] >= 0xF0 ? 4 : text[lead - 1] >= 0xE0 ? 3 : 2;
+        if (length - (lead - 1) < need) text[lead - 1] = '\0';
+    }
 }
 
 void upstream_refusal(const upstream_response *response, int64_t now, const char *message, upstream_outcome *out)

@@ -11,6 +11,17 @@ import time
 import urllib.error
 import urllib.request
 
+class QuietServer(http.server.ThreadingHTTPServer):
+    """A client hanging up mid-request is normal here (timeouts are tested): not worth a traceback."""
+
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        import sys
+        if not isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError, TimeoutError)):
+            super().handle_error(request, client_address)
+
+
 COMMON_DEFAULTS = {
     "queue_seconds": 0.2,
     "run_seconds": 0.4,
@@ -73,8 +84,7 @@ class Emulator:
         self.senders = concurrent.futures.ThreadPoolExecutor(max_workers=8)
         self.stopping = False
         threading.Thread(target=self.run_due, daemon=True).start()
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        self.server = QuietServer(("127.0.0.1", 0), Handler)
         self.port = self.server.server_address[1]
         self.origin = f"http://127.0.0.1:{self.port}"
         self.base_url = self.origin + self.PREFIX
@@ -184,6 +194,7 @@ class Emulator:
 
     def post_webhook(self, job, url, body, headers_for):
         """POSTs body to url duplicate_webhooks times; headers_for(body) gives fresh (signed) headers."""
+        job.setdefault("webhook_sent_at", time.time())
         for _ in range(self.config["duplicate_webhooks"]):
             request = urllib.request.Request(url, data=body, method="POST",
                                              headers={"Content-Type": "application/json", **headers_for(body)})

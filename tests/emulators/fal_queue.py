@@ -141,6 +141,7 @@ class FalQueue(Emulator):
             body["queue_position"] = 0
         if shown == "COMPLETED":
             body["metrics"] = {"inference_time": self.config["run_seconds"]}
+            job.setdefault("completed_seen_at", time.time())
             job["completed_at"] = job["completed_at"] or time.time()
         self.reply(handler, 200 if shown == "COMPLETED" else 202, body)
 
