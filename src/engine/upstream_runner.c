@@ -60,7 +60,11 @@ typedef struct flight {
     char *body;
     size_t body_size;
     char retry_after[64], retry_after_ms[32], poll_after_ms[32];
+    /* the result: downloaded on the multi handle (download), then stored by a finishing thread */
     bool downloading;
+    fetch_transfer *download;
+    char scratch[PATH_MAX];
+    double stated_duration;
 } flight;
 
 typedef enum { INBOX_ADD, INBOX_CANCEL, INBOX_POLL, INBOX_POLL_JOB, INBOX_DOWNLOADED } inbox_kind;
@@ -81,11 +85,10 @@ typedef struct jwks_fetch {
 
 enum { JWKS_REFRESH_MS = 3600 * 1000, JWKS_MIN_INTERVAL_MS = 60 * 1000, JWKS_LIMIT = 64 * 1024 };
 
+/* A downloaded result for a finishing thread to probe, store and complete. */
 typedef struct download_job {
     char task_id[IDS_TASK_ID_SIZE];
-    char url[UPSTREAM_URL_SIZE];
-    char headers[UPSTREAM_MAX_HEADERS][UPSTREAM_HEADER_SIZE];
-    int header_count;
+    char scratch[PATH_MAX]; /* holds output.mp4; removed by the finishing thread */
     double stated_duration;
 } download_job;
 
@@ -299,10 +302,18 @@ static void transfer_abort(upstream_runner *r, flight *f)
     r->transfers--;
 }
 
+static bool download_end(upstream_runner *r, flight *f, CURLcode code, char *err, size_t err_size,
+                         fetch_result *result);
+
 static void flight_drop(upstream_runner *r, flight *f)
 {
     heap_remove(r, f);
     transfer_abort(r, f);
+    if (f->download != NULL) { /* cancelled, timed out or stopping mid-download */
+        fetch_result result;
+        download_end(r, f, CURLE_ABORTED_BY_CALLBACK, NULL, 0, &result);
+        blob_scratch_remove(f->scratch);
+    }
     release_slot(r, f);
     flight **link = &r->buckets[bucket_of(r, f->task_id)];
     while (*link && *link != f) link = &(*link)->next_in_bucket;
@@ -692,14 +703,63 @@ static void start_download(upstream_runner *r, flight *f, const upstream_provide
             return;
         }
     }
+    /* the download is guarded like any user-given URL (the link came from the provider) and runs on
+     * the multi handle with every other request */
+    char path[PATH_MAX + 16], err[512] = "";
+    const char *headers[UPSTREAM_MAX_HEADERS + 1];
+    for (int i = 0; i < request.header_count; i++) headers[i] = request.headers[i];
+    headers[request.header_count] = NULL;
+    fetch_result started = FETCH_UNREACHABLE;
+    if (blob_scratch_create(r->config.blobs, f->scratch, sizeof(f->scratch)) != 0) {
+        f->scratch[0] = '\0';
+        snprintf(err, sizeof(err), "no scratch space");
+    } else {
+        snprintf(path, sizeof(path), "%s/output.mp4", f->scratch);
+        f->download = fetch_transfer_begin(request.url, headers, path, &r->config.fetch, &started, err, sizeof(err));
+    }
+    upstream_request_clear(&request);
+    if (f->download != NULL) {
+        CURL *easy = fetch_transfer_easy(f->download);
+        curl_easy_setopt(easy, CURLOPT_PRIVATE, f);
+        if (curl_multi_add_handle(r->multi, easy) != CURLM_OK) {
+            fetch_transfer_end(f->download, CURLE_FAILED_INIT, NULL, NULL, 0);
+            f->download = NULL;
+            snprintf(err, sizeof(err), "the transfer could not start");
+        }
+    }
+    if (f->download == NULL) {
+        if (f->scratch[0]) blob_scratch_remove(f->scratch);
+        char message[700];
+        snprintf(message, sizeof(message), "The result could not be downloaded from the provider (%s: %s).",
+                 fetch_result_name(started), err);
+        fail_task(r, f, "upstream_error", message);
+        return;
+    }
+    atomic_fetch_add(&r->downloads_active, 1);
+    f->stated_duration = done->duration;
+    f->downloading = true;
+    heap_remove(r, f);
+    f->due_ms = INT64_MAX;
+}
+
+/* Ends a download on the multi handle; true when the file is complete at f->scratch/output.mp4. */
+static bool download_end(upstream_runner *r, flight *f, CURLcode code, char *err, size_t err_size,
+                         fetch_result *result)
+{
+    curl_multi_remove_handle(r->multi, fetch_transfer_easy(f->download));
+    *result = fetch_transfer_end(f->download, code, NULL, err, err_size);
+    f->download = NULL;
+    atomic_fetch_sub(&r->downloads_active, 1);
+    return *result == FETCH_OK;
+}
+
+static void finish_push(upstream_runner *r, const flight *f)
+{
     download_job job;
     memset(&job, 0, sizeof(job));
     snprintf(job.task_id, sizeof(job.task_id), "%s", f->task_id);
-    snprintf(job.url, sizeof(job.url), "%s", request.url);
-    for (int i = 0; i < request.header_count; i++) memcpy(job.headers[i], request.headers[i], sizeof(job.headers[i]));
-    job.header_count = request.header_count;
-    job.stated_duration = done->duration;
-    upstream_request_clear(&request);
+    snprintf(job.scratch, sizeof(job.scratch), "%s", f->scratch);
+    job.stated_duration = f->stated_duration;
     pthread_mutex_lock(&r->lock);
     if (r->download_count == r->download_capacity) {
         size_t capacity = r->download_capacity ? r->download_capacity * 2 : 64;
@@ -710,9 +770,22 @@ static void start_download(upstream_runner *r, flight *f, const upstream_provide
     r->downloads[r->download_count++] = job;
     pthread_cond_signal(&r->download_ready);
     pthread_mutex_unlock(&r->lock);
-    f->downloading = true;
-    heap_remove(r, f);
-    f->due_ms = INT64_MAX;
+}
+
+/* The result's bytes arrived (or did not). */
+static void download_done(upstream_runner *r, flight *f, CURLcode code)
+{
+    char err[512] = "";
+    fetch_result result;
+    if (download_end(r, f, code, err, sizeof(err), &result)) {
+        finish_push(r, f); /* the flight waits for INBOX_DOWNLOADED */
+        return;
+    }
+    blob_scratch_remove(f->scratch);
+    char message[700];
+    snprintf(message, sizeof(message), "The result could not be downloaded from the provider (%s: %s).",
+             fetch_result_name(result), err);
+    fail_task(r, f, "upstream_error", message);
 }
 
 /* A job's state as the provider reported it (from a poll, a result fetch or a look-up). */
@@ -867,59 +940,40 @@ static void transfer_done(upstream_runner *r, flight *f, CURLcode code)
 
 /* ---- downloads (pool threads) ---- */
 
-static bool download_one(upstream_runner *r, store *db, const download_job *job)
+static bool finish_one(upstream_runner *r, store *db, const download_job *job)
 {
-    char scratch[PATH_MAX], path[PATH_MAX + 32], err[512] = "";
-    const char *code = "upstream_error";
-    char message[700] = "";
+    char path[PATH_MAX + 16], err[512] = "";
+    const char *code = "generation_failed";
+    const char *message = "The provider's result is not a playable video.";
     bool ok = false;
-    if (blob_scratch_create(r->config.blobs, scratch, sizeof(scratch)) != 0) {
-        snprintf(message, sizeof(message), "No scratch space for the result.");
-        goto failed;
-    }
-    snprintf(path, sizeof(path), "%s/output.mp4", scratch);
-    const char *headers[UPSTREAM_MAX_HEADERS + 1];
-    for (int i = 0; i < job->header_count; i++) headers[i] = job->headers[i];
-    headers[job->header_count] = NULL;
-    fetch_response fetched;
-    fetch_result result =
-        fetch_url_to_file_with_headers(job->url, headers, path, &r->config.fetch, &fetched, err, sizeof(err));
-    if (result != FETCH_OK) {
-        snprintf(message, sizeof(message), "The result could not be downloaded from the provider (%s: %s).",
-                 fetch_result_name(result), err);
-        goto failed;
-    }
+    snprintf(path, sizeof(path), "%s/output.mp4", job->scratch);
     media_info info;
-    if (media_probe(path, &info, err, sizeof(err)) != 0 || !info.has_video) {
-        code = "generation_failed";
-        snprintf(message, sizeof(message), "The provider's result is not a playable video.");
-        goto failed;
+    if (media_probe(path, &info, err, sizeof(err)) == 0 && info.has_video) {
+        char name[128];
+        snprintf(name, sizeof(name), "results/%s/output.mp4", job->task_id);
+        if (blob_put_file(r->config.blobs, name, path) != 0) {
+            code = "internal_error", message = "The result could not be stored.";
+        } else {
+            json_t *results = json_pack("[{s:s, s:s, s:f, s:i, s:i}]", "object", name, "content_type", "video/mp4",
+                                        "duration", info.duration > 0 ? info.duration : job->stated_duration,
+                                        "width", info.width, "height", info.height);
+            char *text = results ? json_dumps(results, JSON_COMPACT) : NULL;
+            json_decref(results);
+            ok = text != NULL &&
+                 store_task_complete(db, job->task_id, TASK_FINALIZING, text, clock_unix_seconds()) == STORE_OK;
+            free(text);
+            if (ok) {
+                log_task(job->task_id, "state=completed", "-", "");
+            } else {
+                char prefix[IDS_TASK_ID_SIZE + 16];
+                snprintf(prefix, sizeof(prefix), "results/%s", job->task_id);
+                blob_remove_prefix(r->config.blobs, prefix); /* finished meanwhile: the result is not wanted */
+            }
+            blob_scratch_remove(job->scratch);
+            return ok;
+        }
     }
-    char name[128];
-    snprintf(name, sizeof(name), "results/%s/output.mp4", job->task_id);
-    if (blob_put_file(r->config.blobs, name, path) != 0) {
-        code = "internal_error";
-        snprintf(message, sizeof(message), "The result could not be stored.");
-        goto failed;
-    }
-    json_t *results = json_pack("[{s:s, s:s, s:f, s:i, s:i}]", "object", name, "content_type", "video/mp4",
-                                "duration", info.duration > 0 ? info.duration : job->stated_duration, "width",
-                                info.width, "height", info.height);
-    char *text = results ? json_dumps(results, JSON_COMPACT) : NULL;
-    json_decref(results);
-    ok = text != NULL && store_task_complete(db, job->task_id, TASK_FINALIZING, text, clock_unix_seconds()) == STORE_OK;
-    free(text);
-    if (ok) {
-        log_task(job->task_id, "state=completed", "-", "");
-    } else {
-        char prefix[IDS_TASK_ID_SIZE + 16];
-        snprintf(prefix, sizeof(prefix), "results/%s", job->task_id);
-        blob_remove_prefix(r->config.blobs, prefix); /* finished meanwhile: the result is not wanted */
-    }
-    blob_scratch_remove(scratch);
-    return ok;
-failed:
-    if (scratch[0]) blob_scratch_remove(scratch);
+    blob_scratch_remove(job->scratch);
     if (store_task_fail(db, job->task_id, code, message, clock_unix_seconds()) == STORE_OK)
         log_task(job->task_id, "state=failed", "-", code);
     return false;
@@ -937,10 +991,8 @@ static void *download_main(void *arg)
         while (!atomic_load(&r->stopping) && r->download_count == 0) pthread_cond_wait(&r->download_ready, &r->lock);
         if (atomic_load(&r->stopping)) break;
         download_job job = r->downloads[--r->download_count];
-        atomic_fetch_add(&r->downloads_active, 1);
         pthread_mutex_unlock(&r->lock);
-        bool ok = download_one(r, db, &job);
-        atomic_fetch_sub(&r->downloads_active, 1);
+        bool ok = finish_one(r, db, &job);
         inbox_push(r, INBOX_DOWNLOADED, job.task_id, ok);
         pthread_mutex_lock(&r->lock);
     }
@@ -1092,7 +1144,7 @@ static void flight_cancel(upstream_runner *r, const char *task_id)
         }
         upstream_request_clear(&request);
     }
-    if (f->downloading) { /* the download finishes and finds the task cancelled */
+    if (f->downloading && f->download == NULL) { /* being stored: it finds the task cancelled */
         release_slot(r, f);
         return;
     }
@@ -1279,6 +1331,10 @@ static void *runner_main(void *arg)
                 continue;
             }
             if (f == NULL) continue;
+            if (f->download != NULL && message->easy_handle == fetch_transfer_easy(f->download)) {
+                download_done(r, f, code);
+                continue;
+            }
             if (f->next_step == STEP_CANCEL) { /* a cancel's answer */
                 long status = 0;
                 curl_easy_getinfo(f->easy, CURLINFO_RESPONSE_CODE, &status);

@@ -4,9 +4,9 @@
  * poll, result, cancel, look-up), a timer heap with one entry per task in flight (its next poll, retry
  * or back-off: nothing is swept), and the routing state of every channel (slots in use, circuit,
  * throttling). The thread also routes every new task; tasks routed to the sandbox are handed to the
- * engine's render workers through `to_sandbox`. Result files are downloaded, probed and stored by a
- * small pool of download threads through the guarded client (net/fetch.h), so a large download never
- * holds up the traffic of other tasks.
+ * engine's render workers through `to_sandbox`. Result files are downloaded on the same multi handle,
+ * guarded like any user-given URL (net/fetch.h's fetch_transfer); a small pool of finishing threads
+ * then probes and stores each file, so no disk or decoder work holds up the traffic of other tasks.
  *
  * Every state change is a compare-and-set in the store; the task's upstream record (channel, job id,
  * URLs, channels already tried, submission phase) is written before each step that depends on it,
@@ -39,7 +39,7 @@ typedef struct runner_config {
     int64_t submit_timeout_ms;  /* an unanswered submit becomes "submission unknown" after this; default 30 s */
     int64_t request_timeout_ms; /* other provider requests; default 30 s */
     int64_t unknown_grace_ms;   /* a submission unknown that cannot be looked up fails after this; default 10 min */
-    int download_workers;       /* default 4 */
+    int download_workers;       /* finishing threads (probe, store, complete); default 4 */
     const char *fal_jwks_url;   /* where fal's webhook-signing keys are published; NULL = fal's own */
     runner_sandbox_fn to_sandbox;
     void *sandbox_context;

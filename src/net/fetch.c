@@ -344,56 +344,130 @@ static void fetch_remove_file(const char *path)
     if (unlink(path) != 0 && errno != ENOENT) log_warn("could not remove failed download", "errno=%d", errno);
 }
 
-/* Runs one transfer into the already opened file. */
-static fetch_result fetch_transfer(CURLU *parsed, const char *host, const char *const *headers, FILE *file,
-                                   const fetch_policy *policy, fetch_response *response, char *err, size_t err_size)
+/* A guarded download in progress (see fetch_transfer_begin in fetch.h). */
+struct fetch_transfer {
+    CURL *easy;
+    CURLU *parsed;
+    struct curl_slist *headers;
+    FILE *file;
+    char path[PATH_MAX];
+    char host[FETCH_HOST_SIZE];
+    char error_buffer[CURL_ERROR_SIZE];
+    fetch_context context;
+};
+
+static void fetch_transfer_free(fetch_transfer *t)
 {
-    CURL *easy = curl_easy_init();
-    if (easy == NULL) {
-        snprintf(err, err_size, "the HTTP client could not start");
-        return FETCH_UNREACHABLE;
+    if (t->easy) curl_easy_cleanup(t->easy);
+    if (t->parsed) curl_url_cleanup(t->parsed);
+    curl_slist_free_all(t->headers);
+    free(t);
+}
+
+fetch_transfer *fetch_transfer_begin(const char *url, const char *const *headers, const char *path,
+                                     const fetch_policy *policy, fetch_result *result, char *err, size_t err_size)
+{
+    err[0] = '\0';
+    *result = FETCH_UNREACHABLE;
+    if (path == NULL || *path == '\0' || strlen(path) >= PATH_MAX) {
+        snprintf(err, err_size, "no file to save into");
+        return NULL;
     }
-    fetch_context context = {.easy = easy, .policy = policy, .file = file};
-    char error_buffer[CURL_ERROR_SIZE] = "";
-    CURLcode code = fetch_configure(easy, parsed, &context, error_buffer);
-    struct curl_slist *header_list = NULL;
+    if (pthread_once(&fetch_curl_once, fetch_curl_init) != 0 || fetch_curl_init_result != CURLE_OK) {
+        snprintf(err, err_size, "the HTTP client could not start");
+        fetch_remove_file(path);
+        return NULL;
+    }
+    fetch_transfer *t = calloc(1, sizeof(*t));
+    if (t == NULL) {
+        snprintf(err, err_size, "out of memory");
+        return NULL;
+    }
+    snprintf(t->path, sizeof(t->path), "%s", path);
+    *result = fetch_parse_url(url, &t->parsed, t->host, sizeof(t->host), err, err_size);
+    if (*result != FETCH_OK) {
+        fetch_remove_file(path); /* the contract: no file at path after a failure */
+        fetch_transfer_free(t);
+        return NULL;
+    }
+    *result = FETCH_UNREACHABLE;
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    t->file = fd >= 0 ? fdopen(fd, "wb") : NULL;
+    if (t->file == NULL) {
+        snprintf(err, err_size, "could not create the download file: %s", strerror(errno));
+        if (fd >= 0 && close(fd) != 0) log_warn("could not close download file", "errno=%d", errno);
+        fetch_remove_file(path);
+        fetch_transfer_free(t);
+        return NULL;
+    }
+    t->easy = curl_easy_init();
+    t->context = (fetch_context){.easy = t->easy, .policy = policy, .file = t->file};
+    CURLcode code = t->easy ? fetch_configure(t->easy, t->parsed, &t->context, t->error_buffer) : CURLE_FAILED_INIT;
     for (size_t i = 0; code == CURLE_OK && headers && headers[i]; i++) {
-        struct curl_slist *grown = curl_slist_append(header_list, headers[i]);
+        struct curl_slist *grown = curl_slist_append(t->headers, headers[i]);
         if (grown == NULL) code = CURLE_OUT_OF_MEMORY;
-        else header_list = grown;
+        else t->headers = grown;
     }
     /* libcurl drops a custom Authorization header when a redirect leaves the host */
-    if (code == CURLE_OK && header_list) code = curl_easy_setopt(easy, CURLOPT_HTTPHEADER, header_list);
+    if (code == CURLE_OK && t->headers) code = curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, t->headers);
     if (code != CURLE_OK) {
-        curl_slist_free_all(header_list);
         snprintf(err, err_size, "the HTTP client could not be set up: %s", curl_easy_strerror(code));
-        curl_easy_cleanup(easy);
-        return FETCH_UNREACHABLE;
+        fclose(t->file);
+        fetch_remove_file(path);
+        fetch_transfer_free(t);
+        return NULL;
     }
-    code = curl_easy_perform(easy);
+    *result = FETCH_OK;
+    return t;
+}
+
+CURL *fetch_transfer_easy(fetch_transfer *t)
+{
+    return t->easy;
+}
+
+fetch_result fetch_transfer_end(fetch_transfer *t, CURLcode code, fetch_response *out, char *err, size_t err_size)
+{
+    char scratch_err[8];
+    if (err == NULL || err_size == 0) err = scratch_err, err_size = sizeof(scratch_err);
+    err[0] = '\0';
+    fetch_response scratch_response;
+    fetch_response *response = out != NULL ? out : &scratch_response;
+    memset(response, 0, sizeof(*response));
 
     /* Name the host of the last URL tried, so a failure after a redirect points at the right server. */
     char current_host[FETCH_HOST_SIZE];
     char *effective = NULL;
-    if (curl_easy_getinfo(easy, CURLINFO_EFFECTIVE_URL, &effective) != CURLE_OK || effective == NULL ||
+    if (curl_easy_getinfo(t->easy, CURLINFO_EFFECTIVE_URL, &effective) != CURLE_OK || effective == NULL ||
         !fetch_url_text_host(effective, current_host, sizeof(current_host)))
-        snprintf(current_host, sizeof(current_host), "%s", host);
-
+        snprintf(current_host, sizeof(current_host), "%s", t->host);
     long status = 0;
-    if (curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK) status = 0;
+    if (curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK) status = 0;
     response->http_status = status;
-    fetch_copy_content_type(easy, response->content_type, sizeof(response->content_type));
-    response->size = context.received;
+    fetch_copy_content_type(t->easy, response->content_type, sizeof(response->content_type));
+    response->size = t->context.received;
 
     fetch_result result = FETCH_OK;
     if (code != CURLE_OK) {
-        result = fetch_classify_failure(code, &context, current_host, error_buffer, err, err_size);
+        result = fetch_classify_failure(code, &t->context, current_host, t->error_buffer, err, err_size);
     } else if (status < 200 || status > 299) {
         snprintf(err, err_size, "the server answered %ld", status);
         result = FETCH_HTTP_STATUS;
     }
-    curl_easy_cleanup(easy);
-    curl_slist_free_all(header_list);
+    /* Buffered bytes reach the disk only here, so a full disk may first show up at close. */
+    if (fclose(t->file) != 0 && result == FETCH_OK) {
+        snprintf(err, err_size, "could not save the download: %s", strerror(errno));
+        result = FETCH_UNREACHABLE;
+    }
+    if (result != FETCH_OK) {
+        fetch_remove_file(t->path);
+        response->size = 0;
+        log_info("fetch failed", "host=%s result=%s status=%ld", t->host, fetch_result_name(result),
+                 response->http_status);
+    } else {
+        log_debug("fetch done", "host=%s bytes=%zu", t->host, response->size);
+    }
+    fetch_transfer_free(t);
     return result;
 }
 
@@ -408,62 +482,15 @@ fetch_result fetch_url_to_file_with_headers(const char *url, const char *const *
                                             size_t err_size)
 {
     char scratch_err[8];
-    if (err == NULL || err_size == 0) {
-        err = scratch_err;
-        err_size = sizeof(scratch_err);
-    }
-    err[0] = '\0';
-    fetch_response scratch_response;
-    fetch_response *response = out != NULL ? out : &scratch_response;
-    memset(response, 0, sizeof(*response));
-
+    if (err == NULL || err_size == 0) err = scratch_err, err_size = sizeof(scratch_err);
+    if (out != NULL) memset(out, 0, sizeof(*out));
     fetch_policy defaults;
     if (policy == NULL) {
         fetch_policy_init(&defaults);
         policy = &defaults;
     }
-    if (path == NULL || *path == '\0') {
-        snprintf(err, err_size, "no file to save into");
-        return FETCH_UNREACHABLE;
-    }
-    if (pthread_once(&fetch_curl_once, fetch_curl_init) != 0 || fetch_curl_init_result != CURLE_OK) {
-        snprintf(err, err_size, "the HTTP client could not start");
-        fetch_remove_file(path);
-        return FETCH_UNREACHABLE;
-    }
-
-    char host[FETCH_HOST_SIZE] = "";
-    CURLU *parsed = NULL;
-    fetch_result result = fetch_parse_url(url, &parsed, host, sizeof(host), err, err_size);
-    if (result != FETCH_OK) {
-        fetch_remove_file(path); /* the contract: no file at path after a failure */
-        return result;
-    }
-
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    FILE *file = fd >= 0 ? fdopen(fd, "wb") : NULL;
-    if (file == NULL) {
-        snprintf(err, err_size, "could not create the download file: %s", strerror(errno));
-        if (fd >= 0 && close(fd) != 0) log_warn("could not close download file", "errno=%d", errno);
-        fetch_remove_file(path);
-        curl_url_cleanup(parsed);
-        return FETCH_UNREACHABLE;
-    }
-
-    result = fetch_transfer(parsed, host, headers, file, policy, response, err, err_size);
-    curl_url_cleanup(parsed);
-    /* Buffered bytes reach the disk only here, so a full disk may first show up at close. */
-    if (fclose(file) != 0 && result == FETCH_OK) {
-        snprintf(err, err_size, "could not save the download: %s", strerror(errno));
-        result = FETCH_UNREACHABLE;
-    }
-    if (result != FETCH_OK) {
-        fetch_remove_file(path);
-        response->size = 0;
-        log_info("fetch failed", "host=%s result=%s status=%ld", host, fetch_result_name(result),
-                 response->http_status);
-    } else {
-        log_debug("fetch done", "host=%s bytes=%zu", host, response->size);
-    }
-    return result;
+    fetch_result result;
+    fetch_transfer *t = fetch_transfer_begin(url, headers, path, policy, &result, err, err_size);
+    if (t == NULL) return result;
+    return fetch_transfer_end(t, curl_easy_perform(fetch_transfer_easy(t)), out, err, err_size);
 }

@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <curl/curl.h>
 #include <sys/socket.h>
 
 typedef struct fetch_policy {
@@ -54,6 +55,18 @@ fetch_result fetch_url_to_file(const char *url, const char *path, const fetch_po
 fetch_result fetch_url_to_file_with_headers(const char *url, const char *const *headers, const char *path,
                                             const fetch_policy *policy, fetch_response *out, char *err,
                                             size_t err_size);
+
+/* The same download, driven by the caller: begin prepares it (the guard, limits and headers are set on
+ * its libcurl easy handle, the file is created) and returns NULL with *result and err when it cannot
+ * start; the caller runs fetch_transfer_easy(t) — with curl_easy_perform or on a multi handle — and
+ * then calls fetch_transfer_end with libcurl's verdict, which closes the file (removing it on failure),
+ * frees the transfer and answers as fetch_url_to_file does. policy must outlive the transfer. */
+typedef struct fetch_transfer fetch_transfer;
+fetch_transfer *fetch_transfer_begin(const char *url, const char *const *headers, const char *path,
+                                     const fetch_policy *policy, fetch_result *result, char *err, size_t err_size);
+CURL *fetch_transfer_easy(fetch_transfer *transfer);
+fetch_result fetch_transfer_end(fetch_transfer *transfer, CURLcode code, fetch_response *out, char *err,
+                                size_t err_size);
 
 /* The address rules on their own, for other checks (callback URLs, webhooks):
  * true when addr is a public unicast address. */
