@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/sqlite_internal.h"
 #include "store/store.h"
 #include "util/log.h"
 
@@ -90,6 +91,61 @@ static const char *const migrations[] = {
     "ALTER TABLE tasks ADD COLUMN upstream_json TEXT;",
     /* 5: the secret a provider signs its webhooks with for this channel, sealed like the credential. */
     "ALTER TABLE channels ADD COLUMN webhook_secret_sealed TEXT NOT NULL DEFAULT '';",
+    /* 6: credits, limits and callbacks per key; the credit ledger; idempotency keys; the callback
+     * outbox; uploads. Credits are whole numbers. A key's two balances always equal the sums of its
+     * ledger (grants − reservations − settled charges + releases), and both change in the transaction
+     * that appends the entry. */
+    "ALTER TABLE api_keys ADD COLUMN credits_available INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE api_keys ADD COLUMN credits_reserved INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE api_keys ADD COLUMN rpm_limit INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE api_keys ADD COLUMN max_concurrent INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE api_keys ADD COLUMN webhook_secret_sealed TEXT NOT NULL DEFAULT '';"
+    "CREATE TABLE credit_ledger ("
+    "  seq INTEGER PRIMARY KEY,"
+    "  key_id TEXT NOT NULL,"
+    "  task_id TEXT,"            /* NULL for a grant */
+    "  kind TEXT NOT NULL,"      /* grant | reserve | settle | refund */
+    "  amount INTEGER NOT NULL," /* grant: added; reserve: held; settle: charged; refund: returned */
+    "  released INTEGER NOT NULL DEFAULT 0," /* settle: the reservation it releases */
+    "  note TEXT NOT NULL DEFAULT '',"
+    "  created_at INTEGER NOT NULL);"
+    "CREATE INDEX credit_ledger_by_key ON credit_ledger (key_id, seq);"
+    "CREATE UNIQUE INDEX credit_ledger_one_reserve ON credit_ledger (task_id) WHERE kind = 'reserve';"
+    "CREATE UNIQUE INDEX credit_ledger_one_release ON credit_ledger (task_id) WHERE kind IN ('settle', "
+    "'refund');"
+    "CREATE INDEX tasks_unfinished_by_key ON tasks (key_id) WHERE state < 4;"
+    "CREATE TABLE idempotency_keys ("
+    "  key_id TEXT NOT NULL,"
+    "  idempotency_key TEXT NOT NULL,"
+    "  request_hash BLOB NOT NULL,"
+    "  task_id TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL,"
+    "  PRIMARY KEY (key_id, idempotency_key));"
+    "CREATE INDEX idempotency_keys_by_age ON idempotency_keys (created_at);"
+    "CREATE TABLE callbacks ("
+    "  task_id TEXT PRIMARY KEY,"
+    "  key_id TEXT NOT NULL,"
+    "  url TEXT NOT NULL,"
+    "  state INTEGER NOT NULL DEFAULT 0," /* 0 due, 1 delivered, 2 given up */
+    "  attempts INTEGER NOT NULL DEFAULT 0,"
+    "  next_at INTEGER NOT NULL," /* Unix milliseconds */
+    "  last_status INTEGER NOT NULL DEFAULT 0,"
+    "  last_error TEXT NOT NULL DEFAULT '',"
+    "  created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL);"
+    "CREATE INDEX callbacks_due ON callbacks (next_at) WHERE state = 0;"
+    "CREATE TABLE uploads ("
+    "  id TEXT PRIMARY KEY,"
+    "  key_id TEXT NOT NULL,"
+    "  filename TEXT NOT NULL,"
+    "  object_name TEXT NOT NULL,"
+    "  size INTEGER NOT NULL,"
+    "  content_type TEXT NOT NULL DEFAULT '',"
+    "  auto_cleanup INTEGER NOT NULL,"
+    "  created_at INTEGER NOT NULL,"
+    "  expires_at INTEGER NOT NULL);"
+    "CREATE INDEX uploads_by_key ON uploads (key_id, created_at);"
+    "CREATE INDEX uploads_by_expiry ON uploads (expires_at);",
 };
 #define MIGRATION_COUNT (sizeof(migrations) / sizeof(migrations[0]))
 
@@ -100,8 +156,6 @@ static const char *const migrations[] = {
 
 /* SQL below writes "state < 4" for "unfinished": the terminal states are the last three. */
 _Static_assert(TASK_COMPLETED == 4 && TASK_FAILED == 5 && TASK_CANCELLED == 6, "terminal states are 4..6");
-
-enum { STMT_KEY_BY_HASH, STMT_TASK_GET, STMT_TASK_INSERT, STMT_COUNT };
 
 static const char *const hot_statements[STMT_COUNT] = {
     [STMT_KEY_BY_HASH] = "SELECT id, name, user_group, created_at, revoked_at FROM api_keys "
@@ -119,29 +173,18 @@ static const char *const hot_statements[STMT_COUNT] = {
  * that version after it commits, and a reader takes the version before it reads the row, so a
  * stale entry can never look current. Slots are shared by ids with the same hash: a collision only
  * costs a re-read. (All task writers are in this process: the command line writes no tasks.) */
-enum { TASK_VERSION_SLOTS = 1 << 16, TASK_CACHE_ENTRIES = 512 };
+enum { TASK_VERSION_SLOTS = 1 << 16 };
 static _Atomic uint64_t task_versions[TASK_VERSION_SLOTS];
-
-typedef struct task_cache_entry {
-    task_record task;
-    uint64_t version;
-    bool used;
-} task_cache_entry;
-
-struct store {
-    sqlite3 *db;
-    sqlite3_stmt *hot[STMT_COUNT];
-    task_cache_entry task_cache[TASK_CACHE_ENTRIES];
-};
 
 static size_t task_slot(const char *id)
 {
     uint32_t hash = 2166136261u; /* FNV-1a */
-    for (const unsigned char *p = (const unsigned char *)id; *p; p++) hash = (hash ^ *p) * 16777619u;
+    for (const unsigned char *p = (const unsigned char *)id; *p; p++)
+        hash = (hash ^ *p) * 16777619u;
     return hash % TASK_VERSION_SLOTS;
 }
 
-static void task_changed(const char *id)
+void store_task_changed(const char *id)
 {
     atomic_fetch_add_explicit(&task_versions[task_slot(id)], 1, memory_order_release);
 }
@@ -170,7 +213,7 @@ static bool task_record_copy(task_record *out, const task_record *in)
 /* SQLite makes a writer that finds the database locked sleep in its busy handler (1 ms and up).
  * Writers of the same process therefore take this lock first, so they queue without sleeping;
  * the busy timeout still covers writers of other processes (the command line, other nodes). */
-static pthread_mutex_t process_writer = PTHREAD_MUTEX_INITIALIZER;
+pthread_mutex_t store_process_writer = PTHREAD_MUTEX_INITIALIZER;
 
 /* ---- task states ---- */
 
@@ -215,13 +258,13 @@ void task_records_free(task_record *tasks, size_t count)
 
 /* ---- helpers ---- */
 
-static store_status fail_sql(store *s, const char *what)
+store_status sql_fail(store *s, const char *what)
 {
     log_error("database error", "operation=\"%s\" error=\"%s\"", what, sqlite3_errmsg(s->db));
     return STORE_ERROR;
 }
 
-static store_status exec_sql(store *s, const char *sql, const char *what)
+store_status sql_exec(store *s, const char *sql, const char *what)
 {
     char *message = NULL;
     if (sqlite3_exec(s->db, sql, NULL, NULL, &message) == SQLITE_OK) return STORE_OK;
@@ -230,25 +273,42 @@ static store_status exec_sql(store *s, const char *sql, const char *what)
     return STORE_ERROR;
 }
 
-static store_status prepare(store *s, const char *sql, sqlite3_stmt **out)
+store_status sql_begin(store *s, const char *what)
 {
-    if (sqlite3_prepare_v2(s->db, sql, -1, out, NULL) != SQLITE_OK) return fail_sql(s, "prepare");
+    pthread_mutex_lock(&store_process_writer);
+    store_status status = sql_exec(s, "BEGIN IMMEDIATE", what);
+    if (status != STORE_OK) pthread_mutex_unlock(&store_process_writer);
+    return status;
+}
+
+store_status sql_end(store *s, store_status status, const char *what)
+{
+    if (status == STORE_OK && sql_exec(s, "COMMIT", what) != STORE_OK) status = STORE_ERROR;
+    /* Only when a transaction is open: a failed COMMIT may already have rolled back. */
+    if (status != STORE_OK && !sqlite3_get_autocommit(s->db)) sql_exec(s, "ROLLBACK", what);
+    pthread_mutex_unlock(&store_process_writer);
+    return status;
+}
+
+store_status sql_prepare(store *s, const char *sql, sqlite3_stmt **out)
+{
+    if (sqlite3_prepare_v2(s->db, sql, -1, out, NULL) != SQLITE_OK) return sql_fail(s, "prepare");
     return STORE_OK;
 }
 
-static void copy_text(char *out, size_t size, sqlite3_stmt *stmt, int column)
+void sql_copy_text(char *out, size_t size, sqlite3_stmt *stmt, int column)
 {
     const unsigned char *text = sqlite3_column_text(stmt, column);
     snprintf(out, size, "%s", text ? (const char *)text : "");
 }
 
-static char *dup_text(sqlite3_stmt *stmt, int column)
+char *sql_dup_text(sqlite3_stmt *stmt, int column)
 {
     const unsigned char *text = sqlite3_column_text(stmt, column);
     return text ? strdup((const char *)text) : NULL;
 }
 
-static void bind_text_or_null(sqlite3_stmt *stmt, int index, const char *text)
+void sql_bind_text_or_null(sqlite3_stmt *stmt, int index, const char *text)
 {
     if (text)
         sqlite3_bind_text(stmt, index, text, -1, SQLITE_TRANSIENT);
@@ -257,7 +317,7 @@ static void bind_text_or_null(sqlite3_stmt *stmt, int index, const char *text)
 }
 
 /* Releases a hot statement for reuse. */
-static void release(sqlite3_stmt *stmt)
+void sql_release(sqlite3_stmt *stmt)
 {
     sqlite3_reset(stmt);
     sqlite3_clear_bindings(stmt);
@@ -265,16 +325,16 @@ static void release(sqlite3_stmt *stmt)
 
 /* Runs a one-row write statement under the process writer lock; returns the number of rows changed,
  * or -1 on error. Finalizes stmt. */
-static int run_write(store *s, sqlite3_stmt *stmt, const char *what)
+int sql_run_write(store *s, sqlite3_stmt *stmt, const char *what)
 {
-    pthread_mutex_lock(&process_writer);
+    pthread_mutex_lock(&store_process_writer);
     int rc = sqlite3_step(stmt);
     int changed = rc == SQLITE_DONE ? sqlite3_changes(s->db) : -1;
-    pthread_mutex_unlock(&process_writer);
+    pthread_mutex_unlock(&store_process_writer);
     if (rc == SQLITE_CONSTRAINT)
         changed = -2;
     else if (rc != SQLITE_DONE)
-        fail_sql(s, what);
+        sql_fail(s, what);
     sqlite3_finalize(stmt);
     return changed;
 }
@@ -285,12 +345,12 @@ static int run_write(store *s, sqlite3_stmt *stmt, const char *what)
 static store_status read_schema_version(store *s, int64_t *version)
 {
     sqlite3_stmt *stmt = NULL;
-    if (prepare(s, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations", &stmt) != STORE_OK)
+    if (sql_prepare(s, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations", &stmt) != STORE_OK)
         return STORE_ERROR;
     int rc = sqlite3_step(stmt);
     if (rc == SQLITE_ROW) *version = sqlite3_column_int64(stmt, 0);
     sqlite3_finalize(stmt);
-    return rc == SQLITE_ROW ? STORE_OK : fail_sql(s, "read schema version");
+    return rc == SQLITE_ROW ? STORE_OK : sql_fail(s, "read schema version");
 }
 
 /* Applies migration `version` unless another connection got there first. */
@@ -298,24 +358,24 @@ static store_status apply_migration(store *s, size_t version)
 {
     /* BEGIN IMMEDIATE takes the write lock before reading the ledger, so of two processes migrating a
      * fresh folder at once, the second waits (busy timeout), then sees the first's version and skips. */
-    if (exec_sql(s, "BEGIN IMMEDIATE", "begin migration") != STORE_OK) return STORE_ERROR;
+    if (sql_exec(s, "BEGIN IMMEDIATE", "begin migration") != STORE_OK) return STORE_ERROR;
     int64_t current = 0;
     store_status status = read_schema_version(s, &current);
     if (status == STORE_OK && current < (int64_t)version) {
         char record[128];
         snprintf(record, sizeof(record), "INSERT INTO schema_migrations VALUES (%zu, strftime('%%s','now'))",
                  version);
-        status = exec_sql(s, migrations[version - 1], "migration");
-        if (status == STORE_OK) status = exec_sql(s, record, "record migration");
+        status = sql_exec(s, migrations[version - 1], "migration");
+        if (status == STORE_OK) status = sql_exec(s, record, "record migration");
     }
-    if (status == STORE_OK) status = exec_sql(s, "COMMIT", "commit migration");
-    if (status != STORE_OK) exec_sql(s, "ROLLBACK", "roll back migration");
+    if (status == STORE_OK) status = sql_exec(s, "COMMIT", "commit migration");
+    if (status != STORE_OK) sql_exec(s, "ROLLBACK", "roll back migration");
     return status;
 }
 
 static store_status migrate(store *s)
 {
-    if (exec_sql(
+    if (sql_exec(
             s,
             "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER)",
             "create schema_migrations") != STORE_OK)
@@ -330,9 +390,9 @@ static store_status migrate(store *s)
         return STORE_ERROR;
     }
     for (size_t version = (size_t)current + 1; version <= MIGRATION_COUNT; version++) {
-        pthread_mutex_lock(&process_writer);
+        pthread_mutex_lock(&store_process_writer);
         store_status status = apply_migration(s, version);
-        pthread_mutex_unlock(&process_writer);
+        pthread_mutex_unlock(&store_process_writer);
         if (status != STORE_OK) return STORE_ERROR;
     }
     return STORE_OK;
@@ -363,7 +423,7 @@ store_status store_open(const char *data_dir, store **out)
         return STORE_ERROR;
     }
     if (sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS) != SQLITE_OK) {
-        fail_sql(s, "busy timeout");
+        sql_fail(s, "busy timeout");
         store_close(s);
         return STORE_ERROR;
     }
@@ -373,13 +433,13 @@ store_status store_open(const char *data_dir, store **out)
     /* No automatic checkpoints: one would run inside whichever write crossed the threshold (an HTTP
      * request, say) and wait on fsync. store_checkpoint() runs them from a background thread instead. */
     store_status status =
-        exec_sql(s,
+        sql_exec(s,
                  "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; "
                  "PRAGMA wal_autocheckpoint=0;",
                  "pragmas");
     if (status == STORE_OK) status = migrate(s);
     for (int i = 0; status == STORE_OK && i < STMT_COUNT; i++)
-        status = prepare(s, hot_statements[i], &s->hot[i]);
+        status = sql_prepare(s, hot_statements[i], &s->hot[i]);
     if (status != STORE_OK) {
         store_close(s);
         return STORE_ERROR;
@@ -391,7 +451,8 @@ store_status store_open(const char *data_dir, store **out)
 void store_close(store *s)
 {
     if (s == NULL) return;
-    for (int i = 0; i < STMT_COUNT; i++) sqlite3_finalize(s->hot[i]);
+    for (int i = 0; i < STMT_COUNT; i++)
+        sqlite3_finalize(s->hot[i]);
     for (int i = 0; i < TASK_CACHE_ENTRIES; i++)
         if (s->task_cache[i].used) task_record_clear(&s->task_cache[i].task);
     sqlite3_close(s->db);
@@ -403,9 +464,9 @@ void store_close(store *s)
 static void read_key(sqlite3_stmt *stmt, key_record *out)
 {
     memset(out, 0, sizeof(*out));
-    copy_text(out->id, sizeof(out->id), stmt, 0);
-    copy_text(out->name, sizeof(out->name), stmt, 1);
-    copy_text(out->user_group, sizeof(out->user_group), stmt, 2);
+    sql_copy_text(out->id, sizeof(out->id), stmt, 0);
+    sql_copy_text(out->name, sizeof(out->name), stmt, 1);
+    sql_copy_text(out->user_group, sizeof(out->user_group), stmt, 2);
     out->created_at = sqlite3_column_int64(stmt, 3);
     out->revoked_at = sqlite3_column_int64(stmt, 4);
 }
@@ -413,10 +474,10 @@ static void read_key(sqlite3_stmt *stmt, key_record *out)
 store_status store_key_insert(store *s, const key_record *key, const unsigned char hash[STORE_KEY_HASH_SIZE])
 {
     sqlite3_stmt *stmt = NULL;
-    if (prepare(s,
-                "INSERT INTO api_keys (id, name, key_hash, user_group, created_at, revoked_at) VALUES "
-                "(?,?,?,?,?,?)",
-                &stmt) != STORE_OK)
+    if (sql_prepare(s,
+                    "INSERT INTO api_keys (id, name, key_hash, user_group, created_at, revoked_at) VALUES "
+                    "(?,?,?,?,?,?)",
+                    &stmt) != STORE_OK)
         return STORE_ERROR;
     sqlite3_bind_text(stmt, 1, key->id, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(stmt, 2, key->name, -1, SQLITE_TRANSIENT);
@@ -424,7 +485,7 @@ store_status store_key_insert(store *s, const key_record *key, const unsigned ch
     sqlite3_bind_text(stmt, 4, key->user_group[0] ? key->user_group : "default", -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(stmt, 5, key->created_at);
     sqlite3_bind_int64(stmt, 6, key->revoked_at);
-    int changed = run_write(s, stmt, "insert key");
+    int changed = sql_run_write(s, stmt, "insert key");
     return changed == 1 ? STORE_OK : changed == -2 ? STORE_CONFLICT : STORE_ERROR;
 }
 
@@ -438,9 +499,9 @@ store_status store_key_find_by_hash(store *s, const unsigned char hash[STORE_KEY
         read_key(stmt, out);
         status = STORE_OK;
     } else if (rc != SQLITE_DONE) {
-        status = fail_sql(s, "find key");
+        status = sql_fail(s, "find key");
     }
-    release(stmt);
+    sql_release(stmt);
     return status;
 }
 
@@ -449,9 +510,9 @@ store_status store_key_list(store *s, key_record **out, size_t *count)
     sqlite3_stmt *stmt = NULL;
     *out = NULL;
     *count = 0;
-    if (prepare(s,
-                "SELECT id, name, user_group, created_at, revoked_at FROM api_keys ORDER BY created_at, id",
-                &stmt) != STORE_OK)
+    if (sql_prepare(
+            s, "SELECT id, name, user_group, created_at, revoked_at FROM api_keys ORDER BY created_at, id",
+            &stmt) != STORE_OK)
         return STORE_ERROR;
     size_t capacity = 0;
     int rc;
@@ -469,7 +530,7 @@ store_status store_key_list(store *s, key_record **out, size_t *count)
         free(*out);
         *out = NULL;
         *count = 0;
-        return fail_sql(s, "list keys");
+        return sql_fail(s, "list keys");
     }
     return STORE_OK;
 }
@@ -477,14 +538,15 @@ store_status store_key_list(store *s, key_record **out, size_t *count)
 store_status store_key_revoke(store *s, const char *id, int64_t now)
 {
     sqlite3_stmt *stmt = NULL;
-    if (prepare(s,
-                "UPDATE api_keys SET revoked_at = CASE WHEN revoked_at = 0 THEN ? ELSE revoked_at END WHERE "
-                "id = ?",
-                &stmt) != STORE_OK)
+    if (sql_prepare(
+            s,
+            "UPDATE api_keys SET revoked_at = CASE WHEN revoked_at = 0 THEN ? ELSE revoked_at END WHERE "
+            "id = ?",
+            &stmt) != STORE_OK)
         return STORE_ERROR;
     sqlite3_bind_int64(stmt, 1, now);
     sqlite3_bind_text(stmt, 2, id, -1, SQLITE_TRANSIENT);
-    int changed = run_write(s, stmt, "revoke key");
+    int changed = sql_run_write(s, stmt, "revoke key");
     return changed == 1 ? STORE_OK : changed == 0 ? STORE_NOT_FOUND : STORE_ERROR;
 }
 
@@ -493,10 +555,11 @@ store_status store_key_revoke(store *s, const char *id, int64_t now)
 store_status store_channel_insert(store *s, const channel_record *channel)
 {
     sqlite3_stmt *stmt = NULL;
-    if (prepare(s,
-                "INSERT INTO channels (name, provider, base_url, models, priority, weight, max_concurrent, "
-                "enabled, created_at, credential_sealed, webhook_secret_sealed) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                &stmt) != STORE_OK)
+    if (sql_prepare(
+            s,
+            "INSERT INTO channels (name, provider, base_url, models, priority, weight, max_concurrent, "
+            "enabled, created_at, credential_sealed, webhook_secret_sealed) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            &stmt) != STORE_OK)
         return STORE_ERROR;
     sqlite3_bind_text(stmt, 1, channel->name, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(stmt, 2, channel->provider, -1, SQLITE_TRANSIENT);
@@ -509,7 +572,7 @@ store_status store_channel_insert(store *s, const channel_record *channel)
     sqlite3_bind_int64(stmt, 9, channel->created_at);
     sqlite3_bind_text(stmt, 10, channel->credential_sealed, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(stmt, 11, channel->webhook_secret_sealed, -1, SQLITE_TRANSIENT);
-    int changed = run_write(s, stmt, "insert channel");
+    int changed = sql_run_write(s, stmt, "insert channel");
     return changed == 1 ? STORE_OK : changed == -2 ? STORE_CONFLICT : STORE_ERROR;
 }
 
@@ -518,7 +581,7 @@ store_status store_channel_list(store *s, channel_record **out, size_t *count)
     sqlite3_stmt *stmt = NULL;
     *out = NULL;
     *count = 0;
-    if (prepare(
+    if (sql_prepare(
             s,
             "SELECT name, provider, base_url, models, priority, weight, max_concurrent, enabled, created_at, "
             "credential_sealed, webhook_secret_sealed FROM channels ORDER BY priority DESC, name",
@@ -535,24 +598,24 @@ store_status store_channel_list(store *s, channel_record **out, size_t *count)
         }
         channel_record *c = &(*out)[(*count)++];
         memset(c, 0, sizeof(*c));
-        copy_text(c->name, sizeof(c->name), stmt, 0);
-        copy_text(c->provider, sizeof(c->provider), stmt, 1);
-        copy_text(c->base_url, sizeof(c->base_url), stmt, 2);
-        copy_text(c->models, sizeof(c->models), stmt, 3);
+        sql_copy_text(c->name, sizeof(c->name), stmt, 0);
+        sql_copy_text(c->provider, sizeof(c->provider), stmt, 1);
+        sql_copy_text(c->base_url, sizeof(c->base_url), stmt, 2);
+        sql_copy_text(c->models, sizeof(c->models), stmt, 3);
         c->priority = sqlite3_column_int(stmt, 4);
         c->weight = sqlite3_column_int(stmt, 5);
         c->max_concurrent = sqlite3_column_int(stmt, 6);
         c->enabled = sqlite3_column_int(stmt, 7) != 0;
         c->created_at = sqlite3_column_int64(stmt, 8);
-        copy_text(c->credential_sealed, sizeof(c->credential_sealed), stmt, 9);
-        copy_text(c->webhook_secret_sealed, sizeof(c->webhook_secret_sealed), stmt, 10);
+        sql_copy_text(c->credential_sealed, sizeof(c->credential_sealed), stmt, 9);
+        sql_copy_text(c->webhook_secret_sealed, sizeof(c->webhook_secret_sealed), stmt, 10);
     }
     sqlite3_finalize(stmt);
     if (rc != SQLITE_DONE) {
         free(*out);
         *out = NULL;
         *count = 0;
-        return fail_sql(s, "list channels");
+        return sql_fail(s, "list channels");
     }
     return STORE_OK;
 }
@@ -560,11 +623,12 @@ store_status store_channel_list(store *s, channel_record **out, size_t *count)
 store_status store_channel_update(store *s, const channel_record *channel)
 {
     sqlite3_stmt *stmt = NULL;
-    if (prepare(s,
-                "UPDATE channels SET provider = ?2, base_url = ?3, models = ?4, priority = ?5, weight = ?6, "
-                "max_concurrent = ?7, enabled = ?8, credential_sealed = ?9, webhook_secret_sealed = ?10 "
-                "WHERE name = ?1",
-                &stmt) != STORE_OK)
+    if (sql_prepare(
+            s,
+            "UPDATE channels SET provider = ?2, base_url = ?3, models = ?4, priority = ?5, weight = ?6, "
+            "max_concurrent = ?7, enabled = ?8, credential_sealed = ?9, webhook_secret_sealed = ?10 "
+            "WHERE name = ?1",
+            &stmt) != STORE_OK)
         return STORE_ERROR;
     sqlite3_bind_text(stmt, 1, channel->name, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(stmt, 2, channel->provider, -1, SQLITE_TRANSIENT);
@@ -576,16 +640,16 @@ store_status store_channel_update(store *s, const channel_record *channel)
     sqlite3_bind_int(stmt, 8, channel->enabled ? 1 : 0);
     sqlite3_bind_text(stmt, 9, channel->credential_sealed, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(stmt, 10, channel->webhook_secret_sealed, -1, SQLITE_TRANSIENT);
-    int changed = run_write(s, stmt, "update channel");
+    int changed = sql_run_write(s, stmt, "update channel");
     return changed == 1 ? STORE_OK : changed == 0 ? STORE_NOT_FOUND : STORE_ERROR;
 }
 
 store_status store_channel_remove(store *s, const char *name)
 {
     sqlite3_stmt *stmt = NULL;
-    if (prepare(s, "DELETE FROM channels WHERE name = ?", &stmt) != STORE_OK) return STORE_ERROR;
+    if (sql_prepare(s, "DELETE FROM channels WHERE name = ?", &stmt) != STORE_OK) return STORE_ERROR;
     sqlite3_bind_text(stmt, 1, name, -1, SQLITE_TRANSIENT);
-    int changed = run_write(s, stmt, "remove channel");
+    int changed = sql_run_write(s, stmt, "remove channel");
     return changed == 1 ? STORE_OK : changed == 0 ? STORE_NOT_FOUND : STORE_ERROR;
 }
 
@@ -594,23 +658,23 @@ store_status store_channel_remove(store *s, const char *name)
 static void read_task(sqlite3_stmt *stmt, task_record *t)
 {
     memset(t, 0, sizeof(*t));
-    copy_text(t->id, sizeof(t->id), stmt, 0);
-    copy_text(t->key_id, sizeof(t->key_id), stmt, 1);
-    copy_text(t->model, sizeof(t->model), stmt, 2);
+    sql_copy_text(t->id, sizeof(t->id), stmt, 0);
+    sql_copy_text(t->key_id, sizeof(t->key_id), stmt, 1);
+    sql_copy_text(t->model, sizeof(t->model), stmt, 2);
     t->state = (task_state)sqlite3_column_int(stmt, 3);
     t->progress = sqlite3_column_int(stmt, 4);
     t->created_at = sqlite3_column_int64(stmt, 5);
     t->updated_at = sqlite3_column_int64(stmt, 6);
     t->deadline_at = sqlite3_column_int64(stmt, 7);
     t->completed_at = sqlite3_column_int64(stmt, 8);
-    copy_text(t->channel, sizeof(t->channel), stmt, 9);
-    copy_text(t->user_group, sizeof(t->user_group), stmt, 10);
+    sql_copy_text(t->channel, sizeof(t->channel), stmt, 9);
+    sql_copy_text(t->user_group, sizeof(t->user_group), stmt, 10);
     t->credits_reserved = sqlite3_column_double(stmt, 11);
-    t->params_json = dup_text(stmt, 12);
-    t->results_json = dup_text(stmt, 13);
-    copy_text(t->error_code, sizeof(t->error_code), stmt, 14);
-    t->error_message = dup_text(stmt, 15);
-    t->upstream_json = dup_text(stmt, 16);
+    t->params_json = sql_dup_text(stmt, 12);
+    t->results_json = sql_dup_text(stmt, 13);
+    sql_copy_text(t->error_code, sizeof(t->error_code), stmt, 14);
+    t->error_message = sql_dup_text(stmt, 15);
+    t->upstream_json = sql_dup_text(stmt, 16);
 }
 
 /* Binds and runs the hot insert statement for one task; returns SQLite's result. */
@@ -629,25 +693,25 @@ static int insert_one(store *s, const task_record *t)
     sqlite3_bind_text(stmt, 10, t->channel, -1, SQLITE_STATIC);
     sqlite3_bind_text(stmt, 11, t->user_group[0] ? t->user_group : "default", -1, SQLITE_STATIC);
     sqlite3_bind_double(stmt, 12, t->credits_reserved);
-    bind_text_or_null(stmt, 13, t->params_json);
-    bind_text_or_null(stmt, 14, t->results_json);
+    sql_bind_text_or_null(stmt, 13, t->params_json);
+    sql_bind_text_or_null(stmt, 14, t->results_json);
     sqlite3_bind_text(stmt, 15, t->error_code, -1, SQLITE_STATIC);
-    bind_text_or_null(stmt, 16, t->error_message);
-    bind_text_or_null(stmt, 17, t->upstream_json);
+    sql_bind_text_or_null(stmt, 16, t->error_message);
+    sql_bind_text_or_null(stmt, 17, t->upstream_json);
     int rc = sqlite3_step(stmt);
-    release(stmt);
+    sql_release(stmt);
     return rc;
 }
 
 store_status store_task_insert(store *s, const task_record *t)
 {
-    pthread_mutex_lock(&process_writer);
+    pthread_mutex_lock(&store_process_writer);
     int rc = insert_one(s, t);
-    pthread_mutex_unlock(&process_writer);
+    pthread_mutex_unlock(&store_process_writer);
     store_status status = rc == SQLITE_DONE         ? STORE_OK
                           : rc == SQLITE_CONSTRAINT ? STORE_CONFLICT
                                                     : STORE_ERROR;
-    if (status == STORE_ERROR) fail_sql(s, "insert task");
+    if (status == STORE_ERROR) sql_fail(s, "insert task");
     return status;
 }
 
@@ -655,18 +719,18 @@ store_status store_task_insert_batch(store *s, const task_record *tasks, size_t 
 {
     if (count == 0) return STORE_OK;
     if (count == 1) return store_task_insert(s, &tasks[0]);
-    pthread_mutex_lock(&process_writer);
-    store_status status = exec_sql(s, "BEGIN IMMEDIATE", "begin task batch");
+    pthread_mutex_lock(&store_process_writer);
+    store_status status = sql_exec(s, "BEGIN IMMEDIATE", "begin task batch");
     int rc = SQLITE_DONE;
     for (size_t i = 0; status == STORE_OK && i < count; i++) {
         rc = insert_one(s, &tasks[i]);
         if (rc != SQLITE_DONE)
-            status = rc == SQLITE_CONSTRAINT ? STORE_CONFLICT : fail_sql(s, "insert task batch");
+            status = rc == SQLITE_CONSTRAINT ? STORE_CONFLICT : sql_fail(s, "insert task batch");
     }
-    if (status == STORE_OK) status = exec_sql(s, "COMMIT", "commit task batch");
+    if (status == STORE_OK) status = sql_exec(s, "COMMIT", "commit task batch");
     /* Only when a transaction is open: BEGIN may have failed, or a failed COMMIT already rolled back. */
-    if (status != STORE_OK && !sqlite3_get_autocommit(s->db)) exec_sql(s, "ROLLBACK", "roll back task batch");
-    pthread_mutex_unlock(&process_writer);
+    if (status != STORE_OK && !sqlite3_get_autocommit(s->db)) sql_exec(s, "ROLLBACK", "roll back task batch");
+    pthread_mutex_unlock(&store_process_writer);
     return status;
 }
 
@@ -686,9 +750,9 @@ store_status store_task_get(store *s, const char *id, task_record *out)
         read_task(stmt, out);
         status = STORE_OK;
     } else if (rc != SQLITE_DONE) {
-        status = fail_sql(s, "get task");
+        status = sql_fail(s, "get task");
     }
-    release(stmt);
+    sql_release(stmt);
     if (status == STORE_OK) {
         if (entry->used) task_record_clear(&entry->task);
         entry->used = task_record_copy(&entry->task, out);
@@ -722,7 +786,7 @@ static store_status collect_tasks(store *s, sqlite3_stmt *stmt, task_record **ou
         task_records_free(*out, *count);
         *out = NULL;
         *count = 0;
-        return fail_sql(s, what);
+        return sql_fail(s, what);
     }
     return STORE_OK;
 }
@@ -739,7 +803,7 @@ store_status store_task_list(store *s, const task_list_query *query, task_record
     int64_t after_created = INT64_MAX, after_row = INT64_MAX;
     if (query->after_id) {
         sqlite3_stmt *cursor = NULL;
-        if (prepare(s, "SELECT created_at, seq, key_id FROM tasks WHERE id = ?", &cursor) != STORE_OK)
+        if (sql_prepare(s, "SELECT created_at, seq, key_id FROM tasks WHERE id = ?", &cursor) != STORE_OK)
             return STORE_ERROR;
         sqlite3_bind_text(cursor, 1, query->after_id, -1, SQLITE_TRANSIENT);
         int rc = sqlite3_step(cursor);
@@ -750,15 +814,15 @@ store_status store_task_list(store *s, const task_list_query *query, task_record
             after_row = sqlite3_column_int64(cursor, 1);
         }
         sqlite3_finalize(cursor);
-        if (rc != SQLITE_ROW && rc != SQLITE_DONE) return fail_sql(s, "task list cursor");
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE) return sql_fail(s, "task list cursor");
         if (!mine) return STORE_NOT_FOUND;
     }
     sqlite3_stmt *stmt = NULL;
-    if (prepare(s,
-                "SELECT " TASK_COLUMNS " FROM tasks WHERE key_id = ?1 AND (created_at, seq) < (?2, ?3)"
-                " AND (?4 < 0 OR state = ?4) AND (?5 IS NULL OR model = ?5)"
-                " ORDER BY created_at DESC, seq DESC LIMIT ?6",
-                &stmt) != STORE_OK)
+    if (sql_prepare(s,
+                    "SELECT " TASK_COLUMNS " FROM tasks WHERE key_id = ?1 AND (created_at, seq) < (?2, ?3)"
+                    " AND (?4 < 0 OR state = ?4) AND (?5 IS NULL OR model = ?5)"
+                    " ORDER BY created_at DESC, seq DESC LIMIT ?6",
+                    &stmt) != STORE_OK)
         return STORE_ERROR;
     int bound = sqlite3_bind_text(stmt, 1, query->key_id, -1, SQLITE_TRANSIENT);
     bound |= sqlite3_bind_int64(stmt, 2, after_created);
@@ -767,7 +831,7 @@ store_status store_task_list(store *s, const task_list_query *query, task_record
     if (query->model) bound |= sqlite3_bind_text(stmt, 5, query->model, -1, SQLITE_TRANSIENT);
     bound |= sqlite3_bind_int(stmt, 6, limit + 1);
     if (bound != SQLITE_OK) {
-        fail_sql(s, "bind task list");
+        sql_fail(s, "bind task list");
         sqlite3_finalize(stmt);
         return STORE_ERROR;
     }
@@ -792,9 +856,9 @@ static store_status explain_no_change(store *s, const char *id)
 
 static store_status finish_cas(store *s, sqlite3_stmt *stmt, const char *id, const char *what)
 {
-    int changed = run_write(s, stmt, what);
+    int changed = sql_run_write(s, stmt, what);
     if (changed == 1) {
-        task_changed(id);
+        store_task_changed(id);
         return STORE_OK;
     }
     if (changed == 0) return explain_no_change(s, id);
@@ -813,27 +877,27 @@ store_status store_task_set_upstream(store *s, const char *id, task_state from, 
 {
     if (task_state_is_terminal(to) || task_state_is_terminal(from)) return STORE_ERROR;
     sqlite3_stmt *stmt = NULL;
-    if (prepare(s,
-                "UPDATE tasks SET state = ?1, updated_at = ?2, channel = COALESCE(?3, channel), "
-                "upstream_json = COALESCE(?6, upstream_json) WHERE id = ?4 AND state = ?5",
-                &stmt) != STORE_OK)
+    if (sql_prepare(s,
+                    "UPDATE tasks SET state = ?1, updated_at = ?2, channel = COALESCE(?3, channel), "
+                    "upstream_json = COALESCE(?6, upstream_json) WHERE id = ?4 AND state = ?5",
+                    &stmt) != STORE_OK)
         return STORE_ERROR;
     sqlite3_bind_int(stmt, 1, (int)to);
     sqlite3_bind_int64(stmt, 2, now);
-    bind_text_or_null(stmt, 3, channel);
+    sql_bind_text_or_null(stmt, 3, channel);
     sqlite3_bind_text(stmt, 4, id, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int(stmt, 5, (int)from);
-    bind_text_or_null(stmt, 6, upstream_json);
+    sql_bind_text_or_null(stmt, 6, upstream_json);
     return finish_cas(s, stmt, id, "transition task");
 }
 
 store_status store_task_set_progress(store *s, const char *id, int progress, int64_t now)
 {
     sqlite3_stmt *stmt = NULL;
-    if (prepare(s,
-                "UPDATE tasks SET progress = MAX(progress, MIN(?1, 99)), updated_at = ?2 "
-                "WHERE id = ?3 AND state < 4",
-                &stmt) != STORE_OK)
+    if (sql_prepare(s,
+                    "UPDATE tasks SET progress = MAX(progress, MIN(?1, 99)), updated_at = ?2 "
+                    "WHERE id = ?3 AND state < 4",
+                    &stmt) != STORE_OK)
         return STORE_ERROR;
     sqlite3_bind_int(stmt, 1, progress < 0 ? 0 : progress);
     sqlite3_bind_int64(stmt, 2, now);
@@ -855,11 +919,11 @@ store_status store_task_complete(store *s, const char *id, task_state from, cons
         return STORE_ERROR;
     }
     sqlite3_stmt *stmt = NULL;
-    if (prepare(s,
-                "UPDATE tasks SET state = ?1, progress = 100, results_json = ?2, completed_at = ?3, "
-                "updated_at = ?3 "
-                "WHERE id = ?4 AND state = ?5",
-                &stmt) != STORE_OK)
+    if (sql_prepare(s,
+                    "UPDATE tasks SET state = ?1, progress = 100, results_json = ?2, completed_at = ?3, "
+                    "updated_at = ?3 "
+                    "WHERE id = ?4 AND state = ?5",
+                    &stmt) != STORE_OK)
         return STORE_ERROR;
     sqlite3_bind_int(stmt, 1, TASK_COMPLETED);
     sqlite3_bind_text(stmt, 2, results_json, -1, SQLITE_TRANSIENT);
@@ -874,21 +938,21 @@ static store_status finish_unsuccessfully(store *s, const char *id, const char *
                                           const char *code, const char *message, int64_t now)
 {
     sqlite3_stmt *stmt = NULL;
-    if (prepare(s,
-                "UPDATE tasks SET state = ?1, error_code = ?2, error_message = ?3, completed_at = ?4, "
-                "updated_at = ?4 "
-                "WHERE id = ?5 AND state < 4 AND (?6 IS NULL OR key_id = ?6)",
-                &stmt) != STORE_OK)
+    if (sql_prepare(s,
+                    "UPDATE tasks SET state = ?1, error_code = ?2, error_message = ?3, completed_at = ?4, "
+                    "updated_at = ?4 "
+                    "WHERE id = ?5 AND state < 4 AND (?6 IS NULL OR key_id = ?6)",
+                    &stmt) != STORE_OK)
         return STORE_ERROR;
     sqlite3_bind_int(stmt, 1, (int)to);
     sqlite3_bind_text(stmt, 2, code, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(stmt, 3, message, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(stmt, 4, now);
     sqlite3_bind_text(stmt, 5, id, -1, SQLITE_TRANSIENT);
-    bind_text_or_null(stmt, 6, key_id);
-    int changed = run_write(s, stmt, "finish task");
+    sql_bind_text_or_null(stmt, 6, key_id);
+    int changed = sql_run_write(s, stmt, "finish task");
     if (changed == 1) {
-        task_changed(id);
+        store_task_changed(id);
         return STORE_OK;
     }
     if (changed != 0) return STORE_ERROR;
@@ -913,8 +977,8 @@ store_status store_task_cancel(store *s, const char *id, const char *key_id, int
 store_status store_task_list_unfinished(store *s, task_record **out, size_t *count)
 {
     sqlite3_stmt *stmt = NULL;
-    if (prepare(s, "SELECT " TASK_COLUMNS " FROM tasks WHERE state < 4 ORDER BY created_at, seq", &stmt) !=
-        STORE_OK)
+    if (sql_prepare(s, "SELECT " TASK_COLUMNS " FROM tasks WHERE state < 4 ORDER BY created_at, seq",
+                    &stmt) != STORE_OK)
         return STORE_ERROR;
     return collect_tasks(s, stmt, out, count, "list unfinished tasks");
 }
@@ -923,29 +987,30 @@ store_status store_task_count_by_state(store *s, int64_t counts[TASK_STATE_COUNT
 {
     memset(counts, 0, sizeof(int64_t) * TASK_STATE_COUNT);
     sqlite3_stmt *stmt = NULL;
-    if (prepare(s, "SELECT state, COUNT(*) FROM tasks GROUP BY state", &stmt) != STORE_OK) return STORE_ERROR;
+    if (sql_prepare(s, "SELECT state, COUNT(*) FROM tasks GROUP BY state", &stmt) != STORE_OK)
+        return STORE_ERROR;
     int rc;
     while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
         int state = sqlite3_column_int(stmt, 0);
         if (state >= 0 && state < TASK_STATE_COUNT) counts[state] = sqlite3_column_int64(stmt, 1);
     }
     sqlite3_finalize(stmt);
-    return rc == SQLITE_DONE ? STORE_OK : fail_sql(s, "count tasks");
+    return rc == SQLITE_DONE ? STORE_OK : sql_fail(s, "count tasks");
 }
 
 store_status store_checkpoint(store *s)
 {
     int log_frames = 0, checkpointed = 0;
     int rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log_frames, &checkpointed);
-    if (rc != SQLITE_OK && rc != SQLITE_BUSY) return fail_sql(s, "checkpoint");
+    if (rc != SQLITE_OK && rc != SQLITE_BUSY) return sql_fail(s, "checkpoint");
     /* Once everything is copied back, restart the log from its beginning so that it stays small. A
      * truncating checkpoint holds back new writers while it waits for readers, so it must not wait:
      * without a busy handler it gives up at once (SQLITE_BUSY) and the next second tries again. */
     if (rc == SQLITE_OK && log_frames > 0 && checkpointed == log_frames) {
-        if (sqlite3_busy_timeout(s->db, 0) != SQLITE_OK) return fail_sql(s, "checkpoint");
+        if (sqlite3_busy_timeout(s->db, 0) != SQLITE_OK) return sql_fail(s, "checkpoint");
         rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
-        if (sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS) != SQLITE_OK) return fail_sql(s, "checkpoint");
-        if (rc != SQLITE_OK && rc != SQLITE_BUSY) return fail_sql(s, "truncate log");
+        if (sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS) != SQLITE_OK) return sql_fail(s, "checkpoint");
+        if (rc != SQLITE_OK && rc != SQLITE_BUSY) return sql_fail(s, "truncate log");
     }
     return STORE_OK;
 }

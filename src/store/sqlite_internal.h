@@ -1,0 +1,60 @@
+/* sqlite_internal.h — what the SQLite files of store/ share: the connection, the process-wide writer
+ * lock and small statement helpers. Not part of the module's contract (that is store.h); only
+ * store_*.c files include it. Each file owns one area of the schema (tasks and keys in
+ * store_sqlite.c, credits in store_credits.c, uploads in store_uploads.c, callbacks in
+ * store_callbacks.c); the migrations of every area stay in store_sqlite.c, in one ordered list. */
+#ifndef REELAY_STORE_SQLITE_INTERNAL_H
+#define REELAY_STORE_SQLITE_INTERNAL_H
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "store/store.h"
+
+enum { STMT_KEY_BY_HASH, STMT_TASK_GET, STMT_TASK_INSERT, STMT_COUNT };
+enum { TASK_CACHE_ENTRIES = 512 };
+
+typedef struct task_cache_entry {
+    task_record task;
+    uint64_t version;
+    bool used;
+} task_cache_entry;
+
+struct store {
+    sqlite3 *db;
+    sqlite3_stmt *hot[STMT_COUNT];
+    task_cache_entry task_cache[TASK_CACHE_ENTRIES];
+};
+
+/* Writers of this process take this lock around every write transaction, so that they queue without
+ * sleeping in SQLite's busy handler (the busy timeout still covers other processes). */
+extern pthread_mutex_t store_process_writer;
+
+/* Logs SQLite's last error for `what`; returns STORE_ERROR. */
+store_status sql_fail(store *s, const char *what);
+/* Runs SQL text (no results); STORE_OK or STORE_ERROR (logged). */
+store_status sql_exec(store *s, const char *sql, const char *what);
+/* Prepares one statement; the caller finalizes it. */
+store_status sql_prepare(store *s, const char *sql, sqlite3_stmt **out);
+/* Copies a text column into a fixed buffer ("" for NULL), truncating. */
+void sql_copy_text(char *out, size_t size, sqlite3_stmt *stmt, int column);
+/* A malloc'd copy of a text column, or NULL for NULL. */
+char *sql_dup_text(sqlite3_stmt *stmt, int column);
+void sql_bind_text_or_null(sqlite3_stmt *stmt, int index, const char *text);
+/* Resets a kept statement for reuse. */
+void sql_release(sqlite3_stmt *stmt);
+/* Runs a one-row write under the writer lock; rows changed, -2 on a constraint, -1 on error. Finalizes. */
+int sql_run_write(store *s, sqlite3_stmt *stmt, const char *what);
+
+/* Opens a write transaction under the writer lock (BEGIN IMMEDIATE). On failure the lock is released. */
+store_status sql_begin(store *s, const char *what);
+/* Commits when status is STORE_OK (a failed commit becomes STORE_ERROR), otherwise rolls back; then
+ * releases the writer lock. Returns the final status. */
+store_status sql_end(store *s, store_status status, const char *what);
+
+/* Tells readers of this process that a task changed (bumps its cache version); call after commit. */
+void store_task_changed(const char *id);
+
+#endif
