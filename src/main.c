@@ -260,7 +260,7 @@ static int create_key(store *db, const char *name, const char *json_id_field)
     ids_random_token(secret, sizeof(secret), "sk-", 32);
     unsigned char hash[32];
     api_key_hash(secret, hash);
-    if (store_key_insert(db, &key, hash) != STORE_OK) {
+    if (store_key_insert(db, &key, hash, NULL) != STORE_OK) {
         fprintf(stderr, "reelay: the key could not be stored\n");
         return 1;
     }

@@ -159,7 +159,7 @@ static void run_task(worker *w, const char *task_id, const char *channel)
         store_status status = STORE_ERROR;
         if (results != NULL &&
             store_task_transition(w->db, task_id, TASK_PROCESSING, TASK_FINALIZING, NULL, now) == STORE_OK)
-            status = store_task_complete(w->db, task_id, TASK_FINALIZING, results, now);
+            status = store_task_complete(w->db, task_id, TASK_FINALIZING, results, -1, now);
         free(results);
         if (status == STORE_OK) {
             log_transition(task_id, "completed", "");

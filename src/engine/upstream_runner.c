@@ -960,7 +960,7 @@ static bool finish_one(upstream_runner *r, store *db, const download_job *job)
             char *text = results ? json_dumps(results, JSON_COMPACT) : NULL;
             json_decref(results);
             ok = text != NULL &&
-                 store_task_complete(db, job->task_id, TASK_FINALIZING, text, clock_unix_seconds()) == STORE_OK;
+                 store_task_complete(db, job->task_id, TASK_FINALIZING, text, -1, clock_unix_seconds()) == STORE_OK;
             free(text);
             if (ok) {
                 log_task(job->task_id, "state=completed", "-", "");

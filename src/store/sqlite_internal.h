@@ -54,6 +54,19 @@ store_status sql_begin(store *s, const char *what);
  * releases the writer lock. Returns the final status. */
 store_status sql_end(store *s, store_status status, const char *what);
 
+/* Inserts one task row with the kept statement (inside the caller's transaction); SQLite's result code. */
+int sql_task_insert(store *s, const task_record *task);
+
+/* Inside a write transaction that just finished task `task_id` (store_credits.c): releases its
+ * reservation exactly once — a refund of all of it, or a settlement charging `charge` (clamped to the
+ * reservation; -1 = all of it) and returning the rest — moving the key's balances. A task without a
+ * reservation is left alone. */
+store_status store_credits_release_tx(store *s, const char *task_id, bool refund, int64_t charge,
+                                      int64_t now);
+/* Inside the same transaction (store_sqlite.c): queues the task's callback when its parameters carry a
+ * callback_url (due at once). */
+store_status store_callback_queue_tx(store *s, const char *task_id, int64_t now);
+
 /* Tells readers of this process that a task changed (bumps its cache version); call after commit. */
 void store_task_changed(const char *id);
 

@@ -40,15 +40,27 @@ store_status store_checkpoint(store *s);
 #define STORE_KEY_HASH_SIZE 32
 
 typedef struct key_record {
-    char id[32];         /* public id, "key_…", safe to log */
+    char id[32]; /* public id, "key_…", safe to log */
     char name[64];
     char user_group[32]; /* pricing group, "default" */
     int64_t created_at;  /* Unix seconds */
     int64_t revoked_at;  /* 0 = active */
+    int rpm_limit;       /* requests per minute; 0 = unlimited */
+    int max_concurrent;  /* unfinished tasks at once; 0 = unlimited */
 } key_record;
 
-/* CONFLICT when the id or the hash exists. */
-store_status store_key_insert(store *s, const key_record *key, const unsigned char hash[STORE_KEY_HASH_SIZE]);
+#define STORE_SEALED_SECRET_SIZE 768 /* holds SECRET_BOX_SEALED_SIZE of util/secret_box.h */
+
+/* CONFLICT when the id or the hash exists. webhook_secret_sealed: the key's callback signing secret
+ * sealed with util/secret_box.h (may be NULL or "" for none). */
+store_status store_key_insert(store *s, const key_record *key, const unsigned char hash[STORE_KEY_HASH_SIZE],
+                              const char *webhook_secret_sealed);
+/* Changes a key's group (NULL = keep), rpm limit and concurrency limit (-1 = keep). NOT_FOUND for an
+ * unknown id. */
+store_status store_key_update_limits(store *s, const char *id, const char *user_group, int rpm_limit,
+                                     int max_concurrent);
+/* The key's sealed callback signing secret into out ("" when it has none). NOT_FOUND for an unknown id. */
+store_status store_key_webhook_secret(store *s, const char *id, char *out, size_t out_size);
 /* Looks up an active (not revoked) key by hash. NOT_FOUND for an unknown or revoked key. The caller
  * compares hashes in constant time itself if it keeps copies; the lookup is by index. */
 store_status store_key_find_by_hash(store *s, const unsigned char hash[STORE_KEY_HASH_SIZE], key_record *out);
@@ -61,16 +73,17 @@ store_status store_key_revoke(store *s, const char *id, int64_t now);
 
 typedef struct channel_record {
     char name[64];
-    char provider[16];   /* "sandbox", "fal", "sync", "kling", "openai", "creatify" */
-    char base_url[256];  /* "" = the provider's default */
-    char models[512];    /* "all" or comma-separated model ids */
-    int priority;        /* higher is tried first */
-    int weight;          /* share among channels of equal priority */
-    int max_concurrent;  /* tasks in flight at once on this channel; 0 = unlimited */
+    char provider[16];  /* "sandbox", "fal", "sync", "kling", "openai", "creatify" */
+    char base_url[256]; /* "" = the provider's default */
+    char models[512];   /* "all" or comma-separated model ids */
+    int priority;       /* higher is tried first */
+    int weight;         /* share among channels of equal priority */
+    int max_concurrent; /* tasks in flight at once on this channel; 0 = unlimited */
     bool enabled;
     int64_t created_at;
-    char credential_sealed[768]; /* SECRET_BOX_SEALED_SIZE: the credential sealed by util/secret_box.h, or "" */
-    char webhook_secret_sealed[768]; /* the provider's webhook signing secret, sealed the same way, or "" */
+    char credential_sealed[STORE_SEALED_SECRET_SIZE]; /* the credential sealed by util/secret_box.h, or "" */
+    char webhook_secret_sealed[STORE_SEALED_SECRET_SIZE]; /* the provider's webhook signing secret, sealed the
+                                                             same way, or "" */
 } channel_record;
 
 /* True when the channel's model list is "all" or names `model` (pure; no database access). */
@@ -98,28 +111,28 @@ typedef enum {
     TASK_STATE_COUNT
 } task_state;
 
-const char *task_state_name(task_state state);           /* "pending", …, "cancelled" */
+const char *task_state_name(task_state state);            /* "pending", …, "cancelled" */
 bool task_state_parse(const char *name, task_state *out); /* false for an unknown name */
-bool task_state_is_terminal(task_state state);           /* completed, failed, cancelled */
+bool task_state_is_terminal(task_state state);            /* completed, failed, cancelled */
 
 typedef struct task_record {
     char id[IDS_TASK_ID_SIZE];
     char key_id[32];
     char model[48];
     task_state state;
-    int progress;            /* 0..100, never decreases; 100 only when completed */
-    int64_t created_at;      /* Unix seconds (the `created` of the API) */
-    int64_t updated_at;      /* Unix seconds of the last change */
-    int64_t deadline_at;     /* Unix seconds; an unfinished task past it fails with code "timeout" */
-    int64_t completed_at;    /* Unix seconds when it reached a terminal state, else 0 */
-    char channel[64];        /* channel name once routed, else "" */
+    int progress;         /* 0..100, never decreases; 100 only when completed */
+    int64_t created_at;   /* Unix seconds (the `created` of the API) */
+    int64_t updated_at;   /* Unix seconds of the last change */
+    int64_t deadline_at;  /* Unix seconds; an unfinished task past it fails with code "timeout" */
+    int64_t completed_at; /* Unix seconds when it reached a terminal state, else 0 */
+    char channel[64];     /* channel name once routed, else "" */
     char user_group[32];
-    double credits_reserved;
+    double credits_reserved; /* whole credits held for this task since it was admitted */
     char *params_json;       /* canonical validated parameters (catalog_validate's output); owned */
     char *results_json;      /* JSON array of stored results once completed, else NULL; owned */
     char error_code[48];     /* "" unless failed or cancelled */
     char *error_message;     /* NULL unless failed or cancelled; owned */
-    char *upstream_json;     /* the engine's record of the job at the provider (opaque here), or NULL; owned */
+    char *upstream_json; /* the engine's record of the job at the provider (opaque here), or NULL; owned */
 } task_record;
 
 /* Frees the owned strings of one record (not the record itself) and NULLs them. */
@@ -135,23 +148,24 @@ store_status store_task_insert_batch(store *s, const task_record *tasks, size_t 
 store_status store_task_get(store *s, const char *id, task_record *out);
 
 typedef struct task_list_query {
-    const char *key_id;      /* required: only this key's tasks */
-    const char *after_id;    /* cursor: tasks older than this one (NULL = from the newest); NOT_FOUND if
-                                it is not one of this key's tasks */
-    int limit;               /* 1..100 */
-    int state;               /* a task_state, or -1 for any */
-    const char *model;       /* NULL for any */
+    const char *key_id;   /* required: only this key's tasks */
+    const char *after_id; /* cursor: tasks older than this one (NULL = from the newest); NOT_FOUND if
+                             it is not one of this key's tasks */
+    int limit;            /* 1..100 */
+    int state;            /* a task_state, or -1 for any */
+    const char *model;    /* NULL for any */
 } task_list_query;
 
-/* Newest first (created_at, then insertion order, descending). *out is malloc'd: free with task_records_free. */
+/* Newest first (created_at, then insertion order, descending). *out is malloc'd: free with task_records_free.
+ */
 store_status store_task_list(store *s, const task_list_query *query, task_record **out, size_t *count,
                              bool *has_more);
 
 /* Compare-and-set of the state alone (also touches updated_at). from → to must not go to completed
  * (use store_task_complete) nor failed/cancelled (use store_task_fail / store_task_cancel).
  * Also records `channel` when not NULL. CONFLICT when the task is not in `from`. */
-store_status store_task_transition(store *s, const char *id, task_state from, task_state to, const char *channel,
-                                   int64_t now);
+store_status store_task_transition(store *s, const char *id, task_state from, task_state to,
+                                   const char *channel, int64_t now);
 /* The same compare-and-set, also replacing the task's upstream record when upstream_json is not NULL.
  * Here from may equal to: the record (and channel) change while the state stays. */
 store_status store_task_set_upstream(store *s, const char *id, task_state from, task_state to,
@@ -159,17 +173,111 @@ store_status store_task_set_upstream(store *s, const char *id, task_state from, 
 /* Raises progress to max(current, progress), capped at 99, while the task is unfinished. OK also when
  * nothing changed; CONFLICT when the task is already finished. */
 store_status store_task_set_progress(store *s, const char *id, int progress, int64_t now);
-/* from → completed with progress 100, results_json (must be a non-empty JSON array) and completed_at. */
-store_status store_task_complete(store *s, const char *id, task_state from, const char *results_json, int64_t now);
-/* Any unfinished state → failed with code and message. CONFLICT when already finished. */
+/* from → completed with progress 100, results_json (must be a non-empty JSON array) and completed_at.
+ * In the same transaction the task's reservation is settled: credits_charged (clamped to 0 … the
+ * reservation; -1 = the whole reservation) is charged and the rest returned to the key; and the task's
+ * callback, if it has a callback_url, is queued (see store_callback_*). */
+store_status store_task_complete(store *s, const char *id, task_state from, const char *results_json,
+                                 int64_t credits_charged, int64_t now);
+/* Any unfinished state → failed with code and message. CONFLICT when already finished. The reservation
+ * is refunded in full and the callback queued, in the same transaction. */
 store_status store_task_fail(store *s, const char *id, const char *code, const char *message, int64_t now);
 /* Any unfinished state → cancelled (error code "cancelled"), only for the owner key_id (another key's task
- * is NOT_FOUND). CONFLICT when already finished. */
+ * is NOT_FOUND). CONFLICT when already finished. Refund and callback as for store_task_fail. */
 store_status store_task_cancel(store *s, const char *id, const char *key_id, int64_t now);
 
 /* All unfinished tasks (pending … finalizing), oldest first. *out: free with task_records_free. */
 store_status store_task_list_unfinished(store *s, task_record **out, size_t *count);
 /* Number of tasks in each state. */
 store_status store_task_count_by_state(store *s, int64_t counts[TASK_STATE_COUNT]);
+
+/* ---- Credits (store_credits.c). Whole credits; every change appends to an append-only ledger in the
+ * transaction that moves the key's balances, so that for every key, at every commit:
+ *   available = grants − reservations + refunds + (settle releases − settle charges)
+ *   reserved  = reservations of its unfinished tasks
+ * and every finished task's reservation has exactly one settle or refund. ---- */
+
+typedef struct credit_balance {
+    int64_t available; /* may be spent by new tasks */
+    int64_t reserved;  /* held by unfinished tasks */
+    char user_group[32];
+} credit_balance;
+
+typedef enum { LEDGER_GRANT, LEDGER_RESERVE, LEDGER_SETTLE, LEDGER_REFUND } ledger_kind;
+const char *ledger_kind_name(ledger_kind kind); /* "grant", "reserve", "settle", "refund" */
+
+typedef struct ledger_entry {
+    int64_t seq;
+    ledger_kind kind;
+    char task_id[IDS_TASK_ID_SIZE]; /* "" for a grant */
+    int64_t amount;                 /* grant: added (negative = taken back); reserve: held; settle: charged;
+                                       refund: returned */
+    int64_t released;               /* settle: the reservation it released */
+    char note[128];
+    int64_t created_at;
+} ledger_entry;
+
+/* Adds amount (may be negative, but the balance may not go below 0: CONFLICT) to the key's available
+ * credits. NOT_FOUND for an unknown key. */
+store_status store_credits_grant(store *s, const char *key_id, int64_t amount, const char *note, int64_t now);
+store_status store_credits_balance(store *s, const char *key_id, credit_balance *out);
+/* The key's ledger, oldest first, at most `limit` newest entries (0 = all); *out malloc'd (free()). */
+store_status store_credits_ledger(store *s, const char *key_id, size_t limit, ledger_entry **out,
+                                  size_t *count);
+
+typedef struct credit_audit {
+    int64_t keys_checked, tasks_checked;
+    int64_t problems; /* 0 when every invariant above holds */
+    char first_problem[256];
+} credit_audit;
+/* Checks the invariants above over every key and task (read-only). */
+store_status store_credits_audit(store *s, credit_audit *out);
+
+/* ---- Admission: a new task, its reservation, its idempotency key and the key's limits, committed
+ * together or not at all. ---- */
+
+typedef enum {
+    ADMIT_CREATED = 0,          /* the task is stored and its credits reserved */
+    ADMIT_DUPLICATE,            /* the idempotency key was used before with the same request: existing_id */
+    ADMIT_IDEMPOTENCY_MISMATCH, /* … with a different request */
+    ADMIT_INSUFFICIENT_CREDITS, /* available < reserve: nothing stored */
+    ADMIT_TOO_MANY_TASKS,       /* the key already has max_concurrent unfinished tasks: nothing stored */
+} admit_outcome;
+
+#define STORE_IDEMPOTENCY_KEY_MAX 255
+#define STORE_IDEMPOTENCY_TTL_SECONDS 86400
+
+typedef struct task_admission {
+    const task_record *task;        /* credits_reserved is the reservation */
+    const char *idempotency_key;    /* NULL or "" = none */
+    unsigned char request_hash[32]; /* what "the same request" means for the idempotency key */
+    int max_concurrent;             /* the key's limit, 0 = none */
+    /* out */
+    admit_outcome outcome;
+    char existing_id[IDS_TASK_ID_SIZE]; /* ADMIT_DUPLICATE */
+    int64_t available;                  /* the key's available credits after (or, refused, at) admission */
+} task_admission;
+
+/* Admits each item in order in one transaction (one commit for the lot); each item's outcome is set.
+ * STORE_OK when the transaction committed (whatever the outcomes); otherwise nothing was stored. */
+store_status store_task_admit(store *s, task_admission *items, size_t count);
+/* Looks an idempotency key up (younger than the TTL): OK with the task id and whether the request hash
+ * matches, NOT_FOUND otherwise. A read-only fast path; store_task_admit decides. */
+store_status store_idempotency_find(store *s, const char *key_id, const char *idempotency_key,
+                                    const unsigned char request_hash[32], int64_t now,
+                                    char task_id[IDS_TASK_ID_SIZE], bool *same_request);
+/* Forgets idempotency keys older than the TTL. */
+store_status store_idempotency_expire(store *s, int64_t now);
+
+/* ---- Callbacks (store_callbacks.c): an outbox of deliveries, one per finished task that asked for one,
+ * queued in the transaction that finished the task. ---- */
+
+typedef struct callback_record {
+    char task_id[IDS_TASK_ID_SIZE];
+    char key_id[32];
+    char url[2049];
+    int attempts;
+    int64_t next_at_ms; /* Unix milliseconds */
+} callback_record;
 
 #endif

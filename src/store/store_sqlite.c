@@ -149,6 +149,8 @@ static const char *const migrations[] = {
 };
 #define MIGRATION_COUNT (sizeof(migrations) / sizeof(migrations[0]))
 
+#define KEY_COLUMNS "id, name, user_group, created_at, revoked_at, rpm_limit, max_concurrent"
+
 #define TASK_COLUMNS                                                                                         \
     "id, key_id, model, state, progress, created_at, updated_at, deadline_at, completed_at, channel, "       \
     "user_group, "                                                                                           \
@@ -158,8 +160,7 @@ static const char *const migrations[] = {
 _Static_assert(TASK_COMPLETED == 4 && TASK_FAILED == 5 && TASK_CANCELLED == 6, "terminal states are 4..6");
 
 static const char *const hot_statements[STMT_COUNT] = {
-    [STMT_KEY_BY_HASH] = "SELECT id, name, user_group, created_at, revoked_at FROM api_keys "
-                         "WHERE key_hash = ? AND revoked_at = 0",
+    [STMT_KEY_BY_HASH] = "SELECT " KEY_COLUMNS " FROM api_keys WHERE key_hash = ? AND revoked_at = 0",
     [STMT_TASK_GET] = "SELECT " TASK_COLUMNS " FROM tasks WHERE id = ?",
     [STMT_TASK_INSERT] = "INSERT INTO tasks (" TASK_COLUMNS ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 };
@@ -469,16 +470,23 @@ static void read_key(sqlite3_stmt *stmt, key_record *out)
     sql_copy_text(out->user_group, sizeof(out->user_group), stmt, 2);
     out->created_at = sqlite3_column_int64(stmt, 3);
     out->revoked_at = sqlite3_column_int64(stmt, 4);
+    out->rpm_limit = sqlite3_column_int(stmt, 5);
+    out->max_concurrent = sqlite3_column_int(stmt, 6);
 }
 
-store_status store_key_insert(store *s, const key_record *key, const unsigned char hash[STORE_KEY_HASH_SIZE])
+store_status store_key_insert(store *s, const key_record *key, const unsigned char hash[STORE_KEY_HASH_SIZE],
+                              const char *webhook_secret_sealed)
 {
     sqlite3_stmt *stmt = NULL;
-    if (sql_prepare(s,
-                    "INSERT INTO api_keys (id, name, key_hash, user_group, created_at, revoked_at) VALUES "
-                    "(?,?,?,?,?,?)",
-                    &stmt) != STORE_OK)
+    if (sql_prepare(
+            s,
+            "INSERT INTO api_keys (id, name, key_hash, user_group, created_at, revoked_at, rpm_limit, "
+            "max_concurrent, webhook_secret_sealed) VALUES (?,?,?,?,?,?,?,?,?)",
+            &stmt) != STORE_OK)
         return STORE_ERROR;
+    sqlite3_bind_int(stmt, 7, key->rpm_limit > 0 ? key->rpm_limit : 0);
+    sqlite3_bind_int(stmt, 8, key->max_concurrent > 0 ? key->max_concurrent : 0);
+    sqlite3_bind_text(stmt, 9, webhook_secret_sealed ? webhook_secret_sealed : "", -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(stmt, 1, key->id, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(stmt, 2, key->name, -1, SQLITE_TRANSIENT);
     sqlite3_bind_blob(stmt, 3, hash, STORE_KEY_HASH_SIZE, SQLITE_TRANSIENT);
@@ -510,9 +518,7 @@ store_status store_key_list(store *s, key_record **out, size_t *count)
     sqlite3_stmt *stmt = NULL;
     *out = NULL;
     *count = 0;
-    if (sql_prepare(
-            s, "SELECT id, name, user_group, created_at, revoked_at FROM api_keys ORDER BY created_at, id",
-            &stmt) != STORE_OK)
+    if (sql_prepare(s, "SELECT " KEY_COLUMNS " FROM api_keys ORDER BY created_at, id", &stmt) != STORE_OK)
         return STORE_ERROR;
     size_t capacity = 0;
     int rc;
@@ -548,6 +554,39 @@ store_status store_key_revoke(store *s, const char *id, int64_t now)
     sqlite3_bind_text(stmt, 2, id, -1, SQLITE_TRANSIENT);
     int changed = sql_run_write(s, stmt, "revoke key");
     return changed == 1 ? STORE_OK : changed == 0 ? STORE_NOT_FOUND : STORE_ERROR;
+}
+
+store_status store_key_update_limits(store *s, const char *id, const char *user_group, int rpm_limit,
+                                     int max_concurrent)
+{
+    sqlite3_stmt *stmt = NULL;
+    if (sql_prepare(s,
+                    "UPDATE api_keys SET user_group = COALESCE(?1, user_group), "
+                    "rpm_limit = CASE WHEN ?2 < 0 THEN rpm_limit ELSE ?2 END, "
+                    "max_concurrent = CASE WHEN ?3 < 0 THEN max_concurrent ELSE ?3 END WHERE id = ?4",
+                    &stmt) != STORE_OK)
+        return STORE_ERROR;
+    sql_bind_text_or_null(stmt, 1, user_group);
+    sqlite3_bind_int(stmt, 2, rpm_limit);
+    sqlite3_bind_int(stmt, 3, max_concurrent);
+    sqlite3_bind_text(stmt, 4, id, -1, SQLITE_TRANSIENT);
+    int changed = sql_run_write(s, stmt, "update key limits");
+    return changed == 1 ? STORE_OK : changed == 0 ? STORE_NOT_FOUND : STORE_ERROR;
+}
+
+store_status store_key_webhook_secret(store *s, const char *id, char *out, size_t out_size)
+{
+    sqlite3_stmt *stmt = NULL;
+    if (sql_prepare(s, "SELECT webhook_secret_sealed FROM api_keys WHERE id = ?", &stmt) != STORE_OK)
+        return STORE_ERROR;
+    sqlite3_bind_text(stmt, 1, id, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(stmt);
+    store_status status = rc == SQLITE_ROW    ? STORE_OK
+                          : rc == SQLITE_DONE ? STORE_NOT_FOUND
+                                              : sql_fail(s, "key secret");
+    if (status == STORE_OK) sql_copy_text(out, out_size, stmt, 0);
+    sqlite3_finalize(stmt);
+    return status;
 }
 
 /* ---- channels ---- */
@@ -677,8 +716,7 @@ static void read_task(sqlite3_stmt *stmt, task_record *t)
     t->upstream_json = sql_dup_text(stmt, 16);
 }
 
-/* Binds and runs the hot insert statement for one task; returns SQLite's result. */
-static int insert_one(store *s, const task_record *t)
+int sql_task_insert(store *s, const task_record *t)
 {
     sqlite3_stmt *stmt = s->hot[STMT_TASK_INSERT];
     sqlite3_bind_text(stmt, 1, t->id, -1, SQLITE_STATIC);
@@ -706,7 +744,7 @@ static int insert_one(store *s, const task_record *t)
 store_status store_task_insert(store *s, const task_record *t)
 {
     pthread_mutex_lock(&store_process_writer);
-    int rc = insert_one(s, t);
+    int rc = sql_task_insert(s, t);
     pthread_mutex_unlock(&store_process_writer);
     store_status status = rc == SQLITE_DONE         ? STORE_OK
                           : rc == SQLITE_CONSTRAINT ? STORE_CONFLICT
@@ -723,7 +761,7 @@ store_status store_task_insert_batch(store *s, const task_record *tasks, size_t 
     store_status status = sql_exec(s, "BEGIN IMMEDIATE", "begin task batch");
     int rc = SQLITE_DONE;
     for (size_t i = 0; status == STORE_OK && i < count; i++) {
-        rc = insert_one(s, &tasks[i]);
+        rc = sql_task_insert(s, &tasks[i]);
         if (rc != SQLITE_DONE)
             status = rc == SQLITE_CONSTRAINT ? STORE_CONFLICT : sql_fail(s, "insert task batch");
     }
@@ -905,8 +943,58 @@ store_status store_task_set_progress(store *s, const char *id, int progress, int
     return finish_cas(s, stmt, id, "task progress");
 }
 
+store_status store_callback_queue_tx(store *s, const char *task_id, int64_t now)
+{
+    sqlite3_stmt *stmt = NULL;
+    if (sql_prepare(
+            s,
+            "INSERT INTO callbacks (task_id, key_id, url, next_at, created_at, updated_at) "
+            "SELECT id, key_id, json_extract(params_json, '$.callback_url'), ?2 * 1000, ?2, ?2 FROM tasks "
+            "WHERE id = ?1 AND json_valid(params_json) "
+            "AND json_type(params_json, '$.callback_url') = 'text' "
+            "ON CONFLICT (task_id) DO NOTHING",
+            &stmt) != STORE_OK)
+        return STORE_ERROR;
+    sqlite3_bind_text(stmt, 1, task_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(stmt, 2, now);
+    int rc = sqlite3_step(stmt);
+    sqlite3_finalize(stmt);
+    return rc == SQLITE_DONE ? STORE_OK : sql_fail(s, "queue callback");
+}
+
+/* Runs a task's finishing compare-and-set (stmt, finalized here), and when it applies, in the same
+ * transaction: the reservation's settlement (charging `charge`, -1 = all of it) or, with `refund`, its
+ * full refund; and the callback's queueing. Returns the rows changed (0 or 1), or -1 on error. */
+static int finish_task_tx(store *s, sqlite3_stmt *stmt, const char *id, int64_t charge, bool refund,
+                          int64_t now, const char *what)
+{
+    if (sql_begin(s, what) != STORE_OK) {
+        sqlite3_finalize(stmt);
+        return -1;
+    }
+    int rc = sqlite3_step(stmt);
+    sqlite3_finalize(stmt);
+    store_status status = rc == SQLITE_DONE ? STORE_OK : sql_fail(s, what);
+    int changed = status == STORE_OK ? sqlite3_changes(s->db) : -1;
+    if (changed == 1) status = store_credits_release_tx(s, id, refund, charge, now);
+    if (changed == 1 && status == STORE_OK) status = store_callback_queue_tx(s, id, now);
+    status = sql_end(s, status, what);
+    if (status != STORE_OK) return -1;
+    if (changed == 1) store_task_changed(id);
+    return changed;
+}
+
+static store_status finish_in_transaction(store *s, sqlite3_stmt *stmt, const char *id, int64_t charge,
+                                          int64_t now, const char *what)
+{
+    int changed = finish_task_tx(s, stmt, id, charge, false, now, what);
+    if (changed == 1) return STORE_OK;
+    if (changed == 0) return explain_no_change(s, id);
+    return STORE_ERROR;
+}
+
 store_status store_task_complete(store *s, const char *id, task_state from, const char *results_json,
-                                 int64_t now)
+                                 int64_t credits_charged, int64_t now)
 {
     json_error_t error;
     json_t *results = results_json ? json_loads(results_json, 0, &error) : NULL;
@@ -930,7 +1018,7 @@ store_status store_task_complete(store *s, const char *id, task_state from, cons
     sqlite3_bind_int64(stmt, 3, now);
     sqlite3_bind_text(stmt, 4, id, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int(stmt, 5, (int)from);
-    return finish_cas(s, stmt, id, "complete task");
+    return finish_in_transaction(s, stmt, id, credits_charged, now, "complete task");
 }
 
 /* Any unfinished state → a terminal failure state, optionally only for one key. */
@@ -950,11 +1038,8 @@ static store_status finish_unsuccessfully(store *s, const char *id, const char *
     sqlite3_bind_int64(stmt, 4, now);
     sqlite3_bind_text(stmt, 5, id, -1, SQLITE_TRANSIENT);
     sql_bind_text_or_null(stmt, 6, key_id);
-    int changed = sql_run_write(s, stmt, "finish task");
-    if (changed == 1) {
-        store_task_changed(id);
-        return STORE_OK;
-    }
+    int changed = finish_task_tx(s, stmt, id, 0, true, now, "finish task");
+    if (changed == 1) return STORE_OK;
     if (changed != 0) return STORE_ERROR;
     task_record current;
     store_status status = store_task_get(s, id, &current);

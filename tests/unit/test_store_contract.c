@@ -246,10 +246,10 @@ static void key_fields_round_trip(void **state)
     second_hash[31] = 0xAC; /* differs in the last byte only: the whole hash is compared */
     key_record first = {.id = "key_1", .name = "ops team", .user_group = "vip", .created_at = 100};
     key_record second = {.id = "key_2", .name = "", .created_at = 50};
-    assert_int_equal(store_key_insert(db, &first, first_hash), STORE_OK);
-    assert_int_equal(store_key_insert(db, &second, second_hash), STORE_OK);
+    assert_int_equal(store_key_insert(db, &first, first_hash, NULL), STORE_OK);
+    assert_int_equal(store_key_insert(db, &second, second_hash, NULL), STORE_OK);
     unsigned char fresh_hash[STORE_KEY_HASH_SIZE] = {7};
-    assert_int_equal(store_key_insert(db, &first, fresh_hash), STORE_CONFLICT); /* same id */
+    assert_int_equal(store_key_insert(db, &first, fresh_hash, NULL), STORE_CONFLICT); /* same id */
 
     key_record found;
     assert_int_equal(store_key_find_by_hash(db, second_hash, &found), STORE_OK);
@@ -405,7 +405,7 @@ static void unknown_tasks_are_not_found_everywhere(void **state)
     assert_int_equal(store_task_insert(db, &t), STORE_OK); /* a table that is not empty */
     assert_int_equal(store_task_transition(db, id, TASK_PENDING, TASK_SUBMITTING, "c", 7), STORE_NOT_FOUND);
     assert_int_equal(store_task_set_progress(db, id, 10, 7), STORE_NOT_FOUND);
-    assert_int_equal(store_task_complete(db, id, TASK_FINALIZING, "[1]", 7), STORE_NOT_FOUND);
+    assert_int_equal(store_task_complete(db, id, TASK_FINALIZING, "[1]", -1, 7), STORE_NOT_FOUND);
     assert_int_equal(store_task_fail(db, id, "timeout", "late", 7), STORE_NOT_FOUND);
     assert_int_equal(store_task_cancel(db, id, "key_a", 7), STORE_NOT_FOUND);
     task_record *page = NULL;
@@ -424,11 +424,11 @@ static void transitions_refuse_terminal_shortcuts(void **state)
     assert_int_equal(store_task_insert(db, &t), STORE_OK);
     assert_int_equal(store_task_transition(db, t.id, TASK_PENDING, TASK_FAILED, NULL, 8), STORE_ERROR);
     assert_int_equal(store_task_transition(db, t.id, TASK_PENDING, TASK_CANCELLED, NULL, 8), STORE_ERROR);
-    assert_int_equal(store_task_complete(db, t.id, TASK_PENDING, "{\"a\":1}", 8),
+    assert_int_equal(store_task_complete(db, t.id, TASK_PENDING, "{\"a\":1}", -1, 8),
                      STORE_ERROR); /* not an array */
-    assert_int_equal(store_task_complete(db, t.id, TASK_PENDING, NULL, 8), STORE_ERROR);
-    assert_int_equal(store_task_complete(db, t.id, TASK_PENDING, "", 8), STORE_ERROR);
-    assert_int_equal(store_task_complete(db, t.id, TASK_PENDING, "[1,", 8), STORE_ERROR);
+    assert_int_equal(store_task_complete(db, t.id, TASK_PENDING, NULL, -1, 8), STORE_ERROR);
+    assert_int_equal(store_task_complete(db, t.id, TASK_PENDING, "", -1, 8), STORE_ERROR);
+    assert_int_equal(store_task_complete(db, t.id, TASK_PENDING, "[1,", -1, 8), STORE_ERROR);
     task_record read;
     assert_int_equal(store_task_get(db, t.id, &read), STORE_OK);
     assert_int_equal(read.state, TASK_PENDING); /* refusals changed nothing */
@@ -450,7 +450,7 @@ static void transitions_refuse_terminal_shortcuts(void **state)
     task_record_clear(&read);
 
     assert_int_equal(store_task_fail(db, t.id, "timeout", "The task took too long.", 14), STORE_OK);
-    assert_int_equal(store_task_complete(db, t.id, TASK_PROCESSING, "[1]", 15), STORE_CONFLICT);
+    assert_int_equal(store_task_complete(db, t.id, TASK_PROCESSING, "[1]", -1, 15), STORE_CONFLICT);
     assert_int_equal(store_task_transition(db, t.id, TASK_PROCESSING, TASK_FINALIZING, NULL, 15),
                      STORE_CONFLICT);
     assert_int_equal(store_task_get(db, t.id, &read), STORE_OK);
@@ -568,7 +568,7 @@ static void unfinished_are_listed_oldest_first(void **state)
         assert_int_equal(store_task_insert(db, &t), STORE_OK);
     }
     assert_int_equal(store_task_transition(db, ids[0], TASK_PENDING, TASK_FINALIZING, NULL, 4), STORE_OK);
-    assert_int_equal(store_task_complete(db, ids[3], TASK_PENDING, "[{}]", 4), STORE_OK);
+    assert_int_equal(store_task_complete(db, ids[3], TASK_PENDING, "[{}]", -1, 4), STORE_OK);
     assert_int_equal(store_task_fail(db, ids[4], "timeout", "late", 4), STORE_OK);
     task_record *tasks = NULL;
     size_t count = 0;
@@ -699,7 +699,7 @@ static void *finish(void *arg)
         snprintf(id, sizeof(id), "task-unified-4-f%07d", round);
         pthread_barrier_wait(f->barrier); /* every round, even when the open failed: no deadlock */
         if (!opened) continue;
-        store_status status = f->kind == 0 ? store_task_complete(own, id, TASK_FINALIZING, "[{\"n\":1}]", 50)
+        store_status status = f->kind == 0 ? store_task_complete(own, id, TASK_FINALIZING, "[{\"n\":1}]", -1, 50)
                                            : store_task_cancel(own, id, "key_a", 50);
         f->won[round] = status == STORE_OK;
         if (status != STORE_OK && status != STORE_CONFLICT) f->lost_cleanly = false;

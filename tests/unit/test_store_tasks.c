@@ -70,9 +70,9 @@ static void keys_are_found_by_hash_until_revoked(void **state)
     (void)state;
     unsigned char hash[32] = {1, 2, 3}, other[32] = {9};
     key_record key = {.id = "key_one", .name = "first", .user_group = "default", .created_at = 10};
-    assert_int_equal(store_key_insert(db, &key, hash), STORE_OK);
+    assert_int_equal(store_key_insert(db, &key, hash, NULL), STORE_OK);
     key_record same_hash = {.id = "key_two", .created_at = 11};
-    assert_int_equal(store_key_insert(db, &same_hash, hash), STORE_CONFLICT);
+    assert_int_equal(store_key_insert(db, &same_hash, hash, NULL), STORE_CONFLICT);
     key_record found;
     assert_int_equal(store_key_find_by_hash(db, hash, &found), STORE_OK);
     assert_string_equal(found.id, "key_one");
@@ -134,11 +134,11 @@ static void transitions_are_compare_and_set(void **state)
     assert_int_equal(read.progress, 99); /* never backwards, never 100 before completion */
     assert_string_equal(read.channel, "sandbox");
     task_record_clear(&read);
-    assert_int_equal(store_task_complete(db, t.id, TASK_PROCESSING, "[]", 5), STORE_ERROR);
-    assert_int_equal(store_task_complete(db, t.id, TASK_PROCESSING, "not json", 5), STORE_ERROR);
-    assert_int_equal(store_task_complete(db, t.id, TASK_FINALIZING, "[{\"object\":\"x\"}]", 5),
+    assert_int_equal(store_task_complete(db, t.id, TASK_PROCESSING, "[]", -1, 5), STORE_ERROR);
+    assert_int_equal(store_task_complete(db, t.id, TASK_PROCESSING, "not json", -1, 5), STORE_ERROR);
+    assert_int_equal(store_task_complete(db, t.id, TASK_FINALIZING, "[{\"object\":\"x\"}]", -1, 5),
                      STORE_CONFLICT);
-    assert_int_equal(store_task_complete(db, t.id, TASK_PROCESSING, "[{\"object\":\"x\"}]", 5), STORE_OK);
+    assert_int_equal(store_task_complete(db, t.id, TASK_PROCESSING, "[{\"object\":\"x\"}]", -1, 5), STORE_OK);
     assert_int_equal(store_task_get(db, t.id, &read), STORE_OK);
     assert_int_equal(read.state, TASK_COMPLETED);
     assert_int_equal(read.progress, 100);

@@ -1,0 +1,423 @@
+/* store_credits.c — the credit ledger, key balances and task admission (SQLite).
+ *
+ * Every movement of credits is one ledger row appended in the transaction that moves the key's two
+ * balances (api_keys.credits_available / credits_reserved), so the balances are always the sums of
+ * the ledger. A task's reservation is appended when it is admitted; it is released exactly once when
+ * the task finishes (a unique index on (task_id) for settle/refund rows makes a second release fail,
+ * and the finishing compare-and-set already lets only one writer through). */
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/sqlite_internal.h"
+#include "store/store.h"
+
+static const char *const kind_names[] = {"grant", "reserve", "settle", "refund"};
+
+const char *ledger_kind_name(ledger_kind kind)
+{
+    return (unsigned)kind < sizeof(kind_names) / sizeof(kind_names[0]) ? kind_names[kind] : "unknown";
+}
+
+static bool ledger_kind_parse(const char *name, ledger_kind *out)
+{
+    for (size_t i = 0; i < sizeof(kind_names) / sizeof(kind_names[0]); i++)
+        if (name && strcmp(name, kind_names[i]) == 0) {
+            *out = (ledger_kind)i;
+            return true;
+        }
+    return false;
+}
+
+/* Appends one ledger row and applies it to the key's balances (inside a transaction). A row whose
+ * available-balance change would take it below zero is refused with CONFLICT. */
+static store_status ledger_append(store *s, const char *key_id, const char *task_id, ledger_kind kind,
+                                  int64_t amount, int64_t released, const char *note, int64_t now)
+{
+    int64_t delta_available = 0, delta_reserved = 0;
+    switch (kind) {
+    case LEDGER_GRANT:
+        delta_available = amount;
+        break;
+    case LEDGER_RESERVE:
+        delta_available = -amount, delta_reserved = amount;
+        break;
+    case LEDGER_SETTLE:
+        delta_available = released - amount, delta_reserved = -released;
+        break;
+    case LEDGER_REFUND:
+        delta_available = amount, delta_reserved = -amount;
+        break;
+    }
+    sqlite3_stmt *stmt = NULL;
+    if (sql_prepare(s,
+                    "UPDATE api_keys SET credits_available = credits_available + ?1, "
+                    "credits_reserved = credits_reserved + ?2 "
+                    "WHERE id = ?3 AND credits_available + ?1 >= 0 AND credits_reserved + ?2 >= 0",
+                    &stmt) != STORE_OK)
+        return STORE_ERROR;
+    sqlite3_bind_int64(stmt, 1, delta_available);
+    sqlite3_bind_int64(stmt, 2, delta_reserved);
+    sqlite3_bind_text(stmt, 3, key_id, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(stmt);
+    sqlite3_finalize(stmt);
+    if (rc != SQLITE_DONE) return sql_fail(s, "move credits");
+    if (sqlite3_changes(s->db) != 1) return STORE_CONFLICT;
+    if (sql_prepare(s,
+                    "INSERT INTO credit_ledger (key_id, task_id, kind, amount, released, note, created_at) "
+                    "VALUES (?,?,?,?,?,?,?)",
+                    &stmt) != STORE_OK)
+        return STORE_ERROR;
+    sqlite3_bind_text(stmt, 1, key_id, -1, SQLITE_TRANSIENT);
+    sql_bind_text_or_null(stmt, 2, task_id);
+    sqlite3_bind_text(stmt, 3, ledger_kind_name(kind), -1, SQLITE_STATIC);
+    sqlite3_bind_int64(stmt, 4, amount);
+    sqlite3_bind_int64(stmt, 5, released);
+    sqlite3_bind_text(stmt, 6, note ? note : "", -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(stmt, 7, now);
+    rc = sqlite3_step(stmt);
+    sqlite3_finalize(stmt);
+    if (rc == SQLITE_CONSTRAINT) return STORE_CONFLICT; /* a second reservation or release of one task */
+    return rc == SQLITE_DONE ? STORE_OK : sql_fail(s, "append to ledger");
+}
+
+store_status store_credits_grant(store *s, const char *key_id, int64_t amount, const char *note, int64_t now)
+{
+    if (sql_begin(s, "grant credits") != STORE_OK) return STORE_ERROR;
+    sqlite3_stmt *stmt = NULL;
+    store_status status = sql_prepare(s, "SELECT 1 FROM api_keys WHERE id = ?", &stmt);
+    if (status == STORE_OK) {
+        sqlite3_bind_text(stmt, 1, key_id, -1, SQLITE_TRANSIENT);
+        int rc = sqlite3_step(stmt);
+        status = rc == SQLITE_ROW ? STORE_OK : rc == SQLITE_DONE ? STORE_NOT_FOUND : sql_fail(s, "find key");
+        sqlite3_finalize(stmt);
+    }
+    if (status == STORE_OK) status = ledger_append(s, key_id, NULL, LEDGER_GRANT, amount, 0, note, now);
+    return sql_end(s, status, "grant credits");
+}
+
+store_status store_credits_balance(store *s, const char *key_id, credit_balance *out)
+{
+    memset(out, 0, sizeof(*out));
+    sqlite3_stmt *stmt = NULL;
+    if (sql_prepare(s, "SELECT credits_available, credits_reserved, user_group FROM api_keys WHERE id = ?",
+                    &stmt) != STORE_OK)
+        return STORE_ERROR;
+    sqlite3_bind_text(stmt, 1, key_id, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(stmt);
+    store_status status = rc == SQLITE_ROW    ? STORE_OK
+                          : rc == SQLITE_DONE ? STORE_NOT_FOUND
+                                              : sql_fail(s, "balance");
+    if (status == STORE_OK) {
+        out->available = sqlite3_column_int64(stmt, 0);
+        out->reserved = sqlite3_column_int64(stmt, 1);
+        sql_copy_text(out->user_group, sizeof(out->user_group), stmt, 2);
+    }
+    sqlite3_finalize(stmt);
+    return status;
+}
+
+store_status store_credits_ledger(store *s, const char *key_id, size_t limit, ledger_entry **out,
+                                  size_t *count)
+{
+    *out = NULL;
+    *count = 0;
+    sqlite3_stmt *stmt = NULL;
+    if (sql_prepare(s,
+                    "SELECT seq, kind, COALESCE(task_id, ''), amount, released, note, created_at FROM ("
+                    " SELECT * FROM credit_ledger WHERE key_id = ?1 ORDER BY seq DESC LIMIT ?2) ORDER BY seq",
+                    &stmt) != STORE_OK)
+        return STORE_ERROR;
+    sqlite3_bind_text(stmt, 1, key_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(stmt, 2, limit ? (int64_t)limit : -1);
+    size_t capacity = 0;
+    int rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        if (*count == capacity) {
+            capacity = capacity ? capacity * 2 : 16;
+            ledger_entry *grown = realloc(*out, capacity * sizeof(**out));
+            if (grown == NULL) {
+                rc = SQLITE_NOMEM;
+                break;
+            }
+            *out = grown;
+        }
+        ledger_entry *e = &(*out)[(*count)++];
+        memset(e, 0, sizeof(*e));
+        e->seq = sqlite3_column_int64(stmt, 0);
+        if (!ledger_kind_parse((const char *)sqlite3_column_text(stmt, 1), &e->kind)) e->kind = LEDGER_GRANT;
+        sql_copy_text(e->task_id, sizeof(e->task_id), stmt, 2);
+        e->amount = sqlite3_column_int64(stmt, 3);
+        e->released = sqlite3_column_int64(stmt, 4);
+        sql_copy_text(e->note, sizeof(e->note), stmt, 5);
+        e->created_at = sqlite3_column_int64(stmt, 6);
+    }
+    sqlite3_finalize(stmt);
+    if (rc != SQLITE_DONE) {
+        free(*out);
+        *out = NULL;
+        *count = 0;
+        return sql_fail(s, "read ledger");
+    }
+    return STORE_OK;
+}
+
+store_status store_credits_release_tx(store *s, const char *task_id, bool refund, int64_t charge, int64_t now)
+{
+    sqlite3_stmt *stmt = NULL;
+    if (sql_prepare(s, "SELECT key_id, amount FROM credit_ledger WHERE task_id = ? AND kind = 'reserve'",
+                    &stmt) != STORE_OK)
+        return STORE_ERROR;
+    sqlite3_bind_text(stmt, 1, task_id, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(stmt);
+    char key_id[32] = "";
+    int64_t reserved = 0;
+    if (rc == SQLITE_ROW) {
+        sql_copy_text(key_id, sizeof(key_id), stmt, 0);
+        reserved = sqlite3_column_int64(stmt, 1);
+    }
+    sqlite3_finalize(stmt);
+    if (rc == SQLITE_DONE) return STORE_OK; /* admitted before the ledger existed: nothing held */
+    if (rc != SQLITE_ROW) return sql_fail(s, "find reservation");
+    if (refund) return ledger_append(s, key_id, task_id, LEDGER_REFUND, reserved, 0, "", now);
+    if (charge < 0 || charge > reserved) charge = reserved;
+    return ledger_append(s, key_id, task_id, LEDGER_SETTLE, charge, reserved, "", now);
+}
+
+/* ---- admission ---- */
+
+/* One admission inside the open transaction (under a savepoint, so a refused one leaves nothing). */
+static store_status admit_one(store *s, task_admission *item)
+{
+    const task_record *task = item->task;
+    int64_t reserve = (int64_t)task->credits_reserved;
+    bool with_key = item->idempotency_key && item->idempotency_key[0];
+    sqlite3_stmt *stmt = NULL;
+    item->outcome = ADMIT_CREATED;
+    item->existing_id[0] = '\0';
+    if (with_key) {
+        if (sql_prepare(s,
+                        "SELECT request_hash, task_id, created_at FROM idempotency_keys "
+                        "WHERE key_id = ? AND idempotency_key = ?",
+                        &stmt) != STORE_OK)
+            return STORE_ERROR;
+        sqlite3_bind_text(stmt, 1, task->key_id, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(stmt, 2, item->idempotency_key, -1, SQLITE_TRANSIENT);
+        int rc = sqlite3_step(stmt);
+        bool found = rc == SQLITE_ROW, expired = false;
+        if (found) {
+            expired = sqlite3_column_int64(stmt, 2) <= task->created_at - STORE_IDEMPOTENCY_TTL_SECONDS;
+            const void *hash = sqlite3_column_blob(stmt, 0);
+            bool same = sqlite3_column_bytes(stmt, 0) == 32 && memcmp(hash, item->request_hash, 32) == 0;
+            sql_copy_text(item->existing_id, sizeof(item->existing_id), stmt, 1);
+            item->outcome = same ? ADMIT_DUPLICATE : ADMIT_IDEMPOTENCY_MISMATCH;
+        }
+        sqlite3_finalize(stmt);
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE) return sql_fail(s, "find idempotency key");
+        if (found && !expired) return STORE_OK;
+        item->outcome = ADMIT_CREATED;
+        item->existing_id[0] = '\0';
+        if (found && sql_exec(s, "SAVEPOINT stale", "idempotency") == STORE_OK) {
+            if (sql_prepare(s, "DELETE FROM idempotency_keys WHERE key_id = ? AND idempotency_key = ?",
+                            &stmt) != STORE_OK)
+                return STORE_ERROR;
+            sqlite3_bind_text(stmt, 1, task->key_id, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_text(stmt, 2, item->idempotency_key, -1, SQLITE_TRANSIENT);
+            rc = sqlite3_step(stmt);
+            sqlite3_finalize(stmt);
+            if (rc != SQLITE_DONE) return sql_fail(s, "forget idempotency key");
+            sql_exec(s, "RELEASE stale", "idempotency");
+        }
+    }
+    if (item->max_concurrent > 0) {
+        if (sql_prepare(s, "SELECT COUNT(*) FROM tasks WHERE key_id = ? AND state < 4", &stmt) != STORE_OK)
+            return STORE_ERROR;
+        sqlite3_bind_text(stmt, 1, task->key_id, -1, SQLITE_TRANSIENT);
+        int rc = sqlite3_step(stmt);
+        int64_t unfinished = rc == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : 0;
+        sqlite3_finalize(stmt);
+        if (rc != SQLITE_ROW) return sql_fail(s, "count unfinished tasks");
+        if (unfinished >= item->max_concurrent) {
+            item->outcome = ADMIT_TOO_MANY_TASKS;
+            return STORE_OK;
+        }
+    }
+    credit_balance balance;
+    store_status status = store_credits_balance(s, task->key_id, &balance);
+    if (status != STORE_OK) return status == STORE_NOT_FOUND ? STORE_ERROR : status;
+    item->available = balance.available;
+    if (balance.available < reserve) {
+        item->outcome = ADMIT_INSUFFICIENT_CREDITS;
+        return STORE_OK;
+    }
+    int rc = sql_task_insert(s, task);
+    if (rc != SQLITE_DONE) return rc == SQLITE_CONSTRAINT ? STORE_CONFLICT : sql_fail(s, "insert task");
+    status =
+        ledger_append(s, task->key_id, task->id, LEDGER_RESERVE, reserve, 0, task->model, task->created_at);
+    if (status != STORE_OK) return status == STORE_CONFLICT ? STORE_ERROR : status;
+    item->available = balance.available - reserve;
+    if (with_key) {
+        if (sql_prepare(
+                s,
+                "INSERT INTO idempotency_keys (key_id, idempotency_key, request_hash, task_id, created_at) "
+                "VALUES (?,?,?,?,?)",
+                &stmt) != STORE_OK)
+            return STORE_ERROR;
+        sqlite3_bind_text(stmt, 1, task->key_id, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(stmt, 2, item->idempotency_key, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_blob(stmt, 3, item->request_hash, 32, SQLITE_TRANSIENT);
+        sqlite3_bind_text(stmt, 4, task->id, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(stmt, 5, task->created_at);
+        rc = sqlite3_step(stmt);
+        sqlite3_finalize(stmt);
+        if (rc != SQLITE_DONE) return sql_fail(s, "record idempotency key");
+    }
+    return STORE_OK;
+}
+
+store_status store_task_admit(store *s, task_admission *items, size_t count)
+{
+    if (count == 0) return STORE_OK;
+    if (sql_begin(s, "admit tasks") != STORE_OK) return STORE_ERROR;
+    store_status status = STORE_OK;
+    for (size_t i = 0; status == STORE_OK && i < count; i++) {
+        status = sql_exec(s, "SAVEPOINT admission", "admit task");
+        if (status != STORE_OK) break;
+        status = admit_one(s, &items[i]);
+        if (status == STORE_OK && items[i].outcome != ADMIT_CREATED)
+            status = sql_exec(s, "ROLLBACK TO admission", "refuse task"); /* nothing of it stays */
+        if (status == STORE_OK) status = sql_exec(s, "RELEASE admission", "admit task");
+    }
+    return sql_end(s, status, "admit tasks");
+}
+
+store_status store_idempotency_find(store *s, const char *key_id, const char *idempotency_key,
+                                    const unsigned char request_hash[32], int64_t now,
+                                    char task_id[IDS_TASK_ID_SIZE], bool *same_request)
+{
+    sqlite3_stmt *stmt = NULL;
+    if (sql_prepare(
+            s,
+            "SELECT request_hash, task_id FROM idempotency_keys WHERE key_id = ? AND idempotency_key = ? "
+            "AND created_at > ?",
+            &stmt) != STORE_OK)
+        return STORE_ERROR;
+    sqlite3_bind_text(stmt, 1, key_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(stmt, 2, idempotency_key, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(stmt, 3, now - STORE_IDEMPOTENCY_TTL_SECONDS);
+    int rc = sqlite3_step(stmt);
+    store_status status = rc == SQLITE_ROW    ? STORE_OK
+                          : rc == SQLITE_DONE ? STORE_NOT_FOUND
+                                              : sql_fail(s, "find idempotency key");
+    if (status == STORE_OK) {
+        *same_request = sqlite3_column_bytes(stmt, 0) == 32 &&
+                        memcmp(sqlite3_column_blob(stmt, 0), request_hash, 32) == 0;
+        sql_copy_text(task_id, IDS_TASK_ID_SIZE, stmt, 1);
+    }
+    sqlite3_finalize(stmt);
+    return status;
+}
+
+store_status store_idempotency_expire(store *s, int64_t now)
+{
+    sqlite3_stmt *stmt = NULL;
+    if (sql_prepare(s, "DELETE FROM idempotency_keys WHERE created_at <= ?", &stmt) != STORE_OK)
+        return STORE_ERROR;
+    sqlite3_bind_int64(stmt, 1, now - STORE_IDEMPOTENCY_TTL_SECONDS);
+    return sql_run_write(s, stmt, "expire idempotency keys") >= 0 ? STORE_OK : STORE_ERROR;
+}
+
+/* ---- audit ---- */
+
+__attribute__((format(printf, 2, 3))) static void problem(credit_audit *out, const char *format, ...)
+{
+    if (out->problems++ == 0) {
+        va_list args;
+        va_start(args, format);
+        vsnprintf(out->first_problem, sizeof(out->first_problem), format, args);
+        va_end(args);
+    }
+}
+
+store_status store_credits_audit(store *s, credit_audit *out)
+{
+    memset(out, 0, sizeof(*out));
+    /* One read transaction, so that every figure comes from the same snapshot. */
+    if (sql_exec(s, "BEGIN", "audit") != STORE_OK) return STORE_ERROR;
+    sqlite3_stmt *stmt = NULL;
+    store_status status = sql_prepare(
+        s,
+        "SELECT k.id, k.credits_available, k.credits_reserved,"
+        " COALESCE(SUM(CASE l.kind WHEN 'grant' THEN l.amount WHEN 'reserve' THEN -l.amount"
+        "  WHEN 'settle' THEN l.released - l.amount WHEN 'refund' THEN l.amount END), 0),"
+        " COALESCE(SUM(CASE l.kind WHEN 'reserve' THEN l.amount WHEN 'settle' THEN -l.released"
+        "  WHEN 'refund' THEN -l.amount END), 0),"
+        " (SELECT COALESCE(SUM(r.amount), 0) FROM credit_ledger r JOIN tasks t ON t.id = r.task_id"
+        "   WHERE r.kind = 'reserve' AND r.key_id = k.id AND t.state < 4)"
+        " FROM api_keys k LEFT JOIN credit_ledger l ON l.key_id = k.id GROUP BY k.id",
+        &stmt);
+    int rc = SQLITE_DONE;
+    while (status == STORE_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        out->keys_checked++;
+        const char *id = (const char *)sqlite3_column_text(stmt, 0);
+        int64_t available = sqlite3_column_int64(stmt, 1), reserved = sqlite3_column_int64(stmt, 2);
+        int64_t ledger_available = sqlite3_column_int64(stmt, 3),
+                ledger_reserved = sqlite3_column_int64(stmt, 4);
+        int64_t open_reserved = sqlite3_column_int64(stmt, 5);
+        if (available != ledger_available)
+            problem(out, "key %s: available %lld, but its ledger sums to %lld", id, (long long)available,
+                    (long long)ledger_available);
+        if (reserved != ledger_reserved)
+            problem(out, "key %s: reserved %lld, but its ledger sums to %lld", id, (long long)reserved,
+                    (long long)ledger_reserved);
+        if (reserved != open_reserved)
+            problem(out, "key %s: reserved %lld, but its unfinished tasks hold %lld", id, (long long)reserved,
+                    (long long)open_reserved);
+        if (available < 0 || reserved < 0)
+            problem(out, "key %s: negative balance %lld / %lld", id, (long long)available,
+                    (long long)reserved);
+    }
+    if (stmt) sqlite3_finalize(stmt);
+    if (status == STORE_OK && rc != SQLITE_DONE) status = sql_fail(s, "audit keys");
+    /* Per task: one reservation; a finished task has exactly one release of exactly its reservation
+     * (a settlement charging no more than it), an unfinished one none. */
+    stmt = NULL;
+    if (status == STORE_OK)
+        status = sql_prepare(
+            s,
+            "SELECT t.id, t.state,"
+            " (SELECT COUNT(*) FROM credit_ledger WHERE task_id = t.id AND kind = 'reserve'),"
+            " (SELECT COALESCE(SUM(amount), 0) FROM credit_ledger WHERE task_id = t.id AND kind = 'reserve'),"
+            " (SELECT COUNT(*) FROM credit_ledger WHERE task_id = t.id AND kind IN ('settle', 'refund')),"
+            " (SELECT COALESCE(SUM(CASE kind WHEN 'settle' THEN released ELSE amount END), 0) FROM "
+            "credit_ledger"
+            "   WHERE task_id = t.id AND kind IN ('settle', 'refund')),"
+            " (SELECT COUNT(*) FROM credit_ledger WHERE task_id = t.id AND kind = 'settle' AND amount > "
+            "released),"
+            " t.key_id = (SELECT key_id FROM credit_ledger WHERE task_id = t.id AND kind = 'reserve')"
+            " FROM tasks t",
+            &stmt);
+    while (status == STORE_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        out->tasks_checked++;
+        const char *id = (const char *)sqlite3_column_text(stmt, 0);
+        bool finished = sqlite3_column_int(stmt, 1) >= TASK_COMPLETED;
+        int64_t reserves = sqlite3_column_int64(stmt, 2), reserved = sqlite3_column_int64(stmt, 3);
+        int64_t releases = sqlite3_column_int64(stmt, 4), released = sqlite3_column_int64(stmt, 5);
+        if (reserves != 1)
+            problem(out, "task %s: %lld reservations (expected 1)", id, (long long)reserves);
+        else if (sqlite3_column_int(stmt, 7) != 1)
+            problem(out, "task %s: reserved on another key", id);
+        if (releases != (finished ? 1 : 0))
+            problem(out, "task %s: released %lld times, finished=%d", id, (long long)releases, finished);
+        else if (finished && released != reserved)
+            problem(out, "task %s: released %lld of a %lld reservation", id, (long long)released,
+                    (long long)reserved);
+        if (sqlite3_column_int64(stmt, 6) != 0) problem(out, "task %s: charged more than reserved", id);
+    }
+    if (stmt) sqlite3_finalize(stmt);
+    if (status == STORE_OK && rc != SQLITE_DONE) status = sql_fail(s, "audit tasks");
+    sql_exec(s, status == STORE_OK ? "COMMIT" : "ROLLBACK", "audit");
+    return status;
+}

@@ -1,0 +1,370 @@
+/* test_store_credits.c — the credit ledger and task admission: grants, reservations that refuse to
+ * overspend (also from racing threads), idempotency keys, the concurrency limit, settlement and refund
+ * exactly once, the callback outbox, and the audit that proves balances equal their ledger. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "store/store.h"
+
+static char folder[64];
+static store *db;
+
+static int open_fresh(void **state)
+{
+    (void)state;
+    snprintf(folder, sizeof(folder), "/tmp/reelay-credits-XXXXXX");
+    if (mkdtemp(folder) == NULL) return -1;
+    if (store_open(folder, &db) != STORE_OK) return -1;
+    unsigned char hash_a[32] = {1}, hash_b[32] = {2};
+    key_record a = {.id = "key_a", .user_group = "default", .created_at = 1};
+    key_record b = {.id = "key_b", .user_group = "vip", .created_at = 1, .max_concurrent = 2};
+    if (store_key_insert(db, &a, hash_a, "sealed-secret") != STORE_OK) return -1;
+    return store_key_insert(db, &b, hash_b, NULL) == STORE_OK ? 0 : -1;
+}
+
+static int close_and_remove(void **state)
+{
+    (void)state;
+    store_close(db);
+    char command[128];
+    snprintf(command, sizeof(command), "rm -rf '%s'", folder);
+    return system(command) == 0 ? 0 : -1;
+}
+
+static task_record new_task(const char *id, const char *key_id, double reserve, const char *params)
+{
+    task_record t;
+    memset(&t, 0, sizeof(t));
+    snprintf(t.id, sizeof(t.id), "%s", id);
+    snprintf(t.key_id, sizeof(t.key_id), "%s", key_id);
+    snprintf(t.model, sizeof(t.model), "sora-2");
+    snprintf(t.user_group, sizeof(t.user_group), "default");
+    t.state = TASK_PENDING;
+    t.created_at = t.updated_at = 100;
+    t.deadline_at = 100 + 3600;
+    t.credits_reserved = reserve;
+    t.params_json = (char *)(params ? params : "{\"model\":\"sora-2\",\"prompt\":\"x\"}");
+    return t;
+}
+
+static admit_outcome admit(const task_record *task, const char *idempotency_key, unsigned char hash_byte,
+                           int max_concurrent, char existing[IDS_TASK_ID_SIZE])
+{
+    task_admission item = {
+        .task = task, .idempotency_key = idempotency_key, .max_concurrent = max_concurrent};
+    memset(item.request_hash, hash_byte, sizeof(item.request_hash));
+    assert_int_equal(store_task_admit(db, &item, 1), STORE_OK);
+    if (existing) snprintf(existing, IDS_TASK_ID_SIZE, "%s", item.existing_id);
+    return item.outcome;
+}
+
+static void assert_balance(const char *key_id, int64_t available, int64_t reserved)
+{
+    credit_balance balance;
+    assert_int_equal(store_credits_balance(db, key_id, &balance), STORE_OK);
+    assert_int_equal(balance.available, available);
+    assert_int_equal(balance.reserved, reserved);
+}
+
+static void assert_audit_clean(void)
+{
+    credit_audit audit;
+    assert_int_equal(store_credits_audit(db, &audit), STORE_OK);
+    if (audit.problems) fail_msg("audit: %s", audit.first_problem);
+}
+
+static void grants_move_the_balance_and_never_below_zero(void **state)
+{
+    (void)state;
+    assert_balance("key_a", 0, 0);
+    assert_int_equal(store_credits_grant(db, "key_a", 500, "welcome", 10), STORE_OK);
+    assert_int_equal(store_credits_grant(db, "key_a", -200, "correction", 11), STORE_OK);
+    assert_int_equal(store_credits_grant(db, "key_a", -301, "too much", 12), STORE_CONFLICT);
+    assert_int_equal(store_credits_grant(db, "key_nobody", 5, "", 12), STORE_NOT_FOUND);
+    assert_balance("key_a", 300, 0);
+    ledger_entry *entries = NULL;
+    size_t count = 0;
+    assert_int_equal(store_credits_ledger(db, "key_a", 0, &entries, &count), STORE_OK);
+    assert_int_equal(count, 2); /* the refused grant left no trace */
+    assert_int_equal(entries[0].kind, LEDGER_GRANT);
+    assert_int_equal(entries[0].amount, 500);
+    assert_string_equal(entries[1].note, "correction");
+    free(entries);
+    assert_audit_clean();
+}
+
+static void admission_reserves_or_refuses_without_a_trace(void **state)
+{
+    (void)state;
+    assert_int_equal(store_credits_grant(db, "key_a", 100, "", 10), STORE_OK);
+    task_record first = new_task("task-unified-100-aaaaaaa1", "key_a", 60, NULL);
+    task_record second = new_task("task-unified-100-aaaaaaa2", "key_a", 60, NULL);
+    assert_int_equal(admit(&first, NULL, 0, 0, NULL), ADMIT_CREATED);
+    assert_balance("key_a", 40, 60);
+    assert_int_equal(admit(&second, NULL, 0, 0, NULL), ADMIT_INSUFFICIENT_CREDITS);
+    task_record read;
+    assert_int_equal(store_task_get(db, second.id, &read), STORE_NOT_FOUND);
+    assert_balance("key_a", 40, 60);
+    assert_audit_clean();
+}
+
+static void settlement_charges_the_actual_and_returns_the_rest_once(void **state)
+{
+    (void)state;
+    assert_int_equal(store_credits_grant(db, "key_a", 100, "", 10), STORE_OK);
+    task_record t = new_task("task-unified-100-aaaaaaa1", "key_a", 80, NULL);
+    assert_int_equal(admit(&t, NULL, 0, 0, NULL), ADMIT_CREATED);
+    assert_int_equal(store_task_transition(db, t.id, TASK_PENDING, TASK_FINALIZING, "sandbox", 101),
+                     STORE_OK);
+    assert_int_equal(store_task_complete(db, t.id, TASK_FINALIZING, "[{\"url\":\"x\"}]", 30, 102), STORE_OK);
+    assert_balance("key_a", 70, 0);
+    /* a second finish of any kind loses the compare-and-set and moves nothing */
+    assert_int_equal(store_task_complete(db, t.id, TASK_FINALIZING, "[{\"url\":\"x\"}]", 30, 103),
+                     STORE_CONFLICT);
+    assert_int_equal(store_task_fail(db, t.id, "timeout", "late", 103), STORE_CONFLICT);
+    assert_balance("key_a", 70, 0);
+    /* a charge above the reservation is clamped to it */
+    task_record over = new_task("task-unified-100-aaaaaaa2", "key_a", 50, NULL);
+    assert_int_equal(admit(&over, NULL, 0, 0, NULL), ADMIT_CREATED);
+    assert_int_equal(store_task_complete(db, over.id, TASK_PENDING, "[1]", 999, 104), STORE_OK);
+    assert_balance("key_a", 20, 0);
+    assert_audit_clean();
+}
+
+static void failure_and_cancellation_refund_in_full(void **state)
+{
+    (void)state;
+    assert_int_equal(store_credits_grant(db, "key_a", 100, "", 10), STORE_OK);
+    task_record failed = new_task("task-unified-100-aaaaaaa1", "key_a", 30, NULL);
+    task_record cancelled = new_task("task-unified-100-aaaaaaa2", "key_a", 45, NULL);
+    assert_int_equal(admit(&failed, NULL, 0, 0, NULL), ADMIT_CREATED);
+    assert_int_equal(admit(&cancelled, NULL, 0, 0, NULL), ADMIT_CREATED);
+    assert_balance("key_a", 25, 75);
+    assert_int_equal(store_task_fail(db, failed.id, "generation_failed", "no", 105), STORE_OK);
+    assert_balance("key_a", 55, 45);
+    assert_int_equal(store_task_cancel(db, cancelled.id, "key_b", 105), STORE_NOT_FOUND); /* not the owner */
+    assert_int_equal(store_task_cancel(db, cancelled.id, "key_a", 105), STORE_OK);
+    assert_int_equal(store_task_cancel(db, cancelled.id, "key_a", 106), STORE_CONFLICT);
+    assert_balance("key_a", 100, 0);
+    ledger_entry *entries = NULL;
+    size_t count = 0;
+    assert_int_equal(store_credits_ledger(db, "key_a", 2, &entries, &count), STORE_OK);
+    assert_int_equal(count, 2);
+    assert_int_equal(entries[0].kind, LEDGER_REFUND);
+    assert_int_equal(entries[0].amount, 30);
+    assert_int_equal(entries[1].kind, LEDGER_REFUND);
+    assert_string_equal(entries[1].task_id, cancelled.id);
+    free(entries);
+    assert_audit_clean();
+}
+
+static void idempotency_keys_return_the_first_task_or_refuse_another_body(void **state)
+{
+    (void)state;
+    assert_int_equal(store_credits_grant(db, "key_a", 100, "", 10), STORE_OK);
+    task_record first = new_task("task-unified-100-aaaaaaa1", "key_a", 10, NULL);
+    task_record retry = new_task("task-unified-100-aaaaaaa2", "key_a", 10, NULL);
+    char existing[IDS_TASK_ID_SIZE];
+    assert_int_equal(admit(&first, "order-7", 0xAA, 0, NULL), ADMIT_CREATED);
+    assert_int_equal(admit(&retry, "order-7", 0xAA, 0, existing), ADMIT_DUPLICATE);
+    assert_string_equal(existing, first.id);
+    assert_int_equal(admit(&retry, "order-7", 0xBB, 0, existing), ADMIT_IDEMPOTENCY_MISMATCH);
+    assert_balance("key_a", 90, 10); /* charged once */
+    unsigned char hash[32];
+    memset(hash, 0xAA, sizeof(hash));
+    char found[IDS_TASK_ID_SIZE];
+    bool same = false;
+    assert_int_equal(store_idempotency_find(db, "key_a", "order-7", hash, 150, found, &same), STORE_OK);
+    assert_true(same);
+    assert_string_equal(found, first.id);
+    assert_int_equal(store_idempotency_find(db, "key_b", "order-7", hash, 150, found, &same),
+                     STORE_NOT_FOUND);
+    /* the same key string of another API key is another key */
+    task_record other = new_task("task-unified-100-aaaaaaa3", "key_b", 0, NULL);
+    assert_int_equal(admit(&other, "order-7", 0xBB, 0, NULL), ADMIT_CREATED);
+    /* past the TTL the key is forgotten and may be used afresh */
+    task_record later = new_task("task-unified-200-aaaaaaa4", "key_a", 10, NULL);
+    later.created_at = first.created_at + STORE_IDEMPOTENCY_TTL_SECONDS + 1;
+    assert_int_equal(admit(&later, "order-7", 0xCC, 0, NULL), ADMIT_CREATED);
+    assert_int_equal(store_idempotency_expire(db, later.created_at + STORE_IDEMPOTENCY_TTL_SECONDS + 1),
+                     STORE_OK);
+    assert_audit_clean();
+}
+
+static void the_concurrency_limit_counts_unfinished_tasks(void **state)
+{
+    (void)state;
+    task_record t1 = new_task("task-unified-100-bbbbbbb1", "key_b", 0, NULL);
+    task_record t2 = new_task("task-unified-100-bbbbbbb2", "key_b", 0, NULL);
+    task_record t3 = new_task("task-unified-100-bbbbbbb3", "key_b", 0, NULL);
+    assert_int_equal(admit(&t1, NULL, 0, 2, NULL), ADMIT_CREATED);
+    assert_int_equal(admit(&t2, NULL, 0, 2, NULL), ADMIT_CREATED);
+    assert_int_equal(admit(&t3, NULL, 0, 2, NULL), ADMIT_TOO_MANY_TASKS);
+    assert_int_equal(store_task_fail(db, t1.id, "timeout", "x", 101), STORE_OK);
+    assert_int_equal(admit(&t3, NULL, 0, 2, NULL), ADMIT_CREATED);
+    assert_audit_clean();
+}
+
+static void a_batch_mixes_outcomes_in_one_commit(void **state)
+{
+    (void)state;
+    assert_int_equal(store_credits_grant(db, "key_a", 25, "", 10), STORE_OK);
+    task_record tasks[4];
+    task_admission items[4];
+    memset(items, 0, sizeof(items));
+    for (int i = 0; i < 4; i++) {
+        char id[IDS_TASK_ID_SIZE];
+        snprintf(id, sizeof(id), "task-unified-100-ccccccc%d", i);
+        tasks[i] = new_task(id, "key_a", 10, NULL);
+        items[i].task = &tasks[i];
+    }
+    assert_int_equal(store_task_admit(db, items, 4), STORE_OK);
+    assert_int_equal(items[0].outcome, ADMIT_CREATED);
+    assert_int_equal(items[1].outcome, ADMIT_CREATED);
+    assert_int_equal(items[2].outcome, ADMIT_INSUFFICIENT_CREDITS);
+    assert_int_equal(items[3].outcome, ADMIT_INSUFFICIENT_CREDITS);
+    assert_int_equal(items[1].available, 5);
+    assert_balance("key_a", 5, 20);
+    assert_audit_clean();
+}
+
+static void a_finished_task_with_a_callback_url_queues_one_delivery(void **state)
+{
+    (void)state;
+    task_record with = new_task("task-unified-100-ddddddd1", "key_a", 0,
+                                "{\"model\":\"sora-2\",\"callback_url\":\"https://example.test/hook\"}");
+    task_record without = new_task("task-unified-100-ddddddd2", "key_a", 0, NULL);
+    assert_int_equal(admit(&with, NULL, 0, 0, NULL), ADMIT_CREATED);
+    assert_int_equal(admit(&without, NULL, 0, 0, NULL), ADMIT_CREATED);
+    assert_int_equal(store_task_fail(db, with.id, "timeout", "x", 200), STORE_OK);
+    assert_int_equal(store_task_fail(db, without.id, "timeout", "x", 200), STORE_OK);
+    char path[128];
+    snprintf(path, sizeof(path), "%s/reelay.db", folder);
+    sqlite3 *raw = NULL;
+    assert_int_equal(sqlite3_open(path, &raw), SQLITE_OK);
+    sqlite3_stmt *stmt = NULL;
+    assert_int_equal(
+        sqlite3_prepare_v2(raw, "SELECT task_id, url, state, next_at FROM callbacks", -1, &stmt, NULL),
+        SQLITE_OK);
+    assert_int_equal(sqlite3_step(stmt), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(stmt, 0), with.id);
+    assert_string_equal((const char *)sqlite3_column_text(stmt, 1), "https://example.test/hook");
+    assert_int_equal(sqlite3_column_int(stmt, 2), 0);
+    assert_int_equal(sqlite3_column_int64(stmt, 3), 200000);
+    assert_int_equal(sqlite3_step(stmt), SQLITE_DONE);
+    sqlite3_finalize(stmt);
+    sqlite3_close(raw);
+    char secret[64];
+    assert_int_equal(store_key_webhook_secret(db, "key_a", secret, sizeof(secret)), STORE_OK);
+    assert_string_equal(secret, "sealed-secret");
+    assert_int_equal(store_key_webhook_secret(db, "key_nobody", secret, sizeof(secret)), STORE_NOT_FOUND);
+}
+
+static void key_limits_can_be_changed(void **state)
+{
+    (void)state;
+    assert_int_equal(store_key_update_limits(db, "key_a", "vip", 60, -1), STORE_OK);
+    assert_int_equal(store_key_update_limits(db, "key_nobody", NULL, 1, 1), STORE_NOT_FOUND);
+    key_record *keys = NULL;
+    size_t count = 0;
+    assert_int_equal(store_key_list(db, &keys, &count), STORE_OK);
+    assert_int_equal(count, 2);
+    assert_string_equal(keys[0].id, "key_a");
+    assert_string_equal(keys[0].user_group, "vip");
+    assert_int_equal(keys[0].rpm_limit, 60);
+    assert_int_equal(keys[0].max_concurrent, 0);
+    assert_int_equal(keys[1].max_concurrent, 2);
+    free(keys);
+}
+
+/* ---- racing admissions: many threads, each with its own connection, against a small balance ---- */
+
+enum { RACERS = 6, PER_RACER = 20 };
+
+typedef struct racer {
+    int index;
+    int created, refused;
+} racer;
+
+static void *race(void *arg)
+{
+    racer *r = arg;
+    store *own = NULL;
+    if (store_open(folder, &own) != STORE_OK) return NULL;
+    for (int i = 0; i < PER_RACER; i++) {
+        char id[IDS_TASK_ID_SIZE];
+        snprintf(id, sizeof(id), "task-unified-100-r%02d%05d", r->index, i);
+        task_record t = new_task(id, "key_a", 7, NULL);
+        task_admission item = {.task = &t};
+        if (store_task_admit(own, &item, 1) != STORE_OK) break;
+        if (item.outcome == ADMIT_CREATED) {
+            r->created++;
+            if (i % 3 == 0)
+                store_task_fail(own, id, "generation_failed", "x", 101);
+            else if (i % 3 == 1)
+                store_task_complete(own, id, TASK_PENDING, "[1]", 3, 101);
+        } else if (item.outcome == ADMIT_INSUFFICIENT_CREDITS) {
+            r->refused++;
+        }
+    }
+    store_close(own);
+    return NULL;
+}
+
+static void racing_admissions_never_overspend(void **state)
+{
+    (void)state;
+    assert_int_equal(store_credits_grant(db, "key_a", 200, "", 10), STORE_OK);
+    pthread_t threads[RACERS];
+    racer racers[RACERS];
+    for (int i = 0; i < RACERS; i++) {
+        racers[i] = (racer){.index = i};
+        assert_int_equal(pthread_create(&threads[i], NULL, race, &racers[i]), 0);
+    }
+    int created = 0, refused = 0;
+    for (int i = 0; i < RACERS; i++) {
+        pthread_join(threads[i], NULL);
+        created += racers[i].created;
+        refused += racers[i].refused;
+    }
+    assert_int_equal(created + refused, RACERS * PER_RACER);
+    assert_true(refused > 0);
+    credit_balance balance;
+    assert_int_equal(store_credits_balance(db, "key_a", &balance), STORE_OK);
+    assert_true(balance.available >= 0 && balance.available < 7);
+    assert_true(balance.reserved >= 0);
+    assert_audit_clean();
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(grants_move_the_balance_and_never_below_zero, open_fresh,
+                                        close_and_remove),
+        cmocka_unit_test_setup_teardown(admission_reserves_or_refuses_without_a_trace, open_fresh,
+                                        close_and_remove),
+        cmocka_unit_test_setup_teardown(settlement_charges_the_actual_and_returns_the_rest_once, open_fresh,
+                                        close_and_remove),
+        cmocka_unit_test_setup_teardown(failure_and_cancellation_refund_in_full, open_fresh,
+                                        close_and_remove),
+        cmocka_unit_test_setup_teardown(idempotency_keys_return_the_first_task_or_refuse_another_body,
+                                        open_fresh, close_and_remove),
+        cmocka_unit_test_setup_teardown(the_concurrency_limit_counts_unfinished_tasks, open_fresh,
+                                        close_and_remove),
+        cmocka_unit_test_setup_teardown(a_batch_mixes_outcomes_in_one_commit, open_fresh, close_and_remove),
+        cmocka_unit_test_setup_teardown(a_finished_task_with_a_callback_url_queues_one_delivery, open_fresh,
+                                        close_and_remove),
+        cmocka_unit_test_setup_teardown(key_limits_can_be_changed, open_fresh, close_and_remove),
+        cmocka_unit_test_setup_teardown(racing_admissions_never_overspend, open_fresh, close_and_remove),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
