@@ -133,6 +133,7 @@ typedef struct task_record {
     char error_code[48];     /* "" unless failed or cancelled */
     char *error_message;     /* NULL unless failed or cancelled; owned */
     char *upstream_json; /* the engine's record of the job at the provider (opaque here), or NULL; owned */
+    char *billing_json;  /* how the task is charged, fixed at admission (catalog/prices.h), or NULL; owned */
 } task_record;
 
 /* Frees the owned strings of one record (not the record itself) and NULLs them. */
@@ -279,5 +280,35 @@ typedef struct callback_record {
     int attempts;
     int64_t next_at_ms; /* Unix milliseconds */
 } callback_record;
+
+typedef enum { CALLBACK_DUE = 0, CALLBACK_DELIVERED = 1, CALLBACK_GIVEN_UP = 2 } callback_state;
+const char *callback_state_name(callback_state state); /* "due", "delivered", "given_up" */
+
+/* Claims up to `limit` due callbacks (state due, next_at_ms <= now_ms), earliest next_at first, in one
+ * transaction: each one's attempts is counted up — the record returned shows the number of the attempt
+ * about to be made — and its next_at moved to lease_until_ms. A claimed callback is not due again
+ * before its lease ends, so no second sender takes it meanwhile, and a sender that dies mid-attempt
+ * leaves it due again then (the outbox survives restarts; the cut-short attempt still counts).
+ * *out is malloc'd (free(); NULL when *count is 0). */
+store_status store_callbacks_claim_due(store *s, int64_t now_ms, int64_t lease_until_ms, size_t limit,
+                                       callback_record **out, size_t *count);
+/* Records how a claimed attempt ended: state CALLBACK_DELIVERED, CALLBACK_GIVEN_UP, or CALLBACK_DUE again
+ * at next_at_ms (a retry). http_status (0 = no answer) and error ("" or NULL = none; never a secret) are
+ * kept as the last outcome. Only a due callback changes: CONFLICT when it is already delivered or given
+ * up, NOT_FOUND for an unknown task id. */
+store_status store_callback_finish_attempt(store *s, const char *task_id, callback_state state, int http_status,
+                                           const char *error, int64_t next_at_ms, int64_t now_ms);
+/* The earliest next_at_ms of any due callback (claimed ones included, at their lease's end): the time
+ * a sender may sleep until. NOT_FOUND when nothing is due. */
+store_status store_callbacks_next_due(store *s, int64_t *next_at_ms);
+
+typedef struct callback_delivery {
+    callback_record record;
+    callback_state state;
+    int last_status;     /* HTTP status of the last attempt, 0 = none or no answer */
+    char last_error[256]; /* "" = none */
+} callback_delivery;
+/* One task's callback and how its delivery stands (operators, tests). NOT_FOUND when it has none. */
+store_status store_callback_get(store *s, const char *task_id, callback_delivery *out);
 
 #endif

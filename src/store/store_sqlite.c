@@ -145,7 +145,8 @@ static const char *const migrations[] = {
     "  created_at INTEGER NOT NULL,"
     "  expires_at INTEGER NOT NULL);"
     "CREATE INDEX uploads_by_key ON uploads (key_id, created_at);"
-    "CREATE INDEX uploads_by_expiry ON uploads (expires_at);",
+    "CREATE INDEX uploads_by_expiry ON uploads (expires_at);"
+    "ALTER TABLE tasks ADD COLUMN billing_json TEXT;",
 };
 #define MIGRATION_COUNT (sizeof(migrations) / sizeof(migrations[0]))
 
@@ -154,7 +155,7 @@ static const char *const migrations[] = {
 #define TASK_COLUMNS                                                                                         \
     "id, key_id, model, state, progress, created_at, updated_at, deadline_at, completed_at, channel, "       \
     "user_group, "                                                                                           \
-    "credits_reserved, params_json, results_json, error_code, error_message, upstream_json"
+    "credits_reserved, params_json, results_json, error_code, error_message, upstream_json, billing_json"
 
 /* SQL below writes "state < 4" for "unfinished": the terminal states are the last three. */
 _Static_assert(TASK_COMPLETED == 4 && TASK_FAILED == 5 && TASK_CANCELLED == 6, "terminal states are 4..6");
@@ -162,7 +163,7 @@ _Static_assert(TASK_COMPLETED == 4 && TASK_FAILED == 5 && TASK_CANCELLED == 6, "
 static const char *const hot_statements[STMT_COUNT] = {
     [STMT_KEY_BY_HASH] = "SELECT " KEY_COLUMNS " FROM api_keys WHERE key_hash = ? AND revoked_at = 0",
     [STMT_TASK_GET] = "SELECT " TASK_COLUMNS " FROM tasks WHERE id = ?",
-    [STMT_TASK_INSERT] = "INSERT INTO tasks (" TASK_COLUMNS ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+    [STMT_TASK_INSERT] = "INSERT INTO tasks (" TASK_COLUMNS ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 };
 
 /* How long a writer waits for another connection's write lock before giving up: far longer than any
@@ -203,8 +204,10 @@ static bool task_record_copy(task_record *out, const task_record *in)
     out->results_json = dup_or_null(in->results_json);
     out->error_message = dup_or_null(in->error_message);
     out->upstream_json = dup_or_null(in->upstream_json);
+    out->billing_json = dup_or_null(in->billing_json);
     if ((in->params_json && !out->params_json) || (in->results_json && !out->results_json) ||
-        (in->error_message && !out->error_message) || (in->upstream_json && !out->upstream_json)) {
+        (in->error_message && !out->error_message) || (in->upstream_json && !out->upstream_json) ||
+        (in->billing_json && !out->billing_json)) {
         task_record_clear(out);
         return false;
     }
@@ -247,7 +250,9 @@ void task_record_clear(task_record *task)
     free(task->results_json);
     free(task->error_message);
     free(task->upstream_json);
-    task->params_json = task->results_json = task->error_message = task->upstream_json = NULL;
+    free(task->billing_json);
+    task->params_json = task->results_json = task->error_message = task->upstream_json = task->billing_json =
+        NULL;
 }
 
 void task_records_free(task_record *tasks, size_t count)
@@ -714,6 +719,7 @@ static void read_task(sqlite3_stmt *stmt, task_record *t)
     sql_copy_text(t->error_code, sizeof(t->error_code), stmt, 14);
     t->error_message = sql_dup_text(stmt, 15);
     t->upstream_json = sql_dup_text(stmt, 16);
+    t->billing_json = sql_dup_text(stmt, 17);
 }
 
 int sql_task_insert(store *s, const task_record *t)
@@ -736,6 +742,7 @@ int sql_task_insert(store *s, const task_record *t)
     sqlite3_bind_text(stmt, 15, t->error_code, -1, SQLITE_STATIC);
     sql_bind_text_or_null(stmt, 16, t->error_message);
     sql_bind_text_or_null(stmt, 17, t->upstream_json);
+    sql_bind_text_or_null(stmt, 18, t->billing_json);
     int rc = sqlite3_step(stmt);
     sql_release(stmt);
     return rc;
