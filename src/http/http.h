@@ -2,7 +2,8 @@
  * router, and the helpers every handler uses to read requests and write responses.
  *
  * Handlers run on an event-loop thread and must never wait on the network. They answer synchronously
- * (h2o buffers the whole request body before the handler runs). Each thread has its own `thread_data`
+ * (h2o buffers the whole request body before the handler runs), or hand blocking work to the offload
+ * pool (http_offload, below) and answer when it is done. Each thread has its own `thread_data`
  * (made by the application's thread_init callback: e.g. its own database connection). */
 #ifndef REELAY_HTTP_HTTP_H
 #define REELAY_HTTP_HTTP_H
@@ -61,8 +62,11 @@ typedef struct http_server_config {
                          int thread_index); /* once per loop thread, before it serves; NULL = fail */
     void (*thread_done)(void *thread_data);
     void *app;
-    bool access_log; /* one log line per request */
+    bool access_log;        /* one log line per request */
+    size_t offload_workers; /* threads of the http_offload pool (0 = HTTP_OFFLOAD_DEFAULT_WORKERS) */
 } http_server_config;
+
+#define HTTP_OFFLOAD_DEFAULT_WORKERS 16
 
 typedef struct http_server http_server;
 
@@ -70,7 +74,8 @@ typedef struct http_server http_server;
  * (with a log line) when the address cannot be bound. */
 http_server *http_server_start(const http_server_config *config);
 int http_server_port(const http_server *server);
-/* Asks every loop to stop, joins the threads, frees everything. */
+/* Asks every loop to stop, joins the threads, frees everything. Offloaded jobs not yet taken by a
+ * worker are delivered unrun (done with req = NULL); jobs running are waited for. */
 void http_server_stop(http_server *server);
 
 /* Requests per route and status, summed over threads: calls fn once per non-zero (route, status). */
@@ -97,5 +102,31 @@ void http_send_error_fields(h2o_req_t *req, int status, const char *type, const 
                             const char *message);
 /* Adds a response header (before sending); value copied into the request's pool. */
 void http_add_header(h2o_req_t *req, const char *name, const char *value);
+
+/* ---- Offloading blocking work ----
+ *
+ * A handler that must do something blocking (a guarded fetch, a media probe) hands it to a shared
+ * pool of worker threads (http_server_config.offload_workers) and returns without answering; the
+ * answer is sent later from `done`, which runs on the request's own event-loop thread.
+ *
+ *   work(ctx)      on a worker thread: may block; must not touch the request or any loop's state.
+ *   done(req, ctx) on the loop thread that called http_offload, after work returned: answer with
+ *                  req (e.g. http_send_json). req is NULL when the request is gone (the client went
+ *                  away and h2o disposed of it), or when the server stopped before a worker took the
+ *                  job — then work did not run (and the client got a 503 server_stopping). Either
+ *                  way done owns ctx and must free it. done is called exactly once.
+ *
+ * Jobs run in FIFO order as workers free up. ctx is handed from thread to thread with the proper
+ * synchronisation (a mutex, then h2o's queue): work sees what the handler wrote, done sees what
+ * work wrote. */
+/* One pending job (opaque; C does not let the type share the function's name). */
+typedef struct http_offload_job http_offload_job;
+typedef void (*http_offload_work_fn)(void *ctx);
+typedef void (*http_offload_done_fn)(h2o_req_t *req, void *ctx);
+
+/* Call on the request's loop thread (from a handler). Returns 0 when queued: the handler must then
+ * not answer and must leave ctx to done. Returns -1 (nothing queued, nothing will be called; the
+ * caller still owns ctx and should answer 500) on allocation failure or off a loop thread. */
+int http_offload(h2o_req_t *req, http_offload_work_fn work, http_offload_done_fn done, void *ctx);
 
 #endif

@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "http/offload_internal.h"
 #include "util/clock.h"
 #include "util/log.h"
 
@@ -31,6 +32,7 @@ typedef struct http_thread {
     int listen_fd;
     pthread_t thread;
     void *thread_data;
+    http_offload_receiver *offload; /* this loop's end of the offload pool */
     _Atomic uint64_t *counts; /* [(route_count + 3) * STATUS_SLOTS]: routes, 405, unmatched, file mount */
 } http_thread;
 
@@ -51,6 +53,7 @@ struct http_server {
     int thread_count;
     int port;
     atomic_bool stopping;
+    http_offload_pool *offload; /* workers shared by every loop */
 };
 
 static size_t status_slot(int status)
@@ -154,10 +157,11 @@ static int on_mount_request(h2o_handler_t *self, h2o_req_t *req)
     }
     int status = serve ? 200 : req->res.status;
     size_t row = server->config.route_count + 2;
-    atomic_fetch_add_explicit(&thread->counts[row * STATUS_SLOTS + status_slot(status)], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&thread->counts[row * STATUS_SLOTS + status_slot(status)], 1,
+                              memory_order_relaxed);
     if (server->config.access_log)
-        log_info("request", "method=%.*s route=%s status=%d", (int)req->method.len, req->method.base, mount->name,
-                 status);
+        log_info("request", "method=%.*s route=%s status=%d", (int)req->method.len, req->method.base,
+                 mount->name, status);
     return serve ? -1 : 0;
 }
 
@@ -217,6 +221,11 @@ static void *thread_main(void *arg)
     http_thread *thread = arg;
     struct http_server *server = thread->server;
     h2o_context_init(&thread->context, h2o_evloop_create(), &server->globalconf);
+    thread->offload = http_offload_receiver_create(server->offload, &thread->context);
+    if (thread->offload == NULL) {
+        log_error("cannot set up offloading on an HTTP thread", "index=%d", thread->index);
+        abort(); /* out of memory at startup */
+    }
     thread->accept_context.ctx = &thread->context;
     thread->accept_context.hosts = server->globalconf.hosts;
     h2o_socket_t *listener =
@@ -227,9 +236,12 @@ static void *thread_main(void *arg)
         h2o_evloop_run(thread->context.loop, 100);
     h2o_socket_read_stop(listener);
     h2o_socket_close(listener);
+    /* Offloaded jobs come back (answered, or unrun once the pool is quiesced) before the loop goes. */
+    http_offload_receiver_drain(thread->offload, thread->context.loop);
     /* Let the loop finish closing; connections still open at exit are the kernel's to close. */
     for (int i = 0; i < 3; i++)
         h2o_evloop_run(thread->context.loop, 0);
+    http_offload_receiver_destroy(thread->offload, &thread->context);
     h2o_context_dispose(&thread->context);
     h2o_evloop_destroy(thread->context.loop);
     return NULL;
@@ -264,6 +276,9 @@ http_server *http_server_start(const http_server_config *config)
     handler->super.on_req = on_request;
     handler->server = server;
 
+    server->offload = http_offload_pool_start(config->offload_workers ? config->offload_workers
+                                                                      : HTTP_OFFLOAD_DEFAULT_WORKERS);
+    if (server->offload == NULL) goto fail;
     server->threads = calloc((size_t)server->thread_count, sizeof(http_thread));
     if (server->threads == NULL) goto fail;
     int port = config->port;
@@ -294,6 +309,7 @@ fail:
         free(thread->counts);
     }
     free(server->threads);
+    http_offload_pool_stop(server->offload);
     h2o_config_dispose(&server->globalconf);
     free(server);
     return NULL;
@@ -307,8 +323,10 @@ int http_server_port(const http_server *server)
 void http_server_stop(http_server *server)
 {
     atomic_store(&server->stopping, true);
+    http_offload_pool_quiesce(server->offload);
     for (int i = 0; i < server->thread_count; i++)
         pthread_join(server->threads[i].thread, NULL);
+    http_offload_pool_stop(server->offload); /* every loop has drained its jobs */
     for (int i = 0; i < server->thread_count; i++) {
         http_thread *thread = &server->threads[i];
         if (server->config.thread_done) server->config.thread_done(thread->thread_data);
