@@ -8,6 +8,12 @@
 #define LIST(...) ((const char *const[]){__VA_ARGS__, NULL})
 #define COUNT(fields) (sizeof(fields) / sizeof(fields[0]))
 
+/* Every model takes callback_url (specs/foxapi-api.md §2.2); the API also requires https and a public host. */
+#define CALLBACK_FIELD                                                                                                 \
+    {.name = "callback_url", .type = CATALOG_TYPE_URL, .nullable = true,                                               \
+     .description = "HTTPS URL (at most 2048 characters, public host) that receives the task's JSON, signed, when it " \
+                    "completes, fails or is cancelled."}
+
 /* ---- lip-sync: lipsync-2, lipsync-2-pro, sync-3 ---- */
 
 #define LIPSYNC_MEDIA_FIELDS                                                                                           \
@@ -28,9 +34,10 @@ static const catalog_field lipsync_fields[] = {
     {.name = "active_speaker", .type = CATALOG_TYPE_BOOLEAN, .nullable = true, .advanced = true,
      .default_json = "false",
      .description = "Detect speaking segments and sync only during speech. Do not pass unless necessary."},
+    CALLBACK_FIELD,
 };
 
-static const catalog_field sync3_fields[] = {LIPSYNC_MEDIA_FIELDS};
+static const catalog_field sync3_fields[] = {LIPSYNC_MEDIA_FIELDS, CALLBACK_FIELD};
 
 /* ---- talking head: creatify-aurora ---- */
 
@@ -49,6 +56,7 @@ static const catalog_field aurora_fields[] = {
      .description = "Audio-rhythm adherence, 0 to 5. Do not pass unless necessary."},
     {.name = "resolution", .type = CATALOG_TYPE_STRING, .nullable = true, .default_json = "\"720p\"",
      .enum_values = LIST("480p", "720p"), .description = "Output resolution: the short side in pixels."},
+    CALLBACK_FIELD,
 };
 
 /* ---- motion control: kling-v3-motion-control, kling-v2-6-motion-control ---- */
@@ -69,6 +77,7 @@ static const catalog_field kling_fields[] = {
     {.name = "keep_original_sound", .type = CATALOG_TYPE_STRING, .nullable = true, .advanced = true,
      .default_json = "\"yes\"", .enum_values = LIST("yes", "no"),
      .description = "Keep the reference video's sound: the string yes or no. Do not pass unless necessary."},
+    CALLBACK_FIELD,
 };
 
 /* ---- text/image to video: sora-2, sora-2-pro ---- */
@@ -88,6 +97,7 @@ static const catalog_field sora_fields[] = {
     {.name = "character_ids", .type = CATALOG_TYPE_STRING_ARRAY, .nullable = true, .advanced = true,
      .max_items = 2, .min_length = 1, .max_length = 64,
      .description = "Up to two character ids to appear in the video. Do not pass unless necessary."},
+    CALLBACK_FIELD,
 };
 
 static const catalog_model models[] = {

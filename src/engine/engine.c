@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "catalog/prices.h"
 #include "engine/sandbox_runner.h"
 #include "engine/upstream_runner.h"
 #include "store/store.h"
@@ -155,11 +156,14 @@ static void run_task(worker *w, const char *task_id, const char *channel)
     now = clock_unix_seconds();
     if (result == 0) {
         char *results = json_dumps(outcome.results, JSON_COMPACT);
+        /* charged on the real length of what was rendered, at the rate fixed when it was admitted */
+        double rendered = json_number_value(json_object_get(json_array_get(outcome.results, 0), "duration"));
+        int64_t charge = price_settle(task.billing_json, rendered);
         json_decref(outcome.results);
         store_status status = STORE_ERROR;
         if (results != NULL &&
             store_task_transition(w->db, task_id, TASK_PROCESSING, TASK_FINALIZING, NULL, now) == STORE_OK)
-            status = store_task_complete(w->db, task_id, TASK_FINALIZING, results, -1, now);
+            status = store_task_complete(w->db, task_id, TASK_FINALIZING, results, charge, now);
         free(results);
         if (status == STORE_OK) {
             log_transition(task_id, "completed", "");
@@ -295,8 +299,10 @@ void engine_poll_now(engine *e, const char *task_id)
 
 void engine_webhook(engine *e, const char *channel, const char *task_id, const char *job_id)
 {
-    if (task_id != NULL && task_id[0]) runner_poll_now(e->runner, task_id);
-    else if (job_id != NULL && job_id[0]) runner_poll_job(e->runner, channel, job_id);
+    if (task_id != NULL && task_id[0])
+        runner_poll_now(e->runner, task_id);
+    else if (job_id != NULL && job_id[0])
+        runner_poll_job(e->runner, channel, job_id);
 }
 
 bool engine_fal_jwks(engine *e, char *out, size_t out_size)
@@ -408,7 +414,7 @@ void engine_stop(engine *e)
         store_close(e->workers[i].db);
     }
     pthread_join(e->deadline_thread, NULL); /* it may call the runner: stop the runner after it */
-    runner_stop(e->runner);                  /* it may still queue sandbox tasks: free the queue after it */
+    runner_stop(e->runner);                 /* it may still queue sandbox tasks: free the queue after it */
     store_close(e->deadline_db);
     free(e->workers);
     free(e->queue);

@@ -14,6 +14,7 @@
 #include <strings.h>
 
 #include "catalog/catalog.h"
+#include "catalog/prices.h"
 #include "engine/routing.h"
 #include "media/media.h"
 #include "store/store.h"
@@ -46,11 +47,11 @@ typedef struct flight {
     char last_error_code[48], last_error_message[512];
     upstream_job job;
     step next_step;
-    int64_t due_ms;            /* when next_step runs; INT64_MAX while waiting on a transfer */
-    size_t heap_index;         /* position in the timer heap, or SIZE_MAX */
-    int64_t started_ms;        /* for synthetic progress */
+    int64_t due_ms;     /* when next_step runs; INT64_MAX while waiting on a transfer */
+    size_t heap_index;  /* position in the timer heap, or SIZE_MAX */
+    int64_t started_ms; /* for synthetic progress */
     int64_t poll_interval_ms;
-    int64_t unknown_since_ms;  /* submission unknown since then, 0 otherwise */
+    int64_t unknown_since_ms; /* submission unknown since then, 0 otherwise */
     int64_t last_forced_poll_ms;
     int estimated_seconds;
     /* the transfer in progress */
@@ -136,7 +137,8 @@ struct upstream_runner {
 static size_t bucket_of(const upstream_runner *r, const char *id)
 {
     uint32_t hash = 2166136261u;
-    for (const unsigned char *p = (const unsigned char *)id; *p; p++) hash = (hash ^ *p) * 16777619u;
+    for (const unsigned char *p = (const unsigned char *)id; *p; p++)
+        hash = (hash ^ *p) * 16777619u;
     return hash % r->bucket_count;
 }
 
@@ -273,10 +275,12 @@ static char *upstream_record(const flight *f, const char *phase, int64_t now_ms)
     json_object_set_new(record, "channel", json_string(f->channel));
     if (f->job.id[0]) json_object_set_new(record, "job", upstream_job_to_json(&f->job));
     json_t *tried = json_array();
-    for (int i = 0; i < f->tried_count; i++) json_array_append_new(tried, json_string(f->tried[i]));
+    for (int i = 0; i < f->tried_count; i++)
+        json_array_append_new(tried, json_string(f->tried[i]));
     json_object_set_new(record, "tried", tried);
     if (json_array_size(f->advanced)) json_object_set(record, "advanced", f->advanced);
-    if (f->unknown_since_ms) json_object_set_new(record, "unknown_since_ms", json_integer(f->unknown_since_ms));
+    if (f->unknown_since_ms)
+        json_object_set_new(record, "unknown_since_ms", json_integer(f->unknown_since_ms));
     (void)now_ms;
     char *text = json_dumps(record, JSON_COMPACT);
     json_decref(record);
@@ -316,7 +320,8 @@ static void flight_drop(upstream_runner *r, flight *f)
     }
     release_slot(r, f);
     flight **link = &r->buckets[bucket_of(r, f->task_id)];
-    while (*link && *link != f) link = &(*link)->next_in_bucket;
+    while (*link && *link != f)
+        link = &(*link)->next_in_bucket;
     if (*link) *link = f->next_in_bucket;
     r->flight_count--;
     json_decref(f->params);
@@ -340,7 +345,8 @@ static size_t collect_body(char *data, size_t size, size_t count, void *userdata
 {
     flight *f = userdata;
     size_t n = size * count;
-    if (f->body_size + n > BODY_LIMIT) return 0; /* an answer this big is not one we want: fail the transfer */
+    if (f->body_size + n > BODY_LIMIT)
+        return 0; /* an answer this big is not one we want: fail the transfer */
     char *grown = realloc(f->body, f->body_size + n + 1);
     if (grown == NULL) return 0;
     memcpy(grown + f->body_size, data, n);
@@ -353,10 +359,12 @@ static size_t collect_body(char *data, size_t size, size_t count, void *userdata
 static void copy_header_value(const char *line, size_t length, const char *name, char *out, size_t out_size)
 {
     size_t name_length = strlen(name);
-    if (length <= name_length + 1 || strncasecmp(line, name, name_length) != 0 || line[name_length] != ':') return;
+    if (length <= name_length + 1 || strncasecmp(line, name, name_length) != 0 || line[name_length] != ':')
+        return;
     const char *value = line + name_length + 1;
     size_t value_length = length - name_length - 1;
-    while (value_length && (*value == ' ' || *value == '\t')) value++, value_length--;
+    while (value_length && (*value == ' ' || *value == '\t'))
+        value++, value_length--;
     while (value_length && (value[value_length - 1] == '\r' || value[value_length - 1] == '\n' ||
                             value[value_length - 1] == ' '))
         value_length--;
@@ -379,7 +387,8 @@ static size_t collect_header(char *line, size_t size, size_t count, void *userda
 static bool transfer_start(upstream_runner *r, flight *f, int64_t timeout_ms)
 {
     const routing_channel *c = channel_named(r, f->channel, NULL);
-    if (c == NULL || (f->request.carries_credential && !upstream_same_origin(f->request.url, c->record.base_url))) {
+    if (c == NULL ||
+        (f->request.carries_credential && !upstream_same_origin(f->request.url, c->record.base_url))) {
         log_warn("refusing to send a credential off the channel's origin", "task=%s channel=%s", f->task_id,
                  f->channel);
         upstream_request_clear(&f->request);
@@ -431,8 +440,8 @@ static bool transfer_start(upstream_runner *r, flight *f, int64_t timeout_ms)
 
 /* ---- building contexts ---- */
 
-static bool make_context(upstream_runner *r, flight *f, upstream_context *ctx, const upstream_provider **provider,
-                         char *webhook, size_t webhook_size)
+static bool make_context(upstream_runner *r, flight *f, upstream_context *ctx,
+                         const upstream_provider **provider, char *webhook, size_t webhook_size)
 {
     size_t index = 0;
     routing_channel *c = channel_named(r, f->channel, &index);
@@ -446,8 +455,8 @@ static bool make_context(upstream_runner *r, flight *f, upstream_context *ctx, c
     bool wanted = strcmp(kind, "fal") == 0 || strcmp(kind, "kling") == 0 || strcmp(kind, "creatify") == 0 ||
                   (strcmp(kind, "sync") == 0 && c->record.webhook_secret_sealed[0] != '\0');
     if (r->config.webhook_base != NULL && wanted)
-        snprintf(webhook, webhook_size, "%s/v1/upstream/%s/webhook?task=%s", r->config.webhook_base, f->channel,
-                 f->task_id);
+        snprintf(webhook, webhook_size, "%s/v1/upstream/%s/webhook?task=%s", r->config.webhook_base,
+                 f->channel, f->task_id);
     *ctx = (upstream_context){.base_url = c->record.base_url,
                               .credential = r->slots[index].credential,
                               .task_id = f->task_id,
@@ -496,16 +505,26 @@ static void send_step(upstream_runner *r, flight *f, step what, int64_t now_ms)
     int built = -1;
     char err[256] = "";
     switch (what) {
-    case STEP_SUBMIT: built = provider->build_submit(&ctx, &f->request, err, sizeof(err)); break;
-    case STEP_LOOKUP: built = provider->build_lookup ? provider->build_lookup(&ctx, &f->request, &f->job) : -1; break;
-    case STEP_POLL: built = provider->build_poll(&ctx, &f->job, &f->request); break;
-    case STEP_RESULT: built = provider->build_result ? provider->build_result(&ctx, &f->job, &f->request) : -1; break;
-    default: break;
+    case STEP_SUBMIT:
+        built = provider->build_submit(&ctx, &f->request, err, sizeof(err));
+        break;
+    case STEP_LOOKUP:
+        built = provider->build_lookup ? provider->build_lookup(&ctx, &f->request, &f->job) : -1;
+        break;
+    case STEP_POLL:
+        built = provider->build_poll(&ctx, &f->job, &f->request);
+        break;
+    case STEP_RESULT:
+        built = provider->build_result ? provider->build_result(&ctx, &f->job, &f->request) : -1;
+        break;
+    default:
+        break;
     }
     if (built != 0) {
         upstream_request_clear(&f->request);
         if (what == STEP_SUBMIT)
-            fail_task(r, f, "invalid_parameters", err[0] ? err : "The provider cannot take these parameters.");
+            fail_task(r, f, "invalid_parameters",
+                      err[0] ? err : "The provider cannot take these parameters.");
         else
             fail_task(r, f, "upstream_error", "The request to the provider could not be built.");
         return;
@@ -518,7 +537,8 @@ static void send_step(upstream_runner *r, flight *f, step what, int64_t now_ms)
         if (what == STEP_SUBMIT) { /* nothing was sent: a definite refusal of this channel */
             snprintf(f->last_error_code, sizeof(f->last_error_code), "upstream_error");
             snprintf(f->last_error_message, sizeof(f->last_error_message), "The request could not be sent.");
-            if (f->tried_count < MAX_TRIED) snprintf(f->tried[f->tried_count++], sizeof(f->tried[0]), "%s", f->channel);
+            if (f->tried_count < MAX_TRIED)
+                snprintf(f->tried[f->tried_count++], sizeof(f->tried[0]), "%s", f->channel);
             release_slot(r, f);
             step_route(r, f, now_ms);
         } else {
@@ -531,12 +551,13 @@ static void step_route(upstream_runner *r, flight *f, int64_t now_ms)
 {
     if (now_ms - r->channels_loaded_ms > CHANNEL_RELOAD_MS) channels_reload(r, now_ms);
     const char *tried[MAX_TRIED + 1];
-    for (int i = 0; i < f->tried_count; i++) tried[i] = f->tried[i];
+    for (int i = 0; i < f->tried_count; i++)
+        tried[i] = f->tried[i];
     tried[f->tried_count] = NULL;
     size_t chosen = 0;
     int64_t retry_at = 0;
-    routing_verdict verdict = routing_choose(r->channels, r->channel_count, f->model, f->advanced, tried, now_ms,
-                                             randombytes_random(), &chosen, &retry_at);
+    routing_verdict verdict = routing_choose(r->channels, r->channel_count, f->model, f->advanced, tried,
+                                             now_ms, randombytes_random(), &chosen, &retry_at);
     if (verdict == ROUTING_BUSY) {
         schedule(r, f, STEP_ROUTE, retry_at < now_ms + 50 ? now_ms + 50 : retry_at);
         return;
@@ -545,7 +566,8 @@ static void step_route(upstream_runner *r, flight *f, int64_t now_ms)
         if (f->tried_count > 0 && f->last_error_code[0])
             fail_task(r, f, f->last_error_code, f->last_error_message);
         else if (verdict == ROUTING_UNSUPPORTED)
-            fail_task(r, f, "unsupported_advanced_options", "No enabled channel honours the advanced options given.");
+            fail_task(r, f, "unsupported_advanced_options",
+                      "No enabled channel honours the advanced options given.");
         else
             fail_task(r, f, "no_available_channel", "No enabled channel serves this model.");
         return;
@@ -565,8 +587,8 @@ static void step_route(upstream_runner *r, flight *f, int64_t now_ms)
     task_record_clear(&task);
     if (strcmp(c->record.provider, "sandbox") == 0) {
         if (c->trial_in_flight) routing_record_success(c); /* the sandbox is local: no trial needed */
-        if (store_task_set_upstream(r->db, f->task_id, from, TASK_SUBMITTING, f->channel, "{\"phase\":\"sandbox\"}",
-                                    now) == STORE_OK)
+        if (store_task_set_upstream(r->db, f->task_id, from, TASK_SUBMITTING, f->channel,
+                                    "{\"phase\":\"sandbox\"}", now) == STORE_OK)
             r->config.to_sandbox(r->config.sandbox_context, f->task_id, f->channel, deadline_at);
         flight_drop(r, f);
         return;
@@ -575,9 +597,9 @@ static void step_route(upstream_runner *r, flight *f, int64_t now_ms)
     f->holds_slot = true;
     /* Written before the request leaves: after a crash from here on, the task is "submission unknown". */
     char *record = upstream_record(f, "sending", now_ms);
-    store_status stored = record ? store_task_set_upstream(r->db, f->task_id, from, TASK_SUBMITTING, f->channel,
-                                                           record, now)
-                                 : STORE_ERROR;
+    store_status stored =
+        record ? store_task_set_upstream(r->db, f->task_id, from, TASK_SUBMITTING, f->channel, record, now)
+               : STORE_ERROR;
     free(record);
     if (stored != STORE_OK) {
         flight_drop(r, f); /* finished meanwhile (cancelled, timed out) */
@@ -592,10 +614,10 @@ static void job_accepted(upstream_runner *r, flight *f, int64_t now_ms)
 {
     f->unknown_since_ms = 0;
     char *record = upstream_record(f, "accepted", now_ms);
-    store_status stored =
-        record ? store_task_set_upstream(r->db, f->task_id, TASK_SUBMITTING, TASK_PROCESSING, NULL, record,
-                                         clock_unix_seconds())
-               : STORE_ERROR;
+    store_status stored = record
+                              ? store_task_set_upstream(r->db, f->task_id, TASK_SUBMITTING, TASK_PROCESSING,
+                                                        NULL, record, clock_unix_seconds())
+                              : STORE_ERROR;
     free(record);
     if (stored != STORE_OK) {
         /* cancelled or timed out while submitting: the job runs for nothing, so stop it if we can */
@@ -609,22 +631,24 @@ static void job_accepted(upstream_runner *r, flight *f, int64_t now_ms)
     schedule(r, f, STEP_POLL, now_ms + scaled(r, (int64_t)f->estimated_seconds * 1000 / 2));
 }
 
-static void submission_unknown(upstream_runner *r, flight *f, const upstream_provider *provider, int64_t now_ms,
-                               const char *why)
+static void submission_unknown(upstream_runner *r, flight *f, const upstream_provider *provider,
+                               int64_t now_ms, const char *why)
 {
     if (f->unknown_since_ms == 0) {
         f->unknown_since_ms = now_ms;
         char *record = upstream_record(f, "unknown", now_ms);
-        if (record) store_task_set_upstream(r->db, f->task_id, TASK_SUBMITTING, TASK_SUBMITTING, NULL, record,
-                                            clock_unix_seconds());
+        if (record)
+            store_task_set_upstream(r->db, f->task_id, TASK_SUBMITTING, TASK_SUBMITTING, NULL, record,
+                                    clock_unix_seconds());
         free(record);
         log_warn("submission unknown: the provider may have the job", "task=%s channel=%s reason=\"%s\"",
                  f->task_id, f->channel, why);
     }
     if (now_ms - f->unknown_since_ms >= r->config.unknown_grace_ms) {
-        fail_task(r, f, "upstream_error",
-                  "The provider did not answer the submission and the job could not be found; the task was not "
-                  "submitted again.");
+        fail_task(
+            r, f, "upstream_error",
+            "The provider did not answer the submission and the job could not be found; the task was not "
+            "submitted again.");
         return;
     }
     if (provider != NULL && provider->build_lookup != NULL) {
@@ -635,20 +659,24 @@ static void submission_unknown(upstream_runner *r, flight *f, const upstream_pro
     }
 }
 
-static void refused(upstream_runner *r, flight *f, const upstream_outcome *out, int64_t now_ms, bool count_failure)
+static void refused(upstream_runner *r, flight *f, const upstream_outcome *out, int64_t now_ms,
+                    bool count_failure)
 {
     routing_channel *c = channel_named(r, f->channel, NULL);
     if (c != NULL && count_failure) routing_record_failure(c, now_ms);
-    snprintf(f->last_error_code, sizeof(f->last_error_code), "%s", out->error_code[0] ? out->error_code : "upstream_error");
+    snprintf(f->last_error_code, sizeof(f->last_error_code), "%s",
+             out->error_code[0] ? out->error_code : "upstream_error");
     snprintf(f->last_error_message, sizeof(f->last_error_message), "%s", out->error_message);
-    if (f->tried_count < MAX_TRIED) snprintf(f->tried[f->tried_count++], sizeof(f->tried[0]), "%s", f->channel);
+    if (f->tried_count < MAX_TRIED)
+        snprintf(f->tried[f->tried_count++], sizeof(f->tried[0]), "%s", f->channel);
     char detail[600];
     snprintf(detail, sizeof(detail), "code=%s message=\"%s\"", f->last_error_code, f->last_error_message);
     log_task(f->task_id, "refused", f->channel, detail);
     release_slot(r, f);
     char *record = upstream_record(f, "refused", now_ms);
-    if (record) store_task_set_upstream(r->db, f->task_id, TASK_SUBMITTING, TASK_SUBMITTING, NULL, record,
-                                        clock_unix_seconds());
+    if (record)
+        store_task_set_upstream(r->db, f->task_id, TASK_SUBMITTING, TASK_SUBMITTING, NULL, record,
+                                clock_unix_seconds());
     free(record);
     step_route(r, f, now_ms);
 }
@@ -707,7 +735,8 @@ static void start_download(upstream_runner *r, flight *f, const upstream_provide
      * the multi handle with every other request */
     char path[PATH_MAX + 16], err[512] = "";
     const char *headers[UPSTREAM_MAX_HEADERS + 1];
-    for (int i = 0; i < request.header_count; i++) headers[i] = request.headers[i];
+    for (int i = 0; i < request.header_count; i++)
+        headers[i] = request.headers[i];
     headers[request.header_count] = NULL;
     fetch_result started = FETCH_UNREACHABLE;
     if (blob_scratch_create(r->config.blobs, f->scratch, sizeof(f->scratch)) != 0) {
@@ -715,7 +744,8 @@ static void start_download(upstream_runner *r, flight *f, const upstream_provide
         snprintf(err, sizeof(err), "no scratch space");
     } else {
         snprintf(path, sizeof(path), "%s/output.mp4", f->scratch);
-        f->download = fetch_transfer_begin(request.url, headers, path, &r->config.fetch, &started, err, sizeof(err));
+        f->download =
+            fetch_transfer_begin(request.url, headers, path, &r->config.fetch, &started, err, sizeof(err));
     }
     upstream_request_clear(&request);
     if (f->download != NULL) {
@@ -789,8 +819,8 @@ static void download_done(upstream_runner *r, flight *f, CURLcode code)
 }
 
 /* A job's state as the provider reported it (from a poll, a result fetch or a look-up). */
-static void job_state(upstream_runner *r, flight *f, const upstream_provider *provider, const upstream_context *ctx,
-                      const upstream_outcome *out, int64_t now_ms)
+static void job_state(upstream_runner *r, flight *f, const upstream_provider *provider,
+                      const upstream_context *ctx, const upstream_outcome *out, int64_t now_ms)
 {
     switch (out->phase) {
     case UPSTREAM_JOB_QUEUED:
@@ -842,16 +872,18 @@ static void transfer_done(upstream_runner *r, flight *f, CURLcode code)
     char webhook[UPSTREAM_URL_SIZE];
     if (!make_context(r, f, &ctx, &provider, webhook, sizeof(webhook))) {
         free(body);
-        if (what == STEP_SUBMIT) submission_unknown(r, f, NULL, now_ms, "the channel disappeared");
-        else fail_task(r, f, "upstream_error", "The channel this task ran on was removed.");
+        if (what == STEP_SUBMIT)
+            submission_unknown(r, f, NULL, now_ms, "the channel disappeared");
+        else
+            fail_task(r, f, "upstream_error", "The channel this task ran on was removed.");
         return;
     }
     upstream_response response = {.status = status,
-                                   .body = body,
-                                   .body_size = body_size,
-                                   .retry_after = f->retry_after[0] ? f->retry_after : NULL,
-                                   .retry_after_ms = f->retry_after_ms[0] ? f->retry_after_ms : NULL,
-                                   .poll_after_ms = f->poll_after_ms[0] ? f->poll_after_ms : NULL};
+                                  .body = body,
+                                  .body_size = body_size,
+                                  .retry_after = f->retry_after[0] ? f->retry_after : NULL,
+                                  .retry_after_ms = f->retry_after_ms[0] ? f->retry_after_ms : NULL,
+                                  .poll_after_ms = f->poll_after_ms[0] ? f->poll_after_ms : NULL};
     upstream_outcome out;
     memset(&out, 0, sizeof(out));
     out.progress = -1;
@@ -896,11 +928,14 @@ static void transfer_done(upstream_runner *r, flight *f, CURLcode code)
             break;
         case UPSTREAM_REFUSED:
             if (what == STEP_LOOKUP) f->unknown_since_ms = 0; /* the replay says: no such job was made */
-            refused(r, f, &out, now_ms, response.status >= 500 || response.status == 401 || response.status == 403);
+            refused(r, f, &out, now_ms,
+                    response.status >= 500 || response.status == 401 || response.status == 403);
             break;
         case UPSTREAM_THROTTLED:
-            if (what == STEP_LOOKUP) submission_unknown(r, f, provider, now_ms, "throttled during look-up");
-            else throttled(r, f, &out, now_ms);
+            if (what == STEP_LOOKUP)
+                submission_unknown(r, f, provider, now_ms, "throttled during look-up");
+            else
+                throttled(r, f, &out, now_ms);
             break;
         case UPSTREAM_AMBIGUOUS:
             submission_unknown(r, f, provider, now_ms, out.error_message);
@@ -932,8 +967,10 @@ static void transfer_done(upstream_runner *r, flight *f, CURLcode code)
         job_state(r, f, provider, &ctx, &out, now_ms);
     } else if (what == STEP_RESULT) {
         provider->parse_result(&ctx, &response, &out);
-        if (out.phase == UPSTREAM_JOB_RETRY) schedule(r, f, STEP_RESULT, now_ms + scaled(r, 2000));
-        else job_state(r, f, provider, &ctx, &out, now_ms);
+        if (out.phase == UPSTREAM_JOB_RETRY)
+            schedule(r, f, STEP_RESULT, now_ms + scaled(r, 2000));
+        else
+            job_state(r, f, provider, &ctx, &out, now_ms);
     }
     free(body);
 }
@@ -954,20 +991,29 @@ static bool finish_one(upstream_runner *r, store *db, const download_job *job)
         if (blob_put_file(r->config.blobs, name, path) != 0) {
             code = "internal_error", message = "The result could not be stored.";
         } else {
-            json_t *results = json_pack("[{s:s, s:s, s:f, s:i, s:i}]", "object", name, "content_type", "video/mp4",
-                                        "duration", info.duration > 0 ? info.duration : job->stated_duration,
-                                        "width", info.width, "height", info.height);
+            json_t *results =
+                json_pack("[{s:s, s:s, s:f, s:i, s:i}]", "object", name, "content_type", "video/mp4",
+                          "duration", info.duration > 0 ? info.duration : job->stated_duration, "width",
+                          info.width, "height", info.height);
             char *text = results ? json_dumps(results, JSON_COMPACT) : NULL;
             json_decref(results);
-            ok = text != NULL &&
-                 store_task_complete(db, job->task_id, TASK_FINALIZING, text, -1, clock_unix_seconds()) == STORE_OK;
+            /* charged on the real length of the result, at the rate fixed when the task was admitted */
+            int64_t charge = -1;
+            task_record task;
+            if (store_task_get(db, job->task_id, &task) == STORE_OK) {
+                charge = price_settle(task.billing_json, info.duration);
+                task_record_clear(&task);
+            }
+            ok = text != NULL && store_task_complete(db, job->task_id, TASK_FINALIZING, text, charge,
+                                                     clock_unix_seconds()) == STORE_OK;
             free(text);
             if (ok) {
                 log_task(job->task_id, "state=completed", "-", "");
             } else {
                 char prefix[IDS_TASK_ID_SIZE + 16];
                 snprintf(prefix, sizeof(prefix), "results/%s", job->task_id);
-                blob_remove_prefix(r->config.blobs, prefix); /* finished meanwhile: the result is not wanted */
+                blob_remove_prefix(r->config.blobs,
+                                   prefix); /* finished meanwhile: the result is not wanted */
             }
             blob_scratch_remove(job->scratch);
             return ok;
@@ -988,7 +1034,8 @@ static void *download_main(void *arg)
     if (store_open(r->config.data_dir, &db) != STORE_OK) return NULL;
     pthread_mutex_lock(&r->lock);
     for (;;) {
-        while (!atomic_load(&r->stopping) && r->download_count == 0) pthread_cond_wait(&r->download_ready, &r->lock);
+        while (!atomic_load(&r->stopping) && r->download_count == 0)
+            pthread_cond_wait(&r->download_ready, &r->lock);
         if (atomic_load(&r->stopping)) break;
         download_job job = r->downloads[--r->download_count];
         pthread_mutex_unlock(&r->lock);
@@ -1043,9 +1090,18 @@ static void inbox_push_item(upstream_runner *r, const inbox_item *source)
     curl_multi_wakeup(r->multi);
 }
 
-void runner_add(upstream_runner *r, const char *task_id) { inbox_push(r, INBOX_ADD, task_id, false); }
-void runner_cancel(upstream_runner *r, const char *task_id) { inbox_push(r, INBOX_CANCEL, task_id, false); }
-void runner_poll_now(upstream_runner *r, const char *task_id) { inbox_push(r, INBOX_POLL, task_id, false); }
+void runner_add(upstream_runner *r, const char *task_id)
+{
+    inbox_push(r, INBOX_ADD, task_id, false);
+}
+void runner_cancel(upstream_runner *r, const char *task_id)
+{
+    inbox_push(r, INBOX_CANCEL, task_id, false);
+}
+void runner_poll_now(upstream_runner *r, const char *task_id)
+{
+    inbox_push(r, INBOX_POLL, task_id, false);
+}
 
 /* Loads a task and decides where it resumes. */
 static void flight_begin(upstream_runner *r, const char *task_id, int64_t now_ms)
@@ -1078,7 +1134,8 @@ static void flight_begin(upstream_runner *r, const char *task_id, int64_t now_ms
     json_t *tried = json_object_get(record, "tried");
     size_t i;
     json_t *name;
-    json_array_foreach(tried, i, name) {
+    json_array_foreach(tried, i, name)
+    {
         if (json_is_string(name) && f->tried_count < MAX_TRIED)
             snprintf(f->tried[f->tried_count++], sizeof(f->tried[0]), "%s", json_string_value(name));
     }
@@ -1093,7 +1150,8 @@ static void flight_begin(upstream_runner *r, const char *task_id, int64_t now_ms
     r->flight_count++;
 
     routing_channel *c = f->channel[0] ? channel_named(r, f->channel, NULL) : NULL;
-    if (task.state == TASK_PENDING || (task.state == TASK_SUBMITTING && phase && strcmp(phase, "refused") == 0)) {
+    if (task.state == TASK_PENDING ||
+        (task.state == TASK_SUBMITTING && phase && strcmp(phase, "refused") == 0)) {
         f->channel[0] = '\0';
         step_route(r, f, now_ms);
     } else if (c != NULL && strcmp(c->record.provider, "sandbox") == 0) {
@@ -1122,13 +1180,18 @@ static void flight_cancel(upstream_runner *r, const char *task_id)
     flight *f = flight_find(r, task_id);
     if (f == NULL) return;
     routing_channel *c = channel_named(r, f->channel, NULL);
-    if (c != NULL && c->provider != NULL && c->provider->build_cancel != NULL && f->job.id[0] && !f->downloading) {
+    if (c != NULL && c->provider != NULL && c->provider->build_cancel != NULL && f->job.id[0] &&
+        !f->downloading) {
         /* fire and forget: the task is already cancelled here; the provider may still finish it */
         size_t index = 0;
         channel_named(r, f->channel, &index);
-        upstream_context ctx = {.base_url = c->record.base_url, .credential = r->slots[index].credential,
-                                .task_id = f->task_id, .model = f->model, .params = f->params,
-                                .now = clock_unix_seconds(), .auth = &r->slots[index].auth};
+        upstream_context ctx = {.base_url = c->record.base_url,
+                                .credential = r->slots[index].credential,
+                                .task_id = f->task_id,
+                                .model = f->model,
+                                .params = f->params,
+                                .now = clock_unix_seconds(),
+                                .auth = &r->slots[index].auth};
         upstream_request request;
         memset(&request, 0, sizeof(request));
         if (c->provider->build_cancel(&ctx, &f->job, &request) == 0) {
@@ -1174,8 +1237,12 @@ static void drain_inbox(upstream_runner *r, int64_t now_ms)
     for (size_t i = 0; i < count; i++) {
         flight *f = NULL;
         switch (items[i].kind) {
-        case INBOX_ADD: flight_begin(r, items[i].task_id, now_ms); break;
-        case INBOX_CANCEL: flight_cancel(r, items[i].task_id); break;
+        case INBOX_ADD:
+            flight_begin(r, items[i].task_id, now_ms);
+            break;
+        case INBOX_CANCEL:
+            flight_cancel(r, items[i].task_id);
+            break;
         case INBOX_POLL:
             poll_soon(r, flight_find(r, items[i].task_id), now_ms);
             break;
@@ -1226,7 +1293,8 @@ static void jwks_maybe_fetch(upstream_runner *r, int64_t now_ms)
     if (r->jwks.easy != NULL || r->config.webhook_base == NULL || !any_fal_channel(r)) return;
     bool stale = r->jwks_fetched_ms == 0 || now_ms - r->jwks_fetched_ms > JWKS_REFRESH_MS;
     bool asked = atomic_load(&r->jwks_refresh);
-    if (!(stale || asked) || now_ms - r->jwks_attempt_ms < (r->jwks_fetched_ms ? JWKS_MIN_INTERVAL_MS : 5000)) return;
+    if (!(stale || asked) || now_ms - r->jwks_attempt_ms < (r->jwks_fetched_ms ? JWKS_MIN_INTERVAL_MS : 5000))
+        return;
     atomic_store(&r->jwks_refresh, false);
     r->jwks_attempt_ms = now_ms;
     CURL *easy = curl_easy_init();
@@ -1253,7 +1321,8 @@ static void jwks_done(upstream_runner *r, CURLcode code, int64_t now_ms)
     curl_easy_cleanup(r->jwks.easy);
     r->jwks.easy = NULL;
     json_error_t error;
-    json_t *parsed = code == CURLE_OK && status == 200 && r->jwks.body ? json_loads(r->jwks.body, 0, &error) : NULL;
+    json_t *parsed =
+        code == CURLE_OK && status == 200 && r->jwks.body ? json_loads(r->jwks.body, 0, &error) : NULL;
     if (json_is_array(json_object_get(parsed, "keys"))) {
         pthread_mutex_lock(&r->lock);
         free(r->jwks_text);
@@ -1263,7 +1332,8 @@ static void jwks_done(upstream_runner *r, CURLcode code, int64_t now_ms)
         r->jwks_fetched_ms = now_ms;
         log_info("fal webhook keys fetched", "keys=%zu", json_array_size(json_object_get(parsed, "keys")));
     } else {
-        log_warn("fal webhook keys could not be fetched", "status=%ld error=\"%s\"", status, curl_easy_strerror(code));
+        log_warn("fal webhook keys could not be fetched", "status=%ld error=\"%s\"", status,
+                 curl_easy_strerror(code));
     }
     json_decref(parsed);
     free(r->jwks.body);
@@ -1293,17 +1363,21 @@ static void run_due(upstream_runner *r, int64_t now_ms)
         flight *f = r->heap[0];
         heap_remove(r, f);
         switch (f->next_step) {
-        case STEP_ROUTE: step_route(r, f, now_ms); break;
+        case STEP_ROUTE:
+            step_route(r, f, now_ms);
+            break;
         case STEP_LOOKUP: {
             routing_channel *c = channel_named(r, f->channel, NULL);
-            if (now_ms - f->unknown_since_ms >= r->config.unknown_grace_ms || c == NULL || c->provider == NULL ||
-                c->provider->build_lookup == NULL)
+            if (now_ms - f->unknown_since_ms >= r->config.unknown_grace_ms || c == NULL ||
+                c->provider == NULL || c->provider->build_lookup == NULL)
                 submission_unknown(r, f, c ? c->provider : NULL, now_ms, "grace period over");
             else
                 send_step(r, f, STEP_LOOKUP, now_ms);
             break;
         }
-        default: send_step(r, f, f->next_step, now_ms); break;
+        default:
+            send_step(r, f, f->next_step, now_ms);
+            break;
         }
     }
 }
@@ -1364,10 +1438,12 @@ upstream_runner *runner_start(const runner_config *config)
     if (r->config.request_timeout_ms <= 0) r->config.request_timeout_ms = 30000;
     if (r->config.unknown_grace_ms <= 0) r->config.unknown_grace_ms = 600000;
     if (r->config.download_workers <= 0) r->config.download_workers = 4;
-    if (r->config.fal_jwks_url == NULL) r->config.fal_jwks_url = "https://rest.alpha.fal.ai/.well-known/jwks.json";
+    if (r->config.fal_jwks_url == NULL)
+        r->config.fal_jwks_url = "https://rest.alpha.fal.ai/.well-known/jwks.json";
     if (r->config.webhook_base != NULL) {
         size_t length = strlen(r->config.webhook_base);
-        while (length > 0 && r->config.webhook_base[length - 1] == '/') length--;
+        while (length > 0 && r->config.webhook_base[length - 1] == '/')
+            length--;
         snprintf(r->webhook_base, sizeof(r->webhook_base), "%.*s", (int)length, r->config.webhook_base);
         r->config.webhook_base = r->webhook_base;
     }
@@ -1390,7 +1466,8 @@ fail:
     log_error("the upstream runner could not start", "data=\"%s\"", config->data_dir);
     atomic_store(&r->stopping, true);
     pthread_cond_broadcast(&r->download_ready);
-    for (int i = 0; i < r->download_thread_count; i++) pthread_join(r->download_threads[i], NULL);
+    for (int i = 0; i < r->download_thread_count; i++)
+        pthread_join(r->download_threads[i], NULL);
     free(r->download_threads);
     if (r->db) store_close(r->db);
     if (r->multi) curl_multi_cleanup(r->multi);
@@ -1407,9 +1484,11 @@ void runner_stop(upstream_runner *r)
     pthread_mutex_unlock(&r->lock);
     curl_multi_wakeup(r->multi);
     pthread_join(r->thread, NULL);
-    for (int i = 0; i < r->download_thread_count; i++) pthread_join(r->download_threads[i], NULL);
+    for (int i = 0; i < r->download_thread_count; i++)
+        pthread_join(r->download_threads[i], NULL);
     for (size_t b = 0; b < r->bucket_count; b++)
-        while (r->buckets[b]) flight_drop(r, r->buckets[b]);
+        while (r->buckets[b])
+            flight_drop(r, r->buckets[b]);
     if (r->jwks.easy) {
         curl_multi_remove_handle(r->multi, r->jwks.easy);
         curl_easy_cleanup(r->jwks.easy);
