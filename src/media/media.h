@@ -1,13 +1,16 @@
 /* media.h — what reelay knows about media files: probing (FFmpeg's libavformat) and the sandbox
  * renderer (the `ffmpeg` program), which turns local input files into a real, clearly labelled MP4.
  *
- * Nothing here touches the network or the database; inputs and outputs are local paths. */
+ * Nothing here touches the network or the database; inputs and outputs are local paths, or bytes the
+ * caller reads for it (media_probe_io: the engine hands it a guarded range reader). */
 #ifndef REELAY_MEDIA_MEDIA_H
 #define REELAY_MEDIA_MEDIA_H
 
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
 
 typedef struct media_info {
     double duration;        /* seconds (container duration, else the longest stream); 0 if unknown */
@@ -18,11 +21,46 @@ typedef struct media_info {
     char container[64];     /* libavformat's short name: "mov,mp4,m4a,3gp,3g2,mj2", "mp3", "wav", "png_pipe" … */
     char video_codec[32];   /* "h264", "png", "" … */
     char audio_codec[32];   /* "aac", "mp3", "" … */
+    int64_t size;           /* bytes of the whole file; 0 if unknown */
 } media_info;
 
 /* Probes a local file. Returns 0 and fills *out; -1 when it is not media libavformat can read
  * (err says why). Reads only the headers it needs. */
 int media_probe(const char *path, media_info *out, char *err, size_t err_size);
+
+/* A file media_probe_io reads through the caller: read_at copies up to length bytes at offset into
+ * buffer and returns how many (> 0; fewer is fine), 0 at the end, -1 on failure (the probe then stops
+ * and answers MEDIA_PROBE_READ_FAILED; the caller knows why). The bytes are treated as hostile. */
+typedef ssize_t (*media_read_at_fn)(void *context, int64_t offset, void *buffer, size_t length);
+
+typedef struct media_source {
+    media_read_at_fn read_at;
+    void *context;
+    int64_t size;            /* of the whole file, -1 if unknown (seeking from the end is then refused) */
+    uint64_t max_read_bytes; /* bytes the probe may ask read_at for in total; 0 = 64 MiB */
+    int timeout_ms;          /* wall time for the whole probe; 0 = 20 s */
+    bool forward_only;       /* seeking is costly or impossible (a server without ranges): libavformat is
+                                told the stream is not seekable and reads forward */
+} media_source;
+
+enum {
+    MEDIA_PROBE_OK = 0,
+    MEDIA_PROBE_NOT_MEDIA = -1,      /* not media libavformat can read, or no audio/video/image in it */
+    MEDIA_PROBE_READ_FAILED = -2,    /* read_at failed */
+    MEDIA_PROBE_TIMEOUT = -3,        /* timeout_ms ran out */
+    MEDIA_PROBE_TOO_MANY_BYTES = -4, /* reading it needed more than max_read_bytes */
+};
+
+/* Probes a file through source (libavformat over a custom AVIOContext with read and seek callbacks,
+ * so media/ never touches the network), with the semantics of media_probe; out->size is source->size.
+ * name_hint (may be NULL) is a file name such as "clip.mp4" that helps recognise formats by extension;
+ * only its last path segment's letters, digits, '.', '-' and '_' are used. Bounded: probe size 4 MiB,
+ * analysis 5 s of media, the byte budget and the deadline (also checked between libavformat's
+ * reads); demuxers may not open anything else (playlists, references, image sequences). Returns
+ * MEDIA_PROBE_OK and fills *out, or one of the negative MEDIA_PROBE_* values with err; a read failure
+ * or an exhausted limit wins over "not media", since the file may be fine. */
+int media_probe_io(const media_source *source, const char *name_hint, media_info *out, char *err,
+                   size_t err_size);
 
 typedef enum {
     MEDIA_RENDER_LIPSYNC,        /* video + audio, timed by sync_mode */

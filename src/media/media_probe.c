@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "media/media.h"
+#include "media/media_internal.h"
 
 static bool demuxer_is_image(const char *name)
 {
@@ -13,22 +14,11 @@ static bool demuxer_is_image(const char *name)
     return strcmp(name, "image2") == 0 || (length > 5 && strcmp(name + length - 5, "_pipe") == 0);
 }
 
-int media_probe(const char *path, media_info *out, char *err, size_t err_size)
+int media_probe_format(AVFormatContext *format, const char *url, AVDictionary **options, media_info *out,
+                       char *err, size_t err_size)
 {
     memset(out, 0, sizeof(*out));
-    av_log_set_level(AV_LOG_QUIET);
-    AVFormatContext *format = avformat_alloc_context();
-    if (format == NULL) {
-        snprintf(err, err_size, "out of memory");
-        return -1;
-    }
-    format->probesize = 8 << 20;
-    format->max_analyze_duration = 5 * AV_TIME_BASE;
-    AVDictionary *options = NULL;
-    /* only local files: a crafted playlist must not make the demuxer open other files or URLs */
-    av_dict_set(&options, "protocol_whitelist", "file", 0);
-    int rc = avformat_open_input(&format, path, NULL, &options);
-    av_dict_free(&options);
+    int rc = avformat_open_input(&format, url, NULL, options);
     if (rc < 0) {
         char reason[128];
         av_strerror(rc, reason, sizeof(reason));
@@ -68,10 +58,31 @@ int media_probe(const char *path, media_info *out, char *err, size_t err_size)
     out->duration = format->duration != AV_NOPTS_VALUE && format->duration > 0 ? (double)format->duration / AV_TIME_BASE
                                                                                 : longest;
     if (out->is_image) out->duration = 0;
+    int64_t size = format->pb != NULL ? avio_size(format->pb) : -1;
+    out->size = size > 0 ? size : 0;
     avformat_close_input(&format);
     if (!out->has_video && !out->has_audio && !out->is_image) {
         snprintf(err, err_size, "it has no audio, video or image stream");
         return -1;
     }
     return 0;
+}
+
+int media_probe(const char *path, media_info *out, char *err, size_t err_size)
+{
+    memset(out, 0, sizeof(*out));
+    av_log_set_level(AV_LOG_QUIET);
+    AVFormatContext *format = avformat_alloc_context();
+    if (format == NULL) {
+        snprintf(err, err_size, "out of memory");
+        return -1;
+    }
+    format->probesize = 8 << 20;
+    format->max_analyze_duration = 5 * AV_TIME_BASE;
+    AVDictionary *options = NULL;
+    /* only local files: a crafted playlist must not make the demuxer open other files or URLs */
+    av_dict_set(&options, "protocol_whitelist", "file", 0);
+    int rc = media_probe_format(format, path, &options, out, err, err_size);
+    av_dict_free(&options);
+    return rc;
 }
