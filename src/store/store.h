@@ -311,4 +311,43 @@ typedef struct callback_delivery {
 /* One task's callback and how its delivery stands (operators, tests). NOT_FOUND when it has none. */
 store_status store_callback_get(store *s, const char *task_id, callback_delivery *out);
 
+/* ---- Uploads (store_uploads.c): files a key uploaded (POST /v1/files/upload/…), one row per file; the
+ * file itself is the blob object `object_name`. A row exists only while its object may be served:
+ * callers store the object first and insert the row after, and delete rows first and objects after
+ * (an object without a row is harmless garbage; a row without an object would be a broken promise).
+ *
+ * Quota: a key's usage is the sum of `size` over its unexpired rows. store_upload_insert checks the
+ * quota, evicts and inserts in one write transaction, so racing uploads of one key can never together
+ * exceed it. ---- */
+#define STORE_UPLOAD_ID_SIZE 40 /* "file-" + 10+ digits + "-" + 12 + NUL fits */
+
+typedef struct upload_record {
+    char id[STORE_UPLOAD_ID_SIZE]; /* "file-<unix>-<12 of [a-z0-9]>" */
+    char key_id[32];
+    char filename[256];     /* sanitised to [A-Za-z0-9._-] */
+    char object_name[320];  /* "uploads/<id>/<filename>" */
+    int64_t size;           /* bytes */
+    char content_type[128]; /* "" when unknown */
+    bool auto_cleanup;      /* may be evicted to make room for a newer upload of the same key */
+    int64_t created_at;     /* Unix seconds */
+    int64_t expires_at;     /* Unix seconds; the sweep deletes it then */
+} upload_record;
+
+/* Inserts the upload if the key's usage (unexpired rows at `now`) plus upload->size fits in
+ * quota_bytes. When it does not fit and upload->auto_cleanup is true, the key's oldest auto_cleanup
+ * uploads are deleted, oldest first, until it fits — but only if deleting them all would make it fit
+ * (otherwise nothing is deleted). All in one transaction.
+ * OK: inserted; *evicted (malloc'd, free(); NULL when *evicted_count is 0) lists the rows deleted to
+ * make room — the caller removes their objects. CONFLICT: it does not fit (nothing changed; also a
+ * duplicate id). evicted may be NULL when the caller does not care (then nothing is returned). */
+store_status store_upload_insert(store *s, const upload_record *upload, int64_t quota_bytes, int64_t now,
+                                 upload_record **evicted, size_t *evicted_count);
+/* One upload by id. NOT_FOUND when absent (also after eviction or expiry). */
+store_status store_upload_get(store *s, const char *id, upload_record *out);
+/* The key's usage at `now`: bytes and number of unexpired uploads. */
+store_status store_upload_usage(store *s, const char *key_id, int64_t now, int64_t *bytes, int64_t *count);
+/* Deletes up to `limit` uploads whose expires_at <= now (earliest first) and returns them in *out
+ * (malloc'd, free(); NULL when *count is 0) so that the caller removes their objects. */
+store_status store_uploads_take_expired(store *s, int64_t now, size_t limit, upload_record **out, size_t *count);
+
 #endif
