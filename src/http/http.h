@@ -49,10 +49,20 @@ typedef struct http_file_mount {
 } http_file_mount;
 
 typedef struct http_server_config {
-    const char *host;            /* listen address, e.g. "127.0.0.1" */
-    int port;                    /* 0 = ephemeral (the chosen one is in http_server_port()) */
-    int threads;                 /* event-loop threads (default: number of cores) */
-    size_t max_body_bytes;       /* larger bodies get 413 before any handler runs */
+    const char *host;              /* listen address, e.g. "127.0.0.1" */
+    int port;                      /* 0 = ephemeral (the chosen one is in http_server_port()) */
+    int threads;                   /* event-loop threads (default: number of cores) */
+    size_t max_body_bytes;         /* larger bodies get h2o's 413 while they arrive (the upload limit) */
+    size_t route_body_bytes;       /* larger bodies get a JSON 413 request_too_large before the handler
+                                      runs, except on large-body routes; 0 = max_body_bytes */
+    const char *large_body_prefix; /* routes whose pattern starts with this take bodies up to
+                                      max_body_bytes (e.g. "/v1/files/upload/"); NULL = none */
+    /* Bodies being received that grow past spill_threshold bytes are kept in a temporary file mapped
+     * into memory (made from spill_template, e.g. "<dir>/h2o.b.XXXXXX", and unlinked at once)
+     * instead of on the heap. Process-wide (h2o has one setting for every server); 0 / NULL = h2o's
+     * defaults (32 MiB under /tmp). */
+    size_t spill_threshold;
+    const char *spill_template;
     uint64_t request_timeout_ms; /* a client slower than this to send a request is dropped */
     uint64_t idle_timeout_ms;    /* an idle keep-alive connection is closed after this */
     const http_route *routes;
@@ -128,5 +138,30 @@ typedef void (*http_offload_done_fn)(h2o_req_t *req, void *ctx);
  * not answer and must leave ctx to done. Returns -1 (nothing queued, nothing will be called; the
  * caller still owns ctx and should answer 500) on allocation failure or off a loop thread. */
 int http_offload(h2o_req_t *req, http_offload_work_fn work, http_offload_done_fn done, void *ctx);
+
+/* ---- multipart/form-data bodies (multipart.c) ---- */
+
+/* One part of a form. Every field points into the body given to http_multipart_parse (nothing is
+ * copied or decoded); a field that was absent has base == NULL. */
+typedef struct http_multipart_part {
+    h2o_iovec_t name;         /* Content-Disposition name= (never empty) */
+    h2o_iovec_t filename;     /* Content-Disposition filename=, as sent (quoted values keep escapes) */
+    h2o_iovec_t content_type; /* the part's Content-Type */
+    h2o_iovec_t data;         /* the content, any bytes (CR and LF included) */
+} http_multipart_part;
+
+/* The boundary parameter of a Content-Type value "multipart/form-data; boundary=…" (quoted or not;
+ * 1–70 characters of RFC 2046's set). Returns 0 with *boundary pointing into content_type, or -1 when
+ * the type is not multipart/form-data or the boundary is missing, repeated or invalid. */
+int http_multipart_boundary(h2o_iovec_t content_type, h2o_iovec_t *boundary);
+
+/* Splits body into at most max_parts parts (in order; a preamble and an epilogue are ignored).
+ * Returns 0 with *count parts, or -1 with a short English *error (for a 400) for anything malformed:
+ * no boundary, a boundary line not followed by CRLF, a part without Content-Disposition form-data
+ * and a name, header lines over 16 KiB or without a colon, a repeated parameter, more than max_parts
+ * parts, or a body cut short (no closing delimiter). Runs in time linear in the body. Names may
+ * repeat: the caller decides what a duplicate means. */
+int http_multipart_parse(const char *body, size_t length, h2o_iovec_t boundary, http_multipart_part *parts,
+                         size_t max_parts, size_t *count, const char **error);
 
 #endif

@@ -92,6 +92,16 @@ static bool route_matches(const char *pattern, const char *path, size_t path_len
     return *p == '\0' && s == end;
 }
 
+/* The largest body a route's handler sees: small everywhere but on the large-body (upload) routes. */
+static size_t route_body_limit(const http_server_config *config, const http_route *route)
+{
+    if (config->route_body_bytes == 0) return config->max_body_bytes;
+    if (config->large_body_prefix &&
+        strncmp(route->pattern, config->large_body_prefix, strlen(config->large_body_prefix)) == 0)
+        return config->max_body_bytes;
+    return config->route_body_bytes;
+}
+
 static int on_request(h2o_handler_t *self, h2o_req_t *req)
 {
     struct http_server *server = ((router_handler *)self)->server;
@@ -106,6 +116,13 @@ static int on_request(h2o_handler_t *self, h2o_req_t *req)
         path_known = true;
         if (!h2o_memis(req->method.base, req->method.len, route->method, strlen(route->method))) continue;
         exchange.route_index = (int)i;
+        if (req->entity.len > route_body_limit(&server->config, route)) {
+            char message[96];
+            snprintf(message, sizeof(message), "The request body is larger than %zu bytes.",
+                     route_body_limit(&server->config, route));
+            http_send_error_fields(req, 413, "invalid_request_error", "request_too_large", NULL, message);
+            break;
+        }
         route->handler(&exchange);
         break;
     }
@@ -256,6 +273,10 @@ http_server *http_server_start(const http_server_config *config)
     h2o_config_init(&server->globalconf);
     server->globalconf.server_name = h2o_iovec_init(H2O_STRLIT("reelay"));
     server->globalconf.max_request_entity_size = config->max_body_bytes;
+    if (config->spill_threshold) h2o_socket_buffer_mmap_settings.threshold = config->spill_threshold;
+    if (config->spill_template &&
+        strlen(config->spill_template) < sizeof(h2o_socket_buffer_mmap_settings.fn_template))
+        strcpy(h2o_socket_buffer_mmap_settings.fn_template, config->spill_template);
     if (config->request_timeout_ms) server->globalconf.http1.req_timeout = config->request_timeout_ms;
     /* HTTP/1.1 only without TLS: handlers that answer after the event-loop iteration (group commit)
      * rely on HTTP/1's one-request-at-a-time connections; h2c upgrades are refused. */

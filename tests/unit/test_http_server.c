@@ -1,5 +1,6 @@
 /* test_http_server.c — the HTTP front on a real socket: routing with path parameters, 404 and 405 in
- * the documented error shape, query and path decoding, headers, body limits and request counting. */
+ * the documented error shape, query and path decoding, headers, body limits (larger on large-body
+ * routes) and request counting. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -46,6 +47,7 @@ static const http_route routes[] = {
     {"POST", "/v1/things/{id}/parts/{part}", "parts.post", echo_params},
     {"GET", "/v1/files/*", "files", echo_params},
     {"GET", "/v1/invalid", "invalid", always_422},
+    {"POST", "/v1/big/{id}", "big.post", echo_params},
 };
 
 typedef struct reply {
@@ -199,6 +201,22 @@ static void oversized_bodies_are_refused(void **state)
     free(big);
 }
 
+static void only_large_body_routes_take_large_bodies(void **state)
+{
+    (void)state;
+    size_t size = 20 * 1024; /* above route_body_bytes, below max_body_bytes */
+    char *big = malloc(size);
+    memset(big, 'b', size);
+    reply r = request("POST", "/v1/things/t1/parts/p2", big, size);
+    assert_error_shape(&r, 413, "invalid_request_error", "request_too_large");
+    r = request("POST", "/v1/big/b1", big, size);
+    assert_int_equal(r.status, 200);
+    json_t *body = parse(&r);
+    assert_int_equal(json_integer_value(json_object_get(body, "body_length")), (json_int_t)size);
+    json_decref(body);
+    free(big);
+}
+
 static void count_route(void *ctx, const char *route, int status, uint64_t count)
 {
     if (strcmp(route, "parts.post") == 0 && status == 200) *(uint64_t *)ctx += count;
@@ -224,6 +242,8 @@ int main(void)
                                  .port = 0,
                                  .threads = 2,
                                  .max_body_bytes = 64 * 1024,
+                                 .route_body_bytes = 16 * 1024,
+                                 .large_body_prefix = "/v1/big/",
                                  .request_timeout_ms = 5000,
                                  .idle_timeout_ms = 5000,
                                  .routes = routes,
@@ -237,6 +257,7 @@ int main(void)
         cmocka_unit_test(malformed_escapes_are_refused),
         cmocka_unit_test(error_values_carry_every_field),
         cmocka_unit_test(oversized_bodies_are_refused),
+        cmocka_unit_test(only_large_body_routes_take_large_bodies),
         cmocka_unit_test(requests_are_counted_by_route_and_status),
     };
     int failures = cmocka_run_group_tests(tests, NULL, NULL);
