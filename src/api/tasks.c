@@ -6,107 +6,23 @@
 
 #include "api/api_internal.h"
 #include "catalog/catalog.h"
+#include "engine/task_view.h"
 #include "util/clock.h"
 #include "util/log.h"
 
-/* The public status: internal steps collapse onto the documented five values. */
-static const char *public_status(task_state state)
-{
-    switch (state) {
-    case TASK_PENDING:
-    case TASK_SUBMITTING:
-        return "pending";
-    case TASK_PROCESSING:
-    case TASK_FINALIZING:
-        return "processing";
-    default:
-        return task_state_name(state);
-    }
-}
-
-/* Stored results name objects in our storage; the view turns each into a signed link. */
-static void write_results(const api_app *app, const task_record *task, json_text *out)
-{
-    json_error_t error;
-    json_t *stored = task->results_json ? json_loads(task->results_json, 0, &error) : NULL;
-    json_text_raw(out, "[");
-    size_t i, written = 0;
-    json_t *item;
-    json_array_foreach(stored, i, item)
-    {
-        const char *name = json_string_value(json_object_get(item, "object"));
-        char url[2048];
-        if (name == NULL || link_sign_url(&app->signer, app->public_url, name,
-                                          task->completed_at + app->link_ttl_seconds, url, sizeof(url)) != 0)
-            continue;
-        json_text_raw(out, written++ ? ",{" : "{");
-        json_text_key(out, "url", true);
-        json_text_string(out, url);
-        json_text_key(out, "content_type", false);
-        json_text_string(out, json_string_value(json_object_get(item, "content_type")));
-        json_text_key(out, "duration", false);
-        json_text_number(out, json_number_value(json_object_get(item, "duration")));
-        json_text_key(out, "width", false);
-        json_text_integer(out, json_integer_value(json_object_get(item, "width")));
-        json_text_key(out, "height", false);
-        json_text_integer(out, json_integer_value(json_object_get(item, "height")));
-        json_text_raw(out, "}");
-    }
-    json_text_raw(out, "]");
-    json_decref(stored);
-}
-
+/* The view itself lives in engine/task_view.c, shared with the callbacks' bodies. */
 void api_task_write(const api_app *app, const task_record *task, json_text *out)
 {
-    bool finished = task_state_is_terminal(task->state);
-    const catalog_model *model = catalog_model_find(task->model);
-    int64_t estimate = 0;
-    if (!finished && model != NULL) {
-        estimate = model->estimated_seconds - (clock_unix_seconds() - task->created_at);
-        if (estimate < 0) estimate = 0;
-    }
-    json_text_raw(out, "{");
-    json_text_key(out, "id", true);
-    json_text_string(out, task->id);
-    json_text_raw(out, ",\"object\":\"video.generation.task\",\"type\":\"video\"");
-    json_text_key(out, "model", false);
-    json_text_string(out, task->model);
-    json_text_key(out, "status", false);
-    json_text_string(out, public_status(task->state));
-    json_text_key(out, "progress", false);
-    json_text_integer(out, task->progress);
-    json_text_key(out, "created", false);
-    json_text_integer(out, task->created_at);
-    json_text_raw(out, finished ? ",\"task_info\":{\"can_cancel\":false" : ",\"task_info\":{\"can_cancel\":true");
-    json_text_key(out, "estimated_time", false);
-    json_text_integer(out, estimate);
-    json_text_raw(out, "}");
-    json_text_key(out, "results", false);
-    if (task->state == TASK_COMPLETED) write_results(app, task, out);
-    else json_text_raw(out, "null");
-    json_text_key(out, "error", false);
-    if (task->state == TASK_FAILED || task->state == TASK_CANCELLED) {
-        json_text_raw(out, "{");
-        json_text_key(out, "code", true);
-        json_text_string(out, task->error_code);
-        json_text_key(out, "message", false);
-        json_text_string(out, task->error_message ? task->error_message : "");
-        json_text_raw(out, ",\"type\":\"task_error\"}");
-    } else {
-        json_text_raw(out, "null");
-    }
-    json_text_raw(out, ",\"usage\":{");
-    json_text_key(out, "credits_reserved", true);
-    json_text_number(out, task->credits_reserved);
-    json_text_key(out, "user_group", false);
-    json_text_string(out, task->user_group);
-    json_text_raw(out, "}}");
+    task_view_links links = {
+        .signer = &app->signer, .public_url = app->public_url, .link_ttl_seconds = app->link_ttl_seconds};
+    task_view_write(&links, task, out);
 }
 
 void api_send_json_text(h2o_req_t *req, int status, json_text *text)
 {
     if (text->failed || text->data == NULL)
-        http_send_error_fields(req, 500, ERR_TYPE_SERVER, "internal_error", NULL, "The response could not be built.");
+        http_send_error_fields(req, 500, ERR_TYPE_SERVER, "internal_error", NULL,
+                               "The response could not be built.");
     else
         http_send_json(req, status, text->data, text->length);
     json_text_free(text);
@@ -155,14 +71,16 @@ static void waiter_check(h2o_timeout_entry_t *entry)
     task_record task;
     store_status status = store_task_get(waiter->thread->db, waiter->id, &task);
     if (status != STORE_OK) {
-        http_send_error_fields(waiter->req, 500, ERR_TYPE_SERVER, "internal_error", NULL, "The task could not be read.");
+        http_send_error_fields(waiter->req, 500, ERR_TYPE_SERVER, "internal_error", NULL,
+                               "The task could not be read.");
         return;
     }
     bool changed = task.state != waiter->state || task.progress != waiter->progress ||
                    task.updated_at != waiter->updated_at;
     if (!changed && clock_monotonic_ms() < waiter->give_up_ms) {
         task_record_clear(&task);
-        h2o_timeout_link(waiter->req->conn->ctx->loop, &waiter->req->conn->ctx->hundred_ms_timeout, &waiter->entry);
+        h2o_timeout_link(waiter->req->conn->ctx->loop, &waiter->req->conn->ctx->hundred_ms_timeout,
+                         &waiter->entry);
         return;
     }
     json_text text = {0};
