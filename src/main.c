@@ -15,6 +15,7 @@
 #include "api/api.h"
 #include "blob/blob.h"
 #include "blob/link.h"
+#include "catalog/prices.h"
 #include "cli/cli.h"
 #include "engine/engine.h"
 #include "http/http.h"
@@ -22,6 +23,9 @@
 #include "util/clock.h"
 #include "util/ids.h"
 #include "util/log.h"
+
+/* What `reelay init` grants the first key, so that the first run just works. */
+#define INIT_KEY_CREDITS 10000000LL
 
 typedef struct options {
     const char *data_dir;
@@ -38,6 +42,7 @@ typedef struct options {
     long long unknown_grace;
     bool json;
     bool quiet;
+    const char *prices; /* price file; NULL = <data>/prices.json when it exists, else the defaults */
 } options;
 
 static const char *env_or(const char *name, const char *fallback)
@@ -77,6 +82,7 @@ static void options_defaults(options *o)
     o->data_dir = env_or("REELAY_DATA", "./var");
     o->listen = env_or("REELAY_LISTEN", "127.0.0.1:8080");
     o->public_url = env_or("REELAY_PUBLIC_URL", NULL);
+    o->prices = env_or("REELAY_PRICES", NULL);
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     o->threads = (int)parse_number(env_or("REELAY_THREADS", "0"), "REELAY_THREADS", 0, 256);
     if (o->threads == 0) o->threads = cores > 0 ? (int)cores : 1;
@@ -107,6 +113,7 @@ enum {
     OPT_UNKNOWN_GRACE,
     OPT_JSON,
     OPT_NAME,
+    OPT_PRICES,
     OPT_HELP
 };
 
@@ -124,6 +131,7 @@ static const struct option long_options[] = {
     {"unknown-grace", required_argument, NULL, OPT_UNKNOWN_GRACE},
     {"json", no_argument, NULL, OPT_JSON},
     {"name", required_argument, NULL, OPT_NAME},
+    {"prices", required_argument, NULL, OPT_PRICES},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -136,7 +144,8 @@ static const char usage_main[] =
     "commands:\n"
     "  init                 create the data folder, the sandbox channel and a first API key (idempotent)\n"
     "  serve                serve the API\n"
-    "  keys create|list|revoke   manage API keys\n"
+    "  keys create|update|list|revoke   manage API keys, their limits and callback secrets\n"
+    "  credits grant|show|audit   manage a key's credits\n"
     "  channels add|list|update|disable|enable|remove   manage provider channels\n"
     "\n"
     "common flags:\n"
@@ -147,8 +156,10 @@ static const char usage_main[] =
 static const char usage_init[] =
     "usage: reelay init [--data DIR] [--json]\n"
     "  Creates DIR, its database, the link-signing secret, result storage and a\n"
-    "  channel named 'sandbox' serving all models. On the first run only, creates\n"
-    "  a first API key and prints it once. --json prints {\"key_id\",\"key\"} ({} later).\n";
+    "  channel named 'sandbox' serving all models, and <data>/prices.json with the default\n"
+    "  prices (kept if it exists). On the first run only, creates a first API key with\n"
+    "  10,000,000 credits and prints it once. --json prints {\"key_id\",\"key\",\"webhook_secret\",…}\n"
+    "  ({} later).\n";
 
 static const char usage_serve[] =
     "usage: reelay serve [flags]\n"
@@ -167,15 +178,12 @@ static const char usage_serve[] =
     "                             (REELAY_SUBMIT_TIMEOUT_MS, default 30000)\n"
     "  --unknown-grace SECONDS    an unknown submission that cannot be looked up fails after this\n"
     "                             (REELAY_UNKNOWN_GRACE, default 600)\n"
+    "  --prices FILE              the price table (REELAY_PRICES, default <data>/prices.json if it\n"
+    "                             exists, else the built-in defaults; see the README)\n"
     "  With --public-url set, providers are asked to call POST <url>/v1/upstream/<channel>/webhook;\n"
     "  polling stays the fallback. REELAY_FAL_JWKS_URL overrides where fal's webhook keys are read.\n"
     "  Input URLs are fetched only from public addresses; REELAY_FETCH_ALLOW lists hosts or CIDRs\n"
     "  that may be private (e.g. 127.0.0.1 for local tests).\n";
-
-static const char usage_keys[] = "usage: reelay keys create [--name NAME] [--json] [--data DIR]\n"
-                                 "       reelay keys list [--json] [--data DIR]\n"
-                                 "       reelay keys revoke KEY_ID [--data DIR]\n"
-                                 "  A key is shown once, at creation; only its hash is stored.\n";
 
 /* Parses flags after the command words; returns the index of the first positional argument. */
 static int parse_flags(int argc, char **argv, options *o, const char *usage)
@@ -224,6 +232,9 @@ static int parse_flags(int argc, char **argv, options *o, const char *usage)
         case OPT_NAME:
             o->name = optarg;
             break;
+        case OPT_PRICES:
+            o->prices = optarg;
+            break;
         case OPT_HELP:
             fputs(usage, stdout);
             exit(0);
@@ -246,32 +257,6 @@ static store *open_store_or_exit(const char *data_dir)
     return db;
 }
 
-/* Creates a key and prints it, once: as text, or as JSON {"<json_id_field>": id, "key": key} when
- * json_id_field is not NULL. */
-static int create_key(store *db, const char *name, const char *json_id_field)
-{
-    key_record key;
-    memset(&key, 0, sizeof(key));
-    ids_random_alnum(key.id, sizeof(key.id), "key_", 16);
-    snprintf(key.name, sizeof(key.name), "%s", name ? name : "");
-    snprintf(key.user_group, sizeof(key.user_group), "default");
-    key.created_at = clock_unix_seconds();
-    char secret[64];
-    ids_random_token(secret, sizeof(secret), "sk-", 32);
-    unsigned char hash[32];
-    api_key_hash(secret, hash);
-    if (store_key_insert(db, &key, hash, NULL) != STORE_OK) {
-        fprintf(stderr, "reelay: the key could not be stored\n");
-        return 1;
-    }
-    if (json_id_field)
-        printf("{\"%s\": \"%s\", \"key\": \"%s\"}\n", json_id_field, key.id, secret);
-    else
-        printf("API key %s (shown once): %s\n", key.id, secret);
-    sodium_memzero(secret, sizeof(secret));
-    return 0;
-}
-
 /* mkdir -p */
 static int make_folder_and_parents(const char *path)
 {
@@ -287,6 +272,34 @@ static int make_folder_and_parents(const char *path)
         *p = '/';
     }
     return mkdir(buffer, 0750) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+/* Writes <data>/prices.json with the default prices unless it exists (an operator's edits are kept). */
+static int write_default_prices(const char *data_dir)
+{
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/prices.json", data_dir);
+    FILE *file = fopen(path, "wx");
+    if (file == NULL) return errno == EEXIST ? 0 : -1;
+    char *text = price_table_default_json();
+    int ok = text != NULL && fputs(text, file) >= 0;
+    free(text);
+    if (fclose(file) != 0) ok = 0;
+    return ok ? 0 : -1;
+}
+
+/* Loads the price table for serve: --prices, else <data>/prices.json when present, else the defaults. */
+static price_table *load_prices(const options *o)
+{
+    char path[4096], err[512];
+    const char *file = o->prices;
+    if (file == NULL) {
+        snprintf(path, sizeof(path), "%s/prices.json", o->data_dir);
+        if (access(path, F_OK) == 0) file = path;
+    }
+    price_table *table = price_table_load(file, err, sizeof(err));
+    if (table == NULL) fprintf(stderr, "reelay: the price table cannot be used: %s\n", err);
+    return table;
 }
 
 static int command_init(int argc, char **argv)
@@ -310,6 +323,11 @@ static int command_init(int argc, char **argv)
     }
     blob_store_close(blobs);
     sodium_memzero(&signer, sizeof(signer));
+    if (write_default_prices(o.data_dir) != 0) {
+        fprintf(stderr, "reelay: cannot write %s/prices.json: %s\n", o.data_dir, strerror(errno));
+        store_close(db);
+        return 1;
+    }
     channel_record sandbox = {.name = "sandbox",
                               .provider = "sandbox",
                               .models = "all",
@@ -327,7 +345,9 @@ static int command_init(int argc, char **argv)
         result = 1;
     } else if (key_count == 0) {
         if (!o.json) printf("Initialised %s with a sandbox channel serving every model.\n", o.data_dir);
-        result = create_key(db, "first", o.json ? "key_id" : NULL);
+        /* the first key can run tasks at once: a generous grant, no limits */
+        key_spec first = {.name = "first", .credits = INIT_KEY_CREDITS};
+        result = cli_keys_create(o.data_dir, &first, o.json ? "key_id" : NULL);
 
     } else {
         if (o.json)
@@ -337,65 +357,6 @@ static int command_init(int argc, char **argv)
                    o.data_dir, key_count, key_count == 1 ? "" : "s");
     }
     free(keys);
-    store_close(db);
-    return result;
-}
-
-static int command_keys(int argc, char **argv)
-{
-    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-        fputs(usage_keys, argc < 2 ? stderr : stdout);
-        return argc < 2 ? 2 : 0;
-    }
-    const char *action = argv[1];
-    options o;
-    options_defaults(&o);
-    int first = parse_flags(argc - 1, argv + 1, &o, usage_keys) + 1;
-    store *db = NULL;
-    int result = 0;
-    if (strcmp(action, "create") == 0) {
-        db = open_store_or_exit(o.data_dir);
-        result = create_key(db, o.name, o.json ? "id" : NULL);
-    } else if (strcmp(action, "list") == 0) {
-        db = open_store_or_exit(o.data_dir);
-        key_record *keys = NULL;
-        size_t count = 0;
-        if (store_key_list(db, &keys, &count) != STORE_OK) {
-            result = 1;
-        } else if (o.json) {
-            json_t *list = json_array();
-            for (size_t i = 0; i < count; i++)
-                json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:I, s:b}", "id", keys[i].id, "name",
-                                                      keys[i].name, "user_group", keys[i].user_group,
-                                                      "created", (json_int_t)keys[i].created_at, "revoked",
-                                                      keys[i].revoked_at != 0));
-            char *text = json_dumps(list, JSON_COMPACT);
-            if (text) puts(text);
-            free(text);
-            json_decref(list);
-        } else {
-            printf("%-22s %-10s %-8s %s\n", "ID", "GROUP", "STATE", "NAME");
-            for (size_t i = 0; i < count; i++)
-                printf("%-22s %-10s %-8s %s\n", keys[i].id, keys[i].user_group,
-                       keys[i].revoked_at ? "revoked" : "active", keys[i].name);
-        }
-        free(keys);
-    } else if (strcmp(action, "revoke") == 0) {
-        if (first >= argc) {
-            fputs(usage_keys, stderr);
-            return 2;
-        }
-        db = open_store_or_exit(o.data_dir);
-        store_status status = store_key_revoke(db, argv[first], clock_unix_seconds());
-        if (status == STORE_NOT_FOUND)
-            fprintf(stderr, "reelay: no key %s\n", argv[first]);
-        else if (status == STORE_OK)
-            printf("revoked %s\n", argv[first]);
-        result = status == STORE_OK ? 0 : 1;
-    } else {
-        fprintf(stderr, "reelay: unknown keys command '%s'\n\n%s", action, usage_keys);
-        return 2;
-    }
     store_close(db);
     return result;
 }
@@ -423,6 +384,9 @@ static int command_serve(int argc, char **argv)
     app.link_ttl_seconds = o.link_ttl;
     app.task_timeout_seconds = o.task_timeout;
     app.max_json_bytes = 1 << 20;
+    app.prices = load_prices(&o);
+    if (app.prices == NULL) return 1;
+    app.fetch_allow = env_or("REELAY_FETCH_ALLOW", NULL);
     char blobs_dir[4096];
     snprintf(blobs_dir, sizeof(blobs_dir), "%s/blobs", o.data_dir);
     if (link_signer_load(o.data_dir, &app.signer) != 0 || blob_store_open(blobs_dir, &app.blobs) != 0) {
@@ -494,6 +458,7 @@ static int command_serve(int argc, char **argv)
     http_server_stop(server);
     engine_stop(app.engine);
     blob_store_close(app.blobs);
+    price_table_free(app.prices);
     return 0;
 }
 
@@ -516,7 +481,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(command, "init") == 0) return command_init(argc - 1, argv + 1);
     if (strcmp(command, "serve") == 0) return command_serve(argc - 1, argv + 1);
-    if (strcmp(command, "keys") == 0) return command_keys(argc - 1, argv + 1);
+    if (strcmp(command, "keys") == 0) return cli_keys(argc - 1, argv + 1);
+    if (strcmp(command, "credits") == 0) return cli_credits(argc - 1, argv + 1);
     if (strcmp(command, "channels") == 0) return cli_channels(argc - 1, argv + 1);
     fprintf(stderr, "reelay: unknown command '%s'\n\n%s", command, usage_main);
     return 2;

@@ -6,9 +6,12 @@
 #ifndef REELAY_API_API_H
 #define REELAY_API_API_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "blob/blob.h"
+#include "catalog/prices.h"
+#include "media/media.h"
 #include "blob/link.h"
 #include "engine/engine.h"
 #include "http/http.h"
@@ -23,6 +26,16 @@ typedef struct api_app {
     blob_store *blobs;
     engine *engine;
     http_server *server; /* for request metrics; set once serving */
+
+    /* Admission (issue 4): the price table, the allow-list for callback URLs (REELAY_FETCH_ALLOW) and the
+     * probe of media inputs. probe_input blocks (it runs on the offload pool): 0 with *info, or -1 with a
+     * code ("input_unreachable", "input_blocked", "input_too_large", "input_not_media", "timeout") and a
+     * message for the client. NULL = inputs are not probed (and media models are priced at 0 seconds). */
+    price_table *prices;
+    const char *fetch_allow;
+    int (*probe_input)(void *context, const char *url, media_info *info, char *code, size_t code_size,
+                       char *message, size_t message_size);
+    void *probe_context;
 } api_app;
 
 extern const http_route api_routes[];

@@ -37,14 +37,20 @@ typedef struct api_thread {
     int64_t channels_loaded_ms;
 } api_thread;
 
-/* Authenticates the request's Bearer key into *key; on failure sends 401 and returns false. */
+/* Authenticates the request's Bearer key into *key and counts the request against the key's rate
+ * limit (api/rate_limit.h). On failure sends 401 (or 429 over the limit) and returns false. */
 bool api_authenticate(http_exchange *exchange, key_record *key);
+/* Adds X-RateLimit-Limit / -Remaining / -Reset (seconds until the window ends) to the response. */
+void api_add_rate_headers(h2o_req_t *req, int limit, int remaining, int reset_seconds);
+
+/* Parses a JSON request body (Content-Type application/json, at most max_bytes, 0 = app->max_json_bytes);
+ * on failure returns NULL with err filled (400, or 413). */
+json_t *api_parse_json_body(const api_app *app, h2o_req_t *req, size_t max_bytes, reelay_error *err);
 
 /* Appends the task as GET /v1/tasks/{id} shows it. */
 void api_task_write(const api_app *app, const task_record *task, json_text *out);
 /* Sends written JSON text (a failed text becomes a 500) and frees it. */
 void api_send_json_text(h2o_req_t *req, int status, json_text *text);
-
 
 /* Whether an enabled channel can take this model with these advanced options (routing_check over a
  * per-thread copy of the channel table, refreshed every 2 s). */
@@ -60,6 +66,7 @@ void api_tasks_list(http_exchange *exchange);
 void api_tasks_cancel(http_exchange *exchange);
 void api_upstream_webhook(http_exchange *exchange);
 void api_models_list(http_exchange *exchange);
+void api_balance_get(http_exchange *exchange);
 void api_ops_health(http_exchange *exchange);
 void api_ops_metrics(http_exchange *exchange);
 

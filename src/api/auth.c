@@ -1,13 +1,43 @@
-/* auth.c — Bearer key authentication. The key is hashed (SHA-256) and looked up by its hash; the
- * key itself is never stored, logged or compared as text. */
+/* auth.c — Bearer key authentication, and the per-key request rate limit. The key is hashed (SHA-256) and
+ * looked up by its hash; the key itself is never stored, logged or compared as text. */
 #include <sodium.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
 #include "api/api_internal.h"
+#include "api/rate_limit.h"
 #include "util/clock.h"
 
 enum { MAX_KEY_LENGTH = 200 };
+
+/* Counts the request against the key's per-minute limit; adds the X-RateLimit-* headers, and on a
+ * refusal answers 429 and returns false. */
+static bool within_rate_limit(h2o_req_t *req, const key_record *key)
+{
+    if (key->rpm_limit <= 0) return true;
+    rate_verdict verdict = rate_limit_take(key->id, key->rpm_limit, clock_unix_ms());
+    api_add_rate_headers(req, verdict.limit, verdict.remaining, verdict.reset_seconds);
+    if (verdict.allowed) return true;
+    char retry[16], message[160];
+    snprintf(retry, sizeof(retry), "%d", verdict.reset_seconds);
+    http_add_header(req, "retry-after", retry);
+    snprintf(message, sizeof(message), "Rate limit of %d requests per minute reached; retry in %d s.",
+             verdict.limit, verdict.reset_seconds);
+    http_send_error_fields(req, 429, ERR_TYPE_RATE_LIMIT, "rate_limit_exceeded", NULL, message);
+    return false;
+}
+
+void api_add_rate_headers(h2o_req_t *req, int limit, int remaining, int reset_seconds)
+{
+    char text[24];
+    snprintf(text, sizeof(text), "%d", limit);
+    http_add_header(req, "x-ratelimit-limit", text);
+    snprintf(text, sizeof(text), "%d", remaining);
+    http_add_header(req, "x-ratelimit-remaining", text);
+    snprintf(text, sizeof(text), "%d", reset_seconds);
+    http_add_header(req, "x-ratelimit-reset", text);
+}
 
 bool api_authenticate(http_exchange *exchange, key_record *key)
 {
@@ -37,14 +67,14 @@ bool api_authenticate(http_exchange *exchange, key_record *key)
         if (slot->checked_ms != 0 && now_ms - slot->checked_ms < KEY_CACHE_MS &&
             sodium_memcmp(slot->hash, hash, sizeof(hash)) == 0) {
             *key = slot->key;
-            return true;
+            return within_rate_limit(exchange->req, key);
         }
         store_status status = store_key_find_by_hash(thread->db, hash, key);
         if (status == STORE_OK) {
             memcpy(slot->hash, hash, sizeof(hash));
             slot->key = *key;
             slot->checked_ms = now_ms;
-            return true;
+            return within_rate_limit(exchange->req, key);
         }
         if (status == STORE_ERROR) {
             http_send_error_fields(exchange->req, 500, ERR_TYPE_SERVER, "internal_error", NULL,

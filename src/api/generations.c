@@ -1,5 +1,17 @@
-/* generations.c — POST /v1/videos/generations: authenticate, parse, validate against the catalog,
- * check a channel serves the model, store the task (pending) and hand it to the engine. */
+/* generations.c — POST /v1/videos/generations: the admission of a task.
+ *
+ *   1. authenticate (and count against the key's rate limit), parse, validate against the catalog;
+ *   2. check callback_url; a known Idempotency-Key answers at once (the same task, or 422 when the
+ *      body differs);
+ *   3. check a channel can run it (503, or 422 unsupported_advanced_options);
+ *   4. probe the media inputs on the offload pool (never on this thread): kind, format, duration;
+ *      refuse what breaks a documented limit (422 naming the field and the limit);
+ *   5. price it (catalog/prices.h) and queue it for this thread's group commit, where one transaction
+ *      admits every submission of the loop iteration: reservation, idempotency key and the key's
+ *      concurrency limit together (store_task_admit). Only then is it answered: 200 with the task, or
+ *      402 insufficient_quota / 429 too_many_concurrent_tasks / 422 idempotency_key_reused, with nothing
+ *      stored. */
+#include <sodium.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +20,9 @@
 
 #include "api/api_internal.h"
 #include "catalog/catalog.h"
+#include "catalog/prices.h"
+#include "media/media.h"
+#include "net/callback_url.h"
 #include "util/clock.h"
 #include "util/log.h"
 
@@ -22,17 +37,17 @@ static bool content_type_is_json(h2o_req_t *req)
            type.base[sizeof(json) - 1] == ' ';
 }
 
-/* Parses the body as one JSON value; on failure fills err (400 or 413). */
-static json_t *parse_json_body(const api_app *app, h2o_req_t *req, reelay_error *err)
+json_t *api_parse_json_body(const api_app *app, h2o_req_t *req, size_t max_bytes, reelay_error *err)
 {
     if (!content_type_is_json(req)) {
         reelay_error_set(err, 400, ERR_TYPE_INVALID_REQUEST, "invalid_content_type", NULL,
                          "Content-Type must be application/json.");
         return NULL;
     }
-    if (req->entity.len > app->max_json_bytes) {
+    if (max_bytes == 0) max_bytes = app->max_json_bytes;
+    if (req->entity.len > max_bytes) {
         reelay_error_set(err, 413, ERR_TYPE_INVALID_REQUEST, "request_too_large", NULL,
-                         "The request body is larger than %zu bytes.", app->max_json_bytes);
+                         "The request body is larger than %zu bytes.", max_bytes);
         return NULL;
     }
     if (req->entity.base == NULL || req->entity.len == 0) {
@@ -49,11 +64,36 @@ static json_t *parse_json_body(const api_app *app, h2o_req_t *req, reelay_error 
     return body;
 }
 
+/* ---- the media inputs of each family, and their documented limits ---- */
+
+typedef enum { INPUT_VIDEO, INPUT_AUDIO, INPUT_IMAGE } input_kind;
+
+enum { MAX_INPUTS = 2 };
+
+typedef struct submission_input {
+    char field[24]; /* "video_url", "image_urls[0]" … */
+    char *url;
+    input_kind kind;
+    int probed; /* 0 ok, -1 failed */
+    media_info info;
+    char code[48];
+    char message[400];
+} submission_input;
+
 struct pending_submission {
     task_record task;
     int estimated_seconds;
-    h2o_req_t *req;                   /* NULL once the request is gone (its connection closed) */
-    struct submission_link *link;     /* lives in the request's pool; NULL once answered */
+    h2o_req_t *req;               /* NULL once the request is gone (its connection closed) */
+    struct submission_link *link; /* lives in the request's pool; NULL once answered */
+    api_thread *thread;
+    const catalog_model *model;
+    json_t *params;
+    key_record key;
+    char idempotency_key[STORE_IDEMPOTENCY_KEY_MAX + 1];
+    unsigned char request_hash[32];
+    submission_input inputs[MAX_INPUTS];
+    size_t input_count;
+    task_admission admission; /* filled by the group commit */
 };
 
 /* Allocated in the request's memory pool: h2o disposes it with the request, which tells the pending
@@ -61,6 +101,127 @@ struct pending_submission {
 typedef struct submission_link {
     pending_submission *submission;
 } submission_link;
+
+static void submission_free(pending_submission *submission)
+{
+    if (submission == NULL) return;
+    task_record_clear(&submission->task);
+    json_decref(submission->params);
+    for (size_t i = 0; i < submission->input_count; i++)
+        free(submission->inputs[i].url);
+    free(submission);
+}
+
+static void add_input(pending_submission *submission, const char *field, const char *url, input_kind kind)
+{
+    if (url == NULL || submission->input_count == MAX_INPUTS) return;
+    submission_input *input = &submission->inputs[submission->input_count++];
+    snprintf(input->field, sizeof(input->field), "%s", field);
+    input->url = strdup(url);
+    input->kind = kind;
+}
+
+static void collect_inputs(pending_submission *submission)
+{
+    const json_t *params = submission->params;
+    const char *video = json_string_value(json_object_get(params, "video_url"));
+    const char *audio = json_string_value(json_object_get(params, "audio_url"));
+    const char *image = json_string_value(json_object_get(params, "image_url"));
+    switch (submission->model->family) {
+    case CATALOG_FAMILY_LIPSYNC:
+        add_input(submission, "video_url", video, INPUT_VIDEO);
+        add_input(submission, "audio_url", audio, INPUT_AUDIO);
+        break;
+    case CATALOG_FAMILY_TALKING_HEAD:
+        add_input(submission, "image_url", image, INPUT_IMAGE);
+        add_input(submission, "audio_url", audio, INPUT_AUDIO);
+        break;
+    case CATALOG_FAMILY_MOTION_CONTROL:
+        add_input(submission, "image_url", image, INPUT_IMAGE);
+        add_input(submission, "video_url", video, INPUT_VIDEO);
+        break;
+    case CATALOG_FAMILY_TEXT_TO_VIDEO:
+        add_input(submission, "image_urls[0]",
+                  json_string_value(json_array_get(json_object_get(params, "image_urls"), 0)), INPUT_IMAGE);
+        break;
+    }
+}
+
+static bool container_is(const media_info *info, const char *name)
+{
+    /* libavformat names a demuxer by a comma-separated list ("mov,mp4,m4a,3gp,3g2,mj2") */
+    const char *p = info->container;
+    size_t length = strlen(name);
+    while (p && *p) {
+        if (strncmp(p, name, length) == 0 && (p[length] == ',' || p[length] == '\0')) return true;
+        p = strchr(p, ',');
+        if (p) p++;
+    }
+    return false;
+}
+
+/* The formats the model pages accept: video MP4/MOV, audio MP3/WAV, image JPG/PNG. */
+static const char *format_problem(const submission_input *input)
+{
+    const media_info *info = &input->info;
+    switch (input->kind) {
+    case INPUT_VIDEO:
+        if (!info->has_video || info->is_image) return "must be a video (MP4 or MOV)";
+        if (!container_is(info, "mp4") && !container_is(info, "mov")) return "must be an MP4 or MOV video";
+        return NULL;
+    case INPUT_AUDIO:
+        if (!info->has_audio || (info->has_video && !container_is(info, "mp3")))
+            return "must be audio (MP3 or WAV)";
+        if (!container_is(info, "mp3") && !container_is(info, "wav")) return "must be an MP3 or WAV file";
+        return NULL;
+    case INPUT_IMAGE:
+        if (!info->is_image) return "must be an image (JPG or PNG)";
+        if (strcmp(info->video_codec, "png") != 0 && strcmp(info->video_codec, "mjpeg") != 0)
+            return "must be a JPG or PNG image";
+        return NULL;
+    }
+    return NULL;
+}
+
+/* Checks every probed input against the documented limits; fills err and returns false on the first. */
+static bool inputs_acceptable(const pending_submission *submission, reelay_error *err)
+{
+    for (size_t i = 0; i < submission->input_count; i++) {
+        const submission_input *input = &submission->inputs[i];
+        if (input->probed != 0) {
+            reelay_error_set(err, 422, ERR_TYPE_INVALID_REQUEST, input->code, input->field, "%s: %s",
+                             input->field, input->message);
+            return false;
+        }
+        const char *problem = format_problem(input);
+        if (problem) {
+            reelay_error_set(err, 422, ERR_TYPE_INVALID_REQUEST, "unsupported_media_format", input->field,
+                             "%s %s; it is %s.", input->field, problem,
+                             input->info.container[0] ? input->info.container : "an unknown format");
+            return false;
+        }
+        double limit = 0;
+        const char *why = "";
+        if (submission->model->family == CATALOG_FAMILY_TALKING_HEAD && input->kind == INPUT_AUDIO) {
+            limit = 60, why = "for creatify-aurora";
+        } else if (submission->model->family == CATALOG_FAMILY_MOTION_CONTROL && input->kind == INPUT_VIDEO) {
+            const char *orientation =
+                json_string_value(json_object_get(submission->params, "character_orientation"));
+            bool video = orientation && strcmp(orientation, "video") == 0;
+            limit = video ? 30 : 10;
+            why = video ? "with character_orientation video" : "with character_orientation image";
+        }
+        if (limit > 0 && input->info.duration > limit + 0.05) {
+            reelay_error_set(err, 422, ERR_TYPE_INVALID_REQUEST, "input_too_long", input->field,
+                             "%s is %.1f s long; at most %.0f s is allowed %s.", input->field,
+                             input->info.duration, limit, why);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* ---- answering ---- */
 
 static void on_request_disposed(void *object)
 {
@@ -71,10 +232,61 @@ static void on_request_disposed(void *object)
     }
 }
 
-static void answer(pending_submission *submission, store_status stored)
+/* Detaches the submission from its request before answering (answering may dispose the request). */
+static h2o_req_t *take_request(pending_submission *submission)
 {
+    if (submission->link) submission->link->submission = NULL;
+    submission->link = NULL;
     h2o_req_t *req = submission->req;
-    if (submission->link) submission->link->submission = NULL; /* answering may dispose the request */
+    submission->req = NULL;
+    return req;
+}
+
+/* The create answer (the seed's shape) for a task as it is now. */
+static void send_created(h2o_req_t *req, const task_record *task, int estimated_seconds)
+{
+    task_state shown = task->state == TASK_SUBMITTING   ? TASK_PENDING
+                       : task->state == TASK_FINALIZING ? TASK_PROCESSING
+                                                        : task->state;
+    char response[512];
+    int length =
+        snprintf(response, sizeof(response),
+                 "{\"created\":%lld,\"id\":\"%s\",\"model\":\"%s\",\"object\":\"video.generation.task\","
+                 "\"progress\":%d,\"status\":\"%s\",\"task_info\":{\"can_cancel\":%s,"
+                 "\"estimated_time\":%d},\"type\":\"video\"}",
+                 (long long)task->created_at, task->id, task->model, task->progress, task_state_name(shown),
+                 task_state_is_terminal(task->state) ? "false" : "true",
+                 task_state_is_terminal(task->state) ? 0 : estimated_seconds);
+    http_send_json(req, 200, response, (size_t)length);
+}
+
+/* Answers a retry of an idempotent request with the task the first one created. */
+static void send_existing(api_thread *thread, h2o_req_t *req, const char *task_id)
+{
+    task_record task;
+    if (store_task_get(thread->db, task_id, &task) != STORE_OK) {
+        http_send_error_fields(req, 500, ERR_TYPE_SERVER, "internal_error", NULL,
+                               "The task of this Idempotency-Key could not be read; retry later.");
+        return;
+    }
+    const catalog_model *model = catalog_model_find(task.model);
+    http_add_header(req, "idempotent-replayed", "true");
+    send_created(req, &task, model ? model->estimated_seconds : 0);
+    task_record_clear(&task);
+}
+
+static void send_idempotency_reused(h2o_req_t *req)
+{
+    http_send_error_fields(
+        req, 422, ERR_TYPE_INVALID_REQUEST, "idempotency_key_reused", "Idempotency-Key",
+        "This Idempotency-Key was used in the last 24 hours with a different request body; use a "
+        "new key for a new request.");
+}
+
+static void answer_admitted(pending_submission *submission, store_status stored)
+{
+    api_thread *thread = submission->thread;
+    h2o_req_t *req = take_request(submission);
     if (req == NULL) return;
     if (stored != STORE_OK) {
         /* Nothing was created, so a retry is safe: say so with a 503 rather than a bare 500. */
@@ -83,59 +295,82 @@ static void answer(pending_submission *submission, store_status stored)
                                "The task could not be stored; nothing was created. Retry later.");
         return;
     }
+    const task_admission *admission = &submission->admission;
     const task_record *task = &submission->task;
-    char response[512];
-    int length = snprintf(response, sizeof(response),
-                          "{\"created\":%lld,\"id\":\"%s\",\"model\":\"%s\",\"object\":\"video.generation.task\","
-                          "\"progress\":0,\"status\":\"pending\",\"task_info\":{\"can_cancel\":true,"
-                          "\"estimated_time\":%d},\"type\":\"video\"}",
-                          (long long)task->created_at, task->id, task->model, submission->estimated_seconds);
-    http_send_json(req, 200, response, (size_t)length);
+    char message[300];
+    switch (admission->outcome) {
+    case ADMIT_CREATED:
+        send_created(req, task, submission->estimated_seconds);
+        return;
+    case ADMIT_DUPLICATE:
+        send_existing(thread, req, admission->existing_id);
+        return;
+    case ADMIT_IDEMPOTENCY_MISMATCH:
+        send_idempotency_reused(req);
+        return;
+    case ADMIT_INSUFFICIENT_CREDITS:
+        snprintf(message, sizeof(message),
+                 "This task needs %.0f credits and the key has %lld available; top up and retry.",
+                 task->credits_reserved, (long long)admission->available);
+        http_send_error_fields(req, 402, ERR_TYPE_INSUFFICIENT_QUOTA, "insufficient_quota", NULL, message);
+        return;
+    case ADMIT_TOO_MANY_TASKS:
+        snprintf(message, sizeof(message),
+                 "This key may have %d unfinished tasks at once; wait for one to finish and retry.",
+                 submission->key.max_concurrent);
+        http_add_header(req, "retry-after", "5");
+        api_add_rate_headers(req, submission->key.max_concurrent, 0, 5);
+        http_send_error_fields(req, 429, ERR_TYPE_RATE_LIMIT, "too_many_concurrent_tasks", NULL, message);
+        return;
+    }
 }
 
-/* Runs at the end of the event-loop iteration: one transaction for every submission of the
- * iteration, then each is handed to the engine and answered. A 200 is only sent after the commit. */
+/* ---- group commit ---- */
+
+/* Runs at the end of the event-loop iteration: one transaction admits every submission of the
+ * iteration, then each admitted task is handed to the engine and every submission is answered. A 200
+ * is only sent after the commit. */
 static void flush_submissions(h2o_timeout_entry_t *entry)
 {
     api_thread *thread = (api_thread *)((char *)entry - offsetof(api_thread, flush_timer));
     size_t count = thread->pending_count;
     thread->pending_count = 0;
-    task_record *tasks = malloc(count * sizeof(*tasks));
+    task_admission *items = malloc(count * sizeof(*items));
     store_status stored = STORE_ERROR;
-    if (tasks != NULL) {
-        for (size_t i = 0; i < count; i++) tasks[i] = thread->pending[i]->task;
-        stored = store_task_insert_batch(thread->db, tasks, count);
-        free(tasks);
+    if (items != NULL) {
+        for (size_t i = 0; i < count; i++) {
+            pending_submission *submission = thread->pending[i];
+            items[i] = (task_admission){.task = &submission->task,
+                                        .idempotency_key = submission->idempotency_key,
+                                        .max_concurrent = submission->key.max_concurrent};
+            memcpy(items[i].request_hash, submission->request_hash, sizeof(items[i].request_hash));
+        }
+        stored = store_task_admit(thread->db, items, count);
     }
     for (size_t i = 0; i < count; i++) {
         pending_submission *submission = thread->pending[i];
-        if (stored == STORE_OK) {
+        if (items) submission->admission = items[i];
+        if (stored == STORE_OK && submission->admission.outcome == ADMIT_CREATED) {
             engine_submit(thread->app->engine, submission->task.id, submission->task.deadline_at);
-            log_info("task", "task=%s state=pending model=%s key=%s", submission->task.id, submission->task.model,
-                     submission->task.key_id);
+            log_info("task", "task=%s state=pending model=%s key=%s credits_reserved=%.0f",
+                     submission->task.id, submission->task.model, submission->task.key_id,
+                     submission->task.credits_reserved);
         }
-        answer(submission, stored);
-        task_record_clear(&submission->task);
-        free(submission);
+        answer_admitted(submission, stored);
+        submission_free(submission);
     }
+    free(items);
 }
 
 static void enqueue_submission(api_thread *thread, h2o_req_t *req, pending_submission *submission)
 {
     submission->req = req;
-    if (submission->task.params_json == NULL) {
-        answer(submission, STORE_ERROR);
-        task_record_clear(&submission->task);
-        free(submission);
-        return;
-    }
     if (thread->pending_count == thread->pending_capacity) {
         size_t capacity = thread->pending_capacity ? thread->pending_capacity * 2 : 64;
         pending_submission **grown = realloc(thread->pending, capacity * sizeof(*grown));
         if (grown == NULL) {
-            answer(submission, STORE_ERROR);
-            task_record_clear(&submission->task);
-            free(submission);
+            answer_admitted(submission, STORE_ERROR);
+            submission_free(submission);
             return;
         }
         thread->pending = grown;
@@ -151,6 +386,125 @@ static void enqueue_submission(api_thread *thread, h2o_req_t *req, pending_submi
     }
 }
 
+/* ---- after the inputs are known: limits, price, queue ---- */
+
+static void price_and_queue(pending_submission *submission, h2o_req_t *req)
+{
+    api_thread *thread = submission->thread;
+    const api_app *app = thread->app;
+    reelay_error err;
+    if (!inputs_acceptable(submission, &err)) {
+        http_send_error(req, &err);
+        submission_free(submission);
+        return;
+    }
+    billing_inputs durations = {0};
+    for (size_t i = 0; i < submission->input_count; i++) {
+        if (submission->inputs[i].kind == INPUT_VIDEO)
+            durations.video_seconds = submission->inputs[i].info.duration;
+        if (submission->inputs[i].kind == INPUT_AUDIO)
+            durations.audio_seconds = submission->inputs[i].info.duration;
+    }
+    task_record *task = &submission->task;
+    if (app->prices) {
+        price_quote quote = price_quote_task(app->prices, submission->model, submission->params, &durations,
+                                             submission->key.user_group);
+        task->credits_reserved = (double)quote.credits;
+        task->billing_json = price_quote_json(&quote);
+        if (task->billing_json == NULL) {
+            http_send_error_fields(req, 500, ERR_TYPE_SERVER, "internal_error", NULL,
+                                   "The task could not be priced.");
+            submission_free(submission);
+            return;
+        }
+    }
+    enqueue_submission(thread, req, submission);
+}
+
+static void probe_inputs(void *context)
+{
+    pending_submission *submission = context;
+    const api_app *app = submission->thread->app;
+    for (size_t i = 0; i < submission->input_count; i++) {
+        submission_input *input = &submission->inputs[i];
+        if (input->url == NULL) {
+            input->probed = -1;
+            snprintf(input->code, sizeof(input->code), "internal_error");
+            snprintf(input->message, sizeof(input->message), "out of memory");
+            break;
+        }
+        input->probed = app->probe_input(app->probe_context, input->url, &input->info, input->code,
+                                         sizeof(input->code), input->message, sizeof(input->message));
+        if (input->probed != 0) break; /* the first failure is the answer */
+    }
+}
+
+static void inputs_probed(h2o_req_t *req, void *context)
+{
+    pending_submission *submission = context;
+    if (req == NULL) { /* the client went away, or the server is stopping */
+        submission_free(submission);
+        return;
+    }
+    price_and_queue(submission, req);
+}
+
+/* ---- the handler ---- */
+
+/* Reads the Idempotency-Key header into out ("" when absent). False (after answering 400) when it is
+ * empty, longer than STORE_IDEMPOTENCY_KEY_MAX or not printable ASCII. */
+static bool read_idempotency_key(h2o_req_t *req, char out[STORE_IDEMPOTENCY_KEY_MAX + 1])
+{
+    out[0] = '\0';
+    h2o_iovec_t value = http_request_header(req, "idempotency-key");
+    if (value.base == NULL) return true;
+    bool ok = value.len > 0 && value.len <= STORE_IDEMPOTENCY_KEY_MAX;
+    for (size_t i = 0; ok && i < value.len; i++)
+        ok = value.base[i] >= 0x20 && value.base[i] < 0x7f;
+    if (!ok) {
+        http_send_error_fields(req, 400, ERR_TYPE_INVALID_REQUEST, "invalid_idempotency_key",
+                               "Idempotency-Key",
+                               "Idempotency-Key must be 1 to 255 printable ASCII characters.");
+        return false;
+    }
+    memcpy(out, value.base, value.len);
+    out[value.len] = '\0';
+    return true;
+}
+
+/* Sends the 503 / 422 of a routing check that found no channel; false when the task can be routed. */
+static bool refuse_unroutable(h2o_req_t *req, routing_verdict route, const catalog_model *model,
+                              json_t *unsupported)
+{
+    if (route == ROUTING_NO_CHANNEL) {
+        char message[160];
+        snprintf(message, sizeof(message), "No enabled channel serves %s right now; retry later.", model->id);
+        http_add_header(req, "retry-after", "30");
+        http_send_error_fields(req, 503, ERR_TYPE_SERVICE_UNAVAILABLE, "no_available_channel", "model",
+                               message);
+        return true;
+    }
+    if (route == ROUTING_UNSUPPORTED) {
+        char names[256] = "", message[400];
+        size_t used = 0, i;
+        json_t *name;
+        json_array_foreach(unsupported, i, name)
+        {
+            int n = snprintf(names + used, sizeof(names) - used, "%s%s", used ? "," : "",
+                             json_string_value(name));
+            if (n < 0 || (size_t)n >= sizeof(names) - used) break;
+            used += (size_t)n;
+        }
+        snprintf(message, sizeof(message),
+                 "No available channel for %s supports the advanced option(s) %s; remove them and retry.",
+                 model->id, names);
+        http_send_error_fields(req, 422, ERR_TYPE_INVALID_REQUEST, "unsupported_advanced_options", names,
+                               message);
+        return true;
+    }
+    return false;
+}
+
 void api_generations_create(http_exchange *exchange)
 {
     api_thread *thread = exchange->thread_data;
@@ -158,9 +512,11 @@ void api_generations_create(http_exchange *exchange)
     h2o_req_t *req = exchange->req;
     key_record key;
     if (!api_authenticate(exchange, &key)) return;
+    char idempotency_key[STORE_IDEMPOTENCY_KEY_MAX + 1];
+    if (!read_idempotency_key(req, idempotency_key)) return;
 
     reelay_error err;
-    json_t *body = parse_json_body(app, req, &err);
+    json_t *body = api_parse_json_body(app, req, 0, &err);
     if (body == NULL) {
         http_send_error(req, &err);
         return;
@@ -173,39 +529,61 @@ void api_generations_create(http_exchange *exchange)
         http_send_error(req, &err);
         return;
     }
-    routing_verdict route = api_route_check(thread, model->id, advanced, &unsupported);
-    if (route == ROUTING_NO_CHANNEL) {
+    const char *callback = json_string_value(json_object_get(params, "callback_url"));
+    char why[200];
+    if (callback && !callback_url_acceptable(callback, app->fetch_allow, why, sizeof(why))) {
         json_decref(params), json_decref(advanced);
-        char message[160];
-        snprintf(message, sizeof(message), "No enabled channel serves %s right now; retry later.", model->id);
-        http_add_header(req, "retry-after", "30");
-        http_send_error_fields(req, 503, ERR_TYPE_SERVICE_UNAVAILABLE, "no_available_channel", "model", message);
+        http_send_error_fields(req, 422, ERR_TYPE_INVALID_REQUEST, "invalid_callback_url", "callback_url",
+                               why);
         return;
     }
-    if (route == ROUTING_UNSUPPORTED) {
-        char names[256] = "", message[400];
-        size_t used = 0, i;
-        json_t *name;
-        json_array_foreach(unsupported, i, name) {
-            int n = snprintf(names + used, sizeof(names) - used, "%s%s", used ? "," : "", json_string_value(name));
-            if (n < 0 || (size_t)n >= sizeof(names) - used) break;
-            used += (size_t)n;
+    /* "The same request" is the same validated parameters: key order, spacing and spelled-out defaults
+     * do not make a body different. */
+    unsigned char request_hash[32];
+    char *canonical = json_dumps(params, JSON_COMPACT | JSON_SORT_KEYS);
+    if (canonical == NULL) {
+        json_decref(params), json_decref(advanced);
+        http_send_error_fields(req, 500, ERR_TYPE_SERVER, "internal_error", NULL, "Out of memory.");
+        return;
+    }
+    crypto_hash_sha256(request_hash, (const unsigned char *)canonical, strlen(canonical));
+    free(canonical);
+    if (idempotency_key[0]) {
+        char existing[IDS_TASK_ID_SIZE];
+        bool same = false;
+        store_status found = store_idempotency_find(thread->db, key.id, idempotency_key, request_hash,
+                                                    clock_unix_seconds(), existing, &same);
+        if (found == STORE_OK) {
+            json_decref(params), json_decref(advanced);
+            if (same)
+                send_existing(thread, req, existing);
+            else
+                send_idempotency_reused(req);
+            return;
         }
-        snprintf(message, sizeof(message),
-                 "No available channel for %s supports the advanced option(s) %s; remove them and retry.",
-                 model->id, names);
-        json_decref(params), json_decref(advanced), json_decref(unsupported);
-        http_send_error_fields(req, 422, ERR_TYPE_INVALID_REQUEST, "unsupported_advanced_options", names, message);
+    }
+    routing_verdict route = api_route_check(thread, model->id, advanced, &unsupported);
+    bool refused = refuse_unroutable(req, route, model, unsupported);
+    json_decref(unsupported);
+    if (refused) {
+        json_decref(params), json_decref(advanced);
         return;
     }
 
     pending_submission *submission = calloc(1, sizeof(*submission));
     if (submission == NULL) {
-        json_decref(params);
+        json_decref(params), json_decref(advanced);
         http_send_error_fields(req, 503, ERR_TYPE_SERVICE_UNAVAILABLE, "overloaded", NULL,
                                "The server is out of memory; nothing was created. Retry later.");
         return;
     }
+    submission->thread = thread;
+    submission->model = model;
+    submission->params = params;
+    submission->key = key;
+    snprintf(submission->idempotency_key, sizeof(submission->idempotency_key), "%s", idempotency_key);
+    memcpy(submission->request_hash, request_hash, sizeof(request_hash));
+    submission->estimated_seconds = model->estimated_seconds;
     task_record *task = &submission->task;
     int64_t now = clock_unix_seconds();
     ids_task_new(task->id, now);
@@ -216,7 +594,6 @@ void api_generations_create(http_exchange *exchange)
     task->created_at = task->updated_at = now;
     task->deadline_at = now + app->task_timeout_seconds;
     task->params_json = json_dumps(params, JSON_COMPACT);
-    json_decref(params);
     /* the advanced options the client gave restrict routing: the engine reads them from here */
     if (json_array_size(advanced) > 0) {
         json_t *record = json_pack("{s:O}", "advanced", advanced);
@@ -224,6 +601,19 @@ void api_generations_create(http_exchange *exchange)
         json_decref(record);
     }
     json_decref(advanced);
-    submission->estimated_seconds = model->estimated_seconds;
-    enqueue_submission(thread, req, submission);
+    if (task->params_json == NULL) {
+        submission_free(submission);
+        http_send_error_fields(req, 500, ERR_TYPE_SERVER, "internal_error", NULL, "Out of memory.");
+        return;
+    }
+    collect_inputs(submission);
+    if (submission->input_count == 0 || app->probe_input == NULL) {
+        price_and_queue(submission, req);
+        return;
+    }
+    if (http_offload(req, probe_inputs, inputs_probed, submission) != 0) {
+        submission_free(submission);
+        http_send_error_fields(req, 503, ERR_TYPE_SERVICE_UNAVAILABLE, "overloaded", NULL,
+                               "The inputs could not be checked now; nothing was created. Retry later.");
+    }
 }

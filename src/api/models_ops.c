@@ -1,4 +1,5 @@
-/* models_ops.c — GET /v1/models (the catalog with each field's rules), GET /healthz, GET /metrics. */
+/* models_ops.c — GET /v1/models (the catalog with each field's rules and price), GET /v1/balance,
+ * GET /healthz, GET /metrics. */
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -7,30 +8,62 @@
 
 #include "api/api_internal.h"
 #include "catalog/catalog.h"
+#include "catalog/prices.h"
 
-static char *models_body; /* rendered once: the catalog is constant */
-static size_t models_body_length;
-static pthread_once_t models_once = PTHREAD_ONCE_INIT;
+static json_t *catalog_view; /* built once: the catalog is constant */
+static pthread_once_t catalog_once = PTHREAD_ONCE_INIT;
 
-static void render_models(void)
+static void build_catalog_view(void)
 {
-    json_t *models = catalog_models_json();
-    models_body = models ? json_dumps(models, JSON_COMPACT) : NULL;
-    models_body_length = models_body ? strlen(models_body) : 0;
-    json_decref(models);
+    catalog_view = catalog_models_json();
 }
 
+/* The catalog, each model with its price for the caller's group (catalog/prices.h). */
 void api_models_list(http_exchange *exchange)
 {
+    api_thread *thread = exchange->thread_data;
     key_record key;
     if (!api_authenticate(exchange, &key)) return;
-    pthread_once(&models_once, render_models);
-    if (models_body == NULL) {
+    pthread_once(&catalog_once, build_catalog_view);
+    json_t *view = catalog_view ? json_deep_copy(catalog_view) : NULL;
+    size_t i;
+    json_t *entry;
+    json_array_foreach(json_object_get(view, "data"), i, entry)
+    {
+        const catalog_model *model = catalog_model_find(json_string_value(json_object_get(entry, "id")));
+        if (model && thread->app->prices)
+            json_object_set_new(entry, "pricing",
+                                price_model_json(thread->app->prices, model, key.user_group));
+    }
+    char *body = view ? json_dumps(view, JSON_COMPACT) : NULL;
+    json_decref(view);
+    if (body == NULL) {
         http_send_error_fields(exchange->req, 500, ERR_TYPE_SERVER, "internal_error", NULL,
                                "The catalog is unavailable.");
         return;
     }
-    http_send_json(exchange->req, 200, models_body, models_body_length);
+    http_send_json(exchange->req, 200, body, strlen(body));
+    free(body);
+}
+
+/* GET /v1/balance: the key's credits. */
+void api_balance_get(http_exchange *exchange)
+{
+    api_thread *thread = exchange->thread_data;
+    key_record key;
+    if (!api_authenticate(exchange, &key)) return;
+    credit_balance balance;
+    if (store_credits_balance(thread->db, key.id, &balance) != STORE_OK) {
+        http_send_error_fields(exchange->req, 500, ERR_TYPE_SERVER, "internal_error", NULL,
+                               "The balance could not be read; retry later.");
+        return;
+    }
+    char body[256];
+    int length = snprintf(body, sizeof(body),
+                          "{\"object\":\"balance\",\"credits_available\":%lld,\"credits_reserved\":%lld,"
+                          "\"user_group\":\"%s\"}",
+                          (long long)balance.available, (long long)balance.reserved, key.user_group);
+    http_send_json(exchange->req, 200, body, (size_t)length);
 }
 
 void api_ops_health(http_exchange *exchange)

@@ -14,6 +14,7 @@ const http_route api_routes[] = {
     {"POST", "/v1/tasks/{id}/cancel", "tasks.cancel", api_tasks_cancel},
     {"POST", "/v1/upstream/{channel}/webhook", "upstream.webhook", api_upstream_webhook},
     {"GET", "/v1/models", "models.list", api_models_list},
+    {"GET", "/v1/balance", "balance.get", api_balance_get},
     {"GET", "/healthz", "healthz", api_ops_health},
     {"GET", "/metrics", "metrics", api_ops_metrics},
 };
@@ -62,7 +63,8 @@ void api_channels_refresh(api_thread *thread)
                 channels[i].record = fresh[i];
                 channels[i].provider = upstream_provider_find(fresh[i].provider);
                 /* the sealed credential is the engine's business: keep no copy on HTTP threads */
-                sodium_memzero(channels[i].record.credential_sealed, sizeof(channels[i].record.credential_sealed));
+                sodium_memzero(channels[i].record.credential_sealed,
+                               sizeof(channels[i].record.credential_sealed));
             }
             free(thread->channels);
             thread->channels = channels;
