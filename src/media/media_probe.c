@@ -14,6 +14,16 @@ static bool demuxer_is_image(const char *name)
     return strcmp(name, "image2") == 0 || (length > 5 && strcmp(name + length - 5, "_pipe") == 0);
 }
 
+/* Demuxers that turn any text or byte soup into a "video" of its characters (the ANSI art, binary text
+ * and XBIN readers pick files by extension alone): a README.txt is not an input. */
+static bool demuxer_is_text(const char *name)
+{
+    static const char *const text_demuxers[] = {"tty", "bin", "xbin", "adf", "idf"};
+    for (size_t i = 0; i < sizeof(text_demuxers) / sizeof(text_demuxers[0]); i++)
+        if (strcmp(name, text_demuxers[i]) == 0) return true;
+    return false;
+}
+
 int media_probe_format(AVFormatContext *format, const char *url, AVDictionary **options, media_info *out,
                        char *err, size_t err_size)
 {
@@ -24,6 +34,11 @@ int media_probe_format(AVFormatContext *format, const char *url, AVDictionary **
         av_strerror(rc, reason, sizeof(reason));
         snprintf(err, err_size, "not a media file (%s)", reason);
         return -1; /* avformat_open_input frees the context on failure */
+    }
+    if (demuxer_is_text(format->iformat->name)) {
+        snprintf(err, err_size, "not a media file (text)");
+        avformat_close_input(&format);
+        return -1;
     }
     rc = avformat_find_stream_info(format, NULL);
     if (rc < 0) {
