@@ -4,6 +4,7 @@
 #include "engine/input_probe.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -117,6 +118,7 @@ static int input_probe_remote(const input_probe_config *cfg, const char *url, me
     limits.total_timeout_ms = timeout_ms;
     if (limits.whole_body_cap > max_read) limits.whole_body_cap = max_read;
 
+    int64_t started_ms = clock_monotonic_ms();
     fetch_result result = FETCH_OK;
     char message[256] = "";
     fetch_reader *reader = fetch_reader_open(url, cfg->policy, &limits, &result, message, sizeof(message));
@@ -129,10 +131,11 @@ static int input_probe_remote(const input_probe_config *cfg, const char *url, me
         .size = fetch_reader_size(reader),
         /* the demuxer may re-read what the reader holds; the network budget is the reader's */
         .max_read_bytes = (uint64_t)max_read * 2,
-        /* the reader's own clock started at open; the demuxer gets what is left of the same budget */
-        .timeout_ms = (int)timeout_ms,
+        .timeout_ms = 0, /* set below: what is left of the budget the reader started at open */
         .forward_only = !fetch_reader_ranges_supported(reader),
     };
+    int64_t left_ms = timeout_ms - (clock_monotonic_ms() - started_ms);
+    source.timeout_ms = left_ms < 1 ? 1 : left_ms > INT_MAX ? INT_MAX : (int)left_ms;
     int status = media_probe_io(&source, input_probe_url_path(url), out, message, sizeof(message));
     int rc = 0;
     switch (status) {
