@@ -446,6 +446,12 @@ static int command_serve(int argc, char **argv)
     while (url_length > 0 && public_url[url_length - 1] == '/')
         public_url[--url_length] = '\0';
     app.public_url = public_url;
+    task_view_links links = {.signer = &app.signer, .public_url = public_url, .link_ttl_seconds = o.link_ttl};
+    if (!engine_start_callbacks(app.engine, &links)) {
+        http_server_stop(server);
+        engine_stop(app.engine);
+        return 1;
+    }
     log_info("serving", "listen=%s:%d public_url=%s threads=%d renders=%d paused=%s", host,
              http_server_port(server), public_url, o.threads, o.render_concurrency,
              o.engine_paused ? "yes" : "no");

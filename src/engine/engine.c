@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "catalog/prices.h"
+#include "engine/callback_sender.h"
 #include "engine/sandbox_runner.h"
 #include "engine/upstream_runner.h"
 #include "store/store.h"
@@ -52,6 +53,7 @@ struct engine {
     pthread_t deadline_thread;
     store *deadline_db;
     upstream_runner *runner;
+    callback_sender *callbacks; /* NULL until engine_start_callbacks */
 };
 
 /* ---- queue and heap (engine->lock held) ---- */
@@ -323,6 +325,15 @@ void engine_cancel(engine *e, const char *task_id)
     runner_cancel(e->runner, task_id);
 }
 
+bool engine_start_callbacks(engine *e, const task_view_links *links)
+{
+    if (e->callbacks != NULL) return true;
+    callback_sender_config settings = {
+        .data_dir = e->config.data_dir, .links = *links, .fetch = e->config.fetch};
+    e->callbacks = callback_sender_start(&settings);
+    return e->callbacks != NULL;
+}
+
 void engine_get_stats(engine *e, engine_stats *out)
 {
     pthread_mutex_lock(&e->lock);
@@ -414,6 +425,7 @@ void engine_stop(engine *e)
         store_close(e->workers[i].db);
     }
     pthread_join(e->deadline_thread, NULL); /* it may call the runner: stop the runner after it */
+    if (e->callbacks) callback_sender_stop(e->callbacks);
     runner_stop(e->runner);                 /* it may still queue sandbox tasks: free the queue after it */
     store_close(e->deadline_db);
     free(e->workers);

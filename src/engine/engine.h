@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "blob/blob.h"
+#include "engine/task_view.h"
 #include "net/fetch.h"
 
 typedef struct engine engine;
@@ -41,6 +42,12 @@ engine *engine_start(const engine_config *config);
 /* Stops taking work, cancels renders in flight (their tasks stay unfinished and resume on the next
  * start), joins the threads. */
 void engine_stop(engine *e);
+
+/* Starts delivering task callbacks (engine/callback_sender.h) — each finished task with a
+ * callback_url, from the store's outbox, including those left due by an earlier run. Their bodies show
+ * result links made with `links` (copied): the API's own settings, known once the server listens, so
+ * this comes after engine_start. True when running (also when already started); engine_stop stops it. */
+bool engine_start_callbacks(engine *e, const task_view_links *links);
 
 /* A task was just stored (state pending): schedule it and its deadline (Unix seconds). */
 void engine_submit(engine *e, const char *task_id, int64_t deadline_at);
