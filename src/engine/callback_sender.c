@@ -60,18 +60,21 @@ static void key_secret(callback_sender *s, const char *key_id, char *out, size_t
     }
 }
 
-/* Records the end of an attempt: delivered, retried later, or given up after the last one. */
-static void finish(callback_sender *s, const callback_record *record, bool delivered, long status,
+typedef enum { ATTEMPT_DELIVERED, ATTEMPT_FAILED, ATTEMPT_HOPELESS } attempt_outcome;
+
+/* Records the end of an attempt: delivered, retried later, or given up — after the last attempt, or at
+ * once when no retry could help (ATTEMPT_HOPELESS: the URL is refused, the task is gone). */
+static void finish(callback_sender *s, const callback_record *record, attempt_outcome outcome, long status,
                    const char *error, int64_t now_ms)
 {
     callback_state state = CALLBACK_DUE;
     int64_t next_at_ms = 0;
-    if (delivered) {
+    if (outcome == ATTEMPT_DELIVERED) {
         state = CALLBACK_DELIVERED;
         atomic_fetch_add(&s->delivered, 1);
         log_info("callback delivered", "task=%s attempt=%d status=%ld", record->task_id, record->attempts,
                  status);
-    } else if (record->attempts >= CALLBACK_MAX_ATTEMPTS) {
+    } else if (outcome == ATTEMPT_HOPELESS || record->attempts >= CALLBACK_MAX_ATTEMPTS) {
         state = CALLBACK_GIVEN_UP;
         atomic_fetch_add(&s->given_up, 1);
         log_warn("callback given up", "task=%s attempts=%d status=%ld error=\"%s\"", record->task_id,
@@ -97,9 +100,7 @@ static void start(callback_sender *s, const callback_record *record, int64_t now
     memset(&task, 0, sizeof(task));
     store_status found = store_task_get(s->db, record->task_id, &task);
     if (found != STORE_OK) {
-        callback_record last = *record;
-        if (found == STORE_NOT_FOUND) last.attempts = CALLBACK_MAX_ATTEMPTS; /* gone for good */
-        finish(s, &last, false, 0,
+        finish(s, record, found == STORE_NOT_FOUND ? ATTEMPT_HOPELESS : ATTEMPT_FAILED, 0,
                found == STORE_NOT_FOUND ? "the task no longer exists" : "the task could not be read", now_ms);
         return;
     }
@@ -109,7 +110,7 @@ static void start(callback_sender *s, const callback_record *record, int64_t now
     task_record_clear(&task);
     if (body.failed || body.data == NULL) {
         json_text_free(&body);
-        finish(s, record, false, 0, "out of memory", now_ms);
+        finish(s, record, ATTEMPT_FAILED, 0, "out of memory", now_ms);
         return;
     }
 
@@ -143,16 +144,15 @@ static void start(callback_sender *s, const callback_record *record, int64_t now
     sodium_memzero(&signed_headers, sizeof(signed_headers)); /* libcurl holds its own copy */
     json_text_free(&body);
     if (post == NULL) {
-        callback_record last = *record;
-        if (result == FETCH_INVALID_URL) last.attempts = CALLBACK_MAX_ATTEMPTS; /* no retry makes it valid */
-        finish(s, &last, false, 0, err, now_ms);
+        /* no retry makes a refused URL acceptable */
+        finish(s, record, result == FETCH_INVALID_URL ? ATTEMPT_HOPELESS : ATTEMPT_FAILED, 0, err, now_ms);
         return;
     }
     delivery *d = calloc(1, sizeof(*d));
     if (d == NULL || curl_multi_add_handle(s->multi, fetch_post_easy(post)) != CURLM_OK) {
         free(d);
         fetch_post_end(post, CURLE_FAILED_INIT, NULL, NULL, 0);
-        finish(s, record, false, 0, "the delivery could not start", now_ms);
+        finish(s, record, ATTEMPT_FAILED, 0, "the delivery could not start", now_ms);
         return;
     }
     d->record = *record;
@@ -183,7 +183,8 @@ static void done(callback_sender *s, delivery *d, CURLcode code)
     long status = 0;
     char err[ERROR_SIZE];
     fetch_result result = fetch_post_end(d->post, code, &status, err, sizeof(err));
-    finish(s, &d->record, result == FETCH_OK, status, result == FETCH_OK ? "" : err, clock_unix_ms());
+    finish(s, &d->record, result == FETCH_OK ? ATTEMPT_DELIVERED : ATTEMPT_FAILED, status,
+           result == FETCH_OK ? "" : err, clock_unix_ms());
     free(d);
 }
 
