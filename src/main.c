@@ -40,6 +40,7 @@ typedef struct options {
     double poll_scale;
     long long submit_timeout_ms;
     long long unknown_grace;
+    long long max_upload_mb, upload_quota_mb, upload_ttl;
     bool json;
     bool quiet;
     const char *prices; /* price file; NULL = <data>/prices.json when it exists, else the defaults */
@@ -95,6 +96,11 @@ static void options_defaults(options *o)
     o->submit_timeout_ms = parse_number(env_or("REELAY_SUBMIT_TIMEOUT_MS", "30000"), "REELAY_SUBMIT_TIMEOUT_MS",
                                         100, 600000);
     o->unknown_grace = parse_number(env_or("REELAY_UNKNOWN_GRACE", "600"), "REELAY_UNKNOWN_GRACE", 1, 86400);
+    o->max_upload_mb = parse_number(env_or("REELAY_MAX_UPLOAD_MB", "100"), "REELAY_MAX_UPLOAD_MB", 1, 4096);
+    o->upload_quota_mb =
+        parse_number(env_or("REELAY_UPLOAD_QUOTA_MB", "1024"), "REELAY_UPLOAD_QUOTA_MB", 1, 1LL << 30);
+    o->upload_ttl =
+        parse_number(env_or("REELAY_UPLOAD_TTL", "259200"), "REELAY_UPLOAD_TTL", 1, 365LL * 86400);
     const char *paused = env_or("REELAY_ENGINE_PAUSED", "0");
     o->engine_paused = strcmp(paused, "0") != 0 && strcmp(paused, "false") != 0;
 }
@@ -111,6 +117,9 @@ enum {
     OPT_POLL_SCALE,
     OPT_SUBMIT_TIMEOUT,
     OPT_UNKNOWN_GRACE,
+    OPT_MAX_UPLOAD,
+    OPT_UPLOAD_QUOTA,
+    OPT_UPLOAD_TTL,
     OPT_JSON,
     OPT_NAME,
     OPT_PRICES,
@@ -129,6 +138,9 @@ static const struct option long_options[] = {
     {"poll-scale", required_argument, NULL, OPT_POLL_SCALE},
     {"submit-timeout-ms", required_argument, NULL, OPT_SUBMIT_TIMEOUT},
     {"unknown-grace", required_argument, NULL, OPT_UNKNOWN_GRACE},
+    {"max-upload-mb", required_argument, NULL, OPT_MAX_UPLOAD},
+    {"upload-quota-mb", required_argument, NULL, OPT_UPLOAD_QUOTA},
+    {"upload-ttl", required_argument, NULL, OPT_UPLOAD_TTL},
     {"json", no_argument, NULL, OPT_JSON},
     {"name", required_argument, NULL, OPT_NAME},
     {"prices", required_argument, NULL, OPT_PRICES},
@@ -178,6 +190,10 @@ static const char usage_serve[] =
     "                             (REELAY_SUBMIT_TIMEOUT_MS, default 30000)\n"
     "  --unknown-grace SECONDS    an unknown submission that cannot be looked up fails after this\n"
     "                             (REELAY_UNKNOWN_GRACE, default 600)\n"
+    "  --max-upload-mb N          largest uploaded file in MiB (REELAY_MAX_UPLOAD_MB, default 100)\n"
+    "  --upload-quota-mb N        uploads one key may keep, in MiB (REELAY_UPLOAD_QUOTA_MB, default 1024)\n"
+    "  --upload-ttl SECONDS       uploads and their links expire this long after upload\n"
+    "                             (REELAY_UPLOAD_TTL, default 259200 = 72 h)\n"
     "  --prices FILE              the price table (REELAY_PRICES, default <data>/prices.json if it\n"
     "                             exists, else the built-in defaults; see the README)\n"
     "  With --public-url set, providers are asked to call POST <url>/v1/upstream/<channel>/webhook;\n"
@@ -225,6 +241,15 @@ static int parse_flags(int argc, char **argv, options *o, const char *usage)
             break;
         case OPT_UNKNOWN_GRACE:
             o->unknown_grace = parse_number(optarg, "--unknown-grace", 1, 86400);
+            break;
+        case OPT_MAX_UPLOAD:
+            o->max_upload_mb = parse_number(optarg, "--max-upload-mb", 1, 4096);
+            break;
+        case OPT_UPLOAD_QUOTA:
+            o->upload_quota_mb = parse_number(optarg, "--upload-quota-mb", 1, 1LL << 30);
+            break;
+        case OPT_UPLOAD_TTL:
+            o->upload_ttl = parse_number(optarg, "--upload-ttl", 1, 365LL * 86400);
             break;
         case OPT_JSON:
             o->json = true;
@@ -384,6 +409,9 @@ static int command_serve(int argc, char **argv)
     app.link_ttl_seconds = o.link_ttl;
     app.task_timeout_seconds = o.task_timeout;
     app.max_json_bytes = 1 << 20;
+    app.max_upload_bytes = o.max_upload_mb << 20;
+    app.upload_quota_bytes = o.upload_quota_mb << 20;
+    app.upload_ttl_seconds = o.upload_ttl;
     app.prices = load_prices(&o);
     if (app.prices == NULL) return 1;
     app.fetch_allow = env_or("REELAY_FETCH_ALLOW", NULL);
@@ -404,15 +432,42 @@ static int command_serve(int argc, char **argv)
                                      .public_url = o.public_url,
                                      .fal_jwks_url = env_or("REELAY_FAL_JWKS_URL", NULL)};
     fetch_policy_init(&engine_settings.fetch);
+    app.upload_fetch = &engine_settings.fetch;
+    /* The sandbox reads this server's own links from storage; with an ephemeral port and no
+     * --public-url the base is not known yet, and inputs are fetched like any others. */
+    static char own_url[512];
+    if (o.public_url)
+        snprintf(own_url, sizeof(own_url), "%s", o.public_url);
+    else if (port != 0)
+        snprintf(own_url, sizeof(own_url), "http://%s%s%s:%d", strchr(host, ':') ? "[" : "", host,
+                 strchr(host, ':') ? "]" : "", port);
+    for (size_t n = strlen(own_url); n > 0 && own_url[n - 1] == '/';)
+        own_url[--n] = '\0';
+    engine_settings.inputs = (local_inputs){.public_url = own_url, .signer = &app.signer, .blobs = app.blobs};
+    const char *sweep = env_or("REELAY_MAINTENANCE_INTERVAL_MS", NULL); /* tests: expiry without waiting */
+    if (sweep)
+        engine_settings.maintenance_interval_ms =
+            parse_number(sweep, "REELAY_MAINTENANCE_INTERVAL_MS", 100, 3600000);
     app.engine = engine_start(&engine_settings);
     if (app.engine == NULL) return 1;
 
+    char spill_template[4200];
+    snprintf(spill_template, sizeof(spill_template), "%s/.scratch", blobs_dir);
+    mkdir(spill_template, 0700); /* blob_scratch_create makes it too; h2o needs it before that */
+    snprintf(spill_template, sizeof(spill_template), "%s/.scratch/h2o.b.XXXXXX", blobs_dir);
     http_file_mount files = {.prefix = "/v1/files", .directory = blobs_dir, .name = "files.get",
                              .authorize = api_files_authorize};
     http_server_config http = {.file_mount = &files, .host = host,
                                .port = port,
                                .threads = o.threads,
-                               .max_body_bytes = 8u << 20,
+                               /* uploads: the file limit plus base64's third and the form around it;
+                                * every other route keeps the JSON limit; large bodies wait in a
+                                * mapped file in the data folder, not on the heap */
+                               .max_body_bytes = (size_t)app.max_upload_bytes / 3 * 4 + (1u << 20),
+                               .route_body_bytes = app.max_json_bytes,
+                               .large_body_prefix = "/v1/files/upload/",
+                               .spill_threshold = 1u << 20,
+                               .spill_template = spill_template,
                                .request_timeout_ms = 10000,
                                .idle_timeout_ms = 60000,
                                .routes = api_routes,

@@ -26,6 +26,11 @@ typedef struct api_app {
     blob_store *blobs;
     engine *engine;
     http_server *server; /* for request metrics; set once serving */
+    /* Uploads (uploads.c) */
+    int64_t max_upload_bytes;         /* larger files get 413 file_too_large */
+    int64_t upload_quota_bytes;       /* what one key's unexpired uploads may add up to */
+    int64_t upload_ttl_seconds;       /* an upload and its link expire this long after it */
+    const fetch_policy *upload_fetch; /* the guard for POST /v1/files/upload/url (max_bytes capped) */
 
     /* Admission (issue 4): the price table, the allow-list for callback URLs (REELAY_FETCH_ALLOW) and the
      * probe of media inputs. probe_input blocks (it runs on the offload pool): 0 with *info, or -1 with a

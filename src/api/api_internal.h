@@ -69,5 +69,9 @@ void api_models_list(http_exchange *exchange);
 void api_balance_get(http_exchange *exchange);
 void api_ops_health(http_exchange *exchange);
 void api_ops_metrics(http_exchange *exchange);
+/* POST /v1/files/upload/stream (multipart), /base64 and /url (JSON): uploads.c. */
+void api_uploads_stream(http_exchange *exchange);
+void api_uploads_base64(http_exchange *exchange);
+void api_uploads_url(http_exchange *exchange);
 
 #endif

@@ -15,6 +15,9 @@ const http_route api_routes[] = {
     {"POST", "/v1/upstream/{channel}/webhook", "upstream.webhook", api_upstream_webhook},
     {"GET", "/v1/models", "models.list", api_models_list},
     {"GET", "/v1/balance", "balance.get", api_balance_get},
+    {"POST", "/v1/files/upload/stream", "uploads.stream", api_uploads_stream},
+    {"POST", "/v1/files/upload/base64", "uploads.base64", api_uploads_base64},
+    {"POST", "/v1/files/upload/url", "uploads.url", api_uploads_url},
     {"GET", "/healthz", "healthz", api_ops_health},
     {"GET", "/metrics", "metrics", api_ops_metrics},
 };

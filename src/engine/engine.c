@@ -12,6 +12,7 @@
 
 #include "catalog/prices.h"
 #include "engine/callback_sender.h"
+#include "engine/maintenance.h"
 #include "engine/sandbox_runner.h"
 #include "engine/upstream_runner.h"
 #include "store/store.h"
@@ -154,7 +155,8 @@ static void run_task(worker *w, const char *task_id, const char *channel)
     }
 
     sandbox_outcome outcome;
-    int result = sandbox_run_task(w->db, e->config.blobs, &e->config.fetch, &task, &w->cancel, &outcome);
+    int result = sandbox_run_task(w->db, e->config.blobs, &e->config.fetch, &e->config.inputs, &task,
+                                  &w->cancel, &outcome);
     now = clock_unix_seconds();
     if (result == 0) {
         char *results = json_dumps(outcome.results, JSON_COMPACT);
@@ -224,11 +226,14 @@ static void *deadline_main(void *arg)
     struct engine *e = arg;
     pthread_mutex_lock(&e->lock);
     int64_t next_checkpoint_ms = clock_unix_ms() + CHECKPOINT_INTERVAL_MS;
+    int64_t next_maintenance_ms = 0; /* expired uploads: swept at start, then every interval */
     while (!e->stopping) {
         int64_t now_ms = clock_unix_ms();
         if (now_ms >= next_checkpoint_ms) {
             pthread_mutex_unlock(&e->lock);
             store_checkpoint(e->deadline_db);
+            maintenance_run_if_due(e->deadline_db, e->config.blobs, now_ms, e->config.maintenance_interval_ms,
+                                   &next_maintenance_ms);
             pthread_mutex_lock(&e->lock);
             next_checkpoint_ms = now_ms + CHECKPOINT_INTERVAL_MS;
             continue;

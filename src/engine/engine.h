@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "blob/blob.h"
+#include "engine/local_inputs.h"
 #include "engine/task_view.h"
 #include "net/fetch.h"
 
@@ -35,6 +36,8 @@ typedef struct engine_config {
     int64_t submit_timeout_ms; /* an unanswered submit is "submission unknown" after this (0 = 30 s) */
     int64_t unknown_grace_ms;  /* an unknown submission that cannot be looked up fails after this (0 = 10 min) */
     const char *fal_jwks_url;  /* fal's webhook keys (NULL = fal's published URL) */
+    local_inputs inputs;       /* this server's own file links, read from storage by the sandbox */
+    int64_t maintenance_interval_ms; /* expired uploads are swept this often (0 = 60 s) */
 } engine_config;
 
 /* Starts the threads and enqueues every unfinished task of the store. NULL on failure. */

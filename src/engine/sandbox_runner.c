@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "catalog/catalog.h"
 #include "media/media.h"
@@ -48,19 +49,51 @@ static int fail(sandbox_outcome *outcome, const char *code, const char *fmt, ...
     return -1;
 }
 
-/* Downloads one input into dir/name and checks it is the kind of media the field promises. */
-static int fetch_input(const fetch_policy *policy, const char *field, const char *url, input_kind kind,
+/* Where inputs come from: this server's own storage for its own links, else the guarded fetcher. */
+typedef struct input_source {
+    const fetch_policy *fetch;
+    const local_inputs *local;
+} input_source;
+
+/* Hard-links (same file system: the scratch folder is inside the blob store) or else copies a local
+ * object to path. */
+static int link_or_copy(const char *from, const char *to)
+{
+    if (link(from, to) == 0) return 0;
+    FILE *in = fopen(from, "rb"), *out = in ? fopen(to, "wb") : NULL;
+    char buffer[65536];
+    size_t n;
+    int result = in && out ? 0 : -1;
+    while (result == 0 && (n = fread(buffer, 1, sizeof(buffer), in)) > 0)
+        if (fwrite(buffer, 1, n, out) != n) result = -1;
+    if (in && ferror(in)) result = -1;
+    if (in) fclose(in);
+    if (out && fclose(out) != 0) result = -1;
+    if (result != 0) unlink(to);
+    return result;
+}
+
+/* Downloads one input into dir/name (or takes it from local storage when it is one of our own
+ * links) and checks it is the kind of media the field promises. */
+static int fetch_input(const input_source *source, const char *field, const char *url, input_kind kind,
                        const char *dir, const char *name, char *path, size_t path_size,
                        sandbox_outcome *outcome)
 {
     if (snprintf(path, path_size, "%s/%s", dir, name) >= (int)path_size)
         return fail(outcome, "internal_error", "%s", "scratch path too long");
     char err[256] = "";
-    fetch_response response;
-    fetch_result result = fetch_url_to_file(url, path, policy, &response, err, sizeof(err));
-    if (result == FETCH_TOO_LARGE) return fail(outcome, "input_too_large", "%s is too large: %s", field, err);
-    if (result != FETCH_OK)
-        return fail(outcome, "input_unreachable", "%s could not be fetched: %s", field, err);
+    char local[PATH_MAX];
+    if (local_input_resolve(source->local, url, local, sizeof(local))) {
+        if (link_or_copy(local, path) != 0)
+            return fail(outcome, "input_unreachable", "%s could not be read from local storage", field);
+    } else {
+        fetch_response response;
+        fetch_result result = fetch_url_to_file(url, path, source->fetch, &response, err, sizeof(err));
+        if (result == FETCH_TOO_LARGE)
+            return fail(outcome, "input_too_large", "%s is too large: %s", field, err);
+        if (result != FETCH_OK)
+            return fail(outcome, "input_unreachable", "%s could not be fetched: %s", field, err);
+    }
     media_info info;
     if (media_probe(path, &info, err, sizeof(err)) != 0)
         return fail(outcome, "input_not_media", "%s is not a media file we can read: %s", field, err);
@@ -76,9 +109,10 @@ static const char *param_string(const json_t *params, const char *name)
     return json_string_value(json_object_get(params, name));
 }
 
-int sandbox_run_task(store *db, blob_store *blobs, const fetch_policy *fetch, const task_record *task,
-                     atomic_bool *cancel, sandbox_outcome *outcome)
+int sandbox_run_task(store *db, blob_store *blobs, const fetch_policy *fetch, const local_inputs *local,
+                     const task_record *task, atomic_bool *cancel, sandbox_outcome *outcome)
 {
+    input_source source = {.fetch = fetch, .local = local};
     memset(outcome, 0, sizeof(*outcome));
     const catalog_model *model = catalog_model_find(task->model);
     json_error_t json_error;
@@ -100,19 +134,19 @@ int sandbox_run_task(store *db, blob_store *blobs, const fetch_policy *fetch, co
 
     switch (model->family) {
     case CATALOG_FAMILY_LIPSYNC:
-        if (fetch_input(fetch, "video_url", param_string(params, "video_url"), INPUT_VIDEO, scratch, "video",
-                        video, sizeof(video), outcome) != 0 ||
-            fetch_input(fetch, "audio_url", param_string(params, "audio_url"), INPUT_AUDIO, scratch, "audio",
-                        audio, sizeof(audio), outcome) != 0)
+        if (fetch_input(&source, "video_url", param_string(params, "video_url"), INPUT_VIDEO, scratch,
+                        "video", video, sizeof(video), outcome) != 0 ||
+            fetch_input(&source, "audio_url", param_string(params, "audio_url"), INPUT_AUDIO, scratch,
+                        "audio", audio, sizeof(audio), outcome) != 0)
             goto done;
         job.kind = MEDIA_RENDER_LIPSYNC;
         job.sync_mode = param_string(params, "sync_mode");
         break;
     case CATALOG_FAMILY_TALKING_HEAD: {
-        if (fetch_input(fetch, "image_url", param_string(params, "image_url"), INPUT_IMAGE, scratch, "image",
-                        image, sizeof(image), outcome) != 0 ||
-            fetch_input(fetch, "audio_url", param_string(params, "audio_url"), INPUT_AUDIO, scratch, "audio",
-                        audio, sizeof(audio), outcome) != 0)
+        if (fetch_input(&source, "image_url", param_string(params, "image_url"), INPUT_IMAGE, scratch,
+                        "image", image, sizeof(image), outcome) != 0 ||
+            fetch_input(&source, "audio_url", param_string(params, "audio_url"), INPUT_AUDIO, scratch,
+                        "audio", audio, sizeof(audio), outcome) != 0)
             goto done;
         const char *resolution = param_string(params, "resolution");
         job.kind = MEDIA_RENDER_TALKING_HEAD;
@@ -120,10 +154,10 @@ int sandbox_run_task(store *db, blob_store *blobs, const fetch_policy *fetch, co
         break;
     }
     case CATALOG_FAMILY_MOTION_CONTROL: {
-        if (fetch_input(fetch, "image_url", param_string(params, "image_url"), INPUT_IMAGE, scratch, "image",
-                        image, sizeof(image), outcome) != 0 ||
-            fetch_input(fetch, "video_url", param_string(params, "video_url"), INPUT_VIDEO, scratch, "video",
-                        video, sizeof(video), outcome) != 0)
+        if (fetch_input(&source, "image_url", param_string(params, "image_url"), INPUT_IMAGE, scratch,
+                        "image", image, sizeof(image), outcome) != 0 ||
+            fetch_input(&source, "video_url", param_string(params, "video_url"), INPUT_VIDEO, scratch,
+                        "video", video, sizeof(video), outcome) != 0)
             goto done;
         const char *keep = param_string(params, "keep_original_sound");
         job.kind = MEDIA_RENDER_MOTION_CONTROL;
@@ -132,7 +166,7 @@ int sandbox_run_task(store *db, blob_store *blobs, const fetch_policy *fetch, co
     }
     case CATALOG_FAMILY_TEXT_TO_VIDEO: {
         const char *first_image = json_string_value(json_array_get(json_object_get(params, "image_urls"), 0));
-        if (first_image != NULL && fetch_input(fetch, "image_urls[0]", first_image, INPUT_IMAGE, scratch,
+        if (first_image != NULL && fetch_input(&source, "image_urls[0]", first_image, INPUT_IMAGE, scratch,
                                                "image", image, sizeof(image), outcome) != 0)
             goto done;
         const char *aspect = param_string(params, "aspect_ratio");

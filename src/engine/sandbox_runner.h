@@ -1,6 +1,6 @@
 /* sandbox_runner.h — the built-in sandbox channel: fetches a task's inputs through the guarded
- * client, checks they are the media they claim to be, renders the labelled synthetic MP4 locally
- * and stores it. Internal to the engine. */
+ * client (or reads this server's own uploads and results from storage), checks they are the media
+ * they claim to be, renders the labelled synthetic MP4 locally and stores it. Internal to the engine. */
 #ifndef REELAY_ENGINE_SANDBOX_RUNNER_H
 #define REELAY_ENGINE_SANDBOX_RUNNER_H
 
@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "blob/blob.h"
+#include "engine/local_inputs.h"
 #include "net/fetch.h"
 #include "store/store.h"
 
@@ -18,10 +19,12 @@ typedef struct sandbox_outcome {
     char error_message[512];
 } sandbox_outcome;
 
-/* Runs one task (already in state processing) to a stored result. Blocks the calling worker.
- * Reports progress into the store as it goes. Returns 0 on success, 1 when cancelled (flag set),
- * -1 on failure with outcome->error_code/message ("timeout" when the task's deadline cut the render). */
-int sandbox_run_task(store *db, blob_store *blobs, const fetch_policy *fetch, const task_record *task,
-                     atomic_bool *cancel, sandbox_outcome *outcome);
+/* Runs one task (already in state processing) to a stored result. Inputs that are this server's own
+ * signed file links (local may be NULL: none are) are taken from local storage, others fetched. Blocks the
+ * calling worker. Reports progress into the store as it goes. Returns 0 on success, 1 when cancelled (flag
+ * set), -1 on failure with outcome->error_code/message ("timeout" when the task's deadline cut the render).
+ */
+int sandbox_run_task(store *db, blob_store *blobs, const fetch_policy *fetch, const local_inputs *local,
+                     const task_record *task, atomic_bool *cancel, sandbox_outcome *outcome);
 
 #endif

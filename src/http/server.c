@@ -284,7 +284,21 @@ http_server *http_server_start(const http_server_config *config)
     if (config->idle_timeout_ms) server->globalconf.http2.idle_timeout = config->idle_timeout_ms;
     h2o_hostconf_t *host =
         h2o_config_register_host(&server->globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
-    /* h2o picks the first registered path that prefixes the request: the file mount goes before "/". */
+    /* h2o picks the first registered path that prefixes the request: the file mount goes before "/",
+     * and routes below the mount's prefix (POST /v1/files/upload/…) go before the mount. */
+    if (config->file_mount) {
+        size_t prefix_length = strlen(config->file_mount->prefix);
+        for (size_t i = 0; i < config->route_count; i++) {
+            const char *pattern = config->routes[i].pattern;
+            if (strncmp(pattern, config->file_mount->prefix, prefix_length) != 0 ||
+                pattern[prefix_length] != '/' || strpbrk(pattern, "{*") != NULL)
+                continue;
+            h2o_pathconf_t *exact = h2o_config_register_path(host, pattern, 0);
+            router_handler *router = (router_handler *)h2o_create_handler(exact, sizeof(*router));
+            router->super.on_req = on_request;
+            router->server = server;
+        }
+    }
     if (config->file_mount) {
         h2o_pathconf_t *files = h2o_config_register_path(host, config->file_mount->prefix, 0);
         mount_guard_handler *guard = (mount_guard_handler *)h2o_create_handler(files, sizeof(*guard));

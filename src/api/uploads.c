@@ -1,0 +1,672 @@
+/* uploads.c — POST /v1/files/upload/{stream,base64,url}: a key's files, kept for --upload-ttl behind
+ * signed links (so they are fetched by plain GET and usable as task inputs).
+ *
+ * Every route ends in store_upload(): the file, already in a scratch folder, becomes the blob object
+ * uploads/<id>/<filename>, then its row is inserted under the key's quota (evicting that key's oldest
+ * auto_cleanup uploads when asked), then the answer carries the signed link. The body arrives whole
+ * (h2o buffers it, in a mapped temporary file when large); the file part or the decoded base64 goes
+ * from there straight to the scratch file. A URL upload downloads on the offload pool through the
+ * guarded fetcher and continues here on the loop. */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "api/api_internal.h"
+#include "util/clock.h"
+#include "util/ids.h"
+#include "util/log.h"
+
+enum { MAX_FORM_PARTS = 16, MAX_FILENAME = 120, MAX_URL = 2048, DECODE_CHUNK = 64 * 1024 };
+
+/* ---- file names and types ---- */
+
+/* The last path segment of `name`, reduced to [A-Za-z0-9._-]: each run of other bytes becomes one '_';
+ * leading dots go (no hidden files, no ".."); too long a name keeps its extension. False when nothing
+ * is left. */
+static bool sanitize_filename(const char *name, size_t length, char *out, size_t out_size)
+{
+    for (size_t i = length; i > 0; i--)
+        if (name[i - 1] == '/' || name[i - 1] == '\\') {
+            name += i, length -= i;
+            break;
+        }
+    size_t n = 0;
+    bool in_run = false;
+    for (size_t i = 0; i < length && n + 1 < out_size && n < 4 * MAX_FILENAME; i++) {
+        unsigned char c = (unsigned char)name[i];
+        if (isalnum(c) || c == '.' || c == '_' || c == '-') {
+            if (c == '.' && n == 0) continue;
+            out[n++] = (char)c;
+            in_run = false;
+        } else if (!in_run && n > 0) {
+            out[n++] = '_';
+            in_run = true;
+        }
+    }
+    while (n > 0 && (out[n - 1] == '_' || out[n - 1] == '.'))
+        n--;
+    out[n] = '\0';
+    if (n > MAX_FILENAME) {
+        const char *dot = strrchr(out, '.');
+        size_t extension = dot && strlen(dot) <= 16 ? strlen(dot) : 0;
+        memmove(out + MAX_FILENAME - extension, out + n - extension, extension + 1);
+        n = MAX_FILENAME;
+    }
+    return n > 0 && strcmp(out, ".") != 0;
+}
+
+static const struct {
+    const char *extension, *type;
+} media_types[] = {
+    {".mp4", "video/mp4"},        {".mov", "video/quicktime"}, {".webm", "video/webm"},
+    {".mkv", "video/x-matroska"}, {".mp3", "audio/mpeg"},      {".wav", "audio/wav"},
+    {".m4a", "audio/mp4"},        {".aac", "audio/aac"},       {".ogg", "audio/ogg"},
+    {".flac", "audio/flac"},      {".png", "image/png"},       {".jpg", "image/jpeg"},
+    {".jpeg", "image/jpeg"},      {".webp", "image/webp"},     {".gif", "image/gif"},
+};
+
+static const char *type_of_filename(const char *filename)
+{
+    const char *dot = strrchr(filename, '.');
+    for (size_t i = 0; dot && i < sizeof(media_types) / sizeof(media_types[0]); i++)
+        if (strcasecmp(dot, media_types[i].extension) == 0) return media_types[i].type;
+    return NULL;
+}
+
+static const char *extension_of_type(const char *type, size_t length)
+{
+    for (size_t i = 0; i < sizeof(media_types) / sizeof(media_types[0]); i++)
+        if (strlen(media_types[i].type) == length && strncasecmp(type, media_types[i].type, length) == 0)
+            return media_types[i].extension;
+    return "";
+}
+
+/* "file" plus the extension of a MIME type when it is a known media type. */
+static void default_filename(const char *type, size_t type_length, char *out, size_t out_size)
+{
+    snprintf(out, out_size, "file%s", type ? extension_of_type(type, type_length) : "");
+}
+
+/* ---- the scratch file ---- */
+
+typedef struct scratch_file {
+    char dir[PATH_MAX];  /* "" when none was made */
+    char path[PATH_MAX]; /* dir/upload */
+} scratch_file;
+
+static int scratch_make(blob_store *blobs, scratch_file *scratch)
+{
+    scratch->dir[0] = scratch->path[0] = '\0';
+    if (blob_scratch_create(blobs, scratch->dir, sizeof(scratch->dir)) != 0) return -1;
+    if (snprintf(scratch->path, sizeof(scratch->path), "%s/upload", scratch->dir) >=
+        (int)sizeof(scratch->path))
+        return -1;
+    return 0;
+}
+
+static void scratch_remove(scratch_file *scratch)
+{
+    if (scratch->dir[0]) blob_scratch_remove(scratch->dir);
+    scratch->dir[0] = scratch->path[0] = '\0';
+}
+
+static int write_all(int fd, const void *data, size_t length)
+{
+    const char *p = data;
+    while (length > 0) {
+        ssize_t n = write(fd, p, length);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return -1;
+        p += n, length -= (size_t)n;
+    }
+    return 0;
+}
+
+/* ---- the common end: store, account, answer ---- */
+
+static void send_server_error(h2o_req_t *req, const char *what)
+{
+    log_error("upload failed", "step=\"%s\"", what);
+    http_send_error_fields(req, 500, ERR_TYPE_SERVER, "internal_error", NULL,
+                           "The upload could not be stored; retry later.");
+}
+
+static void send_too_large(h2o_req_t *req, const api_app *app, const char *param)
+{
+    char message[128];
+    snprintf(message, sizeof(message), "The file is larger than the limit of %lld bytes.",
+             (long long)app->max_upload_bytes);
+    http_send_error_fields(req, 413, ERR_TYPE_INVALID_REQUEST, "file_too_large", param, message);
+}
+
+/* Moves the finished scratch file into storage as the key's upload and answers 200 (or the error). */
+static void store_upload(api_thread *thread, h2o_req_t *req, const char *key_id, scratch_file *scratch,
+                         int64_t size, const char *filename, const char *declared_type, bool auto_cleanup)
+{
+    const api_app *app = thread->app;
+    if (size > app->max_upload_bytes) {
+        send_too_large(req, app, NULL);
+        return;
+    }
+    upload_record upload;
+    memset(&upload, 0, sizeof(upload));
+    int64_t now = clock_unix_seconds();
+    char prefix[40];
+    snprintf(prefix, sizeof(prefix), "file-%lld-", (long long)now);
+    ids_random_alnum(upload.id, sizeof(upload.id), prefix, 12);
+    snprintf(upload.key_id, sizeof(upload.key_id), "%s", key_id);
+    snprintf(upload.filename, sizeof(upload.filename), "%s", filename);
+    snprintf(upload.object_name, sizeof(upload.object_name), "uploads/%s/%s", upload.id, filename);
+    const char *type = type_of_filename(filename);
+    snprintf(upload.content_type, sizeof(upload.content_type), "%s",
+             type            ? type
+             : declared_type ? declared_type
+                             : "");
+    upload.size = size;
+    upload.auto_cleanup = auto_cleanup;
+    upload.created_at = now;
+    upload.expires_at = now + app->upload_ttl_seconds;
+    char folder[64], url[4096];
+    snprintf(folder, sizeof(folder), "uploads/%s", upload.id);
+    if (!blob_name_is_valid(upload.object_name) ||
+        link_sign_url(&app->signer, app->public_url, upload.object_name, upload.expires_at, url,
+                      sizeof(url)) != 0) {
+        send_server_error(req, "name");
+        return;
+    }
+    /* The object first, the row after: a row never names a missing object. */
+    if (blob_put_file(app->blobs, upload.object_name, scratch->path) != 0) {
+        send_server_error(req, "store the file");
+        return;
+    }
+    upload_record *evicted = NULL;
+    size_t evicted_count = 0;
+    store_status status =
+        store_upload_insert(thread->db, &upload, app->upload_quota_bytes, now, &evicted, &evicted_count);
+    if (status != STORE_OK) {
+        blob_remove_prefix(app->blobs, folder);
+        if (status == STORE_CONFLICT) {
+            char message[256];
+            snprintf(message, sizeof(message),
+                     "This upload does not fit in the key's storage quota of %lld bytes%s.",
+                     (long long)app->upload_quota_bytes,
+                     auto_cleanup
+                         ? " even after removing its older auto_cleanup uploads"
+                         : "; delete or wait for older uploads to expire, or send auto_cleanup: true");
+            http_send_error_fields(req, 403, ERR_TYPE_PERMISSION, "storage_quota_exceeded", NULL, message);
+        } else {
+            send_server_error(req, "record the upload");
+        }
+        return;
+    }
+    for (size_t i = 0; i < evicted_count; i++) {
+        char evicted_folder[64];
+        snprintf(evicted_folder, sizeof(evicted_folder), "uploads/%s", evicted[i].id);
+        blob_remove_prefix(app->blobs, evicted_folder);
+        log_info("upload evicted", "upload=%s key=%s for=%s", evicted[i].id, key_id, upload.id);
+    }
+    free(evicted);
+    log_info("uploaded", "upload=%s key=%s size=%lld auto_cleanup=%s", upload.id, key_id, (long long)size,
+             auto_cleanup ? "true" : "false");
+    json_text text = {0};
+    json_text_raw(&text, "{");
+    json_text_key(&text, "id", true);
+    json_text_string(&text, upload.id);
+    json_text_key(&text, "filename", false);
+    json_text_string(&text, upload.filename);
+    json_text_key(&text, "url", false);
+    json_text_string(&text, url);
+    json_text_key(&text, "size", false);
+    json_text_integer(&text, size);
+    json_text_key(&text, "created", false);
+    json_text_integer(&text, now);
+    json_text_raw(&text, "}");
+    api_send_json_text(req, 200, &text);
+}
+
+/* Writes data to a new scratch file and stores it (answers in every case). */
+static void store_bytes(api_thread *thread, h2o_req_t *req, const char *key_id, const char *data, size_t size,
+                        const char *filename, const char *declared_type, bool auto_cleanup)
+{
+    scratch_file scratch;
+    int fd = -1;
+    if (scratch_make(thread->app->blobs, &scratch) != 0 ||
+        (fd = open(scratch.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0 ||
+        write_all(fd, data, size) != 0) {
+        if (fd >= 0) close(fd);
+        scratch_remove(&scratch);
+        send_server_error(req, "write the scratch file");
+        return;
+    }
+    close(fd);
+    store_upload(thread, req, key_id, &scratch, (int64_t)size, filename, declared_type, auto_cleanup);
+    scratch_remove(&scratch);
+}
+
+/* ---- POST /v1/files/upload/stream (multipart/form-data) ---- */
+
+static bool part_named(const http_multipart_part *part, const char *name)
+{
+    return part->name.len == strlen(name) && memcmp(part->name.base, name, part->name.len) == 0;
+}
+
+/* "true"/"false" (any case) or "1"/"0", surrounding spaces allowed. */
+static int parse_form_bool(h2o_iovec_t value, bool *out)
+{
+    size_t start = 0, end = value.len;
+    while (start < end && isspace((unsigned char)value.base[start]))
+        start++;
+    while (end > start && isspace((unsigned char)value.base[end - 1]))
+        end--;
+    const char *p = value.base + start;
+    size_t n = end - start;
+    if ((n == 4 && strncasecmp(p, "true", 4) == 0) || (n == 1 && *p == '1')) return *out = true, 0;
+    if ((n == 5 && strncasecmp(p, "false", 5) == 0) || (n == 1 && *p == '0')) return *out = false, 0;
+    return -1;
+}
+
+void api_uploads_stream(http_exchange *exchange)
+{
+    api_thread *thread = exchange->thread_data;
+    const api_app *app = thread->app;
+    h2o_req_t *req = exchange->req;
+    key_record key;
+    if (!api_authenticate(exchange, &key)) return;
+    h2o_iovec_t boundary;
+    if (http_multipart_boundary(http_request_header(req, "content-type"), &boundary) != 0) {
+        http_send_error_fields(req, 400, ERR_TYPE_INVALID_REQUEST, "invalid_content_type", NULL,
+                               "Content-Type must be multipart/form-data with a boundary.");
+        return;
+    }
+    http_multipart_part parts[MAX_FORM_PARTS];
+    size_t count = 0;
+    const char *parse_error = NULL;
+    if (http_multipart_parse(req->entity.base, req->entity.len, boundary, parts, MAX_FORM_PARTS, &count,
+                             &parse_error) != 0) {
+        char message[160];
+        snprintf(message, sizeof(message), "The multipart body is malformed: %s.", parse_error);
+        http_send_error_fields(req, 400, ERR_TYPE_INVALID_REQUEST, "invalid_multipart", NULL, message);
+        return;
+    }
+    const http_multipart_part *file = NULL, *file_name = NULL, *auto_cleanup_part = NULL;
+    for (size_t i = 0; i < count; i++) {
+        const http_multipart_part **slot = part_named(&parts[i], "file")           ? &file
+                                           : part_named(&parts[i], "file_name")    ? &file_name
+                                           : part_named(&parts[i], "auto_cleanup") ? &auto_cleanup_part
+                                                                                   : NULL;
+        if (slot == NULL) continue; /* other fields (e.g. the old API's purpose) are ignored */
+        if (*slot != NULL) {
+            char name[32];
+            snprintf(name, sizeof(name), "%.*s", (int)parts[i].name.len, parts[i].name.base);
+            http_send_error_fields(req, 400, ERR_TYPE_INVALID_REQUEST, "duplicate_field", name,
+                                   "This form field appears more than once.");
+            return;
+        }
+        *slot = &parts[i];
+    }
+    if (file == NULL) {
+        http_send_error_fields(req, 400, ERR_TYPE_INVALID_REQUEST, "missing_field", "file",
+                               "The form has no file part named \"file\".");
+        return;
+    }
+    bool auto_cleanup = true;
+    if (auto_cleanup_part && parse_form_bool(auto_cleanup_part->data, &auto_cleanup) != 0) {
+        http_send_error_fields(req, 400, ERR_TYPE_INVALID_REQUEST, "invalid_field", "auto_cleanup",
+                               "auto_cleanup must be true or false.");
+        return;
+    }
+    char filename[4 * MAX_FILENAME + 1];
+    if (file_name) {
+        if (!sanitize_filename(file_name->data.base, file_name->data.len, filename, sizeof(filename))) {
+            http_send_error_fields(req, 400, ERR_TYPE_INVALID_REQUEST, "invalid_field", "file_name",
+                                   "file_name must contain letters or digits.");
+            return;
+        }
+    } else if (file->filename.base == NULL ||
+               !sanitize_filename(file->filename.base, file->filename.len, filename, sizeof(filename))) {
+        default_filename(file->content_type.base, file->content_type.len, filename, sizeof(filename));
+    }
+    if ((int64_t)file->data.len > app->max_upload_bytes) {
+        send_too_large(req, app, "file");
+        return;
+    }
+    if (file->data.len == 0) {
+        http_send_error_fields(req, 400, ERR_TYPE_INVALID_REQUEST, "empty_file", "file",
+                               "The file is empty.");
+        return;
+    }
+    char declared[128] = "";
+    if (file->content_type.base)
+        snprintf(declared, sizeof(declared), "%.*s", (int)file->content_type.len, file->content_type.base);
+    store_bytes(thread, req, key.id, file->data.base, file->data.len, filename, declared[0] ? declared : NULL,
+                auto_cleanup);
+}
+
+/* ---- JSON bodies (base64 and url) ---- */
+
+static bool content_type_is_json(h2o_req_t *req)
+{
+    h2o_iovec_t type = http_request_header(req, "content-type");
+    static const char json[] = "application/json";
+    if (type.base == NULL || type.len < sizeof(json) - 1 ||
+        strncasecmp(type.base, json, sizeof(json) - 1) != 0)
+        return false;
+    return type.len == sizeof(json) - 1 || type.base[sizeof(json) - 1] == ';' ||
+           type.base[sizeof(json) - 1] == ' ';
+}
+
+/* Parses the JSON object body and its common fields; answers 400 and returns NULL on failure. */
+static json_t *parse_upload_json(h2o_req_t *req, bool *auto_cleanup, const char **file_name)
+{
+    if (!content_type_is_json(req)) {
+        http_send_error_fields(req, 400, ERR_TYPE_INVALID_REQUEST, "invalid_content_type", NULL,
+                               "Content-Type must be application/json.");
+        return NULL;
+    }
+    json_error_t parse_error;
+    json_t *body = req->entity.len
+                       ? json_loadb(req->entity.base, req->entity.len, JSON_REJECT_DUPLICATES, &parse_error)
+                       : NULL;
+    if (!json_is_object(body)) {
+        char message[256];
+        if (body == NULL && req->entity.len)
+            snprintf(message, sizeof(message), "The request body is not valid JSON: %s (line %d, column %d).",
+                     parse_error.text, parse_error.line, parse_error.column);
+        else
+            snprintf(message, sizeof(message), "The request body must be a JSON object.");
+        json_decref(body);
+        http_send_error_fields(req, 400, ERR_TYPE_INVALID_REQUEST, "invalid_json", NULL, message);
+        return NULL;
+    }
+    json_t *cleanup = json_object_get(body, "auto_cleanup");
+    *auto_cleanup = true;
+    if (cleanup && !json_is_null(cleanup)) {
+        if (!json_is_boolean(cleanup)) {
+            json_decref(body);
+            http_send_error_fields(req, 400, ERR_TYPE_INVALID_REQUEST, "invalid_field", "auto_cleanup",
+                                   "auto_cleanup must be a boolean.");
+            return NULL;
+        }
+        *auto_cleanup = json_is_true(cleanup);
+    }
+    json_t *name = json_object_get(body, "file_name");
+    *file_name = NULL;
+    if (name && !json_is_null(name)) {
+        if (!json_is_string(name)) {
+            json_decref(body);
+            http_send_error_fields(req, 400, ERR_TYPE_INVALID_REQUEST, "invalid_field", "file_name",
+                                   "file_name must be a string.");
+            return NULL;
+        }
+        *file_name = json_string_value(name);
+    }
+    return body;
+}
+
+/* ---- POST /v1/files/upload/base64 ---- */
+
+/* Decodes base64 text (standard or URL-safe alphabet, padding optional, whitespace ignored) into fd in
+ * chunks, so that the decoded file is never whole in memory. Returns the decoded size, -1 for invalid
+ * base64, -2 for a write error, -3 when it would exceed max_bytes. */
+static int64_t decode_base64_to_fd(const char *text, size_t length, int fd, int64_t max_bytes)
+{
+    char staged[DECODE_CHUNK];
+    unsigned char decoded[DECODE_CHUNK / 4 * 3];
+    size_t staged_length = 0, padding = 0;
+    int64_t total = 0;
+    bool url_safe = false, standard = false;
+    for (size_t i = 0; i <= length; i++) {
+        bool last = i == length;
+        if (!last) {
+            char c = text[i];
+            if (c == ' ' || c == '\t' || c == '\r' || c == '\n') continue;
+            if (c == '=') {
+                if (++padding > 2) return -1;
+                continue;
+            }
+            if (padding) return -1; /* data after padding */
+            if (c == '-' || c == '_') url_safe = true;
+            if (c == '+' || c == '/') standard = true;
+            if (!isalnum((unsigned char)c) && c != '-' && c != '_' && c != '+' && c != '/') return -1;
+            staged[staged_length++] = c;
+            if (staged_length < sizeof(staged)) continue;
+        }
+        if (url_safe && standard) return -1;
+        if (staged_length == 0) break;
+        if (last && (staged_length % 4 == 1 || (padding && (staged_length + padding) % 4 != 0))) return -1;
+        size_t decoded_length = 0;
+        int variant =
+            url_safe ? sodium_base64_VARIANT_URLSAFE_NO_PADDING : sodium_base64_VARIANT_ORIGINAL_NO_PADDING;
+        if (sodium_base642bin(decoded, sizeof(decoded), staged, staged_length, NULL, &decoded_length, NULL,
+                              variant) != 0)
+            return -1;
+        total += (int64_t)decoded_length;
+        if (total > max_bytes) return -3;
+        if (write_all(fd, decoded, decoded_length) != 0) return -2;
+        staged_length = 0;
+    }
+    return total;
+}
+
+void api_uploads_base64(http_exchange *exchange)
+{
+    api_thread *thread = exchange->thread_data;
+    const api_app *app = thread->app;
+    h2o_req_t *req = exchange->req;
+    key_record key;
+    if (!api_authenticate(exchange, &key)) return;
+    bool auto_cleanup;
+    const char *file_name;
+    json_t *body = parse_upload_json(req, &auto_cleanup, &file_name);
+    if (body == NULL) return;
+    json_t *data = json_object_get(body, "file_data");
+    if (!json_is_string(data) || json_string_length(data) == 0) {
+        json_decref(body);
+        http_send_error_fields(req, 400, ERR_TYPE_INVALID_REQUEST, data ? "invalid_field" : "missing_field",
+                               "file_data", "file_data must be a non-empty base64 string.");
+        return;
+    }
+    const char *text = json_string_value(data);
+    size_t length = json_string_length(data);
+    const char *media_type = NULL;
+    size_t media_type_length = 0;
+    if (length > 5 && strncasecmp(text, "data:", 5) == 0) { /* data:<type>;base64,<data> */
+        const char *comma = memchr(text, ',', length < 512 ? length : 512);
+        const char *marker = comma && comma - text >= 12 ? comma - 7 : NULL;
+        if (marker == NULL || strncasecmp(marker, ";base64", 7) != 0) {
+            json_decref(body);
+            http_send_error_fields(req, 400, ERR_TYPE_INVALID_REQUEST, "invalid_field", "file_data",
+                                   "A data: URL in file_data must be base64 (data:<type>;base64,<data>).");
+            return;
+        }
+        media_type = text + 5;
+        media_type_length = (size_t)(marker - media_type);
+        const char *parameters = memchr(media_type, ';', media_type_length);
+        if (parameters) media_type_length = (size_t)(parameters - media_type);
+        length -= (size_t)(comma + 1 - text);
+        text = comma + 1;
+    }
+    char filename[4 * MAX_FILENAME + 1];
+    if (file_name) {
+        if (!sanitize_filename(file_name, strlen(file_name), filename, sizeof(filename))) {
+            json_decref(body);
+            http_send_error_fields(req, 400, ERR_TYPE_INVALID_REQUEST, "invalid_field", "file_name",
+                                   "file_name must contain letters or digits.");
+            return;
+        }
+    } else {
+        default_filename(media_type, media_type_length, filename, sizeof(filename));
+    }
+    char declared[128] = "";
+    if (media_type) snprintf(declared, sizeof(declared), "%.*s", (int)media_type_length, media_type);
+    if ((int64_t)(length / 4 * 3) > app->max_upload_bytes + 3) {
+        json_decref(body);
+        send_too_large(req, app, "file_data");
+        return;
+    }
+    scratch_file scratch;
+    int fd = -1;
+    if (scratch_make(app->blobs, &scratch) != 0 ||
+        (fd = open(scratch.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0) {
+        json_decref(body);
+        scratch_remove(&scratch);
+        send_server_error(req, "create the scratch file");
+        return;
+    }
+    int64_t size = decode_base64_to_fd(text, length, fd, app->max_upload_bytes);
+    close(fd);
+    json_decref(body);
+    if (size == -1)
+        http_send_error_fields(req, 400, ERR_TYPE_INVALID_REQUEST, "invalid_base64", "file_data",
+                               "file_data is not valid base64.");
+    else if (size == -3)
+        send_too_large(req, app, "file_data");
+    else if (size < 0)
+        send_server_error(req, "write the scratch file");
+    else if (size == 0)
+        http_send_error_fields(req, 400, ERR_TYPE_INVALID_REQUEST, "empty_file", "file_data",
+                               "The file is empty.");
+    else
+        store_upload(thread, req, key.id, &scratch, size, filename, declared[0] ? declared : NULL,
+                     auto_cleanup);
+    scratch_remove(&scratch);
+}
+
+/* ---- POST /v1/files/upload/url ---- */
+
+typedef struct url_upload {
+    api_thread *thread; /* the loop's: done runs on the same thread */
+    key_record key;
+    char url[MAX_URL + 1];
+    char filename[4 * MAX_FILENAME + 1];
+    bool filename_given;
+    bool auto_cleanup;
+    scratch_file scratch;
+    fetch_policy policy;
+    /* set by the worker */
+    fetch_result result;
+    fetch_response response;
+    char error[256];
+} url_upload;
+
+static void url_upload_work(void *ctx)
+{
+    url_upload *job = ctx;
+    job->result = fetch_url_to_file(job->url, job->scratch.path, &job->policy, &job->response, job->error,
+                                    sizeof(job->error));
+}
+
+static void url_upload_done(h2o_req_t *req, void *ctx)
+{
+    url_upload *job = ctx;
+    const api_app *app = job->thread->app;
+    if (req != NULL) {
+        char message[400];
+        switch (job->result) {
+        case FETCH_OK:
+            if (job->response.size == 0) {
+                http_send_error_fields(req, 422, ERR_TYPE_INVALID_REQUEST, "empty_file", "url",
+                                       "The URL's content is empty.");
+                break;
+            }
+            if (!job->filename_given) {
+                /* the URL's last path segment, or "file" with the extension of its Content-Type */
+                const char *path = strstr(job->url, "://");
+                path = path ? strchr(path + 3, '/') : NULL;
+                size_t path_length = path ? strcspn(path, "?#") : 0;
+                if (path == NULL ||
+                    !sanitize_filename(path, path_length, job->filename, sizeof(job->filename))) {
+                    const char *type = job->response.content_type;
+                    default_filename(type, strcspn(type, "; "), job->filename, sizeof(job->filename));
+                }
+            }
+            store_upload(job->thread, req, job->key.id, &job->scratch, (int64_t)job->response.size,
+                         job->filename, job->response.content_type[0] ? job->response.content_type : NULL,
+                         job->auto_cleanup);
+            break;
+        case FETCH_TOO_LARGE:
+            send_too_large(req, app, "url");
+            break;
+        default:
+            snprintf(message, sizeof(message), "The URL could not be downloaded (%s): %s",
+                     fetch_result_name(job->result), job->error);
+            http_send_error_fields(req, 422, ERR_TYPE_INVALID_REQUEST,
+                                   job->result == FETCH_BLOCKED       ? "url_blocked"
+                                   : job->result == FETCH_INVALID_URL ? "invalid_url"
+                                                                      : "url_unreachable",
+                                   "url", message);
+            break;
+        }
+    }
+    scratch_remove(&job->scratch);
+    free(job);
+}
+
+void api_uploads_url(http_exchange *exchange)
+{
+    api_thread *thread = exchange->thread_data;
+    const api_app *app = thread->app;
+    h2o_req_t *req = exchange->req;
+    key_record key;
+    if (!api_authenticate(exchange, &key)) return;
+    bool auto_cleanup;
+    const char *file_name;
+    json_t *body = parse_upload_json(req, &auto_cleanup, &file_name);
+    if (body == NULL) return;
+    json_t *url = json_object_get(body, "url");
+    if (!json_is_string(url) || json_string_length(url) == 0 || json_string_length(url) > MAX_URL) {
+        json_decref(body);
+        http_send_error_fields(req, 400, ERR_TYPE_INVALID_REQUEST, url ? "invalid_field" : "missing_field",
+                               "url", "url must be a string of 1 to 2048 characters.");
+        return;
+    }
+    const char *text = json_string_value(url);
+    if (strncasecmp(text, "http://", 7) != 0 && strncasecmp(text, "https://", 8) != 0) {
+        json_decref(body);
+        http_send_error_fields(req, 422, ERR_TYPE_INVALID_REQUEST, "invalid_url", "url",
+                               "url must be an absolute http or https URL.");
+        return;
+    }
+    url_upload *job = calloc(1, sizeof(*job));
+    if (job == NULL) {
+        json_decref(body);
+        send_server_error(req, "allocate");
+        return;
+    }
+    job->thread = thread;
+    job->key = key;
+    snprintf(job->url, sizeof(job->url), "%s", text);
+    job->auto_cleanup = auto_cleanup;
+    if (file_name) {
+        job->filename_given = true;
+        if (!sanitize_filename(file_name, strlen(file_name), job->filename, sizeof(job->filename))) {
+            json_decref(body);
+            free(job);
+            http_send_error_fields(req, 400, ERR_TYPE_INVALID_REQUEST, "invalid_field", "file_name",
+                                   "file_name must contain letters or digits.");
+            return;
+        }
+    }
+    json_decref(body);
+    job->policy = *app->upload_fetch;
+    if (job->policy.max_bytes == 0 || (int64_t)job->policy.max_bytes > app->max_upload_bytes)
+        job->policy.max_bytes = (size_t)app->max_upload_bytes;
+    if (scratch_make(app->blobs, &job->scratch) != 0) {
+        scratch_remove(&job->scratch);
+        free(job);
+        send_server_error(req, "create the scratch folder");
+        return;
+    }
+    if (http_offload(req, url_upload_work, url_upload_done, job) != 0) {
+        scratch_remove(&job->scratch);
+        free(job);
+        send_server_error(req, "queue the download");
+    }
+}
