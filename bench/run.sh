@@ -21,6 +21,9 @@ wait_http() { for _ in $(seq 100); do curl -fs "$1" >/dev/null 2>&1 && return 0;
 RPORT=$(free_port)
 "$BIN" init --data "$WORK/data" --json > "$WORK/init.json"
 KEY=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["key"])' "$WORK/init.json")
+KEY_ID=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["key_id"])' "$WORK/init.json")
+# every accepted submit reserves its price: enough credits that the run measures admissions, not 402s
+"$BIN" credits grant "$KEY_ID" 1000000000000 --data "$WORK/data" > /dev/null
 REELAY_ACCESS_LOG=0 "$BIN" serve --data "$WORK/data" --listen 127.0.0.1:$RPORT --threads $THREADS --engine-paused \
   2> "$WORK/reelay.log" > /dev/null &
 PIDS+=($!)

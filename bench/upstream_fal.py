@@ -13,6 +13,8 @@ result document, download, probe, storage, commit), the rest is the emulator's l
 Usage: bench/upstream_fal.py [tasks, default 10000] [mode: webhook|polling|both, default both]
 Only 127.0.0.1 is used."""
 import concurrent.futures
+import functools
+import http.server
 import json
 import os
 import re
@@ -22,6 +24,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 import requests
@@ -76,7 +79,27 @@ def quantile(values, q):
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+def serve_inputs(work):
+    """The task inputs (a video and an audio track) on a loopback HTTP server: reelay probes them at
+    submit (once each: the probe cache answers the rest)."""
+    folder = os.path.join(work, "inputs")
+    os.makedirs(folder, exist_ok=True)
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=160x120:rate=10:duration=2",
+                    "-pix_fmt", "yuv420p", os.path.join(folder, "v.mp4")], check=True)
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "sine=frequency=440:duration=2",
+                    os.path.join(folder, "a.wav")], check=True)
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=folder))
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{httpd.server_address[1]}"
+
+
 def run(tasks, mode, work):
+    inputs = serve_inputs(work)
     media = os.path.join(work, "result.mp4")
     subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=160x120:rate=10:duration=1",
                     "-pix_fmt", "yuv420p", media], check=True)
@@ -107,7 +130,7 @@ def run(tasks, mode, work):
             except requests.ConnectionError:
                 time.sleep(0.05)
         cpu_before, started = cpu_seconds(server.pid), time.time()
-        body = {"model": "lipsync-2", "video_url": "https://example.com/v.mp4", "audio_url": "https://example.com/a.wav"}
+        body = {"model": "lipsync-2", "video_url": inputs + "/v.mp4", "audio_url": inputs + "/a.wav"}
         sessions = {}
 
         def submit(_):

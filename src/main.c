@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "api/api.h"
+#include "api/input_checks.h"
 #include "blob/blob.h"
 #include "blob/link.h"
 #include "catalog/prices.h"
@@ -448,6 +449,12 @@ static int command_serve(int argc, char **argv)
     if (sweep)
         engine_settings.maintenance_interval_ms =
             parse_number(sweep, "REELAY_MAINTENANCE_INTERVAL_MS", 100, 3600000);
+    /* media inputs are probed at submit through the same guard; uploads are read where they lie */
+    static api_input_checks input_checks;
+    local_inputs own_files = {.signer = &app.signer, .blobs = app.blobs};
+    if (api_input_checks_init(&input_checks, &engine_settings.fetch, &own_files) != 0) return 1;
+    app.probe_input = api_input_probe;
+    app.probe_context = &input_checks;
     app.engine = engine_start(&engine_settings);
     if (app.engine == NULL) return 1;
 
@@ -501,6 +508,7 @@ static int command_serve(int argc, char **argv)
     while (url_length > 0 && public_url[url_length - 1] == '/')
         public_url[--url_length] = '\0';
     app.public_url = public_url;
+    input_checks.local.public_url = app.public_url;
     task_view_links links = {.signer = &app.signer, .public_url = public_url, .link_ttl_seconds = o.link_ttl};
     if (!engine_start_callbacks(app.engine, &links)) {
         http_server_stop(server);
@@ -520,6 +528,7 @@ static int command_serve(int argc, char **argv)
     engine_stop(app.engine);
     blob_store_close(app.blobs);
     price_table_free(app.prices);
+    api_input_checks_done(&input_checks);
     return 0;
 }
 

@@ -179,8 +179,9 @@ class Server:
     def submit(self, body, key="default"):
         return self.request("POST", "/v1/videos/generations", key=key, json=body)
 
-    def create_key(self):
-        return json.loads(self.cli("keys", "create", "--json").stdout)
+    def create_key(self, *flags):
+        """A new key with enough credits for a test's tasks (flags: e.g. "--rpm", "10")."""
+        return json.loads(self.cli("keys", "create", "--json", "--credits", "1000000", *flags).stdout)
 
 
 def check_task_invariants(task):

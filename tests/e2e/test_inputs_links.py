@@ -1,36 +1,60 @@
 """Inputs through the guarded fetcher, and result links: download, ranges, tampering, expiry."""
 import time
 
+import json
+import os
+import shutil
+
 import requests
 
 from conftest import wait_task
 from test_errors import assert_error
 
 
-def test_unreachable_and_non_media_inputs_fail_the_task(server, media):
+def test_unreachable_and_non_media_inputs_are_refused_at_submit(server, media):
     cases = [
         ({"model": "lipsync-2", "video_url": media["missing"], "audio_url": media["audio3s.wav"]},
-         "input_unreachable"),
+         "input_unreachable", "video_url"),
         ({"model": "lipsync-2", "video_url": media["notes.txt"], "audio_url": media["audio3s.wav"]},
-         "input_not_media"),
+         "input_not_media", "video_url"),
         ({"model": "creatify-aurora", "image_url": media["portrait.png"], "audio_url": media["mute2s.mp4"]},
-         "input_not_media"),
+         "unsupported_media_format", "audio_url"),
         ({"model": "kling-v3-motion-control", "image_url": media["audio1s.wav"], "video_url": media["video2s.mp4"]},
-         "input_not_media"),
+         "unsupported_media_format", "image_url"),
     ]
-    for body, code in cases:
-        task = wait_task(server, server.submit(body).json()["id"])
-        assert task["status"] == "failed" and task["error"]["code"] == code, task
-        assert task["error"]["message"]
+    for body, code, param in cases:
+        response = server.submit(body)
+        assert response.status_code == 422, response.text
+        error = response.json()["error"]
+        assert (error["code"], error["param"]) == (code, param), error
+        assert error["message"] and error["type"] == "invalid_request_error"
+
+
+def test_an_input_that_breaks_after_submit_fails_the_task(make_server, media):
+    folder = media["dir"]
+    shutil.copy(os.path.join(folder, "audio3s.wav"), os.path.join(folder, "vanishing.wav"))
+    server = make_server(["--engine-paused"])
+    key = json.loads(server.cli("keys", "create", "--json", "--credits", "1000").stdout)
+    url = media["audio3s.wav"].replace("audio3s.wav", "vanishing.wav")
+    created = server.submit({"model": "lipsync-2", "video_url": media["video2s.mp4"], "audio_url": url},
+                            key=key["key"])
+    assert created.status_code == 200, created.text
+    os.remove(os.path.join(folder, "vanishing.wav"))
+    server.restart([])
+    task = wait_task(server, created.json()["id"], key=key["key"])
+    assert task["status"] == "failed" and task["error"]["code"] == "input_unreachable", task
+    balance = server.request("GET", "/v1/balance", key=key["key"]).json()
+    assert balance["credits_available"] == 1000 and balance["credits_reserved"] == 0  # refunded
 
 
 def test_private_addresses_are_refused_unless_allowed(make_server, media):
     server = make_server(fetch_allow=None)
-    task_id = server.submit({"model": "lipsync-2", "video_url": media["video2s.mp4"],
-                             "audio_url": media["audio3s.wav"]}).json()["id"]
-    task = wait_task(server, task_id)
-    assert task["status"] == "failed" and task["error"]["code"] == "input_unreachable"
-    assert "not public" in task["error"]["message"]
+    response = server.submit({"model": "lipsync-2", "video_url": media["video2s.mp4"],
+                              "audio_url": media["audio3s.wav"]})
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert (error["code"], error["param"]) == ("input_blocked", "video_url")
+    assert "public" in error["message"]
     assert requests.get(server.url + "/healthz", timeout=5).status_code == 200
 
 
