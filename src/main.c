@@ -403,6 +403,14 @@ static int command_serve(int argc, char **argv)
     if (*host_start == '[' && host_end[-1] == ']') host_start++, host_end--; /* [::1]:8080 */
     snprintf(host, sizeof(host), "%.*s", (int)(host_end - host_start), host_start);
 
+    /* SIGINT and SIGTERM are taken by sigwait at the end, so they are blocked before any thread starts
+     * (every thread inherits the mask): a thread that did not block them could take one and end the
+     * process without a clean stop. */
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &signals, NULL);
     store *db = open_store_or_exit(o.data_dir); /* migrates once, before threads open their own */
     store_close(db);
     static api_app app;
@@ -485,12 +493,6 @@ static int command_serve(int argc, char **argv)
                                .access_log = true};
     const char *no_log = getenv("REELAY_ACCESS_LOG");
     if (no_log && strcmp(no_log, "0") == 0) http.access_log = false;
-    /* Signals are taken by sigwait below, so every thread started from here on blocks them. */
-    sigset_t signals;
-    sigemptyset(&signals);
-    sigaddset(&signals, SIGINT);
-    sigaddset(&signals, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &signals, NULL);
     http_server *server = http_server_start(&http);
     if (server == NULL) {
         engine_stop(app.engine);

@@ -102,6 +102,28 @@ static size_t route_body_limit(const http_server_config *config, const http_rout
     return config->route_body_bytes;
 }
 
+/* What the access log and the counters need of a routed request, kept in its memory pool. */
+typedef struct request_record {
+    struct http_server *server;
+    http_thread *thread;
+    h2o_req_t *req;
+    size_t row;
+    const char *route_name;
+    int64_t started_ms;
+} request_record;
+
+static void on_request_disposed(void *object)
+{
+    request_record *record = object;
+    h2o_req_t *req = record->req;
+    int status = req->res.status; /* 0 when the client left before an answer */
+    atomic_fetch_add_explicit(&record->thread->counts[record->row * STATUS_SLOTS + status_slot(status)], 1,
+                              memory_order_relaxed);
+    if (record->server->config.access_log)
+        log_info("request", "method=%.*s route=%s status=%d ms=%lld", (int)req->method.len, req->method.base,
+                 record->route_name, status, (long long)(clock_monotonic_ms() - record->started_ms));
+}
+
 static int on_request(h2o_handler_t *self, h2o_req_t *req)
 {
     struct http_server *server = ((router_handler *)self)->server;
@@ -141,11 +163,11 @@ static int on_request(h2o_handler_t *self, h2o_req_t *req)
         route_name = "unmatched";
         http_send_error_fields(req, 404, "not_found", "unknown_path", NULL, "There is nothing at this path.");
     }
-    atomic_fetch_add_explicit(&thread->counts[counter_row * STATUS_SLOTS + status_slot(req->res.status)], 1,
-                              memory_order_relaxed);
-    if (server->config.access_log)
-        log_info("request", "method=%.*s route=%s status=%d ms=%lld", (int)req->method.len, req->method.base,
-                 route_name, req->res.status, (long long)(clock_monotonic_ms() - started));
+    /* Counted and logged when h2o lets go of the request, so that an answer sent later (after a group
+     * commit or offloaded work) is recorded with its real status and time. */
+    request_record *record = h2o_mem_alloc_shared(&req->pool, sizeof(*record), on_request_disposed);
+    *record = (request_record){.server = server, .thread = thread, .req = req, .row = counter_row,
+                               .route_name = route_name, .started_ms = started};
     return 0;
 }
 
