@@ -538,17 +538,17 @@ void api_generations_create(http_exchange *exchange)
         return;
     }
     /* "The same request" is the same validated parameters: key order, spacing and spelled-out defaults
-     * do not make a body different. */
-    unsigned char request_hash[32];
-    char *canonical = json_dumps(params, JSON_COMPACT | JSON_SORT_KEYS);
-    if (canonical == NULL) {
-        json_decref(params), json_decref(advanced);
-        http_send_error_fields(req, 500, ERR_TYPE_SERVER, "internal_error", NULL, "Out of memory.");
-        return;
-    }
-    crypto_hash_sha256(request_hash, (const unsigned char *)canonical, strlen(canonical));
-    free(canonical);
+     * do not make a body different. Only needed with an Idempotency-Key. */
+    unsigned char request_hash[32] = {0};
     if (idempotency_key[0]) {
+        char *canonical = json_dumps(params, JSON_COMPACT | JSON_SORT_KEYS);
+        if (canonical == NULL) {
+            json_decref(params), json_decref(advanced);
+            http_send_error_fields(req, 500, ERR_TYPE_SERVER, "internal_error", NULL, "Out of memory.");
+            return;
+        }
+        crypto_hash_sha256(request_hash, (const unsigned char *)canonical, strlen(canonical));
+        free(canonical);
         char existing[IDS_TASK_ID_SIZE];
         bool same = false;
         store_status found = store_idempotency_find(thread->db, key.id, idempotency_key, request_hash,

@@ -13,7 +13,18 @@
 
 #include "store/store.h"
 
-enum { STMT_KEY_BY_HASH, STMT_TASK_GET, STMT_TASK_INSERT, STMT_COUNT };
+/* Statements kept prepared on every connection (the request and admission paths). */
+enum {
+    STMT_KEY_BY_HASH,
+    STMT_TASK_GET,
+    STMT_TASK_INSERT,
+    STMT_KEY_BALANCE, /* store_credits.c */
+    STMT_KEY_MOVE_CREDITS,
+    STMT_LEDGER_APPEND,
+    STMT_IDEMPOTENCY_GET,
+    STMT_IDEMPOTENCY_PUT,
+    STMT_COUNT
+};
 enum { TASK_CACHE_ENTRIES = 512 };
 
 typedef struct task_cache_entry {

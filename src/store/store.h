@@ -196,12 +196,14 @@ store_status store_task_count_by_state(store *s, int64_t counts[TASK_STATE_COUNT
  * transaction that moves the key's balances, so that for every key, at every commit:
  *   available = grants − reservations + refunds + (settle releases − settle charges)
  *   reserved  = reservations of its unfinished tasks
- * and every finished task's reservation has exactly one settle or refund. ---- */
+ * and every finished task's reservation has exactly one settle or refund. The key's count of unfinished
+ * tasks moves with the same rows (+1 on a reservation, −1 on its release). ---- */
 
 typedef struct credit_balance {
     int64_t available; /* may be spent by new tasks */
     int64_t reserved;  /* held by unfinished tasks */
     char user_group[32];
+    int64_t unfinished_tasks; /* tasks admitted and not yet finished (what --max-concurrent counts) */
 } credit_balance;
 
 typedef enum { LEDGER_GRANT, LEDGER_RESERVE, LEDGER_SETTLE, LEDGER_REFUND } ledger_kind;
@@ -296,8 +298,9 @@ store_status store_callbacks_claim_due(store *s, int64_t now_ms, int64_t lease_u
  * at next_at_ms (a retry). http_status (0 = no answer) and error ("" or NULL = none; never a secret) are
  * kept as the last outcome. Only a due callback changes: CONFLICT when it is already delivered or given
  * up, NOT_FOUND for an unknown task id. */
-store_status store_callback_finish_attempt(store *s, const char *task_id, callback_state state, int http_status,
-                                           const char *error, int64_t next_at_ms, int64_t now_ms);
+store_status store_callback_finish_attempt(store *s, const char *task_id, callback_state state,
+                                           int http_status, const char *error, int64_t next_at_ms,
+                                           int64_t now_ms);
 /* The earliest next_at_ms of any due callback (claimed ones included, at their lease's end): the time
  * a sender may sleep until. NOT_FOUND when nothing is due. */
 store_status store_callbacks_next_due(store *s, int64_t *next_at_ms);
@@ -305,7 +308,7 @@ store_status store_callbacks_next_due(store *s, int64_t *next_at_ms);
 typedef struct callback_delivery {
     callback_record record;
     callback_state state;
-    int last_status;     /* HTTP status of the last attempt, 0 = none or no answer */
+    int last_status;      /* HTTP status of the last attempt, 0 = none or no answer */
     char last_error[256]; /* "" = none */
 } callback_delivery;
 /* One task's callback and how its delivery stands (operators, tests). NOT_FOUND when it has none. */
@@ -348,6 +351,7 @@ store_status store_upload_get(store *s, const char *id, upload_record *out);
 store_status store_upload_usage(store *s, const char *key_id, int64_t now, int64_t *bytes, int64_t *count);
 /* Deletes up to `limit` uploads whose expires_at <= now (earliest first) and returns them in *out
  * (malloc'd, free(); NULL when *count is 0) so that the caller removes their objects. */
-store_status store_uploads_take_expired(store *s, int64_t now, size_t limit, upload_record **out, size_t *count);
+store_status store_uploads_take_expired(store *s, int64_t now, size_t limit, upload_record **out,
+                                        size_t *count);
 
 #endif

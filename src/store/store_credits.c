@@ -36,40 +36,23 @@ static bool ledger_kind_parse(const char *name, ledger_kind *out)
 static store_status ledger_append(store *s, const char *key_id, const char *task_id, ledger_kind kind,
                                   int64_t amount, int64_t released, const char *note, int64_t now)
 {
-    int64_t delta_available = 0, delta_reserved = 0;
+    int64_t delta_available = 0, delta_reserved = 0, delta_tasks = 0;
     switch (kind) {
-    case LEDGER_GRANT:
-        delta_available = amount;
-        break;
-    case LEDGER_RESERVE:
-        delta_available = -amount, delta_reserved = amount;
-        break;
-    case LEDGER_SETTLE:
-        delta_available = released - amount, delta_reserved = -released;
-        break;
-    case LEDGER_REFUND:
-        delta_available = amount, delta_reserved = -amount;
-        break;
+    case LEDGER_GRANT: delta_available = amount; break;
+    case LEDGER_RESERVE: delta_available = -amount, delta_reserved = amount, delta_tasks = 1; break;
+    case LEDGER_SETTLE: delta_available = released - amount, delta_reserved = -released, delta_tasks = -1; break;
+    case LEDGER_REFUND: delta_available = amount, delta_reserved = -amount, delta_tasks = -1; break;
     }
-    sqlite3_stmt *stmt = NULL;
-    if (sql_prepare(s,
-                    "UPDATE api_keys SET credits_available = credits_available + ?1, "
-                    "credits_reserved = credits_reserved + ?2 "
-                    "WHERE id = ?3 AND credits_available + ?1 >= 0 AND credits_reserved + ?2 >= 0",
-                    &stmt) != STORE_OK)
-        return STORE_ERROR;
+    sqlite3_stmt *stmt = s->hot[STMT_KEY_MOVE_CREDITS];
     sqlite3_bind_int64(stmt, 1, delta_available);
     sqlite3_bind_int64(stmt, 2, delta_reserved);
     sqlite3_bind_text(stmt, 3, key_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(stmt, 4, delta_tasks);
     int rc = sqlite3_step(stmt);
-    sqlite3_finalize(stmt);
+    sql_release(stmt);
     if (rc != SQLITE_DONE) return sql_fail(s, "move credits");
     if (sqlite3_changes(s->db) != 1) return STORE_CONFLICT;
-    if (sql_prepare(s,
-                    "INSERT INTO credit_ledger (key_id, task_id, kind, amount, released, note, created_at) "
-                    "VALUES (?,?,?,?,?,?,?)",
-                    &stmt) != STORE_OK)
-        return STORE_ERROR;
+    stmt = s->hot[STMT_LEDGER_APPEND];
     sqlite3_bind_text(stmt, 1, key_id, -1, SQLITE_TRANSIENT);
     sql_bind_text_or_null(stmt, 2, task_id);
     sqlite3_bind_text(stmt, 3, ledger_kind_name(kind), -1, SQLITE_STATIC);
@@ -78,7 +61,7 @@ static store_status ledger_append(store *s, const char *key_id, const char *task
     sqlite3_bind_text(stmt, 6, note ? note : "", -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(stmt, 7, now);
     rc = sqlite3_step(stmt);
-    sqlite3_finalize(stmt);
+    sql_release(stmt);
     if (rc == SQLITE_CONSTRAINT) return STORE_CONFLICT; /* a second reservation or release of one task */
     return rc == SQLITE_DONE ? STORE_OK : sql_fail(s, "append to ledger");
 }
@@ -101,10 +84,7 @@ store_status store_credits_grant(store *s, const char *key_id, int64_t amount, c
 store_status store_credits_balance(store *s, const char *key_id, credit_balance *out)
 {
     memset(out, 0, sizeof(*out));
-    sqlite3_stmt *stmt = NULL;
-    if (sql_prepare(s, "SELECT credits_available, credits_reserved, user_group FROM api_keys WHERE id = ?",
-                    &stmt) != STORE_OK)
-        return STORE_ERROR;
+    sqlite3_stmt *stmt = s->hot[STMT_KEY_BALANCE];
     sqlite3_bind_text(stmt, 1, key_id, -1, SQLITE_TRANSIENT);
     int rc = sqlite3_step(stmt);
     store_status status = rc == SQLITE_ROW    ? STORE_OK
@@ -114,8 +94,9 @@ store_status store_credits_balance(store *s, const char *key_id, credit_balance 
         out->available = sqlite3_column_int64(stmt, 0);
         out->reserved = sqlite3_column_int64(stmt, 1);
         sql_copy_text(out->user_group, sizeof(out->user_group), stmt, 2);
+        out->unfinished_tasks = sqlite3_column_int64(stmt, 3);
     }
-    sqlite3_finalize(stmt);
+    sql_release(stmt);
     return status;
 }
 
@@ -188,66 +169,40 @@ store_status store_credits_release_tx(store *s, const char *task_id, bool refund
 
 /* ---- admission ---- */
 
-/* One admission inside the open transaction (under a savepoint, so a refused one leaves nothing). */
+/* One admission inside the open transaction. Every check reads before anything is written, so a
+ * refused item leaves nothing behind. */
 static store_status admit_one(store *s, task_admission *item)
 {
     const task_record *task = item->task;
     int64_t reserve = (int64_t)task->credits_reserved;
     bool with_key = item->idempotency_key && item->idempotency_key[0];
-    sqlite3_stmt *stmt = NULL;
     item->outcome = ADMIT_CREATED;
     item->existing_id[0] = '\0';
     if (with_key) {
-        if (sql_prepare(s,
-                        "SELECT request_hash, task_id, created_at FROM idempotency_keys "
-                        "WHERE key_id = ? AND idempotency_key = ?",
-                        &stmt) != STORE_OK)
-            return STORE_ERROR;
+        sqlite3_stmt *stmt = s->hot[STMT_IDEMPOTENCY_GET];
         sqlite3_bind_text(stmt, 1, task->key_id, -1, SQLITE_TRANSIENT);
         sqlite3_bind_text(stmt, 2, item->idempotency_key, -1, SQLITE_TRANSIENT);
         int rc = sqlite3_step(stmt);
-        bool found = rc == SQLITE_ROW, expired = false;
-        if (found) {
-            expired = sqlite3_column_int64(stmt, 2) <= task->created_at - STORE_IDEMPOTENCY_TTL_SECONDS;
-            const void *hash = sqlite3_column_blob(stmt, 0);
-            bool same = sqlite3_column_bytes(stmt, 0) == 32 && memcmp(hash, item->request_hash, 32) == 0;
+        /* a row past the TTL is forgotten: the key may be used afresh (the insert below replaces it) */
+        if (rc == SQLITE_ROW &&
+            sqlite3_column_int64(stmt, 2) > task->created_at - STORE_IDEMPOTENCY_TTL_SECONDS) {
+            bool same = sqlite3_column_bytes(stmt, 0) == 32 &&
+                        memcmp(sqlite3_column_blob(stmt, 0), item->request_hash, 32) == 0;
             sql_copy_text(item->existing_id, sizeof(item->existing_id), stmt, 1);
             item->outcome = same ? ADMIT_DUPLICATE : ADMIT_IDEMPOTENCY_MISMATCH;
         }
-        sqlite3_finalize(stmt);
+        sql_release(stmt);
         if (rc != SQLITE_ROW && rc != SQLITE_DONE) return sql_fail(s, "find idempotency key");
-        if (found && !expired) return STORE_OK;
-        item->outcome = ADMIT_CREATED;
-        item->existing_id[0] = '\0';
-        if (found && sql_exec(s, "SAVEPOINT stale", "idempotency") == STORE_OK) {
-            if (sql_prepare(s, "DELETE FROM idempotency_keys WHERE key_id = ? AND idempotency_key = ?",
-                            &stmt) != STORE_OK)
-                return STORE_ERROR;
-            sqlite3_bind_text(stmt, 1, task->key_id, -1, SQLITE_TRANSIENT);
-            sqlite3_bind_text(stmt, 2, item->idempotency_key, -1, SQLITE_TRANSIENT);
-            rc = sqlite3_step(stmt);
-            sqlite3_finalize(stmt);
-            if (rc != SQLITE_DONE) return sql_fail(s, "forget idempotency key");
-            sql_exec(s, "RELEASE stale", "idempotency");
-        }
-    }
-    if (item->max_concurrent > 0) {
-        if (sql_prepare(s, "SELECT COUNT(*) FROM tasks WHERE key_id = ? AND state < 4", &stmt) != STORE_OK)
-            return STORE_ERROR;
-        sqlite3_bind_text(stmt, 1, task->key_id, -1, SQLITE_TRANSIENT);
-        int rc = sqlite3_step(stmt);
-        int64_t unfinished = rc == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : 0;
-        sqlite3_finalize(stmt);
-        if (rc != SQLITE_ROW) return sql_fail(s, "count unfinished tasks");
-        if (unfinished >= item->max_concurrent) {
-            item->outcome = ADMIT_TOO_MANY_TASKS;
-            return STORE_OK;
-        }
+        if (item->outcome != ADMIT_CREATED) return STORE_OK;
     }
     credit_balance balance;
     store_status status = store_credits_balance(s, task->key_id, &balance);
     if (status != STORE_OK) return status == STORE_NOT_FOUND ? STORE_ERROR : status;
     item->available = balance.available;
+    if (item->max_concurrent > 0 && balance.unfinished_tasks >= item->max_concurrent) {
+        item->outcome = ADMIT_TOO_MANY_TASKS;
+        return STORE_OK;
+    }
     if (balance.available < reserve) {
         item->outcome = ADMIT_INSUFFICIENT_CREDITS;
         return STORE_OK;
@@ -259,19 +214,14 @@ static store_status admit_one(store *s, task_admission *item)
     if (status != STORE_OK) return status == STORE_CONFLICT ? STORE_ERROR : status;
     item->available = balance.available - reserve;
     if (with_key) {
-        if (sql_prepare(
-                s,
-                "INSERT INTO idempotency_keys (key_id, idempotency_key, request_hash, task_id, created_at) "
-                "VALUES (?,?,?,?,?)",
-                &stmt) != STORE_OK)
-            return STORE_ERROR;
+        sqlite3_stmt *stmt = s->hot[STMT_IDEMPOTENCY_PUT];
         sqlite3_bind_text(stmt, 1, task->key_id, -1, SQLITE_TRANSIENT);
         sqlite3_bind_text(stmt, 2, item->idempotency_key, -1, SQLITE_TRANSIENT);
         sqlite3_bind_blob(stmt, 3, item->request_hash, 32, SQLITE_TRANSIENT);
         sqlite3_bind_text(stmt, 4, task->id, -1, SQLITE_TRANSIENT);
         sqlite3_bind_int64(stmt, 5, task->created_at);
         rc = sqlite3_step(stmt);
-        sqlite3_finalize(stmt);
+        sql_release(stmt);
         if (rc != SQLITE_DONE) return sql_fail(s, "record idempotency key");
     }
     return STORE_OK;
@@ -282,15 +232,13 @@ store_status store_task_admit(store *s, task_admission *items, size_t count)
     if (count == 0) return STORE_OK;
     if (sql_begin(s, "admit tasks") != STORE_OK) return STORE_ERROR;
     store_status status = STORE_OK;
-    for (size_t i = 0; status == STORE_OK && i < count; i++) {
-        status = sql_exec(s, "SAVEPOINT admission", "admit task");
-        if (status != STORE_OK) break;
+    for (size_t i = 0; status == STORE_OK && i < count; i++)
         status = admit_one(s, &items[i]);
-        if (status == STORE_OK && items[i].outcome != ADMIT_CREATED)
-            status = sql_exec(s, "ROLLBACK TO admission", "refuse task"); /* nothing of it stays */
-        if (status == STORE_OK) status = sql_exec(s, "RELEASE admission", "admit task");
-    }
-    return sql_end(s, status, "admit tasks");
+    status = sql_end(s, status, "admit tasks");
+    if (status == STORE_OK)
+        for (size_t i = 0; i < count; i++)
+            if (items[i].outcome == ADMIT_CREATED) store_task_changed(items[i].task->id);
+    return status;
 }
 
 store_status store_idempotency_find(store *s, const char *key_id, const char *idempotency_key,
@@ -355,6 +303,9 @@ store_status store_credits_audit(store *s, credit_audit *out)
         " COALESCE(SUM(CASE l.kind WHEN 'reserve' THEN l.amount WHEN 'settle' THEN -l.released"
         "  WHEN 'refund' THEN -l.amount END), 0),"
         " (SELECT COALESCE(SUM(r.amount), 0) FROM credit_ledger r JOIN tasks t ON t.id = r.task_id"
+        "   WHERE r.kind = 'reserve' AND r.key_id = k.id AND t.state < 4),"
+        " k.tasks_unfinished,"
+        " (SELECT COUNT(*) FROM credit_ledger r JOIN tasks t ON t.id = r.task_id"
         "   WHERE r.kind = 'reserve' AND r.key_id = k.id AND t.state < 4)"
         " FROM api_keys k LEFT JOIN credit_ledger l ON l.key_id = k.id GROUP BY k.id",
         &stmt);
@@ -366,6 +317,10 @@ store_status store_credits_audit(store *s, credit_audit *out)
         int64_t ledger_available = sqlite3_column_int64(stmt, 3),
                 ledger_reserved = sqlite3_column_int64(stmt, 4);
         int64_t open_reserved = sqlite3_column_int64(stmt, 5);
+        int64_t counted = sqlite3_column_int64(stmt, 6), open_tasks = sqlite3_column_int64(stmt, 7);
+        if (counted != open_tasks)
+            problem(out, "key %s: counts %lld unfinished tasks, but %lld hold a reservation", id, (long long)counted,
+                    (long long)open_tasks);
         if (available != ledger_available)
             problem(out, "key %s: available %lld, but its ledger sums to %lld", id, (long long)available,
                     (long long)ledger_available);

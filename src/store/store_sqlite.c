@@ -100,6 +100,7 @@ static const char *const migrations[] = {
     "ALTER TABLE api_keys ADD COLUMN rpm_limit INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE api_keys ADD COLUMN max_concurrent INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE api_keys ADD COLUMN webhook_secret_sealed TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE api_keys ADD COLUMN tasks_unfinished INTEGER NOT NULL DEFAULT 0;"
     "CREATE TABLE credit_ledger ("
     "  seq INTEGER PRIMARY KEY,"
     "  key_id TEXT NOT NULL,"
@@ -109,11 +110,9 @@ static const char *const migrations[] = {
     "  released INTEGER NOT NULL DEFAULT 0," /* settle: the reservation it releases */
     "  note TEXT NOT NULL DEFAULT '',"
     "  created_at INTEGER NOT NULL);"
-    "CREATE INDEX credit_ledger_by_key ON credit_ledger (key_id, seq);"
     "CREATE UNIQUE INDEX credit_ledger_one_reserve ON credit_ledger (task_id) WHERE kind = 'reserve';"
     "CREATE UNIQUE INDEX credit_ledger_one_release ON credit_ledger (task_id) WHERE kind IN ('settle', "
     "'refund');"
-    "CREATE INDEX tasks_unfinished_by_key ON tasks (key_id) WHERE state < 4;"
     "CREATE TABLE idempotency_keys ("
     "  key_id TEXT NOT NULL,"
     "  idempotency_key TEXT NOT NULL,"
@@ -164,6 +163,22 @@ static const char *const hot_statements[STMT_COUNT] = {
     [STMT_KEY_BY_HASH] = "SELECT " KEY_COLUMNS " FROM api_keys WHERE key_hash = ? AND revoked_at = 0",
     [STMT_TASK_GET] = "SELECT " TASK_COLUMNS " FROM tasks WHERE id = ?",
     [STMT_TASK_INSERT] = "INSERT INTO tasks (" TASK_COLUMNS ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+    [STMT_KEY_BALANCE] =
+        "SELECT credits_available, credits_reserved, user_group, tasks_unfinished FROM api_keys "
+        "WHERE id = ?",
+    [STMT_KEY_MOVE_CREDITS] =
+        "UPDATE api_keys SET credits_available = credits_available + ?1, "
+        "credits_reserved = credits_reserved + ?2, tasks_unfinished = tasks_unfinished + ?4 "
+        "WHERE id = ?3 AND credits_available + ?1 >= 0 AND credits_reserved + ?2 >= 0 "
+        "AND tasks_unfinished + ?4 >= 0",
+    [STMT_LEDGER_APPEND] =
+        "INSERT INTO credit_ledger (key_id, task_id, kind, amount, released, note, created_at) "
+        "VALUES (?,?,?,?,?,?,?)",
+    [STMT_IDEMPOTENCY_GET] = "SELECT request_hash, task_id, created_at FROM idempotency_keys "
+                             "WHERE key_id = ? AND idempotency_key = ?",
+    [STMT_IDEMPOTENCY_PUT] =
+        "INSERT OR REPLACE INTO idempotency_keys (key_id, idempotency_key, request_hash, task_id, "
+        "created_at) VALUES (?,?,?,?,?)",
 };
 
 /* How long a writer waits for another connection's write lock before giving up: far longer than any
@@ -441,7 +456,7 @@ store_status store_open(const char *data_dir, store **out)
     store_status status =
         sql_exec(s,
                  "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; "
-                 "PRAGMA wal_autocheckpoint=0;",
+                 "PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit=67108864;",
                  "pragmas");
     if (status == STORE_OK) status = migrate(s);
     for (int i = 0; status == STORE_OK && i < STMT_COUNT; i++)
@@ -1095,14 +1110,16 @@ store_status store_checkpoint(store *s)
     int log_frames = 0, checkpointed = 0;
     int rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log_frames, &checkpointed);
     if (rc != SQLITE_OK && rc != SQLITE_BUSY) return sql_fail(s, "checkpoint");
-    /* Once everything is copied back, restart the log from its beginning so that it stays small. A
-     * truncating checkpoint holds back new writers while it waits for readers, so it must not wait:
-     * without a busy handler it gives up at once (SQLITE_BUSY) and the next second tries again. */
+    /* Once everything is copied back, restart the log from its beginning so that it stays small. The
+     * file keeps its size (journal_size_limit caps it), so the next writes overwrite blocks that exist
+     * instead of making the file system allocate and zero new ones. A restarting checkpoint holds back
+     * new writers while it waits for readers, so it must not wait: without a busy handler it gives up
+     * at once (SQLITE_BUSY) and the next second tries again. */
     if (rc == SQLITE_OK && log_frames > 0 && checkpointed == log_frames) {
         if (sqlite3_busy_timeout(s->db, 0) != SQLITE_OK) return sql_fail(s, "checkpoint");
-        rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+        rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
         if (sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS) != SQLITE_OK) return sql_fail(s, "checkpoint");
-        if (rc != SQLITE_OK && rc != SQLITE_BUSY) return sql_fail(s, "truncate log");
+        if (rc != SQLITE_OK && rc != SQLITE_BUSY) return sql_fail(s, "restart log");
     }
     return STORE_OK;
 }
