@@ -411,13 +411,14 @@ static int command_serve(int argc, char **argv)
     sigaddset(&signals, SIGINT);
     sigaddset(&signals, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &signals, NULL);
-    store *db = open_store_or_exit(o.data_dir); /* migrates once, before threads open their own */
-    store_close(db);
+    /* migrates once, before threads open their own; then serves every HTTP thread's admissions */
+    store *admission_db = open_store_or_exit(o.data_dir);
     static api_app app;
     app.data_dir = o.data_dir;
     app.link_ttl_seconds = o.link_ttl;
     app.task_timeout_seconds = o.task_timeout;
     app.max_json_bytes = 1 << 20;
+    app.admission_db = admission_db;
     app.max_upload_bytes = o.max_upload_mb << 20;
     app.upload_quota_bytes = o.upload_quota_mb << 20;
     app.upload_ttl_seconds = o.upload_ttl;
@@ -489,6 +490,7 @@ static int command_serve(int argc, char **argv)
                                .route_count = api_route_count,
                                .thread_init = api_thread_init,
                                .thread_done = api_thread_done,
+                               .thread_stopping = api_thread_stopping,
                                .app = &app,
                                .access_log = true};
     const char *no_log = getenv("REELAY_ACCESS_LOG");
@@ -530,6 +532,7 @@ static int command_serve(int argc, char **argv)
     engine_stop(app.engine);
     blob_store_close(app.blobs);
     price_table_free(app.prices);
+    store_close(admission_db);
     api_input_checks_done(&input_checks);
     return 0;
 }

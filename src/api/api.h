@@ -15,6 +15,7 @@
 #include "blob/link.h"
 #include "engine/engine.h"
 #include "http/http.h"
+#include "store/store.h"
 
 typedef struct api_app {
     const char *data_dir;
@@ -26,6 +27,8 @@ typedef struct api_app {
     blob_store *blobs;
     engine *engine;
     http_server *server; /* for request metrics; set once serving */
+    store *admission_db; /* one connection shared by every HTTP thread for admissions (used only under the
+                            store's writer lock), so its page cache stays warm; NULL = each thread's own */
     /* Uploads (uploads.c) */
     int64_t max_upload_bytes;         /* larger files get 413 file_too_large */
     int64_t upload_quota_bytes;       /* what one key's unexpired uploads may add up to */
@@ -52,6 +55,7 @@ bool api_files_authorize(http_exchange *exchange);
 
 void *api_thread_init(void *app, int thread_index);
 void api_thread_done(void *thread_data);
+void api_thread_stopping(void *thread_data);
 
 /* Computes the SHA-256 by which a key is stored and looked up. */
 void api_key_hash(const char *key, unsigned char out[32]);

@@ -20,6 +20,7 @@ typedef struct key_cache_entry {
 } key_cache_entry;
 
 /* A submission waiting for its thread's next group commit (generations.c). */
+enum { ADMISSION_RETRY_MS = 1, ADMISSION_MAX_DEFERRALS = 20 };
 typedef struct pending_submission pending_submission;
 
 typedef struct api_thread {
@@ -31,6 +32,12 @@ typedef struct api_thread {
     size_t pending_count, pending_capacity;
     h2o_timeout_entry_t flush_timer;
     h2o_context_t *context;
+    /* When another thread holds the store's writer lock, a flush does not wait for it: it comes back
+     * ADMISSION_RETRY_MS later with whatever else arrived meanwhile (at most ADMISSION_MAX_DEFERRALS
+     * times in a row, then it waits). */
+    h2o_timeout_t retry_timeout;
+    bool retry_timeout_ready;
+    int flush_deferrals;
     key_cache_entry keys[KEY_CACHE_SLOTS];
     routing_channel *channels; /* cached channel view for routing checks, refreshed every few seconds */
     size_t channel_count;
@@ -61,6 +68,8 @@ void api_channels_refresh(api_thread *thread);
 
 /* Handlers. */
 void api_generations_create(http_exchange *exchange);
+/* The HTTP thread is stopping: admits and answers what is still pending, releases its timers. */
+void api_generations_stopping(api_thread *thread);
 void api_tasks_get(http_exchange *exchange);
 void api_tasks_list(http_exchange *exchange);
 void api_tasks_cancel(http_exchange *exchange);

@@ -334,7 +334,6 @@ static void flush_submissions(h2o_timeout_entry_t *entry)
 {
     api_thread *thread = (api_thread *)((char *)entry - offsetof(api_thread, flush_timer));
     size_t count = thread->pending_count;
-    thread->pending_count = 0;
     task_admission *items = malloc(count * sizeof(*items));
     store_status stored = STORE_ERROR;
     if (items != NULL) {
@@ -345,8 +344,19 @@ static void flush_submissions(h2o_timeout_entry_t *entry)
                                         .max_concurrent = submission->key.max_concurrent};
             memcpy(items[i].request_hash, submission->request_hash, sizeof(items[i].request_hash));
         }
-        stored = store_task_admit(thread->db, items, count);
+        store *db = thread->app->admission_db ? thread->app->admission_db : thread->db;
+        bool wait = thread->flush_deferrals >= ADMISSION_MAX_DEFERRALS || !thread->retry_timeout_ready;
+        stored = store_task_admit(db, items, count, wait);
+        if (stored == STORE_CONFLICT && !wait) {
+            /* another thread is committing: serve the loop meanwhile and come back with a larger batch */
+            free(items);
+            thread->flush_deferrals++;
+            h2o_timeout_link(thread->context->loop, &thread->retry_timeout, &thread->flush_timer);
+            return;
+        }
     }
+    thread->flush_deferrals = 0;
+    thread->pending_count = 0;
     for (size_t i = 0; i < count; i++) {
         pending_submission *submission = thread->pending[i];
         if (items) submission->admission = items[i];
@@ -381,8 +391,25 @@ static void enqueue_submission(api_thread *thread, h2o_req_t *req, pending_submi
     thread->pending[thread->pending_count++] = submission;
     if (!h2o_timeout_is_linked(&thread->flush_timer)) {
         thread->context = req->conn->ctx;
+        if (!thread->retry_timeout_ready) {
+            h2o_timeout_init(thread->context->loop, &thread->retry_timeout, ADMISSION_RETRY_MS);
+            thread->retry_timeout_ready = true;
+        }
         thread->flush_timer.cb = flush_submissions;
         h2o_timeout_link(thread->context->loop, &thread->context->zero_timeout, &thread->flush_timer);
+    }
+}
+
+void api_generations_stopping(api_thread *thread)
+{
+    if (h2o_timeout_is_linked(&thread->flush_timer)) {
+        h2o_timeout_unlink(&thread->flush_timer);
+        thread->flush_deferrals = ADMISSION_MAX_DEFERRALS; /* this time, wait for the lock */
+        flush_submissions(&thread->flush_timer);
+    }
+    if (thread->retry_timeout_ready) {
+        h2o_timeout_dispose(thread->context->loop, &thread->retry_timeout);
+        thread->retry_timeout_ready = false;
     }
 }
 

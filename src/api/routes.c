@@ -36,6 +36,11 @@ void *api_thread_init(void *app, int thread_index)
     return thread;
 }
 
+void api_thread_stopping(void *thread_data)
+{
+    if (thread_data) api_generations_stopping(thread_data);
+}
+
 void api_thread_done(void *thread_data)
 {
     api_thread *thread = thread_data;

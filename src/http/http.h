@@ -71,6 +71,9 @@ typedef struct http_server_config {
     void *(*thread_init)(void *app,
                          int thread_index); /* once per loop thread, before it serves; NULL = fail */
     void (*thread_done)(void *thread_data);
+    /* On the loop thread as it stops serving, before its h2o context goes: answer what is pending and
+     * dispose of timeouts the application made on the loop. May be NULL. */
+    void (*thread_stopping)(void *thread_data);
     void *app;
     bool access_log;        /* one log line per request */
     size_t offload_workers; /* threads of the http_offload pool (0 = HTTP_OFFLOAD_DEFAULT_WORKERS) */

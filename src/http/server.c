@@ -280,6 +280,9 @@ static void *thread_main(void *arg)
     /* Let the loop finish closing; connections still open at exit are the kernel's to close. */
     for (int i = 0; i < 3; i++)
         h2o_evloop_run(thread->context.loop, 0);
+    if (server->config.thread_stopping) server->config.thread_stopping(thread->thread_data);
+    for (int i = 0; i < 3; i++)
+        h2o_evloop_run(thread->context.loop, 0);
     http_offload_receiver_destroy(thread->offload, &thread->context);
     h2o_context_dispose(&thread->context);
     h2o_evloop_destroy(thread->context.loop);

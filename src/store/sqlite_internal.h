@@ -61,6 +61,9 @@ int sql_run_write(store *s, sqlite3_stmt *stmt, const char *what);
 
 /* Opens a write transaction under the writer lock (BEGIN IMMEDIATE). On failure the lock is released. */
 store_status sql_begin(store *s, const char *what);
+/* The same without waiting: STORE_CONFLICT (nothing done) when another writer of this process holds
+ * the lock. */
+store_status sql_begin_try(store *s, const char *what);
 /* Commits when status is STORE_OK (a failed commit becomes STORE_ERROR), otherwise rolls back; then
  * releases the writer lock. Returns the final status. */
 store_status sql_end(store *s, store_status status, const char *what);

@@ -227,10 +227,11 @@ static store_status admit_one(store *s, task_admission *item)
     return STORE_OK;
 }
 
-store_status store_task_admit(store *s, task_admission *items, size_t count)
+store_status store_task_admit(store *s, task_admission *items, size_t count, bool wait)
 {
     if (count == 0) return STORE_OK;
-    if (sql_begin(s, "admit tasks") != STORE_OK) return STORE_ERROR;
+    store_status began = wait ? sql_begin(s, "admit tasks") : sql_begin_try(s, "admit tasks");
+    if (began != STORE_OK) return began == STORE_CONFLICT ? STORE_CONFLICT : STORE_ERROR;
     store_status status = STORE_OK;
     for (size_t i = 0; status == STORE_OK && i < count; i++)
         status = admit_one(s, &items[i]);

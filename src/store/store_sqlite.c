@@ -302,6 +302,14 @@ store_status sql_begin(store *s, const char *what)
     return status;
 }
 
+store_status sql_begin_try(store *s, const char *what)
+{
+    if (pthread_mutex_trylock(&store_process_writer) != 0) return STORE_CONFLICT;
+    store_status status = sql_exec(s, "BEGIN IMMEDIATE", what);
+    if (status != STORE_OK) pthread_mutex_unlock(&store_process_writer);
+    return status;
+}
+
 store_status sql_end(store *s, store_status status, const char *what)
 {
     if (status == STORE_OK && sql_exec(s, "COMMIT", what) != STORE_OK) status = STORE_ERROR;

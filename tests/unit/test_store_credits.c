@@ -62,7 +62,7 @@ static admit_outcome admit(const task_record *task, const char *idempotency_key,
     task_admission item = {
         .task = task, .idempotency_key = idempotency_key, .max_concurrent = max_concurrent};
     memset(item.request_hash, hash_byte, sizeof(item.request_hash));
-    assert_int_equal(store_task_admit(db, &item, 1), STORE_OK);
+    assert_int_equal(store_task_admit(db, &item, 1, true), STORE_OK);
     if (existing) snprintf(existing, IDS_TASK_ID_SIZE, "%s", item.existing_id);
     return item.outcome;
 }
@@ -227,7 +227,7 @@ static void a_batch_mixes_outcomes_in_one_commit(void **state)
         tasks[i] = new_task(id, "key_a", 10, NULL);
         items[i].task = &tasks[i];
     }
-    assert_int_equal(store_task_admit(db, items, 4), STORE_OK);
+    assert_int_equal(store_task_admit(db, items, 4, true), STORE_OK);
     assert_int_equal(items[0].outcome, ADMIT_CREATED);
     assert_int_equal(items[1].outcome, ADMIT_CREATED);
     assert_int_equal(items[2].outcome, ADMIT_INSUFFICIENT_CREDITS);
@@ -305,7 +305,7 @@ static void *race(void *arg)
         snprintf(id, sizeof(id), "task-unified-100-r%02d%05d", r->index, i);
         task_record t = new_task(id, "key_a", 7, NULL);
         task_admission item = {.task = &t};
-        if (store_task_admit(own, &item, 1) != STORE_OK) break;
+        if (store_task_admit(own, &item, 1, true) != STORE_OK) break;
         if (item.outcome == ADMIT_CREATED) {
             r->created++;
             if (i % 3 == 0)
