@@ -664,9 +664,10 @@ void api_uploads_url(http_exchange *exchange)
         send_server_error(req, "create the scratch folder");
         return;
     }
-    if (http_offload(req, url_upload_work, url_upload_done, job) != 0) {
+    int offloaded = http_offload(req, url_upload_work, url_upload_done, job);
+    if (offloaded != HTTP_OFFLOAD_QUEUED) {
         scratch_remove(&job->scratch);
         free(job);
-        send_server_error(req, "queue the download");
+        if (offloaded != HTTP_OFFLOAD_REFUSED) send_server_error(req, "queue the download");
     }
 }

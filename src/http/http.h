@@ -115,6 +115,8 @@ void http_send_error_fields(h2o_req_t *req, int status, const char *type, const 
                             const char *message);
 /* Adds a response header (before sending); value copied into the request's pool. */
 void http_add_header(h2o_req_t *req, const char *name, const char *value);
+/* The same, replacing any earlier value of that header. name must be lower case. */
+void http_set_header(h2o_req_t *req, const char *name, const char *value);
 
 /* ---- Offloading blocking work ----
  *
@@ -137,9 +139,15 @@ typedef struct http_offload_job http_offload_job;
 typedef void (*http_offload_work_fn)(void *ctx);
 typedef void (*http_offload_done_fn)(h2o_req_t *req, void *ctx);
 
-/* Call on the request's loop thread (from a handler). Returns 0 when queued: the handler must then
- * not answer and must leave ctx to done. Returns -1 (nothing queued, nothing will be called; the
- * caller still owns ctx and should answer 500) on allocation failure or off a loop thread. */
+/* Call on the request's loop thread (from a handler). Returns
+ *   HTTP_OFFLOAD_QUEUED (0): the handler must not answer and must leave ctx to done;
+ *   HTTP_OFFLOAD_REFUSED:    nothing queued and the client already has its 503 with Retry-After
+ *                            (`server_stopping` once the server is stopping, `overloaded` when
+ *                            HTTP_OFFLOAD_QUEUE_PER_WORKER jobs per worker are already waiting);
+ *   -1:                      nothing queued, nobody answered (allocation failure, or off a loop
+ *                            thread): the caller answers.
+ * Unless queued, nothing will be called and the caller still owns ctx. */
+enum { HTTP_OFFLOAD_QUEUED = 0, HTTP_OFFLOAD_REFUSED = 1, HTTP_OFFLOAD_QUEUE_PER_WORKER = 32 };
 int http_offload(h2o_req_t *req, http_offload_work_fn work, http_offload_done_fn done, void *ctx);
 
 /* ---- multipart/form-data bodies (multipart.c) ---- */

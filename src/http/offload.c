@@ -38,6 +38,7 @@ struct http_offload_pool {
     pthread_mutex_t mutex;
     pthread_cond_t wake;
     http_offload_job *head, *tail; /* jobs no worker has taken yet */
+    size_t queued, max_queued;     /* how many there are, and how many may wait before refusals */
     atomic_bool quiescing;         /* the server is stopping: jobs taken from now on are not run */
     bool exiting;                  /* workers leave once the FIFO is empty */
     size_t worker_count;
@@ -61,6 +62,7 @@ static void *worker_main(void *arg)
         }
         pool->head = job->next;
         if (pool->head == NULL) pool->tail = NULL;
+        pool->queued--;
         job->skipped = atomic_load(&pool->quiescing);
         pthread_mutex_unlock(&pool->mutex);
         if (!job->skipped) job->work(job->ctx);
@@ -86,6 +88,7 @@ http_offload_pool *http_offload_pool_start(size_t workers)
         }
         pool->worker_count++;
     }
+    pool->max_queued = pool->worker_count * HTTP_OFFLOAD_QUEUE_PER_WORKER;
     if (pool->worker_count == 0) {
         http_offload_pool_stop(pool);
         return NULL;
@@ -173,12 +176,31 @@ void http_offload_receiver_destroy(http_offload_receiver *self, h2o_context_t *c
     free(self);
 }
 
+/* Answers the refusal of a job that was not queued. */
+static int refuse(h2o_req_t *req, const char *code, const char *message)
+{
+    http_add_header(req, "retry-after", "1");
+    http_send_error_fields(req, 503, "service_unavailable_error", code, NULL, message);
+    return HTTP_OFFLOAD_REFUSED;
+}
+
 int http_offload(h2o_req_t *req, http_offload_work_fn work, http_offload_done_fn done, void *ctx)
 {
     http_offload_receiver *receiver = thread_receiver;
     if (receiver == NULL || receiver->pool == NULL || req == NULL || work == NULL || done == NULL) return -1;
+    http_offload_pool *pool = receiver->pool;
+    /* Once the pool is quiesced the loop is draining its jobs and will soon go: a job queued now
+     * would come back to a receiver that no longer exists. */
+    if (atomic_load(&pool->quiescing))
+        return refuse(req, "server_stopping", "The server is stopping; retry later.");
     http_offload_job *job = calloc(1, sizeof(*job));
     if (job == NULL) return -1;
+    pthread_mutex_lock(&pool->mutex);
+    if (pool->queued >= pool->max_queued) {
+        pthread_mutex_unlock(&pool->mutex);
+        free(job);
+        return refuse(req, "overloaded", "Too much work is waiting; nothing was done. Retry later.");
+    }
     job->receiver = receiver;
     job->req = req;
     job->work = work;
@@ -187,14 +209,13 @@ int http_offload(h2o_req_t *req, http_offload_work_fn work, http_offload_done_fn
     job->link = h2o_mem_alloc_shared(&req->pool, sizeof(offload_link), on_request_disposed);
     job->link->job = job;
     receiver->in_flight++;
-    http_offload_pool *pool = receiver->pool;
-    pthread_mutex_lock(&pool->mutex);
     if (pool->tail)
         pool->tail->next = job;
     else
         pool->head = job;
     pool->tail = job;
+    pool->queued++;
     pthread_cond_signal(&pool->wake);
     pthread_mutex_unlock(&pool->mutex);
-    return 0;
+    return HTTP_OFFLOAD_QUEUED;
 }

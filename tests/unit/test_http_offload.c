@@ -1,5 +1,6 @@
 /* test_http_offload.c — http_offload on a real socket: work runs on a worker thread and done on the
- * request's loop thread; a slow job never blocks the loop; many jobs share a small pool; a request
+ * request's loop thread; a slow job never blocks the loop; many jobs share a small pool; a full queue
+ * refuses with 503; a request
  * h2o disposed of under a running job gets done(NULL); stopping the server with jobs queued and running
  * delivers every job exactly once (unrun ones with NULL) and frees everything (checked by ASan). */
 #include <setjmp.h>
@@ -71,9 +72,11 @@ static void offload_handler(http_exchange *exchange)
     size_t length = exchange->req->entity.len < sizeof(number) - 1 ? exchange->req->entity.len : 0;
     if (length) memcpy(number, exchange->req->entity.base, length), number[length] = '\0';
     j->value = atol(number);
-    if (http_offload(exchange->req, work, done, j) != 0) {
+    int offloaded = http_offload(exchange->req, work, done, j);
+    if (offloaded != HTTP_OFFLOAD_QUEUED) {
         free(j);
-        http_send_error_fields(exchange->req, 500, "server_error", "offload_failed", NULL, "offload failed");
+        if (offloaded != HTTP_OFFLOAD_REFUSED)
+            http_send_error_fields(exchange->req, 500, "server_error", "offload_failed", NULL, "offload failed");
     }
 }
 
@@ -227,6 +230,37 @@ static void many_jobs_share_a_small_pool(void **state)
     http_server_stop(server);
 }
 
+static void a_full_queue_refuses_with_503(void **state)
+{
+    (void)state;
+    http_server *server = start_server(1, 1); /* one worker: the first job runs, the others wait */
+    int port = http_server_port(server);
+    call running = {.port = port, .path = "/offload/1000", .body = "1"};
+    start_call(&running);
+    sleep_ms(100);
+    enum { WAITING = HTTP_OFFLOAD_QUEUE_PER_WORKER };
+    call waiting[WAITING];
+    for (int i = 0; i < WAITING; i++) {
+        waiting[i] = (call){.port = port, .path = "/offload/0", .body = "2"};
+        start_call(&waiting[i]);
+    }
+    sleep_ms(300); /* every one of them queued behind the running job */
+    call one_too_many = {.port = port, .path = "/offload/0", .body = "3"};
+    perform(&one_too_many);
+    assert_int_equal(one_too_many.status, 503);
+    assert_non_null(strstr(one_too_many.reply, "\"overloaded\""));
+    pthread_join(running.thread, NULL);
+    assert_int_equal(running.status, 200);
+    for (int i = 0; i < WAITING; i++) {
+        pthread_join(waiting[i].thread, NULL);
+        assert_int_equal(waiting[i].status, 200);
+    }
+    call later = {.port = port, .path = "/offload/0", .body = "3"}; /* room again */
+    perform(&later);
+    assert_int_equal(later.status, 200);
+    http_server_stop(server);
+}
+
 static void stopping_delivers_every_job_once(void **state)
 {
     (void)state;
@@ -297,6 +331,7 @@ int main(void)
         cmocka_unit_test(work_runs_on_a_worker_and_done_on_the_loop),
         cmocka_unit_test(a_slow_job_does_not_block_the_loop),
         cmocka_unit_test(many_jobs_share_a_small_pool),
+        cmocka_unit_test(a_full_queue_refuses_with_503),
         cmocka_unit_test(stopping_delivers_every_job_once),
         cmocka_unit_test(a_vanished_client_gets_done_once),
         cmocka_unit_test(a_disposed_request_gets_done_without_request),
