@@ -38,6 +38,7 @@ typedef struct api_thread {
     h2o_timeout_t retry_timeout;
     bool retry_timeout_ready;
     int flush_deferrals;
+    bool stopping; /* api_generations_stopping ran: submissions are admitted one by one, without timers */
     key_cache_entry keys[KEY_CACHE_SLOTS];
     routing_channel *channels; /* cached channel view for routing checks, refreshed every few seconds */
     size_t channel_count;
@@ -47,7 +48,8 @@ typedef struct api_thread {
 /* Authenticates the request's Bearer key into *key and counts the request against the key's rate
  * limit (api/rate_limit.h). On failure sends 401 (or 429 over the limit) and returns false. */
 bool api_authenticate(http_exchange *exchange, key_record *key);
-/* Adds X-RateLimit-Limit / -Remaining / -Reset (seconds until the window ends) to the response. */
+/* Sets X-RateLimit-Limit / -Remaining / -Reset (seconds until the window ends) on the response,
+ * replacing earlier values: the headers describe the limit that decided the answer. */
 void api_add_rate_headers(h2o_req_t *req, int limit, int remaining, int reset_seconds);
 
 /* Parses a JSON request body (Content-Type application/json, at most max_bytes, 0 = app->max_json_bytes);

@@ -32,11 +32,11 @@ void api_add_rate_headers(h2o_req_t *req, int limit, int remaining, int reset_se
 {
     char text[24];
     snprintf(text, sizeof(text), "%d", limit);
-    http_add_header(req, "x-ratelimit-limit", text);
+    http_set_header(req, "x-ratelimit-limit", text);
     snprintf(text, sizeof(text), "%d", remaining);
-    http_add_header(req, "x-ratelimit-remaining", text);
+    http_set_header(req, "x-ratelimit-remaining", text);
     snprintf(text, sizeof(text), "%d", reset_seconds);
-    http_add_header(req, "x-ratelimit-reset", text);
+    http_set_header(req, "x-ratelimit-reset", text);
 }
 
 bool api_authenticate(http_exchange *exchange, key_record *key)

@@ -12,6 +12,7 @@
  *      402 insufficient_quota / 429 too_many_concurrent_tasks / 422 idempotency_key_reused, with nothing
  *      stored. */
 #include <sodium.h>
+#include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -189,8 +190,9 @@ static bool inputs_acceptable(const pending_submission *submission, reelay_error
     for (size_t i = 0; i < submission->input_count; i++) {
         const submission_input *input = &submission->inputs[i];
         if (input->probed != 0) {
-            reelay_error_set(err, 422, ERR_TYPE_INVALID_REQUEST, input->code, input->field, "%s: %s",
-                             input->field, input->message);
+            bool ours = strcmp(input->code, "internal_error") == 0; /* not the input's fault: retry later */
+            reelay_error_set(err, ours ? 500 : 422, ours ? ERR_TYPE_SERVER : ERR_TYPE_INVALID_REQUEST,
+                             input->code, input->field, "%s: %s", input->field, input->message);
             return false;
         }
         const char *problem = format_problem(input);
@@ -198,6 +200,13 @@ static bool inputs_acceptable(const pending_submission *submission, reelay_error
             reelay_error_set(err, 422, ERR_TYPE_INVALID_REQUEST, "unsupported_media_format", input->field,
                              "%s %s; it is %s.", input->field, problem,
                              input->info.container[0] ? input->info.container : "an unknown format");
+            return false;
+        }
+        /* a length is what the price and the limits are made of: without one the input is refused */
+        bool timed = input->kind == INPUT_VIDEO || input->kind == INPUT_AUDIO;
+        if (timed && !(isfinite(input->info.duration) && input->info.duration > 0)) {
+            reelay_error_set(err, 422, ERR_TYPE_INVALID_REQUEST, "input_not_media", input->field,
+                             "%s has no readable duration.", input->field);
             return false;
         }
         double limit = 0;
@@ -389,6 +398,10 @@ static void enqueue_submission(api_thread *thread, h2o_req_t *req, pending_submi
     submission->link = h2o_mem_alloc_shared(&req->pool, sizeof(submission_link), on_request_disposed);
     submission->link->submission = submission;
     thread->pending[thread->pending_count++] = submission;
+    if (thread->stopping) { /* the loop's timers are gone: admitted and answered at once */
+        flush_submissions(&thread->flush_timer);
+        return;
+    }
     if (!h2o_timeout_is_linked(&thread->flush_timer)) {
         thread->context = req->conn->ctx;
         if (!thread->retry_timeout_ready) {
@@ -402,6 +415,7 @@ static void enqueue_submission(api_thread *thread, h2o_req_t *req, pending_submi
 
 void api_generations_stopping(api_thread *thread)
 {
+    thread->stopping = true;
     if (h2o_timeout_is_linked(&thread->flush_timer)) {
         h2o_timeout_unlink(&thread->flush_timer);
         thread->flush_deferrals = ADMISSION_MAX_DEFERRALS; /* this time, wait for the lock */
@@ -638,8 +652,10 @@ void api_generations_create(http_exchange *exchange)
         price_and_queue(submission, req);
         return;
     }
-    if (http_offload(req, probe_inputs, inputs_probed, submission) != 0) {
+    int offloaded = http_offload(req, probe_inputs, inputs_probed, submission);
+    if (offloaded != HTTP_OFFLOAD_QUEUED) {
         submission_free(submission);
+        if (offloaded == HTTP_OFFLOAD_REFUSED) return;
         http_send_error_fields(req, 503, ERR_TYPE_SERVICE_UNAVAILABLE, "overloaded", NULL,
                                "The inputs could not be checked now; nothing was created. Retry later.");
     }

@@ -37,7 +37,7 @@ rate_verdict rate_limit_take(const char *key_id, int limit, int64_t now_ms)
     /* all probed slots share the stripe of the first one, so one lock covers the probe */
     pthread_mutex_t *lock = &stripes[start % STRIPES];
     pthread_mutex_lock(lock);
-    slot *chosen = NULL, *fullest = NULL;
+    slot *chosen = NULL, *least_used = NULL;
     for (int i = 0; i < PROBE && chosen == NULL; i++) {
         slot *candidate = &slots[(start + (uint32_t)i * STRIPES) % SLOTS];
         if (candidate->window == window && strcmp(candidate->key_id, key_id) == 0) chosen = candidate;
@@ -49,11 +49,11 @@ rate_verdict rate_limit_take(const char *key_id, int limit, int64_t now_ms)
             snprintf(chosen->key_id, sizeof(chosen->key_id), "%s", key_id);
             chosen->window = window;
             chosen->count = 0;
-        } else if (fullest == NULL || candidate->count > fullest->count) {
-            fullest = candidate;
+        } else if (least_used == NULL || candidate->count < least_used->count) {
+            least_used = candidate;
         }
     }
-    if (chosen == NULL) chosen = fullest;
+    if (chosen == NULL) chosen = least_used;
     rate_verdict verdict = {.limit = limit};
     verdict.allowed = chosen->count < limit;
     if (verdict.allowed) chosen->count++;

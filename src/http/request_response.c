@@ -71,15 +71,29 @@ int http_path_param(const http_exchange *exchange, size_t i, char *out, size_t o
     return percent_decode(exchange->params[i].base, exchange->params[i].len, false, out, out_size);
 }
 
-void http_add_header(h2o_req_t *req, const char *name, const char *value)
+static void put_header(h2o_req_t *req, const char *name, const char *value, bool replace)
 {
     size_t name_length = strlen(name), value_length = strlen(value);
     char *name_copy = h2o_mem_alloc_pool(&req->pool, name_length + 1);
     char *value_copy = h2o_mem_alloc_pool(&req->pool, value_length + 1);
     memcpy(name_copy, name, name_length + 1);
     memcpy(value_copy, value, value_length + 1);
-    h2o_add_header_by_str(&req->pool, &req->res.headers, name_copy, name_length, 1, NULL, value_copy,
-                          value_length);
+    if (replace)
+        h2o_set_header_by_str(&req->pool, &req->res.headers, name_copy, name_length, 1, value_copy, value_length,
+                              1);
+    else
+        h2o_add_header_by_str(&req->pool, &req->res.headers, name_copy, name_length, 1, NULL, value_copy,
+                              value_length);
+}
+
+void http_add_header(h2o_req_t *req, const char *name, const char *value)
+{
+    put_header(req, name, value, false);
+}
+
+void http_set_header(h2o_req_t *req, const char *name, const char *value)
+{
+    put_header(req, name, value, true);
 }
 
 static const char *reason_phrase(int status)

@@ -12,6 +12,7 @@ import sqlite3
 import tempfile
 import threading
 import time
+import wave
 
 import pytest
 
@@ -194,6 +195,16 @@ def test_grants_from_the_command_line(server):
 
 # ---- media checks at submit ----
 
+def silent_wav(media):
+    """A WAV header with no samples in the media folder: audio, but no length. Returns its URL."""
+    with wave.open(os.path.join(media["dir"], "empty.wav"), "wb") as empty:
+        empty.setnchannels(1)
+        empty.setsampwidth(2)
+        empty.setframerate(16000)
+        empty.writeframes(b"")
+    return media["audio3s.wav"].rsplit("/", 1)[0] + "/empty.wav"
+
+
 def test_documented_media_limits_are_enforced_at_submit(server, media, long_media):
     cases = [
         ({"model": "creatify-aurora", "image_url": media["portrait.png"], "audio_url": long_media["audio61s.wav"]},
@@ -212,6 +223,8 @@ def test_documented_media_limits_are_enforced_at_submit(server, media, long_medi
          "input_not_media", "audio_url", None),
         ({"model": "sora-2", "prompt": "x", "image_urls": ["http://10.255.255.1/i.png"]},
          "input_blocked", "image_urls[0]", None),
+        ({"model": "sync-3", "video_url": media["video2s.mp4"], "audio_url": silent_wav(media)},
+         "input_not_media", "audio_url", "no readable duration"),  # priced by a length it does not have
     ]
     key = new_key(server, "--credits", "100000")
     for body, code, param, words in cases:
@@ -263,13 +276,15 @@ def test_requests_per_minute_are_limited_with_headers(server):
 
 def test_concurrent_unfinished_tasks_are_limited(make_server):
     server = make_server(["--engine-paused"])
-    key = new_key(server, "--credits", "100000", "--max-concurrent", "2")
+    # with a per-minute limit too: the refusal's X-RateLimit-* headers describe the concurrency cap alone
+    key = new_key(server, "--credits", "100000", "--max-concurrent", "2", "--rpm", "100")
     first = server.submit(sora(4), key=key["key"]).json()["id"]
     assert server.submit(sora(4), key=key["key"]).status_code == 200
     refused = server.submit(sora(4), key=key["key"])
     assert refused.status_code == 429, refused.text
     assert refused.json()["error"]["code"] == "too_many_concurrent_tasks"
-    assert refused.headers["retry-after"] and refused.headers["x-ratelimit-limit"] == "2"
+    assert refused.headers["retry-after"] == "5" and refused.headers["x-ratelimit-limit"] == "2"
+    assert refused.headers["x-ratelimit-remaining"] == "0" and refused.headers["x-ratelimit-reset"] == "5"
     assert balance(server, key["key"])["credits_reserved"] == 800  # the refused one reserved nothing
     assert server.request("POST", f"/v1/tasks/{first}/cancel", key=key["key"]).status_code == 200
     assert server.submit(sora(4), key=key["key"]).status_code == 200
