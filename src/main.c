@@ -387,6 +387,36 @@ static int command_init(int argc, char **argv)
     return result;
 }
 
+/* The server's public URL, settled once its port is known and before any HTTP thread reads it. */
+typedef struct serve_addresses {
+    const char *host;       /* what it listens on */
+    const char *configured; /* --public-url, or NULL */
+    api_app *app;
+    local_inputs *local;
+    char public_url[512];
+} serve_addresses;
+
+/* The base URL of this server: --public-url as given, else http://host:port; no trailing slash. */
+static void format_public_url(char *url, size_t size, const char *configured, const char *host, int port)
+{
+    if (configured)
+        snprintf(url, size, "%s", configured);
+    else
+        snprintf(url, size, "http://%s%s%s:%d", strchr(host, ':') ? "[" : "", host, strchr(host, ':') ? "]" : "",
+                 port);
+    for (size_t length = strlen(url); length > 0 && url[length - 1] == '/';)
+        url[--length] = '\0';
+}
+
+static void on_listening(void *context, int port)
+{
+    serve_addresses *addresses = context;
+    format_public_url(addresses->public_url, sizeof(addresses->public_url), addresses->configured,
+                      addresses->host, port);
+    addresses->app->public_url = addresses->public_url;
+    addresses->local->public_url = addresses->public_url;
+}
+
 static int command_serve(int argc, char **argv)
 {
     options o;
@@ -446,13 +476,7 @@ static int command_serve(int argc, char **argv)
     /* The sandbox reads this server's own links from storage; with an ephemeral port and no
      * --public-url the base is not known yet, and inputs are fetched like any others. */
     static char own_url[512];
-    if (o.public_url)
-        snprintf(own_url, sizeof(own_url), "%s", o.public_url);
-    else if (port != 0)
-        snprintf(own_url, sizeof(own_url), "http://%s%s%s:%d", strchr(host, ':') ? "[" : "", host,
-                 strchr(host, ':') ? "]" : "", port);
-    for (size_t n = strlen(own_url); n > 0 && own_url[n - 1] == '/';)
-        own_url[--n] = '\0';
+    if (o.public_url || port != 0) format_public_url(own_url, sizeof(own_url), o.public_url, host, port);
     engine_settings.inputs = (local_inputs){.public_url = own_url, .signer = &app.signer, .blobs = app.blobs};
     const char *sweep = env_or("REELAY_MAINTENANCE_INTERVAL_MS", NULL); /* tests: expiry without waiting */
     if (sweep)
@@ -471,6 +495,9 @@ static int command_serve(int argc, char **argv)
     snprintf(spill_template, sizeof(spill_template), "%s/.scratch", blobs_dir);
     mkdir(spill_template, 0700); /* blob_scratch_create makes it too; h2o needs it before that */
     snprintf(spill_template, sizeof(spill_template), "%s/.scratch/h2o.b.XXXXXX", blobs_dir);
+    static serve_addresses addresses;
+    addresses = (serve_addresses){.host = host, .configured = o.public_url, .app = &app,
+                                  .local = &input_checks.local};
     http_file_mount files = {.prefix = "/v1/files", .directory = blobs_dir, .name = "files.get",
                              .authorize = api_files_authorize};
     http_server_config http = {.file_mount = &files, .host = host,
@@ -491,6 +518,8 @@ static int command_serve(int argc, char **argv)
                                .thread_init = api_thread_init,
                                .thread_done = api_thread_done,
                                .thread_stopping = api_thread_stopping,
+                               .listening = on_listening,
+                               .listening_context = &addresses,
                                .app = &app,
                                .access_log = true};
     const char *no_log = getenv("REELAY_ACCESS_LOG");
@@ -501,18 +530,7 @@ static int command_serve(int argc, char **argv)
         return 1;
     }
     app.server = server;
-    char public_url[512];
-    if (o.public_url) {
-        snprintf(public_url, sizeof(public_url), "%s", o.public_url);
-    } else {
-        snprintf(public_url, sizeof(public_url), "http://%s%s%s:%d", strchr(host, ':') ? "[" : "", host,
-                 strchr(host, ':') ? "]" : "", http_server_port(server));
-    }
-    size_t url_length = strlen(public_url);
-    while (url_length > 0 && public_url[url_length - 1] == '/')
-        public_url[--url_length] = '\0';
-    app.public_url = public_url;
-    input_checks.local.public_url = app.public_url;
+    const char *public_url = addresses.public_url;
     task_view_links links = {.signer = &app.signer, .public_url = public_url, .link_ttl_seconds = o.link_ttl};
     if (!engine_start_callbacks(app.engine, &links)) {
         http_server_stop(server);

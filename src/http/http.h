@@ -74,6 +74,10 @@ typedef struct http_server_config {
     /* On the loop thread as it stops serving, before its h2o context goes: answer what is pending and
      * dispose of timeouts the application made on the loop. May be NULL. */
     void (*thread_stopping)(void *thread_data);
+    /* Once every listener is bound, before any thread serves: the port (the real one when port was
+     * 0), for settings the threads will read. May be NULL. */
+    void (*listening)(void *listening_context, int port);
+    void *listening_context;
     void *app;
     bool access_log;        /* one log line per request */
     size_t offload_workers; /* threads of the http_offload pool (0 = HTTP_OFFLOAD_DEFAULT_WORKERS) */

@@ -354,6 +354,7 @@ http_server *http_server_start(const http_server_config *config)
         thread->thread_data = config->thread_init ? config->thread_init(config->app, i) : NULL;
         if (config->thread_init && thread->thread_data == NULL) goto fail;
     }
+    if (config->listening) config->listening(config->listening_context, server->port);
     for (int i = 0; i < server->thread_count; i++)
         if (pthread_create(&server->threads[i].thread, NULL, thread_main, &server->threads[i]) != 0) {
             log_error("cannot start an HTTP thread", "index=%d", i);
