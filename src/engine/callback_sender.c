@@ -38,7 +38,6 @@ struct callback_sender {
     CURLM *multi;
     pthread_t thread;
     atomic_bool stopping;
-    atomic_bool wake;
     /* owned by the thread */
     delivery *flights;
     int64_t next_look_ms; /* when to look at the outbox next */
@@ -85,8 +84,8 @@ static void finish(callback_sender *s, const callback_record *record, attempt_ou
         log_info("callback failed; retrying", "task=%s attempt=%d status=%ld error=\"%s\" retry_in_ms=%lld",
                  record->task_id, record->attempts, status, error, (long long)(next_at_ms - now_ms));
     }
-    store_status stored = store_callback_finish_attempt(s->db, record->task_id, state, (int)status, error,
-                                                        next_at_ms, clock_unix_ms());
+    store_status stored = store_callback_finish_attempt(s->db, record->task_id, record->attempts, state,
+                                                        (int)status, error, next_at_ms, clock_unix_ms());
     if (stored != STORE_OK && stored != STORE_CONFLICT)
         log_error("a callback's outcome could not be stored; it is tried again after its lease", "task=%s",
                   record->task_id);
@@ -217,8 +216,9 @@ static void *sender_main(void *arg)
 {
     callback_sender *s = arg;
     while (!atomic_load(&s->stopping)) {
-        int64_t now_ms = clock_unix_ms();
-        if (atomic_exchange(&s->wake, false) || now_ms >= s->next_look_ms) look(s, now_ms);
+        /* Finished and timed-out attempts are settled before anything is claimed: whatever is still in
+         * flight at the look is younger than its lease (timeout + slack), so it cannot be claimed
+         * again under itself, even after this thread was held up. */
         int running = 0;
         curl_multi_perform(s->multi, &running);
         CURLMsg *message;
@@ -228,6 +228,11 @@ static void *sender_main(void *arg)
             delivery *d = NULL;
             curl_easy_getinfo(message->easy_handle, CURLINFO_PRIVATE, (char **)&d);
             if (d != NULL) done(s, d, message->data.result);
+        }
+        int64_t now_ms = clock_unix_ms();
+        if (now_ms >= s->next_look_ms) {
+            look(s, now_ms);
+            curl_multi_perform(s->multi, &running); /* start what was just added */
         }
         if (s->next_look_ms == 0) continue; /* an outcome changed the schedule: look right away */
         int64_t wait_ms = s->next_look_ms - clock_unix_ms();
@@ -258,7 +263,7 @@ callback_sender *callback_sender_start(const callback_sender_config *config)
     if (s->config.max_in_flight == 0) s->config.max_in_flight = 256;
 
     if (secret_box_load(s->data_dir, &s->box) != 0 || store_open(s->data_dir, &s->db) != STORE_OK ||
-        curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || (s->multi = curl_multi_init()) == NULL ||
+        !fetch_library_ready() || (s->multi = curl_multi_init()) == NULL ||
         pthread_create(&s->thread, NULL, sender_main, s) != 0) {
         log_error("the callback sender could not start", "data=\"%s\"", s->data_dir);
         if (s->multi) curl_multi_cleanup(s->multi);
@@ -268,12 +273,6 @@ callback_sender *callback_sender_start(const callback_sender_config *config)
         return NULL;
     }
     return s;
-}
-
-void callback_sender_wake(callback_sender *s)
-{
-    atomic_store(&s->wake, true);
-    curl_multi_wakeup(s->multi);
 }
 
 void callback_sender_stop(callback_sender *s)

@@ -52,8 +52,6 @@ typedef struct callback_sender_config {
 
 /* Starts the thread. NULL (logged) when the store, the secret box or libcurl cannot be opened. */
 callback_sender *callback_sender_start(const callback_sender_config *config);
-/* Look at the outbox now (e.g. a task just finished). Any thread; cheap; never blocks. */
-void callback_sender_wake(callback_sender *sender);
 /* Stops the thread, abandoning attempts in flight (they are due again after their lease), and frees. */
 void callback_sender_stop(callback_sender *sender);
 

@@ -230,6 +230,7 @@ store_status store_credits_ledger(store *s, const char *key_id, size_t limit, le
 
 typedef struct credit_audit {
     int64_t keys_checked, tasks_checked;
+    int64_t tasks_before_ledger; /* made before the ledger existed (an upgraded database): not checked */
     int64_t problems; /* 0 when every invariant above holds */
     char first_problem[256];
 } credit_audit;
@@ -295,11 +296,12 @@ const char *callback_state_name(callback_state state); /* "due", "delivered", "g
  * *out is malloc'd (free(); NULL when *count is 0). */
 store_status store_callbacks_claim_due(store *s, int64_t now_ms, int64_t lease_until_ms, size_t limit,
                                        callback_record **out, size_t *count);
-/* Records how a claimed attempt ended: state CALLBACK_DELIVERED, CALLBACK_GIVEN_UP, or CALLBACK_DUE again
- * at next_at_ms (a retry). http_status (0 = no answer) and error ("" or NULL = none; never a secret) are
- * kept as the last outcome. Only a due callback changes: CONFLICT when it is already delivered or given
- * up, NOT_FOUND for an unknown task id. */
-store_status store_callback_finish_attempt(store *s, const char *task_id, callback_state state,
+/* Records how claimed attempt number `attempt` ended: state CALLBACK_DELIVERED, CALLBACK_GIVEN_UP, or
+ * CALLBACK_DUE again at next_at_ms (a retry). http_status (0 = no answer) and error ("" or NULL = none;
+ * never a secret) are kept as the last outcome. Only a due callback whose latest claim is that attempt
+ * changes: CONFLICT when it is already delivered or given up, or a later attempt was claimed since (a
+ * late outcome never overwrites a newer attempt's); NOT_FOUND for an unknown task id. */
+store_status store_callback_finish_attempt(store *s, const char *task_id, int attempt, callback_state state,
                                            int http_status, const char *error, int64_t next_at_ms,
                                            int64_t now_ms);
 /* The earliest next_at_ms of any due callback (claimed ones included, at their lease's end): the time
@@ -343,7 +345,8 @@ typedef struct upload_record {
  * (otherwise nothing is deleted). All in one transaction.
  * OK: inserted; *evicted (malloc'd, free(); NULL when *evicted_count is 0) lists the rows deleted to
  * make room — the caller removes their objects. CONFLICT: it does not fit (nothing changed; also a
- * duplicate id). evicted may be NULL when the caller does not care (then nothing is returned). */
+ * duplicate id). With evicted or evicted_count NULL nothing is ever evicted (CONFLICT when it does not
+ * fit), since the objects of evicted rows are the caller's to remove. */
 store_status store_upload_insert(store *s, const upload_record *upload, int64_t quota_bytes, int64_t now,
                                  upload_record **evicted, size_t *evicted_count);
 /* One upload by id. NOT_FOUND when absent (also after eviction or expiry). */

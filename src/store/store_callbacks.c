@@ -68,6 +68,7 @@ store_status store_callbacks_claim_due(store *s, int64_t now_ms, int64_t lease_u
         sqlite3_bind_int64(claim, 2, lease_until_ms);
         sqlite3_bind_int64(claim, 3, now_ms / 1000);
         if (sqlite3_step(claim) != SQLITE_DONE) status = sql_fail(s, "claim callback");
+        else if (sqlite3_changes(s->db) != 1) status = STORE_ERROR; /* read in this transaction: cannot be */
         sql_release(claim);
         records[i].attempts++;
         records[i].next_at_ms = lease_until_ms;
@@ -84,7 +85,7 @@ store_status store_callbacks_claim_due(store *s, int64_t now_ms, int64_t lease_u
     return STORE_OK;
 }
 
-store_status store_callback_finish_attempt(store *s, const char *task_id, callback_state state,
+store_status store_callback_finish_attempt(store *s, const char *task_id, int attempt, callback_state state,
                                            int http_status, const char *error, int64_t next_at_ms,
                                            int64_t now_ms)
 {
@@ -93,7 +94,7 @@ store_status store_callback_finish_attempt(store *s, const char *task_id, callba
     if (sql_prepare(s,
                     "UPDATE callbacks SET state = ?2, last_status = ?3, last_error = ?4, "
                     "next_at = CASE WHEN ?2 = 0 THEN ?5 ELSE next_at END, updated_at = ?6 "
-                    "WHERE task_id = ?1 AND state = 0",
+                    "WHERE task_id = ?1 AND state = 0 AND attempts = ?7",
                     &stmt) != STORE_OK)
         return STORE_ERROR;
     sqlite3_bind_text(stmt, 1, task_id, -1, SQLITE_TRANSIENT);
@@ -102,6 +103,7 @@ store_status store_callback_finish_attempt(store *s, const char *task_id, callba
     sqlite3_bind_text(stmt, 4, error ? error : "", -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(stmt, 5, next_at_ms);
     sqlite3_bind_int64(stmt, 6, now_ms / 1000);
+    sqlite3_bind_int(stmt, 7, attempt);
     int changed = sql_run_write(s, stmt, "finish callback attempt");
     if (changed < 0) return STORE_ERROR;
     if (changed == 1) return STORE_OK;
