@@ -20,6 +20,7 @@
 #include "cli/cli.h"
 #include "engine/engine.h"
 #include "http/http.h"
+#include "net/fetch.h"
 #include "store/store.h"
 #include "util/clock.h"
 #include "util/ids.h"
@@ -441,6 +442,10 @@ static int command_serve(int argc, char **argv)
     sigaddset(&signals, SIGINT);
     sigaddset(&signals, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &signals, NULL);
+    if (!fetch_library_ready()) { /* libcurl's global setup, before any thread could use it */
+        fprintf(stderr, "reelay: the HTTP client library could not start\n");
+        return 1;
+    }
     /* migrates once, before threads open their own; then serves every HTTP thread's admissions */
     store *admission_db = open_store_or_exit(o.data_dir);
     static api_app app;

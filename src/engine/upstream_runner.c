@@ -1451,8 +1451,7 @@ upstream_runner *runner_start(const runner_config *config)
     pthread_cond_init(&r->download_ready, NULL);
     r->bucket_count = 16384;
     r->buckets = calloc(r->bucket_count, sizeof(*r->buckets));
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    r->multi = curl_multi_init();
+    r->multi = fetch_library_ready() ? curl_multi_init() : NULL;
     if (r->buckets == NULL || r->multi == NULL || store_open(config->data_dir, &r->db) != STORE_OK) goto fail;
     curl_multi_setopt(r->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 64L);
     channels_reload(r, clock_unix_ms());

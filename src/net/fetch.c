@@ -87,6 +87,11 @@ static void fetch_curl_init(void)
     fetch_curl_init_result = curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
+bool fetch_library_ready(void)
+{
+    return pthread_once(&fetch_curl_once, fetch_curl_init) == 0 && fetch_curl_init_result == CURLE_OK;
+}
+
 /* Host of url as the allow-list compares it: no brackets, no userinfo, no port. False if none. */
 static bool fetch_url_host(CURLU *parsed, char *out, size_t out_size)
 {
@@ -375,7 +380,7 @@ fetch_transfer *fetch_transfer_begin(const char *url, const char *const *headers
         snprintf(err, err_size, "no file to save into");
         return NULL;
     }
-    if (pthread_once(&fetch_curl_once, fetch_curl_init) != 0 || fetch_curl_init_result != CURLE_OK) {
+    if (!fetch_library_ready()) {
         snprintf(err, err_size, "the HTTP client could not start");
         fetch_remove_file(path);
         return NULL;
@@ -882,7 +887,7 @@ fetch_reader *fetch_reader_open(const char *url, const fetch_policy *policy,
     fetch_result scratch_result;
     if (result == NULL) result = &scratch_result;
     *result = FETCH_UNREACHABLE;
-    if (pthread_once(&fetch_curl_once, fetch_curl_init) != 0 || fetch_curl_init_result != CURLE_OK) {
+    if (!fetch_library_ready()) {
         snprintf(err, err_size, "the HTTP client could not start");
         return NULL;
     }
@@ -968,6 +973,8 @@ ssize_t fetch_reader_read(fetch_reader *r, int64_t offset, void *buffer, size_t 
         if (r->eof || attempt == 1) break;
         size_t chunk = length > r->limits.read_ahead ? length : r->limits.read_ahead;
         if (chunk > FETCH_READER_MAX_CHUNK) chunk = FETCH_READER_MAX_CHUNK;
+        if (offset > INT64_MAX - (int64_t)chunk) /* a seek the file's own numbers sent far past any end */
+            return fetch_reader_fail(r, FETCH_TOO_LARGE, "reading it needs an offset past any file's end");
         int64_t end = offset + (int64_t)chunk - 1;
         if (r->size >= 0 && end > r->size - 1) end = r->size - 1;
         uint64_t budget_left = r->limits.max_read_bytes - r->bytes_read;

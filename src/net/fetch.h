@@ -29,6 +29,10 @@ typedef struct fetch_policy {
 /* Fills *policy with the defaults above (reading the REELAY_* environment variables). */
 void fetch_policy_init(fetch_policy *policy);
 
+/* libcurl's process-wide setup (curl_global_init), done once whoever calls first; every user of libcurl
+ * in reelay goes through this. False when libcurl could not start. Any thread. */
+bool fetch_library_ready(void);
+
 typedef enum {
     FETCH_OK = 0,
     FETCH_INVALID_URL,    /* not an absolute http(s) URL */

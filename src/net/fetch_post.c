@@ -3,7 +3,6 @@
 #include "net/fetch_post.h"
 
 #include <netinet/in.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,14 +27,6 @@ struct fetch_post {
     bool cut_off; /* the response passed max_response_bytes */
     bool blocked; /* the guard refused a socket */
 };
-
-static pthread_once_t post_curl_once = PTHREAD_ONCE_INIT;
-static CURLcode post_curl_init_result = CURLE_FAILED_INIT;
-
-static void post_curl_init(void)
-{
-    post_curl_init_result = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
 
 /* The one place every resolved address passes before connect(). Redirects are off, so the host is
  * always the URL's own. */
@@ -136,7 +127,7 @@ fetch_post *fetch_post_begin(const char *url, const char *const *headers, const 
         snprintf(err, err_size, "the request is incomplete");
         return NULL;
     }
-    if (pthread_once(&post_curl_once, post_curl_init) != 0 || post_curl_init_result != CURLE_OK) {
+    if (!fetch_library_ready()) {
         snprintf(err, err_size, "the HTTP client could not start");
         return NULL;
     }
