@@ -179,7 +179,10 @@ int cli_keys_create(const char *data_dir, const key_spec *spec, const char *json
         fprintf(stderr, "reelay: the key could not be stored\n");
     } else if (spec->credits > 0 &&
                store_credits_grant(db, key.id, spec->credits, "granted at creation", key.created_at) != STORE_OK) {
-        fprintf(stderr, "reelay: the key %s was created but its credits could not be granted\n", key.id);
+        /* nobody has seen the key: it is revoked rather than left stored with nothing to use it by */
+        bool revoked = store_key_revoke(db, key.id, key.created_at) == STORE_OK;
+        fprintf(stderr, "reelay: the credits of the new key %s could not be granted; the key was %s\n", key.id,
+                revoked ? "revoked, create another" : "left without credits and could not be revoked");
     } else {
         if (json_id_field)
             printf("{\"%s\": \"%s\", \"key\": \"%s\", \"webhook_secret\": \"%s\", \"credits\": %lld, \"user_group\": "
@@ -367,8 +370,9 @@ int cli_credits(int argc, char **argv)
         credit_audit audit;
         if (store_credits_audit(db, &audit) == STORE_OK) {
             if (audit.problems == 0)
-                printf("ledger consistent: %lld keys, %lld tasks\n", (long long)audit.keys_checked,
-                       (long long)audit.tasks_checked);
+                printf("ledger consistent: %lld keys, %lld tasks (%lld older than the ledger, not checked)\n",
+                       (long long)audit.keys_checked, (long long)audit.tasks_checked,
+                       (long long)audit.tasks_before_ledger);
             else
                 printf("ledger INCONSISTENT: %lld problem(s); first: %s\n", (long long)audit.problems,
                        audit.first_problem);

@@ -35,4 +35,8 @@ void maintenance_run_if_due(store *db, blob_store *blobs, int64_t now_ms, int64_
     *next_run_ms = now_ms + (interval_ms > 0 ? interval_ms : MAINTENANCE_DEFAULT_INTERVAL_MS);
     for (int batch = 0; batch < EXPIRE_BATCHES_PER_RUN; batch++)
         if (maintenance_expire_uploads(db, blobs, now_ms / 1000, EXPIRE_BATCH) < EXPIRE_BATCH) break;
+    /* idempotency keys past their 24 hours: admission ignores them already, this keeps the table small */
+    if (store_idempotency_expire(db, now_ms / 1000) != STORE_OK)
+        log_warn("old idempotency keys could not be deleted; trying again next run", "ttl_seconds=%d",
+                 STORE_IDEMPOTENCY_TTL_SECONDS);
 }

@@ -1,5 +1,6 @@
 /* maintenance.h — the cold path's periodic chores, run from the engine's deadline thread: today the
- * expiry of uploads (rows first, then their objects, so that no row ever names a missing object).
+ * expiry of uploads (rows first, then their objects, so that no row ever names a missing object), and
+ * of idempotency keys past their TTL.
  * Each chore is bounded per run, so one run never holds the deadline thread for long. */
 #ifndef REELAY_ENGINE_MAINTENANCE_H
 #define REELAY_ENGINE_MAINTENANCE_H

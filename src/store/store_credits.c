@@ -352,10 +352,17 @@ store_status store_credits_audit(store *s, credit_audit *out)
             "   WHERE task_id = t.id AND kind IN ('settle', 'refund')),"
             " (SELECT COUNT(*) FROM credit_ledger WHERE task_id = t.id AND kind = 'settle' AND amount > "
             "released),"
-            " t.key_id = (SELECT key_id FROM credit_ledger WHERE task_id = t.id AND kind = 'reserve')"
+            " t.key_id = (SELECT key_id FROM credit_ledger WHERE task_id = t.id AND kind = 'reserve'),"
+            /* made before the ledger existed (migration 6): such a task holds nothing and owes nothing */
+            " NOT EXISTS (SELECT 1 FROM credit_ledger WHERE task_id = t.id) AND"
+            "  t.created_at <= (SELECT applied_at FROM schema_migrations WHERE version = 6)"
             " FROM tasks t",
             &stmt);
     while (status == STORE_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        if (sqlite3_column_int(stmt, 8) == 1) {
+            out->tasks_before_ledger++;
+            continue;
+        }
         out->tasks_checked++;
         const char *id = (const char *)sqlite3_column_text(stmt, 0);
         bool finished = sqlite3_column_int(stmt, 1) >= TASK_COMPLETED;

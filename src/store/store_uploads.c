@@ -119,7 +119,9 @@ store_status store_upload_insert(store *s, const upload_record *upload, int64_t 
     int64_t used = 0;
     store_status status = usage_tx(s, upload->key_id, now, &used, NULL);
     if (status == STORE_OK && used + upload->size > quota_bytes)
-        status = upload->auto_cleanup ? evict_tx(s, upload->key_id, now, used + upload->size - quota_bytes,
+        /* evicting is only allowed to a caller that takes the list: whoever deletes rows removes their
+         * objects, or nothing ever would */
+        status = upload->auto_cleanup && evicted && evicted_count ? evict_tx(s, upload->key_id, now, used + upload->size - quota_bytes,
                                                  &victims, &victim_count)
                                       : STORE_CONFLICT;
     if (status == STORE_OK) {

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "store/store.h"
@@ -345,6 +346,32 @@ static void racing_admissions_never_overspend(void **state)
     assert_audit_clean();
 }
 
+/* A database from before the ledger holds tasks without any ledger entry: the audit passes them over,
+ * and finishing one moves no credits. A task that should have a reservation and has none is a problem. */
+static void tasks_older_than_the_ledger_are_not_audited(void **state)
+{
+    (void)state;
+    task_record old = new_task("task-unified-1-oldtask0", "key_a", 0, NULL); /* created_at 100: long ago */
+    assert_int_equal(store_task_insert(db, &old), STORE_OK);
+    credit_audit audit;
+    assert_int_equal(store_credits_audit(db, &audit), STORE_OK);
+    assert_int_equal(audit.problems, 0);
+    assert_int_equal(audit.tasks_before_ledger, 1);
+    assert_int_equal(audit.tasks_checked, 0);
+    assert_int_equal(store_task_fail(db, old.id, "timeout", "too slow", 200), STORE_OK);
+    assert_balance("key_a", 0, 0);
+    assert_int_equal(store_credits_audit(db, &audit), STORE_OK);
+    assert_int_equal(audit.problems, 0);
+
+    /* made after the ledger existed but without a reservation: reported */
+    task_record stray = new_task("task-unified-1-strayta0", "key_a", 0, NULL);
+    stray.created_at = stray.updated_at = time(NULL) + 60;
+    assert_int_equal(store_task_insert(db, &stray), STORE_OK);
+    assert_int_equal(store_credits_audit(db, &audit), STORE_OK);
+    assert_int_equal(audit.problems, 1);
+    assert_non_null(strstr(audit.first_problem, "task-unified-1-strayta0"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -365,6 +392,7 @@ int main(void)
                                         close_and_remove),
         cmocka_unit_test_setup_teardown(key_limits_can_be_changed, open_fresh, close_and_remove),
         cmocka_unit_test_setup_teardown(racing_admissions_never_overspend, open_fresh, close_and_remove),
+        cmocka_unit_test_setup_teardown(tasks_older_than_the_ledger_are_not_audited, open_fresh, close_and_remove),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
