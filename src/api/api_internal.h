@@ -52,9 +52,10 @@ bool api_authenticate(http_exchange *exchange, key_record *key);
  * replacing earlier values: the headers describe the limit that decided the answer. */
 void api_add_rate_headers(h2o_req_t *req, int limit, int remaining, int reset_seconds);
 
-/* Parses a JSON request body (Content-Type application/json, at most max_bytes, 0 = app->max_json_bytes);
- * on failure returns NULL with err filled (400, or 413). */
-json_t *api_parse_json_body(const api_app *app, h2o_req_t *req, size_t max_bytes, reelay_error *err);
+/* Parses the request body as a JSON object (Content-Type application/json, no duplicate names); on
+ * failure returns NULL with err filled (400). The body's size was already held to its route's limit by
+ * the HTTP server (http_server_config.route_body_bytes). */
+json_t *api_parse_json_object(h2o_req_t *req, reelay_error *err);
 
 /* Appends the task as GET /v1/tasks/{id} shows it. */
 void api_task_write(const api_app *app, const task_record *task, json_text *out);

@@ -38,17 +38,11 @@ static bool content_type_is_json(h2o_req_t *req)
            type.base[sizeof(json) - 1] == ' ';
 }
 
-json_t *api_parse_json_body(const api_app *app, h2o_req_t *req, size_t max_bytes, reelay_error *err)
+json_t *api_parse_json_object(h2o_req_t *req, reelay_error *err)
 {
     if (!content_type_is_json(req)) {
         reelay_error_set(err, 400, ERR_TYPE_INVALID_REQUEST, "invalid_content_type", NULL,
                          "Content-Type must be application/json.");
-        return NULL;
-    }
-    if (max_bytes == 0) max_bytes = app->max_json_bytes;
-    if (req->entity.len > max_bytes) {
-        reelay_error_set(err, 413, ERR_TYPE_INVALID_REQUEST, "request_too_large", NULL,
-                         "The request body is larger than %zu bytes.", max_bytes);
         return NULL;
     }
     if (req->entity.base == NULL || req->entity.len == 0) {
@@ -58,10 +52,16 @@ json_t *api_parse_json_body(const api_app *app, h2o_req_t *req, size_t max_bytes
     }
     json_error_t parse_error;
     json_t *body = json_loadb(req->entity.base, req->entity.len, JSON_REJECT_DUPLICATES, &parse_error);
-    if (body == NULL)
+    if (body == NULL) {
         reelay_error_set(err, 400, ERR_TYPE_INVALID_REQUEST, "invalid_json", NULL,
                          "The request body is not valid JSON: %s (line %d, column %d).", parse_error.text,
                          parse_error.line, parse_error.column);
+    } else if (!json_is_object(body)) {
+        json_decref(body);
+        body = NULL;
+        reelay_error_set(err, 400, ERR_TYPE_INVALID_REQUEST, "invalid_json", NULL,
+                         "The request body must be a JSON object.");
+    }
     return body;
 }
 
@@ -557,7 +557,7 @@ void api_generations_create(http_exchange *exchange)
     if (!read_idempotency_key(req, idempotency_key)) return;
 
     reelay_error err;
-    json_t *body = api_parse_json_body(app, req, 0, &err);
+    json_t *body = api_parse_json_object(req, &err);
     if (body == NULL) {
         http_send_error(req, &err);
         return;

@@ -351,38 +351,13 @@ void api_uploads_stream(http_exchange *exchange)
 
 /* ---- JSON bodies (base64 and url) ---- */
 
-static bool content_type_is_json(h2o_req_t *req)
-{
-    h2o_iovec_t type = http_request_header(req, "content-type");
-    static const char json[] = "application/json";
-    if (type.base == NULL || type.len < sizeof(json) - 1 ||
-        strncasecmp(type.base, json, sizeof(json) - 1) != 0)
-        return false;
-    return type.len == sizeof(json) - 1 || type.base[sizeof(json) - 1] == ';' ||
-           type.base[sizeof(json) - 1] == ' ';
-}
-
 /* Parses the JSON object body and its common fields; answers 400 and returns NULL on failure. */
 static json_t *parse_upload_json(h2o_req_t *req, bool *auto_cleanup, const char **file_name)
 {
-    if (!content_type_is_json(req)) {
-        http_send_error_fields(req, 400, ERR_TYPE_INVALID_REQUEST, "invalid_content_type", NULL,
-                               "Content-Type must be application/json.");
-        return NULL;
-    }
-    json_error_t parse_error;
-    json_t *body = req->entity.len
-                       ? json_loadb(req->entity.base, req->entity.len, JSON_REJECT_DUPLICATES, &parse_error)
-                       : NULL;
-    if (!json_is_object(body)) {
-        char message[256];
-        if (body == NULL && req->entity.len)
-            snprintf(message, sizeof(message), "The request body is not valid JSON: %s (line %d, column %d).",
-                     parse_error.text, parse_error.line, parse_error.column);
-        else
-            snprintf(message, sizeof(message), "The request body must be a JSON object.");
-        json_decref(body);
-        http_send_error_fields(req, 400, ERR_TYPE_INVALID_REQUEST, "invalid_json", NULL, message);
+    reelay_error err;
+    json_t *body = api_parse_json_object(req, &err);
+    if (body == NULL) {
+        http_send_error(req, &err);
         return NULL;
     }
     json_t *cleanup = json_object_get(body, "auto_cleanup");
