@@ -48,6 +48,9 @@ typedef struct api_thread {
 /* Authenticates the request's Bearer key into *key and counts the request against the key's rate
  * limit (api/rate_limit.h). On failure sends 401 (or 429 over the limit) and returns false. */
 bool api_authenticate(http_exchange *exchange, key_record *key);
+/* http_route.screen for routes that take large bodies: refuses a head without a valid key before a
+ * byte of its body is accepted (the handler authenticates again, and counts the rate limit). */
+bool api_screen_key(void *thread_data, const http_request_head *head, reelay_error *err);
 /* Sets X-RateLimit-Limit / -Remaining / -Reset (seconds until the window ends) on the response,
  * replacing earlier values: the headers describe the limit that decided the answer. */
 void api_add_rate_headers(h2o_req_t *req, int limit, int remaining, int reset_seconds);

@@ -39,10 +39,10 @@ void api_add_rate_headers(h2o_req_t *req, int limit, int remaining, int reset_se
     http_set_header(req, "x-ratelimit-reset", text);
 }
 
-bool api_authenticate(http_exchange *exchange, key_record *key)
+/* Finds the key an Authorization header names. Returns true with *key, or false with err filled (401
+ * for a missing, malformed or unknown key; 500 when the store cannot be read). */
+static bool find_key(api_thread *thread, h2o_iovec_t header, key_record *key, reelay_error *err)
 {
-    api_thread *thread = exchange->thread_data;
-    h2o_iovec_t header = http_request_header(exchange->req, "authorization");
     static const char bearer[] = "Bearer ";
     const char *problem = NULL;
     if (header.base == NULL) {
@@ -67,23 +67,38 @@ bool api_authenticate(http_exchange *exchange, key_record *key)
         if (slot->checked_ms != 0 && now_ms - slot->checked_ms < KEY_CACHE_MS &&
             sodium_memcmp(slot->hash, hash, sizeof(hash)) == 0) {
             *key = slot->key;
-            return within_rate_limit(exchange->req, key);
+            return true;
         }
         store_status status = store_key_find_by_hash(thread->db, hash, key);
         if (status == STORE_OK) {
             memcpy(slot->hash, hash, sizeof(hash));
             slot->key = *key;
             slot->checked_ms = now_ms;
-            return within_rate_limit(exchange->req, key);
+            return true;
         }
         if (status == STORE_ERROR) {
-            http_send_error_fields(exchange->req, 500, ERR_TYPE_SERVER, "internal_error", NULL,
-                                   "The key could not be checked; retry later.");
+            reelay_error_set(err, 500, ERR_TYPE_SERVER, "internal_error", NULL,
+                             "The key could not be checked; retry later.");
             return false;
         }
         problem = "Invalid API key: it is unknown, revoked or expired.";
     }
-    http_add_header(exchange->req, "www-authenticate", "Bearer");
-    http_send_error_fields(exchange->req, 401, ERR_TYPE_AUTHENTICATION, "invalid_api_key", NULL, problem);
+    reelay_error_set(err, 401, ERR_TYPE_AUTHENTICATION, "invalid_api_key", NULL, "%s", problem);
     return false;
+}
+
+bool api_authenticate(http_exchange *exchange, key_record *key)
+{
+    reelay_error err;
+    if (find_key(exchange->thread_data, http_request_header(exchange->req, "authorization"), key, &err))
+        return within_rate_limit(exchange->req, key);
+    if (err.status == 401) http_add_header(exchange->req, "www-authenticate", "Bearer");
+    http_send_error(exchange->req, &err);
+    return false;
+}
+
+bool api_screen_key(void *thread_data, const http_request_head *head, reelay_error *err)
+{
+    key_record key;
+    return find_key(thread_data, http_head_field_value(head, "authorization"), &key, err);
 }

@@ -7,19 +7,19 @@
 #include "util/clock.h"
 
 const http_route api_routes[] = {
-    {"POST", "/v1/videos/generations", "generations.create", api_generations_create},
-    {"GET", "/v1/videos/generations/{id}", "generations.get", api_tasks_get},
-    {"GET", "/v1/tasks", "tasks.list", api_tasks_list},
-    {"GET", "/v1/tasks/{id}", "tasks.get", api_tasks_get},
-    {"POST", "/v1/tasks/{id}/cancel", "tasks.cancel", api_tasks_cancel},
-    {"POST", "/v1/upstream/{channel}/webhook", "upstream.webhook", api_upstream_webhook},
-    {"GET", "/v1/models", "models.list", api_models_list},
-    {"GET", "/v1/balance", "balance.get", api_balance_get},
-    {"POST", "/v1/files/upload/stream", "uploads.stream", api_uploads_stream},
-    {"POST", "/v1/files/upload/base64", "uploads.base64", api_uploads_base64},
-    {"POST", "/v1/files/upload/url", "uploads.url", api_uploads_url},
-    {"GET", "/healthz", "healthz", api_ops_health},
-    {"GET", "/metrics", "metrics", api_ops_metrics},
+    {"POST", "/v1/videos/generations", "generations.create", api_generations_create, NULL},
+    {"GET", "/v1/videos/generations/{id}", "generations.get", api_tasks_get, NULL},
+    {"GET", "/v1/tasks", "tasks.list", api_tasks_list, NULL},
+    {"GET", "/v1/tasks/{id}", "tasks.get", api_tasks_get, NULL},
+    {"POST", "/v1/tasks/{id}/cancel", "tasks.cancel", api_tasks_cancel, NULL},
+    {"POST", "/v1/upstream/{channel}/webhook", "upstream.webhook", api_upstream_webhook, NULL},
+    {"GET", "/v1/models", "models.list", api_models_list, NULL},
+    {"GET", "/v1/balance", "balance.get", api_balance_get, NULL},
+    {"POST", "/v1/files/upload/stream", "uploads.stream", api_uploads_stream, api_screen_key},
+    {"POST", "/v1/files/upload/base64", "uploads.base64", api_uploads_base64, api_screen_key},
+    {"POST", "/v1/files/upload/url", "uploads.url", api_uploads_url, api_screen_key},
+    {"GET", "/healthz", "healthz", api_ops_health, NULL},
+    {"GET", "/metrics", "metrics", api_ops_metrics, NULL},
 };
 const size_t api_route_count = sizeof(api_routes) / sizeof(api_routes[0]);
 

@@ -29,6 +29,29 @@ typedef struct http_exchange {
 
 typedef void (*http_handler_fn)(http_exchange *exchange);
 
+/* One header line of a request head, as sent (name not yet lower-cased). */
+typedef struct http_head_field {
+    h2o_iovec_t name;
+    h2o_iovec_t value;
+} http_head_field;
+
+/* A request's head as it arrived, before its body is read (see http_route.screen). Everything points
+ * into the connection's input and is valid only during the call. */
+typedef struct http_request_head {
+    h2o_iovec_t method;
+    h2o_iovec_t path; /* raw, query included */
+    const http_head_field *fields;
+    size_t field_count;
+} http_request_head;
+
+/* The value of the first header called name (case-insensitive), or {NULL, 0}. */
+h2o_iovec_t http_head_field_value(const http_request_head *head, const char *name);
+
+/* A route's look at a request head before any byte of its body is accepted: true lets the body in;
+ * false refuses the request with err (answered at once, then the connection is closed). Runs on the
+ * loop thread with the thread's thread_data; may do a short local store call, nothing slower. */
+typedef bool (*http_screen_fn)(void *thread_data, const http_request_head *head, reelay_error *err);
+
 /* A route: method "GET"/"POST"/…; pattern of '/'-separated segments where "{name}" matches one
  * non-empty segment and a final "*" matches the (non-empty) rest. */
 typedef struct http_route {
@@ -36,16 +59,27 @@ typedef struct http_route {
     const char *pattern;
     const char *name; /* metrics label, e.g. "tasks.get" */
     http_handler_fn handler;
+    http_screen_fn screen; /* may be NULL: every head within the body limit is let in */
 } http_route;
+
+/* A file name extension (without the dot, matched in any case) and the Content-Type served for it. */
+typedef struct http_file_type {
+    const char *extension;
+    const char *media_type;
+} http_file_type;
 
 /* A folder served below a path prefix by h2o's file handler (Range, conditional requests, HEAD,
  * Content-Type by extension), behind a guard: `authorize` sees the request first, with params[0] =
- * the rest of the path; it returns true to let the file be served, or answers itself and returns false. */
+ * the rest of the path; it returns true to let the file be served, or answers itself and returns false.
+ * Headers it adds before returning true stay on the file's answer (200, 206, 304, 416; HEAD too). */
 typedef struct http_file_mount {
     const char *prefix;    /* e.g. "/v1/files" (no trailing slash) */
     const char *directory; /* the folder served */
     const char *name;      /* metrics label */
     bool (*authorize)(http_exchange *exchange);
+    /* The only Content-Types served, by extension, ending with {NULL, NULL}; a file of any other
+     * extension is application/octet-stream. NULL = h2o's own table (which has text/html, SVG, …). */
+    const http_file_type *types;
 } http_file_mount;
 
 typedef struct http_server_config {
@@ -114,6 +148,10 @@ int http_path_param(const http_exchange *exchange, size_t i, char *out, size_t o
 void http_send_json(h2o_req_t *req, int status, const char *body, size_t length);
 /* The documented error shape {"error":{"message","type","code","param"}} with err->status. */
 void http_send_error(h2o_req_t *req, const reelay_error *err);
+/* The documented error body for err, as malloc'd JSON text (NULL when out of memory). */
+char *http_error_json(const reelay_error *err);
+/* The standard reason phrase of an HTTP status ("Payload Too Large"); "Error" for unknown 4xx. */
+const char *http_reason_phrase(int status);
 /* Shorthand: fills a reelay_error and sends it. */
 void http_send_error_fields(h2o_req_t *req, int status, const char *type, const char *code, const char *param,
                             const char *message);

@@ -96,7 +96,7 @@ void http_set_header(h2o_req_t *req, const char *name, const char *value)
     put_header(req, name, value, true);
 }
 
-static const char *reason_phrase(int status)
+const char *http_reason_phrase(int status)
 {
     switch (status) {
     case 200:
@@ -121,10 +121,16 @@ static const char *reason_phrase(int status)
         return "Gone";
     case 413:
         return "Payload Too Large";
+    case 416:
+        return "Range Not Satisfiable";
+    case 417:
+        return "Expectation Failed";
     case 422:
         return "Unprocessable Entity";
     case 429:
         return "Too Many Requests";
+    case 431:
+        return "Request Header Fields Too Large";
     case 503:
         return "Service Unavailable";
     default:
@@ -135,14 +141,14 @@ static const char *reason_phrase(int status)
 void http_send_json(h2o_req_t *req, int status, const char *body, size_t length)
 {
     req->res.status = status;
-    req->res.reason = reason_phrase(status);
+    req->res.reason = http_reason_phrase(status);
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
                    H2O_STRLIT("application/json"));
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-store"));
     h2o_send_inline(req, body, length);
 }
 
-void http_send_error(h2o_req_t *req, const reelay_error *err)
+char *http_error_json(const reelay_error *err)
 {
     json_t *error = json_pack("{s:s, s:s, s:o, s:o}", "message", err->message, "type",
                               err->type ? err->type : "server_error", "code",
@@ -151,6 +157,12 @@ void http_send_error(h2o_req_t *req, const reelay_error *err)
     json_t *body = error ? json_pack("{s:o}", "error", error) : NULL;
     char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);
+    return text;
+}
+
+void http_send_error(h2o_req_t *req, const reelay_error *err)
+{
+    char *text = http_error_json(err);
     if (text == NULL) {
         static const char fallback[] = "{\"error\":{\"message\":\"internal "
                                        "error\",\"type\":\"server_error\",\"code\":null,\"param\":null}}";

@@ -15,7 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "http/offload_internal.h"
+#include "http/server_internal.h"
 #include "util/clock.h"
 #include "util/log.h"
 
@@ -23,18 +23,6 @@
 static const int counted_statuses[] = {200, 201, 204, 206, 304, 400, 401, 402, 403, 404,
                                        405, 409, 410, 413, 416, 422, 429, 500, 503, 0};
 #define STATUS_SLOTS (sizeof(counted_statuses) / sizeof(counted_statuses[0]))
-
-typedef struct http_thread {
-    h2o_context_t context; /* first: handlers find their thread from req->conn->ctx */
-    h2o_accept_ctx_t accept_context;
-    struct http_server *server;
-    int index;
-    int listen_fd;
-    pthread_t thread;
-    void *thread_data;
-    http_offload_receiver *offload; /* this loop's end of the offload pool */
-    _Atomic uint64_t *counts; /* [(route_count + 3) * STATUS_SLOTS]: routes, 405, unmatched, file mount */
-} http_thread;
 
 typedef struct router_handler {
     h2o_handler_t super;
@@ -46,21 +34,16 @@ typedef struct mount_guard_handler {
     struct http_server *server;
 } mount_guard_handler;
 
-struct http_server {
-    http_server_config config;
-    h2o_globalconf_t globalconf;
-    http_thread *threads;
-    int thread_count;
-    int port;
-    atomic_bool stopping;
-    http_offload_pool *offload; /* workers shared by every loop */
-};
-
 static size_t status_slot(int status)
 {
     for (size_t i = 0; i + 1 < STATUS_SLOTS; i++)
         if (counted_statuses[i] == status) return i;
     return STATUS_SLOTS - 1;
+}
+
+void http_server_count(http_thread *thread, size_t row, int status)
+{
+    atomic_fetch_add_explicit(&thread->counts[row * STATUS_SLOTS + status_slot(status)], 1, memory_order_relaxed);
 }
 
 /* Matches path (no query) against a pattern; fills the exchange's params on success. */
@@ -102,6 +85,26 @@ static size_t route_body_limit(const http_server_config *config, const http_rout
     return config->route_body_bytes;
 }
 
+size_t http_server_body_limit(const struct http_server *server, h2o_iovec_t method, h2o_iovec_t path,
+                              const http_route **route, size_t *row)
+{
+    const http_server_config *config = &server->config;
+    http_exchange scratch;
+    bool path_known = false;
+    *route = NULL;
+    for (size_t i = 0; i < config->route_count; i++) {
+        if (!route_matches(config->routes[i].pattern, path.base, path.len, &scratch)) continue;
+        path_known = true;
+        if (!h2o_memis(method.base, method.len, config->routes[i].method, strlen(config->routes[i].method)))
+            continue;
+        *route = &config->routes[i];
+        *row = i;
+        return route_body_limit(config, *route);
+    }
+    *row = config->route_count + (path_known ? HTTP_ROW_METHOD_NOT_ALLOWED : HTTP_ROW_UNMATCHED);
+    return config->route_body_bytes ? config->route_body_bytes : config->max_body_bytes;
+}
+
 /* What the access log and the counters need of a routed request, kept in its memory pool. */
 typedef struct request_record {
     struct http_server *server;
@@ -117,8 +120,7 @@ static void on_request_disposed(void *object)
     request_record *record = object;
     h2o_req_t *req = record->req;
     int status = req->res.status; /* 0 when the client left before an answer */
-    atomic_fetch_add_explicit(&record->thread->counts[record->row * STATUS_SLOTS + status_slot(status)], 1,
-                              memory_order_relaxed);
+    http_server_count(record->thread, record->row, status);
     if (record->server->config.access_log)
         log_info("request", "method=%.*s route=%s status=%d ms=%lld", (int)req->method.len, req->method.base,
                  record->route_name, status, (long long)(clock_monotonic_ms() - record->started_ms));
@@ -132,7 +134,14 @@ static int on_request(h2o_handler_t *self, h2o_req_t *req)
     size_t path_length = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
     http_exchange exchange = {.req = req, .thread_data = thread->thread_data, .route_index = -1};
     bool path_known = false;
-    for (size_t i = 0; i < server->config.route_count; i++) {
+    if (!http_head_screen_request(thread, req)) {
+        /* The client reset the connection: nobody will read an answer, so none is worked out; the
+         * connection closes after this one, and the requests it had queued go with it. */
+        http_send_error_fields(req, 400, "invalid_request_error", "client_gone", NULL, "The client has gone.");
+        path_known = true;
+        exchange.route_index = -2;
+    }
+    for (size_t i = 0; exchange.route_index == -1 && i < server->config.route_count; i++) {
         const http_route *route = &server->config.routes[i];
         if (!route_matches(route->pattern, req->path.base, path_length, &exchange)) continue;
         path_known = true;
@@ -153,6 +162,9 @@ static int on_request(h2o_handler_t *self, h2o_req_t *req)
     if (exchange.route_index >= 0) {
         counter_row = (size_t)exchange.route_index;
         route_name = server->config.routes[exchange.route_index].name;
+    } else if (exchange.route_index == -2) {
+        counter_row = server->config.route_count + HTTP_ROW_UNMATCHED;
+        route_name = "client_gone";
     } else if (path_known) {
         counter_row = server->config.route_count;
         route_name = "method_not_allowed";
@@ -185,7 +197,9 @@ static int on_mount_request(h2o_handler_t *self, h2o_req_t *req)
         exchange.params[exchange.param_count++] =
             h2o_iovec_init(req->path.base + prefix_length + 1, path_length - prefix_length - 1);
     bool serve = false;
-    if (exchange.param_count == 0) {
+    if (!http_head_screen_request(thread, req)) {
+        http_send_error_fields(req, 400, "invalid_request_error", "client_gone", NULL, "The client has gone.");
+    } else if (exchange.param_count == 0) {
         http_send_error_fields(req, 404, "not_found", "unknown_path", NULL, "There is nothing at this path.");
     } else if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) &&
                !h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"))) {
@@ -195,9 +209,7 @@ static int on_mount_request(h2o_handler_t *self, h2o_req_t *req)
         serve = mount->authorize(&exchange);
     }
     int status = serve ? 200 : req->res.status;
-    size_t row = server->config.route_count + 2;
-    atomic_fetch_add_explicit(&thread->counts[row * STATUS_SLOTS + status_slot(status)], 1,
-                              memory_order_relaxed);
+    http_server_count(thread, server->config.route_count + HTTP_ROW_FILE_MOUNT, status);
     if (server->config.access_log)
         log_info("request", "method=%.*s route=%s status=%d", (int)req->method.len, req->method.base,
                  mount->name, status);
@@ -210,6 +222,7 @@ static void on_accept(h2o_socket_t *listener, const char *err)
     h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
     if (sock == NULL) return;
     h2o_accept(listener->data, sock);
+    http_head_screen_attach((http_thread *)((h2o_accept_ctx_t *)listener->data)->ctx, sock);
 }
 
 static int open_listener(const char *host, int port)
@@ -271,8 +284,10 @@ static void *thread_main(void *arg)
         h2o_evloop_socket_create(thread->context.loop, thread->listen_fd, H2O_SOCKET_FLAG_DONT_READ);
     listener->data = &thread->accept_context;
     h2o_socket_read_start(listener, on_accept);
-    while (!atomic_load(&server->stopping))
+    while (!atomic_load(&server->stopping)) {
+        http_head_screen_rearm(thread);
         h2o_evloop_run(thread->context.loop, 100);
+    }
     h2o_socket_read_stop(listener);
     h2o_socket_close(listener);
     /* Offloaded jobs come back (answered, or unrun once the pool is quiesced) before the loop goes. */
@@ -322,6 +337,7 @@ http_server *http_server_start(const http_server_config *config)
             router_handler *router = (router_handler *)h2o_create_handler(exact, sizeof(*router));
             router->super.on_req = on_request;
             router->server = server;
+            http_error_filter_register(exact);
         }
     }
     if (config->file_mount) {
@@ -329,12 +345,25 @@ http_server *http_server_start(const http_server_config *config)
         mount_guard_handler *guard = (mount_guard_handler *)h2o_create_handler(files, sizeof(*guard));
         guard->super.on_req = on_mount_request;
         guard->server = server;
-        h2o_file_register(files, config->file_mount->directory, NULL, NULL, 0);
+        h2o_mimemap_t *types = NULL; /* NULL: h2o's own table */
+        if (config->file_mount->types) {
+            types = h2o_mimemap_create();
+            h2o_mimemap_clear_types(types); /* what is left is the default, application/octet-stream */
+            for (const http_file_type *type = config->file_mount->types; type->extension; type++)
+                h2o_mimemap_define_mimetype(types, type->extension, type->media_type, NULL);
+        }
+        h2o_file_register(files, config->file_mount->directory, NULL, types, 0);
+        if (types) h2o_mem_release_shared(types); /* the file handler holds its own reference */
+        http_error_filter_register(files);
     }
     h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
     router_handler *handler = (router_handler *)h2o_create_handler(path, sizeof(*handler));
     handler->super.on_req = on_request;
     handler->server = server;
+    http_error_filter_register(path);
+    /* h2o answers requests it refuses before routing (a body over the global limit, broken chunked
+     * encoding) on the host's fallback path. */
+    http_error_filter_register(&host->fallback_path);
 
     server->offload = http_offload_pool_start(config->offload_workers ? config->offload_workers
                                                                       : HTTP_OFFLOAD_DEFAULT_WORKERS);

@@ -43,11 +43,11 @@ static void always_422(http_exchange *exchange)
 }
 
 static const http_route routes[] = {
-    {"GET", "/v1/things/{id}", "things.get", echo_params},
-    {"POST", "/v1/things/{id}/parts/{part}", "parts.post", echo_params},
-    {"GET", "/v1/files/*", "files", echo_params},
-    {"GET", "/v1/invalid", "invalid", always_422},
-    {"POST", "/v1/big/{id}", "big.post", echo_params},
+    {"GET", "/v1/things/{id}", "things.get", echo_params, NULL},
+    {"POST", "/v1/things/{id}/parts/{part}", "parts.post", echo_params, NULL},
+    {"GET", "/v1/files/*", "files", echo_params, NULL},
+    {"GET", "/v1/invalid", "invalid", always_422, NULL},
+    {"POST", "/v1/big/{id}", "big.post", echo_params, NULL},
 };
 
 typedef struct reply {
