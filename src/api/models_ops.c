@@ -1,6 +1,7 @@
 /* models_ops.c — GET /v1/models (the catalog with each field's rules and price), GET /v1/balance,
  * GET /healthz, GET /metrics. */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,12 +19,21 @@ static void build_catalog_view(void)
     catalog_view = catalog_models_json();
 }
 
-/* The catalog, each model with its price for the caller's group (catalog/prices.h). */
-void api_models_list(http_exchange *exchange)
+/* The answer of GET /v1/models depends only on the caller's user group (the prices shown are the
+ * group's), and prices are fixed for the life of the process: each group's body is built once and
+ * kept (entries are never changed or freed, so a body found under the lock may be read after it). */
+enum { CATALOG_CACHED_GROUPS = 32 };
+static struct {
+    char group[sizeof(((key_record *)0)->user_group)];
+    char *body;
+    size_t length;
+} catalog_bodies[CATALOG_CACHED_GROUPS];
+static size_t catalog_body_count;
+static _Atomic uint64_t catalog_builds;
+static pthread_mutex_t catalog_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static char *catalog_body_build(const api_app *app, const char *group)
 {
-    api_thread *thread = exchange->thread_data;
-    key_record key;
-    if (!api_authenticate(exchange, &key)) return;
     pthread_once(&catalog_once, build_catalog_view);
     json_t *view = catalog_view ? json_deep_copy(catalog_view) : NULL;
     size_t i;
@@ -31,19 +41,52 @@ void api_models_list(http_exchange *exchange)
     json_array_foreach(json_object_get(view, "data"), i, entry)
     {
         const catalog_model *model = catalog_model_find(json_string_value(json_object_get(entry, "id")));
-        if (model && thread->app->prices)
-            json_object_set_new(entry, "pricing",
-                                price_model_json(thread->app->prices, model, key.user_group));
+        if (model && app->prices) json_object_set_new(entry, "pricing", price_model_json(app->prices, model, group));
     }
     char *body = view ? json_dumps(view, JSON_COMPACT) : NULL;
     json_decref(view);
-    if (body == NULL) {
-        http_send_error_fields(exchange->req, 500, ERR_TYPE_SERVER, "internal_error", NULL,
-                               "The catalog is unavailable.");
+    atomic_fetch_add_explicit(&catalog_builds, 1, memory_order_relaxed);
+    return body;
+}
+
+/* The catalog, each model with its price for the caller's group (catalog/prices.h). */
+void api_models_list(http_exchange *exchange)
+{
+    api_thread *thread = exchange->thread_data;
+    key_record key;
+    if (!api_authenticate(exchange, &key)) return;
+    h2o_req_t *req = exchange->req;
+    h2o_iovec_t body = {NULL, 0};
+    pthread_mutex_lock(&catalog_lock);
+    for (size_t i = 0; i < catalog_body_count && body.base == NULL; i++)
+        if (strcmp(catalog_bodies[i].group, key.user_group) == 0)
+            body = h2o_iovec_init(catalog_bodies[i].body, catalog_bodies[i].length); /* kept for good */
+    pthread_mutex_unlock(&catalog_lock);
+    if (body.base == NULL) {
+        char *built = catalog_body_build(thread->app, key.user_group);
+        if (built != NULL) {
+            body = h2o_strdup(&req->pool, built, strlen(built));
+            pthread_mutex_lock(&catalog_lock);
+            bool kept = false;
+            for (size_t i = 0; i < catalog_body_count; i++)
+                kept = kept || strcmp(catalog_bodies[i].group, key.user_group) == 0;
+            if (!kept && catalog_body_count < CATALOG_CACHED_GROUPS) { /* past that, built per request */
+                snprintf(catalog_bodies[catalog_body_count].group, sizeof(catalog_bodies[0].group), "%s",
+                         key.user_group);
+                catalog_bodies[catalog_body_count].body = built;
+                catalog_bodies[catalog_body_count].length = body.len;
+                catalog_body_count++;
+                built = NULL;
+            }
+            pthread_mutex_unlock(&catalog_lock);
+            free(built);
+        }
+    }
+    if (body.base == NULL) {
+        http_send_error_fields(req, 500, ERR_TYPE_SERVER, "internal_error", NULL, "The catalog is unavailable.");
         return;
     }
-    http_send_json(exchange->req, 200, body, strlen(body));
-    free(body);
+    http_send_json(req, 200, body.base, body.len);
 }
 
 /* GET /v1/balance: the key's credits. */
@@ -127,6 +170,10 @@ void api_ops_metrics(http_exchange *exchange)
                   "# HELP reelay_engine_deadlines Task deadlines armed.\n"
                   "# TYPE reelay_engine_deadlines gauge\nreelay_engine_deadlines %zu\n",
                   stats.queued, stats.running, stats.timers);
+    buffer_printf(&buffer,
+                  "# HELP reelay_catalog_builds_total Times the GET /v1/models answer was built (once per group).\n"
+                  "# TYPE reelay_catalog_builds_total counter\nreelay_catalog_builds_total %llu\n",
+                  (unsigned long long)atomic_load_explicit(&catalog_builds, memory_order_relaxed));
     h2o_req_t *req = exchange->req;
     req->res.status = 200;
     req->res.reason = "OK";

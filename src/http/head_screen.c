@@ -41,6 +41,7 @@ struct head_screen_conn {
     h2o_socket_t *sock;
     h2o_socket_cb h2o_reader; /* h2o's HTTP/1 reader, which this one wraps */
     head_screen_conn *rearm_next, **rearm_prev; /* in thread->rearm while h2o may re-arm its reader */
+    head_screen_conn *all_next, **all_prev;     /* in thread->conns while the socket is open */
     bool head_passed;    /* the head at the start of the input was screened and let in */
     bool chunked;        /* … with a chunked body, held to body_limit as it arrives */
     bool refused;        /* answered here: input is dropped until the connection ends */
@@ -214,6 +215,8 @@ static void on_socket_close(void *data)
 {
     head_screen_conn *conn = data;
     rearm_unlink(conn);
+    *conn->all_prev = conn->all_next;
+    if (conn->all_next) conn->all_next->all_prev = conn->all_prev;
     free(conn);
 }
 
@@ -265,9 +268,27 @@ void http_head_screen_attach(http_thread *thread, h2o_socket_t *sock)
     conn->thread = thread;
     conn->sock = sock;
     conn->h2o_reader = sock->_cb.read;
+    conn->all_next = thread->conns;
+    if (thread->conns) thread->conns->all_prev = &conn->all_next;
+    conn->all_prev = &thread->conns;
+    thread->conns = conn;
     sock->on_close.cb = on_socket_close;
     sock->on_close.data = conn;
     sock->_cb.read = on_read;
+}
+
+void http_head_screen_close_all(http_thread *thread)
+{
+    while (thread->conns != NULL) {
+        head_screen_conn *conn = thread->conns;
+        /* h2o's reader told of a closed socket closes the connection, whatever it was doing (the
+         * socket's close hook then takes conn off the list). */
+        conn->h2o_reader(conn->sock, h2o_socket_error_closed);
+        if (thread->conns == conn) { /* h2o kept it: never expected, but never loop forever */
+            conn->sock->on_close.cb = NULL;
+            on_socket_close(conn);
+        }
+    }
 }
 
 static head_screen_conn *conn_of(h2o_req_t *req)

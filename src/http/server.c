@@ -292,10 +292,13 @@ static void *thread_main(void *arg)
     h2o_socket_close(listener);
     /* Offloaded jobs come back (answered, or unrun once the pool is quiesced) before the loop goes. */
     http_offload_receiver_drain(thread->offload, thread->context.loop);
-    /* Let the loop finish closing; connections still open at exit are the kernel's to close. */
+    /* Let the loop finish closing. */
     for (int i = 0; i < 3; i++)
         h2o_evloop_run(thread->context.loop, 0);
     if (server->config.thread_stopping) server->config.thread_stopping(thread->thread_data);
+    for (int i = 0; i < 3; i++)
+        h2o_evloop_run(thread->context.loop, 0);
+    http_head_screen_close_all(thread); /* h2o's context cannot go while a connection waits on its timers */
     for (int i = 0; i < 3; i++)
         h2o_evloop_run(thread->context.loop, 0);
     http_offload_receiver_destroy(thread->offload, &thread->context);

@@ -24,6 +24,7 @@ typedef struct http_thread {
     http_offload_receiver *offload; /* this loop's end of the offload pool */
     _Atomic uint64_t *counts; /* [(route_count + 3) * STATUS_SLOTS]: routes, 405, unmatched, file mount */
     head_screen_conn *rearm;  /* connections whose reader h2o may have re-armed (head_screen.c) */
+    head_screen_conn *conns;  /* every open connection of this loop (head_screen.c) */
 } http_thread;
 
 struct http_server {
@@ -66,6 +67,9 @@ void http_head_screen_attach(http_thread *thread, h2o_socket_t *sock);
 bool http_head_screen_request(http_thread *thread, h2o_req_t *req);
 /* Before each loop iteration: re-wraps readers h2o has re-armed since. */
 void http_head_screen_rearm(http_thread *thread);
+/* As the loop stops: closes every connection still open (idle keep-alive ones, slow senders), so
+ * that h2o's context can be disposed of. */
+void http_head_screen_close_all(http_thread *thread);
 
 /* ---- error_filter.c ---- */
 
