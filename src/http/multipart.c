@@ -12,7 +12,7 @@ enum { PART_HEADERS_MAX = 16 * 1024 }; /* bytes of header lines one part may hav
 static bool is_boundary_char(char c)
 {
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           strchr("'()+_,-./:=? ", c) != NULL;
+           (c != '\0' && strchr("'()+_,-./:=? ", c) != NULL); /* strchr finds the terminator too */
 }
 
 static bool is_space(char c)

@@ -46,6 +46,24 @@ static void boundaries_are_read_from_the_content_type(void **state)
     assert_int_equal(http_multipart_boundary(h2o_iovec_init(NULL, 0), &b), -1);
 }
 
+/* A NUL byte is no boundary character (strchr over the allowed set used to find its terminator), in
+ * the middle, at the end, or quoted; the same bytes without it are fine. */
+static void a_boundary_with_a_nul_byte_is_refused(void **state)
+{
+    (void)state;
+    static const char middle[] = "multipart/form-data; boundary=ab\0cd";
+    static const char last[] = "multipart/form-data; boundary=XyZ\0";
+    static const char quoted[] = "multipart/form-data; boundary=\"a\0b\"";
+    static const char alone[] = "multipart/form-data; boundary=\0; charset=utf-8";
+    h2o_iovec_t b;
+    assert_int_equal(http_multipart_boundary(h2o_iovec_init(middle, sizeof(middle) - 1), &b), -1);
+    assert_int_equal(http_multipart_boundary(h2o_iovec_init(last, sizeof(last) - 1), &b), -1);
+    assert_int_equal(http_multipart_boundary(h2o_iovec_init(quoted, sizeof(quoted) - 1), &b), -1);
+    assert_int_equal(http_multipart_boundary(h2o_iovec_init(alone, sizeof(alone) - 1), &b), -1);
+    assert_int_equal(http_multipart_boundary(h2o_iovec_init(last, sizeof(last) - 2), &b), 0);
+    assert_true(equals(b, "XyZ"));
+}
+
 static void a_form_with_binary_content_is_split(void **state)
 {
     (void)state;
@@ -194,6 +212,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(boundaries_are_read_from_the_content_type),
+        cmocka_unit_test(a_boundary_with_a_nul_byte_is_refused),
         cmocka_unit_test(a_form_with_binary_content_is_split),
         cmocka_unit_test(hostile_bodies_fail_cleanly),
         cmocka_unit_test(mutated_bodies_never_escape_the_buffer),
