@@ -95,8 +95,8 @@ static void options_defaults(options *o)
         parse_number(env_or("REELAY_TASK_TIMEOUT", "3600"), "REELAY_TASK_TIMEOUT", 1, 30LL * 86400);
     o->link_ttl = parse_number(env_or("REELAY_LINK_TTL", "86400"), "REELAY_LINK_TTL", 1, 365LL * 86400);
     o->poll_scale = parse_scale(env_or("REELAY_POLL_SCALE", "1"), "REELAY_POLL_SCALE");
-    o->submit_timeout_ms = parse_number(env_or("REELAY_SUBMIT_TIMEOUT_MS", "30000"), "REELAY_SUBMIT_TIMEOUT_MS",
-                                        100, 600000);
+    o->submit_timeout_ms =
+        parse_number(env_or("REELAY_SUBMIT_TIMEOUT_MS", "30000"), "REELAY_SUBMIT_TIMEOUT_MS", 100, 600000);
     o->unknown_grace = parse_number(env_or("REELAY_UNKNOWN_GRACE", "600"), "REELAY_UNKNOWN_GRACE", 1, 86400);
     o->max_upload_mb = parse_number(env_or("REELAY_MAX_UPLOAD_MB", "100"), "REELAY_MAX_UPLOAD_MB", 1, 4096);
     o->upload_quota_mb =
@@ -306,7 +306,7 @@ static int write_default_prices(const char *data_dir)
 {
     char path[4096];
     snprintf(path, sizeof(path), "%s/prices.json", data_dir);
-    FILE *file = fopen(path, "wx");
+    FILE *file = fopen(path, "wxe");
     if (file == NULL) return errno == EEXIST ? 0 : -1;
     char *text = price_table_default_json();
     int ok = text != NULL && fputs(text, file) >= 0;
@@ -403,8 +403,8 @@ static void format_public_url(char *url, size_t size, const char *configured, co
     if (configured)
         snprintf(url, size, "%s", configured);
     else
-        snprintf(url, size, "http://%s%s%s:%d", strchr(host, ':') ? "[" : "", host, strchr(host, ':') ? "]" : "",
-                 port);
+        snprintf(url, size, "http://%s%s%s:%d", strchr(host, ':') ? "[" : "", host,
+                 strchr(host, ':') ? "]" : "", port);
     for (size_t length = strlen(url); length > 0 && url[length - 1] == '/';)
         url[--length] = '\0';
 }
@@ -466,6 +466,9 @@ static int command_serve(int argc, char **argv)
         fprintf(stderr, "reelay: cannot read the secret or storage in %s (run `reelay init`)\n", o.data_dir);
         return 1;
     }
+    /* what a killed process left in the scratch area goes before anything new is written there (a
+     * live process's folder stays: see blob.h); the maintenance sweep repeats this */
+    blob_scratch_sweep(app.blobs, BLOB_SCRATCH_MAX_AGE_SECONDS);
     engine_config engine_settings = {.data_dir = o.data_dir,
                                      .blobs = app.blobs,
                                      .render_concurrency = o.render_concurrency,
@@ -496,16 +499,23 @@ static int command_serve(int argc, char **argv)
     app.engine = engine_start(&engine_settings);
     if (app.engine == NULL) return 1;
 
+    /* h2o's spilled bodies go in this process's scratch folder: a kill -9 leaves them to the sweep */
     char spill_template[4200];
-    snprintf(spill_template, sizeof(spill_template), "%s/.scratch", blobs_dir);
-    mkdir(spill_template, 0700); /* blob_scratch_create makes it too; h2o needs it before that */
-    snprintf(spill_template, sizeof(spill_template), "%s/.scratch/h2o.b.XXXXXX", blobs_dir);
+    if (blob_scratch_process_dir(app.blobs, spill_template, 4096) != 0) {
+        fprintf(stderr, "reelay: cannot create a scratch folder under %s/.scratch\n", blobs_dir);
+        return 1;
+    }
+    strcat(spill_template, "/h2o.b.XXXXXX");
     static serve_addresses addresses;
-    addresses = (serve_addresses){.host = host, .configured = o.public_url, .app = &app,
-                                  .local = &input_checks.local};
-    http_file_mount files = {.prefix = "/v1/files", .directory = blobs_dir, .name = "files.get",
-                             .authorize = api_files_authorize};
-    http_server_config http = {.file_mount = &files, .host = host,
+    addresses = (serve_addresses){
+        .host = host, .configured = o.public_url, .app = &app, .local = &input_checks.local};
+    http_file_mount files = {.prefix = "/v1/files",
+                             .directory = blobs_dir,
+                             .name = "files.get",
+                             .authorize = api_files_authorize,
+                             .types = api_file_types};
+    http_server_config http = {.file_mount = &files,
+                               .host = host,
                                .port = port,
                                .threads = o.threads,
                                /* uploads: the file limit plus base64's third and the form around it;

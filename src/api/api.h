@@ -50,8 +50,12 @@ extern const http_route api_routes[];
 extern const size_t api_route_count;
 
 /* The guard of the file mount for /v1/files (the folder is the blob store's): lets h2o serve a file
- * only through a valid, unexpired signed link; answers 403 / 410 otherwise. */
+ * only through a valid, unexpired signed link; answers 403 / 410 otherwise. A served file carries
+ * X-Content-Type-Options: nosniff and Content-Security-Policy: sandbox and, unless it is audio, video
+ * or an image other than SVG, Content-Disposition: attachment. */
 bool api_files_authorize(http_exchange *exchange);
+/* The mount's types (http_file_mount.types): the audio, video and image formats reelay takes. */
+extern const http_file_type api_file_types[];
 
 void *api_thread_init(void *app, int thread_index);
 void api_thread_done(void *thread_data);

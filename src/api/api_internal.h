@@ -59,6 +59,9 @@ void api_add_rate_headers(h2o_req_t *req, int limit, int remaining, int reset_se
  * failure returns NULL with err filled (400). The body's size was already held to its route's limit by
  * the HTTP server (http_server_config.route_body_bytes). */
 json_t *api_parse_json_object(h2o_req_t *req, reelay_error *err);
+/* Whether the request's Content-Type is application/json (parameters allowed): the rule of
+ * api_parse_json_object, for handlers that read a JSON body their own way (the base64 upload). */
+bool api_content_type_is_json(h2o_req_t *req);
 
 /* Appends the task as GET /v1/tasks/{id} shows it. */
 void api_task_write(const api_app *app, const task_record *task, json_text *out);
@@ -72,6 +75,22 @@ routing_verdict api_route_check(api_thread *thread, const char *model, const jso
 /* Re-reads the thread's channel copy when it is older than 2 s (credentials are not kept in it). */
 void api_channels_refresh(api_thread *thread);
 
+/* File names (files.c). The last path segment of name[0..length), reduced to [A-Za-z0-9._-]: each run
+ * of other bytes becomes one '_'; leading dots go (no hidden files, no ".."), trailing dots and '_' too.
+ * The extension (the last '.' and 1 to 16 letters or digits) is always kept: a name with nothing usable
+ * before it is called "file" ("....mp4" → "file.mp4"), and a name longer than API_FILE_NAME_MAX is cut
+ * before it. out_size should be 4 * API_FILE_NAME_MAX + 1. False when nothing is left. */
+enum { API_FILE_NAME_MAX = 120 };
+bool api_file_name_sanitize(const char *name, size_t length, char *out, size_t out_size);
+
+/* File types (files.c, over api_file_types). The media type of a name's extension (any case; NULL when
+ * it has none of the table's); the extension (no dot) a media type's files get (NULL when not in the
+ * table); whether files of a media type are shown inline (audio, video, images other than SVG) rather
+ * than downloaded. */
+const char *api_file_type_of_name(const char *name);
+const char *api_file_extension_of_type(const char *media_type, size_t length);
+bool api_file_is_inline(const char *media_type);
+
 /* Handlers. */
 void api_generations_create(http_exchange *exchange);
 /* The HTTP thread is stopping: admits and answers what is still pending, releases its timers. */
@@ -80,6 +99,9 @@ void api_tasks_get(http_exchange *exchange);
 void api_tasks_list(http_exchange *exchange);
 void api_tasks_cancel(http_exchange *exchange);
 void api_upstream_webhook(http_exchange *exchange);
+/* The job id a provider's webhook body names (OpenAI: data.id; fal: request_id; Kling: task_id; others:
+ * id), copied into out; "" when the body names none or it does not fit. The body is any bytes. */
+void api_webhook_job_id(const char *provider, const char *body, size_t size, char *out, size_t out_size);
 void api_models_list(http_exchange *exchange);
 void api_balance_get(http_exchange *exchange);
 void api_ops_health(http_exchange *exchange);

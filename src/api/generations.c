@@ -27,7 +27,7 @@
 #include "util/clock.h"
 #include "util/log.h"
 
-static bool content_type_is_json(h2o_req_t *req)
+bool api_content_type_is_json(h2o_req_t *req)
 {
     h2o_iovec_t type = http_request_header(req, "content-type");
     static const char json[] = "application/json";
@@ -40,7 +40,7 @@ static bool content_type_is_json(h2o_req_t *req)
 
 json_t *api_parse_json_object(h2o_req_t *req, reelay_error *err)
 {
-    if (!content_type_is_json(req)) {
+    if (!api_content_type_is_json(req)) {
         reelay_error_set(err, 400, ERR_TYPE_INVALID_REQUEST, "invalid_content_type", NULL,
                          "Content-Type must be application/json.");
         return NULL;
@@ -319,8 +319,8 @@ static void answer_admitted(pending_submission *submission, store_status stored)
         return;
     case ADMIT_INSUFFICIENT_CREDITS:
         snprintf(message, sizeof(message),
-                 "This task needs %.0f credits and the key has %lld available; top up and retry.",
-                 task->credits_reserved, (long long)admission->available);
+                 "This task needs %lld credits and the key has %lld available; top up and retry.",
+                 (long long)task->credits_reserved, (long long)admission->available);
         http_send_error_fields(req, 402, ERR_TYPE_INSUFFICIENT_QUOTA, "insufficient_quota", NULL, message);
         return;
     case ADMIT_TOO_MANY_TASKS:
@@ -371,9 +371,9 @@ static void flush_submissions(h2o_timeout_entry_t *entry)
         if (items) submission->admission = items[i];
         if (stored == STORE_OK && submission->admission.outcome == ADMIT_CREATED) {
             engine_submit(thread->app->engine, submission->task.id, submission->task.deadline_at);
-            log_info("task", "task=%s state=pending model=%s key=%s credits_reserved=%.0f",
+            log_info("task", "task=%s state=pending model=%s key=%s credits_reserved=%lld",
                      submission->task.id, submission->task.model, submission->task.key_id,
-                     submission->task.credits_reserved);
+                     (long long)submission->task.credits_reserved);
         }
         answer_admitted(submission, stored);
         submission_free(submission);
@@ -450,7 +450,7 @@ static void price_and_queue(pending_submission *submission, h2o_req_t *req)
     if (app->prices) {
         price_quote quote = price_quote_task(app->prices, submission->model, submission->params, &durations,
                                              submission->key.user_group);
-        task->credits_reserved = (double)quote.credits;
+        task->credits_reserved = quote.credits;
         task->billing_json = price_quote_json(&quote);
         if (task->billing_json == NULL) {
             http_send_error_fields(req, 500, ERR_TYPE_SERVER, "internal_error", NULL,

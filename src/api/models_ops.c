@@ -41,9 +41,11 @@ static char *catalog_body_build(const api_app *app, const char *group)
     json_array_foreach(json_object_get(view, "data"), i, entry)
     {
         const catalog_model *model = catalog_model_find(json_string_value(json_object_get(entry, "id")));
-        if (model && app->prices) json_object_set_new(entry, "pricing", price_model_json(app->prices, model, group));
+        if (model && app->prices)
+            json_object_set_new(entry, "pricing", price_model_json(app->prices, model, group));
     }
-    char *body = view ? json_dumps(view, JSON_COMPACT) : NULL;
+    char *body = view ? json_dumps(view, JSON_COMPACT | JSON_REAL_PRECISION(15))
+                      : NULL; /* 1.6, not 1.6000000000000001 */
     json_decref(view);
     atomic_fetch_add_explicit(&catalog_builds, 1, memory_order_relaxed);
     return body;
@@ -83,7 +85,8 @@ void api_models_list(http_exchange *exchange)
         }
     }
     if (body.base == NULL) {
-        http_send_error_fields(req, 500, ERR_TYPE_SERVER, "internal_error", NULL, "The catalog is unavailable.");
+        http_send_error_fields(req, 500, ERR_TYPE_SERVER, "internal_error", NULL,
+                               "The catalog is unavailable.");
         return;
     }
     http_send_json(req, 200, body.base, body.len);
@@ -170,10 +173,11 @@ void api_ops_metrics(http_exchange *exchange)
                   "# HELP reelay_engine_deadlines Task deadlines armed.\n"
                   "# TYPE reelay_engine_deadlines gauge\nreelay_engine_deadlines %zu\n",
                   stats.queued, stats.running, stats.timers);
-    buffer_printf(&buffer,
-                  "# HELP reelay_catalog_builds_total Times the GET /v1/models answer was built (once per group).\n"
-                  "# TYPE reelay_catalog_builds_total counter\nreelay_catalog_builds_total %llu\n",
-                  (unsigned long long)atomic_load_explicit(&catalog_builds, memory_order_relaxed));
+    buffer_printf(
+        &buffer,
+        "# HELP reelay_catalog_builds_total Times the GET /v1/models answer was built (once per group).\n"
+        "# TYPE reelay_catalog_builds_total counter\nreelay_catalog_builds_total %llu\n",
+        (unsigned long long)atomic_load_explicit(&catalog_builds, memory_order_relaxed));
     h2o_req_t *req = exchange->req;
     req->res.status = 200;
     req->res.reason = "OK";

@@ -4,14 +4,14 @@
  * Every route ends in store_upload(): the file, already in a scratch folder, becomes the blob object
  * uploads/<id>/<filename>, then its row is inserted under the key's quota (evicting that key's oldest
  * auto_cleanup uploads when asked), then the answer carries the signed link. The body arrives whole
- * (h2o buffers it, in a mapped temporary file when large); the file part or the decoded base64 goes
- * from there straight to the scratch file. A URL upload downloads on the offload pool through the
- * guarded fetcher and continues here on the loop. */
+ * (h2o buffers it, in a mapped temporary file when large); the file part goes from there straight to
+ * the scratch file, while a base64 body is scanned and decoded chunk by chunk on the offload pool. A
+ * URL upload downloads on the offload pool through the guarded fetcher and continues here on the loop. */
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <sodium.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,79 +19,34 @@
 #include <unistd.h>
 
 #include "api/api_internal.h"
+#include "util/base64_stream.h"
 #include "util/clock.h"
+#include "util/data_url.h"
+#include "util/json_scan.h"
 #include "util/ids.h"
 #include "util/log.h"
+#include "util/url_scheme.h"
 
-enum { MAX_FORM_PARTS = 16, MAX_FILENAME = 120, MAX_URL = 2048, DECODE_CHUNK = 64 * 1024 };
+enum { MAX_FORM_PARTS = 16, MAX_FILENAME = API_FILE_NAME_MAX, MAX_URL = 2048 };
 
 /* ---- file names and types ---- */
 
-/* The last path segment of `name`, reduced to [A-Za-z0-9._-]: each run of other bytes becomes one '_';
- * leading dots go (no hidden files, no ".."); too long a name keeps its extension. False when nothing
- * is left. */
+/* The rules live in files.c, next to the types the file links are served with. */
 static bool sanitize_filename(const char *name, size_t length, char *out, size_t out_size)
 {
-    for (size_t i = length; i > 0; i--)
-        if (name[i - 1] == '/' || name[i - 1] == '\\') {
-            name += i, length -= i;
-            break;
-        }
-    size_t n = 0;
-    bool in_run = false;
-    for (size_t i = 0; i < length && n + 1 < out_size && n < 4 * MAX_FILENAME; i++) {
-        unsigned char c = (unsigned char)name[i];
-        if (isalnum(c) || c == '.' || c == '_' || c == '-') {
-            if (c == '.' && n == 0) continue;
-            out[n++] = (char)c;
-            in_run = false;
-        } else if (!in_run && n > 0) {
-            out[n++] = '_';
-            in_run = true;
-        }
-    }
-    while (n > 0 && (out[n - 1] == '_' || out[n - 1] == '.'))
-        n--;
-    out[n] = '\0';
-    if (n > MAX_FILENAME) {
-        const char *dot = strrchr(out, '.');
-        size_t extension = dot && strlen(dot) <= 16 ? strlen(dot) : 0;
-        memmove(out + MAX_FILENAME - extension, out + n - extension, extension + 1);
-        n = MAX_FILENAME;
-    }
-    return n > 0 && strcmp(out, ".") != 0;
+    return api_file_name_sanitize(name, length, out, out_size);
 }
-
-static const struct {
-    const char *extension, *type;
-} media_types[] = {
-    {".mp4", "video/mp4"},        {".mov", "video/quicktime"}, {".webm", "video/webm"},
-    {".mkv", "video/x-matroska"}, {".mp3", "audio/mpeg"},      {".wav", "audio/wav"},
-    {".m4a", "audio/mp4"},        {".aac", "audio/aac"},       {".ogg", "audio/ogg"},
-    {".flac", "audio/flac"},      {".png", "image/png"},       {".jpg", "image/jpeg"},
-    {".jpeg", "image/jpeg"},      {".webp", "image/webp"},     {".gif", "image/gif"},
-};
 
 static const char *type_of_filename(const char *filename)
 {
-    const char *dot = strrchr(filename, '.');
-    for (size_t i = 0; dot && i < sizeof(media_types) / sizeof(media_types[0]); i++)
-        if (strcasecmp(dot, media_types[i].extension) == 0) return media_types[i].type;
-    return NULL;
-}
-
-static const char *extension_of_type(const char *type, size_t length)
-{
-    for (size_t i = 0; i < sizeof(media_types) / sizeof(media_types[0]); i++)
-        if (strlen(media_types[i].type) == length && strncasecmp(type, media_types[i].type, length) == 0)
-            return media_types[i].extension;
-    return "";
+    return api_file_type_of_name(filename);
 }
 
 /* "file" plus the extension of a MIME type when it is a known media type. */
 static void default_filename(const char *type, size_t type_length, char *out, size_t out_size)
 {
-    snprintf(out, out_size, "file%s", type ? extension_of_type(type, type_length) : "");
+    const char *extension = type ? api_file_extension_of_type(type, type_length) : NULL;
+    snprintf(out, out_size, "file%s%s", extension ? "." : "", extension ? extension : "");
 }
 
 /* ---- the scratch file ---- */
@@ -351,6 +306,33 @@ void api_uploads_stream(http_exchange *exchange)
 
 /* ---- JSON bodies (base64 and url) ---- */
 
+/* Reads the fields both JSON routes share from a parsed body; answers 400 and returns -1 when one is
+ * malformed. *file_name points into body. */
+static int read_common_fields(h2o_req_t *req, json_t *body, bool *auto_cleanup, const char **file_name)
+{
+    json_t *cleanup = json_object_get(body, "auto_cleanup");
+    *auto_cleanup = true;
+    if (cleanup && !json_is_null(cleanup)) {
+        if (!json_is_boolean(cleanup)) {
+            http_send_error_fields(req, 400, ERR_TYPE_INVALID_REQUEST, "invalid_field", "auto_cleanup",
+                                   "auto_cleanup must be a boolean.");
+            return -1;
+        }
+        *auto_cleanup = json_is_true(cleanup);
+    }
+    json_t *name = json_object_get(body, "file_name");
+    *file_name = NULL;
+    if (name && !json_is_null(name)) {
+        if (!json_is_string(name)) {
+            http_send_error_fields(req, 400, ERR_TYPE_INVALID_REQUEST, "invalid_field", "file_name",
+                                   "file_name must be a string.");
+            return -1;
+        }
+        *file_name = json_string_value(name);
+    }
+    return 0;
+}
+
 /* Parses the JSON object body and its common fields; answers 400 and returns NULL on failure. */
 static json_t *parse_upload_json(h2o_req_t *req, bool *auto_cleanup, const char **file_name)
 {
@@ -360,74 +342,219 @@ static json_t *parse_upload_json(h2o_req_t *req, bool *auto_cleanup, const char 
         http_send_error(req, &err);
         return NULL;
     }
-    json_t *cleanup = json_object_get(body, "auto_cleanup");
-    *auto_cleanup = true;
-    if (cleanup && !json_is_null(cleanup)) {
-        if (!json_is_boolean(cleanup)) {
-            json_decref(body);
-            http_send_error_fields(req, 400, ERR_TYPE_INVALID_REQUEST, "invalid_field", "auto_cleanup",
-                                   "auto_cleanup must be a boolean.");
-            return NULL;
-        }
-        *auto_cleanup = json_is_true(cleanup);
-    }
-    json_t *name = json_object_get(body, "file_name");
-    *file_name = NULL;
-    if (name && !json_is_null(name)) {
-        if (!json_is_string(name)) {
-            json_decref(body);
-            http_send_error_fields(req, 400, ERR_TYPE_INVALID_REQUEST, "invalid_field", "file_name",
-                                   "file_name must be a string.");
-            return NULL;
-        }
-        *file_name = json_string_value(name);
+    if (read_common_fields(req, body, auto_cleanup, file_name) != 0) {
+        json_decref(body);
+        return NULL;
     }
     return body;
 }
 
-/* ---- POST /v1/files/upload/base64 ---- */
+/* ---- POST /v1/files/upload/base64 ----
+ *
+ * The body is ~4/3 of the file, in h2o's buffer (a mapped temporary file once large). It is never
+ * parsed whole nor decoded on the loop: the loop copies it BASE64_CHUNK bytes at a time into the job
+ * (h2o frees the body when the client goes, so a worker never reads it), and a worker scans each
+ * piece (util/json_scan.h: file_data streamed out, the other members parsed), decodes file_data's
+ * text (util/base64_stream.h) and writes the bytes to the scratch file; back on the loop, the next
+ * piece or the answer. Memory stays about one chunk per upload whatever the file's size, and the
+ * answers are those of a whole-body parse: invalid JSON anywhere is invalid_json, checked before
+ * the fields, checked before the base64. */
 
-/* Decodes base64 text (standard or URL-safe alphabet, padding optional, whitespace ignored) into fd in
- * chunks, so that the decoded file is never whole in memory. Returns the decoded size, -1 for invalid
- * base64, -2 for a write error, -3 when it would exceed max_bytes. */
-static int64_t decode_base64_to_fd(const char *text, size_t length, int fd, int64_t max_bytes)
+enum { BASE64_CHUNK = 1 << 20, DATA_URL_HEAD = 512 };
+
+typedef struct base64_upload {
+    api_thread *thread; /* the loop's: every done runs on the same thread */
+    key_record key;
+    scratch_file scratch;
+    int fd;
+    int64_t max_bytes;
+    size_t body_offset; /* bytes of req->entity handed to the worker so far */
+    bool last;          /* the chunk is the body's end: the worker finishes the scan */
+    /* file_data's text: its first DATA_URL_HEAD bytes are held until we know whether it is a data:
+     * URL (the rule is the one of the old whole-string parse) */
+    char head[DATA_URL_HEAD];
+    size_t head_length;
+    bool head_done, data_url_invalid;
+    char media_type[128]; /* of a data: URL, else "" */
+    bool too_large, write_failed;
+    json_scan scan;
+    base64_stream decoder;
+    size_t chunk_length;
+    char chunk[BASE64_CHUNK];
+} base64_upload;
+
+/* The decoder's bytes: into the scratch file, held to the upload limit. */
+static int base64_upload_write(void *ctx, const unsigned char *data, size_t length)
 {
-    char staged[DECODE_CHUNK];
-    unsigned char decoded[DECODE_CHUNK / 4 * 3];
-    size_t staged_length = 0, padding = 0;
-    int64_t total = 0;
-    bool url_safe = false, standard = false;
-    for (size_t i = 0; i <= length; i++) {
-        bool last = i == length;
-        if (!last) {
-            char c = text[i];
-            if (c == ' ' || c == '\t' || c == '\r' || c == '\n') continue;
-            if (c == '=') {
-                if (++padding > 2) return -1;
-                continue;
-            }
-            if (padding) return -1; /* data after padding */
-            if (c == '-' || c == '_') url_safe = true;
-            if (c == '+' || c == '/') standard = true;
-            if (!isalnum((unsigned char)c) && c != '-' && c != '_' && c != '+' && c != '/') return -1;
-            staged[staged_length++] = c;
-            if (staged_length < sizeof(staged)) continue;
-        }
-        if (url_safe && standard) return -1;
-        if (staged_length == 0) break;
-        if (last && (staged_length % 4 == 1 || (padding && (staged_length + padding) % 4 != 0))) return -1;
-        size_t decoded_length = 0;
-        int variant =
-            url_safe ? sodium_base64_VARIANT_URLSAFE_NO_PADDING : sodium_base64_VARIANT_ORIGINAL_NO_PADDING;
-        if (sodium_base642bin(decoded, sizeof(decoded), staged, staged_length, NULL, &decoded_length, NULL,
-                              variant) != 0)
-            return -1;
-        total += (int64_t)decoded_length;
-        if (total > max_bytes) return -3;
-        if (write_all(fd, decoded, decoded_length) != 0) return -2;
-        staged_length = 0;
+    base64_upload *job = ctx;
+    if ((int64_t)(job->decoder.decoded + length) > job->max_bytes) {
+        job->too_large = true;
+        return -1;
     }
-    return total;
+    if (write_all(job->fd, data, length) != 0) {
+        job->write_failed = true;
+        return -1;
+    }
+    return 0;
+}
+
+/* Decides from the held head whether file_data is a data:<type>;base64,<data> URL (a comma within
+ * its first 512 bytes, ";base64" right before it: util/data_url.h), then decodes what follows the
+ * prefix. */
+static void base64_upload_head(base64_upload *job)
+{
+    size_t payload = 0;
+    job->head_done = true;
+    if (data_url_parse_base64(job->head, job->head_length, job->media_type, sizeof(job->media_type),
+                              &payload) == DATA_URL_INVALID) {
+        job->data_url_invalid = true;
+        return;
+    }
+    base64_stream_feed(&job->decoder, job->head + payload, job->head_length - payload);
+}
+
+/* file_data's decoded string content, from the scan. */
+static int base64_upload_text(void *ctx, const char *data, size_t length)
+{
+    base64_upload *job = ctx;
+    if (!job->head_done) {
+        size_t take = sizeof(job->head) - job->head_length;
+        if (take > length) take = length;
+        memcpy(job->head + job->head_length, data, take);
+        job->head_length += take, data += take, length -= take;
+        if (job->head_length < sizeof(job->head)) return 0;
+        base64_upload_head(job);
+    }
+    if (!job->data_url_invalid) base64_stream_feed(&job->decoder, data, length);
+    return job->write_failed ? -1 : 0;
+}
+
+static void base64_upload_work(void *ctx)
+{
+    base64_upload *job = ctx;
+    json_scan_feed(&job->scan, job->chunk, job->chunk_length);
+    if (!job->last || json_scan_finish(&job->scan) != JSON_SCAN_OK || !job->scan.streamed) return;
+    if (!job->head_done) base64_upload_head(job);
+    if (!job->data_url_invalid) base64_stream_finish(&job->decoder);
+}
+
+static void base64_upload_free(base64_upload *job)
+{
+    if (job->fd >= 0) close(job->fd);
+    scratch_remove(&job->scratch);
+    json_scan_free(&job->scan);
+    free(job);
+}
+
+/* Hands the body's next chunk to a worker. Returns false when the job was not queued (the client has
+ * its answer; the caller frees the job). */
+static bool base64_upload_next(base64_upload *job, h2o_req_t *req);
+
+/* The whole body was read: the answer, in the order a whole-body parse gave its errors. */
+static void base64_upload_answer(base64_upload *job, h2o_req_t *req)
+{
+    const api_app *app = job->thread->app;
+    char message[400];
+    switch (job->scan.status) {
+    case JSON_SCAN_OK:
+        break;
+    case JSON_SCAN_INVALID:
+        snprintf(message, sizeof(message), "The request body is not valid JSON: %s (at byte %llu).",
+                 job->scan.error, (unsigned long long)job->scan.error_offset);
+        http_send_error_fields(req, 400, ERR_TYPE_INVALID_REQUEST, "invalid_json", NULL, message);
+        return;
+    case JSON_SCAN_NOT_OBJECT:
+        http_send_error_fields(req, 400, ERR_TYPE_INVALID_REQUEST, "invalid_json", NULL,
+                               "The request body must be a JSON object.");
+        return;
+    case JSON_SCAN_TOO_LARGE:
+        snprintf(message, sizeof(message),
+                 "The members other than file_data are larger than %zu bytes in all.", app->max_json_bytes);
+        http_send_error_fields(req, 413, ERR_TYPE_INVALID_REQUEST, "request_too_large", NULL, message);
+        return;
+    default:
+        send_server_error(req, job->write_failed ? "write the scratch file" : "read the body");
+        return;
+    }
+    bool auto_cleanup;
+    const char *file_name;
+    if (read_common_fields(req, job->scan.members, &auto_cleanup, &file_name) != 0) return;
+    if (!job->scan.streamed || job->scan.streamed_length == 0) {
+        bool present = json_object_get(job->scan.members, "file_data") != NULL || job->scan.streamed;
+        http_send_error_fields(req, 400, ERR_TYPE_INVALID_REQUEST,
+                               present ? "invalid_field" : "missing_field", "file_data",
+                               "file_data must be a non-empty base64 string.");
+        return;
+    }
+    if (job->data_url_invalid) {
+        http_send_error_fields(req, 400, ERR_TYPE_INVALID_REQUEST, "invalid_field", "file_data",
+                               "A data: URL in file_data must be base64 (data:<type>;base64,<data>).");
+        return;
+    }
+    char filename[4 * MAX_FILENAME + 1];
+    if (file_name) {
+        if (!sanitize_filename(file_name, strlen(file_name), filename, sizeof(filename))) {
+            http_send_error_fields(req, 400, ERR_TYPE_INVALID_REQUEST, "invalid_field", "file_name",
+                                   "file_name must contain letters or digits.");
+            return;
+        }
+    } else {
+        default_filename(job->media_type[0] ? job->media_type : NULL, strlen(job->media_type), filename,
+                         sizeof(filename));
+    }
+    if (job->too_large) {
+        send_too_large(req, app, "file_data");
+        return;
+    }
+    if (job->decoder.status == BASE64_STREAM_INVALID) {
+        snprintf(message, sizeof(message), "file_data is not valid base64: %s.", job->decoder.error);
+        http_send_error_fields(req, 400, ERR_TYPE_INVALID_REQUEST, "invalid_base64", "file_data", message);
+        return;
+    }
+    if (job->decoder.status != BASE64_STREAM_OK) {
+        send_server_error(req, "write the scratch file");
+        return;
+    }
+    if (job->decoder.decoded == 0) {
+        http_send_error_fields(req, 400, ERR_TYPE_INVALID_REQUEST, "empty_file", "file_data",
+                               "The file is empty.");
+        return;
+    }
+    close(job->fd);
+    job->fd = -1;
+    store_upload(job->thread, req, job->key.id, &job->scratch, (int64_t)job->decoder.decoded, filename,
+                 job->media_type[0] ? job->media_type : NULL, auto_cleanup);
+}
+
+/* Back on the loop after a chunk: the next one, or the answer; req is NULL when the client is gone. */
+static void base64_upload_done(h2o_req_t *req, void *ctx)
+{
+    base64_upload *job = ctx;
+    if (req == NULL) {
+        log_info("upload abandoned", "key=%s read=%zu", job->key.id, job->body_offset);
+    } else if (http_client_gone(req)) {
+        log_info("upload abandoned", "key=%s read=%zu", job->key.id, job->body_offset);
+        http_send_error_fields(req, 400, ERR_TYPE_INVALID_REQUEST, "client_gone", NULL,
+                               "The client has gone.");
+    } else if (!job->last && job->scan.status == JSON_SCAN_OK) {
+        if (base64_upload_next(job, req)) return;
+    } else {
+        base64_upload_answer(job, req);
+    }
+    base64_upload_free(job);
+}
+
+static bool base64_upload_next(base64_upload *job, h2o_req_t *req)
+{
+    size_t left = req->entity.len - job->body_offset;
+    job->chunk_length = left < sizeof(job->chunk) ? left : sizeof(job->chunk);
+    memcpy(job->chunk, req->entity.base + job->body_offset, job->chunk_length);
+    job->body_offset += job->chunk_length;
+    job->last = job->body_offset == req->entity.len;
+    int offloaded = http_offload(req, base64_upload_work, base64_upload_done, job);
+    if (offloaded == HTTP_OFFLOAD_QUEUED) return true;
+    if (offloaded != HTTP_OFFLOAD_REFUSED) send_server_error(req, "queue the decoding");
+    return false;
 }
 
 void api_uploads_base64(http_exchange *exchange)
@@ -437,81 +564,36 @@ void api_uploads_base64(http_exchange *exchange)
     h2o_req_t *req = exchange->req;
     key_record key;
     if (!api_authenticate(exchange, &key)) return;
-    bool auto_cleanup;
-    const char *file_name;
-    json_t *body = parse_upload_json(req, &auto_cleanup, &file_name);
-    if (body == NULL) return;
-    json_t *data = json_object_get(body, "file_data");
-    if (!json_is_string(data) || json_string_length(data) == 0) {
-        json_decref(body);
-        http_send_error_fields(req, 400, ERR_TYPE_INVALID_REQUEST, data ? "invalid_field" : "missing_field",
-                               "file_data", "file_data must be a non-empty base64 string.");
+    if (!api_content_type_is_json(req)) {
+        http_send_error_fields(req, 400, ERR_TYPE_INVALID_REQUEST, "invalid_content_type", NULL,
+                               "Content-Type must be application/json.");
         return;
     }
-    const char *text = json_string_value(data);
-    size_t length = json_string_length(data);
-    const char *media_type = NULL;
-    size_t media_type_length = 0;
-    if (length > 5 && strncasecmp(text, "data:", 5) == 0) { /* data:<type>;base64,<data> */
-        const char *comma = memchr(text, ',', length < 512 ? length : 512);
-        const char *marker = comma && comma - text >= 12 ? comma - 7 : NULL;
-        if (marker == NULL || strncasecmp(marker, ";base64", 7) != 0) {
-            json_decref(body);
-            http_send_error_fields(req, 400, ERR_TYPE_INVALID_REQUEST, "invalid_field", "file_data",
-                                   "A data: URL in file_data must be base64 (data:<type>;base64,<data>).");
-            return;
-        }
-        media_type = text + 5;
-        media_type_length = (size_t)(marker - media_type);
-        const char *parameters = memchr(media_type, ';', media_type_length);
-        if (parameters) media_type_length = (size_t)(parameters - media_type);
-        length -= (size_t)(comma + 1 - text);
-        text = comma + 1;
-    }
-    char filename[4 * MAX_FILENAME + 1];
-    if (file_name) {
-        if (!sanitize_filename(file_name, strlen(file_name), filename, sizeof(filename))) {
-            json_decref(body);
-            http_send_error_fields(req, 400, ERR_TYPE_INVALID_REQUEST, "invalid_field", "file_name",
-                                   "file_name must contain letters or digits.");
-            return;
-        }
-    } else {
-        default_filename(media_type, media_type_length, filename, sizeof(filename));
-    }
-    char declared[128] = "";
-    if (media_type) snprintf(declared, sizeof(declared), "%.*s", (int)media_type_length, media_type);
-    if ((int64_t)(length / 4 * 3) > app->max_upload_bytes + 3) {
-        json_decref(body);
-        send_too_large(req, app, "file_data");
+    if (req->entity.base == NULL || req->entity.len == 0) {
+        http_send_error_fields(req, 400, ERR_TYPE_INVALID_REQUEST, "invalid_json", NULL,
+                               "The request body is empty.");
         return;
     }
-    scratch_file scratch;
-    int fd = -1;
-    if (scratch_make(app->blobs, &scratch) != 0 ||
-        (fd = open(scratch.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0) {
-        json_decref(body);
-        scratch_remove(&scratch);
+    base64_upload *job = malloc(sizeof(*job));
+    if (job == NULL) {
+        send_server_error(req, "allocate");
+        return;
+    }
+    memset(job, 0, offsetof(base64_upload, scan));
+    job->fd = -1;
+    job->thread = thread;
+    job->key = key;
+    job->max_bytes = app->max_upload_bytes;
+    base64_stream_init(&job->decoder, base64_upload_write, job);
+    if (json_scan_init(&job->scan, "file_data", base64_upload_text, job, app->max_json_bytes) !=
+            JSON_SCAN_OK ||
+        scratch_make(app->blobs, &job->scratch) != 0 ||
+        (job->fd = open(job->scratch.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0) {
+        base64_upload_free(job);
         send_server_error(req, "create the scratch file");
         return;
     }
-    int64_t size = decode_base64_to_fd(text, length, fd, app->max_upload_bytes);
-    close(fd);
-    json_decref(body);
-    if (size == -1)
-        http_send_error_fields(req, 400, ERR_TYPE_INVALID_REQUEST, "invalid_base64", "file_data",
-                               "file_data is not valid base64.");
-    else if (size == -3)
-        send_too_large(req, app, "file_data");
-    else if (size < 0)
-        send_server_error(req, "write the scratch file");
-    else if (size == 0)
-        http_send_error_fields(req, 400, ERR_TYPE_INVALID_REQUEST, "empty_file", "file_data",
-                               "The file is empty.");
-    else
-        store_upload(thread, req, key.id, &scratch, size, filename, declared[0] ? declared : NULL,
-                     auto_cleanup);
-    scratch_remove(&scratch);
+    if (!base64_upload_next(job, req)) base64_upload_free(job);
 }
 
 /* ---- POST /v1/files/upload/url ---- */
@@ -603,7 +685,7 @@ void api_uploads_url(http_exchange *exchange)
         return;
     }
     const char *text = json_string_value(url);
-    if (strncasecmp(text, "http://", 7) != 0 && strncasecmp(text, "https://", 8) != 0) {
+    if (url_scheme_http_length(text) == 0) {
         json_decref(body);
         http_send_error_fields(req, 422, ERR_TYPE_INVALID_REQUEST, "invalid_url", "url",
                                "url must be an absolute http or https URL.");

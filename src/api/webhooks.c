@@ -30,7 +30,8 @@ static const char *header_text(h2o_req_t *req, const char *name, char *out, size
 }
 
 /* The channel's webhook secret, opened; false when it has none or it cannot be opened. */
-static bool open_webhook_secret(const api_thread *thread, const channel_record *record, char *out, size_t out_size)
+static bool open_webhook_secret(const api_thread *thread, const channel_record *record, char *out,
+                                size_t out_size)
 {
     if (record->webhook_secret_sealed[0] == '\0') return false;
     secret_box box;
@@ -41,17 +42,21 @@ static bool open_webhook_secret(const api_thread *thread, const channel_record *
 }
 
 /* The job id a body names, for webhooks that come without our task id (OpenAI's data.id, else the
- * provider's usual id field). */
-static void job_from_body(const char *provider, const char *body, size_t size, char *out, size_t out_size)
+ * provider's usual id field). Not static only so that fuzz/ can reach it (api_internal.h). */
+void api_webhook_job_id(const char *provider, const char *body, size_t size, char *out, size_t out_size)
 {
     out[0] = '\0';
     json_error_t error;
     json_t *root = json_loadb(body, size, 0, &error);
     const json_t *value = NULL;
-    if (strcmp(provider, "openai") == 0) value = json_object_get(json_object_get(root, "data"), "id");
-    else if (strcmp(provider, "fal") == 0) value = json_object_get(root, "request_id");
-    else if (strcmp(provider, "kling") == 0) value = json_object_get(root, "task_id");
-    else value = json_object_get(root, "id");
+    if (strcmp(provider, "openai") == 0)
+        value = json_object_get(json_object_get(root, "data"), "id");
+    else if (strcmp(provider, "fal") == 0)
+        value = json_object_get(root, "request_id");
+    else if (strcmp(provider, "kling") == 0)
+        value = json_object_get(root, "task_id");
+    else
+        value = json_object_get(root, "id");
     if (json_is_string(value) && strlen(json_string_value(value)) < out_size)
         snprintf(out, out_size, "%s", json_string_value(value));
     json_decref(root);
@@ -106,11 +111,12 @@ void api_upstream_webhook(http_exchange *exchange)
         verified = webhook_verify_fal(jwks, header_text(req, "x-fal-webhook-request-id", a, sizeof(a)),
                                       header_text(req, "x-fal-webhook-user-id", b, sizeof(b)),
                                       header_text(req, "x-fal-webhook-timestamp", c, sizeof(c)),
-                                      header_text(req, "x-fal-webhook-signature", d, sizeof(d)), body, body_size, now);
+                                      header_text(req, "x-fal-webhook-signature", d, sizeof(d)), body,
+                                      body_size, now);
         if (!verified) engine_refresh_fal_jwks(thread->app->engine); /* keys may have rotated */
     } else if (strcmp(provider, "sync") == 0) {
-        verified = has_secret && webhook_verify_sync(secret, header_text(req, "sync-signature", d, sizeof(d)), body,
-                                                     body_size, now);
+        verified = has_secret && webhook_verify_sync(secret, header_text(req, "sync-signature", d, sizeof(d)),
+                                                     body, body_size, now);
     } else if (strcmp(provider, "openai") == 0 || (strcmp(provider, "kling") == 0 && has_secret)) {
         verified = has_secret && webhook_verify_standard(secret, header_text(req, "webhook-id", a, sizeof(a)),
                                                          header_text(req, "webhook-timestamp", c, sizeof(c)),
@@ -121,11 +127,12 @@ void api_upstream_webhook(http_exchange *exchange)
     }
     sodium_memzero(secret, sizeof(secret));
     if (!verified && !hint_only) {
-        refuse(req, name, has_secret || strcmp(provider, "fal") == 0 ? "bad signature" : "no webhook secret set");
+        refuse(req, name,
+               has_secret || strcmp(provider, "fal") == 0 ? "bad signature" : "no webhook secret set");
         return;
     }
     char job_id[128];
-    job_from_body(provider, body, body_size, job_id, sizeof(job_id));
+    api_webhook_job_id(provider, body, body_size, job_id, sizeof(job_id));
     engine_webhook(thread->app->engine, name, task_id[0] ? task_id : NULL, job_id);
     log_info("webhook", "channel=%s task=%s job=%s signed=%s", name, task_id[0] ? task_id : "-",
              job_id[0] ? job_id : "-", verified ? "yes" : "no");

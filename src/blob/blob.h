@@ -30,9 +30,31 @@ int blob_local_path(const blob_store *store, const char *name, char *out, size_t
 /* Removes every object whose name starts with prefix + "/" (a folder). Returns 0 or -1. */
 int blob_remove_prefix(blob_store *store, const char *prefix);
 
-/* A scratch folder inside the store's file system (so finished files can be renamed into place).
- * Writes its path into out; the caller removes it with blob_scratch_remove. Returns 0 or -1. */
+/* ---- Scratch space ----
+ *
+ * Work in progress (uploads being written, renders, h2o's spilled request bodies) lives under
+ * <root>/.scratch, inside the store's file system so finished files are renamed into place. Each
+ * process that uses it gets its own folder <root>/.scratch/<pid>-<random>/, next to a lock file
+ * <pid>-<random>.lock that it holds (flock) for as long as it lives: a folder whose lock can be taken
+ * belongs to a dead process (a kill -9, a crash) and is removed by the next sweep, while a live
+ * process's folder is never touched by another. The folder is claimed on first use and removed by
+ * blob_store_close. */
+
+enum { BLOB_SCRATCH_MAX_AGE_SECONDS = 3600 }; /* longer than any legitimate job */
+
+/* A scratch folder (inside this process's own). Writes its path into out; the caller removes it with
+ * blob_scratch_remove. Returns 0 or -1. Thread-safe. */
 int blob_scratch_create(blob_store *store, char *out, size_t out_size);
 void blob_scratch_remove(const char *scratch_path);
+
+/* This process's scratch folder itself (claimed now if not yet), e.g. for h2o's spill files. Returns
+ * 0 or -1. Thread-safe. */
+int blob_scratch_process_dir(blob_store *store, char *out, size_t out_size);
+
+/* Removes what no live process holds: the folders (and lock files) of dead processes, at once; any
+ * other entry of <root>/.scratch without a lock (older layouts, strays) and this process's own
+ * scratch folders once older than max_age_seconds. Never touches a live process's folder. Returns
+ * the number of entries removed, or -1 when the scratch area cannot be read. */
+int blob_scratch_sweep(blob_store *store, int64_t max_age_seconds);
 
 #endif

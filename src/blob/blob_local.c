@@ -1,5 +1,6 @@
 /* blob_local.c — the local-folder implementation of blob.h: objects are files under one root, and
- * scratch folders live under <root>/.scratch so that finished renders are renamed into place. */
+ * scratch folders live under <root>/.scratch so that finished renders are renamed into place, in a
+ * folder per process guarded by a lock file (flock) so that a sweep tells dead processes' from live. */
 #include "blob/blob.h"
 
 #include <dirent.h>
@@ -9,8 +10,11 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <pthread.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util/ids.h"
@@ -18,6 +22,10 @@
 
 struct blob_store {
     char root[PATH_MAX];
+    pthread_mutex_t scratch_mutex; /* guards the claim below */
+    char process_name[48];         /* "<pid>-<random>", "" until claimed */
+    char process_dir[PATH_MAX];    /* <root>/.scratch/<process_name> */
+    int lock_fd;                   /* holds <process_dir>.lock's flock; -1 until claimed */
 };
 
 static int make_directories(const char *path)
@@ -43,12 +51,25 @@ int blob_store_open(const char *root_dir, blob_store **out)
         free(store);
         return -1;
     }
+    pthread_mutex_init(&store->scratch_mutex, NULL);
+    store->lock_fd = -1;
     *out = store;
     return 0;
 }
 
+static void remove_tree(const char *path);
+
 void blob_store_close(blob_store *store)
 {
+    if (store == NULL) return;
+    if (store->lock_fd >= 0) { /* our scratch goes; the lock file last, while still held */
+        remove_tree(store->process_dir);
+        char lock_path[PATH_MAX + 8];
+        snprintf(lock_path, sizeof(lock_path), "%s.lock", store->process_dir);
+        unlink(lock_path);
+        close(store->lock_fd);
+    }
+    pthread_mutex_destroy(&store->scratch_mutex);
     free(store);
 }
 
@@ -158,18 +179,146 @@ int blob_remove_prefix(blob_store *store, const char *prefix)
     return 0;
 }
 
+static int scratch_root(const blob_store *store, char *out, size_t out_size)
+{
+    int n = snprintf(out, out_size, "%s/.scratch", store->root);
+    return n < 0 || (size_t)n >= out_size ? -1 : 0;
+}
+
+/* Takes a new process folder: the lock file first (created, locked, and checked to still be the file
+ * at that name — a sweep may have taken and unlinked it between our open and our flock), then the
+ * folder, so a folder never exists without its held lock. Called under scratch_mutex. */
+static int scratch_claim(blob_store *store)
+{
+    char root[PATH_MAX];
+    if (scratch_root(store, root, sizeof(root)) != 0 || make_directories(root) != 0) return -1;
+    for (int attempt = 0; attempt < 8; attempt++) {
+        char random[16], lock_path[PATH_MAX + 8];
+        ids_random_alnum(random, sizeof(random), "", 8);
+        snprintf(store->process_name, sizeof(store->process_name), "%ld-%s", (long)getpid(), random);
+        if (snprintf(store->process_dir, sizeof(store->process_dir), "%s/%s", root, store->process_name) >=
+            (int)sizeof(store->process_dir))
+            return -1;
+        snprintf(lock_path, sizeof(lock_path), "%s.lock", store->process_dir);
+        int fd = open(lock_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd < 0) {
+            if (errno == EEXIST) continue;
+            return -1;
+        }
+        struct stat held, named;
+        if (flock(fd, LOCK_EX | LOCK_NB) != 0 || fstat(fd, &held) != 0 || stat(lock_path, &named) != 0 ||
+            held.st_ino != named.st_ino || held.st_dev != named.st_dev) {
+            close(fd);
+            continue;
+        }
+        if (mkdir(store->process_dir, 0700) != 0) {
+            unlink(lock_path);
+            close(fd);
+            return -1;
+        }
+        store->lock_fd = fd;
+        return 0;
+    }
+    return -1;
+}
+
+int blob_scratch_process_dir(blob_store *store, char *out, size_t out_size)
+{
+    pthread_mutex_lock(&store->scratch_mutex);
+    int result = store->lock_fd >= 0 ? 0 : scratch_claim(store);
+    if (result == 0 && snprintf(out, out_size, "%s", store->process_dir) >= (int)out_size) result = -1;
+    pthread_mutex_unlock(&store->scratch_mutex);
+    return result;
+}
+
 int blob_scratch_create(blob_store *store, char *out, size_t out_size)
 {
-    char scratch_root[PATH_MAX];
-    if (snprintf(scratch_root, sizeof(scratch_root), "%s/.scratch", store->root) >=
-            (int)sizeof(scratch_root) ||
-        make_directories(scratch_root) != 0)
-        return -1;
+    char process_dir[PATH_MAX];
+    if (blob_scratch_process_dir(store, process_dir, sizeof(process_dir)) != 0) return -1;
     char suffix[24];
     ids_random_alnum(suffix, sizeof(suffix), "", 16);
-    int n = snprintf(out, out_size, "%s/%s", scratch_root, suffix);
+    int n = snprintf(out, out_size, "%s/%s", process_dir, suffix);
     if (n < 0 || (size_t)n >= out_size) return -1;
     return mkdir(out, 0700) == 0 ? 0 : -1;
+}
+
+static bool older_than(const struct stat *st, int64_t max_age_seconds)
+{
+    return (int64_t)time(NULL) - (int64_t)st->st_mtime > max_age_seconds;
+}
+
+/* name.lock of a dead process: its folder goes, then the lock file (still held, so nobody reuses it
+ * meanwhile). Returns 1 when removed, 0 when its owner lives. */
+static int sweep_lock(const char *root, const char *name)
+{
+    char lock_path[PATH_MAX], dir[PATH_MAX];
+    if (snprintf(lock_path, sizeof(lock_path), "%s/%s", root, name) >= (int)sizeof(lock_path)) return 0;
+    snprintf(dir, sizeof(dir), "%.*s", (int)(strlen(lock_path) - 5), lock_path);
+    int fd = open(lock_path, O_RDWR | O_CLOEXEC);
+    if (fd < 0) return 0;
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) { /* held: its process is alive */
+        close(fd);
+        return 0;
+    }
+    remove_tree(dir);
+    unlink(lock_path);
+    close(fd);
+    log_info("scratch of a dead process removed", "path=\"%s\"", dir);
+    return 1;
+}
+
+int blob_scratch_sweep(blob_store *store, int64_t max_age_seconds)
+{
+    char root[PATH_MAX];
+    if (scratch_root(store, root, sizeof(root)) != 0) return -1;
+    DIR *folder = opendir(root);
+    if (folder == NULL) return errno == ENOENT ? 0 : -1;
+    pthread_mutex_lock(&store->scratch_mutex);
+    char own[sizeof(store->process_name)];
+    snprintf(own, sizeof(own), "%s", store->lock_fd >= 0 ? store->process_name : "");
+    pthread_mutex_unlock(&store->scratch_mutex);
+    int removed = 0;
+    struct dirent *entry;
+    while ((entry = readdir(folder)) != NULL) {
+        const char *name = entry->d_name;
+        if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0) continue;
+        size_t length = strlen(name);
+        char path[PATH_MAX];
+        if (snprintf(path, sizeof(path), "%s/%s", root, name) >= (int)sizeof(path)) continue;
+        if (length > 5 && strcmp(name + length - 5, ".lock") == 0) {
+            if (!(own[0] && strncmp(name, own, length - 5) == 0 && own[length - 5] == '\0'))
+                removed += sweep_lock(root, name);
+            continue;
+        }
+        struct stat st;
+        if (lstat(path, &st) != 0) continue;
+        if (own[0] && strcmp(name, own) == 0) { /* our own folder: only what outlived any job */
+            DIR *mine = opendir(path);
+            struct dirent *job;
+            while (mine && (job = readdir(mine)) != NULL) {
+                char job_path[PATH_MAX];
+                struct stat job_st;
+                if (strcmp(job->d_name, ".") == 0 || strcmp(job->d_name, "..") == 0 ||
+                    snprintf(job_path, sizeof(job_path), "%s/%s", path, job->d_name) >=
+                        (int)sizeof(job_path) ||
+                    lstat(job_path, &job_st) != 0 || !older_than(&job_st, max_age_seconds))
+                    continue;
+                remove_tree(job_path);
+                removed++;
+            }
+            if (mine) closedir(mine);
+            continue;
+        }
+        char lock_path[PATH_MAX + 8];
+        snprintf(lock_path, sizeof(lock_path), "%s.lock", path);
+        if (access(lock_path, F_OK) == 0) continue; /* a process folder: its lock file decides */
+        /* no lock: an older layout's entry or a stray; removed once surely finished */
+        if (!older_than(&st, max_age_seconds)) continue;
+        remove_tree(path);
+        removed++;
+    }
+    closedir(folder);
+    return removed;
 }
 
 void blob_scratch_remove(const char *scratch_path)

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "catalog/catalog.h"
+#include "util/url_scheme.h"
 
 enum { MAX_URL_LENGTH = 2048 };
 
@@ -46,10 +47,9 @@ static bool url_is_acceptable(const char *url, size_t length)
         unsigned char c = (unsigned char)url[i];
         if (c <= 0x20 || c == 0x7f) return false;
     }
-    const char *rest;
-    if (strncmp(url, "https://", 8) == 0) rest = url + 8;
-    else if (strncmp(url, "http://", 7) == 0) rest = url + 7;
-    else return false;
+    size_t scheme = url_scheme_http_length(url);
+    if (scheme == 0) return false;
+    const char *rest = url + scheme;
     /* a host must follow: not empty, not starting with a path, query or fragment */
     return *rest != '\0' && *rest != '/' && *rest != '?' && *rest != '#' && *rest != ':' && *rest != '@';
 }
@@ -73,12 +73,13 @@ static bool enum_contains(const catalog_field *field, const char *text)
 }
 
 /* Checks a string value (alone or as an array item) against the field's string rules. */
-static int check_string(const catalog_field *field, const json_t *value, const char *param, const char *model_id,
-                        reelay_error *err)
+static int check_string(const catalog_field *field, const json_t *value, const char *param,
+                        const char *model_id, reelay_error *err)
 {
     const char *text = json_string_value(value);
     size_t bytes = json_string_length(value);
-    if (strlen(text) != bytes) return invalid(err, "invalid_value", param, "%s must not contain NUL characters.", param);
+    if (strlen(text) != bytes)
+        return invalid(err, "invalid_value", param, "%s must not contain NUL characters.", param);
     size_t length = utf8_length(text, bytes);
     if (field->min_length && (length < field->min_length || is_blank(text)))
         return invalid(err, "too_short", param, "%s must not be empty.", param);
@@ -96,29 +97,34 @@ static int check_string(const catalog_field *field, const json_t *value, const c
 static int check_url(const json_t *value, const char *param, reelay_error *err)
 {
     if (!url_is_acceptable(json_string_value(value), json_string_length(value)))
-        return invalid(err, "invalid_url", param,
-                       "%s must be an absolute http:// or https:// URL of at most %d characters, without spaces.",
-                       param, MAX_URL_LENGTH);
+        return invalid(
+            err, "invalid_url", param,
+            "%s must be an absolute http:// or https:// URL of at most %d characters, without spaces.", param,
+            MAX_URL_LENGTH);
     return 0;
 }
 
-static int check_array(const catalog_field *field, const json_t *value, const char *model_id, reelay_error *err)
+static int check_array(const catalog_field *field, const json_t *value, const char *model_id,
+                       reelay_error *err)
 {
     const char *name = field->name;
     const char *item_kind = field->type == CATALOG_TYPE_URL_ARRAY ? "URL strings" : "strings";
-    if (!json_is_array(value)) return invalid(err, "invalid_type", name, "%s must be an array of %s.", name, item_kind);
+    if (!json_is_array(value))
+        return invalid(err, "invalid_type", name, "%s must be an array of %s.", name, item_kind);
     size_t count = json_array_size(value);
     if (field->min_items && count < field->min_items) {
         if (field->min_items == field->max_items)
-            return invalid(err, "too_few_items", name, "%s must contain exactly %zu item%s.", name, field->min_items,
-                           field->min_items == 1 ? "" : "s");
-        return invalid(err, "too_few_items", name, "%s must contain at least %zu items.", name, field->min_items);
+            return invalid(err, "too_few_items", name, "%s must contain exactly %zu item%s.", name,
+                           field->min_items, field->min_items == 1 ? "" : "s");
+        return invalid(err, "too_few_items", name, "%s must contain at least %zu items.", name,
+                       field->min_items);
     }
     if (field->max_items && count > field->max_items) {
         if (field->min_items == field->max_items)
-            return invalid(err, "too_many_items", name, "%s must contain exactly %zu item%s.", name, field->max_items,
-                           field->max_items == 1 ? "" : "s");
-        return invalid(err, "too_many_items", name, "%s must contain at most %zu items.", name, field->max_items);
+            return invalid(err, "too_many_items", name, "%s must contain exactly %zu item%s.", name,
+                           field->max_items, field->max_items == 1 ? "" : "s");
+        return invalid(err, "too_many_items", name, "%s must contain at most %zu items.", name,
+                       field->max_items);
     }
     for (size_t i = 0; i < count; i++) {
         char param[sizeof(err->param)];
@@ -126,15 +132,15 @@ static int check_array(const catalog_field *field, const json_t *value, const ch
         const json_t *item = json_array_get(value, i);
         if (!json_is_string(item)) return invalid(err, "invalid_type", param, "%s must be a string.", param);
         int failed = field->type == CATALOG_TYPE_URL_ARRAY ? check_url(item, param, err)
-                                                          : check_string(field, item, param, model_id, err);
+                                                           : check_string(field, item, param, model_id, err);
         if (failed) return failed;
     }
     return 0;
 }
 
 /* Checks one given, non-null value. On success *canonical is a new reference to the value to keep. */
-static int check_value(const catalog_field *field, const json_t *value, const char *model_id, json_t **canonical,
-                       reelay_error *err)
+static int check_value(const catalog_field *field, const json_t *value, const char *model_id,
+                       json_t **canonical, reelay_error *err)
 {
     const char *name = field->name;
     *canonical = NULL;
@@ -144,17 +150,20 @@ static int check_value(const catalog_field *field, const json_t *value, const ch
         if (check_string(field, value, name, model_id, err)) return -1;
         break;
     case CATALOG_TYPE_URL:
-        if (!json_is_string(value)) return invalid(err, "invalid_type", name, "%s must be a URL string.", name);
+        if (!json_is_string(value))
+            return invalid(err, "invalid_type", name, "%s must be a URL string.", name);
         if (check_url(value, name, err)) return -1;
         break;
     case CATALOG_TYPE_BOOLEAN:
-        if (!json_is_boolean(value)) return invalid(err, "invalid_type", name, "%s must be true or false.", name);
+        if (!json_is_boolean(value))
+            return invalid(err, "invalid_type", name, "%s must be true or false.", name);
         break;
     case CATALOG_TYPE_NUMBER:
     case CATALOG_TYPE_INTEGER: {
         if (!json_is_number(value)) return invalid(err, "invalid_type", name, "%s must be a number.", name);
         double number = json_number_value(value);
-        if (!isfinite(number)) return invalid(err, "invalid_value", name, "%s must be a finite number.", name);
+        if (!isfinite(number))
+            return invalid(err, "invalid_value", name, "%s must be a finite number.", name);
         if (field->type == CATALOG_TYPE_INTEGER) {
             if (json_is_real(value) && (number != floor(number) || fabs(number) > 1e15))
                 return invalid(err, "invalid_type", name, "%s must be a whole number.", name);
@@ -215,7 +224,8 @@ static int resolve_model(const json_t *body, const catalog_model **model_out, re
         char names[512] = "";
         size_t used = 0;
         for (size_t i = 0; i < catalog_model_count(); i++) {
-            int n = snprintf(names + used, sizeof(names) - used, "%s%s", i ? ", " : "", catalog_model_at(i)->id);
+            int n =
+                snprintf(names + used, sizeof(names) - used, "%s%s", i ? ", " : "", catalog_model_at(i)->id);
             if (n > 0 && (size_t)n < sizeof(names) - used) used += (size_t)n;
         }
         return invalid(err, "model_not_found", "model", "model must be one of %s.", names);
@@ -224,8 +234,8 @@ static int resolve_model(const json_t *body, const catalog_model **model_out, re
     return 0;
 }
 
-int catalog_validate(const json_t *body, const catalog_model **model_out, json_t **params_out, json_t **advanced_out,
-                     reelay_error *err)
+int catalog_validate(const json_t *body, const catalog_model **model_out, json_t **params_out,
+                     json_t **advanced_out, reelay_error *err)
 {
     *params_out = NULL;
     if (advanced_out) *advanced_out = NULL;
@@ -243,8 +253,8 @@ int catalog_validate(const json_t *body, const catalog_model **model_out, json_t
         if (strcmp(key, "model") == 0 || field_for_key(model, key)) continue;
         if (any_model_has_field(key))
             return invalid(err, "unsupported_field", key, "%s does not support %s.", model->id, key);
-        return invalid(err, "unknown_field", key, "Unknown field %s for %s; see GET /v1/models for its fields.", key,
-                       model->id);
+        return invalid(err, "unknown_field", key,
+                       "Unknown field %s for %s; see GET /v1/models for its fields.", key, model->id);
     }
 
     json_t *params = json_object();
@@ -262,8 +272,8 @@ int catalog_validate(const json_t *body, const catalog_model **model_out, json_t
             const json_t *candidate = json_object_get(body, names[n]);
             if (candidate == NULL) continue;
             if (given != NULL) {
-                invalid(err, "duplicate_field", names[n], "%s and %s are the same field; give only one.", given_as,
-                        names[n]);
+                invalid(err, "duplicate_field", names[n], "%s and %s are the same field; give only one.",
+                        given_as, names[n]);
                 goto fail;
             }
             given = candidate;
@@ -278,13 +288,15 @@ int catalog_validate(const json_t *body, const catalog_model **model_out, json_t
         }
         if (given == NULL) {
             if (field->required) {
-                invalid(err, "missing_required_field", field->name, "%s is required for %s.", field->name, model->id);
+                invalid(err, "missing_required_field", field->name, "%s is required for %s.", field->name,
+                        model->id);
                 goto fail;
             }
             if (field->default_json) {
                 json_t *fallback = json_loads(field->default_json, JSON_DECODE_ANY, NULL);
                 if (fallback == NULL) {
-                    reelay_error_set(err, 500, ERR_TYPE_SERVER, "internal_error", field->name, "bad catalog default");
+                    reelay_error_set(err, 500, ERR_TYPE_SERVER, "internal_error", field->name,
+                                     "bad catalog default");
                     goto fail;
                 }
                 json_object_set_new(params, field->name, fallback);
@@ -298,8 +310,10 @@ int catalog_validate(const json_t *body, const catalog_model **model_out, json_t
     }
     *model_out = model;
     *params_out = params;
-    if (advanced_out) *advanced_out = advanced;
-    else json_decref(advanced);
+    if (advanced_out)
+        *advanced_out = advanced;
+    else
+        json_decref(advanced);
     return 0;
 
 fail:

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "util/clock.h"
+#include "util/url_scheme.h"
 
 /* Copies the value of query parameter `name` (no decoding: our links need none) into out. */
 static bool query_value(const char *query, const char *name, char *out, size_t out_size)
@@ -35,7 +36,7 @@ bool local_input_resolve(const local_inputs *cfg, const char *url, char *path, s
         return false;
     size_t base_length = strlen(cfg->public_url);
     static const char files[] = "/v1/files/";
-    if (strncmp(url, cfg->public_url, base_length) != 0 ||
+    if (!url_scheme_has_prefix(url, cfg->public_url) ||
         strncmp(url + base_length, files, sizeof(files) - 1) != 0)
         return false;
     const char *name_start = url + base_length + sizeof(files) - 1;

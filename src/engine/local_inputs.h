@@ -3,7 +3,8 @@
  * the guarded fetcher would refuse a loopback address anyway.
  *
  * A URL is local when it is exactly "<public_url>/v1/files/<object>?…expires=…&signature=…" (the
- * shape link_sign_url writes; parameters in any order, others ignored), the signature is valid and
+ * shape link_sign_url writes; the scheme in any letter case, parameters in any order, others
+ * ignored), the signature is valid and
  * unexpired now (link_verify), the object name is valid (blob_name_is_valid) and the object exists
  * as a regular file. Anything else — another host, a tampered or expired link, a missing object — is
  * not local, and the caller treats the URL as any other (fetching it through the guard, which then

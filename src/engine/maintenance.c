@@ -1,7 +1,8 @@
 /* maintenance.c — periodic chores of the cold path (see maintenance.h): expired uploads go, rows
- * first and objects after. */
+ * first and objects after; scratch left by dead processes goes. */
 #include "engine/maintenance.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -36,6 +37,9 @@ void maintenance_run_if_due(store *db, blob_store *blobs, int64_t now_ms, int64_
     for (int batch = 0; batch < EXPIRE_BATCHES_PER_RUN; batch++)
         if (maintenance_expire_uploads(db, blobs, now_ms / 1000, EXPIRE_BATCH) < EXPIRE_BATCH) break;
     /* idempotency keys past their 24 hours: admission ignores them already, this keeps the table small */
+    /* scratch of processes killed without cleaning up, and our own stale scratch */
+    if (blob_scratch_sweep(blobs, BLOB_SCRATCH_MAX_AGE_SECONDS) < 0)
+        log_warn("the scratch area could not be swept; trying again next run", "errno=%d", errno);
     if (store_idempotency_expire(db, now_ms / 1000) != STORE_OK)
         log_warn("old idempotency keys could not be deleted; trying again next run", "ttl_seconds=%d",
                  STORE_IDEMPOTENCY_TTL_SECONDS);

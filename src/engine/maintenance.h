@@ -1,6 +1,7 @@
 /* maintenance.h — the cold path's periodic chores, run from the engine's deadline thread: today the
- * expiry of uploads (rows first, then their objects, so that no row ever names a missing object), and
- * of idempotency keys past their TTL.
+ * expiry of uploads (rows first, then their objects, so that no row ever names a missing object), of
+ * idempotency keys past their TTL, and the sweep of the scratch area (blob_scratch_sweep: what dead
+ * processes left, and entries older than BLOB_SCRATCH_MAX_AGE_SECONDS).
  * Each chore is bounded per run, so one run never holds the deadline thread for long. */
 #ifndef REELAY_ENGINE_MAINTENANCE_H
 #define REELAY_ENGINE_MAINTENANCE_H

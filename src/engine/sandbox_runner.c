@@ -60,7 +60,7 @@ typedef struct input_source {
 static int link_or_copy(const char *from, const char *to)
 {
     if (link(from, to) == 0) return 0;
-    FILE *in = fopen(from, "rb"), *out = in ? fopen(to, "wb") : NULL;
+    FILE *in = fopen(from, "rbe"), *out = in ? fopen(to, "wbe") : NULL;
     char buffer[65536];
     size_t n;
     int result = in && out ? 0 : -1;

@@ -97,7 +97,7 @@ void task_view_write(const task_view_links *links, const task_record *task, json
     }
     json_text_raw(out, ",\"usage\":{");
     json_text_key(out, "credits_reserved", true);
-    json_text_number(out, task->credits_reserved);
+    json_text_integer(out, task->credits_reserved);
     json_text_key(out, "user_group", false);
     json_text_string(out, task->user_group);
     json_text_raw(out, "}}");

@@ -31,7 +31,7 @@ int phr_parse_request(const char *buf, size_t len, const char **method, size_t *
                       size_t last_len);
 
 enum {
-    MAX_DISCARD = 4 << 20,  /* bytes dropped after a refusal before the connection is closed */
+    MAX_DISCARD = 4 << 20,              /* bytes dropped after a refusal before the connection is closed */
     MANY_HEADERS = 4 * H2O_MAX_HEADERS, /* enough to tell "too many headers" from a malformed head */
     CHUNK_SLACK = 64 << 10, /* chunked framing not yet decoded in the input (one chunk-size line and a bit) */
 };
@@ -39,15 +39,15 @@ enum {
 struct head_screen_conn {
     http_thread *thread;
     h2o_socket_t *sock;
-    h2o_socket_cb h2o_reader; /* h2o's HTTP/1 reader, which this one wraps */
+    h2o_socket_cb h2o_reader;                   /* h2o's HTTP/1 reader, which this one wraps */
     head_screen_conn *rearm_next, **rearm_prev; /* in thread->rearm while h2o may re-arm its reader */
     head_screen_conn *all_next, **all_prev;     /* in thread->conns while the socket is open */
-    bool head_passed;    /* the head at the start of the input was screened and let in */
-    bool chunked;        /* … with a chunked body, held to body_limit as it arrives */
-    bool refused;        /* answered here: input is dropped until the connection ends */
+    bool head_passed; /* the head at the start of the input was screened and let in */
+    bool chunked;     /* … with a chunked body, held to body_limit as it arrives */
+    bool refused;     /* answered here: input is dropped until the connection ends */
     size_t body_limit;
     size_t head_length;
-    size_t kept_input;   /* after a refusal, input bytes h2o may still point into */
+    size_t kept_input; /* after a refusal, input bytes h2o may still point into */
     size_t discarded;
 };
 
@@ -139,7 +139,8 @@ static screen_verdict screen_head(head_screen_conn *conn, const char *bytes, siz
             }
             has_length = true, content_length = value;
         } else if (headers[i].name_len == 17 && strncasecmp(headers[i].name, "transfer-encoding", 17) == 0) {
-            if (has_transfer_encoding || !h2o_lcstris(headers[i].value, headers[i].value_len, H2O_STRLIT("chunked"))) {
+            if (has_transfer_encoding ||
+                !h2o_lcstris(headers[i].value, headers[i].value_len, H2O_STRLIT("chunked"))) {
                 reelay_error_set(err, 400, ERR_TYPE_INVALID_REQUEST, "unsupported_transfer_encoding", NULL,
                                  "The only Transfer-Encoding understood is a single 'chunked'.");
                 return SCREEN_REFUSE;
@@ -157,7 +158,8 @@ static screen_verdict screen_head(head_screen_conn *conn, const char *bytes, siz
     const char *query = memchr(path, '?', path_length);
     h2o_iovec_t route_path = h2o_iovec_init(path, query ? (size_t)(query - path) : path_length);
     const http_route *route;
-    size_t limit = http_server_body_limit(server, h2o_iovec_init(method, method_length), route_path, &route, row);
+    size_t limit =
+        http_server_body_limit(server, h2o_iovec_init(method, method_length), route_path, &route, row);
     if (has_length && content_length > limit) {
         reelay_error_set(err, 413, ERR_TYPE_INVALID_REQUEST, "request_too_large", NULL,
                          "The request body is larger than %zu bytes.", limit);
@@ -308,6 +310,14 @@ static bool connection_reset(h2o_socket_t *sock)
     return info.tcpi_state == TCP_CLOSE;
 }
 
+bool http_client_gone(h2o_req_t *req)
+{
+    head_screen_conn *conn = conn_of(req);
+    if (conn == NULL || !connection_reset(conn->sock)) return false;
+    req->http1_is_persistent = 0;
+    return true;
+}
+
 bool http_head_screen_request(http_thread *thread, h2o_req_t *req)
 {
     head_screen_conn *conn = conn_of(req);
@@ -335,7 +345,8 @@ bool http_head_screen_request(http_thread *thread, h2o_req_t *req)
                                         &path_length, &minor_version, headers, &header_count, 0);
     if (head_length <= 0) return true;
     size_t current = (size_t)head_length + (req->entity.base ? req->entity.len : 0);
-    if (req->entity.base && req->entity.base != sock->input->bytes + head_length) return true; /* not h2o's layout */
+    if (req->entity.base && req->entity.base != sock->input->bytes + head_length)
+        return true; /* not h2o's layout */
     if (current >= sock->input->size) return true;
     reelay_error refusal;
     size_t row;

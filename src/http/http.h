@@ -4,7 +4,13 @@
  * Handlers run on an event-loop thread and must never wait on the network. They answer synchronously
  * (h2o buffers the whole request body before the handler runs), or hand blocking work to the offload
  * pool (http_offload, below) and answer when it is done. Each thread has its own `thread_data`
- * (made by the application's thread_init callback: e.g. its own database connection). */
+ * (made by the application's thread_init callback: e.g. its own database connection).
+ *
+ * Before a body is read, its request's head is screened: a Content-Length over the route's limit, a
+ * route's own screen (http_route.screen: an upload's key), conflicting lengths and malformed or
+ * oversized heads are answered at once and the connection closed. Every error a client sees, h2o's
+ * own included, is the documented JSON {"error": {message, type, code, param}}. A request whose client
+ * has already reset the connection is not handed to its handler. */
 #ifndef REELAY_HTTP_HTTP_H
 #define REELAY_HTTP_HTTP_H
 
@@ -142,6 +148,11 @@ h2o_iovec_t http_request_header(h2o_req_t *req, const char *name);
 int http_query_param(h2o_req_t *req, const char *name, char *out, size_t out_size);
 /* Copies path parameter i (percent-decoded) into out: 0, or -1 when malformed / too long. */
 int http_path_param(const http_exchange *exchange, size_t i, char *out, size_t out_size);
+
+/* Whether the request's client has reset its connection (the kernel says it is closed): long work for
+ * it can stop. When true, the connection will be closed after this request's answer, which should be
+ * sent at once (nobody reads it; e.g. http_send_error_fields 400 "client_gone"). */
+bool http_client_gone(h2o_req_t *req);
 
 /* ---- Writing responses (each sends the whole response) ---- */
 

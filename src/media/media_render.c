@@ -22,7 +22,14 @@
 extern char **environ;
 
 #define FONT_FILE "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
-enum { MAX_ARGS = 96, ARG_TEXT = 1024, FPS = 25, BOUNCE_MAX_SECONDS = 10, CARD_COLUMNS = 48, CARD_LINES = 12 };
+enum {
+    MAX_ARGS = 96,
+    ARG_TEXT = 1024,
+    FPS = 25,
+    BOUNCE_MAX_SECONDS = 10,
+    CARD_COLUMNS = 48,
+    CARD_LINES = 12
+};
 
 /* The argument vector under construction; every string is owned by the builder. */
 typedef struct argv_builder {
@@ -48,13 +55,16 @@ static void arg(argv_builder *b, const char *fmt, ...)
         return;
     }
     b->args[b->count] = strdup(text);
-    if (b->args[b->count] == NULL) b->overflow = true;
-    else b->count++;
+    if (b->args[b->count] == NULL)
+        b->overflow = true;
+    else
+        b->count++;
 }
 
 static void builder_free(argv_builder *b)
 {
-    for (int i = 0; i < b->count; i++) free(b->args[i]);
+    for (int i = 0; i < b->count; i++)
+        free(b->args[i]);
     b->count = 0;
 }
 
@@ -73,7 +83,7 @@ static int write_text_file(const char *work_dir, const char *name, const char *t
 {
     char path[PATH_MAX];
     if (snprintf(path, sizeof(path), "%s/%s", work_dir, name) >= (int)sizeof(path)) return -1;
-    FILE *file = fopen(path, "w");
+    FILE *file = fopen(path, "we");
     if (file == NULL) return -1;
     size_t length = strlen(text);
     bool ok = fwrite(text, 1, length, file) == length;
@@ -108,7 +118,8 @@ static void wrap_prompt(const char *text, char *out, size_t out_size)
         if (starts_code_point) column++;
     }
     /* never end inside a multi-byte character */
-    while (used > 0 && ((unsigned char)out[used - 1] & 0xC0) == 0x80) used--;
+    while (used > 0 && ((unsigned char)out[used - 1] & 0xC0) == 0x80)
+        used--;
     if (used > 0 && ((unsigned char)out[used - 1] & 0x80)) used--;
     if (truncated && used + 4 < out_size) {
         memcpy(out + used, "\xE2\x80\xA6", 3);
@@ -123,12 +134,14 @@ static int absolute_path(const char *path, char *out)
 }
 
 /* The label every frame carries, drawn from label.txt in the work folder. */
-static const char label_filter[] = "drawtext=fontfile=" FONT_FILE ":textfile=label.txt:expansion=none:fontcolor=white:"
-                                   "fontsize=max(12\\,h/20):box=1:boxcolor=black@0.6:boxborderw=6:"
-                                   "x=(w-text_w)/2:y=h-text_h-h/24";
+static const char label_filter[] =
+    "drawtext=fontfile=" FONT_FILE ":textfile=label.txt:expansion=none:fontcolor=white:"
+    "fontsize=max(12\\,h/20):box=1:boxcolor=black@0.6:boxborderw=6:"
+    "x=(w-text_w)/2:y=h-text_h-h/24";
 /* Scale down to fit 1920x1920, even dimensions, square pixels, constant frame rate. */
-static const char fit_filter[] = "scale=w=min(iw\\,1920):h=min(ih\\,1920):force_original_aspect_ratio=decrease:"
-                                 "force_divisible_by=2,setsar=1";
+static const char fit_filter[] =
+    "scale=w=min(iw\\,1920):h=min(ih\\,1920):force_original_aspect_ratio=decrease:"
+    "force_divisible_by=2,setsar=1";
 
 static void output_args(argv_builder *b, const char *output, double duration)
 {
@@ -196,7 +209,8 @@ typedef struct run_context {
 static void handle_progress_line(run_context *run, const char *line)
 {
     long long microseconds;
-    if (sscanf(line, "out_time_us=%lld", &microseconds) != 1 && sscanf(line, "out_time_ms=%lld", &microseconds) != 1)
+    if (sscanf(line, "out_time_us=%lld", &microseconds) != 1 &&
+        sscanf(line, "out_time_ms=%lld", &microseconds) != 1)
         return;
     if (run->expected_seconds <= 0 || microseconds < 0) return;
     int percent = (int)((double)microseconds / (run->expected_seconds * 1e6) * 100.0);
@@ -226,6 +240,9 @@ static int run_ffmpeg(argv_builder *b, run_context *run, char *err, size_t err_s
     posix_spawn_file_actions_adddup2(&actions, out_pipe[1], STDOUT_FILENO);
     posix_spawn_file_actions_adddup2(&actions, err_pipe[1], STDERR_FILENO);
     posix_spawn_file_actions_addchdir_np(&actions, job->work_dir);
+    /* Nothing else of the server reaches ffmpeg: our own descriptors are close-on-exec, but h2o makes
+     * some that are not (its epoll descriptor, the files a large request body spills into). */
+    posix_spawn_file_actions_addclosefrom_np(&actions, STDERR_FILENO + 1);
     pid_t child;
     int spawned = posix_spawnp(&child, b->args[0], &actions, NULL, b->args, environ);
     posix_spawn_file_actions_destroy(&actions);
@@ -255,7 +272,8 @@ static int run_ffmpeg(argv_builder *b, run_context *run, char *err, size_t err_s
         }
         struct timespec now;
         clock_gettime(CLOCK_MONOTONIC, &now);
-        int64_t elapsed_ms = (int64_t)(now.tv_sec - started.tv_sec) * 1000 + (now.tv_nsec - started.tv_nsec) / 1000000;
+        int64_t elapsed_ms =
+            (int64_t)(now.tv_sec - started.tv_sec) * 1000 + (now.tv_nsec - started.tv_nsec) / 1000000;
         if (job->timeout_seconds > 0 && elapsed_ms >= (int64_t)job->timeout_seconds * 1000) {
             set_error(err, err_size, "the render took longer than %d s", job->timeout_seconds);
             result = 2;
@@ -302,13 +320,15 @@ static int run_ffmpeg(argv_builder *b, run_context *run, char *err, size_t err_s
     close(out_pipe[0]);
     close(err_pipe[0]);
     int status = 0;
-    while (waitpid(child, &status, 0) < 0 && errno == EINTR) {}
+    while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
+    }
     if (result != 0) return result;
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
         for (char *p = errors; *p; p++)
             if (*p == '\n' || *p == '"') *p = ' ';
         return set_error(err, err_size, "ffmpeg failed (%s%d): %s", WIFEXITED(status) ? "exit " : "signal ",
-                         WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status), errors[0] ? errors : "no message");
+                         WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
+                         errors[0] ? errors : "no message");
     }
     return 0;
 }
@@ -322,8 +342,10 @@ static int probe_input(const char *path, const char *what, bool need_video, bool
     if (path == NULL) return set_error(err, err_size, "the %s input is missing", what);
     if (media_probe(path, info, reason, sizeof(reason)) != 0)
         return set_error(err, err_size, "the %s input is unreadable: %s", what, reason);
-    if (need_video && !info->has_video) return set_error(err, err_size, "the %s input has no video stream", what);
-    if (need_audio && !info->has_audio) return set_error(err, err_size, "the %s input has no audio stream", what);
+    if (need_video && !info->has_video)
+        return set_error(err, err_size, "the %s input has no video stream", what);
+    if (need_audio && !info->has_audio)
+        return set_error(err, err_size, "the %s input has no audio stream", what);
     if (need_image && !info->is_image && !info->has_video)
         return set_error(err, err_size, "the %s input is not an image", what);
     if ((need_video || need_audio) && !(info->duration > 0))
@@ -332,8 +354,8 @@ static int probe_input(const char *path, const char *what, bool need_video, bool
 }
 
 /* Forward then backward copy of (at most the first BOUNCE_MAX_SECONDS of) the video, without audio. */
-static int render_bounce_clip(const media_render_job *job, const char *video, double video_seconds, char *out_path,
-                              size_t out_size, char *err, size_t err_size)
+static int render_bounce_clip(const media_render_job *job, const char *video, double video_seconds,
+                              char *out_path, size_t out_size, char *err, size_t err_size)
 {
     if (snprintf(out_path, out_size, "%s/bounce.mp4", job->work_dir) >= (int)out_size)
         return set_error(err, err_size, "path too long");
@@ -342,7 +364,9 @@ static int render_bounce_clip(const media_render_job *job, const char *video, do
     common_head(&b, getenv("REELAY_FFMPEG") ? getenv("REELAY_FFMPEG") : "ffmpeg");
     input(&b, video);
     arg(&b, "-filter_complex");
-    arg(&b, "[0:v]trim=duration=%.3f,setpts=PTS-STARTPTS,%s,fps=%d,split[f][b];[b]reverse[r];[f][r]concat=n=2:v=1:a=0[v]",
+    arg(&b,
+        "[0:v]trim=duration=%.3f,setpts=PTS-STARTPTS,%s,fps=%d,split[f][b];[b]reverse[r];[f][r]concat=n=2:v="
+        "1:a=0[v]",
         clip, fit_filter, FPS);
     arg(&b, "-map");
     arg(&b, "[v]");
@@ -389,8 +413,8 @@ static int build_lipsync(const media_render_job *job, argv_builder *b, const cha
     input(b, audio);
     char video_chain[512];
     if (strcmp(mode, "remap") == 0) {
-        snprintf(video_chain, sizeof(video_chain), "[0:v]setpts=PTS*%.6f,%s,fps=%d,%s[v]", a.duration / v.duration,
-                 fit_filter, FPS, label_filter);
+        snprintf(video_chain, sizeof(video_chain), "[0:v]setpts=PTS*%.6f,%s,fps=%d,%s[v]",
+                 a.duration / v.duration, fit_filter, FPS, label_filter);
         *expected = a.duration;
     } else if (strcmp(mode, "cut_off") == 0) {
         snprintf(video_chain, sizeof(video_chain), "[0:v]%s,fps=%d,%s[v]", fit_filter, FPS, label_filter);
@@ -413,8 +437,8 @@ static int build_lipsync(const media_render_job *job, argv_builder *b, const cha
     return 0;
 }
 
-static int build_talking_head(const media_render_job *job, argv_builder *b, const char *image, const char *audio,
-                              double *expected, char *err, size_t err_size)
+static int build_talking_head(const media_render_job *job, argv_builder *b, const char *image,
+                              const char *audio, double *expected, char *err, size_t err_size)
 {
     media_info i, a;
     if (probe_input(image, "image", false, false, true, &i, err, err_size) ||
@@ -428,8 +452,8 @@ static int build_talking_head(const media_render_job *job, argv_builder *b, cons
     input(b, image);
     input(b, audio);
     arg(b, "-filter_complex");
-    arg(b, "[0:v]scale=w='if(lt(iw,ih),%d,-2)':h='if(lt(iw,ih),-2,%d)',setsar=1,format=yuv420p,%s[v]", side, side,
-        label_filter);
+    arg(b, "[0:v]scale=w='if(lt(iw,ih),%d,-2)':h='if(lt(iw,ih),-2,%d)',setsar=1,format=yuv420p,%s[v]", side,
+        side, label_filter);
     arg(b, "-map");
     arg(b, "[v]");
     arg(b, "-map");
@@ -438,8 +462,8 @@ static int build_talking_head(const media_render_job *job, argv_builder *b, cons
     return 0;
 }
 
-static int build_motion_control(const media_render_job *job, argv_builder *b, const char *image, const char *video,
-                                double *expected, char *err, size_t err_size)
+static int build_motion_control(const media_render_job *job, argv_builder *b, const char *image,
+                                const char *video, double *expected, char *err, size_t err_size)
 {
     media_info i, v;
     if (probe_input(image, "image", false, false, true, &i, err, err_size) ||
@@ -498,7 +522,8 @@ static int build_test_card(const media_render_job *job, argv_builder *b, const c
         double opening = fmin(1.0, job->duration / 4);
         arg(b, "-filter_complex");
         arg(b,
-            "%s[card];[2:v]scale=%d:%d:force_original_aspect_ratio=decrease,pad=%d:%d:(ow-iw)/2:(oh-ih)/2,setsar=1[img];"
+            "%s[card];[2:v]scale=%d:%d:force_original_aspect_ratio=decrease,pad=%d:%d:(ow-iw)/2:(oh-ih)/"
+            "2,setsar=1[img];"
             "[card][img]overlay=0:0:shortest=1:enable='lt(t,%.3f)'[v]",
             card, job->width, job->height, job->width, job->height, opening);
     } else {
@@ -515,10 +540,13 @@ static int build_test_card(const media_render_job *job, argv_builder *b, const c
 
 int media_render(const media_render_job *job, media_info *out_info, char *err, size_t err_size)
 {
-    if (job->output_path == NULL || job->work_dir == NULL) return set_error(err, err_size, "no output or work folder");
+    if (job->output_path == NULL || job->work_dir == NULL)
+        return set_error(err, err_size, "no output or work folder");
     /* ffmpeg runs inside work_dir, so every path it gets must be absolute */
-    char video[PATH_MAX], audio[PATH_MAX], image[PATH_MAX], output[PATH_MAX], folder[PATH_MAX], work[PATH_MAX];
-    if (absolute_path(job->work_dir, work) != 0) return set_error(err, err_size, "the work folder is missing");
+    char video[PATH_MAX], audio[PATH_MAX], image[PATH_MAX], output[PATH_MAX], folder[PATH_MAX],
+        work[PATH_MAX];
+    if (absolute_path(job->work_dir, work) != 0)
+        return set_error(err, err_size, "the work folder is missing");
     media_render_job resolved = *job;
     resolved.work_dir = work;
     job = &resolved;
@@ -532,9 +560,11 @@ int media_render(const media_render_job *job, media_info *out_info, char *err, s
     } else {
         char parent[PATH_MAX];
         snprintf(parent, sizeof(parent), "%.*s", (int)(slash - job->output_path), job->output_path);
-        if (absolute_path(parent[0] ? parent : "/", folder) != 0) return set_error(err, err_size, "no output folder");
+        if (absolute_path(parent[0] ? parent : "/", folder) != 0)
+            return set_error(err, err_size, "no output folder");
     }
-    if (snprintf(output, sizeof(output), "%s/%s", folder, slash ? slash + 1 : job->output_path) >= (int)sizeof(output))
+    if (snprintf(output, sizeof(output), "%s/%s", folder, slash ? slash + 1 : job->output_path) >=
+        (int)sizeof(output))
         return set_error(err, err_size, "output path too long");
     char label[160];
     snprintf(label, sizeof(label), "reelay sandbox \xC2\xB7 %s", job->model ? job->model : "");
@@ -548,15 +578,20 @@ int media_render(const media_render_job *job, media_info *out_info, char *err, s
     double expected = 0;
     int built;
     switch (job->kind) {
-    case MEDIA_RENDER_LIPSYNC: built = build_lipsync(job, &b, video_in, audio_in, &expected, err, err_size); break;
+    case MEDIA_RENDER_LIPSYNC:
+        built = build_lipsync(job, &b, video_in, audio_in, &expected, err, err_size);
+        break;
     case MEDIA_RENDER_TALKING_HEAD:
         built = build_talking_head(job, &b, image_in, audio_in, &expected, err, err_size);
         break;
     case MEDIA_RENDER_MOTION_CONTROL:
         built = build_motion_control(job, &b, image_in, video_in, &expected, err, err_size);
         break;
-    case MEDIA_RENDER_TEST_CARD: built = build_test_card(job, &b, image_in, &expected, err, err_size); break;
-    default: built = set_error(err, err_size, "unknown render kind");
+    case MEDIA_RENDER_TEST_CARD:
+        built = build_test_card(job, &b, image_in, &expected, err, err_size);
+        break;
+    default:
+        built = set_error(err, err_size, "unknown render kind");
     }
     if (built != 0) {
         builder_free(&b);

@@ -127,11 +127,11 @@ typedef struct task_record {
     int64_t completed_at; /* Unix seconds when it reached a terminal state, else 0 */
     char channel[64];     /* channel name once routed, else "" */
     char user_group[32];
-    double credits_reserved; /* whole credits held for this task since it was admitted */
-    char *params_json;       /* canonical validated parameters (catalog_validate's output); owned */
-    char *results_json;      /* JSON array of stored results once completed, else NULL; owned */
-    char error_code[48];     /* "" unless failed or cancelled */
-    char *error_message;     /* NULL unless failed or cancelled; owned */
+    int64_t credits_reserved; /* whole credits held for this task since it was admitted */
+    char *params_json;        /* canonical validated parameters (catalog_validate's output); owned */
+    char *results_json;       /* JSON array of stored results once completed, else NULL; owned */
+    char error_code[48];      /* "" unless failed or cancelled */
+    char *error_message;      /* NULL unless failed or cancelled; owned */
     char *upstream_json; /* the engine's record of the job at the provider (opaque here), or NULL; owned */
     char *billing_json;  /* how the task is charged, fixed at admission (catalog/prices.h), or NULL; owned */
 } task_record;
@@ -231,7 +231,7 @@ store_status store_credits_ledger(store *s, const char *key_id, size_t limit, le
 typedef struct credit_audit {
     int64_t keys_checked, tasks_checked;
     int64_t tasks_before_ledger; /* made before the ledger existed (an upgraded database): not checked */
-    int64_t problems; /* 0 when every invariant above holds */
+    int64_t problems;            /* 0 when every invariant above holds */
     char first_problem[256];
 } credit_audit;
 /* Checks the invariants above over every key and task (read-only). */

@@ -38,10 +38,18 @@ static store_status ledger_append(store *s, const char *key_id, const char *task
 {
     int64_t delta_available = 0, delta_reserved = 0, delta_tasks = 0;
     switch (kind) {
-    case LEDGER_GRANT: delta_available = amount; break;
-    case LEDGER_RESERVE: delta_available = -amount, delta_reserved = amount, delta_tasks = 1; break;
-    case LEDGER_SETTLE: delta_available = released - amount, delta_reserved = -released, delta_tasks = -1; break;
-    case LEDGER_REFUND: delta_available = amount, delta_reserved = -amount, delta_tasks = -1; break;
+    case LEDGER_GRANT:
+        delta_available = amount;
+        break;
+    case LEDGER_RESERVE:
+        delta_available = -amount, delta_reserved = amount, delta_tasks = 1;
+        break;
+    case LEDGER_SETTLE:
+        delta_available = released - amount, delta_reserved = -released, delta_tasks = -1;
+        break;
+    case LEDGER_REFUND:
+        delta_available = amount, delta_reserved = -amount, delta_tasks = -1;
+        break;
     }
     sqlite3_stmt *stmt = s->hot[STMT_KEY_MOVE_CREDITS];
     sqlite3_bind_int64(stmt, 1, delta_available);
@@ -174,7 +182,7 @@ store_status store_credits_release_tx(store *s, const char *task_id, bool refund
 static store_status admit_one(store *s, task_admission *item)
 {
     const task_record *task = item->task;
-    int64_t reserve = (int64_t)task->credits_reserved;
+    int64_t reserve = task->credits_reserved;
     bool with_key = item->idempotency_key && item->idempotency_key[0];
     item->outcome = ADMIT_CREATED;
     item->existing_id[0] = '\0';
@@ -320,8 +328,8 @@ store_status store_credits_audit(store *s, credit_audit *out)
         int64_t open_reserved = sqlite3_column_int64(stmt, 5);
         int64_t counted = sqlite3_column_int64(stmt, 6), open_tasks = sqlite3_column_int64(stmt, 7);
         if (counted != open_tasks)
-            problem(out, "key %s: counts %lld unfinished tasks, but %lld hold a reservation", id, (long long)counted,
-                    (long long)open_tasks);
+            problem(out, "key %s: counts %lld unfinished tasks, but %lld hold a reservation", id,
+                    (long long)counted, (long long)open_tasks);
         if (available != ledger_available)
             problem(out, "key %s: available %lld, but its ledger sums to %lld", id, (long long)available,
                     (long long)ledger_available);

@@ -12,6 +12,7 @@
 
 #include "store/sqlite_internal.h"
 #include "store/store.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 /* The migrations, in order; version N is migrations[N-1]. Never edit one that has shipped: append.
@@ -427,6 +428,56 @@ static store_status migrate(store *s)
     return STORE_OK;
 }
 
+/* How long store_open keeps retrying the switch to WAL while other connections switch the same fresh
+ * database (see switch_to_wal); the longest back-off between two attempts. */
+#define WAL_SWITCH_TIMEOUT_MS 5000
+#define WAL_SWITCH_MAX_PAUSE_MS 64
+
+/* Puts the database in WAL mode (a no-op once it is), checking that SQLite really did.
+ *
+ * Why a retry loop, when every other statement relies on the busy handler: switching a rollback-journal
+ * database (a fresh one) to WAL rewrites its header, so the pragma reads it under a shared lock and then
+ * upgrades to a write lock. SQLite never calls the busy handler for that upgrade: two connections that
+ * both hold the shared lock and both wait for the other would deadlock, so the one that does not get the
+ * write lock fails at once with SQLITE_BUSY ("database is locked") and drops its shared lock. Exactly one
+ * connection of those racing gets the write lock, and it finishes (its wait for the others' shared locks
+ * does use the busy handler). The next attempt of each loser then reads a header that already says WAL
+ * and writes nothing. So a retry is needed only while some connection is in the middle of the switch,
+ * a few milliseconds; a database that stays locked longer (another program holding a write transaction
+ * in rollback mode, or exclusive locking mode) fails after WAL_SWITCH_TIMEOUT_MS with a clear message. */
+static store_status switch_to_wal(store *s)
+{
+    sqlite3_stmt *stmt = NULL;
+    if (sql_prepare(s, "PRAGMA journal_mode=WAL", &stmt) != STORE_OK) return STORE_ERROR;
+    int64_t deadline = clock_monotonic_ms() + WAL_SWITCH_TIMEOUT_MS;
+    int pause_ms = 1, attempts = 1, rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_BUSY && clock_monotonic_ms() < deadline) {
+        sqlite3_reset(stmt);
+        sqlite3_sleep(pause_ms);
+        pause_ms = pause_ms * 2 > WAL_SWITCH_MAX_PAUSE_MS ? WAL_SWITCH_MAX_PAUSE_MS : pause_ms * 2;
+        attempts++;
+    }
+    store_status status = STORE_OK;
+    if (rc == SQLITE_BUSY) {
+        log_error("the database stayed locked while switching it to WAL mode",
+                  "timeout_ms=%d attempts=%d error=\"%s\"", WAL_SWITCH_TIMEOUT_MS, attempts,
+                  sqlite3_errmsg(s->db));
+        status = STORE_ERROR;
+    } else if (rc != SQLITE_ROW) {
+        status = sql_fail(s, "journal_mode=WAL");
+    } else {
+        /* SQLite keeps the old mode, without an error, where WAL cannot work (no shared memory). */
+        const unsigned char *mode = sqlite3_column_text(stmt, 0);
+        if (mode == NULL || strcmp((const char *)mode, "wal") != 0) {
+            log_error("the database cannot use WAL mode", "journal_mode=\"%s\"",
+                      mode ? (const char *)mode : "?");
+            status = STORE_ERROR;
+        }
+    }
+    sqlite3_finalize(stmt);
+    return status;
+}
+
 static pthread_once_t sqlite_configured = PTHREAD_ONCE_INIT;
 
 /* Process-wide settings, before SQLite initialises: memory statistics take a global mutex on every
@@ -461,11 +512,13 @@ store_status store_open(const char *data_dir, store **out)
      * the last transactions before a checkpoint. */
     /* No automatic checkpoints: one would run inside whichever write crossed the threshold (an HTTP
      * request, say) and wait on fsync. store_checkpoint() runs them from a background thread instead. */
-    store_status status =
-        sql_exec(s,
-                 "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; "
-                 "PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit=67108864;",
-                 "pragmas");
+    /* These set this connection only and write nothing; the journal mode is the database's own and may
+     * be changing under another connection at this moment (switch_to_wal). */
+    store_status status = sql_exec(s,
+                                   "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; "
+                                   "PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit=67108864;",
+                                   "pragmas");
+    if (status == STORE_OK) status = switch_to_wal(s);
     if (status == STORE_OK) status = migrate(s);
     for (int i = 0; status == STORE_OK && i < STMT_COUNT; i++)
         status = sql_prepare(s, hot_statements[i], &s->hot[i]);
@@ -736,7 +789,7 @@ static void read_task(sqlite3_stmt *stmt, task_record *t)
     t->completed_at = sqlite3_column_int64(stmt, 8);
     sql_copy_text(t->channel, sizeof(t->channel), stmt, 9);
     sql_copy_text(t->user_group, sizeof(t->user_group), stmt, 10);
-    t->credits_reserved = sqlite3_column_double(stmt, 11);
+    t->credits_reserved = sqlite3_column_int64(stmt, 11); /* a REAL column holding whole numbers */
     t->params_json = sql_dup_text(stmt, 12);
     t->results_json = sql_dup_text(stmt, 13);
     sql_copy_text(t->error_code, sizeof(t->error_code), stmt, 14);
@@ -759,7 +812,7 @@ int sql_task_insert(store *s, const task_record *t)
     sqlite3_bind_int64(stmt, 9, t->completed_at);
     sqlite3_bind_text(stmt, 10, t->channel, -1, SQLITE_STATIC);
     sqlite3_bind_text(stmt, 11, t->user_group[0] ? t->user_group : "default", -1, SQLITE_STATIC);
-    sqlite3_bind_double(stmt, 12, t->credits_reserved);
+    sqlite3_bind_int64(stmt, 12, t->credits_reserved);
     sql_bind_text_or_null(stmt, 13, t->params_json);
     sql_bind_text_or_null(stmt, 14, t->results_json);
     sqlite3_bind_text(stmt, 15, t->error_code, -1, SQLITE_STATIC);

@@ -12,7 +12,8 @@ static bool reserve(json_text *text, size_t more)
     if (text->failed) return false;
     if (text->length + more + 1 <= text->capacity) return true;
     size_t capacity = text->capacity ? text->capacity : 512;
-    while (capacity < text->length + more + 1) capacity *= 2;
+    while (capacity < text->length + more + 1)
+        capacity *= 2;
     char *grown = realloc(text->data, capacity);
     if (grown == NULL) {
         text->failed = true;
@@ -57,11 +58,21 @@ void json_text_string(json_text *text, const char *value)
         append(text, run, (size_t)(p - run));
         char escaped[8];
         switch (c) {
-        case '"': append(text, "\\\"", 2); break;
-        case '\\': append(text, "\\\\", 2); break;
-        case '\n': append(text, "\\n", 2); break;
-        case '\r': append(text, "\\r", 2); break;
-        case '\t': append(text, "\\t", 2); break;
+        case '"':
+            append(text, "\\\"", 2);
+            break;
+        case '\\':
+            append(text, "\\\\", 2);
+            break;
+        case '\n':
+            append(text, "\\n", 2);
+            break;
+        case '\r':
+            append(text, "\\r", 2);
+            break;
+        case '\t':
+            append(text, "\\t", 2);
+            break;
         default:
             snprintf(escaped, sizeof(escaped), "\\u%04x", c);
             append(text, escaped, 6);
@@ -79,26 +90,58 @@ void json_text_integer(json_text *text, int64_t value)
     append(text, digits, (size_t)n);
 }
 
+enum { JSON_TEXT_NUMBER_MAX = 400 }; /* sign, 309 integer digits or 323 leading zeros, 17 digits, ".0" */
+
+/* Writes finite value in plain positional notation (never an exponent: 400 is "400.0", 2.5e-7
+ * "0.00000025") with the fewest significant digits that read back as the same double, always with a
+ * '.' so that it stays a JSON real; out must hold JSON_TEXT_NUMBER_MAX bytes. (The loop stops at 16 decimals,
+ * 17 significant digits, which always read back.) */
+static size_t format_positional(double value, char *out)
+{
+    char scientific[40];
+    for (int precision = 0; precision < 17; precision++) {
+        snprintf(scientific, sizeof(scientific), "%.*e", precision, value);
+        if (strtod(scientific, NULL) == value) break;
+    }
+    /* scientific is "[-]d[.ddd]e±XX": take the significant digits and the exponent apart */
+    const char *p = scientific;
+    size_t n = 0;
+    if (*p == '-') out[n++] = *p++;
+    char digits[20];
+    size_t digit_count = 0;
+    for (; *p != 'e'; p++)
+        if (*p != '.') digits[digit_count++] = *p;
+    int exponent = atoi(p + 1);
+    while (digit_count > 1 && digits[digit_count - 1] == '0')
+        digit_count--;
+    if (exponent < 0) { /* 0.000ddd */
+        out[n++] = '0', out[n++] = '.';
+        for (int i = -1; i > exponent; i--)
+            out[n++] = '0';
+        memcpy(out + n, digits, digit_count), n += digit_count;
+    } else if ((size_t)exponent + 1 >= digit_count) { /* ddd000.0 */
+        memcpy(out + n, digits, digit_count), n += digit_count;
+        for (size_t i = digit_count; i < (size_t)exponent + 1; i++)
+            out[n++] = '0';
+        out[n++] = '.', out[n++] = '0';
+    } else { /* ddd.ddd */
+        memcpy(out + n, digits, (size_t)exponent + 1), n += (size_t)exponent + 1;
+        out[n++] = '.';
+        memcpy(out + n, digits + exponent + 1, digit_count - (size_t)exponent - 1);
+        n += digit_count - (size_t)exponent - 1;
+    }
+    out[n] = '\0';
+    return n;
+}
+
 void json_text_number(json_text *text, double value)
 {
     if (!isfinite(value)) {
         append(text, "null", 4);
         return;
     }
-    char digits[32];
-    int n = snprintf(digits, sizeof(digits), "%.17g", value);
-    /* prefer the shortest text that reads back as the same number */
-    for (int precision = 1; precision < 17; precision++) {
-        char shorter[32];
-        int m = snprintf(shorter, sizeof(shorter), "%.*g", precision, value);
-        if (strtod(shorter, NULL) == value) {
-            memcpy(digits, shorter, (size_t)m + 1);
-            n = m;
-            break;
-        }
-    }
-    append(text, digits, (size_t)n);
-    if (strpbrk(digits, ".eE") == NULL) append(text, ".0", 2); /* keep it a JSON real */
+    char digits[JSON_TEXT_NUMBER_MAX];
+    append(text, digits, format_positional(value, digits));
 }
 
 void json_text_key(json_text *text, const char *key, bool first)

@@ -9,16 +9,19 @@
 #include <stdint.h>
 
 typedef struct json_text {
-    char *data;      /* NUL-terminated; owned */
+    char *data; /* NUL-terminated; owned */
     size_t length, capacity;
-    bool failed;     /* an allocation failed: the text is incomplete and must not be sent */
+    bool failed; /* an allocation failed: the text is incomplete and must not be sent */
 } json_text;
 
 void json_text_free(json_text *text);
-void json_text_raw(json_text *text, const char *raw);              /* appended as is */
-void json_text_string(json_text *text, const char *value);          /* "escaped", or null for NULL */
+void json_text_raw(json_text *text, const char *raw);      /* appended as is */
+void json_text_string(json_text *text, const char *value); /* "escaped", or null for NULL */
 void json_text_integer(json_text *text, int64_t value);
-void json_text_number(json_text *text, double value);               /* shortest round-trip form */
+/* A real, in plain positional notation with the fewest digits that read back as the same double: never
+ * an exponent, always a '.' (4 is 4.0, 0.1 is 0.1, 2.5e-7 is 0.00000025); null when not finite. Whole
+ * quantities (credits, counts, seconds that are integers) are written with json_text_integer instead. */
+void json_text_number(json_text *text, double value);
 /* "key": — with a leading comma unless first is true. */
 void json_text_key(json_text *text, const char *key, bool first);
 

@@ -60,6 +60,7 @@ static void unfinished_tasks_have_no_results_nor_error(void **state)
     const char *shown[] = {"pending", "pending", "processing", "processing"};
     for (size_t i = 0; i < 4; i++) {
         task_record task = make_task(states[i]);
+        task.credits_reserved = 400; /* once written as 4e+02 */
         json_t *view = api_task_view(&app, &task);
         assert_keys_exactly(view, task_keys, sizeof(task_keys) / sizeof(task_keys[0]));
         assert_string_equal(json_string_value(json_object_get(view, "status")), shown[i]);
@@ -71,7 +72,8 @@ static void unfinished_tasks_have_no_results_nor_error(void **state)
         assert_true(json_is_true(json_object_get(json_object_get(view, "task_info"), "can_cancel")));
         assert_true(json_is_integer(json_object_get(json_object_get(view, "task_info"), "estimated_time")));
         json_t *usage = json_object_get(view, "usage");
-        assert_true(json_is_number(json_object_get(usage, "credits_reserved")));
+        assert_true(json_is_integer(json_object_get(usage, "credits_reserved")));
+        assert_int_equal(json_integer_value(json_object_get(usage, "credits_reserved")), 400);
         assert_string_equal(json_string_value(json_object_get(usage, "user_group")), "default");
         json_decref(view);
     }

@@ -194,7 +194,7 @@ static void newer_schema_is_refused(void **state)
     assert_null(db);
 }
 
-#define RACING_PROCESSES 4
+#define RACING_PROCESSES 8
 
 /* Several processes open the same fresh folder at the same moment: all succeed, and every migration is
  * applied exactly once (a second application would fail on CREATE TABLE and make a child exit non-zero). */
@@ -224,11 +224,18 @@ static void racing_processes_migrate_a_fresh_folder_once(void **state)
     }
     close(start[0]);
     close(start[1]);
+    /* Every child is reaped before anything is checked: a failed check ends the test, and the teardown
+     * must not delete the folder under children still using it. */
+    int statuses[RACING_PROCESSES];
+    pid_t reaped[RACING_PROCESSES];
     for (int i = 0; i < RACING_PROCESSES; i++) {
-        int status = 0;
-        assert_int_equal(waitpid(children[i], &status, 0), children[i]);
-        assert_true(WIFEXITED(status));
-        assert_int_equal(WEXITSTATUS(status), 0);
+        statuses[i] = 0;
+        reaped[i] = waitpid(children[i], &statuses[i], 0);
+    }
+    for (int i = 0; i < RACING_PROCESSES; i++) {
+        assert_int_equal(reaped[i], children[i]);
+        assert_true(WIFEXITED(statuses[i]));
+        assert_int_equal(WEXITSTATUS(statuses[i]), 0);
     }
     int64_t version = query_int("SELECT MAX(version) FROM schema_migrations");
     assert_int_equal(query_int("SELECT COUNT(*) FROM schema_migrations"), version);
@@ -351,7 +358,7 @@ static void every_task_field_round_trips(void **state)
     full.completed_at = 1700000000004LL;
     snprintf(full.channel, sizeof(full.channel), "kling-main");
     snprintf(full.user_group, sizeof(full.user_group), "vip");
-    full.credits_reserved = 0.125;
+    full.credits_reserved = 4000000000LL; /* beyond 32 bits */
     full.params_json = (char *)"{\"prompt\":\"caf\xc3\xa9 \\\"quoted\\\"\"}";
     full.results_json = (char *)"[{\"url\":\"x\"}]";
     snprintf(full.error_code, sizeof(full.error_code), "upstream_error");
@@ -375,7 +382,7 @@ static void every_task_field_round_trips(void **state)
     assert_true(read.completed_at == full.completed_at);
     assert_string_equal(read.channel, "kling-main");
     assert_string_equal(read.user_group, "vip");
-    assert_true(read.credits_reserved == 0.125);
+    assert_true(read.credits_reserved == 4000000000LL);
     assert_string_equal(read.params_json, full.params_json);
     assert_string_equal(read.results_json, full.results_json);
     assert_string_equal(read.error_code, "upstream_error");
@@ -711,8 +718,9 @@ static void *finish(void *arg)
         snprintf(id, sizeof(id), "task-unified-4-f%07d", round);
         pthread_barrier_wait(f->barrier); /* every round, even when the open failed: no deadlock */
         if (!opened) continue;
-        store_status status = f->kind == 0 ? store_task_complete(own, id, TASK_FINALIZING, "[{\"n\":1}]", -1, 50)
-                                           : store_task_cancel(own, id, "key_a", 50);
+        store_status status = f->kind == 0
+                                  ? store_task_complete(own, id, TASK_FINALIZING, "[{\"n\":1}]", -1, 50)
+                                  : store_task_cancel(own, id, "key_a", 50);
         f->won[round] = status == STORE_OK;
         if (status != STORE_OK && status != STORE_CONFLICT) f->lost_cleanly = false;
     }

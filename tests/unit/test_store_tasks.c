@@ -46,7 +46,7 @@ static task_record new_task(const char *id, const char *key_id, int64_t created,
     t.state = TASK_PENDING;
     t.created_at = t.updated_at = created;
     t.deadline_at = created + 3600;
-    t.credits_reserved = 12.5;
+    t.credits_reserved = 12;
     t.params_json = (char *)"{\"model\":\"sora-2\",\"prompt\":\"x\"}";
     return t;
 }
