@@ -9,7 +9,7 @@ PYTHON     ?= /usr/bin/python3
 export LSAN_OPTIONS  = suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0
 export UBSAN_OPTIONS = print_stacktrace=1:halt_on_error=1
 
-.PHONY: all deps build build-asan clients run test unit e2e bench format clean
+.PHONY: all deps build build-asan clients run test unit e2e stress bench format clean fuzz fuzz-smoke
 
 all: build
 
@@ -33,17 +33,33 @@ run: deps build
 	$(BUILD)/reelay serve --data $(DATA)
 
 # Unit tests run on both builds (the optimiser finds bugs the sanitizers do not, and the other way
-# round); end-to-end tests (pytest) run against the sanitizer build.
+# round); end-to-end tests (pytest) run against the sanitizer build; then every fuzz harness replays its
+# kept crash inputs and runs for 3 s on its corpus (as fuzz-smoke).
 test: deps build build-asan clients
 	cd $(BUILD) && ctest --output-on-failure
 	cd $(ASAN_BUILD) && ctest --output-on-failure
 	REELAY_BIN=$(abspath $(ASAN_BUILD))/reelay $(PYTHON) -m pytest -q tests/e2e
+	scripts/fuzz.sh 3
 
 unit: build-asan
 	cd $(ASAN_BUILD) && ctest --output-on-failure
 
 e2e: build-asan clients
 	REELAY_BIN=$(abspath $(ASAN_BUILD))/reelay $(PYTHON) -m pytest -q tests/e2e
+
+# libFuzzer harnesses (fuzz/, built with clang in build-fuzz): each for FUZZ_SECONDS on a copy of its
+# corpus, after replaying its kept crash inputs. fuzz-smoke is the short run for `make test`.
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	scripts/fuzz.sh $(FUZZ_SECONDS)
+
+fuzz-smoke: deps
+	scripts/fuzz.sh 3
+
+# Every test that races threads or processes, 50 runs in a row on both builds, stopping at the first
+# failure (the list and the reasons are in scripts/stress.sh; STRESS_RUNS=N to change the count).
+stress: deps build build-asan
+	BUILD=$(BUILD) ASAN_BUILD=$(ASAN_BUILD) PYTHON=$(PYTHON) scripts/stress.sh
 
 bench:
 	@scripts/install-deps.sh --bench
