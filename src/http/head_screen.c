@@ -178,6 +178,15 @@ static screen_verdict screen_head(head_screen_conn *conn, const char *bytes, siz
     return SCREEN_PASS;
 }
 
+/* screen_head, remembering a head let in, so that the reads of its body are not screened again. */
+static screen_verdict screen_and_note(head_screen_conn *conn, const char *bytes, size_t size,
+                                      reelay_error *err, size_t *row)
+{
+    screen_verdict verdict = screen_head(conn, bytes, size, err, row);
+    if (verdict == SCREEN_PASS) conn->head_passed = true;
+    return verdict;
+}
+
 /* Answers err on the socket itself and starts the lingering close. kept_input: input bytes h2o may
  * still point into (0 when it has not taken the head). */
 static void refuse(head_screen_conn *conn, const reelay_error *err, size_t row, size_t kept_input)
@@ -238,13 +247,7 @@ static void on_read(h2o_socket_t *sock, const char *err)
     reelay_error refusal;
     size_t row;
     if (!conn->head_passed) {
-        switch (screen_head(conn, sock->input->bytes, sock->input->size, &refusal, &row)) {
-        case SCREEN_NEED_MORE:
-            break;
-        case SCREEN_PASS:
-            conn->head_passed = true;
-            break;
-        case SCREEN_REFUSE:
+        if (screen_and_note(conn, sock->input->bytes, sock->input->size, &refusal, &row) == SCREEN_REFUSE) {
             refuse(conn, &refusal, row, 0);
             return;
         }
@@ -350,17 +353,10 @@ bool http_head_screen_request(http_thread *thread, h2o_req_t *req)
     if (current >= sock->input->size) return true;
     reelay_error refusal;
     size_t row;
-    switch (screen_head(conn, sock->input->bytes + current, sock->input->size - current, &refusal, &row)) {
-    case SCREEN_NEED_MORE:
-        break;
-    case SCREEN_PASS:
-        conn->head_passed = true;
-        break;
-    case SCREEN_REFUSE:
-        /* h2o would take that head on its own; this answer is the connection's last instead. */
+    /* A refused one: h2o would take that head on its own, so this answer is the connection's last. */
+    if (screen_and_note(conn, sock->input->bytes + current, sock->input->size - current, &refusal, &row) ==
+        SCREEN_REFUSE)
         req->http1_is_persistent = 0;
-        break;
-    }
     return true;
 }
 
