@@ -326,10 +326,6 @@ bool http_head_screen_request(http_thread *thread, h2o_req_t *req)
     head_screen_conn *conn = conn_of(req);
     if (conn == NULL) return true;
     h2o_socket_t *sock = conn->sock;
-    if (connection_reset(sock)) {
-        req->http1_is_persistent = 0;
-        return false;
-    }
     conn->head_passed = false;
     if (conn->rearm_prev == NULL) {
         conn->rearm_next = thread->rearm;
@@ -338,7 +334,13 @@ bool http_head_screen_request(http_thread *thread, h2o_req_t *req)
         thread->rearm = conn;
     }
     /* h2o keeps this request's head and body (chunks decoded in place) at the start of the input until
-     * its answer is sent; a pipelined request follows them. */
+     * its answer is sent; a pipelined request follows them. With nothing queued behind this request
+     * (the common case, known from the screened head's length) there is nothing to drop or screen. */
+    if (sock->input->size <= conn->head_length + (req->entity.base ? req->entity.len : 0)) return true;
+    if (connection_reset(sock)) {
+        req->http1_is_persistent = 0;
+        return false;
+    }
     const char *method, *path;
     size_t method_length, path_length, header_count = H2O_MAX_HEADERS;
     int minor_version;

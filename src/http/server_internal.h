@@ -62,8 +62,9 @@ void http_head_screen_attach(http_thread *thread, h2o_socket_t *sock);
 /* From every handler's entry, when h2o has the request's whole body: the next head is awaited, so the
  * reader is wrapped again once h2o re-arms it; a head already buffered behind this request (pipelined)
  * is screened now, and one that would be refused makes this the connection's last answer. Returns
- * false when the client has already gone (its connection was reset): the caller should skip the work,
- * answer briefly, and the connection is closed after that answer, dropping requests queued on it. */
+ * false when requests are queued behind this one and the client has already gone (its connection was
+ * reset): the caller should skip the work and answer briefly; the connection is closed after that
+ * answer, dropping what was queued on it. */
 bool http_head_screen_request(http_thread *thread, h2o_req_t *req);
 /* Before each loop iteration: re-wraps readers h2o has re-armed since. */
 void http_head_screen_rearm(http_thread *thread);
