@@ -273,6 +273,30 @@ static int failing_sink(void *ctx, const char *data, size_t length)
     return ++*(int *)ctx >= 1 ? -1 : 0;
 }
 
+/* A member's value is parsed on its own, one level less deep than in the body: nesting at jansson's
+ * limit must still be refused as jansson refuses the whole body (found by fuzz_util_json_scan). */
+static void nesting_is_held_to_jansson_depth(void **state)
+{
+    (void)state;
+    for (size_t depth = 2040; depth <= 2050; depth++) {
+        size_t length = 6 + 2 * depth + 1;
+        char *body = malloc(length + 1);
+        assert_non_null(body);
+        memcpy(body, "{\"a\":", 5);
+        memset(body + 5, '[', depth);
+        memset(body + 5 + depth, ']', depth);
+        memcpy(body + 5 + 2 * depth, "}", 2);
+        check_against_jansson(body, strlen(body), NULL, 0);
+        size_t scalar_length = 5 + depth + 1 + depth + 1;
+        memcpy(body + 5 + depth, "1", 1);
+        memset(body + 6 + depth, ']', depth);
+        memcpy(body + 6 + 2 * depth, "}", 2);
+        assert_int_equal(strlen(body), scalar_length);
+        check_against_jansson(body, scalar_length, NULL, 0);
+        free(body);
+    }
+}
+
 static void a_failing_sink_stops_the_scan(void **state)
 {
     (void)state;
@@ -295,6 +319,7 @@ int main(void)
         cmocka_unit_test(invalid_bodies_are_refused_for_every_split),
         cmocka_unit_test(mutated_bodies_match_jansson),
         cmocka_unit_test(large_streamed_string_and_size_limits),
+        cmocka_unit_test(nesting_is_held_to_jansson_depth),
         cmocka_unit_test(a_failing_sink_stops_the_scan),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
