@@ -34,6 +34,7 @@ UNIT_TESTS=(
     test_http_offload       # loop threads and a small worker pool: slow jobs, a full queue, many callers
     test_media_render       # a cancel from another thread racing a running render
     test_http_head_screen   # two loop threads screening heads while clients send, pipeline and keep alive
+    test_blob_scratch       # a sweep racing live and dying processes' scratch folders and their locks
 )
 
 # End-to-end tests (tests/e2e) that race clients, processes or the engine's threads against each other.
