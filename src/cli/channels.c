@@ -19,6 +19,7 @@
 #include "upstream/upstream.h"
 #include "util/clock.h"
 #include "util/secret_box.h"
+#include "util/url_scheme.h"
 
 static const char usage_channels[] =
     "usage: reelay channels add --provider fal|sync|kling|openai|creatify|sandbox --name NAME\n"
@@ -48,8 +49,19 @@ typedef struct channel_flags {
 } channel_flags;
 
 enum {
-    F_DATA = 2000, F_PROVIDER, F_NAME, F_BASE_URL, F_CREDENTIAL, F_MODELS, F_PRIORITY, F_WEIGHT, F_MAX,
-    F_WEBHOOK_SECRET, F_DISABLED, F_JSON, F_HELP
+    F_DATA = 2000,
+    F_PROVIDER,
+    F_NAME,
+    F_BASE_URL,
+    F_CREDENTIAL,
+    F_MODELS,
+    F_PRIORITY,
+    F_WEIGHT,
+    F_MAX,
+    F_WEBHOOK_SECRET,
+    F_DISABLED,
+    F_JSON,
+    F_HELP
 };
 
 static const struct option channel_options[] = {
@@ -92,20 +104,48 @@ static int parse_channel_flags(int argc, char **argv, channel_flags *f)
     int c;
     while ((c = getopt_long(argc, argv, "", channel_options, NULL)) != -1) {
         switch (c) {
-        case F_DATA: f->data_dir = optarg; break;
-        case F_PROVIDER: f->provider = optarg; break;
-        case F_NAME: f->name = optarg; break;
-        case F_BASE_URL: f->base_url = optarg; break;
-        case F_CREDENTIAL: f->credential = optarg; break;
-        case F_MODELS: f->models = optarg; break;
-        case F_PRIORITY: f->priority = optarg; break;
-        case F_WEIGHT: f->weight = optarg; break;
-        case F_MAX: f->max_concurrent = optarg; break;
-        case F_WEBHOOK_SECRET: f->webhook_secret = optarg; break;
-        case F_DISABLED: f->disabled = true; break;
-        case F_JSON: f->json = true; break;
-        case F_HELP: fputs(usage_channels, stdout); exit(0);
-        default: misuse("unknown or incomplete flag '%s'", argv[optind - 1]); return -1;
+        case F_DATA:
+            f->data_dir = optarg;
+            break;
+        case F_PROVIDER:
+            f->provider = optarg;
+            break;
+        case F_NAME:
+            f->name = optarg;
+            break;
+        case F_BASE_URL:
+            f->base_url = optarg;
+            break;
+        case F_CREDENTIAL:
+            f->credential = optarg;
+            break;
+        case F_MODELS:
+            f->models = optarg;
+            break;
+        case F_PRIORITY:
+            f->priority = optarg;
+            break;
+        case F_WEIGHT:
+            f->weight = optarg;
+            break;
+        case F_MAX:
+            f->max_concurrent = optarg;
+            break;
+        case F_WEBHOOK_SECRET:
+            f->webhook_secret = optarg;
+            break;
+        case F_DISABLED:
+            f->disabled = true;
+            break;
+        case F_JSON:
+            f->json = true;
+            break;
+        case F_HELP:
+            fputs(usage_channels, stdout);
+            exit(0);
+        default:
+            misuse("unknown or incomplete flag '%s'", argv[optind - 1]);
+            return -1;
         }
     }
     return optind;
@@ -117,8 +157,8 @@ static bool parse_int(const char *text, const char *what, long minimum, long max
     errno = 0;
     long value = strtol(text, &end, 10);
     if (errno != 0 || end == text || *end != '\0' || value < minimum || value > maximum) {
-        fprintf(stderr, "reelay channels: %s must be a whole number from %ld to %ld (got '%s')\n", what, minimum,
-                maximum, text);
+        fprintf(stderr, "reelay channels: %s must be a whole number from %ld to %ld (got '%s')\n", what,
+                minimum, maximum, text);
         return false;
     }
     *out = (int)value;
@@ -131,7 +171,8 @@ static bool name_is_valid(const char *name)
     size_t length = strlen(name);
     if (length == 0 || length > 63) return false;
     for (const char *p = name; *p; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '-' || *p == '_'))
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '-' ||
+              *p == '_'))
             return false;
     return true;
 }
@@ -139,13 +180,14 @@ static bool name_is_valid(const char *name)
 /* An absolute http(s) URL without credentials, spaces or a query; stored without trailing slashes. */
 static bool base_url_normalise(const char *url, char *out, size_t out_size)
 {
-    if (strncasecmp(url, "https://", 8) != 0 && strncasecmp(url, "http://", 7) != 0) return false;
+    if (url_scheme_http_length(url) == 0) return false;
     const char *authority = strstr(url, "://") + 3;
     size_t authority_len = strcspn(authority, "/");
     if (authority_len == 0 || memchr(authority, '@', authority_len) != NULL) return false;
     if (strpbrk(url, " \t\r\n?#") != NULL) return false;
     size_t length = strlen(url);
-    while (length > 0 && url[length - 1] == '/') length--;
+    while (length > 0 && url[length - 1] == '/')
+        length--;
     if (length >= out_size) return false;
     memcpy(out, url, length);
     out[length] = '\0';
@@ -153,7 +195,8 @@ static bool base_url_normalise(const char *url, char *out, size_t out_size)
 }
 
 /* "all", or a comma-separated list of models the provider serves, normalised (no spaces). */
-static bool models_normalise(const upstream_provider *provider, const char *models, char *out, size_t out_size)
+static bool models_normalise(const upstream_provider *provider, const char *models, char *out,
+                             size_t out_size)
 {
     if (strcmp(models, "all") == 0) {
         snprintf(out, out_size, "all");
@@ -165,9 +208,11 @@ static bool models_normalise(const upstream_provider *provider, const char *mode
     size_t used = 0;
     char *save = NULL;
     for (char *item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
-        while (*item == ' ') item++;
+        while (*item == ' ')
+            item++;
         char *end = item + strlen(item);
-        while (end > item && end[-1] == ' ') *--end = '\0';
+        while (end > item && end[-1] == ' ')
+            *--end = '\0';
         if (catalog_model_find(item) == NULL) {
             fprintf(stderr, "reelay channels: unknown model '%s'\n", item);
             return false;
@@ -208,8 +253,8 @@ static int seal_credential(const char *data_dir, const upstream_provider *provid
     if (provider->credential_valid == NULL || !provider->credential_valid(credential)) {
         sodium_memzero(credential, sizeof(credential));
         if (strcmp(provider->name, "sandbox") == 0) return misuse("%s", "the sandbox takes no --credential");
-        fprintf(stderr, "reelay channels: a %s credential has the form %s (printable, no spaces)\n", provider->name,
-                provider->credential_form);
+        fprintf(stderr, "reelay channels: a %s credential has the form %s (printable, no spaces)\n",
+                provider->name, provider->credential_form);
         return 2;
     }
     channel->credential_sealed[0] = '\0';
@@ -217,8 +262,10 @@ static int seal_credential(const char *data_dir, const upstream_provider *provid
     if (credential[0] != '\0') {
         secret_box box;
         if (secret_box_load(data_dir, &box) != 0 ||
-            secret_box_seal(&box, credential, channel->credential_sealed, sizeof(channel->credential_sealed)) != 0) {
-            fprintf(stderr, "reelay channels: cannot seal the credential with %s/credentials.key\n", data_dir);
+            secret_box_seal(&box, credential, channel->credential_sealed,
+                            sizeof(channel->credential_sealed)) != 0) {
+            fprintf(stderr, "reelay channels: cannot seal the credential with %s/credentials.key\n",
+                    data_dir);
             result = 1;
         }
         sodium_memzero(&box, sizeof(box));
@@ -231,7 +278,8 @@ static int seal_credential(const char *data_dir, const upstream_provider *provid
 static int seal_webhook_secret(const char *data_dir, const char *flag, channel_record *channel)
 {
     char secret[SECRET_BOX_MAX_PLAIN + 2] = "";
-    if (!read_credential(flag, secret, sizeof(secret)) || (secret[0] && !upstream_credential_shape(secret, '\0'))) {
+    if (!read_credential(flag, secret, sizeof(secret)) ||
+        (secret[0] && !upstream_credential_shape(secret, '\0'))) {
         sodium_memzero(secret, sizeof(secret));
         return misuse("%s", "--webhook-secret must be printable, without spaces, at most 512 characters");
     }
@@ -240,7 +288,8 @@ static int seal_webhook_secret(const char *data_dir, const char *flag, channel_r
     if (secret[0] != '\0') {
         secret_box box;
         if (secret_box_load(data_dir, &box) != 0 ||
-            secret_box_seal(&box, secret, channel->webhook_secret_sealed, sizeof(channel->webhook_secret_sealed)) != 0)
+            secret_box_seal(&box, secret, channel->webhook_secret_sealed,
+                            sizeof(channel->webhook_secret_sealed)) != 0)
             result = 1;
         sodium_memzero(&box, sizeof(box));
     }
@@ -254,14 +303,17 @@ static int apply_settings(const channel_flags *f, const upstream_provider *provi
     if (f->base_url != NULL) {
         if (strcmp(provider->name, "sandbox") == 0) return misuse("%s", "the sandbox has no --base-url");
         if (!base_url_normalise(f->base_url, channel->base_url, sizeof(channel->base_url)))
-            return misuse("--base-url must be an absolute http(s) URL without credentials or query (got '%s')",
-                          f->base_url);
+            return misuse(
+                "--base-url must be an absolute http(s) URL without credentials or query (got '%s')",
+                f->base_url);
     }
-    if (f->models != NULL && !models_normalise(provider, f->models, channel->models, sizeof(channel->models))) {
+    if (f->models != NULL &&
+        !models_normalise(provider, f->models, channel->models, sizeof(channel->models))) {
         fprintf(stderr, "reelay channels: --models must be 'all' or models %s serves\n", provider->name);
         return 2;
     }
-    if (f->priority != NULL && !parse_int(f->priority, "--priority", -1000, 1000, &channel->priority)) return 2;
+    if (f->priority != NULL && !parse_int(f->priority, "--priority", -1000, 1000, &channel->priority))
+        return 2;
     if (f->weight != NULL && !parse_int(f->weight, "--weight", 1, 1000, &channel->weight)) return 2;
     if (f->max_concurrent != NULL &&
         !parse_int(f->max_concurrent, "--max-concurrent", 0, 1000000, &channel->max_concurrent))
@@ -273,8 +325,8 @@ static store *open_store(const char *data_dir)
 {
     store *db = NULL;
     if (store_open(data_dir, &db) != STORE_OK) {
-        fprintf(stderr, "reelay: cannot open the database in %s (run `reelay init --data %s` first?)\n", data_dir,
-                data_dir);
+        fprintf(stderr, "reelay: cannot open the database in %s (run `reelay init --data %s` first?)\n",
+                data_dir, data_dir);
         return NULL;
     }
     return db;
@@ -286,7 +338,8 @@ static int channels_add(const channel_flags *f)
         return misuse("%s", "add needs --provider, --name and --models (and --credential for a provider)");
     const upstream_provider *provider = upstream_provider_find(f->provider);
     if (provider == NULL) return misuse("unknown provider '%s'", f->provider);
-    if (!name_is_valid(f->name)) return misuse("--name must be 1-63 letters, digits, '-' or '_' (got '%s')", f->name);
+    if (!name_is_valid(f->name))
+        return misuse("--name must be 1-63 letters, digits, '-' or '_' (got '%s')", f->name);
     if (f->credential == NULL && strcmp(provider->name, "sandbox") != 0)
         return misuse("a %s channel needs --credential", provider->name);
     channel_record channel;
@@ -299,7 +352,8 @@ static int channels_add(const channel_flags *f)
     channel.created_at = clock_unix_seconds();
     int status = apply_settings(f, provider, &channel);
     if (status == 0) status = seal_credential(f->data_dir, provider, f->credential, &channel);
-    if (status == 0 && f->webhook_secret != NULL) status = seal_webhook_secret(f->data_dir, f->webhook_secret, &channel);
+    if (status == 0 && f->webhook_secret != NULL)
+        status = seal_webhook_secret(f->data_dir, f->webhook_secret, &channel);
     if (status != 0) return status;
     store *db = open_store(f->data_dir);
     if (db == NULL) return 1;
@@ -337,7 +391,8 @@ static void masked_credential(const char *data_dir, const channel_record *channe
     }
     secret_box box;
     char plain[SECRET_BOX_MAX_PLAIN + 1];
-    if (secret_box_load(data_dir, &box) == 0 && secret_box_open(&box, channel->credential_sealed, plain, sizeof(plain)) == 0)
+    if (secret_box_load(data_dir, &box) == 0 &&
+        secret_box_open(&box, channel->credential_sealed, plain, sizeof(plain)) == 0)
         secret_box_mask(plain, out, out_size);
     else
         snprintf(out, out_size, "(cannot be opened with this data folder's key)");
@@ -356,23 +411,24 @@ static int channels_list(const channel_flags *f)
     if (status != STORE_OK) return 1;
     json_t *list = f->json ? json_array() : NULL;
     if (!f->json)
-        printf("%-16s %-9s %-8s %8s %6s %8s  %-22s %s\n", "NAME", "PROVIDER", "STATE", "PRIORITY", "WEIGHT", "MAX",
-               "CREDENTIAL", "MODELS / BASE URL");
+        printf("%-16s %-9s %-8s %8s %6s %8s  %-22s %s\n", "NAME", "PROVIDER", "STATE", "PRIORITY", "WEIGHT",
+               "MAX", "CREDENTIAL", "MODELS / BASE URL");
     for (size_t i = 0; i < count; i++) {
         const channel_record *c = &channels[i];
         char masked[96];
         masked_credential(f->data_dir, c, masked, sizeof(masked));
         if (f->json) {
-            json_array_append_new(
-                list, json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:i, s:b, s:s, s:b, s:I}", "name", c->name,
-                                "provider", c->provider, "base_url", c->base_url, "models", c->models, "priority",
-                                c->priority, "weight", c->weight, "max_concurrent", c->max_concurrent, "enabled",
-                                c->enabled, "credential", masked, "webhook_secret", c->webhook_secret_sealed[0] != '\0',
-                                "created", (json_int_t)c->created_at));
+            json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:i, s:b, s:s, s:b, s:I}",
+                                                  "name", c->name, "provider", c->provider, "base_url",
+                                                  c->base_url, "models", c->models, "priority", c->priority,
+                                                  "weight", c->weight, "max_concurrent", c->max_concurrent,
+                                                  "enabled", c->enabled, "credential", masked,
+                                                  "webhook_secret", c->webhook_secret_sealed[0] != '\0',
+                                                  "created", (json_int_t)c->created_at));
         } else {
             printf("%-16s %-9s %-8s %8d %6d %8d  %-22s %s%s%s\n", c->name, c->provider,
-                   c->enabled ? "enabled" : "disabled", c->priority, c->weight, c->max_concurrent, masked, c->models,
-                   c->base_url[0] ? " " : "", c->base_url);
+                   c->enabled ? "enabled" : "disabled", c->priority, c->weight, c->max_concurrent, masked,
+                   c->models, c->base_url[0] ? " " : "", c->base_url);
         }
     }
     if (f->json) {
@@ -404,7 +460,8 @@ static int channels_change(const channel_flags *f, const char *action, const cha
             goto done;
         }
         status = apply_settings(f, provider, &channel);
-        if (status == 0 && f->credential != NULL) status = seal_credential(f->data_dir, provider, f->credential, &channel);
+        if (status == 0 && f->credential != NULL)
+            status = seal_credential(f->data_dir, provider, f->credential, &channel);
         if (status == 0 && f->webhook_secret != NULL)
             status = seal_webhook_secret(f->data_dir, f->webhook_secret, &channel);
         if (status != 0) goto done;
@@ -412,7 +469,12 @@ static int channels_change(const channel_flags *f, const char *action, const cha
         channel.enabled = strcmp(action, "enable") == 0;
     }
     status = store_channel_update(db, &channel) == STORE_OK ? 0 : 1;
-    if (status == 0) printf("%s channel %s\n", strcmp(action, "update") == 0 ? "updated" : action[0] == 'e' ? "enabled" : "disabled", name);
+    if (status == 0)
+        printf("%s channel %s\n",
+               strcmp(action, "update") == 0 ? "updated"
+               : action[0] == 'e'            ? "enabled"
+                                             : "disabled",
+               name);
 done:
     store_close(db);
     sodium_memzero(&channel, sizeof(channel));

@@ -14,6 +14,7 @@
 
 #include "upstream/upstream.h"
 #include "upstream/upstream_providers.h"
+#include "util/url_scheme.h"
 
 #define CREATIFY_WEBHOOK_MAX 200 /* Creatify's limit on webhook_url */
 #define CREATIFY_NAME_MAX 255    /* and on name */
@@ -29,11 +30,6 @@ static bool creatify_honours(const char *model, const char *field)
 static bool creatify_credential_valid(const char *credential)
 {
     return upstream_credential_shape(credential, ':');
-}
-
-static bool is_http_url(const char *url)
-{
-    return strncasecmp(url, "https://", 8) == 0 || strncasecmp(url, "http://", 7) == 0;
 }
 
 /* A UUID-like id (hex digits and dashes): it goes into URL paths. */
@@ -242,7 +238,7 @@ static void creatify_parse_poll(const upstream_context *ctx, const upstream_resp
         out->phase = UPSTREAM_JOB_RUNNING;
     } else if (strcmp(status, "done") == 0) {
         if (upstream_copy_string(body, "video_output", out->media_url, sizeof(out->media_url)) &&
-            is_http_url(out->media_url)) {
+            url_scheme_http_length(out->media_url) > 0) {
             const json_t *duration = json_object_get(body, "duration");
             double seconds = json_is_number(duration) ? json_number_value(duration) : 0;
             out->duration = seconds > 0 && seconds <= 3600 ? seconds : 0;
@@ -273,7 +269,7 @@ static int creatify_build_download(const upstream_context *ctx, const upstream_j
                                    const upstream_outcome *done, upstream_request *out)
 {
     (void)ctx, (void)job;
-    if (done->media_url[0] == '\0' || !is_http_url(done->media_url)) return -1;
+    if (done->media_url[0] == '\0' || url_scheme_http_length(done->media_url) == 0) return -1;
     out->method = "GET";
     int n = snprintf(out->url, sizeof(out->url), "%s", done->media_url);
     if (n < 0 || (size_t)n >= sizeof(out->url)) return -1;

@@ -12,10 +12,17 @@
 
 #include "upstream/upstream.h"
 #include "upstream/upstream_providers.h"
+#include "util/url_scheme.h"
 
-static const char *const fal_models[] = {"lipsync-2", "lipsync-2-pro", "sync-3", "creatify-aurora",
-                                         "kling-v3-motion-control", "kling-v2-6-motion-control",
-                                         "sora-2", "sora-2-pro", NULL};
+static const char *const fal_models[] = {"lipsync-2",
+                                         "lipsync-2-pro",
+                                         "sync-3",
+                                         "creatify-aurora",
+                                         "kling-v3-motion-control",
+                                         "kling-v2-6-motion-control",
+                                         "sora-2",
+                                         "sora-2-pro",
+                                         NULL};
 
 static bool fal_honours(const char *model, const char *field)
 {
@@ -38,13 +45,18 @@ static int fal_endpoint(const char *model, const json_t *params, char *out, size
 {
     const char *endpoint = NULL;
     char built[128];
-    if (strcmp(model, "lipsync-2") == 0) endpoint = "fal-ai/sync-lipsync/v2";
-    else if (strcmp(model, "lipsync-2-pro") == 0) endpoint = "fal-ai/sync-lipsync/v2/pro";
-    else if (strcmp(model, "sync-3") == 0) endpoint = "fal-ai/sync-lipsync/v3";
-    else if (strcmp(model, "creatify-aurora") == 0) endpoint = "fal-ai/creatify/aurora";
+    if (strcmp(model, "lipsync-2") == 0)
+        endpoint = "fal-ai/sync-lipsync/v2";
+    else if (strcmp(model, "lipsync-2-pro") == 0)
+        endpoint = "fal-ai/sync-lipsync/v2/pro";
+    else if (strcmp(model, "sync-3") == 0)
+        endpoint = "fal-ai/sync-lipsync/v3";
+    else if (strcmp(model, "creatify-aurora") == 0)
+        endpoint = "fal-ai/creatify/aurora";
     else if (strncmp(model, "kling-", 6) == 0) {
         const char *version = strcmp(model, "kling-v3-motion-control") == 0 ? "v3" : "v2.6";
-        const char *tier = strcmp(upstream_param_string(params, "mode", "std"), "pro") == 0 ? "pro" : "standard";
+        const char *tier =
+            strcmp(upstream_param_string(params, "mode", "std"), "pro") == 0 ? "pro" : "standard";
         snprintf(built, sizeof(built), "fal-ai/kling-video/%s/%s/motion-control", version, tier);
         endpoint = built;
     } else if (strncmp(model, "sora-2", 6) == 0) {
@@ -90,8 +102,9 @@ static json_t *fal_input(const upstream_context *ctx, char *err, size_t err_size
         copy_param(body, params, "prompt", "prompt");
         json_object_set_new(body, "character_orientation",
                             json_string(upstream_param_string(params, "character_orientation", "image")));
-        json_object_set_new(body, "keep_original_sound",
-                            json_boolean(strcmp(upstream_param_string(params, "keep_original_sound", "yes"), "no") != 0));
+        json_object_set_new(
+            body, "keep_original_sound",
+            json_boolean(strcmp(upstream_param_string(params, "keep_original_sound", "yes"), "no") != 0));
     } else { /* sora-2, sora-2-pro */
         bool pro = strcmp(model, "sora-2-pro") == 0;
         const char *aspect = upstream_param_string(params, "aspect_ratio", "16:9");
@@ -102,10 +115,13 @@ static json_t *fal_input(const upstream_context *ctx, char *err, size_t err_size
             return NULL;
         }
         copy_param(body, params, "prompt", "prompt");
-        json_object_set_new(body, "aspect_ratio", json_string(strcmp(aspect, "9:16") == 0 || strcmp(aspect, "720x1280") == 0 ? "9:16" : "16:9"));
+        json_object_set_new(
+            body, "aspect_ratio",
+            json_string(strcmp(aspect, "9:16") == 0 || strcmp(aspect, "720x1280") == 0 ? "9:16" : "16:9"));
         json_t *duration = json_object_get(params, "duration");
         char seconds[16];
-        snprintf(seconds, sizeof(seconds), "%lld", json_is_integer(duration) ? (long long)json_integer_value(duration) : 4LL);
+        snprintf(seconds, sizeof(seconds), "%lld",
+                 json_is_integer(duration) ? (long long)json_integer_value(duration) : 4LL);
         json_object_set_new(body, "duration", json_string(seconds));
         json_object_set_new(body, "resolution", json_string(resolution));
         json_t *images = json_object_get(params, "image_urls");
@@ -150,7 +166,8 @@ too_long:
 }
 
 /* {base}/{owner}/{app}/requests/{id}{suffix}, from the model's endpoint id. */
-static void fal_job_url(const upstream_context *ctx, const char *id, const char *suffix, char *out, size_t out_size)
+static void fal_job_url(const upstream_context *ctx, const char *id, const char *suffix, char *out,
+                        size_t out_size)
 {
     char endpoint[128], err[64];
     out[0] = '\0';
@@ -167,7 +184,8 @@ static bool fal_id_is_sane(const char *id)
 {
     if (id[0] == '\0') return false;
     for (const char *p = id; *p; p++)
-        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '-' || *p == '_'))
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '-' ||
+              *p == '_'))
             return false;
     return true;
 }
@@ -203,14 +221,15 @@ static void fal_error_text(const json_t *body, char *out, size_t out_size)
         const json_t *loc = json_object_get(first, "loc");
         const json_t *field = json_is_array(loc) ? json_array_get(loc, json_array_size(loc) - 1) : NULL;
         snprintf(out, out_size, "%s%s%s", json_is_string(field) ? json_string_value(field) : "",
-                 json_is_string(field) ? ": " : "", json_is_string(msg) ? json_string_value(msg) : "invalid input");
+                 json_is_string(field) ? ": " : "",
+                 json_is_string(msg) ? json_string_value(msg) : "invalid input");
     } else if (json_is_string(json_object_get(body, "error"))) {
         snprintf(out, out_size, "%s", json_string_value(json_object_get(body, "error")));
     }
 }
 
-static void fal_parse_submit(const upstream_context *ctx, const upstream_response *response, upstream_job *job,
-                             upstream_outcome *out)
+static void fal_parse_submit(const upstream_context *ctx, const upstream_response *response,
+                             upstream_job *job, upstream_outcome *out)
 {
     json_t *body = upstream_parse_object(response);
     if (response->status < 200 || response->status > 299) {
@@ -221,9 +240,11 @@ static void fal_parse_submit(const upstream_context *ctx, const upstream_respons
         return;
     }
     memset(job, 0, sizeof(*job));
-    if (body == NULL || !upstream_copy_string(body, "request_id", job->id, sizeof(job->id)) || !fal_id_is_sane(job->id)) {
+    if (body == NULL || !upstream_copy_string(body, "request_id", job->id, sizeof(job->id)) ||
+        !fal_id_is_sane(job->id)) {
         out->verdict = UPSTREAM_AMBIGUOUS;
-        upstream_set_error(out, "upstream_error", "fal accepted the request but its answer could not be read");
+        upstream_set_error(out, "upstream_error",
+                           "fal accepted the request but its answer could not be read");
         json_decref(body);
         return;
     }
@@ -234,7 +255,8 @@ static void fal_parse_submit(const upstream_context *ctx, const upstream_respons
     json_decref(body);
 }
 
-static int fal_authorized_get(const upstream_context *ctx, const char *method, const char *url, upstream_request *out)
+static int fal_authorized_get(const upstream_context *ctx, const char *method, const char *url,
+                              upstream_request *out)
 {
     if (url[0] == '\0') return -1;
     out->method = method;
@@ -262,12 +284,18 @@ static void fal_parse_poll(const upstream_context *ctx, const upstream_response 
     }
     json_t *body = upstream_parse_object(response);
     const char *status = json_string_value(json_object_get(body, "status"));
-    if (status == NULL) out->phase = UPSTREAM_JOB_RETRY;
-    else if (strcmp(status, "IN_QUEUE") == 0) out->phase = UPSTREAM_JOB_QUEUED;
-    else if (strcmp(status, "IN_PROGRESS") == 0) out->phase = UPSTREAM_JOB_RUNNING;
-    else if (strcmp(status, "COMPLETED") == 0) out->phase = UPSTREAM_JOB_FETCH_RESULT;
-    else out->phase = UPSTREAM_JOB_RETRY;
-    if (out->phase == UPSTREAM_JOB_RETRY) upstream_set_error(out, "upstream_error", "fal's status answer could not be read");
+    if (status == NULL)
+        out->phase = UPSTREAM_JOB_RETRY;
+    else if (strcmp(status, "IN_QUEUE") == 0)
+        out->phase = UPSTREAM_JOB_QUEUED;
+    else if (strcmp(status, "IN_PROGRESS") == 0)
+        out->phase = UPSTREAM_JOB_RUNNING;
+    else if (strcmp(status, "COMPLETED") == 0)
+        out->phase = UPSTREAM_JOB_FETCH_RESULT;
+    else
+        out->phase = UPSTREAM_JOB_RETRY;
+    if (out->phase == UPSTREAM_JOB_RETRY)
+        upstream_set_error(out, "upstream_error", "fal's status answer could not be read");
     json_decref(body);
 }
 
@@ -278,24 +306,22 @@ static int fal_build_result(const upstream_context *ctx, const upstream_job *job
 
 static bool mentions_content_policy(const char *text)
 {
-    static const char *const words[] = {"content policy", "content_policy", "nsfw", "safety", "moderation", NULL};
+    static const char *const words[] = {"content policy", "content_policy", "nsfw",
+                                        "safety",         "moderation",     NULL};
     for (size_t i = 0; words[i]; i++)
         if (strcasestr(text, words[i]) != NULL) return true;
     return false;
 }
 
-static bool is_http_url(const char *url)
-{
-    return strncasecmp(url, "https://", 8) == 0 || strncasecmp(url, "http://", 7) == 0;
-}
-
-static void fal_parse_result(const upstream_context *ctx, const upstream_response *response, upstream_outcome *out)
+static void fal_parse_result(const upstream_context *ctx, const upstream_response *response,
+                             upstream_outcome *out)
 {
     json_t *body = upstream_parse_object(response);
     out->progress = -1;
     if (response->status == 200) {
         const json_t *video = json_object_get(body, "video");
-        if (upstream_copy_string(video, "url", out->media_url, sizeof(out->media_url)) && is_http_url(out->media_url)) {
+        if (upstream_copy_string(video, "url", out->media_url, sizeof(out->media_url)) &&
+            url_scheme_http_length(out->media_url) > 0) {
             const json_t *duration = json_object_get(video, "duration");
             out->duration = json_is_number(duration) ? json_number_value(duration) : 0;
             out->phase = UPSTREAM_JOB_SUCCEEDED;
@@ -313,7 +339,8 @@ static void fal_parse_result(const upstream_context *ctx, const upstream_respons
         char text[400];
         fal_error_text(body, text, sizeof(text));
         out->phase = UPSTREAM_JOB_FAILED; /* the key was refused: not the model's failure */
-        upstream_set_error(out, "upstream_error", text[0] ? text : "fal refused the key when asked for the result");
+        upstream_set_error(out, "upstream_error",
+                           text[0] ? text : "fal refused the key when asked for the result");
     } else {
         char text[400];
         fal_error_text(body, text, sizeof(text));
@@ -323,18 +350,19 @@ static void fal_parse_result(const upstream_context *ctx, const upstream_respons
             out->phase = UPSTREAM_JOB_RETRY;
         } else {
             out->phase = UPSTREAM_JOB_FAILED;
-            const char *code = mentions_content_policy(text) || (error_type && mentions_content_policy(error_type))
-                                   ? "content_policy_violation"
-                               : response->status == 422 || response->status == 400 ? "invalid_parameters"
-                                                                                     : "generation_failed";
+            const char *code =
+                mentions_content_policy(text) || (error_type && mentions_content_policy(error_type))
+                    ? "content_policy_violation"
+                : response->status == 422 || response->status == 400 ? "invalid_parameters"
+                                                                     : "generation_failed";
             upstream_set_error(out, code, text[0] ? text : "fal reported a failure");
         }
     }
     json_decref(body);
 }
 
-static int fal_build_download(const upstream_context *ctx, const upstream_job *job, const upstream_outcome *done,
-                              upstream_request *out)
+static int fal_build_download(const upstream_context *ctx, const upstream_job *job,
+                              const upstream_outcome *done, upstream_request *out)
 {
     (void)ctx, (void)job;
     if (done->media_url[0] == '\0') return -1;

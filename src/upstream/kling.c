@@ -20,6 +20,7 @@
 
 #include "upstream/upstream.h"
 #include "upstream/upstream_providers.h"
+#include "util/url_scheme.h"
 
 enum {
     KLING_TOKEN_LIFETIME = 1800, /* exp = now + 1800 */
@@ -141,11 +142,6 @@ static bool kling_id_is_sane(const char *id)
               *p == '_'))
             return false;
     return true;
-}
-
-static bool is_http_url(const char *url)
-{
-    return strncasecmp(url, "https://", 8) == 0 || strncasecmp(url, "http://", 7) == 0;
 }
 
 /* A string parameter restricted to two values (the catalog's enum), or NULL. */
@@ -315,7 +311,7 @@ static bool kling_video(const json_t *data, upstream_outcome *out)
     const json_t *videos = json_object_get(json_object_get(data, "task_result"), "videos");
     const json_t *video = json_is_array(videos) ? json_array_get(videos, 0) : NULL;
     if (!upstream_copy_string(video, "url", out->media_url, sizeof(out->media_url)) ||
-        out->media_url[0] == '\0' || !is_http_url(out->media_url)) {
+        out->media_url[0] == '\0' || url_scheme_http_length(out->media_url) == 0) {
         out->media_url[0] = '\0';
         return false;
     }
@@ -405,7 +401,7 @@ static int kling_build_download(const upstream_context *ctx, const upstream_job 
                                 const upstream_outcome *done, upstream_request *out)
 {
     (void)ctx, (void)job;
-    if (done->media_url[0] == '\0' || !is_http_url(done->media_url)) return -1;
+    if (done->media_url[0] == '\0' || url_scheme_http_length(done->media_url) == 0) return -1;
     out->method = "GET";
     snprintf(out->url, sizeof(out->url), "%s", done->media_url);
     out->carries_credential = false; /* Kling's CDN: the token never goes there */

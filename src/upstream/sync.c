@@ -13,6 +13,7 @@
 
 #include "upstream/upstream.h"
 #include "upstream/upstream_providers.h"
+#include "util/url_scheme.h"
 
 static const char *const sync_models[] = {"lipsync-2", "lipsync-2-pro", "sync-3", NULL};
 
@@ -44,11 +45,6 @@ static bool sync_id_is_sane(const char *id, size_t max_length)
               *p == '_'))
             return false;
     return true;
-}
-
-static bool is_http_url(const char *url)
-{
-    return strncasecmp(url, "https://", 8) == 0 || strncasecmp(url, "http://", 7) == 0;
 }
 
 static json_t *sync_input_item(const char *type, const char *url)
@@ -253,7 +249,7 @@ static bool sync_media_url(const json_t *body, upstream_outcome *out)
     static const char *const keys[] = {"outputMediaUrl", "outputUrl", NULL};
     for (size_t i = 0; keys[i]; i++) {
         if (upstream_copy_string(body, keys[i], out->media_url, sizeof(out->media_url)) &&
-            out->media_url[0] && is_http_url(out->media_url))
+            out->media_url[0] && url_scheme_http_length(out->media_url) > 0)
             return true;
     }
     out->media_url[0] = '\0';
@@ -311,7 +307,7 @@ static int sync_build_download(const upstream_context *ctx, const upstream_job *
                                const upstream_outcome *done, upstream_request *out)
 {
     (void)ctx, (void)job;
-    if (done->media_url[0] == '\0' || !is_http_url(done->media_url)) return -1;
+    if (done->media_url[0] == '\0' || url_scheme_http_length(done->media_url) == 0) return -1;
     out->method = "GET";
     snprintf(out->url, sizeof(out->url), "%s", done->media_url);
     out->carries_credential = false; /* a tokenised link: the key never goes there */
