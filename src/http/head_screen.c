@@ -36,20 +36,21 @@ enum {
     CHUNK_SLACK = 64 << 10, /* chunked framing not yet decoded in the input (one chunk-size line and a bit) */
 };
 
-struct head_screen_conn {
+typedef struct head_screen_conn {
     http_thread *thread;
     h2o_socket_t *sock;
-    h2o_socket_cb h2o_reader;                   /* h2o's HTTP/1 reader, which this one wraps */
-    head_screen_conn *rearm_next, **rearm_prev; /* in thread->rearm while h2o may re-arm its reader */
-    head_screen_conn *all_next, **all_prev;     /* in thread->conns while the socket is open */
-    bool head_passed; /* the head at the start of the input was screened and let in */
-    bool chunked;     /* … with a chunked body, held to body_limit as it arrives */
-    bool refused;     /* answered here: input is dropped until the connection ends */
+    h2o_socket_cb h2o_reader;  /* h2o's HTTP/1 reader, which this one wraps */
+    h2o_linklist_t rearm_link; /* in thread->rearm while h2o may re-arm its reader */
+    h2o_linklist_t conns_link; /* in thread->conns while the socket is open */
+    bool head_passed;          /* the head at the start of the input was screened and let in */
+    bool chunked;              /* … with a chunked body, held to body_limit as it arrives */
+    bool refused;              /* answered here: input is dropped until the connection ends */
     size_t body_limit;
+    size_t row; /* the screened head's counter row */
     size_t head_length;
     size_t kept_input; /* after a refusal, input bytes h2o may still point into */
     size_t discarded;
-};
+} head_screen_conn;
 
 typedef enum { SCREEN_NEED_MORE, SCREEN_PASS, SCREEN_REFUSE } screen_verdict;
 
@@ -174,6 +175,7 @@ static screen_verdict screen_head(head_screen_conn *conn, const char *bytes, siz
     }
     conn->chunked = chunked;
     conn->body_limit = limit;
+    conn->row = *row;
     conn->head_length = (size_t)head_length;
     return SCREEN_PASS;
 }
@@ -197,6 +199,10 @@ static void refuse(head_screen_conn *conn, const reelay_error *err, size_t row, 
                                "HTTP/1.1 %d %s\r\nServer: reelay\r\nContent-Type: application/json\r\n"
                                "Cache-Control: no-store\r\nConnection: close\r\nContent-Length: %zu\r\n\r\n",
                                err->status, http_reason_phrase(err->status), body ? strlen(body) : 0);
+    /* counted before the answer leaves, so that a client reading it finds it counted */
+    http_server_count(conn->thread, row, err->status);
+    if (conn->thread->server->config.access_log)
+        log_info("request", "route=refused status=%d code=%s", err->status, err->code);
     int fd = h2o_socket_get_fd(conn->sock);
     struct iovec parts[2] = {{head, (size_t)head_length}, {body, body ? strlen(body) : 0}};
     struct msghdr message = {.msg_iov = parts, .msg_iovlen = body ? 2 : 1};
@@ -209,25 +215,13 @@ static void refuse(head_screen_conn *conn, const reelay_error *err, size_t row, 
     conn->refused = true;
     conn->kept_input = kept_input;
     conn->sock->input->size = kept_input;
-    http_server_count(conn->thread, row, err->status);
-    if (conn->thread->server->config.access_log)
-        log_info("request", "route=refused status=%d code=%s", err->status, err->code);
-}
-
-static void rearm_unlink(head_screen_conn *conn)
-{
-    if (conn->rearm_prev == NULL) return;
-    *conn->rearm_prev = conn->rearm_next;
-    if (conn->rearm_next) conn->rearm_next->rearm_prev = conn->rearm_prev;
-    conn->rearm_next = NULL, conn->rearm_prev = NULL;
 }
 
 static void on_socket_close(void *data)
 {
     head_screen_conn *conn = data;
-    rearm_unlink(conn);
-    *conn->all_prev = conn->all_next;
-    if (conn->all_next) conn->all_next->all_prev = conn->all_prev;
+    if (h2o_linklist_is_linked(&conn->rearm_link)) h2o_linklist_unlink(&conn->rearm_link);
+    h2o_linklist_unlink(&conn->conns_link);
     free(conn);
 }
 
@@ -257,8 +251,7 @@ static void on_read(h2o_socket_t *sock, const char *err)
          * may point into it: those bytes stay, the new ones go. */
         reelay_error_set(&refusal, 413, ERR_TYPE_INVALID_REQUEST, "request_too_large", NULL,
                          "The request body is larger than %zu bytes.", conn->body_limit);
-        refuse(conn, &refusal, conn->thread->server->config.route_count + HTTP_ROW_UNMATCHED,
-               sock->input->size - sock->bytes_read);
+        refuse(conn, &refusal, conn->row, sock->input->size - sock->bytes_read);
         return;
     }
     conn->h2o_reader(sock, NULL);
@@ -273,10 +266,7 @@ void http_head_screen_attach(http_thread *thread, h2o_socket_t *sock)
     conn->thread = thread;
     conn->sock = sock;
     conn->h2o_reader = sock->_cb.read;
-    conn->all_next = thread->conns;
-    if (thread->conns) thread->conns->all_prev = &conn->all_next;
-    conn->all_prev = &thread->conns;
-    thread->conns = conn;
+    h2o_linklist_insert(&thread->conns, &conn->conns_link);
     sock->on_close.cb = on_socket_close;
     sock->on_close.data = conn;
     sock->_cb.read = on_read;
@@ -284,12 +274,12 @@ void http_head_screen_attach(http_thread *thread, h2o_socket_t *sock)
 
 void http_head_screen_close_all(http_thread *thread)
 {
-    while (thread->conns != NULL) {
-        head_screen_conn *conn = thread->conns;
+    while (!h2o_linklist_is_empty(&thread->conns)) {
+        head_screen_conn *conn = H2O_STRUCT_FROM_MEMBER(head_screen_conn, conns_link, thread->conns.next);
         /* h2o's reader told of a closed socket closes the connection, whatever it was doing (the
          * socket's close hook then takes conn off the list). */
         conn->h2o_reader(conn->sock, h2o_socket_error_closed);
-        if (thread->conns == conn) { /* h2o kept it: never expected, but never loop forever */
+        if (thread->conns.next == &conn->conns_link) { /* h2o kept it: never expected, never loop forever */
             conn->sock->on_close.cb = NULL;
             on_socket_close(conn);
         }
@@ -327,12 +317,7 @@ bool http_head_screen_request(http_thread *thread, h2o_req_t *req)
     if (conn == NULL) return true;
     h2o_socket_t *sock = conn->sock;
     conn->head_passed = false;
-    if (conn->rearm_prev == NULL) {
-        conn->rearm_next = thread->rearm;
-        if (thread->rearm) thread->rearm->rearm_prev = &conn->rearm_next;
-        conn->rearm_prev = &thread->rearm;
-        thread->rearm = conn;
-    }
+    if (!h2o_linklist_is_linked(&conn->rearm_link)) h2o_linklist_insert(&thread->rearm, &conn->rearm_link);
     /* h2o keeps this request's head and body (chunks decoded in place) at the start of the input until
      * its answer is sent; a pipelined request follows them. With nothing queued behind this request
      * (the common case, known from the screened head's length) there is nothing to drop or screen. */
@@ -364,16 +349,13 @@ bool http_head_screen_request(http_thread *thread, h2o_req_t *req)
 
 void http_head_screen_rearm(http_thread *thread)
 {
-    head_screen_conn *conn = thread->rearm;
-    while (conn != NULL) {
-        head_screen_conn *next = conn->rearm_next;
+    h2o_linklist_t *link = thread->rearm.next;
+    while (link != &thread->rearm) {
+        head_screen_conn *conn = H2O_STRUCT_FROM_MEMBER(head_screen_conn, rearm_link, link);
+        link = link->next;
         h2o_socket_t *sock = conn->sock;
-        if (sock->_cb.read == conn->h2o_reader) {
-            sock->_cb.read = on_read;
-            rearm_unlink(conn);
-        } else if (sock->_cb.read == on_read) {
-            rearm_unlink(conn);
-        }
-        conn = next;
+        if (sock->_cb.read == conn->h2o_reader) sock->_cb.read = on_read;
+        /* still reading our way, or re-wrapped now: off the list; h2o still answering: stays */
+        if (sock->_cb.read == on_read) h2o_linklist_unlink(&conn->rearm_link);
     }
 }

@@ -43,7 +43,8 @@ static size_t status_slot(int status)
 
 void http_server_count(http_thread *thread, size_t row, int status)
 {
-    atomic_fetch_add_explicit(&thread->counts[row * STATUS_SLOTS + status_slot(status)], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&thread->counts[row * STATUS_SLOTS + status_slot(status)], 1,
+                              memory_order_relaxed);
 }
 
 /* Matches path (no query) against a pattern; fills the exchange's params on success. */
@@ -134,14 +135,13 @@ static int on_request(h2o_handler_t *self, h2o_req_t *req)
     size_t path_length = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
     http_exchange exchange = {.req = req, .thread_data = thread->thread_data, .route_index = -1};
     bool path_known = false;
-    if (!http_head_screen_request(thread, req)) {
-        /* The client reset the connection: nobody will read an answer, so none is worked out; the
-         * connection closes after this one, and the requests it had queued go with it. */
-        http_send_error_fields(req, 400, "invalid_request_error", "client_gone", NULL, "The client has gone.");
-        path_known = true;
-        exchange.route_index = -2;
-    }
-    for (size_t i = 0; exchange.route_index == -1 && i < server->config.route_count; i++) {
+    /* A client that reset the connection reads no answer, so none is worked out; the connection closes
+     * after this one, and the requests it had queued go with it. */
+    bool gone = !http_head_screen_request(thread, req);
+    if (gone)
+        http_send_error_fields(req, 400, "invalid_request_error", "client_gone", NULL,
+                               "The client has gone.");
+    for (size_t i = 0; !gone && i < server->config.route_count; i++) {
         const http_route *route = &server->config.routes[i];
         if (!route_matches(route->pattern, req->path.base, path_length, &exchange)) continue;
         path_known = true;
@@ -159,27 +159,31 @@ static int on_request(h2o_handler_t *self, h2o_req_t *req)
     }
     size_t counter_row;
     const char *route_name;
-    if (exchange.route_index >= 0) {
-        counter_row = (size_t)exchange.route_index;
-        route_name = server->config.routes[exchange.route_index].name;
-    } else if (exchange.route_index == -2) {
+    if (gone) {
         counter_row = server->config.route_count + HTTP_ROW_UNMATCHED;
         route_name = "client_gone";
+    } else if (exchange.route_index >= 0) {
+        counter_row = (size_t)exchange.route_index;
+        route_name = server->config.routes[exchange.route_index].name;
     } else if (path_known) {
-        counter_row = server->config.route_count;
+        counter_row = server->config.route_count + HTTP_ROW_METHOD_NOT_ALLOWED;
         route_name = "method_not_allowed";
         http_send_error_fields(req, 405, "invalid_request_error", "method_not_allowed", NULL,
                                "This method is not allowed on this path.");
     } else {
-        counter_row = server->config.route_count + 1;
+        counter_row = server->config.route_count + HTTP_ROW_UNMATCHED;
         route_name = "unmatched";
         http_send_error_fields(req, 404, "not_found", "unknown_path", NULL, "There is nothing at this path.");
     }
     /* Counted and logged when h2o lets go of the request, so that an answer sent later (after a group
      * commit or offloaded work) is recorded with its real status and time. */
     request_record *record = h2o_mem_alloc_shared(&req->pool, sizeof(*record), on_request_disposed);
-    *record = (request_record){.server = server, .thread = thread, .req = req, .row = counter_row,
-                               .route_name = route_name, .started_ms = started};
+    *record = (request_record){.server = server,
+                               .thread = thread,
+                               .req = req,
+                               .row = counter_row,
+                               .route_name = route_name,
+                               .started_ms = started};
     return 0;
 }
 
@@ -198,7 +202,8 @@ static int on_mount_request(h2o_handler_t *self, h2o_req_t *req)
             h2o_iovec_init(req->path.base + prefix_length + 1, path_length - prefix_length - 1);
     bool serve = false;
     if (!http_head_screen_request(thread, req)) {
-        http_send_error_fields(req, 400, "invalid_request_error", "client_gone", NULL, "The client has gone.");
+        http_send_error_fields(req, 400, "invalid_request_error", "client_gone", NULL,
+                               "The client has gone.");
     } else if (exchange.param_count == 0) {
         http_send_error_fields(req, 404, "not_found", "unknown_path", NULL, "There is nothing at this path.");
     } else if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) &&
@@ -272,6 +277,8 @@ static void *thread_main(void *arg)
 {
     http_thread *thread = arg;
     struct http_server *server = thread->server;
+    h2o_linklist_init_anchor(&thread->rearm);
+    h2o_linklist_init_anchor(&thread->conns);
     h2o_context_init(&thread->context, h2o_evloop_create(), &server->globalconf);
     thread->offload = http_offload_receiver_create(server->offload, &thread->context);
     if (thread->offload == NULL) {

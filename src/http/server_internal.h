@@ -11,8 +11,6 @@
 #include "http/http.h"
 #include "http/offload_internal.h"
 
-typedef struct head_screen_conn head_screen_conn;
-
 typedef struct http_thread {
     h2o_context_t context; /* first: handlers find their thread from req->conn->ctx */
     h2o_accept_ctx_t accept_context;
@@ -23,8 +21,8 @@ typedef struct http_thread {
     void *thread_data;
     http_offload_receiver *offload; /* this loop's end of the offload pool */
     _Atomic uint64_t *counts; /* [(route_count + 3) * STATUS_SLOTS]: routes, 405, unmatched, file mount */
-    head_screen_conn *rearm;  /* connections whose reader h2o may have re-armed (head_screen.c) */
-    head_screen_conn *conns;  /* every open connection of this loop (head_screen.c) */
+    h2o_linklist_t rearm;     /* connections whose reader h2o may have re-armed (head_screen.c) */
+    h2o_linklist_t conns;     /* every open connection of this loop (head_screen.c) */
 } http_thread;
 
 struct http_server {
