@@ -27,20 +27,11 @@
 #include "util/log.h"
 #include "util/url_scheme.h"
 
-enum { MAX_FORM_PARTS = 16, MAX_FILENAME = API_FILE_NAME_MAX, MAX_URL = 2048 };
+enum { MAX_FORM_PARTS = 16, MAX_URL = 2048 };
 
 /* ---- file names and types ---- */
 
-/* The rules live in files.c, next to the types the file links are served with. */
-static bool sanitize_filename(const char *name, size_t length, char *out, size_t out_size)
-{
-    return api_file_name_sanitize(name, length, out, out_size);
-}
-
-static const char *type_of_filename(const char *filename)
-{
-    return api_file_type_of_name(filename);
-}
+/* The name and type rules live in files.c, next to the types the file links are served with. */
 
 /* "file" plus the extension of a MIME type when it is a known media type. */
 static void default_filename(const char *type, size_t type_length, char *out, size_t out_size)
@@ -119,7 +110,7 @@ static void store_upload(api_thread *thread, h2o_req_t *req, const char *key_id,
     snprintf(upload.key_id, sizeof(upload.key_id), "%s", key_id);
     snprintf(upload.filename, sizeof(upload.filename), "%s", filename);
     snprintf(upload.object_name, sizeof(upload.object_name), "uploads/%s/%s", upload.id, filename);
-    const char *type = type_of_filename(filename);
+    const char *type = api_file_type_of_name(filename);
     snprintf(upload.content_type, sizeof(upload.content_type), "%s",
              type            ? type
              : declared_type ? declared_type
@@ -277,15 +268,15 @@ void api_uploads_stream(http_exchange *exchange)
                                "auto_cleanup must be true or false.");
         return;
     }
-    char filename[4 * MAX_FILENAME + 1];
+    char filename[4 * API_FILE_NAME_MAX + 1];
     if (file_name) {
-        if (!sanitize_filename(file_name->data.base, file_name->data.len, filename, sizeof(filename))) {
+        if (!api_file_name_sanitize(file_name->data.base, file_name->data.len, filename, sizeof(filename))) {
             http_send_error_fields(req, 400, ERR_TYPE_INVALID_REQUEST, "invalid_field", "file_name",
                                    "file_name must contain letters or digits.");
             return;
         }
     } else if (file->filename.base == NULL ||
-               !sanitize_filename(file->filename.base, file->filename.len, filename, sizeof(filename))) {
+               !api_file_name_sanitize(file->filename.base, file->filename.len, filename, sizeof(filename))) {
         default_filename(file->content_type.base, file->content_type.len, filename, sizeof(filename));
     }
     if ((int64_t)file->data.len > app->max_upload_bytes) {
@@ -491,9 +482,9 @@ static void base64_upload_answer(base64_upload *job, h2o_req_t *req)
                                "A data: URL in file_data must be base64 (data:<type>;base64,<data>).");
         return;
     }
-    char filename[4 * MAX_FILENAME + 1];
+    char filename[4 * API_FILE_NAME_MAX + 1];
     if (file_name) {
-        if (!sanitize_filename(file_name, strlen(file_name), filename, sizeof(filename))) {
+        if (!api_file_name_sanitize(file_name, strlen(file_name), filename, sizeof(filename))) {
             http_send_error_fields(req, 400, ERR_TYPE_INVALID_REQUEST, "invalid_field", "file_name",
                                    "file_name must contain letters or digits.");
             return;
@@ -530,12 +521,11 @@ static void base64_upload_answer(base64_upload *job, h2o_req_t *req)
 static void base64_upload_done(h2o_req_t *req, void *ctx)
 {
     base64_upload *job = ctx;
-    if (req == NULL) {
+    if (req == NULL || http_client_gone(req)) {
         log_info("upload abandoned", "key=%s read=%zu", job->key.id, job->body_offset);
-    } else if (http_client_gone(req)) {
-        log_info("upload abandoned", "key=%s read=%zu", job->key.id, job->body_offset);
-        http_send_error_fields(req, 400, ERR_TYPE_INVALID_REQUEST, "client_gone", NULL,
-                               "The client has gone.");
+        if (req) /* nobody reads it; it lets h2o close the connection */
+            http_send_error_fields(req, 400, ERR_TYPE_INVALID_REQUEST, "client_gone", NULL,
+                                   "The client has gone.");
     } else if (!job->last && job->scan.status == JSON_SCAN_OK) {
         if (base64_upload_next(job, req)) return;
     } else {
@@ -602,7 +592,7 @@ typedef struct url_upload {
     api_thread *thread; /* the loop's: done runs on the same thread */
     key_record key;
     char url[MAX_URL + 1];
-    char filename[4 * MAX_FILENAME + 1];
+    char filename[4 * API_FILE_NAME_MAX + 1];
     bool filename_given;
     bool auto_cleanup;
     scratch_file scratch;
@@ -639,7 +629,7 @@ static void url_upload_done(h2o_req_t *req, void *ctx)
                 path = path ? strchr(path + 3, '/') : NULL;
                 size_t path_length = path ? strcspn(path, "?#") : 0;
                 if (path == NULL ||
-                    !sanitize_filename(path, path_length, job->filename, sizeof(job->filename))) {
+                    !api_file_name_sanitize(path, path_length, job->filename, sizeof(job->filename))) {
                     const char *type = job->response.content_type;
                     default_filename(type, strcspn(type, "; "), job->filename, sizeof(job->filename));
                 }
@@ -703,7 +693,7 @@ void api_uploads_url(http_exchange *exchange)
     job->auto_cleanup = auto_cleanup;
     if (file_name) {
         job->filename_given = true;
-        if (!sanitize_filename(file_name, strlen(file_name), job->filename, sizeof(job->filename))) {
+        if (!api_file_name_sanitize(file_name, strlen(file_name), job->filename, sizeof(job->filename))) {
             json_decref(body);
             free(job);
             http_send_error_fields(req, 400, ERR_TYPE_INVALID_REQUEST, "invalid_field", "file_name",
