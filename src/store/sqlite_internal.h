@@ -1,8 +1,9 @@
 /* sqlite_internal.h — what the SQLite files of store/ share: the connection, the process-wide writer
- * lock and small statement helpers. Not part of the module's contract (that is store.h); only
- * store_*.c files include it. Each file owns one area of the schema (tasks and keys in
- * store_sqlite.c, credits in store_credits.c, uploads in store_uploads.c, callbacks in
- * store_callbacks.c); the migrations of every area stay in store_sqlite.c, in one ordered list. */
+ * lock and small statement helpers. Not part of the module's contract (that is store.h); only the
+ * files of store/ include it. Each file owns one area of the schema (tasks in store_tasks.c, keys and
+ * channels in store_keys.c, credits in store_credits.c, uploads in store_uploads.c, callbacks in
+ * store_callbacks.c); opening and the migrations of every area stay in store_sqlite.c, in one ordered
+ * list; the statement helpers below are in sqlite_statements.c. */
 #ifndef REELAY_STORE_SQLITE_INTERNAL_H
 #define REELAY_STORE_SQLITE_INTERNAL_H
 
@@ -12,6 +13,13 @@
 #include <stdint.h>
 
 #include "store/store.h"
+
+/* The columns every key / task read selects, in the order read_key / read_task expect. */
+#define KEY_COLUMNS "id, name, user_group, created_at, revoked_at, rpm_limit, max_concurrent"
+#define TASK_COLUMNS                                                                                         \
+    "id, key_id, model, state, progress, created_at, updated_at, deadline_at, completed_at, channel, "       \
+    "user_group, "                                                                                           \
+    "credits_reserved, params_json, results_json, error_code, error_message, upstream_json, billing_json"
 
 /* Statements kept prepared on every connection (the request and admission paths). */
 enum {
@@ -80,6 +88,9 @@ store_status store_credits_release_tx(store *s, const char *task_id, bool refund
 /* Inside the same transaction (store_sqlite.c): queues the task's callback when its parameters carry a
  * callback_url (due at once). */
 store_status store_callback_queue_tx(store *s, const char *task_id, int64_t now);
+
+/* Deep copy of a task record (task_record.c); false when out of memory (out is then cleared). */
+bool task_record_copy(task_record *out, const task_record *in);
 
 /* Tells readers of this process that a task changed (bumps its cache version); call after commit. */
 void store_task_changed(const char *id);

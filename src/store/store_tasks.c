@@ -1,0 +1,430 @@
+/* store_tasks.c — tasks in SQLite (store.h): insert (one or a batch), read through the per-connection
+ * cache, list, and every compare-and-set transition, finishing ones with their credits and callback in
+ * one transaction. */
+#include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/sqlite_internal.h"
+#include "store/store.h"
+#include "util/log.h"
+
+
+/* Task reads on the poll path are served from a small per-connection cache of records. An entry is
+ * valid while the version of its task's slot is unchanged; every task write of this process bumps
+ * that version after it commits, and a reader takes the version before it reads the row, so a
+ * stale entry can never look current. Slots are shared by ids with the same hash: a collision only
+ * costs a re-read. (All task writers are in this process: the command line writes no tasks.) */
+enum { TASK_VERSION_SLOTS = 1 << 16 };
+static _Atomic uint64_t task_versions[TASK_VERSION_SLOTS];
+
+static size_t task_slot(const char *id)
+{
+    uint32_t hash = 2166136261u; /* FNV-1a */
+    for (const unsigned char *p = (const unsigned char *)id; *p; p++)
+        hash = (hash ^ *p) * 16777619u;
+    return hash % TASK_VERSION_SLOTS;
+}
+
+void store_task_changed(const char *id)
+{
+    atomic_fetch_add_explicit(&task_versions[task_slot(id)], 1, memory_order_release);
+}
+
+/* ---- tasks ---- */
+
+static void read_task(sqlite3_stmt *stmt, task_record *t)
+{
+    memset(t, 0, sizeof(*t));
+    sql_copy_text(t->id, sizeof(t->id), stmt, 0);
+    sql_copy_text(t->key_id, sizeof(t->key_id), stmt, 1);
+    sql_copy_text(t->model, sizeof(t->model), stmt, 2);
+    t->state = (task_state)sqlite3_column_int(stmt, 3);
+    t->progress = sqlite3_column_int(stmt, 4);
+    t->created_at = sqlite3_column_int64(stmt, 5);
+    t->updated_at = sqlite3_column_int64(stmt, 6);
+    t->deadline_at = sqlite3_column_int64(stmt, 7);
+    t->completed_at = sqlite3_column_int64(stmt, 8);
+    sql_copy_text(t->channel, sizeof(t->channel), stmt, 9);
+    sql_copy_text(t->user_group, sizeof(t->user_group), stmt, 10);
+    t->credits_reserved = sqlite3_column_int64(stmt, 11); /* a REAL column holding whole numbers */
+    t->params_json = sql_dup_text(stmt, 12);
+    t->results_json = sql_dup_text(stmt, 13);
+    sql_copy_text(t->error_code, sizeof(t->error_code), stmt, 14);
+    t->error_message = sql_dup_text(stmt, 15);
+    t->upstream_json = sql_dup_text(stmt, 16);
+    t->billing_json = sql_dup_text(stmt, 17);
+}
+
+int sql_task_insert(store *s, const task_record *t)
+{
+    sqlite3_stmt *stmt = s->hot[STMT_TASK_INSERT];
+    sqlite3_bind_text(stmt, 1, t->id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 2, t->key_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 3, t->model, -1, SQLITE_STATIC);
+    sqlite3_bind_int(stmt, 4, (int)t->state);
+    sqlite3_bind_int(stmt, 5, t->progress);
+    sqlite3_bind_int64(stmt, 6, t->created_at);
+    sqlite3_bind_int64(stmt, 7, t->updated_at);
+    sqlite3_bind_int64(stmt, 8, t->deadline_at);
+    sqlite3_bind_int64(stmt, 9, t->completed_at);
+    sqlite3_bind_text(stmt, 10, t->channel, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 11, t->user_group[0] ? t->user_group : "default", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(stmt, 12, t->credits_reserved);
+    sql_bind_text_or_null(stmt, 13, t->params_json);
+    sql_bind_text_or_null(stmt, 14, t->results_json);
+    sqlite3_bind_text(stmt, 15, t->error_code, -1, SQLITE_STATIC);
+    sql_bind_text_or_null(stmt, 16, t->error_message);
+    sql_bind_text_or_null(stmt, 17, t->upstream_json);
+    sql_bind_text_or_null(stmt, 18, t->billing_json);
+    int rc = sqlite3_step(stmt);
+    sql_release(stmt);
+    return rc;
+}
+
+store_status store_task_insert(store *s, const task_record *t)
+{
+    pthread_mutex_lock(&store_process_writer);
+    int rc = sql_task_insert(s, t);
+    pthread_mutex_unlock(&store_process_writer);
+    store_status status = rc == SQLITE_DONE         ? STORE_OK
+                          : rc == SQLITE_CONSTRAINT ? STORE_CONFLICT
+                                                    : STORE_ERROR;
+    if (status == STORE_ERROR) sql_fail(s, "insert task");
+    return status;
+}
+
+store_status store_task_insert_batch(store *s, const task_record *tasks, size_t count)
+{
+    if (count == 0) return STORE_OK;
+    if (count == 1) return store_task_insert(s, &tasks[0]);
+    pthread_mutex_lock(&store_process_writer);
+    store_status status = sql_exec(s, "BEGIN IMMEDIATE", "begin task batch");
+    int rc = SQLITE_DONE;
+    for (size_t i = 0; status == STORE_OK && i < count; i++) {
+        rc = sql_task_insert(s, &tasks[i]);
+        if (rc != SQLITE_DONE)
+            status = rc == SQLITE_CONSTRAINT ? STORE_CONFLICT : sql_fail(s, "insert task batch");
+    }
+    if (status == STORE_OK) status = sql_exec(s, "COMMIT", "commit task batch");
+    /* Only when a transaction is open: BEGIN may have failed, or a failed COMMIT already rolled back. */
+    if (status != STORE_OK && !sqlite3_get_autocommit(s->db)) sql_exec(s, "ROLLBACK", "roll back task batch");
+    pthread_mutex_unlock(&store_process_writer);
+    return status;
+}
+
+store_status store_task_get(store *s, const char *id, task_record *out)
+{
+    size_t slot = task_slot(id);
+    uint64_t version = atomic_load_explicit(&task_versions[slot], memory_order_acquire);
+    task_cache_entry *entry = &s->task_cache[slot % TASK_CACHE_ENTRIES];
+    if (entry->used && entry->version == version && strcmp(entry->task.id, id) == 0 &&
+        task_record_copy(out, &entry->task))
+        return STORE_OK;
+    sqlite3_stmt *stmt = s->hot[STMT_TASK_GET];
+    sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(stmt);
+    store_status status = STORE_NOT_FOUND;
+    if (rc == SQLITE_ROW) {
+        read_task(stmt, out);
+        status = STORE_OK;
+    } else if (rc != SQLITE_DONE) {
+        status = sql_fail(s, "get task");
+    }
+    sql_release(stmt);
+    if (status == STORE_OK) {
+        if (entry->used) task_record_clear(&entry->task);
+        entry->used = task_record_copy(&entry->task, out);
+        entry->version = version;
+    }
+    return status;
+}
+
+/* Collects every row of a task query into a malloc'd array. */
+static store_status collect_tasks(store *s, sqlite3_stmt *stmt, task_record **out, size_t *count,
+                                  const char *what)
+{
+    *out = NULL;
+    *count = 0;
+    size_t capacity = 0;
+    int rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        if (*count == capacity) {
+            capacity = capacity ? capacity * 2 : 16;
+            task_record *grown = realloc(*out, capacity * sizeof(**out));
+            if (grown == NULL) {
+                rc = SQLITE_NOMEM;
+                break;
+            }
+            *out = grown;
+        }
+        read_task(stmt, &(*out)[(*count)++]);
+    }
+    sqlite3_finalize(stmt);
+    if (rc != SQLITE_DONE) {
+        task_records_free(*out, *count);
+        *out = NULL;
+        *count = 0;
+        return sql_fail(s, what);
+    }
+    return STORE_OK;
+}
+
+store_status store_task_list(store *s, const task_list_query *query, task_record **out, size_t *count,
+                             bool *has_more)
+{
+    *out = NULL;
+    *count = 0;
+    *has_more = false;
+    int limit = query->limit < 1 ? 1 : query->limit > 100 ? 100 : query->limit;
+    /* Newest first: by creation second, then by insertion order (seq) within a second. Without a cursor
+     * the bound is past every row, so one statement (and one index range) serves both cases. */
+    int64_t after_created = INT64_MAX, after_row = INT64_MAX;
+    if (query->after_id) {
+        sqlite3_stmt *cursor = NULL;
+        if (sql_prepare(s, "SELECT created_at, seq, key_id FROM tasks WHERE id = ?", &cursor) != STORE_OK)
+            return STORE_ERROR;
+        sqlite3_bind_text(cursor, 1, query->after_id, -1, SQLITE_TRANSIENT);
+        int rc = sqlite3_step(cursor);
+        bool mine =
+            rc == SQLITE_ROW && strcmp((const char *)sqlite3_column_text(cursor, 2), query->key_id) == 0;
+        if (mine) {
+            after_created = sqlite3_column_int64(cursor, 0);
+            after_row = sqlite3_column_int64(cursor, 1);
+        }
+        sqlite3_finalize(cursor);
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE) return sql_fail(s, "task list cursor");
+        if (!mine) return STORE_NOT_FOUND;
+    }
+    sqlite3_stmt *stmt = NULL;
+    if (sql_prepare(s,
+                    "SELECT " TASK_COLUMNS " FROM tasks WHERE key_id = ?1 AND (created_at, seq) < (?2, ?3)"
+                    " AND (?4 < 0 OR state = ?4) AND (?5 IS NULL OR model = ?5)"
+                    " ORDER BY created_at DESC, seq DESC LIMIT ?6",
+                    &stmt) != STORE_OK)
+        return STORE_ERROR;
+    int bound = sqlite3_bind_text(stmt, 1, query->key_id, -1, SQLITE_TRANSIENT);
+    bound |= sqlite3_bind_int64(stmt, 2, after_created);
+    bound |= sqlite3_bind_int64(stmt, 3, after_row);
+    bound |= sqlite3_bind_int(stmt, 4, query->state);
+    if (query->model) bound |= sqlite3_bind_text(stmt, 5, query->model, -1, SQLITE_TRANSIENT);
+    bound |= sqlite3_bind_int(stmt, 6, limit + 1);
+    if (bound != SQLITE_OK) {
+        sql_fail(s, "bind task list");
+        sqlite3_finalize(stmt);
+        return STORE_ERROR;
+    }
+    store_status status = collect_tasks(s, stmt, out, count, "list tasks");
+    if (status == STORE_OK && *count > (size_t)limit) {
+        task_record_clear(&(*out)[limit]);
+        *count = (size_t)limit;
+        *has_more = true;
+    }
+    return status;
+}
+
+/* Tells NOT_FOUND from CONFLICT after a compare-and-set changed nothing. */
+static store_status explain_no_change(store *s, const char *id)
+{
+    task_record current;
+    store_status status = store_task_get(s, id, &current);
+    if (status != STORE_OK) return status;
+    task_record_clear(&current);
+    return STORE_CONFLICT;
+}
+
+static store_status finish_cas(store *s, sqlite3_stmt *stmt, const char *id, const char *what)
+{
+    int changed = sql_run_write(s, stmt, what);
+    if (changed == 1) {
+        store_task_changed(id);
+        return STORE_OK;
+    }
+    if (changed == 0) return explain_no_change(s, id);
+    return STORE_ERROR;
+}
+
+store_status store_task_transition(store *s, const char *id, task_state from, task_state to,
+                                   const char *channel, int64_t now)
+{
+    if (from == to) return STORE_ERROR;
+    return store_task_set_upstream(s, id, from, to, channel, NULL, now);
+}
+
+store_status store_task_set_upstream(store *s, const char *id, task_state from, task_state to,
+                                     const char *channel, const char *upstream_json, int64_t now)
+{
+    if (task_state_is_terminal(to) || task_state_is_terminal(from)) return STORE_ERROR;
+    sqlite3_stmt *stmt = NULL;
+    if (sql_prepare(s,
+                    "UPDATE tasks SET state = ?1, updated_at = ?2, channel = COALESCE(?3, channel), "
+                    "upstream_json = COALESCE(?6, upstream_json) WHERE id = ?4 AND state = ?5",
+                    &stmt) != STORE_OK)
+        return STORE_ERROR;
+    sqlite3_bind_int(stmt, 1, (int)to);
+    sqlite3_bind_int64(stmt, 2, now);
+    sql_bind_text_or_null(stmt, 3, channel);
+    sqlite3_bind_text(stmt, 4, id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(stmt, 5, (int)from);
+    sql_bind_text_or_null(stmt, 6, upstream_json);
+    return finish_cas(s, stmt, id, "transition task");
+}
+
+store_status store_task_set_progress(store *s, const char *id, int progress, int64_t now)
+{
+    sqlite3_stmt *stmt = NULL;
+    if (sql_prepare(s,
+                    "UPDATE tasks SET progress = MAX(progress, MIN(?1, 99)), updated_at = ?2 "
+                    "WHERE id = ?3 AND state < 4",
+                    &stmt) != STORE_OK)
+        return STORE_ERROR;
+    sqlite3_bind_int(stmt, 1, progress < 0 ? 0 : progress);
+    sqlite3_bind_int64(stmt, 2, now);
+    sqlite3_bind_text(stmt, 3, id, -1, SQLITE_TRANSIENT);
+    return finish_cas(s, stmt, id, "task progress");
+}
+
+store_status store_callback_queue_tx(store *s, const char *task_id, int64_t now)
+{
+    sqlite3_stmt *stmt = NULL;
+    if (sql_prepare(
+            s,
+            "INSERT INTO callbacks (task_id, key_id, url, next_at, created_at, updated_at) "
+            "SELECT id, key_id, json_extract(params_json, '$.callback_url'), ?2 * 1000, ?2, ?2 FROM tasks "
+            "WHERE id = ?1 AND json_valid(params_json) "
+            "AND json_type(params_json, '$.callback_url') = 'text' "
+            "ON CONFLICT (task_id) DO NOTHING",
+            &stmt) != STORE_OK)
+        return STORE_ERROR;
+    sqlite3_bind_text(stmt, 1, task_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(stmt, 2, now);
+    int rc = sqlite3_step(stmt);
+    sqlite3_finalize(stmt);
+    return rc == SQLITE_DONE ? STORE_OK : sql_fail(s, "queue callback");
+}
+
+/* Runs a task's finishing compare-and-set (stmt, finalized here), and when it applies, in the same
+ * transaction: the reservation's settlement (charging `charge`, -1 = all of it) or, with `refund`, its
+ * full refund; and the callback's queueing. Returns the rows changed (0 or 1), or -1 on error. */
+static int finish_task_tx(store *s, sqlite3_stmt *stmt, const char *id, int64_t charge, bool refund,
+                          int64_t now, const char *what)
+{
+    if (sql_begin(s, what) != STORE_OK) {
+        sqlite3_finalize(stmt);
+        return -1;
+    }
+    int rc = sqlite3_step(stmt);
+    sqlite3_finalize(stmt);
+    store_status status = rc == SQLITE_DONE ? STORE_OK : sql_fail(s, what);
+    int changed = status == STORE_OK ? sqlite3_changes(s->db) : -1;
+    if (changed == 1) status = store_credits_release_tx(s, id, refund, charge, now);
+    if (changed == 1 && status == STORE_OK) status = store_callback_queue_tx(s, id, now);
+    status = sql_end(s, status, what);
+    if (status != STORE_OK) return -1;
+    if (changed == 1) store_task_changed(id);
+    return changed;
+}
+
+static store_status finish_in_transaction(store *s, sqlite3_stmt *stmt, const char *id, int64_t charge,
+                                          int64_t now, const char *what)
+{
+    int changed = finish_task_tx(s, stmt, id, charge, false, now, what);
+    if (changed == 1) return STORE_OK;
+    if (changed == 0) return explain_no_change(s, id);
+    return STORE_ERROR;
+}
+
+store_status store_task_complete(store *s, const char *id, task_state from, const char *results_json,
+                                 int64_t credits_charged, int64_t now)
+{
+    json_error_t error;
+    json_t *results = results_json ? json_loads(results_json, 0, &error) : NULL;
+    bool usable = json_is_array(results) && json_array_size(results) > 0;
+    json_decref(results);
+    if (!usable || task_state_is_terminal(from)) {
+        log_error(usable ? "refusing to complete from a finished state"
+                         : "refusing to complete a task without results",
+                  "task=%s", id);
+        return STORE_ERROR;
+    }
+    sqlite3_stmt *stmt = NULL;
+    if (sql_prepare(s,
+                    "UPDATE tasks SET state = ?1, progress = 100, results_json = ?2, completed_at = ?3, "
+                    "updated_at = ?3 "
+                    "WHERE id = ?4 AND state = ?5",
+                    &stmt) != STORE_OK)
+        return STORE_ERROR;
+    sqlite3_bind_int(stmt, 1, TASK_COMPLETED);
+    sqlite3_bind_text(stmt, 2, results_json, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(stmt, 3, now);
+    sqlite3_bind_text(stmt, 4, id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(stmt, 5, (int)from);
+    return finish_in_transaction(s, stmt, id, credits_charged, now, "complete task");
+}
+
+/* Any unfinished state → a terminal failure state, optionally only for one key. */
+static store_status finish_unsuccessfully(store *s, const char *id, const char *key_id, task_state to,
+                                          const char *code, const char *message, int64_t now)
+{
+    sqlite3_stmt *stmt = NULL;
+    if (sql_prepare(s,
+                    "UPDATE tasks SET state = ?1, error_code = ?2, error_message = ?3, completed_at = ?4, "
+                    "updated_at = ?4 "
+                    "WHERE id = ?5 AND state < 4 AND (?6 IS NULL OR key_id = ?6)",
+                    &stmt) != STORE_OK)
+        return STORE_ERROR;
+    sqlite3_bind_int(stmt, 1, (int)to);
+    sqlite3_bind_text(stmt, 2, code, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(stmt, 3, message, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(stmt, 4, now);
+    sqlite3_bind_text(stmt, 5, id, -1, SQLITE_TRANSIENT);
+    sql_bind_text_or_null(stmt, 6, key_id);
+    int changed = finish_task_tx(s, stmt, id, 0, true, now, "finish task");
+    if (changed == 1) return STORE_OK;
+    if (changed != 0) return STORE_ERROR;
+    task_record current;
+    store_status status = store_task_get(s, id, &current);
+    if (status != STORE_OK) return status;
+    bool other_key = key_id != NULL && strcmp(current.key_id, key_id) != 0;
+    task_record_clear(&current);
+    return other_key ? STORE_NOT_FOUND : STORE_CONFLICT;
+}
+
+store_status store_task_fail(store *s, const char *id, const char *code, const char *message, int64_t now)
+{
+    return finish_unsuccessfully(s, id, NULL, TASK_FAILED, code, message, now);
+}
+
+store_status store_task_cancel(store *s, const char *id, const char *key_id, int64_t now)
+{
+    return finish_unsuccessfully(s, id, key_id, TASK_CANCELLED, "cancelled", "The task was cancelled.", now);
+}
+
+store_status store_task_list_unfinished(store *s, task_record **out, size_t *count)
+{
+    sqlite3_stmt *stmt = NULL;
+    if (sql_prepare(s, "SELECT " TASK_COLUMNS " FROM tasks WHERE state < 4 ORDER BY created_at, seq",
+                    &stmt) != STORE_OK)
+        return STORE_ERROR;
+    return collect_tasks(s, stmt, out, count, "list unfinished tasks");
+}
+
+store_status store_task_count_by_state(store *s, int64_t counts[TASK_STATE_COUNT])
+{
+    memset(counts, 0, sizeof(int64_t) * TASK_STATE_COUNT);
+    sqlite3_stmt *stmt = NULL;
+    if (sql_prepare(s, "SELECT state, COUNT(*) FROM tasks GROUP BY state", &stmt) != STORE_OK)
+        return STORE_ERROR;
+    int rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        int state = sqlite3_column_int(stmt, 0);
+        if (state >= 0 && state < TASK_STATE_COUNT) counts[state] = sqlite3_column_int64(stmt, 1);
+    }
+    sqlite3_finalize(stmt);
+    return rc == SQLITE_DONE ? STORE_OK : sql_fail(s, "count tasks");
+}
