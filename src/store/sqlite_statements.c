@@ -10,7 +10,6 @@
 #include "store/store.h"
 #include "util/log.h"
 
-
 store_status sql_fail(store *s, const char *what)
 {
     log_error("database error", "operation=\"%s\" error=\"%s\"", what, sqlite3_errmsg(s->db));
@@ -99,4 +98,3 @@ int sql_run_write(store *s, sqlite3_stmt *stmt, const char *what)
     sqlite3_finalize(stmt);
     return changed;
 }
-

@@ -298,11 +298,9 @@ __attribute__((format(printf, 2, 3))) static void problem(credit_audit *out, con
     }
 }
 
-store_status store_credits_audit(store *s, credit_audit *out)
+/* Audit, per key: its balances agree with its ledger and with its unfinished tasks' reservations. */
+static store_status audit_keys(store *s, credit_audit *out)
 {
-    memset(out, 0, sizeof(*out));
-    /* One read transaction, so that every figure comes from the same snapshot. */
-    if (sql_exec(s, "BEGIN", "audit") != STORE_OK) return STORE_ERROR;
     sqlite3_stmt *stmt = NULL;
     store_status status = sql_prepare(
         s,
@@ -345,27 +343,32 @@ store_status store_credits_audit(store *s, credit_audit *out)
     }
     if (stmt) sqlite3_finalize(stmt);
     if (status == STORE_OK && rc != SQLITE_DONE) status = sql_fail(s, "audit keys");
-    /* Per task: one reservation; a finished task has exactly one release of exactly its reservation
-     * (a settlement charging no more than it), an unfinished one none. */
-    stmt = NULL;
-    if (status == STORE_OK)
-        status = sql_prepare(
-            s,
-            "SELECT t.id, t.state,"
-            " (SELECT COUNT(*) FROM credit_ledger WHERE task_id = t.id AND kind = 'reserve'),"
-            " (SELECT COALESCE(SUM(amount), 0) FROM credit_ledger WHERE task_id = t.id AND kind = 'reserve'),"
-            " (SELECT COUNT(*) FROM credit_ledger WHERE task_id = t.id AND kind IN ('settle', 'refund')),"
-            " (SELECT COALESCE(SUM(CASE kind WHEN 'settle' THEN released ELSE amount END), 0) FROM "
-            "credit_ledger"
-            "   WHERE task_id = t.id AND kind IN ('settle', 'refund')),"
-            " (SELECT COUNT(*) FROM credit_ledger WHERE task_id = t.id AND kind = 'settle' AND amount > "
-            "released),"
-            " t.key_id = (SELECT key_id FROM credit_ledger WHERE task_id = t.id AND kind = 'reserve'),"
-            /* made before the ledger existed (migration 6): such a task holds nothing and owes nothing */
-            " NOT EXISTS (SELECT 1 FROM credit_ledger WHERE task_id = t.id) AND"
-            "  t.created_at <= (SELECT applied_at FROM schema_migrations WHERE version = 6)"
-            " FROM tasks t",
-            &stmt);
+    return status;
+}
+
+/* Audit, per task: one reservation; a finished task has exactly one release of exactly its reservation
+ * (a settlement charging no more than it), an unfinished one none. */
+static store_status audit_tasks(store *s, credit_audit *out)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc = SQLITE_DONE;
+    store_status status = sql_prepare(
+        s,
+        "SELECT t.id, t.state,"
+        " (SELECT COUNT(*) FROM credit_ledger WHERE task_id = t.id AND kind = 'reserve'),"
+        " (SELECT COALESCE(SUM(amount), 0) FROM credit_ledger WHERE task_id = t.id AND kind = 'reserve'),"
+        " (SELECT COUNT(*) FROM credit_ledger WHERE task_id = t.id AND kind IN ('settle', 'refund')),"
+        " (SELECT COALESCE(SUM(CASE kind WHEN 'settle' THEN released ELSE amount END), 0) FROM "
+        "credit_ledger"
+        "   WHERE task_id = t.id AND kind IN ('settle', 'refund')),"
+        " (SELECT COUNT(*) FROM credit_ledger WHERE task_id = t.id AND kind = 'settle' AND amount > "
+        "released),"
+        " t.key_id = (SELECT key_id FROM credit_ledger WHERE task_id = t.id AND kind = 'reserve'),"
+        /* made before the ledger existed (migration 6): such a task holds nothing and owes nothing */
+        " NOT EXISTS (SELECT 1 FROM credit_ledger WHERE task_id = t.id) AND"
+        "  t.created_at <= (SELECT applied_at FROM schema_migrations WHERE version = 6)"
+        " FROM tasks t",
+        &stmt);
     while (status == STORE_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
         if (sqlite3_column_int(stmt, 8) == 1) {
             out->tasks_before_ledger++;
@@ -389,6 +392,16 @@ store_status store_credits_audit(store *s, credit_audit *out)
     }
     if (stmt) sqlite3_finalize(stmt);
     if (status == STORE_OK && rc != SQLITE_DONE) status = sql_fail(s, "audit tasks");
+    return status;
+}
+
+store_status store_credits_audit(store *s, credit_audit *out)
+{
+    memset(out, 0, sizeof(*out));
+    /* One read transaction, so that every figure comes from the same snapshot. */
+    if (sql_exec(s, "BEGIN", "audit") != STORE_OK) return STORE_ERROR;
+    store_status status = audit_keys(s, out);
+    if (status == STORE_OK) status = audit_tasks(s, out);
     sql_exec(s, status == STORE_OK ? "COMMIT" : "ROLLBACK", "audit");
     return status;
 }

@@ -179,7 +179,6 @@ static const char *const hot_statements[STMT_COUNT] = {
  * transaction of ours, so that writers queue rather than fail. */
 #define BUSY_TIMEOUT_MS 10000
 
-
 /* SQLite makes a writer that finds the database locked sleep in its busy handler (1 ms and up).
  * Writers of the same process therefore take this lock first, so they queue without sleeping;
  * the busy timeout still covers writers of other processes (the command line, other nodes). */
@@ -356,7 +355,6 @@ void store_close(store *s)
     sqlite3_close(s->db);
     free(s);
 }
-
 
 store_status store_checkpoint(store *s)
 {

@@ -14,7 +14,6 @@
 #include "store/store.h"
 #include "util/log.h"
 
-
 /* Task reads on the poll path are served from a small per-connection cache of records. An entry is
  * valid while the version of its task's slot is unchanged; every task write of this process bumps
  * that version after it commits, and a reader takes the version before it reads the row, so a
