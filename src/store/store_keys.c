@@ -140,15 +140,11 @@ store_status store_key_webhook_secret(store *s, const char *id, char *out, size_
 
 /* ---- channels ---- */
 
-store_status store_channel_insert(store *s, const channel_record *channel)
+/* Binds a channel's columns to ?1..?10 (name, provider, base_url, models, priority, weight,
+ * max_concurrent, enabled, credential_sealed, webhook_secret_sealed), and created_at to ?11 when the
+ * statement has it. */
+static void bind_channel(sqlite3_stmt *stmt, const channel_record *channel)
 {
-    sqlite3_stmt *stmt = NULL;
-    if (sql_prepare(
-            s,
-            "INSERT INTO channels (name, provider, base_url, models, priority, weight, max_concurrent, "
-            "enabled, created_at, credential_sealed, webhook_secret_sealed) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-            &stmt) != STORE_OK)
-        return STORE_ERROR;
     sqlite3_bind_text(stmt, 1, channel->name, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(stmt, 2, channel->provider, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(stmt, 3, channel->base_url, -1, SQLITE_TRANSIENT);
@@ -157,9 +153,21 @@ store_status store_channel_insert(store *s, const channel_record *channel)
     sqlite3_bind_int(stmt, 6, channel->weight);
     sqlite3_bind_int(stmt, 7, channel->max_concurrent);
     sqlite3_bind_int(stmt, 8, channel->enabled ? 1 : 0);
-    sqlite3_bind_int64(stmt, 9, channel->created_at);
-    sqlite3_bind_text(stmt, 10, channel->credential_sealed, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(stmt, 11, channel->webhook_secret_sealed, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(stmt, 9, channel->credential_sealed, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(stmt, 10, channel->webhook_secret_sealed, -1, SQLITE_TRANSIENT);
+    if (sqlite3_bind_parameter_count(stmt) >= 11) sqlite3_bind_int64(stmt, 11, channel->created_at);
+}
+
+store_status store_channel_insert(store *s, const channel_record *channel)
+{
+    sqlite3_stmt *stmt = NULL;
+    if (sql_prepare(s,
+                    "INSERT INTO channels (name, provider, base_url, models, priority, weight, max_concurrent, "
+                    "enabled, credential_sealed, webhook_secret_sealed, created_at) "
+                    "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)",
+                    &stmt) != STORE_OK)
+        return STORE_ERROR;
+    bind_channel(stmt, channel);
     int changed = sql_run_write(s, stmt, "insert channel");
     return changed == 1 ? STORE_OK : changed == -2 ? STORE_CONFLICT : STORE_ERROR;
 }
@@ -218,16 +226,7 @@ store_status store_channel_update(store *s, const channel_record *channel)
             "WHERE name = ?1",
             &stmt) != STORE_OK)
         return STORE_ERROR;
-    sqlite3_bind_text(stmt, 1, channel->name, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(stmt, 2, channel->provider, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(stmt, 3, channel->base_url, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(stmt, 4, channel->models, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int(stmt, 5, channel->priority);
-    sqlite3_bind_int(stmt, 6, channel->weight);
-    sqlite3_bind_int(stmt, 7, channel->max_concurrent);
-    sqlite3_bind_int(stmt, 8, channel->enabled ? 1 : 0);
-    sqlite3_bind_text(stmt, 9, channel->credential_sealed, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(stmt, 10, channel->webhook_secret_sealed, -1, SQLITE_TRANSIENT);
+    bind_channel(stmt, channel);
     int changed = sql_run_write(s, stmt, "update channel");
     return changed == 1 ? STORE_OK : changed == 0 ? STORE_NOT_FOUND : STORE_ERROR;
 }
