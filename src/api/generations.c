@@ -65,17 +65,15 @@ json_t *api_parse_json_object(h2o_req_t *req, reelay_error *err)
     return body;
 }
 
-/* ---- the media inputs of each family, and their documented limits ---- */
+/* ---- the media inputs of each model (its catalog row), and their documented limits ---- */
 
-typedef enum { INPUT_VIDEO, INPUT_AUDIO, INPUT_IMAGE } input_kind;
-
-enum { MAX_INPUTS = 2 };
+enum { MAX_INPUTS = CATALOG_MAX_MEDIA_INPUTS };
 
 typedef struct submission_input {
     char field[24]; /* "video_url", "image_urls[0]" … */
     char *url;
-    input_kind kind;
-    int probed; /* 0 ok, -1 failed */
+    const catalog_media_input *rule; /* the catalog's row of this input */
+    int probed;                      /* 0 ok, -1 failed */
     media_info info;
     char code[48];
     char message[400];
@@ -113,38 +111,19 @@ static void submission_free(pending_submission *submission)
     free(submission);
 }
 
-static void add_input(pending_submission *submission, const char *field, const char *url, input_kind kind)
-{
-    if (url == NULL || submission->input_count == MAX_INPUTS) return;
-    submission_input *input = &submission->inputs[submission->input_count++];
-    snprintf(input->field, sizeof(input->field), "%s", field);
-    input->url = strdup(url);
-    input->kind = kind;
-}
-
+/* One input per media input of the model that the params give a URL for (absent optional ones are
+ * skipped; validation made sure the required ones are there). */
 static void collect_inputs(pending_submission *submission)
 {
-    const json_t *params = submission->params;
-    const char *video = json_string_value(json_object_get(params, "video_url"));
-    const char *audio = json_string_value(json_object_get(params, "audio_url"));
-    const char *image = json_string_value(json_object_get(params, "image_url"));
-    switch (submission->model->family) {
-    case CATALOG_FAMILY_LIPSYNC:
-        add_input(submission, "video_url", video, INPUT_VIDEO);
-        add_input(submission, "audio_url", audio, INPUT_AUDIO);
-        break;
-    case CATALOG_FAMILY_TALKING_HEAD:
-        add_input(submission, "image_url", image, INPUT_IMAGE);
-        add_input(submission, "audio_url", audio, INPUT_AUDIO);
-        break;
-    case CATALOG_FAMILY_MOTION_CONTROL:
-        add_input(submission, "image_url", image, INPUT_IMAGE);
-        add_input(submission, "video_url", video, INPUT_VIDEO);
-        break;
-    case CATALOG_FAMILY_TEXT_TO_VIDEO:
-        add_input(submission, "image_urls[0]",
-                  json_string_value(json_array_get(json_object_get(params, "image_urls"), 0)), INPUT_IMAGE);
-        break;
+    const catalog_model *model = submission->model;
+    for (size_t i = 0; i < model->media_count && submission->input_count < MAX_INPUTS; i++) {
+        const catalog_media_input *rule = &model->media[i];
+        const char *url = catalog_media_url(rule, submission->params);
+        if (url == NULL) continue;
+        submission_input *input = &submission->inputs[submission->input_count++];
+        if (!catalog_media_name(rule, input->field, sizeof(input->field))) input->field[0] = '\0';
+        input->url = strdup(url);
+        input->rule = rule;
     }
 }
 
@@ -161,26 +140,41 @@ static bool container_is(const media_info *info, const char *name)
     return false;
 }
 
-/* The formats the model pages accept: video MP4/MOV, audio MP3/WAV, image JPG/PNG. */
+static bool container_in(const media_info *info, const char *const *names)
+{
+    for (; names && *names; names++)
+        if (container_is(info, *names)) return true;
+    return false;
+}
+
+static bool codec_in(const media_info *info, const char *const *names)
+{
+    for (; names && *names; names++)
+        if (strcmp(info->video_codec, *names) == 0) return true;
+    return false;
+}
+
+/* Whether the probed file is the kind of media the input is, then in one of its formats (the
+ * catalog's catalog_media_formats); the refusal's words, or NULL when it is acceptable. */
 static const char *format_problem(const submission_input *input)
 {
     const media_info *info = &input->info;
-    switch (input->kind) {
-    case INPUT_VIDEO:
-        if (!info->has_video || info->is_image) return "must be a video (MP4 or MOV)";
-        if (!container_is(info, "mp4") && !container_is(info, "mov")) return "must be an MP4 or MOV video";
-        return NULL;
-    case INPUT_AUDIO:
-        if (!info->has_audio || (info->has_video && !container_is(info, "mp3")))
-            return "must be audio (MP3 or WAV)";
-        if (!container_is(info, "mp3") && !container_is(info, "wav")) return "must be an MP3 or WAV file";
-        return NULL;
-    case INPUT_IMAGE:
-        if (!info->is_image) return "must be an image (JPG or PNG)";
-        if (strcmp(info->video_codec, "png") != 0 && strcmp(info->video_codec, "mjpeg") != 0)
-            return "must be a JPG or PNG image";
-        return NULL;
+    const catalog_media_formats *formats = input->rule->formats;
+    bool right_kind = false;
+    switch (input->rule->kind) {
+    case CATALOG_MEDIA_VIDEO:
+        right_kind = info->has_video && !info->is_image;
+        break;
+    case CATALOG_MEDIA_AUDIO:
+        right_kind = info->has_audio && (!info->has_video || container_in(info, formats->video_tolerated_in));
+        break;
+    case CATALOG_MEDIA_IMAGE:
+        right_kind = info->is_image;
+        break;
     }
+    if (!right_kind) return formats->not_kind;
+    if (formats->containers && !container_in(info, formats->containers)) return formats->not_format;
+    if (formats->codecs && !codec_in(info, formats->codecs)) return formats->not_format;
     return NULL;
 }
 
@@ -203,27 +197,16 @@ static bool inputs_acceptable(const pending_submission *submission, reelay_error
             return false;
         }
         /* a length is what the price and the limits are made of: without one the input is refused */
-        bool timed = input->kind == INPUT_VIDEO || input->kind == INPUT_AUDIO;
-        if (timed && !(isfinite(input->info.duration) && input->info.duration > 0)) {
+        if (input->rule->needs_duration && !(isfinite(input->info.duration) && input->info.duration > 0)) {
             reelay_error_set(err, 422, ERR_TYPE_INVALID_REQUEST, "input_not_media", input->field,
                              "%s has no readable duration.", input->field);
             return false;
         }
-        double limit = 0;
-        const char *why = "";
-        if (submission->model->family == CATALOG_FAMILY_TALKING_HEAD && input->kind == INPUT_AUDIO) {
-            limit = 60, why = "for creatify-aurora";
-        } else if (submission->model->family == CATALOG_FAMILY_MOTION_CONTROL && input->kind == INPUT_VIDEO) {
-            const char *orientation =
-                json_string_value(json_object_get(submission->params, "character_orientation"));
-            bool video = orientation && strcmp(orientation, "video") == 0;
-            limit = video ? 30 : 10;
-            why = video ? "with character_orientation video" : "with character_orientation image";
-        }
-        if (limit > 0 && input->info.duration > limit + 0.05) {
+        const catalog_length_limit *limit = catalog_media_length_limit(input->rule, submission->params);
+        if (limit && input->info.duration > limit->max_seconds + 0.05) {
             reelay_error_set(err, 422, ERR_TYPE_INVALID_REQUEST, "input_too_long", input->field,
                              "%s is %.1f s long; at most %.0f s is allowed %s.", input->field,
-                             input->info.duration, limit, why);
+                             input->info.duration, limit->max_seconds, limit->why);
             return false;
         }
     }
@@ -441,9 +424,9 @@ static void price_and_queue(pending_submission *submission, h2o_req_t *req)
     }
     billing_inputs durations = {0};
     for (size_t i = 0; i < submission->input_count; i++) {
-        if (submission->inputs[i].kind == INPUT_VIDEO)
+        if (submission->inputs[i].rule->kind == CATALOG_MEDIA_VIDEO)
             durations.video_seconds = submission->inputs[i].info.duration;
-        if (submission->inputs[i].kind == INPUT_AUDIO)
+        if (submission->inputs[i].rule->kind == CATALOG_MEDIA_AUDIO)
             durations.audio_seconds = submission->inputs[i].info.duration;
     }
     task_record *task = &submission->task;

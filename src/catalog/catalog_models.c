@@ -1,6 +1,8 @@
 /* catalog_models.c — the eight models as data: every field with its type, default, enum, range,
- * limits, aliases and whether it is "advanced" (the seed pages' "do not pass unless necessary").
+ * limits, aliases and whether it is "advanced" (the seed pages' "do not pass unless necessary");
+ * then each model's media inputs, billing rules and sandbox recipe (catalog.h).
  * Rules follow specs/foxapi-api.md §5.1–5.4. Adding a model of a known kind means adding rows here. */
+#include <stdio.h>
 #include <string.h>
 
 #include "catalog/catalog.h"
@@ -100,23 +102,154 @@ static const catalog_field sora_fields[] = {
     CALLBACK_FIELD,
 };
 
+/* ---- media formats, billing rules and sandbox recipes shared by several models ---- */
+
+/* The formats the model pages accept: video MP4/MOV, audio MP3/WAV, image JPG/PNG. */
+static const catalog_media_formats video_mp4_mov = {.containers = LIST("mp4", "mov"),
+                                                    .not_kind = "must be a video (MP4 or MOV)",
+                                                    .not_format = "must be an MP4 or MOV video"};
+static const catalog_media_formats audio_mp3_wav = {.containers = LIST("mp3", "wav"),
+                                                    .video_tolerated_in = LIST("mp3"),
+                                                    .not_kind = "must be audio (MP3 or WAV)",
+                                                    .not_format = "must be an MP3 or WAV file"};
+static const catalog_media_formats image_jpg_png = {.codecs = LIST("png", "mjpeg"),
+                                                    .not_kind = "must be an image (JPG or PNG)",
+                                                    .not_format = "must be a JPG or PNG image"};
+
+#define LIMITS(...) ((const catalog_length_limit[]){__VA_ARGS__, {.max_seconds = 0}})
+#define BILLING(...) ((const catalog_billing_rule[]){__VA_ARGS__, {.seconds = CATALOG_SECONDS_NONE}})
+#define RENDER_ARGS(...) ((const catalog_render_arg[]){__VA_ARGS__, {.kind = CATALOG_RENDER_ARG_NONE}})
+
+static const catalog_media_input lipsync_media[] = {
+    {.field = "video_url", .kind = CATALOG_MEDIA_VIDEO, .formats = &video_mp4_mov, .needs_duration = true},
+    {.field = "audio_url", .kind = CATALOG_MEDIA_AUDIO, .formats = &audio_mp3_wav, .needs_duration = true},
+};
+/* lip-sync by sync_mode: cut_off → the shorter, silence → the video, loop/bounce/remap → the audio */
+#define LIPSYNC_BILLING                                                                                      \
+    BILLING({.when = {"sync_mode", "cut_off"}, .seconds = CATALOG_SECONDS_SHORTER},                          \
+            {.when = {"sync_mode", "silence"}, .seconds = CATALOG_SECONDS_VIDEO},                            \
+            {.seconds = CATALOG_SECONDS_AUDIO})
+#define LIPSYNC_SANDBOX                                                                                      \
+    {                                                                                                        \
+        .render = CATALOG_RENDER_LIPSYNC,                                                                    \
+        .args = RENDER_ARGS({.kind = CATALOG_RENDER_ARG_SYNC_MODE, .param = "sync_mode"})                    \
+    }
+
+static const catalog_media_input aurora_media[] = {
+    {.field = "image_url", .kind = CATALOG_MEDIA_IMAGE, .formats = &image_jpg_png},
+    {.field = "audio_url",
+     .kind = CATALOG_MEDIA_AUDIO,
+     .formats = &audio_mp3_wav,
+     .needs_duration = true,
+     .length_limits = LIMITS({.max_seconds = 60, .why = "for creatify-aurora"})},
+};
+
+static const catalog_media_input kling_media[] = {
+    {.field = "image_url", .kind = CATALOG_MEDIA_IMAGE, .formats = &image_jpg_png},
+    {.field = "video_url",
+     .kind = CATALOG_MEDIA_VIDEO,
+     .formats = &video_mp4_mov,
+     .needs_duration = true,
+     .length_limits = LIMITS({.when = {"character_orientation", "video"},
+                              .max_seconds = 30,
+                              .why = "with character_orientation video"},
+                             {.max_seconds = 10, .why = "with character_orientation image"})},
+};
+#define KLING_SANDBOX                                                                                        \
+    {                                                                                                        \
+        .render = CATALOG_RENDER_MOTION_CONTROL,                                                             \
+        .args = RENDER_ARGS(                                                                                 \
+            {.kind = CATALOG_RENDER_ARG_KEEP_SOUND, .param = "keep_original_sound", .value = "yes"})         \
+    }
+
+static const catalog_media_input sora_media[] = {
+    {.field = "image_urls", .first_item = true, .kind = CATALOG_MEDIA_IMAGE, .formats = &image_jpg_png},
+};
+#define SORA_BILLING BILLING({.seconds = CATALOG_SECONDS_PARAM, .param = "duration", .fallback = 4})
+#define SORA_SANDBOX                                                                                         \
+    {                                                                                                        \
+        .render = CATALOG_RENDER_TEST_CARD,                                                                  \
+        .args = RENDER_ARGS({.kind = CATALOG_RENDER_ARG_FRAME,                                               \
+                             .param = "resolution",                                                          \
+                             .pixels = 720,                                                                  \
+                             .portrait_param = "aspect_ratio",                                               \
+                             .portrait_values = LIST("9:16", "720x1280")},                                   \
+                            {.kind = CATALOG_RENDER_ARG_DURATION, .param = "duration"},                      \
+                            {.kind = CATALOG_RENDER_ARG_TEXT, .param = "prompt"})                            \
+    }
+
+/* ---- the models ---- */
+
+#define FIELDS(list) .fields = list, .field_count = COUNT(list)
+#define MEDIA(list) .media = list, .media_count = COUNT(list)
+
 static const catalog_model models[] = {
-    {"lipsync-2", CATALOG_FAMILY_LIPSYNC, "Lip-sync a video to an audio track (standard).", 60, lipsync_fields,
-     COUNT(lipsync_fields)},
-    {"lipsync-2-pro", CATALOG_FAMILY_LIPSYNC, "Lip-sync a video to an audio track (higher quality).", 90,
-     lipsync_fields, COUNT(lipsync_fields)},
-    {"sync-3", CATALOG_FAMILY_LIPSYNC, "Next-generation professional lip-sync.", 90, sync3_fields, COUNT(sync3_fields)},
-    {"creatify-aurora", CATALOG_FAMILY_TALKING_HEAD, "Talking-head avatar video from a portrait and an audio track.",
-     120, aurora_fields, COUNT(aurora_fields)},
-    {"kling-v3-motion-control", CATALOG_FAMILY_MOTION_CONTROL,
-     "Animate a character image with the motion of a reference video (Kling V3).", 180, kling_fields,
-     COUNT(kling_fields)},
-    {"kling-v2-6-motion-control", CATALOG_FAMILY_MOTION_CONTROL,
-     "Animate a character image with the motion of a reference video (Kling V2.6).", 180, kling_fields,
-     COUNT(kling_fields)},
-    {"sora-2", CATALOG_FAMILY_TEXT_TO_VIDEO, "Text or image to video.", 120, sora_fields, COUNT(sora_fields)},
-    {"sora-2-pro", CATALOG_FAMILY_TEXT_TO_VIDEO, "Text or image to video, higher quality, with generated audio.", 240,
-     sora_fields, COUNT(sora_fields)},
+    {.id = "lipsync-2",
+     .family = CATALOG_FAMILY_LIPSYNC,
+     .description = "Lip-sync a video to an audio track (standard).",
+     .estimated_seconds = 60,
+     FIELDS(lipsync_fields),
+     MEDIA(lipsync_media),
+     .billable = LIPSYNC_BILLING,
+     .sandbox = LIPSYNC_SANDBOX},
+    {.id = "lipsync-2-pro",
+     .family = CATALOG_FAMILY_LIPSYNC,
+     .description = "Lip-sync a video to an audio track (higher quality).",
+     .estimated_seconds = 90,
+     FIELDS(lipsync_fields),
+     MEDIA(lipsync_media),
+     .billable = LIPSYNC_BILLING,
+     .sandbox = LIPSYNC_SANDBOX},
+    {.id = "sync-3",
+     .family = CATALOG_FAMILY_LIPSYNC,
+     .description = "Next-generation professional lip-sync.",
+     .estimated_seconds = 90,
+     FIELDS(sync3_fields),
+     MEDIA(lipsync_media),
+     .billable = LIPSYNC_BILLING,
+     .sandbox = LIPSYNC_SANDBOX},
+    {.id = "creatify-aurora",
+     .family = CATALOG_FAMILY_TALKING_HEAD,
+     .description = "Talking-head avatar video from a portrait and an audio track.",
+     .estimated_seconds = 120,
+     FIELDS(aurora_fields),
+     MEDIA(aurora_media),
+     .billable = BILLING({.seconds = CATALOG_SECONDS_AUDIO}),
+     .sandbox = {.render = CATALOG_RENDER_TALKING_HEAD,
+                 .args = RENDER_ARGS(
+                     {.kind = CATALOG_RENDER_ARG_SHORT_SIDE, .param = "resolution", .pixels = 720})}},
+    {.id = "kling-v3-motion-control",
+     .family = CATALOG_FAMILY_MOTION_CONTROL,
+     .description = "Animate a character image with the motion of a reference video (Kling V3).",
+     .estimated_seconds = 180,
+     FIELDS(kling_fields),
+     MEDIA(kling_media),
+     .billable = BILLING({.seconds = CATALOG_SECONDS_VIDEO}),
+     .sandbox = KLING_SANDBOX},
+    {.id = "kling-v2-6-motion-control",
+     .family = CATALOG_FAMILY_MOTION_CONTROL,
+     .description = "Animate a character image with the motion of a reference video (Kling V2.6).",
+     .estimated_seconds = 180,
+     FIELDS(kling_fields),
+     MEDIA(kling_media),
+     .billable = BILLING({.seconds = CATALOG_SECONDS_VIDEO}),
+     .sandbox = KLING_SANDBOX},
+    {.id = "sora-2",
+     .family = CATALOG_FAMILY_TEXT_TO_VIDEO,
+     .description = "Text or image to video.",
+     .estimated_seconds = 120,
+     FIELDS(sora_fields),
+     MEDIA(sora_media),
+     .billable = SORA_BILLING,
+     .sandbox = SORA_SANDBOX},
+    {.id = "sora-2-pro",
+     .family = CATALOG_FAMILY_TEXT_TO_VIDEO,
+     .description = "Text or image to video, higher quality, with generated audio.",
+     .estimated_seconds = 240,
+     FIELDS(sora_fields),
+     MEDIA(sora_media),
+     .billable = SORA_BILLING,
+     .sandbox = SORA_SANDBOX},
 };
 
 size_t catalog_model_count(void)
@@ -145,4 +278,38 @@ const char *catalog_family_name(catalog_family family)
     case CATALOG_FAMILY_TEXT_TO_VIDEO: return "text_to_video";
     }
     return "unknown";
+}
+
+bool catalog_condition_holds(const catalog_condition *condition, const json_t *params)
+{
+    if (condition->param == NULL) return true;
+    const char *given = json_string_value(json_object_get(params, condition->param));
+    return given != NULL && condition->value != NULL && strcmp(given, condition->value) == 0;
+}
+
+const char *catalog_media_url(const catalog_media_input *input, const json_t *params)
+{
+    const json_t *value = json_object_get(params, input->field);
+    if (input->first_item) value = json_array_get(value, 0);
+    return json_string_value(value);
+}
+
+bool catalog_media_name(const catalog_media_input *input, char *out, size_t out_size)
+{
+    int n = snprintf(out, out_size, input->first_item ? "%s[0]" : "%s", input->field);
+    return n >= 0 && (size_t)n < out_size;
+}
+
+const catalog_length_limit *catalog_media_length_limit(const catalog_media_input *input, const json_t *params)
+{
+    for (const catalog_length_limit *limit = input->length_limits; limit && limit->max_seconds > 0; limit++)
+        if (catalog_condition_holds(&limit->when, params)) return limit;
+    return NULL;
+}
+
+const catalog_field *catalog_model_field(const catalog_model *model, const char *name)
+{
+    for (size_t i = 0; name && i < model->field_count; i++)
+        if (strcmp(model->fields[i].name, name) == 0) return &model->fields[i];
+    return NULL;
 }

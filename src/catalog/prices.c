@@ -196,23 +196,30 @@ char *price_table_default_json(void)
 
 double price_billable_seconds(const catalog_model *model, const json_t *params, const billing_inputs *inputs)
 {
-    switch (model->family) {
-    case CATALOG_FAMILY_LIPSYNC: {
-        const char *mode = json_string_value(json_object_get(params, "sync_mode"));
-        if (mode && strcmp(mode, "cut_off") == 0) return fmin(inputs->video_seconds, inputs->audio_seconds);
-        if (mode && strcmp(mode, "silence") == 0) return inputs->video_seconds;
-        return inputs->audio_seconds; /* loop, bounce, remap */
-    }
-    case CATALOG_FAMILY_TALKING_HEAD:
-        return inputs->audio_seconds;
-    case CATALOG_FAMILY_MOTION_CONTROL:
-        return inputs->video_seconds;
-    case CATALOG_FAMILY_TEXT_TO_VIDEO: {
-        json_t *duration = json_object_get(params, "duration");
-        return json_is_number(duration) ? json_number_value(duration) : 4;
-    }
+    for (const catalog_billing_rule *rule = model->billable; rule && rule->seconds != CATALOG_SECONDS_NONE;
+         rule++) {
+        if (!catalog_condition_holds(&rule->when, params)) continue;
+        switch (rule->seconds) {
+        case CATALOG_SECONDS_AUDIO:
+            return inputs->audio_seconds;
+        case CATALOG_SECONDS_VIDEO:
+            return inputs->video_seconds;
+        case CATALOG_SECONDS_SHORTER:
+            return fmin(inputs->video_seconds, inputs->audio_seconds);
+        case CATALOG_SECONDS_PARAM: {
+            json_t *value = json_object_get(params, rule->param);
+            return json_is_number(value) ? json_number_value(value) : rule->fallback;
+        }
+        case CATALOG_SECONDS_NONE:
+            break;
+        }
     }
     return 0;
+}
+
+bool price_table_has_model(const price_table *table, const char *model_id)
+{
+    return json_object_get(table->models, model_id) != NULL;
 }
 
 static double group_multiplier(const price_table *table, const char *user_group)

@@ -41,8 +41,12 @@ typedef struct billing_inputs {
     double audio_seconds;
 } billing_inputs;
 
-/* Billable seconds of a task with these validated params (catalog_validate's output) and inputs. */
+/* Billable seconds of a task with these validated params (catalog_validate's output) and inputs: the
+ * first of the model's billing rules (catalog_model.billable) whose condition holds; 0 when none does. */
 double price_billable_seconds(const catalog_model *model, const json_t *params, const billing_inputs *inputs);
+
+/* True when the table prices the model (every catalog model should be in the defaults). */
+bool price_table_has_model(const price_table *table, const char *model_id);
 
 typedef struct price_quote {
     int64_t credits; /* to reserve */

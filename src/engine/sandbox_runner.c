@@ -35,8 +35,6 @@ static void report_progress(void *context, int render_percent)
     }
 }
 
-typedef enum { INPUT_VIDEO, INPUT_AUDIO, INPUT_IMAGE } input_kind;
-
 static int fail(sandbox_outcome *outcome, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static int fail(sandbox_outcome *outcome, const char *code, const char *fmt, ...)
@@ -75,9 +73,9 @@ static int link_or_copy(const char *from, const char *to)
 
 /* Downloads one input into dir/name (or takes it from local storage when it is one of our own
  * links) and checks it is the kind of media the field promises. */
-static int fetch_input(const input_source *source, const char *field, const char *url, input_kind kind,
-                       const char *dir, const char *name, char *path, size_t path_size,
-                       sandbox_outcome *outcome)
+static int fetch_input(const input_source *source, const char *field, const char *url,
+                       catalog_media_kind kind, const char *dir, const char *name, char *path,
+                       size_t path_size, sandbox_outcome *outcome)
 {
     if (snprintf(path, path_size, "%s/%s", dir, name) >= (int)path_size)
         return fail(outcome, "internal_error", "%s", "scratch path too long");
@@ -97,8 +95,9 @@ static int fetch_input(const input_source *source, const char *field, const char
     media_info info;
     if (media_probe(path, &info, err, sizeof(err)) != 0)
         return fail(outcome, "input_not_media", "%s is not a media file we can read: %s", field, err);
-    bool fits = (kind == INPUT_VIDEO && info.has_video && !info.is_image) ||
-                (kind == INPUT_AUDIO && info.has_audio) || (kind == INPUT_IMAGE && info.is_image);
+    bool fits = (kind == CATALOG_MEDIA_VIDEO && info.has_video && !info.is_image) ||
+                (kind == CATALOG_MEDIA_AUDIO && info.has_audio) ||
+                (kind == CATALOG_MEDIA_IMAGE && info.is_image);
     static const char *const kind_names[] = {"a video", "an audio file", "an image"};
     if (!fits) return fail(outcome, "input_not_media", "%s is not %s", field, kind_names[kind]);
     return 0;
@@ -107,6 +106,100 @@ static int fetch_input(const input_source *source, const char *field, const char
 static const char *param_string(const json_t *params, const char *name)
 {
     return json_string_value(json_object_get(params, name));
+}
+
+/* Fetches each media input of the model into the slot of its kind (an optional one the params do not
+ * give is skipped). 0, or -1 with the outcome filled. */
+static int fetch_recipe_inputs(const input_source *source, const catalog_model *model, const json_t *params,
+                               const char *scratch, char *const slots[], const char *const slot_names[],
+                               sandbox_outcome *outcome)
+{
+    for (size_t i = 0; i < model->media_count; i++) {
+        const catalog_media_input *input = &model->media[i];
+        char field[64];
+        if (!catalog_media_name(input, field, sizeof(field)) || input->kind > CATALOG_MEDIA_IMAGE)
+            return fail(outcome, "internal_error", "%s", "the catalog's media input is malformed");
+        const char *url = catalog_media_url(input, params);
+        if (url == NULL) {
+            const catalog_field *row = catalog_model_field(model, input->field);
+            if (row == NULL || !row->required) continue;
+            return fail(outcome, "internal_error", "%s is missing from the stored task parameters", field);
+        }
+        if (fetch_input(source, field, url, input->kind, scratch, slot_names[input->kind], slots[input->kind],
+                        PATH_MAX, outcome) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* "<N>p" → N; fallback when the text is absent or not of that form. */
+static int short_side_of(const char *resolution, int fallback)
+{
+    int pixels = 0, consumed = 0;
+    if (resolution && sscanf(resolution, "%dp%n", &pixels, &consumed) == 1 && resolution[consumed] == '\0' &&
+        pixels > 0 && pixels <= 8192)
+        return pixels;
+    return fallback;
+}
+
+static bool is_one_of(const char *text, const char *const *values)
+{
+    for (; text && values && *values; values++)
+        if (strcmp(text, *values) == 0) return true;
+    return false;
+}
+
+/* Fills the job's render kind and parameters from the model's sandbox recipe (catalog.h); false when it
+ * has none. */
+static bool recipe_job(const catalog_model *model, const json_t *params, media_render_job *job)
+{
+    switch (model->sandbox.render) {
+    case CATALOG_RENDER_NONE:
+        return false;
+    case CATALOG_RENDER_LIPSYNC:
+        job->kind = MEDIA_RENDER_LIPSYNC;
+        break;
+    case CATALOG_RENDER_TALKING_HEAD:
+        job->kind = MEDIA_RENDER_TALKING_HEAD;
+        break;
+    case CATALOG_RENDER_MOTION_CONTROL:
+        job->kind = MEDIA_RENDER_MOTION_CONTROL;
+        break;
+    case CATALOG_RENDER_TEST_CARD:
+        job->kind = MEDIA_RENDER_TEST_CARD;
+        break;
+    }
+    for (const catalog_render_arg *arg = model->sandbox.args; arg && arg->kind != CATALOG_RENDER_ARG_NONE;
+         arg++) {
+        const char *text = param_string(params, arg->param);
+        switch (arg->kind) {
+        case CATALOG_RENDER_ARG_NONE:
+            break;
+        case CATALOG_RENDER_ARG_SYNC_MODE:
+            job->sync_mode = text;
+            break;
+        case CATALOG_RENDER_ARG_TEXT:
+            job->text = text;
+            break;
+        case CATALOG_RENDER_ARG_DURATION:
+            job->duration = (double)json_integer_value(json_object_get(params, arg->param));
+            break;
+        case CATALOG_RENDER_ARG_SHORT_SIDE:
+            job->short_side = short_side_of(text, arg->pixels);
+            break;
+        case CATALOG_RENDER_ARG_FRAME: {
+            int short_side = short_side_of(text, arg->pixels), long_side = short_side * 16 / 9;
+            bool portrait = is_one_of(param_string(params, arg->portrait_param), arg->portrait_values);
+            job->width = portrait ? short_side : long_side;
+            job->height = portrait ? long_side : short_side;
+            break;
+        }
+        case CATALOG_RENDER_ARG_KEEP_SOUND:
+            job->keep_original_sound = text == NULL || (arg->value && strcmp(text, arg->value) == 0);
+            break;
+        }
+    }
+    return true;
 }
 
 int sandbox_run_task(store *db, blob_store *blobs, const fetch_policy *fetch, const local_inputs *local,
@@ -132,56 +225,15 @@ int sandbox_run_task(store *db, blob_store *blobs, const fetch_policy *fetch, co
     if (snprintf(output, sizeof(output), "%s/output.mp4", scratch) >= (int)sizeof(output)) goto done;
     job.output_path = output;
 
-    switch (model->family) {
-    case CATALOG_FAMILY_LIPSYNC:
-        if (fetch_input(&source, "video_url", param_string(params, "video_url"), INPUT_VIDEO, scratch,
-                        "video", video, sizeof(video), outcome) != 0 ||
-            fetch_input(&source, "audio_url", param_string(params, "audio_url"), INPUT_AUDIO, scratch,
-                        "audio", audio, sizeof(audio), outcome) != 0)
-            goto done;
-        job.kind = MEDIA_RENDER_LIPSYNC;
-        job.sync_mode = param_string(params, "sync_mode");
-        break;
-    case CATALOG_FAMILY_TALKING_HEAD: {
-        if (fetch_input(&source, "image_url", param_string(params, "image_url"), INPUT_IMAGE, scratch,
-                        "image", image, sizeof(image), outcome) != 0 ||
-            fetch_input(&source, "audio_url", param_string(params, "audio_url"), INPUT_AUDIO, scratch,
-                        "audio", audio, sizeof(audio), outcome) != 0)
-            goto done;
-        const char *resolution = param_string(params, "resolution");
-        job.kind = MEDIA_RENDER_TALKING_HEAD;
-        job.short_side = resolution && strcmp(resolution, "480p") == 0 ? 480 : 720;
-        break;
+    char *slots[] = {
+        [CATALOG_MEDIA_VIDEO] = video, [CATALOG_MEDIA_AUDIO] = audio, [CATALOG_MEDIA_IMAGE] = image};
+    static const char *const slot_names[] = {
+        [CATALOG_MEDIA_VIDEO] = "video", [CATALOG_MEDIA_AUDIO] = "audio", [CATALOG_MEDIA_IMAGE] = "image"};
+    if (!recipe_job(model, params, &job)) {
+        fail(outcome, "internal_error", "the sandbox has no recipe for %s", model->id);
+        goto done;
     }
-    case CATALOG_FAMILY_MOTION_CONTROL: {
-        if (fetch_input(&source, "image_url", param_string(params, "image_url"), INPUT_IMAGE, scratch,
-                        "image", image, sizeof(image), outcome) != 0 ||
-            fetch_input(&source, "video_url", param_string(params, "video_url"), INPUT_VIDEO, scratch,
-                        "video", video, sizeof(video), outcome) != 0)
-            goto done;
-        const char *keep = param_string(params, "keep_original_sound");
-        job.kind = MEDIA_RENDER_MOTION_CONTROL;
-        job.keep_original_sound = keep == NULL || strcmp(keep, "yes") == 0;
-        break;
-    }
-    case CATALOG_FAMILY_TEXT_TO_VIDEO: {
-        const char *first_image = json_string_value(json_array_get(json_object_get(params, "image_urls"), 0));
-        if (first_image != NULL && fetch_input(&source, "image_urls[0]", first_image, INPUT_IMAGE, scratch,
-                                               "image", image, sizeof(image), outcome) != 0)
-            goto done;
-        const char *aspect = param_string(params, "aspect_ratio");
-        const char *resolution = param_string(params, "resolution");
-        bool portrait = aspect && (strcmp(aspect, "9:16") == 0 || strcmp(aspect, "720x1280") == 0);
-        bool full_hd = resolution && strcmp(resolution, "1080p") == 0;
-        int long_side = full_hd ? 1920 : 1280, short_side = full_hd ? 1080 : 720;
-        job.kind = MEDIA_RENDER_TEST_CARD;
-        job.width = portrait ? short_side : long_side;
-        job.height = portrait ? long_side : short_side;
-        job.duration = (double)json_integer_value(json_object_get(params, "duration"));
-        job.text = param_string(params, "prompt");
-        break;
-    }
-    }
+    if (fetch_recipe_inputs(&source, model, params, scratch, slots, slot_names, outcome) != 0) goto done;
     job.video_path = video[0] ? video : NULL;
     job.audio_path = audio[0] ? audio : NULL;
     job.image_path = image[0] ? image : NULL;

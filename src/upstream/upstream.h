@@ -124,7 +124,8 @@ typedef struct upstream_provider {
     const char *name;               /* "fal", "sync", "kling", "openai", "creatify", "sandbox" */
     const char *default_base_url;   /* the provider's real one ("" for the sandbox) */
     const char *credential_form;    /* for help texts: "KEY", "ACCESS_KEY:SECRET_KEY", … */
-    const char *const *models;      /* NULL-terminated: the models it can serve */
+    const char *const *models;      /* NULL-terminated: the models it can serve; NULL = every catalog model
+                                       (the sandbox) */
     /* true when this provider honours the advanced option `field` for `model`. */
     bool (*honours)(const char *model, const char *field);
     /* true when the credential has the provider's form (a non-empty key, "A:B", …). */
@@ -155,7 +156,7 @@ typedef struct upstream_provider {
 const upstream_provider *upstream_provider_find(const char *name);
 /* NULL-terminated list of every provider, sandbox included. */
 const upstream_provider *const *upstream_providers(void);
-/* True when the provider serves the model. */
+/* True when the provider serves the model: it is in its `models`, or, when that is NULL, in the catalog. */
 bool upstream_provider_serves(const upstream_provider *provider, const char *model);
 
 /* True when both absolute URLs have the same scheme, host and port. */

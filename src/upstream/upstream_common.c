@@ -7,6 +7,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "catalog/catalog.h"
 #include "upstream/upstream.h"
 #include "upstream/upstream_providers.h"
 
@@ -21,15 +22,12 @@ static bool sandbox_credential_valid(const char *credential)
     return credential == NULL || credential[0] == '\0';
 }
 
-static const char *const sandbox_models[] = {"lipsync-2", "lipsync-2-pro", "sync-3", "creatify-aurora",
-                                             "kling-v3-motion-control", "kling-v2-6-motion-control",
-                                             "sora-2", "sora-2-pro", NULL};
-
+/* The sandbox renders every catalog model from its row's recipe: it has no list of its own. */
 const upstream_provider upstream_sandbox = {
     .name = "sandbox",
     .default_base_url = "",
     .credential_form = "(none)",
-    .models = sandbox_models,
+    .models = NULL,
     .honours = sandbox_honours,
     .credential_valid = sandbox_credential_valid,
 };
@@ -52,6 +50,7 @@ const upstream_provider *upstream_provider_find(const char *name)
 
 bool upstream_provider_serves(const upstream_provider *provider, const char *model)
 {
+    if (provider->models == NULL) return catalog_model_find(model) != NULL; /* every catalog model */
     for (size_t i = 0; model && provider->models[i]; i++)
         if (strcmp(provider->models[i], model) == 0) return true;
     return false;
