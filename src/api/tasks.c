@@ -124,8 +124,7 @@ void api_tasks_get(http_exchange *exchange)
         bool sync = has_sync == 1 && (strcmp(sync_upstream, "true") == 0 || strcmp(sync_upstream, "1") == 0);
         /* A task on a provider channel: ask the provider now and answer with what it says, waiting a
          * bounded time. The sandbox has no upstream: its stored state is always current. */
-        if (sync && !task_state_is_terminal(task.state) && task.channel[0] && task.upstream_json != NULL &&
-            strstr(task.upstream_json, "\"phase\":\"sandbox\"") == NULL) {
+        if (sync && task_view_on_provider(&task)) {
             engine_poll_now(thread->app->engine, id);
             wait_for_upstream(exchange, &task);
         } else {
