@@ -10,6 +10,7 @@ packages=(
   ffmpeg fonts-dejavu-core
   libcmocka-dev python3-pytest python3-requests python3-cryptography
   clang libclang-rt-14-dev
+  universal-ctags
 )
 if [ "${1:-}" = "--bench" ]; then packages+=(wrk nginx-light); fi
 # Node.js runs the providers' official clients in the tests; any node ≥ 18 will do (Debian's, or one

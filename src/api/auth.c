@@ -24,7 +24,7 @@ static bool within_rate_limit(h2o_req_t *req, const key_record *key)
     http_add_header(req, "retry-after", retry);
     snprintf(message, sizeof(message), "Rate limit of %d requests per minute reached; retry in %d s.",
              verdict.limit, verdict.reset_seconds);
-    http_send_error_fields(req, 429, ERR_TYPE_RATE_LIMIT, "rate_limit_exceeded", NULL, message);
+    http_send_error_code(req, "rate_limit_exceeded", NULL, "%s", message);
     return false;
 }
 
@@ -77,13 +77,12 @@ static bool find_key(api_thread *thread, h2o_iovec_t header, key_record *key, re
             return true;
         }
         if (status == STORE_ERROR) {
-            reelay_error_set(err, 500, ERR_TYPE_SERVER, "internal_error", NULL,
-                             "The key could not be checked; retry later.");
+            reelay_error_raise(err, "internal_error", NULL, "The key could not be checked; retry later.");
             return false;
         }
         problem = "Invalid API key: it is unknown, revoked or expired.";
     }
-    reelay_error_set(err, 401, ERR_TYPE_AUTHENTICATION, "invalid_api_key", NULL, "%s", problem);
+    reelay_error_raise(err, "invalid_api_key", NULL, "%s", problem);
     return false;
 }
 

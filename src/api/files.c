@@ -142,11 +142,10 @@ bool api_files_authorize(http_exchange *exchange)
         return true;
     }
     if (verdict == LINK_EXPIRED)
-        http_send_error_fields(
-            req, 410, ERR_TYPE_NOT_FOUND, "link_expired", NULL,
-            "This link has expired; fetch the task again for a fresh one while it is kept.");
+        http_send_error_code(req, "link_expired", NULL,
+                             "This link has expired; fetch the task again for a fresh one while it is kept.");
     else
-        http_send_error_fields(req, 403, ERR_TYPE_PERMISSION, "invalid_signature", NULL,
-                               "This link is not valid: it is incomplete or has been altered.");
+        http_send_error_code(req, "invalid_link_signature", NULL,
+                             "This link is not valid: it is incomplete or has been altered.");
     return false;
 }

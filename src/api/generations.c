@@ -41,26 +41,23 @@ bool api_content_type_is_json(h2o_req_t *req)
 json_t *api_parse_json_object(h2o_req_t *req, reelay_error *err)
 {
     if (!api_content_type_is_json(req)) {
-        reelay_error_set(err, 400, ERR_TYPE_INVALID_REQUEST, "invalid_content_type", NULL,
-                         "Content-Type must be application/json.");
+        reelay_error_raise(err, "invalid_content_type", NULL, "Content-Type must be application/json.");
         return NULL;
     }
     if (req->entity.base == NULL || req->entity.len == 0) {
-        reelay_error_set(err, 400, ERR_TYPE_INVALID_REQUEST, "invalid_json", NULL,
-                         "The request body is empty.");
+        reelay_error_raise(err, "invalid_json", NULL, "The request body is empty.");
         return NULL;
     }
     json_error_t parse_error;
     json_t *body = json_loadb(req->entity.base, req->entity.len, JSON_REJECT_DUPLICATES, &parse_error);
     if (body == NULL) {
-        reelay_error_set(err, 400, ERR_TYPE_INVALID_REQUEST, "invalid_json", NULL,
-                         "The request body is not valid JSON: %s (line %d, column %d).", parse_error.text,
-                         parse_error.line, parse_error.column);
+        reelay_error_raise(err, "invalid_json", NULL,
+                           "The request body is not valid JSON: %s (line %d, column %d).", parse_error.text,
+                           parse_error.line, parse_error.column);
     } else if (!json_is_object(body)) {
         json_decref(body);
         body = NULL;
-        reelay_error_set(err, 400, ERR_TYPE_INVALID_REQUEST, "invalid_json", NULL,
-                         "The request body must be a JSON object.");
+        reelay_error_raise(err, "invalid_json", NULL, "The request body must be a JSON object.");
     }
     return body;
 }
@@ -184,29 +181,28 @@ static bool inputs_acceptable(const pending_submission *submission, reelay_error
     for (size_t i = 0; i < submission->input_count; i++) {
         const submission_input *input = &submission->inputs[i];
         if (input->probed != 0) {
-            bool ours = strcmp(input->code, "internal_error") == 0; /* not the input's fault: retry later */
-            reelay_error_set(err, ours ? 500 : 422, ours ? ERR_TYPE_SERVER : ERR_TYPE_INVALID_REQUEST,
-                             input->code, input->field, "%s: %s", input->field, input->message);
+            /* the probe's code: 422 for the input's fault, internal_error (500) for ours — retry later */
+            reelay_error_raise(err, input->code, input->field, "%s: %s", input->field, input->message);
             return false;
         }
         const char *problem = format_problem(input);
         if (problem) {
-            reelay_error_set(err, 422, ERR_TYPE_INVALID_REQUEST, "unsupported_media_format", input->field,
-                             "%s %s; it is %s.", input->field, problem,
-                             input->info.container[0] ? input->info.container : "an unknown format");
+            reelay_error_raise(err, "unsupported_media_format", input->field, "%s %s; it is %s.",
+                               input->field, problem,
+                               input->info.container[0] ? input->info.container : "an unknown format");
             return false;
         }
         /* a length is what the price and the limits are made of: without one the input is refused */
         if (input->rule->needs_duration && !(isfinite(input->info.duration) && input->info.duration > 0)) {
-            reelay_error_set(err, 422, ERR_TYPE_INVALID_REQUEST, "input_not_media", input->field,
-                             "%s has no readable duration.", input->field);
+            reelay_error_raise(err, "input_not_media", input->field, "%s has no readable duration.",
+                               input->field);
             return false;
         }
         const catalog_length_limit *limit = catalog_media_length_limit(input->rule, submission->params);
         if (limit && input->info.duration > limit->max_seconds + 0.05) {
-            reelay_error_set(err, 422, ERR_TYPE_INVALID_REQUEST, "input_too_long", input->field,
-                             "%s is %.1f s long; at most %.0f s is allowed %s.", input->field,
-                             input->info.duration, limit->max_seconds, limit->why);
+            reelay_error_raise(err, "input_too_long", input->field,
+                               "%s is %.1f s long; at most %.0f s is allowed %s.", input->field,
+                               input->info.duration, limit->max_seconds, limit->why);
             return false;
         }
     }
@@ -257,8 +253,8 @@ static void send_existing(api_thread *thread, h2o_req_t *req, const char *task_i
 {
     task_record task;
     if (store_task_get(thread->db, task_id, &task) != STORE_OK) {
-        http_send_error_fields(req, 500, ERR_TYPE_SERVER, "internal_error", NULL,
-                               "The task of this Idempotency-Key could not be read; retry later.");
+        http_send_error_code(req, "internal_error", NULL,
+                             "The task of this Idempotency-Key could not be read; retry later.");
         return;
     }
     const catalog_model *model = catalog_model_find(task.model);
@@ -269,8 +265,8 @@ static void send_existing(api_thread *thread, h2o_req_t *req, const char *task_i
 
 static void send_idempotency_reused(h2o_req_t *req)
 {
-    http_send_error_fields(
-        req, 422, ERR_TYPE_INVALID_REQUEST, "idempotency_key_reused", "Idempotency-Key",
+    http_send_error_code(
+        req, "idempotency_key_reused", "Idempotency-Key",
         "This Idempotency-Key was used in the last 24 hours with a different request body; use a "
         "new key for a new request.");
 }
@@ -283,8 +279,8 @@ static void answer_admitted(pending_submission *submission, store_status stored)
     if (stored != STORE_OK) {
         /* Nothing was created, so a retry is safe: say so with a 503 rather than a bare 500. */
         http_add_header(req, "retry-after", "1");
-        http_send_error_fields(req, 503, ERR_TYPE_SERVICE_UNAVAILABLE, "store_unavailable", NULL,
-                               "The task could not be stored; nothing was created. Retry later.");
+        http_send_error_code(req, "store_unavailable", NULL,
+                             "The task could not be stored; nothing was created. Retry later.");
         return;
     }
     const task_admission *admission = &submission->admission;
@@ -304,7 +300,7 @@ static void answer_admitted(pending_submission *submission, store_status stored)
         snprintf(message, sizeof(message),
                  "This task needs %lld credits and the key has %lld available; top up and retry.",
                  (long long)task->credits_reserved, (long long)admission->available);
-        http_send_error_fields(req, 402, ERR_TYPE_INSUFFICIENT_QUOTA, "insufficient_quota", NULL, message);
+        http_send_error_code(req, "insufficient_quota", NULL, "%s", message);
         return;
     case ADMIT_TOO_MANY_TASKS:
         snprintf(message, sizeof(message),
@@ -312,7 +308,7 @@ static void answer_admitted(pending_submission *submission, store_status stored)
                  submission->key.max_concurrent);
         http_add_header(req, "retry-after", "5");
         api_add_rate_headers(req, submission->key.max_concurrent, 0, 5);
-        http_send_error_fields(req, 429, ERR_TYPE_RATE_LIMIT, "too_many_concurrent_tasks", NULL, message);
+        http_send_error_code(req, "too_many_concurrent_tasks", NULL, "%s", message);
         return;
     }
 }
@@ -436,8 +432,7 @@ static void price_and_queue(pending_submission *submission, h2o_req_t *req)
         task->credits_reserved = quote.credits;
         task->billing_json = price_quote_json(&quote);
         if (task->billing_json == NULL) {
-            http_send_error_fields(req, 500, ERR_TYPE_SERVER, "internal_error", NULL,
-                                   "The task could not be priced.");
+            http_send_error_code(req, "internal_error", NULL, "The task could not be priced.");
             submission_free(submission);
             return;
         }
@@ -486,9 +481,8 @@ static bool read_idempotency_key(h2o_req_t *req, char out[STORE_IDEMPOTENCY_KEY_
     for (size_t i = 0; ok && i < value.len; i++)
         ok = value.base[i] >= 0x20 && value.base[i] < 0x7f;
     if (!ok) {
-        http_send_error_fields(req, 400, ERR_TYPE_INVALID_REQUEST, "invalid_idempotency_key",
-                               "Idempotency-Key",
-                               "Idempotency-Key must be 1 to 255 printable ASCII characters.");
+        http_send_error_code(req, "invalid_idempotency_key", "Idempotency-Key",
+                             "Idempotency-Key must be 1 to 255 printable ASCII characters.");
         return false;
     }
     memcpy(out, value.base, value.len);
@@ -504,8 +498,7 @@ static bool refuse_unroutable(h2o_req_t *req, routing_verdict route, const catal
         char message[160];
         snprintf(message, sizeof(message), "No enabled channel serves %s right now; retry later.", model->id);
         http_add_header(req, "retry-after", "30");
-        http_send_error_fields(req, 503, ERR_TYPE_SERVICE_UNAVAILABLE, "no_available_channel", "model",
-                               message);
+        http_send_error_code(req, "no_available_channel", "model", "%s", message);
         return true;
     }
     if (route == ROUTING_UNSUPPORTED) {
@@ -522,8 +515,7 @@ static bool refuse_unroutable(h2o_req_t *req, routing_verdict route, const catal
         snprintf(message, sizeof(message),
                  "No available channel for %s supports the advanced option(s) %s; remove them and retry.",
                  model->id, names);
-        http_send_error_fields(req, 422, ERR_TYPE_INVALID_REQUEST, "unsupported_advanced_options", names,
-                               message);
+        http_send_error_code(req, "unsupported_advanced_options", names, "%s", message);
         return true;
     }
     return false;
@@ -557,8 +549,7 @@ void api_generations_create(http_exchange *exchange)
     char why[200];
     if (callback && !callback_url_acceptable(callback, app->fetch_allow, why, sizeof(why))) {
         json_decref(params), json_decref(advanced);
-        http_send_error_fields(req, 422, ERR_TYPE_INVALID_REQUEST, "invalid_callback_url", "callback_url",
-                               why);
+        http_send_error_code(req, "invalid_callback_url", "callback_url", "%s", why);
         return;
     }
     /* "The same request" is the same validated parameters: key order, spacing and spelled-out defaults
@@ -568,7 +559,7 @@ void api_generations_create(http_exchange *exchange)
         char *canonical = json_dumps(params, JSON_COMPACT | JSON_SORT_KEYS);
         if (canonical == NULL) {
             json_decref(params), json_decref(advanced);
-            http_send_error_fields(req, 500, ERR_TYPE_SERVER, "internal_error", NULL, "Out of memory.");
+            http_send_error_code(req, "internal_error", NULL, "Out of memory.");
             return;
         }
         crypto_hash_sha256(request_hash, (const unsigned char *)canonical, strlen(canonical));
@@ -597,8 +588,8 @@ void api_generations_create(http_exchange *exchange)
     pending_submission *submission = calloc(1, sizeof(*submission));
     if (submission == NULL) {
         json_decref(params), json_decref(advanced);
-        http_send_error_fields(req, 503, ERR_TYPE_SERVICE_UNAVAILABLE, "overloaded", NULL,
-                               "The server is out of memory; nothing was created. Retry later.");
+        http_send_error_code(req, "overloaded", NULL,
+                             "The server is out of memory; nothing was created. Retry later.");
         return;
     }
     submission->thread = thread;
@@ -627,7 +618,7 @@ void api_generations_create(http_exchange *exchange)
     json_decref(advanced);
     if (task->params_json == NULL) {
         submission_free(submission);
-        http_send_error_fields(req, 500, ERR_TYPE_SERVER, "internal_error", NULL, "Out of memory.");
+        http_send_error_code(req, "internal_error", NULL, "Out of memory.");
         return;
     }
     collect_inputs(submission);
@@ -639,7 +630,7 @@ void api_generations_create(http_exchange *exchange)
     if (offloaded != HTTP_OFFLOAD_QUEUED) {
         submission_free(submission);
         if (offloaded == HTTP_OFFLOAD_REFUSED) return;
-        http_send_error_fields(req, 503, ERR_TYPE_SERVICE_UNAVAILABLE, "overloaded", NULL,
-                               "The inputs could not be checked now; nothing was created. Retry later.");
+        http_send_error_code(req, "overloaded", NULL,
+                             "The inputs could not be checked now; nothing was created. Retry later.");
     }
 }

@@ -5,7 +5,7 @@
 
 #include "api/input_checks.h"
 
-static const char *code_for(input_probe_kind kind)
+const char *api_input_probe_code(input_probe_kind kind)
 {
     switch (kind) {
     case INPUT_PROBE_OK:
@@ -58,7 +58,7 @@ int api_input_probe(void *context, const char *url, media_info *info, char *code
     api_input_checks *checks = context;
     input_probe_error err;
     if (input_probe(&checks->config, url, info, &err) == 0) return 0;
-    snprintf(code, code_size, "%s", code_for(err.kind));
+    snprintf(code, code_size, "%s", api_input_probe_code(err.kind));
     snprintf(message, message_size, "%s",
              err.message[0] ? err.message : "the input could not be read as media");
     return -1;

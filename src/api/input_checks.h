@@ -18,6 +18,11 @@ typedef struct api_input_checks {
 int api_input_checks_init(api_input_checks *checks, const fetch_policy *policy, const local_inputs *local);
 void api_input_checks_done(api_input_checks *checks);
 
+/* The error code (a 422 row of util/error.h's table) a probe failure is answered with: "input_unreachable",
+ * "input_blocked", "input_too_large", "input_not_media", "input_timeout", "invalid_url"; "ok" for
+ * INPUT_PROBE_OK. */
+const char *api_input_probe_code(input_probe_kind kind);
+
 /* api_app.probe_input over checks (the context): 0 with *info, or -1 with the API's code
  * (input_unreachable, input_blocked, input_too_large, input_not_media, input_timeout, invalid_url) and a
  * message without the URL. */

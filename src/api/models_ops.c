@@ -85,8 +85,7 @@ void api_models_list(http_exchange *exchange)
         }
     }
     if (body.base == NULL) {
-        http_send_error_fields(req, 500, ERR_TYPE_SERVER, "internal_error", NULL,
-                               "The catalog is unavailable.");
+        http_send_error_code(req, "internal_error", NULL, "The catalog is unavailable.");
         return;
     }
     http_send_json(req, 200, body.base, body.len);
@@ -100,8 +99,8 @@ void api_balance_get(http_exchange *exchange)
     if (!api_authenticate(exchange, &key)) return;
     credit_balance balance;
     if (store_credits_balance(thread->db, key.id, &balance) != STORE_OK) {
-        http_send_error_fields(exchange->req, 500, ERR_TYPE_SERVER, "internal_error", NULL,
-                               "The balance could not be read; retry later.");
+        http_send_error_code(exchange->req, "internal_error", NULL,
+                             "The balance could not be read; retry later.");
         return;
     }
     char body[256];

@@ -21,8 +21,7 @@ void api_task_write(const api_app *app, const task_record *task, json_text *out)
 void api_send_json_text(h2o_req_t *req, int status, json_text *text)
 {
     if (text->failed || text->data == NULL)
-        http_send_error_fields(req, 500, ERR_TYPE_SERVER, "internal_error", NULL,
-                               "The response could not be built.");
+        http_send_error_code(req, "internal_error", NULL, "The response could not be built.");
     else
         http_send_json(req, status, text->data, text->length);
     json_text_free(text);
@@ -30,8 +29,7 @@ void api_send_json_text(h2o_req_t *req, int status, json_text *text)
 
 static void send_task_not_found(h2o_req_t *req)
 {
-    http_send_error_fields(req, 404, ERR_TYPE_NOT_FOUND, "task_not_found", "task_id",
-                           "Task ID does not exist.");
+    http_send_error_code(req, "task_not_found", "task_id", "Task ID does not exist.");
 }
 
 /* Reads path parameter 0 as a task id; sends 404 and returns false for anything that cannot be one. */
@@ -71,8 +69,7 @@ static void waiter_check(h2o_timeout_entry_t *entry)
     task_record task;
     store_status status = store_task_get(waiter->thread->db, waiter->id, &task);
     if (status != STORE_OK) {
-        http_send_error_fields(waiter->req, 500, ERR_TYPE_SERVER, "internal_error", NULL,
-                               "The task could not be read.");
+        http_send_error_code(waiter->req, "internal_error", NULL, "The task could not be read.");
         return;
     }
     bool changed = task.state != waiter->state || task.progress != waiter->progress ||
@@ -115,8 +112,8 @@ void api_tasks_get(http_exchange *exchange)
     if (has_sync < 0 ||
         (has_sync == 1 && strcmp(sync_upstream, "true") != 0 && strcmp(sync_upstream, "false") != 0 &&
          strcmp(sync_upstream, "1") != 0 && strcmp(sync_upstream, "0") != 0)) {
-        http_send_error_fields(exchange->req, 422, ERR_TYPE_INVALID_REQUEST, "invalid_value", "sync_upstream",
-                               "sync_upstream must be true or false.");
+        http_send_error_code(exchange->req, "invalid_value", "sync_upstream",
+                             "sync_upstream must be true or false.");
         return;
     }
     char id[IDS_TASK_ID_SIZE];
@@ -127,8 +124,7 @@ void api_tasks_get(http_exchange *exchange)
         bool sync = has_sync == 1 && (strcmp(sync_upstream, "true") == 0 || strcmp(sync_upstream, "1") == 0);
         /* A task on a provider channel: ask the provider now and answer with what it says, waiting a
          * bounded time. The sandbox has no upstream: its stored state is always current. */
-        if (sync && !task_state_is_terminal(task.state) && task.channel[0] && task.upstream_json != NULL &&
-            strstr(task.upstream_json, "\"phase\":\"sandbox\"") == NULL) {
+        if (sync && task_view_on_provider(&task)) {
             engine_poll_now(thread->app->engine, id);
             wait_for_upstream(exchange, &task);
         } else {
@@ -137,8 +133,7 @@ void api_tasks_get(http_exchange *exchange)
             api_send_json_text(exchange->req, 200, &text);
         }
     } else if (status == STORE_ERROR) {
-        http_send_error_fields(exchange->req, 500, ERR_TYPE_SERVER, "internal_error", NULL,
-                               "The task could not be read.");
+        http_send_error_code(exchange->req, "internal_error", NULL, "The task could not be read.");
     } else {
         send_task_not_found(exchange->req);
     }
@@ -158,16 +153,14 @@ void api_tasks_list(http_exchange *exchange)
         char *end = NULL;
         long limit = has > 0 ? strtol(limit_text, &end, 10) : 0;
         if (has < 0 || end == limit_text || *end != '\0' || limit < 1 || limit > 100) {
-            http_send_error_fields(req, 422, ERR_TYPE_INVALID_REQUEST, "out_of_range", "limit",
-                                   "limit must be an integer from 1 to 100.");
+            http_send_error_code(req, "out_of_range", "limit", "limit must be an integer from 1 to 100.");
             return;
         }
         query.limit = (int)limit;
     }
     if ((has = http_query_param(req, "after", after, sizeof(after))) != 0) {
         if (has < 0 || !ids_task_is_valid(after)) {
-            http_send_error_fields(req, 422, ERR_TYPE_INVALID_REQUEST, "invalid_value", "after",
-                                   "after must be the id of one of your tasks.");
+            http_send_error_code(req, "invalid_value", "after", "after must be the id of one of your tasks.");
             return;
         }
         query.after_id = after;
@@ -176,17 +169,16 @@ void api_tasks_list(http_exchange *exchange)
         task_state state;
         if (has < 0 || !task_state_parse(status_text, &state) || state == TASK_SUBMITTING ||
             state == TASK_FINALIZING) {
-            http_send_error_fields(
-                req, 422, ERR_TYPE_INVALID_REQUEST, "invalid_value", "status",
-                "status must be one of pending, processing, completed, failed, cancelled.");
+            http_send_error_code(req, "invalid_value", "status",
+                                 "status must be one of pending, processing, completed, failed, cancelled.");
             return;
         }
         query.state = (int)state;
     }
     if ((has = http_query_param(req, "model", model, sizeof(model))) != 0) {
         if (has < 0 || catalog_model_find(model) == NULL) {
-            http_send_error_fields(req, 422, ERR_TYPE_INVALID_REQUEST, "model_not_found", "model",
-                                   "model must be one of the models listed by GET /v1/models.");
+            http_send_error_code(req, "model_not_found", "model",
+                                 "model must be one of the models listed by GET /v1/models.");
             return;
         }
         query.model = model;
@@ -196,13 +188,11 @@ void api_tasks_list(http_exchange *exchange)
     bool has_more = false;
     store_status status = store_task_list(thread->db, &query, &tasks, &count, &has_more);
     if (status == STORE_NOT_FOUND) {
-        http_send_error_fields(req, 422, ERR_TYPE_INVALID_REQUEST, "invalid_value", "after",
-                               "after must be the id of one of your tasks.");
+        http_send_error_code(req, "invalid_value", "after", "after must be the id of one of your tasks.");
         return;
     }
     if (status != STORE_OK) {
-        http_send_error_fields(req, 500, ERR_TYPE_SERVER, "internal_error", NULL,
-                               "The tasks could not be read.");
+        http_send_error_code(req, "internal_error", NULL, "The tasks could not be read.");
         return;
     }
     json_text text = {0};
@@ -229,22 +219,20 @@ void api_tasks_cancel(http_exchange *exchange)
         return;
     }
     if (status == STORE_CONFLICT) {
-        http_send_error_fields(
-            exchange->req, 409, ERR_TYPE_CONFLICT, "task_not_cancellable", "task_id",
+        http_send_error_code(
+            exchange->req, "task_not_cancellable", "task_id",
             "The task has already finished; only pending or processing tasks can be cancelled.");
         return;
     }
     if (status != STORE_OK) {
-        http_send_error_fields(exchange->req, 500, ERR_TYPE_SERVER, "internal_error", NULL,
-                               "The task could not be cancelled.");
+        http_send_error_code(exchange->req, "internal_error", NULL, "The task could not be cancelled.");
         return;
     }
     engine_cancel(thread->app->engine, id);
     log_info("task", "task=%s state=cancelled key=%s", id, key.id);
     task_record task;
     if (store_task_get(thread->db, id, &task) != STORE_OK) {
-        http_send_error_fields(exchange->req, 500, ERR_TYPE_SERVER, "internal_error", NULL,
-                               "The task could not be read.");
+        http_send_error_code(exchange->req, "internal_error", NULL, "The task could not be read.");
         return;
     }
     json_text text = {0};

@@ -80,8 +80,7 @@ static int write_all(int fd, const void *data, size_t length)
 static void send_server_error(h2o_req_t *req, const char *what)
 {
     log_error("upload failed", "step=\"%s\"", what);
-    http_send_error_fields(req, 500, ERR_TYPE_SERVER, "internal_error", NULL,
-                           "The upload could not be stored; retry later.");
+    http_send_error_code(req, "internal_error", NULL, "The upload could not be stored; retry later.");
 }
 
 static void send_too_large(h2o_req_t *req, const api_app *app, const char *param)
@@ -89,7 +88,7 @@ static void send_too_large(h2o_req_t *req, const api_app *app, const char *param
     char message[128];
     snprintf(message, sizeof(message), "The file is larger than the limit of %lld bytes.",
              (long long)app->max_upload_bytes);
-    http_send_error_fields(req, 413, ERR_TYPE_INVALID_REQUEST, "file_too_large", param, message);
+    http_send_error_code(req, "file_too_large", param, "%s", message);
 }
 
 /* Moves the finished scratch file into storage as the key's upload and answers 200 (or the error). */
@@ -146,7 +145,7 @@ static void store_upload(api_thread *thread, h2o_req_t *req, const char *key_id,
                      auto_cleanup
                          ? " even after removing its older auto_cleanup uploads"
                          : "; delete or wait for older uploads to expire, or send auto_cleanup: true");
-            http_send_error_fields(req, 403, ERR_TYPE_PERMISSION, "storage_quota_exceeded", NULL, message);
+            http_send_error_code(req, "storage_quota_exceeded", NULL, "%s", message);
         } else {
             send_server_error(req, "record the upload");
         }
@@ -227,8 +226,8 @@ void api_uploads_stream(http_exchange *exchange)
     if (!api_authenticate(exchange, &key)) return;
     h2o_iovec_t boundary;
     if (http_multipart_boundary(http_request_header(req, "content-type"), &boundary) != 0) {
-        http_send_error_fields(req, 400, ERR_TYPE_INVALID_REQUEST, "invalid_content_type", NULL,
-                               "Content-Type must be multipart/form-data with a boundary.");
+        http_send_error_code(req, "invalid_content_type", NULL,
+                             "Content-Type must be multipart/form-data with a boundary.");
         return;
     }
     http_multipart_part parts[MAX_FORM_PARTS];
@@ -238,7 +237,7 @@ void api_uploads_stream(http_exchange *exchange)
                              &parse_error) != 0) {
         char message[160];
         snprintf(message, sizeof(message), "The multipart body is malformed: %s.", parse_error);
-        http_send_error_fields(req, 400, ERR_TYPE_INVALID_REQUEST, "invalid_multipart", NULL, message);
+        http_send_error_code(req, "invalid_multipart", NULL, "%s", message);
         return;
     }
     const http_multipart_part *file = NULL, *file_name = NULL, *auto_cleanup_part = NULL;
@@ -251,28 +250,26 @@ void api_uploads_stream(http_exchange *exchange)
         if (*slot != NULL) {
             char name[32];
             snprintf(name, sizeof(name), "%.*s", (int)parts[i].name.len, parts[i].name.base);
-            http_send_error_fields(req, 400, ERR_TYPE_INVALID_REQUEST, "duplicate_field", name,
-                                   "This form field appears more than once.");
+            http_send_error_code(req, "duplicate_form_field", name,
+                                 "This form field appears more than once.");
             return;
         }
         *slot = &parts[i];
     }
     if (file == NULL) {
-        http_send_error_fields(req, 400, ERR_TYPE_INVALID_REQUEST, "missing_field", "file",
-                               "The form has no file part named \"file\".");
+        http_send_error_code(req, "missing_field", "file", "The form has no file part named \"file\".");
         return;
     }
     bool auto_cleanup = true;
     if (auto_cleanup_part && parse_form_bool(auto_cleanup_part->data, &auto_cleanup) != 0) {
-        http_send_error_fields(req, 400, ERR_TYPE_INVALID_REQUEST, "invalid_field", "auto_cleanup",
-                               "auto_cleanup must be true or false.");
+        http_send_error_code(req, "invalid_field", "auto_cleanup", "auto_cleanup must be true or false.");
         return;
     }
     char filename[4 * API_FILE_NAME_MAX + 1];
     if (file_name) {
         if (!api_file_name_sanitize(file_name->data.base, file_name->data.len, filename, sizeof(filename))) {
-            http_send_error_fields(req, 400, ERR_TYPE_INVALID_REQUEST, "invalid_field", "file_name",
-                                   "file_name must contain letters or digits.");
+            http_send_error_code(req, "invalid_field", "file_name",
+                                 "file_name must contain letters or digits.");
             return;
         }
     } else if (file->filename.base == NULL ||
@@ -284,8 +281,7 @@ void api_uploads_stream(http_exchange *exchange)
         return;
     }
     if (file->data.len == 0) {
-        http_send_error_fields(req, 400, ERR_TYPE_INVALID_REQUEST, "empty_file", "file",
-                               "The file is empty.");
+        http_send_error_code(req, "empty_file", "file", "The file is empty.");
         return;
     }
     char declared[128] = "";
@@ -305,8 +301,7 @@ static int read_common_fields(h2o_req_t *req, json_t *body, bool *auto_cleanup, 
     *auto_cleanup = true;
     if (cleanup && !json_is_null(cleanup)) {
         if (!json_is_boolean(cleanup)) {
-            http_send_error_fields(req, 400, ERR_TYPE_INVALID_REQUEST, "invalid_field", "auto_cleanup",
-                                   "auto_cleanup must be a boolean.");
+            http_send_error_code(req, "invalid_field", "auto_cleanup", "auto_cleanup must be a boolean.");
             return -1;
         }
         *auto_cleanup = json_is_true(cleanup);
@@ -315,8 +310,7 @@ static int read_common_fields(h2o_req_t *req, json_t *body, bool *auto_cleanup, 
     *file_name = NULL;
     if (name && !json_is_null(name)) {
         if (!json_is_string(name)) {
-            http_send_error_fields(req, 400, ERR_TYPE_INVALID_REQUEST, "invalid_field", "file_name",
-                                   "file_name must be a string.");
+            http_send_error_code(req, "invalid_field", "file_name", "file_name must be a string.");
             return -1;
         }
         *file_name = json_string_value(name);
@@ -452,16 +446,15 @@ static void base64_upload_answer(base64_upload *job, h2o_req_t *req)
     case JSON_SCAN_INVALID:
         snprintf(message, sizeof(message), "The request body is not valid JSON: %s (at byte %llu).",
                  job->scan.error, (unsigned long long)job->scan.error_offset);
-        http_send_error_fields(req, 400, ERR_TYPE_INVALID_REQUEST, "invalid_json", NULL, message);
+        http_send_error_code(req, "invalid_json", NULL, "%s", message);
         return;
     case JSON_SCAN_NOT_OBJECT:
-        http_send_error_fields(req, 400, ERR_TYPE_INVALID_REQUEST, "invalid_json", NULL,
-                               "The request body must be a JSON object.");
+        http_send_error_code(req, "invalid_json", NULL, "The request body must be a JSON object.");
         return;
     case JSON_SCAN_TOO_LARGE:
         snprintf(message, sizeof(message),
                  "The members other than file_data are larger than %zu bytes in all.", app->max_json_bytes);
-        http_send_error_fields(req, 413, ERR_TYPE_INVALID_REQUEST, "request_too_large", NULL, message);
+        http_send_error_code(req, "request_too_large", NULL, "%s", message);
         return;
     default:
         send_server_error(req, job->write_failed ? "write the scratch file" : "read the body");
@@ -472,21 +465,20 @@ static void base64_upload_answer(base64_upload *job, h2o_req_t *req)
     if (read_common_fields(req, job->scan.members, &auto_cleanup, &file_name) != 0) return;
     if (!job->scan.streamed || job->scan.streamed_length == 0) {
         bool present = json_object_get(job->scan.members, "file_data") != NULL || job->scan.streamed;
-        http_send_error_fields(req, 400, ERR_TYPE_INVALID_REQUEST,
-                               present ? "invalid_field" : "missing_field", "file_data",
-                               "file_data must be a non-empty base64 string.");
+        http_send_error_code(req, present ? "invalid_field" : "missing_field", "file_data",
+                             "file_data must be a non-empty base64 string.");
         return;
     }
     if (job->data_url_invalid) {
-        http_send_error_fields(req, 400, ERR_TYPE_INVALID_REQUEST, "invalid_field", "file_data",
-                               "A data: URL in file_data must be base64 (data:<type>;base64,<data>).");
+        http_send_error_code(req, "invalid_field", "file_data",
+                             "A data: URL in file_data must be base64 (data:<type>;base64,<data>).");
         return;
     }
     char filename[4 * API_FILE_NAME_MAX + 1];
     if (file_name) {
         if (!api_file_name_sanitize(file_name, strlen(file_name), filename, sizeof(filename))) {
-            http_send_error_fields(req, 400, ERR_TYPE_INVALID_REQUEST, "invalid_field", "file_name",
-                                   "file_name must contain letters or digits.");
+            http_send_error_code(req, "invalid_field", "file_name",
+                                 "file_name must contain letters or digits.");
             return;
         }
     } else {
@@ -499,7 +491,7 @@ static void base64_upload_answer(base64_upload *job, h2o_req_t *req)
     }
     if (job->decoder.status == BASE64_STREAM_INVALID) {
         snprintf(message, sizeof(message), "file_data is not valid base64: %s.", job->decoder.error);
-        http_send_error_fields(req, 400, ERR_TYPE_INVALID_REQUEST, "invalid_base64", "file_data", message);
+        http_send_error_code(req, "invalid_base64", "file_data", "%s", message);
         return;
     }
     if (job->decoder.status != BASE64_STREAM_OK) {
@@ -507,8 +499,7 @@ static void base64_upload_answer(base64_upload *job, h2o_req_t *req)
         return;
     }
     if (job->decoder.decoded == 0) {
-        http_send_error_fields(req, 400, ERR_TYPE_INVALID_REQUEST, "empty_file", "file_data",
-                               "The file is empty.");
+        http_send_error_code(req, "empty_file", "file_data", "The file is empty.");
         return;
     }
     close(job->fd);
@@ -524,8 +515,7 @@ static void base64_upload_done(h2o_req_t *req, void *ctx)
     if (req == NULL || http_client_gone(req)) {
         log_info("upload abandoned", "key=%s read=%zu", job->key.id, job->body_offset);
         if (req) /* nobody reads it; it lets h2o close the connection */
-            http_send_error_fields(req, 400, ERR_TYPE_INVALID_REQUEST, "client_gone", NULL,
-                                   "The client has gone.");
+            http_send_error_code(req, "client_gone", NULL, "The client has gone.");
     } else if (!job->last && job->scan.status == JSON_SCAN_OK) {
         if (base64_upload_next(job, req)) return;
     } else {
@@ -555,13 +545,11 @@ void api_uploads_base64(http_exchange *exchange)
     key_record key;
     if (!api_authenticate(exchange, &key)) return;
     if (!api_content_type_is_json(req)) {
-        http_send_error_fields(req, 400, ERR_TYPE_INVALID_REQUEST, "invalid_content_type", NULL,
-                               "Content-Type must be application/json.");
+        http_send_error_code(req, "invalid_content_type", NULL, "Content-Type must be application/json.");
         return;
     }
     if (req->entity.base == NULL || req->entity.len == 0) {
-        http_send_error_fields(req, 400, ERR_TYPE_INVALID_REQUEST, "invalid_json", NULL,
-                               "The request body is empty.");
+        http_send_error_code(req, "invalid_json", NULL, "The request body is empty.");
         return;
     }
     base64_upload *job = malloc(sizeof(*job));
@@ -619,8 +607,7 @@ static void url_upload_done(h2o_req_t *req, void *ctx)
         switch (job->result) {
         case FETCH_OK:
             if (job->response.size == 0) {
-                http_send_error_fields(req, 422, ERR_TYPE_INVALID_REQUEST, "empty_file", "url",
-                                       "The URL's content is empty.");
+                http_send_error_code(req, "empty_file_at_url", "url", "The URL's content is empty.");
                 break;
             }
             if (!job->filename_given) {
@@ -644,11 +631,11 @@ static void url_upload_done(h2o_req_t *req, void *ctx)
         default:
             snprintf(message, sizeof(message), "The URL could not be downloaded (%s): %s",
                      fetch_result_name(job->result), job->error);
-            http_send_error_fields(req, 422, ERR_TYPE_INVALID_REQUEST,
-                                   job->result == FETCH_BLOCKED       ? "url_blocked"
-                                   : job->result == FETCH_INVALID_URL ? "invalid_url"
-                                                                      : "url_unreachable",
-                                   "url", message);
+            http_send_error_code(req,
+                                 job->result == FETCH_BLOCKED       ? "url_blocked"
+                                 : job->result == FETCH_INVALID_URL ? "invalid_url"
+                                                                    : "url_unreachable",
+                                 "url", "%s", message);
             break;
         }
     }
@@ -670,15 +657,14 @@ void api_uploads_url(http_exchange *exchange)
     json_t *url = json_object_get(body, "url");
     if (!json_is_string(url) || json_string_length(url) == 0 || json_string_length(url) > MAX_URL) {
         json_decref(body);
-        http_send_error_fields(req, 400, ERR_TYPE_INVALID_REQUEST, url ? "invalid_field" : "missing_field",
-                               "url", "url must be a string of 1 to 2048 characters.");
+        http_send_error_code(req, url ? "invalid_field" : "missing_field", "url",
+                             "url must be a string of 1 to 2048 characters.");
         return;
     }
     const char *text = json_string_value(url);
     if (url_scheme_http_length(text) == 0) {
         json_decref(body);
-        http_send_error_fields(req, 422, ERR_TYPE_INVALID_REQUEST, "invalid_url", "url",
-                               "url must be an absolute http or https URL.");
+        http_send_error_code(req, "invalid_url", "url", "url must be an absolute http or https URL.");
         return;
     }
     url_upload *job = calloc(1, sizeof(*job));
@@ -696,8 +682,8 @@ void api_uploads_url(http_exchange *exchange)
         if (!api_file_name_sanitize(file_name, strlen(file_name), job->filename, sizeof(job->filename))) {
             json_decref(body);
             free(job);
-            http_send_error_fields(req, 400, ERR_TYPE_INVALID_REQUEST, "invalid_field", "file_name",
-                                   "file_name must contain letters or digits.");
+            http_send_error_code(req, "invalid_field", "file_name",
+                                 "file_name must contain letters or digits.");
             return;
         }
     }

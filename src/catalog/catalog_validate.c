@@ -2,7 +2,6 @@
  * against it, producing the canonical parameter set or the first error, named precisely. Nothing
  * here knows a particular model. */
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,18 +10,6 @@
 #include "util/url_scheme.h"
 
 enum { MAX_URL_LENGTH = 2048 };
-
-static int invalid(reelay_error *err, const char *code, const char *param, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int invalid(reelay_error *err, const char *code, const char *param, const char *fmt, ...)
-{
-    char message[sizeof(err->message)];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(message, sizeof(message), fmt, ap);
-    va_end(ap);
-    return reelay_error_set(err, 422, ERR_TYPE_INVALID_REQUEST, code, param, "%s", message);
-}
 
 /* Number of UTF-8 code points (jansson guarantees valid UTF-8). */
 static size_t utf8_length(const char *text, size_t bytes)
@@ -79,17 +66,18 @@ static int check_string(const catalog_field *field, const json_t *value, const c
     const char *text = json_string_value(value);
     size_t bytes = json_string_length(value);
     if (strlen(text) != bytes)
-        return invalid(err, "invalid_value", param, "%s must not contain NUL characters.", param);
+        return reelay_error_raise(err, "invalid_value", param, "%s must not contain NUL characters.", param);
     size_t length = utf8_length(text, bytes);
     if (field->min_length && (length < field->min_length || is_blank(text)))
-        return invalid(err, "too_short", param, "%s must not be empty.", param);
+        return reelay_error_raise(err, "too_short", param, "%s must not be empty.", param);
     if (field->max_length && length > field->max_length)
-        return invalid(err, "too_long", param, "%s must be at most %zu characters (got %zu).", param,
-                       field->max_length, length);
+        return reelay_error_raise(err, "too_long", param, "%s must be at most %zu characters (got %zu).",
+                                  param, field->max_length, length);
     if (field->enum_values && !enum_contains(field, text)) {
         char allowed[256];
         describe_enum(field, allowed, sizeof(allowed));
-        return invalid(err, "invalid_value", param, "%s must be one of %s for %s.", param, allowed, model_id);
+        return reelay_error_raise(err, "invalid_value", param, "%s must be one of %s for %s.", param, allowed,
+                                  model_id);
     }
     return 0;
 }
@@ -97,7 +85,7 @@ static int check_string(const catalog_field *field, const json_t *value, const c
 static int check_url(const json_t *value, const char *param, reelay_error *err)
 {
     if (!url_is_acceptable(json_string_value(value), json_string_length(value)))
-        return invalid(
+        return reelay_error_raise(
             err, "invalid_url", param,
             "%s must be an absolute http:// or https:// URL of at most %d characters, without spaces.", param,
             MAX_URL_LENGTH);
@@ -110,27 +98,28 @@ static int check_array(const catalog_field *field, const json_t *value, const ch
     const char *name = field->name;
     const char *item_kind = field->type == CATALOG_TYPE_URL_ARRAY ? "URL strings" : "strings";
     if (!json_is_array(value))
-        return invalid(err, "invalid_type", name, "%s must be an array of %s.", name, item_kind);
+        return reelay_error_raise(err, "invalid_type", name, "%s must be an array of %s.", name, item_kind);
     size_t count = json_array_size(value);
     if (field->min_items && count < field->min_items) {
         if (field->min_items == field->max_items)
-            return invalid(err, "too_few_items", name, "%s must contain exactly %zu item%s.", name,
-                           field->min_items, field->min_items == 1 ? "" : "s");
-        return invalid(err, "too_few_items", name, "%s must contain at least %zu items.", name,
-                       field->min_items);
+            return reelay_error_raise(err, "too_few_items", name, "%s must contain exactly %zu item%s.", name,
+                                      field->min_items, field->min_items == 1 ? "" : "s");
+        return reelay_error_raise(err, "too_few_items", name, "%s must contain at least %zu items.", name,
+                                  field->min_items);
     }
     if (field->max_items && count > field->max_items) {
         if (field->min_items == field->max_items)
-            return invalid(err, "too_many_items", name, "%s must contain exactly %zu item%s.", name,
-                           field->max_items, field->max_items == 1 ? "" : "s");
-        return invalid(err, "too_many_items", name, "%s must contain at most %zu items.", name,
-                       field->max_items);
+            return reelay_error_raise(err, "too_many_items", name, "%s must contain exactly %zu item%s.",
+                                      name, field->max_items, field->max_items == 1 ? "" : "s");
+        return reelay_error_raise(err, "too_many_items", name, "%s must contain at most %zu items.", name,
+                                  field->max_items);
     }
     for (size_t i = 0; i < count; i++) {
         char param[sizeof(err->param)];
         snprintf(param, sizeof(param), "%s[%zu]", name, i);
         const json_t *item = json_array_get(value, i);
-        if (!json_is_string(item)) return invalid(err, "invalid_type", param, "%s must be a string.", param);
+        if (!json_is_string(item))
+            return reelay_error_raise(err, "invalid_type", param, "%s must be a string.", param);
         int failed = field->type == CATALOG_TYPE_URL_ARRAY ? check_url(item, param, err)
                                                            : check_string(field, item, param, model_id, err);
         if (failed) return failed;
@@ -146,27 +135,29 @@ static int check_value(const catalog_field *field, const json_t *value, const ch
     *canonical = NULL;
     switch (field->type) {
     case CATALOG_TYPE_STRING:
-        if (!json_is_string(value)) return invalid(err, "invalid_type", name, "%s must be a string.", name);
+        if (!json_is_string(value))
+            return reelay_error_raise(err, "invalid_type", name, "%s must be a string.", name);
         if (check_string(field, value, name, model_id, err)) return -1;
         break;
     case CATALOG_TYPE_URL:
         if (!json_is_string(value))
-            return invalid(err, "invalid_type", name, "%s must be a URL string.", name);
+            return reelay_error_raise(err, "invalid_type", name, "%s must be a URL string.", name);
         if (check_url(value, name, err)) return -1;
         break;
     case CATALOG_TYPE_BOOLEAN:
         if (!json_is_boolean(value))
-            return invalid(err, "invalid_type", name, "%s must be true or false.", name);
+            return reelay_error_raise(err, "invalid_type", name, "%s must be true or false.", name);
         break;
     case CATALOG_TYPE_NUMBER:
     case CATALOG_TYPE_INTEGER: {
-        if (!json_is_number(value)) return invalid(err, "invalid_type", name, "%s must be a number.", name);
+        if (!json_is_number(value))
+            return reelay_error_raise(err, "invalid_type", name, "%s must be a number.", name);
         double number = json_number_value(value);
         if (!isfinite(number))
-            return invalid(err, "invalid_value", name, "%s must be a finite number.", name);
+            return reelay_error_raise(err, "invalid_value", name, "%s must be a finite number.", name);
         if (field->type == CATALOG_TYPE_INTEGER) {
             if (json_is_real(value) && (number != floor(number) || fabs(number) > 1e15))
-                return invalid(err, "invalid_type", name, "%s must be a whole number.", name);
+                return reelay_error_raise(err, "invalid_type", name, "%s must be a whole number.", name);
             json_int_t integer = json_is_integer(value) ? json_integer_value(value) : (json_int_t)number;
             if (field->enum_values) {
                 char text[32];
@@ -174,15 +165,16 @@ static int check_value(const catalog_field *field, const json_t *value, const ch
                 if (!enum_contains(field, text)) {
                     char allowed[256];
                     describe_enum(field, allowed, sizeof(allowed));
-                    return invalid(err, "invalid_value", name, "%s must be one of %s.", name, allowed);
+                    return reelay_error_raise(err, "invalid_value", name, "%s must be one of %s.", name,
+                                              allowed);
                 }
             }
             *canonical = json_integer(integer);
             return 0;
         }
         if (field->has_range && (number < field->minimum || number > field->maximum))
-            return invalid(err, "out_of_range", name, "%s must be between %g and %g.", name, field->minimum,
-                           field->maximum);
+            return reelay_error_raise(err, "out_of_range", name, "%s must be between %g and %g.", name,
+                                      field->minimum, field->maximum);
         break;
     }
     case CATALOG_TYPE_URL_ARRAY:
@@ -217,8 +209,9 @@ static int resolve_model(const json_t *body, const catalog_model **model_out, re
 {
     const json_t *model_value = json_object_get(body, "model");
     if (model_value == NULL || json_is_null(model_value))
-        return invalid(err, "missing_required_field", "model", "model is required.");
-    if (!json_is_string(model_value)) return invalid(err, "invalid_type", "model", "model must be a string.");
+        return reelay_error_raise(err, "missing_required_field", "model", "model is required.");
+    if (!json_is_string(model_value))
+        return reelay_error_raise(err, "invalid_type", "model", "model must be a string.");
     const catalog_model *model = catalog_model_find(json_string_value(model_value));
     if (model == NULL || strlen(json_string_value(model_value)) != json_string_length(model_value)) {
         char names[512] = "";
@@ -228,7 +221,7 @@ static int resolve_model(const json_t *body, const catalog_model **model_out, re
                 snprintf(names + used, sizeof(names) - used, "%s%s", i ? ", " : "", catalog_model_at(i)->id);
             if (n > 0 && (size_t)n < sizeof(names) - used) used += (size_t)n;
         }
-        return invalid(err, "model_not_found", "model", "model must be one of %s.", names);
+        return reelay_error_raise(err, "model_not_found", "model", "model must be one of %s.", names);
     }
     *model_out = model;
     return 0;
@@ -240,8 +233,7 @@ int catalog_validate(const json_t *body, const catalog_model **model_out, json_t
     *params_out = NULL;
     if (advanced_out) *advanced_out = NULL;
     if (!json_is_object(body))
-        return reelay_error_set(err, 400, ERR_TYPE_INVALID_REQUEST, "invalid_body", NULL,
-                                "The request body must be a JSON object.");
+        return reelay_error_raise(err, "invalid_body", NULL, "The request body must be a JSON object.");
     const catalog_model *model = NULL;
     if (resolve_model(body, &model, err)) return -1;
 
@@ -252,9 +244,11 @@ int catalog_validate(const json_t *body, const catalog_model **model_out, json_t
     {
         if (strcmp(key, "model") == 0 || field_for_key(model, key)) continue;
         if (any_model_has_field(key))
-            return invalid(err, "unsupported_field", key, "%s does not support %s.", model->id, key);
-        return invalid(err, "unknown_field", key,
-                       "Unknown field %s for %s; see GET /v1/models for its fields.", key, model->id);
+            return reelay_error_raise(err, "unsupported_field", key, "%s does not support %s.", model->id,
+                                      key);
+        return reelay_error_raise(err, "unknown_field", key,
+                                  "Unknown field %s for %s; see GET /v1/models for its fields.", key,
+                                  model->id);
     }
 
     json_t *params = json_object();
@@ -272,8 +266,8 @@ int catalog_validate(const json_t *body, const catalog_model **model_out, json_t
             const json_t *candidate = json_object_get(body, names[n]);
             if (candidate == NULL) continue;
             if (given != NULL) {
-                invalid(err, "duplicate_field", names[n], "%s and %s are the same field; give only one.",
-                        given_as, names[n]);
+                reelay_error_raise(err, "duplicate_field", names[n],
+                                   "%s and %s are the same field; give only one.", given_as, names[n]);
                 goto fail;
             }
             given = candidate;
@@ -281,22 +275,21 @@ int catalog_validate(const json_t *body, const catalog_model **model_out, json_t
         }
         if (given != NULL && json_is_null(given)) {
             if (!field->nullable && !field->required) {
-                invalid(err, "invalid_type", field->name, "%s must not be null.", field->name);
+                reelay_error_raise(err, "invalid_type", field->name, "%s must not be null.", field->name);
                 goto fail;
             }
             given = NULL; /* null means absent */
         }
         if (given == NULL) {
             if (field->required) {
-                invalid(err, "missing_required_field", field->name, "%s is required for %s.", field->name,
-                        model->id);
+                reelay_error_raise(err, "missing_required_field", field->name, "%s is required for %s.",
+                                   field->name, model->id);
                 goto fail;
             }
             if (field->default_json) {
                 json_t *fallback = json_loads(field->default_json, JSON_DECODE_ANY, NULL);
                 if (fallback == NULL) {
-                    reelay_error_set(err, 500, ERR_TYPE_SERVER, "internal_error", field->name,
-                                     "bad catalog default");
+                    reelay_error_raise(err, "internal_error", field->name, "bad catalog default");
                     goto fail;
                 }
                 json_object_set_new(params, field->name, fallback);

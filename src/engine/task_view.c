@@ -2,6 +2,7 @@
 #include "engine/task_view.h"
 
 #include <jansson.h>
+#include <string.h>
 
 #include "catalog/catalog.h"
 #include "util/clock.h"
@@ -101,4 +102,17 @@ void task_view_write(const task_view_links *links, const task_record *task, json
     json_text_key(out, "user_group", false);
     json_text_string(out, task->user_group);
     json_text_raw(out, "}}");
+}
+
+bool task_view_on_provider(const task_record *task)
+{
+    if (task_state_is_terminal(task->state) || task->channel[0] == '\0' || task->upstream_json == NULL)
+        return false;
+    /* The upstream runner (engine/upstream_runner.c) records a task it hands to the sandbox as
+     * {"phase":"sandbox"}; every other phase is a provider's. */
+    json_t *record = json_loads(task->upstream_json, 0, NULL);
+    const char *phase = json_string_value(json_object_get(record, "phase"));
+    bool on_provider = phase == NULL || strcmp(phase, "sandbox") != 0;
+    json_decref(record);
+    return on_provider;
 }

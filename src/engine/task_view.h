@@ -11,6 +11,7 @@
 #ifndef REELAY_ENGINE_TASK_VIEW_H
 #define REELAY_ENGINE_TASK_VIEW_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "blob/link.h"
@@ -29,5 +30,10 @@ const char *task_view_status(task_state state);
 
 /* Appends the task's view to out (out->failed tells of an allocation failure). */
 void task_view_write(const task_view_links *links, const task_record *task, json_text *out);
+
+/* Whether a provider can be asked for this task's fresh state (GET /v1/tasks/{id}?sync_upstream=true):
+ * it is unfinished, routed to a channel, and the engine's upstream record of it is a provider job's (the
+ * sandbox has no upstream: its stored state is always current). Reads only the record; no I/O. */
+bool task_view_on_provider(const task_record *task);
 
 #endif

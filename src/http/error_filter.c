@@ -14,42 +14,39 @@ typedef struct json_error_ostream {
     bool sent;
 } json_error_ostream;
 
-/* The error's type and code for a status h2o answers on its own. */
-static void error_kind(int status, const char **type, const char **code, const char **message)
+/* The error code (a row of util/error.c's table, which gives its type) and message for a status h2o
+ * answers on its own. The answer keeps h2o's status: "bad_request" and "internal_error" stand for any
+ * other 4xx and 5xx. */
+static void error_kind(int status, const char **code, const char **message)
 {
     switch (status) {
     case 400:
-        *type = ERR_TYPE_INVALID_REQUEST, *code = "malformed_request";
+        *code = "malformed_request",
         *message = "The request could not be read (its framing or encoding is broken).";
         return;
     case 403:
-        *type = ERR_TYPE_PERMISSION, *code = "forbidden", *message = "This file may not be read.";
+        *code = "forbidden", *message = "This file may not be read.";
         return;
     case 404:
-        *type = ERR_TYPE_NOT_FOUND, *code = "not_found", *message = "There is nothing at this path.";
+        *code = "not_found", *message = "There is nothing at this path.";
         return;
     case 405:
-        *type = ERR_TYPE_INVALID_REQUEST, *code = "method_not_allowed";
-        *message = "This method is not allowed on this path.";
+        *code = "method_not_allowed", *message = "This method is not allowed on this path.";
         return;
     case 413:
-        *type = ERR_TYPE_INVALID_REQUEST, *code = "request_too_large";
-        *message = "The request body is larger than this server accepts.";
+        *code = "request_too_large", *message = "The request body is larger than this server accepts.";
         return;
     case 416:
-        *type = ERR_TYPE_INVALID_REQUEST, *code = "range_not_satisfiable";
-        *message = "The requested range is outside the file.";
+        *code = "range_not_satisfiable", *message = "The requested range is outside the file.";
         return;
     case 417:
-        *type = ERR_TYPE_INVALID_REQUEST, *code = "expectation_failed";
-        *message = "Only 'Expect: 100-continue' is understood.";
+        *code = "expectation_failed", *message = "Only 'Expect: 100-continue' is understood.";
         return;
     default:
-        if (status >= 500) {
-            *type = ERR_TYPE_SERVER, *code = "internal_error", *message = "The server could not answer.";
-        } else {
-            *type = ERR_TYPE_INVALID_REQUEST, *code = "bad_request", *message = "The request was refused.";
-        }
+        if (status >= 500)
+            *code = "internal_error", *message = "The server could not answer.";
+        else
+            *code = "bad_request", *message = "The request was refused.";
     }
 }
 
@@ -77,10 +74,10 @@ static bool is_json_answer(h2o_req_t *req)
 static void on_setup_ostream(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t **slot)
 {
     if (req->res.status >= 400 && !is_json_answer(req)) {
-        const char *type, *code, *message;
-        error_kind(req->res.status, &type, &code, &message);
-        reelay_error err;
-        reelay_error_set(&err, req->res.status, type, code, NULL, "%s", message);
+        const char *code, *message;
+        error_kind(req->res.status, &code, &message);
+        reelay_error err; /* its status is not used: the answer's stays h2o's */
+        reelay_error_raise(&err, code, NULL, "%s", message);
         char *text = http_error_json(&err);
         if (text != NULL) {
             size_t length = strlen(text);

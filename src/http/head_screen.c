@@ -100,8 +100,8 @@ static screen_verdict screen_head(head_screen_conn *conn, const char *bytes, siz
     *row = server->config.route_count + HTTP_ROW_UNMATCHED;
     if (head_length == -2) {
         if (considered < H2O_MAX_REQLEN) return SCREEN_NEED_MORE;
-        reelay_error_set(err, 431, ERR_TYPE_INVALID_REQUEST, "request_head_too_large", NULL,
-                         "The request line and headers are longer than %d bytes.", H2O_MAX_REQLEN);
+        reelay_error_raise(err, "request_head_too_large", NULL,
+                           "The request line and headers are longer than %d bytes.", H2O_MAX_REQLEN);
         return SCREEN_REFUSE;
     }
     if (head_length == -1) {
@@ -111,11 +111,11 @@ static screen_verdict screen_head(head_screen_conn *conn, const char *bytes, siz
         int again = phr_parse_request(bytes, considered, &method, &method_length, &path, &path_length,
                                       &minor_version, many, &many_count, 0);
         if (again != -1)
-            reelay_error_set(err, 431, ERR_TYPE_INVALID_REQUEST, "too_many_headers", NULL,
-                             "A request may carry at most %d header lines.", H2O_MAX_HEADERS);
+            reelay_error_raise(err, "too_many_headers", NULL, "A request may carry at most %d header lines.",
+                               H2O_MAX_HEADERS);
         else
-            reelay_error_set(err, 400, ERR_TYPE_INVALID_REQUEST, "malformed_request", NULL,
-                             "The request line or a header line is malformed.");
+            reelay_error_raise(err, "malformed_request", NULL,
+                               "The request line or a header line is malformed.");
         return SCREEN_REFUSE;
     }
 
@@ -129,21 +129,21 @@ static screen_verdict screen_head(head_screen_conn *conn, const char *bytes, siz
         if (headers[i].name_len == 14 && strncasecmp(headers[i].name, "content-length", 14) == 0) {
             size_t value;
             if (!parse_length(fields[i].value, &value)) {
-                reelay_error_set(err, 400, ERR_TYPE_INVALID_REQUEST, "invalid_content_length", NULL,
-                                 "Content-Length must be a whole number of bytes.");
+                reelay_error_raise(err, "invalid_content_length", NULL,
+                                   "Content-Length must be a whole number of bytes.");
                 return SCREEN_REFUSE;
             }
             if (has_length && value != content_length) {
-                reelay_error_set(err, 400, ERR_TYPE_INVALID_REQUEST, "conflicting_content_length", NULL,
-                                 "The request carries two different Content-Length values.");
+                reelay_error_raise(err, "conflicting_content_length", NULL,
+                                   "The request carries two different Content-Length values.");
                 return SCREEN_REFUSE;
             }
             has_length = true, content_length = value;
         } else if (headers[i].name_len == 17 && strncasecmp(headers[i].name, "transfer-encoding", 17) == 0) {
             if (has_transfer_encoding ||
                 !h2o_lcstris(headers[i].value, headers[i].value_len, H2O_STRLIT("chunked"))) {
-                reelay_error_set(err, 400, ERR_TYPE_INVALID_REQUEST, "unsupported_transfer_encoding", NULL,
-                                 "The only Transfer-Encoding understood is a single 'chunked'.");
+                reelay_error_raise(err, "unsupported_transfer_encoding", NULL,
+                                   "The only Transfer-Encoding understood is a single 'chunked'.");
                 return SCREEN_REFUSE;
             }
             has_transfer_encoding = chunked = true;
@@ -151,8 +151,8 @@ static screen_verdict screen_head(head_screen_conn *conn, const char *bytes, siz
     }
     if (has_length && has_transfer_encoding) {
         /* RFC 9112 §6.1: such a message may be an attempt at request smuggling; refuse it. */
-        reelay_error_set(err, 400, ERR_TYPE_INVALID_REQUEST, "conflicting_content_length", NULL,
-                         "A request may not carry both Content-Length and Transfer-Encoding.");
+        reelay_error_raise(err, "conflicting_content_length", NULL,
+                           "A request may not carry both Content-Length and Transfer-Encoding.");
         return SCREEN_REFUSE;
     }
 
@@ -162,8 +162,8 @@ static screen_verdict screen_head(head_screen_conn *conn, const char *bytes, siz
     size_t limit =
         http_server_body_limit(server, h2o_iovec_init(method, method_length), route_path, &route, row);
     if (has_length && content_length > limit) {
-        reelay_error_set(err, 413, ERR_TYPE_INVALID_REQUEST, "request_too_large", NULL,
-                         "The request body is larger than %zu bytes.", limit);
+        reelay_error_raise(err, "request_too_large", NULL, "The request body is larger than %zu bytes.",
+                           limit);
         return SCREEN_REFUSE;
     }
     if (route != NULL && route->screen != NULL) {
@@ -249,8 +249,8 @@ static void on_read(h2o_socket_t *sock, const char *err)
         /* h2o decodes chunks in place as they come, so the input past the head is the body so far plus
          * at most the framing not yet decoded. h2o has seen the input as it was before this read and
          * may point into it: those bytes stay, the new ones go. */
-        reelay_error_set(&refusal, 413, ERR_TYPE_INVALID_REQUEST, "request_too_large", NULL,
-                         "The request body is larger than %zu bytes.", conn->body_limit);
+        reelay_error_raise(&refusal, "request_too_large", NULL, "The request body is larger than %zu bytes.",
+                           conn->body_limit);
         refuse(conn, &refusal, conn->row, sock->input->size - sock->bytes_read);
         return;
     }

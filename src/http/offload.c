@@ -142,8 +142,7 @@ static void on_jobs_done(h2o_multithread_receiver_t *receiver, h2o_linklist_t *m
              * outlives the loop. */
             req->http1_is_persistent = 0;
             if (job->skipped) {
-                http_send_error_fields(req, 503, "service_unavailable_error", "server_stopping", NULL,
-                                       "The server is stopping; retry later.");
+                http_send_error_code(req, "server_stopping", NULL, "The server is stopping; retry later.");
                 req = NULL;
             }
         }
@@ -176,11 +175,15 @@ void http_offload_receiver_destroy(http_offload_receiver *self, h2o_context_t *c
     free(self);
 }
 
-/* Answers the refusal of a job that was not queued. */
-static int refuse(h2o_req_t *req, const char *code, const char *message)
+/* Answers the refusal of a job that was not queued: the server is stopping, or its queue is full. */
+static int refuse(h2o_req_t *req, bool stopping)
 {
     http_add_header(req, "retry-after", "1");
-    http_send_error_fields(req, 503, "service_unavailable_error", code, NULL, message);
+    if (stopping)
+        http_send_error_code(req, "server_stopping", NULL, "The server is stopping; retry later.");
+    else
+        http_send_error_code(req, "overloaded", NULL,
+                             "Too much work is waiting; nothing was done. Retry later.");
     return HTTP_OFFLOAD_REFUSED;
 }
 
@@ -191,15 +194,14 @@ int http_offload(h2o_req_t *req, http_offload_work_fn work, http_offload_done_fn
     http_offload_pool *pool = receiver->pool;
     /* Once the pool is quiesced the loop is draining its jobs and will soon go: a job queued now
      * would come back to a receiver that no longer exists. */
-    if (atomic_load(&pool->quiescing))
-        return refuse(req, "server_stopping", "The server is stopping; retry later.");
+    if (atomic_load(&pool->quiescing)) return refuse(req, true);
     http_offload_job *job = calloc(1, sizeof(*job));
     if (job == NULL) return -1;
     pthread_mutex_lock(&pool->mutex);
     if (pool->queued >= pool->max_queued) {
         pthread_mutex_unlock(&pool->mutex);
         free(job);
-        return refuse(req, "overloaded", "Too much work is waiting; nothing was done. Retry later.");
+        return refuse(req, false);
     }
     job->receiver = receiver;
     job->req = req;

@@ -3,6 +3,7 @@
 #include "http/http.h"
 
 #include <jansson.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -171,6 +172,16 @@ void http_send_error(h2o_req_t *req, const reelay_error *err)
     }
     http_send_json(req, err->status, text, strlen(text));
     free(text);
+}
+
+void http_send_error_code(h2o_req_t *req, const char *code, const char *param, const char *fmt, ...)
+{
+    reelay_error err;
+    va_list ap;
+    va_start(ap, fmt);
+    reelay_error_vraise(&err, code, param, fmt, ap);
+    va_end(ap);
+    http_send_error(req, &err);
 }
 
 void http_send_error_fields(h2o_req_t *req, int status, const char *type, const char *code, const char *param,

@@ -138,9 +138,7 @@ static int on_request(h2o_handler_t *self, h2o_req_t *req)
     /* A client that reset the connection reads no answer, so none is worked out; the connection closes
      * after this one, and the requests it had queued go with it. */
     bool gone = !http_head_screen_request(thread, req);
-    if (gone)
-        http_send_error_fields(req, 400, "invalid_request_error", "client_gone", NULL,
-                               "The client has gone.");
+    if (gone) http_send_error_code(req, "client_gone", NULL, "The client has gone.");
     for (size_t i = 0; !gone && i < server->config.route_count; i++) {
         const http_route *route = &server->config.routes[i];
         if (!route_matches(route->pattern, req->path.base, path_length, &exchange)) continue;
@@ -151,7 +149,7 @@ static int on_request(h2o_handler_t *self, h2o_req_t *req)
             char message[96];
             snprintf(message, sizeof(message), "The request body is larger than %zu bytes.",
                      route_body_limit(&server->config, route));
-            http_send_error_fields(req, 413, "invalid_request_error", "request_too_large", NULL, message);
+            http_send_error_code(req, "request_too_large", NULL, "%s", message);
             break;
         }
         route->handler(&exchange);
@@ -168,12 +166,11 @@ static int on_request(h2o_handler_t *self, h2o_req_t *req)
     } else if (path_known) {
         counter_row = server->config.route_count + HTTP_ROW_METHOD_NOT_ALLOWED;
         route_name = "method_not_allowed";
-        http_send_error_fields(req, 405, "invalid_request_error", "method_not_allowed", NULL,
-                               "This method is not allowed on this path.");
+        http_send_error_code(req, "method_not_allowed", NULL, "This method is not allowed on this path.");
     } else {
         counter_row = server->config.route_count + HTTP_ROW_UNMATCHED;
         route_name = "unmatched";
-        http_send_error_fields(req, 404, "not_found", "unknown_path", NULL, "There is nothing at this path.");
+        http_send_error_code(req, "unknown_path", NULL, "There is nothing at this path.");
     }
     /* Counted and logged when h2o lets go of the request, so that an answer sent later (after a group
      * commit or offloaded work) is recorded with its real status and time. */
@@ -202,14 +199,12 @@ static int on_mount_request(h2o_handler_t *self, h2o_req_t *req)
             h2o_iovec_init(req->path.base + prefix_length + 1, path_length - prefix_length - 1);
     bool serve = false;
     if (!http_head_screen_request(thread, req)) {
-        http_send_error_fields(req, 400, "invalid_request_error", "client_gone", NULL,
-                               "The client has gone.");
+        http_send_error_code(req, "client_gone", NULL, "The client has gone.");
     } else if (exchange.param_count == 0) {
-        http_send_error_fields(req, 404, "not_found", "unknown_path", NULL, "There is nothing at this path.");
+        http_send_error_code(req, "unknown_path", NULL, "There is nothing at this path.");
     } else if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) &&
                !h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"))) {
-        http_send_error_fields(req, 405, "invalid_request_error", "method_not_allowed", NULL,
-                               "This method is not allowed on this path.");
+        http_send_error_code(req, "method_not_allowed", NULL, "This method is not allowed on this path.");
     } else {
         serve = mount->authorize(&exchange);
     }

@@ -1,0 +1,2 @@
+/* base.h — the bottom module of the layering check's fixture (tests/layering/run.cmake). */
+int base_value(void);

@@ -1,0 +1,2 @@
+/* high.h — the top module. */
+int high_value(void);

@@ -1,0 +1,3 @@
+/* low.h — uses base. */
+#include "base/base.h"
+int low_value(void);
