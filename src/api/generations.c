@@ -521,6 +521,57 @@ static bool refuse_unroutable(h2o_req_t *req, routing_verdict route, const catal
     return false;
 }
 
+/* With an Idempotency-Key: hashes the validated parameters into request_hash and answers the request
+ * when the key was used in the last 24 hours (the same request: its task; another: 422). "The same
+ * request" is the same validated parameters: key order, spacing and spelled-out defaults do not make a
+ * body different. True when the request was answered. */
+static bool answered_by_idempotency(api_thread *thread, h2o_req_t *req, const key_record *key,
+                                    const char *idempotency_key, const json_t *params,
+                                    unsigned char request_hash[32])
+{
+    char *canonical = json_dumps(params, JSON_COMPACT | JSON_SORT_KEYS);
+    if (canonical == NULL) {
+        http_send_error_code(req, "internal_error", NULL, "Out of memory.");
+        return true;
+    }
+    crypto_hash_sha256(request_hash, (const unsigned char *)canonical, strlen(canonical));
+    free(canonical);
+    char existing[IDS_TASK_ID_SIZE];
+    bool same = false;
+    store_status found = store_idempotency_find(thread->db, key->id, idempotency_key, request_hash,
+                                                clock_unix_seconds(), existing, &same);
+    if (found != STORE_OK) return false;
+    if (same)
+        send_existing(thread, req, existing);
+    else
+        send_idempotency_reused(req);
+    return true;
+}
+
+/* Fills the new task of a submission: its id, owner, model, times and stored parameters; the advanced
+ * options the client gave go into its upstream record, where the engine reads them (they restrict
+ * routing). False when out of memory. */
+static bool submission_fill_task(pending_submission *submission, json_t *advanced)
+{
+    const api_app *app = submission->thread->app;
+    task_record *task = &submission->task;
+    int64_t now = clock_unix_seconds();
+    ids_task_new(task->id, now);
+    snprintf(task->key_id, sizeof(task->key_id), "%s", submission->key.id);
+    snprintf(task->model, sizeof(task->model), "%s", submission->model->id);
+    snprintf(task->user_group, sizeof(task->user_group), "%s", submission->key.user_group);
+    task->state = TASK_PENDING;
+    task->created_at = task->updated_at = now;
+    task->deadline_at = now + app->task_timeout_seconds;
+    task->params_json = json_dumps(submission->params, JSON_COMPACT);
+    if (json_array_size(advanced) > 0) {
+        json_t *record = json_pack("{s:O}", "advanced", advanced);
+        task->upstream_json = record ? json_dumps(record, JSON_COMPACT) : NULL;
+        json_decref(record);
+    }
+    return task->params_json != NULL;
+}
+
 void api_generations_create(http_exchange *exchange)
 {
     api_thread *thread = exchange->thread_data;
@@ -552,30 +603,11 @@ void api_generations_create(http_exchange *exchange)
         http_send_error_code(req, "invalid_callback_url", "callback_url", "%s", why);
         return;
     }
-    /* "The same request" is the same validated parameters: key order, spacing and spelled-out defaults
-     * do not make a body different. Only needed with an Idempotency-Key. */
     unsigned char request_hash[32] = {0};
-    if (idempotency_key[0]) {
-        char *canonical = json_dumps(params, JSON_COMPACT | JSON_SORT_KEYS);
-        if (canonical == NULL) {
-            json_decref(params), json_decref(advanced);
-            http_send_error_code(req, "internal_error", NULL, "Out of memory.");
-            return;
-        }
-        crypto_hash_sha256(request_hash, (const unsigned char *)canonical, strlen(canonical));
-        free(canonical);
-        char existing[IDS_TASK_ID_SIZE];
-        bool same = false;
-        store_status found = store_idempotency_find(thread->db, key.id, idempotency_key, request_hash,
-                                                    clock_unix_seconds(), existing, &same);
-        if (found == STORE_OK) {
-            json_decref(params), json_decref(advanced);
-            if (same)
-                send_existing(thread, req, existing);
-            else
-                send_idempotency_reused(req);
-            return;
-        }
+    if (idempotency_key[0] &&
+        answered_by_idempotency(thread, req, &key, idempotency_key, params, request_hash)) {
+        json_decref(params), json_decref(advanced);
+        return;
     }
     routing_verdict route = api_route_check(thread, model->id, advanced, &unsupported);
     bool refused = refuse_unroutable(req, route, model, unsupported);
@@ -599,24 +631,9 @@ void api_generations_create(http_exchange *exchange)
     snprintf(submission->idempotency_key, sizeof(submission->idempotency_key), "%s", idempotency_key);
     memcpy(submission->request_hash, request_hash, sizeof(request_hash));
     submission->estimated_seconds = model->estimated_seconds;
-    task_record *task = &submission->task;
-    int64_t now = clock_unix_seconds();
-    ids_task_new(task->id, now);
-    snprintf(task->key_id, sizeof(task->key_id), "%s", key.id);
-    snprintf(task->model, sizeof(task->model), "%s", model->id);
-    snprintf(task->user_group, sizeof(task->user_group), "%s", key.user_group);
-    task->state = TASK_PENDING;
-    task->created_at = task->updated_at = now;
-    task->deadline_at = now + app->task_timeout_seconds;
-    task->params_json = json_dumps(params, JSON_COMPACT);
-    /* the advanced options the client gave restrict routing: the engine reads them from here */
-    if (json_array_size(advanced) > 0) {
-        json_t *record = json_pack("{s:O}", "advanced", advanced);
-        task->upstream_json = record ? json_dumps(record, JSON_COMPACT) : NULL;
-        json_decref(record);
-    }
+    bool filled = submission_fill_task(submission, advanced);
     json_decref(advanced);
-    if (task->params_json == NULL) {
+    if (!filled) {
         submission_free(submission);
         http_send_error_code(req, "internal_error", NULL, "Out of memory.");
         return;

@@ -91,6 +91,49 @@ static void send_too_large(h2o_req_t *req, const api_app *app, const char *param
     http_send_error_code(req, "file_too_large", param, "%s", message);
 }
 
+/* A new upload's record: a fresh id, its object under uploads/<id>/<filename>, the content type its
+ * name gives (else the one declared), and its expiry. */
+static void upload_record_fill(upload_record *upload, const api_app *app, const char *key_id, int64_t size,
+                               const char *filename, const char *declared_type, bool auto_cleanup,
+                               int64_t now)
+{
+    memset(upload, 0, sizeof(*upload));
+    char prefix[40];
+    snprintf(prefix, sizeof(prefix), "file-%lld-", (long long)now);
+    ids_random_alnum(upload->id, sizeof(upload->id), prefix, 12);
+    snprintf(upload->key_id, sizeof(upload->key_id), "%s", key_id);
+    snprintf(upload->filename, sizeof(upload->filename), "%s", filename);
+    snprintf(upload->object_name, sizeof(upload->object_name), "uploads/%s/%s", upload->id, filename);
+    const char *type = api_file_type_of_name(filename);
+    snprintf(upload->content_type, sizeof(upload->content_type), "%s",
+             type            ? type
+             : declared_type ? declared_type
+                             : "");
+    upload->size = size;
+    upload->auto_cleanup = auto_cleanup;
+    upload->created_at = now;
+    upload->expires_at = now + app->upload_ttl_seconds;
+}
+
+/* 200 {"id","filename","url","size","created"} for a stored upload. */
+static void send_upload(h2o_req_t *req, const upload_record *upload, const char *url)
+{
+    json_text text = {0};
+    json_text_raw(&text, "{");
+    json_text_key(&text, "id", true);
+    json_text_string(&text, upload->id);
+    json_text_key(&text, "filename", false);
+    json_text_string(&text, upload->filename);
+    json_text_key(&text, "url", false);
+    json_text_string(&text, url);
+    json_text_key(&text, "size", false);
+    json_text_integer(&text, upload->size);
+    json_text_key(&text, "created", false);
+    json_text_integer(&text, upload->created_at);
+    json_text_raw(&text, "}");
+    api_send_json_text(req, 200, &text);
+}
+
 /* Moves the finished scratch file into storage as the key's upload and answers 200 (or the error). */
 static void store_upload(api_thread *thread, h2o_req_t *req, const char *key_id, scratch_file *scratch,
                          int64_t size, const char *filename, const char *declared_type, bool auto_cleanup)
@@ -100,24 +143,9 @@ static void store_upload(api_thread *thread, h2o_req_t *req, const char *key_id,
         send_too_large(req, app, NULL);
         return;
     }
-    upload_record upload;
-    memset(&upload, 0, sizeof(upload));
     int64_t now = clock_unix_seconds();
-    char prefix[40];
-    snprintf(prefix, sizeof(prefix), "file-%lld-", (long long)now);
-    ids_random_alnum(upload.id, sizeof(upload.id), prefix, 12);
-    snprintf(upload.key_id, sizeof(upload.key_id), "%s", key_id);
-    snprintf(upload.filename, sizeof(upload.filename), "%s", filename);
-    snprintf(upload.object_name, sizeof(upload.object_name), "uploads/%s/%s", upload.id, filename);
-    const char *type = api_file_type_of_name(filename);
-    snprintf(upload.content_type, sizeof(upload.content_type), "%s",
-             type            ? type
-             : declared_type ? declared_type
-                             : "");
-    upload.size = size;
-    upload.auto_cleanup = auto_cleanup;
-    upload.created_at = now;
-    upload.expires_at = now + app->upload_ttl_seconds;
+    upload_record upload;
+    upload_record_fill(&upload, app, key_id, size, filename, declared_type, auto_cleanup, now);
     char folder[64], url[4096];
     snprintf(folder, sizeof(folder), "uploads/%s", upload.id);
     if (!blob_name_is_valid(upload.object_name) ||
@@ -160,20 +188,7 @@ static void store_upload(api_thread *thread, h2o_req_t *req, const char *key_id,
     free(evicted);
     log_info("uploaded", "upload=%s key=%s size=%lld auto_cleanup=%s", upload.id, key_id, (long long)size,
              auto_cleanup ? "true" : "false");
-    json_text text = {0};
-    json_text_raw(&text, "{");
-    json_text_key(&text, "id", true);
-    json_text_string(&text, upload.id);
-    json_text_key(&text, "filename", false);
-    json_text_string(&text, upload.filename);
-    json_text_key(&text, "url", false);
-    json_text_string(&text, url);
-    json_text_key(&text, "size", false);
-    json_text_integer(&text, size);
-    json_text_key(&text, "created", false);
-    json_text_integer(&text, now);
-    json_text_raw(&text, "}");
-    api_send_json_text(req, 200, &text);
+    send_upload(req, &upload, url);
 }
 
 /* Writes data to a new scratch file and stores it (answers in every case). */

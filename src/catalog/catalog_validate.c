@@ -227,17 +227,10 @@ static int resolve_model(const json_t *body, const catalog_model **model_out, re
     return 0;
 }
 
-int catalog_validate(const json_t *body, const catalog_model **model_out, json_t **params_out,
-                     json_t **advanced_out, reelay_error *err)
+/* Every key of the body must be a field of this model: unknown ones, and ones only other models take,
+ * are refused. 0, or -1 with err filled. */
+static int refuse_foreign_keys(const json_t *body, const catalog_model *model, reelay_error *err)
 {
-    *params_out = NULL;
-    if (advanced_out) *advanced_out = NULL;
-    if (!json_is_object(body))
-        return reelay_error_raise(err, "invalid_body", NULL, "The request body must be a JSON object.");
-    const catalog_model *model = NULL;
-    if (resolve_model(body, &model, err)) return -1;
-
-    /* Every key must be a field of this model: unknown ones, and ones only other models take, are refused. */
     const char *key;
     const json_t *value;
     json_object_foreach((json_t *)body, key, value)
@@ -250,56 +243,83 @@ int catalog_validate(const json_t *body, const catalog_model **model_out, json_t
                                   "Unknown field %s for %s; see GET /v1/models for its fields.", key,
                                   model->id);
     }
+    return 0;
+}
+
+/* The value the body gives for a field under its name or one of its aliases, in *given (NULL when
+ * absent or JSON null, which means absent). -1 with err filled when two of its names are given, or a
+ * null where null is not allowed. */
+static int given_value(const json_t *body, const catalog_field *field, const json_t **given,
+                       reelay_error *err)
+{
+    const char *names[8] = {field->name};
+    const char *given_as = NULL;
+    size_t name_count = 1;
+    for (const char *const *alias = field->aliases; alias && *alias && name_count < 8; alias++)
+        names[name_count++] = *alias;
+    *given = NULL;
+    for (size_t n = 0; n < name_count; n++) {
+        const json_t *candidate = json_object_get(body, names[n]);
+        if (candidate == NULL) continue;
+        if (*given != NULL)
+            return reelay_error_raise(err, "duplicate_field", names[n],
+                                      "%s and %s are the same field; give only one.", given_as, names[n]);
+        *given = candidate;
+        given_as = names[n];
+    }
+    if (*given != NULL && json_is_null(*given)) {
+        if (!field->nullable && !field->required)
+            return reelay_error_raise(err, "invalid_type", field->name, "%s must not be null.", field->name);
+        *given = NULL;
+    }
+    return 0;
+}
+
+/* Puts one field's canonical value (given, or its default) into params under its canonical name, and
+ * its name into advanced when it is an advanced option the client gave. 0, or -1 with err filled. */
+static int add_field(const json_t *body, const catalog_model *model, const catalog_field *field,
+                     json_t *params, json_t *advanced, reelay_error *err)
+{
+    const json_t *given = NULL;
+    if (given_value(body, field, &given, err)) return -1;
+    if (given == NULL) {
+        if (field->required)
+            return reelay_error_raise(err, "missing_required_field", field->name, "%s is required for %s.",
+                                      field->name, model->id);
+        if (field->default_json) {
+            json_t *fallback = json_loads(field->default_json, JSON_DECODE_ANY, NULL);
+            if (fallback == NULL)
+                return reelay_error_raise(err, "internal_error", field->name, "bad catalog default");
+            json_object_set_new(params, field->name, fallback);
+        }
+        return 0;
+    }
+    json_t *canonical = NULL;
+    if (check_value(field, given, model->id, &canonical, err)) return -1;
+    json_object_set_new(params, field->name, canonical);
+    if (field->advanced) json_array_append_new(advanced, json_string(field->name));
+    return 0;
+}
+
+int catalog_validate(const json_t *body, const catalog_model **model_out, json_t **params_out,
+                     json_t **advanced_out, reelay_error *err)
+{
+    *params_out = NULL;
+    if (advanced_out) *advanced_out = NULL;
+    if (!json_is_object(body))
+        return reelay_error_raise(err, "invalid_body", NULL, "The request body must be a JSON object.");
+    const catalog_model *model = NULL;
+    if (resolve_model(body, &model, err) || refuse_foreign_keys(body, model, err)) return -1;
 
     json_t *params = json_object();
     json_t *advanced = json_array();
     json_object_set_new(params, "model", json_string(model->id));
     for (size_t i = 0; i < model->field_count; i++) {
-        const catalog_field *field = &model->fields[i];
-        const json_t *given = NULL;
-        const char *given_as = NULL;
-        const char *names[8] = {field->name};
-        size_t name_count = 1;
-        for (const char *const *alias = field->aliases; alias && *alias && name_count < 8; alias++)
-            names[name_count++] = *alias;
-        for (size_t n = 0; n < name_count; n++) {
-            const json_t *candidate = json_object_get(body, names[n]);
-            if (candidate == NULL) continue;
-            if (given != NULL) {
-                reelay_error_raise(err, "duplicate_field", names[n],
-                                   "%s and %s are the same field; give only one.", given_as, names[n]);
-                goto fail;
-            }
-            given = candidate;
-            given_as = names[n];
+        if (add_field(body, model, &model->fields[i], params, advanced, err) != 0) {
+            json_decref(params);
+            json_decref(advanced);
+            return -1;
         }
-        if (given != NULL && json_is_null(given)) {
-            if (!field->nullable && !field->required) {
-                reelay_error_raise(err, "invalid_type", field->name, "%s must not be null.", field->name);
-                goto fail;
-            }
-            given = NULL; /* null means absent */
-        }
-        if (given == NULL) {
-            if (field->required) {
-                reelay_error_raise(err, "missing_required_field", field->name, "%s is required for %s.",
-                                   field->name, model->id);
-                goto fail;
-            }
-            if (field->default_json) {
-                json_t *fallback = json_loads(field->default_json, JSON_DECODE_ANY, NULL);
-                if (fallback == NULL) {
-                    reelay_error_raise(err, "internal_error", field->name, "bad catalog default");
-                    goto fail;
-                }
-                json_object_set_new(params, field->name, fallback);
-            }
-            continue;
-        }
-        json_t *canonical = NULL;
-        if (check_value(field, given, model->id, &canonical, err)) goto fail;
-        json_object_set_new(params, field->name, canonical);
-        if (field->advanced) json_array_append_new(advanced, json_string(field->name));
     }
     *model_out = model;
     *params_out = params;
@@ -308,9 +328,4 @@ int catalog_validate(const json_t *body, const catalog_model **model_out, json_t
     else
         json_decref(advanced);
     return 0;
-
-fail:
-    json_decref(params);
-    json_decref(advanced);
-    return -1;
 }
