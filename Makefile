@@ -9,7 +9,7 @@ PYTHON     ?= /usr/bin/python3
 export LSAN_OPTIONS  = suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0
 export UBSAN_OPTIONS = print_stacktrace=1:halt_on_error=1
 
-.PHONY: all deps build build-asan clients run test unit e2e stress bench format clean fuzz fuzz-smoke
+.PHONY: all deps build build-asan clients run test unit e2e stress bench format clean fuzz fuzz-smoke readme-settings
 
 all: build
 
@@ -65,6 +65,11 @@ bench:
 	@scripts/install-deps.sh --bench
 	$(MAKE) build
 	bench/run.sh
+
+# The README's table of settings, rewritten from the settings table (src/cli/settings_table.c);
+# test_cli_readme fails while they differ.
+readme-settings: build
+	scripts/readme-settings.sh $(BUILD)/reelay
 
 format:
 	clang-format -i src/*.c src/*/*.c src/*/*.h tests/unit/*.c

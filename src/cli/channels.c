@@ -3,15 +3,11 @@
  * A channel is a provider account: provider, credential (sealed at rest, see util/secret_box.h),
  * base URL (the provider's real one unless given), the models it serves, priority (higher is tried
  * first), weight (share among equal priorities) and a cap on tasks in flight. */
-#include <errno.h>
-#include <getopt.h>
 #include <jansson.h>
 #include <sodium.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "catalog/catalog.h"
 #include "cli/cli.h"
@@ -19,172 +15,43 @@
 #include "upstream/upstream.h"
 #include "util/clock.h"
 #include "util/secret_box.h"
-#include "util/url_scheme.h"
-
-static const char usage_channels[] =
-    "usage: reelay channels add --provider fal|sync|kling|openai|creatify|sandbox --name NAME\n"
-    "                           [--base-url URL] --credential SECRET --models all|m1,m2\n"
-    "                           [--priority N] [--weight N] [--max-concurrent N] [--disabled]\n"
-    "                           [--webhook-secret SECRET]\n"
-    "       reelay channels list [--json]\n"
-    "       reelay channels update NAME [--base-url URL] [--credential SECRET] [--models …]\n"
-    "                           [--priority N] [--weight N] [--max-concurrent N]\n"
-    "       reelay channels disable|enable|remove NAME\n"
-    "  every command takes --data DIR (REELAY_DATA, default ./var)\n"
-    "\n"
-    "  Credentials: fal KEY, sync KEY, kling ACCESS_KEY:SECRET_KEY, openai KEY, creatify API_ID:API_KEY;\n"
-    "  none for the sandbox. --credential - reads it from the first line of standard input (keeps it\n"
-    "  out of the process list). It is encrypted at rest with <data>/credentials.key and only ever\n"
-    "  printed masked. --base-url defaults to the provider's real API. A higher --priority is tried\n"
-    "  first; --weight shares tasks among channels of equal priority; --max-concurrent 0 = no cap.\n"
-    "  --webhook-secret is the secret the provider signs its webhooks with (Sync's signing secret,\n"
-    "  Kling's or OpenAI's whsec_… secret), sealed like the credential; \"\" removes it. fal webhooks\n"
-    "  are checked against fal's published keys instead, Creatify's are unsigned and only prompt a poll.\n";
 
 typedef struct channel_flags {
     const char *data_dir;
-    const char *provider, *name, *base_url, *credential, *models, *webhook_secret;
-    const char *priority, *weight, *max_concurrent;
+    const char *provider, *name, *base_url, *credential, *models, *webhook_secret; /* NULL = not given */
+    int priority, weight, max_concurrent;
+    bool has_priority, has_weight, has_max_concurrent;
     bool disabled, json;
 } channel_flags;
 
-enum {
-    F_DATA = 2000,
-    F_PROVIDER,
-    F_NAME,
-    F_BASE_URL,
-    F_CREDENTIAL,
-    F_MODELS,
-    F_PRIORITY,
-    F_WEIGHT,
-    F_MAX,
-    F_WEBHOOK_SECRET,
-    F_DISABLED,
-    F_JSON,
-    F_HELP
-};
-
-static const struct option channel_options[] = {
-    {"data", required_argument, NULL, F_DATA},
-    {"provider", required_argument, NULL, F_PROVIDER},
-    {"name", required_argument, NULL, F_NAME},
-    {"base-url", required_argument, NULL, F_BASE_URL},
-    {"credential", required_argument, NULL, F_CREDENTIAL},
-    {"models", required_argument, NULL, F_MODELS},
-    {"priority", required_argument, NULL, F_PRIORITY},
-    {"weight", required_argument, NULL, F_WEIGHT},
-    {"max-concurrent", required_argument, NULL, F_MAX},
-    {"webhook-secret", required_argument, NULL, F_WEBHOOK_SECRET},
-    {"disabled", no_argument, NULL, F_DISABLED},
-    {"json", no_argument, NULL, F_JSON},
-    {"help", no_argument, NULL, F_HELP},
-    {NULL, 0, NULL, 0},
-};
-
-static int misuse(const char *format, ...) __attribute__((format(printf, 1, 2)));
-static int misuse(const char *format, ...)
+/* Reads the flags after the command word. Returns -1 to go on, with *first the index of the first
+ * positional argument, or the exit status (0 after --help, 2 misuse). */
+static int read_channel_flags(int argc, char **argv, channel_flags *f, int *first)
 {
-    va_list args;
-    va_start(args, format);
-    fprintf(stderr, "reelay channels: ");
-    vfprintf(stderr, format, args);
-    fprintf(stderr, "\n\n%s", usage_channels);
-    va_end(args);
-    return 2;
+    settings s;
+    int status = cli_settings_read(&s, CLI_CHANNELS, argc, argv, first);
+    if (status >= 0) return status;
+    *f = (channel_flags){.data_dir = settings_text(&s, SETTING_DATA),
+                         .provider = settings_text(&s, SETTING_PROVIDER),
+                         .name = settings_text(&s, SETTING_CHANNEL_NAME),
+                         .base_url = settings_text(&s, SETTING_BASE_URL_FLAG),
+                         .credential = settings_text(&s, SETTING_CREDENTIAL),
+                         .models = settings_text(&s, SETTING_MODELS),
+                         .webhook_secret = settings_text(&s, SETTING_WEBHOOK_SECRET),
+                         .priority = (int)settings_integer(&s, SETTING_PRIORITY),
+                         .weight = (int)settings_integer(&s, SETTING_WEIGHT),
+                         .max_concurrent = (int)settings_integer(&s, SETTING_CHANNEL_MAX_CONCURRENT),
+                         .has_priority = settings_given(&s, SETTING_PRIORITY),
+                         .has_weight = settings_given(&s, SETTING_WEIGHT),
+                         .has_max_concurrent = settings_given(&s, SETTING_CHANNEL_MAX_CONCURRENT),
+                         .disabled = settings_bool(&s, SETTING_DISABLED),
+                         .json = settings_bool(&s, SETTING_JSON)};
+    return -1;
 }
 
-/* Parses flags; returns the index of the first positional argument, or -1 after printing a misuse. */
-static int parse_channel_flags(int argc, char **argv, channel_flags *f)
-{
-    memset(f, 0, sizeof(*f));
-    const char *env = getenv("REELAY_DATA");
-    f->data_dir = env && *env ? env : "./var";
-    optind = 1;
-    opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, "", channel_options, NULL)) != -1) {
-        switch (c) {
-        case F_DATA:
-            f->data_dir = optarg;
-            break;
-        case F_PROVIDER:
-            f->provider = optarg;
-            break;
-        case F_NAME:
-            f->name = optarg;
-            break;
-        case F_BASE_URL:
-            f->base_url = optarg;
-            break;
-        case F_CREDENTIAL:
-            f->credential = optarg;
-            break;
-        case F_MODELS:
-            f->models = optarg;
-            break;
-        case F_PRIORITY:
-            f->priority = optarg;
-            break;
-        case F_WEIGHT:
-            f->weight = optarg;
-            break;
-        case F_MAX:
-            f->max_concurrent = optarg;
-            break;
-        case F_WEBHOOK_SECRET:
-            f->webhook_secret = optarg;
-            break;
-        case F_DISABLED:
-            f->disabled = true;
-            break;
-        case F_JSON:
-            f->json = true;
-            break;
-        case F_HELP:
-            fputs(usage_channels, stdout);
-            exit(0);
-        default:
-            misuse("unknown or incomplete flag '%s'", argv[optind - 1]);
-            return -1;
-        }
-    }
-    return optind;
-}
-
-static bool parse_int(const char *text, const char *what, long minimum, long maximum, int *out)
-{
-    char *end = NULL;
-    errno = 0;
-    long value = strtol(text, &end, 10);
-    if (errno != 0 || end == text || *end != '\0' || value < minimum || value > maximum) {
-        fprintf(stderr, "reelay channels: %s must be a whole number from %ld to %ld (got '%s')\n", what,
-                minimum, maximum, text);
-        return false;
-    }
-    *out = (int)value;
-    return true;
-}
-
-/* Names go into webhook URLs and log lines: letters, digits, '-' and '_' only. */
-static bool name_is_valid(const char *name)
-{
-    size_t length = strlen(name);
-    if (length == 0 || length > 63) return false;
-    for (const char *p = name; *p; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '-' ||
-              *p == '_'))
-            return false;
-    return true;
-}
-
-/* An absolute http(s) URL without credentials, spaces or a query; stored without trailing slashes. */
+/* The base URL (its form checked by the settings table) without trailing slashes; false when too long. */
 static bool base_url_normalise(const char *url, char *out, size_t out_size)
 {
-    if (url_scheme_http_length(url) == 0) return false;
-    const char *authority = strstr(url, "://") + 3;
-    size_t authority_len = strcspn(authority, "/");
-    if (authority_len == 0 || memchr(authority, '@', authority_len) != NULL) return false;
-    if (strpbrk(url, " \t\r\n?#") != NULL) return false;
     size_t length = strlen(url);
     while (length > 0 && url[length - 1] == '/')
         length--;
@@ -248,11 +115,13 @@ static int seal_credential(const char *data_dir, const upstream_provider *provid
     char credential[SECRET_BOX_MAX_PLAIN + 2] = "";
     if (flag != NULL && !read_credential(flag, credential, sizeof(credential))) {
         sodium_memzero(credential, sizeof(credential));
-        return misuse("the credential is missing or longer than %d characters", SECRET_BOX_MAX_PLAIN);
+        return cli_misuse(CLI_CHANNELS, "the credential is missing or longer than %d characters",
+                          SECRET_BOX_MAX_PLAIN);
     }
     if (provider->credential_valid == NULL || !provider->credential_valid(credential)) {
         sodium_memzero(credential, sizeof(credential));
-        if (strcmp(provider->name, "sandbox") == 0) return misuse("%s", "the sandbox takes no --credential");
+        if (strcmp(provider->name, "sandbox") == 0)
+            return cli_misuse(CLI_CHANNELS, "%s", "the sandbox takes no --credential");
         fprintf(stderr, "reelay channels: a %s credential has the form %s (printable, no spaces)\n",
                 provider->name, provider->credential_form);
         return 2;
@@ -281,7 +150,8 @@ static int seal_webhook_secret(const char *data_dir, const char *flag, channel_r
     if (!read_credential(flag, secret, sizeof(secret)) ||
         (secret[0] && !upstream_credential_shape(secret, '\0'))) {
         sodium_memzero(secret, sizeof(secret));
-        return misuse("%s", "--webhook-secret must be printable, without spaces, at most 512 characters");
+        return cli_misuse(CLI_CHANNELS, "%s",
+                          "--webhook-secret must be printable, without spaces, at most 512 characters");
     }
     channel->webhook_secret_sealed[0] = '\0';
     int result = 0;
@@ -301,47 +171,32 @@ static int seal_webhook_secret(const char *data_dir, const char *flag, channel_r
 static int apply_settings(const channel_flags *f, const upstream_provider *provider, channel_record *channel)
 {
     if (f->base_url != NULL) {
-        if (strcmp(provider->name, "sandbox") == 0) return misuse("%s", "the sandbox has no --base-url");
+        if (strcmp(provider->name, "sandbox") == 0)
+            return cli_misuse(CLI_CHANNELS, "%s", "the sandbox has no --base-url");
         if (!base_url_normalise(f->base_url, channel->base_url, sizeof(channel->base_url)))
-            return misuse(
-                "--base-url must be an absolute http(s) URL without credentials or query (got '%s')",
-                f->base_url);
+            return cli_misuse(CLI_CHANNELS, "--base-url must be at most %zu characters",
+                              sizeof(channel->base_url) - 1);
     }
     if (f->models != NULL &&
         !models_normalise(provider, f->models, channel->models, sizeof(channel->models))) {
         fprintf(stderr, "reelay channels: --models must be 'all' or models %s serves\n", provider->name);
         return 2;
     }
-    if (f->priority != NULL && !parse_int(f->priority, "--priority", -1000, 1000, &channel->priority))
-        return 2;
-    if (f->weight != NULL && !parse_int(f->weight, "--weight", 1, 1000, &channel->weight)) return 2;
-    if (f->max_concurrent != NULL &&
-        !parse_int(f->max_concurrent, "--max-concurrent", 0, 1000000, &channel->max_concurrent))
-        return 2;
+    if (f->has_priority) channel->priority = f->priority;
+    if (f->has_weight) channel->weight = f->weight;
+    if (f->has_max_concurrent) channel->max_concurrent = f->max_concurrent;
     return 0;
-}
-
-static store *open_store(const char *data_dir)
-{
-    store *db = NULL;
-    if (store_open(data_dir, &db) != STORE_OK) {
-        fprintf(stderr, "reelay: cannot open the database in %s (run `reelay init --data %s` first?)\n",
-                data_dir, data_dir);
-        return NULL;
-    }
-    return db;
 }
 
 static int channels_add(const channel_flags *f)
 {
     if (f->provider == NULL || f->name == NULL || f->models == NULL)
-        return misuse("%s", "add needs --provider, --name and --models (and --credential for a provider)");
+        return cli_misuse(CLI_CHANNELS, "%s",
+                          "add needs --provider, --name and --models (and --credential for a provider)");
     const upstream_provider *provider = upstream_provider_find(f->provider);
-    if (provider == NULL) return misuse("unknown provider '%s'", f->provider);
-    if (!name_is_valid(f->name))
-        return misuse("--name must be 1-63 letters, digits, '-' or '_' (got '%s')", f->name);
+    if (provider == NULL) return cli_misuse(CLI_CHANNELS, "unknown provider '%s'", f->provider);
     if (f->credential == NULL && strcmp(provider->name, "sandbox") != 0)
-        return misuse("a %s channel needs --credential", provider->name);
+        return cli_misuse(CLI_CHANNELS, "a %s channel needs --credential", provider->name);
     channel_record channel;
     memset(&channel, 0, sizeof(channel));
     snprintf(channel.name, sizeof(channel.name), "%s", f->name);
@@ -355,7 +210,7 @@ static int channels_add(const channel_flags *f)
     if (status == 0 && f->webhook_secret != NULL)
         status = seal_webhook_secret(f->data_dir, f->webhook_secret, &channel);
     if (status != 0) return status;
-    store *db = open_store(f->data_dir);
+    store *db = cli_store_open(f->data_dir);
     if (db == NULL) return 1;
     store_status stored = store_channel_insert(db, &channel);
     store_close(db);
@@ -402,7 +257,7 @@ static void masked_credential(const char *data_dir, const channel_record *channe
 
 static int channels_list(const channel_flags *f)
 {
-    store *db = open_store(f->data_dir);
+    store *db = cli_store_open(f->data_dir);
     if (db == NULL) return 1;
     channel_record *channels = NULL;
     size_t count = 0;
@@ -444,7 +299,7 @@ static int channels_list(const channel_flags *f)
 /* update / disable / enable: read, change, write back. */
 static int channels_change(const channel_flags *f, const char *action, const char *name)
 {
-    store *db = open_store(f->data_dir);
+    store *db = cli_store_open(f->data_dir);
     if (db == NULL) return 1;
     channel_record channel;
     int status = 1;
@@ -456,7 +311,8 @@ static int channels_change(const channel_flags *f, const char *action, const cha
     }
     if (strcmp(action, "update") == 0) {
         if (f->provider != NULL || f->name != NULL) {
-            status = misuse("%s", "a channel's provider and name cannot change: remove it and add it again");
+            status = cli_misuse(CLI_CHANNELS, "%s",
+                                "a channel's provider and name cannot change: remove it and add it again");
             goto done;
         }
         status = apply_settings(f, provider, &channel);
@@ -483,7 +339,7 @@ done:
 
 static int channels_remove(const channel_flags *f, const char *name)
 {
-    store *db = open_store(f->data_dir);
+    store *db = cli_store_open(f->data_dir);
     if (db == NULL) return 1;
     store_status status = store_channel_remove(db, name);
     store_close(db);
@@ -495,25 +351,25 @@ static int channels_remove(const channel_flags *f, const char *name)
 
 int cli_channels(int argc, char **argv)
 {
-    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-        fputs(usage_channels, argc < 2 ? stderr : stdout);
-        return argc < 2 ? 2 : 0;
-    }
+    if (argc < 2) return cli_misuse(CLI_CHANNELS, "which channels command?");
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
+        return settings_write_help(stdout, CLI_CHANNELS) == 0 ? 0 : 1;
     const char *action = argv[1];
     channel_flags f;
-    int first = parse_channel_flags(argc - 1, argv + 1, &f);
-    if (first < 0) return 2;
+    int first = 0;
+    int status = read_channel_flags(argc - 1, argv + 1, &f, &first);
+    if (status >= 0) return status;
     first += 1; /* index into argv */
     int positional = argc - first;
     if (strcmp(action, "add") == 0 || strcmp(action, "list") == 0) {
-        if (positional != 0) return misuse("unexpected argument '%s'", argv[first]);
+        if (positional != 0) return cli_misuse(CLI_CHANNELS, "unexpected argument '%s'", argv[first]);
         return action[0] == 'a' ? channels_add(&f) : channels_list(&f);
     }
     if (strcmp(action, "update") == 0 || strcmp(action, "disable") == 0 || strcmp(action, "enable") == 0 ||
         strcmp(action, "remove") == 0) {
-        if (positional != 1) return misuse("%s needs exactly one channel NAME", action);
+        if (positional != 1) return cli_misuse(CLI_CHANNELS, "%s needs exactly one channel NAME", action);
         if (strcmp(action, "remove") == 0) return channels_remove(&f, argv[first]);
         return channels_change(&f, action, argv[first]);
     }
-    return misuse("unknown channels command '%s'", action);
+    return cli_misuse(CLI_CHANNELS, "unknown channels command '%s'", action);
 }

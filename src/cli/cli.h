@@ -1,8 +1,19 @@
-/* cli.h — command-line commands that live outside main.c. Each takes the arguments after its own
- * name (argv[0] is the command word) and returns the process exit status: 0 done, 1 failed,
- * 2 misused (a message and the usage are printed to stderr). */
+/* cli.h — the commands of the command line (main.c only picks one). Each takes the arguments after
+ * `reelay` (argv[0] is the command word) and returns the process exit status: 0 done, 1 failed,
+ * 2 misused (a message and the usage are printed to stderr). Every option is read through the table of
+ * settings.h: a flag beats its REELAY_* environment twin, which beats the default. */
 #ifndef REELAY_CLI_CLI_H
 #define REELAY_CLI_CLI_H
+
+#include "cli/settings.h"
+#include "store/store.h"
+
+/* `reelay init`: the data folder, its secrets and storage, the sandbox channel, the default prices and,
+ * on the first run, a first API key (cli/init.c). */
+int cli_init(int argc, char **argv);
+
+/* `reelay serve`: the API until SIGINT or SIGTERM (cli/serve.c). */
+int cli_serve(int argc, char **argv);
 
 /* `reelay channels add|list|update|disable|enable|remove`: the provider accounts tasks run on.
  * Credentials are sealed with the data folder's key before they are stored and are only ever
@@ -13,6 +24,24 @@ int cli_channels(int argc, char **argv);
 int cli_keys(int argc, char **argv);
 /* `reelay credits grant|show|audit`: a key's credits and the ledger behind them. */
 int cli_credits(int argc, char **argv);
+
+/* `reelay settings [--markdown]`: every setting with its variable, default and allowed values; with
+ * --markdown the README's table (README.md holds exactly that between its settings markers). */
+int cli_settings(int argc, char **argv);
+
+/* Reads the settings of command (settings_parse over argv and the environment). On --help prints the
+ * command's help to stdout and returns 0; on a misuse prints it (cli_misuse) and returns 2. Otherwise
+ * applies what every command shares (the log level) and returns -1: go on, with *first_positional the
+ * index in argv of the first argument that is not a flag. */
+int cli_settings_read(settings *out, cli_command command, int argc, char **argv, int *first_positional);
+
+/* Prints "reelay <command>: <message>", the command's usage lines and where its help is, to stderr.
+ * Returns 2, the exit status of a misuse. */
+int cli_misuse(cli_command command, const char *format, ...) __attribute__((format(printf, 2, 3)));
+
+/* Opens the database in data_dir; on failure prints why (and that `reelay init` makes it) and returns
+ * NULL. The caller closes it with store_close. */
+store *cli_store_open(const char *data_dir);
 
 /* What a new key gets. */
 typedef struct key_spec {

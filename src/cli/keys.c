@@ -5,10 +5,8 @@
  * (whsec_…, Standard Webhooks) is sealed with the data folder's key (util/secret_box.h) and also
  * printed once. Credits are whole numbers; every change is a ledger entry (store/store.h). */
 #include <errno.h>
-#include <getopt.h>
 #include <jansson.h>
 #include <sodium.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,61 +18,11 @@
 #include "util/ids.h"
 #include "util/secret_box.h"
 
-static const char usage_keys[] =
-    "usage: reelay keys create [--name NAME] [--credits N] [--group G] [--rpm N] [--max-concurrent N] [--json]\n"
-    "       reelay keys update KEY_ID [--group G] [--rpm N] [--max-concurrent N]\n"
-    "       reelay keys list [--json]\n"
-    "       reelay keys revoke KEY_ID\n"
-    "  every command takes --data DIR (REELAY_DATA, default ./var)\n"
-    "\n"
-    "  A key is shown once, at creation; only its hash is stored. --credits grants its first credits\n"
-    "  (default 0); --group is its pricing group (default \"default\"); --rpm limits its requests per\n"
-    "  minute and --max-concurrent its unfinished tasks (0 = unlimited, the default). --json prints\n"
-    "  {\"id\", \"key\", \"webhook_secret\"}: the whsec_… secret its task callbacks are signed with.\n";
-
-static const char usage_credits[] = "usage: reelay credits grant KEY_ID AMOUNT [--note TEXT]\n"
-                                    "       reelay credits show KEY_ID [--json] [--limit N]\n"
-                                    "       reelay credits audit\n"
-                                    "  every command takes --data DIR (REELAY_DATA, default ./var)\n"
-                                    "\n"
-                                    "  grant adds whole credits to a key (a negative AMOUNT takes them back,\n"
-                                    "  never below zero). show prints the balance and the newest ledger entries\n"
-                                    "  (default 20). audit checks that every balance equals its ledger and every\n"
-                                    "  reservation was released exactly once; it exits 1 when something is off.\n";
-
 typedef struct key_flags {
     const char *data_dir, *name, *group, *note;
-    long long credits, rpm, max_concurrent, limit;
+    long long credits, rpm, max_concurrent, limit; /* rpm, max_concurrent: -1 when not given */
     bool json;
 } key_flags;
-
-enum { K_DATA = 3000, K_NAME, K_CREDITS, K_GROUP, K_RPM, K_MAX, K_NOTE, K_LIMIT, K_JSON, K_HELP };
-
-static const struct option key_options[] = {
-    {"data", required_argument, NULL, K_DATA},
-    {"name", required_argument, NULL, K_NAME},
-    {"credits", required_argument, NULL, K_CREDITS},
-    {"group", required_argument, NULL, K_GROUP},
-    {"rpm", required_argument, NULL, K_RPM},
-    {"max-concurrent", required_argument, NULL, K_MAX},
-    {"note", required_argument, NULL, K_NOTE},
-    {"limit", required_argument, NULL, K_LIMIT},
-    {"json", no_argument, NULL, K_JSON},
-    {"help", no_argument, NULL, K_HELP},
-    {NULL, 0, NULL, 0},
-};
-
-static int misuse(const char *usage, const char *format, ...) __attribute__((format(printf, 2, 3)));
-static int misuse(const char *usage, const char *format, ...)
-{
-    va_list args;
-    va_start(args, format);
-    fprintf(stderr, "reelay: ");
-    vfprintf(stderr, format, args);
-    fprintf(stderr, "\n\n%s", usage);
-    va_end(args);
-    return 2;
-}
 
 static bool parse_whole(const char *text, long long minimum, long long maximum, long long *out)
 {
@@ -86,67 +34,32 @@ static bool parse_whole(const char *text, long long minimum, long long maximum, 
     return true;
 }
 
-/* Parses flags after the command words; returns the index of the first positional argument, or -1
- * after printing a misuse. */
-static int parse_key_flags(int argc, char **argv, key_flags *f, const char *usage)
+/* Reads the flags of keys or credits (command) after the command words. Returns -1 to go on, with
+ * *first the index of the first positional argument, or the exit status (0 after --help, 2 misuse). */
+static int read_key_flags(cli_command command, int argc, char **argv, key_flags *f, int *first)
 {
-    memset(f, 0, sizeof(*f));
-    const char *env = getenv("REELAY_DATA");
-    f->data_dir = env && *env ? env : "./var";
-    f->rpm = f->max_concurrent = -1;
-    f->limit = 20;
-    optind = 1;
-    opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, "", key_options, NULL)) != -1) {
-        const char *what = NULL;
-        long long *number = NULL, maximum = 0;
-        switch (c) {
-        case K_DATA: f->data_dir = optarg; break;
-        case K_NAME: f->name = optarg; break;
-        case K_GROUP: f->group = optarg; break;
-        case K_NOTE: f->note = optarg; break;
-        case K_JSON: f->json = true; break;
-        case K_CREDITS: what = "--credits", number = &f->credits, maximum = 1000000000000000LL; break;
-        case K_RPM: what = "--rpm", number = &f->rpm, maximum = 1000000; break;
-        case K_MAX: what = "--max-concurrent", number = &f->max_concurrent, maximum = 1000000; break;
-        case K_LIMIT: what = "--limit", number = &f->limit, maximum = 1000000; break;
-        case K_HELP: fputs(usage, stdout); exit(0);
-        default: misuse(usage, "unknown or incomplete flag '%s'", argv[optind - 1]); return -1;
-        }
-        if (number && !parse_whole(optarg, 0, maximum, number)) {
-            misuse(usage, "%s must be a whole number from 0 to %lld (got '%s')", what, maximum, optarg);
-            return -1;
-        }
+    settings s;
+    int status = cli_settings_read(&s, command, argc, argv, first);
+    if (status >= 0) return status;
+    *f = (key_flags){.data_dir = settings_text(&s, SETTING_DATA), .json = settings_bool(&s, SETTING_JSON)};
+    if (command == CLI_KEYS) {
+        f->name = settings_text(&s, SETTING_KEY_NAME);
+        f->group = settings_text(&s, SETTING_GROUP);
+        f->credits = settings_integer(&s, SETTING_CREDITS);
+        f->rpm = settings_given(&s, SETTING_RPM) ? settings_integer(&s, SETTING_RPM) : -1;
+        f->max_concurrent = settings_given(&s, SETTING_KEY_MAX_CONCURRENT)
+                                ? settings_integer(&s, SETTING_KEY_MAX_CONCURRENT)
+                                : -1;
+    } else {
+        f->note = settings_text(&s, SETTING_NOTE);
+        f->limit = settings_integer(&s, SETTING_LIMIT);
     }
-    if (f->group && (f->group[0] == '\0' || strlen(f->group) > 31 || strspn(f->group,
-                                                                            "abcdefghijklmnopqrstuvwxyz"
-                                                                            "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") !=
-                                                                         strlen(f->group))) {
-        misuse(usage, "--group must be 1 to 31 letters, digits, '-' or '_' (got '%s')", f->group);
-        return -1;
-    }
-    if (f->name && strlen(f->name) > 63) {
-        misuse(usage, "--name must be at most 63 characters");
-        return -1;
-    }
-    return optind;
-}
-
-static store *open_store(const char *data_dir)
-{
-    store *db = NULL;
-    if (store_open(data_dir, &db) != STORE_OK) {
-        fprintf(stderr, "reelay: cannot open the database in %s (run `reelay init --data %s` first?)\n", data_dir,
-                data_dir);
-        return NULL;
-    }
-    return db;
+    return -1;
 }
 
 int cli_keys_create(const char *data_dir, const key_spec *spec, const char *json_id_field)
 {
-    store *db = open_store(data_dir);
+    store *db = cli_store_open(data_dir);
     if (db == NULL) return 1;
     secret_box box;
     if (secret_box_load(data_dir, &box) != 0) {
@@ -237,18 +150,18 @@ static int keys_list(store *db, bool json)
 
 int cli_keys(int argc, char **argv)
 {
-    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-        fputs(usage_keys, argc < 2 ? stderr : stdout);
-        return argc < 2 ? 2 : 0;
-    }
+    if (argc < 2) return cli_misuse(CLI_KEYS, "which keys command?");
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
+        return settings_write_help(stdout, CLI_KEYS) == 0 ? 0 : 1;
     const char *action = argv[1];
     key_flags f;
-    int first = parse_key_flags(argc - 1, argv + 1, &f, usage_keys);
-    if (first < 0) return 2;
+    int first = 0;
+    int done = read_key_flags(CLI_KEYS, argc - 1, argv + 1, &f, &first);
+    if (done >= 0) return done;
     first += 1;
     int positional = argc - first;
     if (strcmp(action, "create") == 0) {
-        if (positional != 0) return misuse(usage_keys, "keys create takes no arguments");
+        if (positional != 0) return cli_misuse(CLI_KEYS, "keys create takes no arguments");
         key_spec spec = {.name = f.name,
                          .group = f.group,
                          .credits = f.credits,
@@ -258,10 +171,10 @@ int cli_keys(int argc, char **argv)
     }
     bool needs_id = strcmp(action, "update") == 0 || strcmp(action, "revoke") == 0;
     if (strcmp(action, "list") != 0 && !needs_id)
-        return misuse(usage_keys, "unknown keys command '%s'", action);
+        return cli_misuse(CLI_KEYS, "unknown keys command '%s'", action);
     if (positional != (needs_id ? 1 : 0))
-        return misuse(usage_keys, needs_id ? "keys %s takes one KEY_ID" : "keys %s takes no arguments", action);
-    store *db = open_store(f.data_dir);
+        return cli_misuse(CLI_KEYS, needs_id ? "keys %s takes one KEY_ID" : "keys %s takes no arguments", action);
+    store *db = cli_store_open(f.data_dir);
     if (db == NULL) return 1;
     int result = 1;
     if (strcmp(action, "list") == 0) {
@@ -324,36 +237,36 @@ static int credits_show(store *db, const char *key_id, const key_flags *f)
 
 int cli_credits(int argc, char **argv)
 {
-    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-        fputs(usage_credits, argc < 2 ? stderr : stdout);
-        return argc < 2 ? 2 : 0;
-    }
+    if (argc < 2) return cli_misuse(CLI_CREDITS, "which credits command?");
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
+        return settings_write_help(stdout, CLI_CREDITS) == 0 ? 0 : 1;
     const char *action = argv[1];
     int wanted = strcmp(action, "grant") == 0   ? 2
                  : strcmp(action, "show") == 0  ? 1
                  : strcmp(action, "audit") == 0 ? 0
                                                 : -1;
-    if (wanted < 0) return misuse(usage_credits, "unknown credits command '%s'", action);
+    if (wanted < 0) return cli_misuse(CLI_CREDITS, "unknown credits command '%s'", action);
     /* The positional words come right after the command (a negative AMOUNT would look like a flag to
      * getopt): take them first, then parse the flags that follow. */
     int words = 0;
     while (words < wanted && 2 + words < argc && strncmp(argv[2 + words], "--", 2) != 0) words++;
-    if (words != wanted) return misuse(usage_credits, "credits %s takes %d argument(s)", action, wanted);
+    if (words != wanted) return cli_misuse(CLI_CREDITS, "credits %s takes %d argument(s)", action, wanted);
     char **flags = calloc((size_t)argc, sizeof(*flags));
     if (flags == NULL) return 1;
     flags[0] = argv[1];
     for (int i = 2 + words; i < argc; i++) flags[i - 1 - words] = argv[i];
     key_flags f;
-    int first = parse_key_flags(argc - 1 - words, flags, &f, usage_credits);
-    int extra = first < 0 ? 0 : argc - 1 - words - first;
+    int first = 0;
+    int done = read_key_flags(CLI_CREDITS, argc - 1 - words, flags, &f, &first);
+    int extra = argc - 1 - words - first;
     free(flags);
-    if (first < 0) return 2;
-    if (extra != 0) return misuse(usage_credits, "credits %s takes %d argument(s)", action, wanted);
+    if (done >= 0) return done;
+    if (extra != 0) return cli_misuse(CLI_CREDITS, "credits %s takes %d argument(s)", action, wanted);
     first = 2;
     long long amount = 0;
     if (wanted == 2 && (!parse_whole(argv[first + 1], -1000000000000000LL, 1000000000000000LL, &amount) || amount == 0))
-        return misuse(usage_credits, "AMOUNT must be a non-zero whole number (got '%s')", argv[first + 1]);
-    store *db = open_store(f.data_dir);
+        return cli_misuse(CLI_CREDITS, "AMOUNT must be a non-zero whole number (got '%s')", argv[first + 1]);
+    store *db = cli_store_open(f.data_dir);
     if (db == NULL) return 1;
     int result = 1;
     if (wanted == 2) {

@@ -103,7 +103,12 @@ typedef struct media_render_job {
     int timeout_seconds;           /* 0 = no limit; past it the render is killed and fails */
 } media_render_job;
 
-/* Renders one job with the ffmpeg program (REELAY_FFMPEG, default "ffmpeg" on PATH). Blocks the calling
+/* Sets the ffmpeg program media_render runs: a path, or a name looked up on PATH (NULL = "ffmpeg", the
+ * default). The string is borrowed for the life of the process. Call before any render starts (main
+ * does, from the --ffmpeg setting); not synchronised with renders in flight. */
+void media_render_set_ffmpeg(const char *program);
+
+/* Renders one job with the ffmpeg program (media_render_set_ffmpeg). Blocks the calling
  * thread until done. Returns 0 on success (and fills *out_info by probing the output), 1 when cancelled,
  * 2 when timeout_seconds ran out, -1 on failure (err says why; the output file is removed in every
  * case but success). Every frame carries the visible text

@@ -21,6 +21,14 @@
 
 extern char **environ;
 
+/* The ffmpeg program; set once before renders start (media_render_set_ffmpeg). */
+static const char *ffmpeg_program = "ffmpeg";
+
+void media_render_set_ffmpeg(const char *program)
+{
+    ffmpeg_program = program != NULL ? program : "ffmpeg";
+}
+
 #define FONT_FILE "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 enum {
     MAX_ARGS = 96,
@@ -361,7 +369,7 @@ static int render_bounce_clip(const media_render_job *job, const char *video, do
         return set_error(err, err_size, "path too long");
     double clip = video_seconds < BOUNCE_MAX_SECONDS ? video_seconds : BOUNCE_MAX_SECONDS;
     argv_builder b = {0};
-    common_head(&b, getenv("REELAY_FFMPEG") ? getenv("REELAY_FFMPEG") : "ffmpeg");
+    common_head(&b, ffmpeg_program);
     input(&b, video);
     arg(&b, "-filter_complex");
     arg(&b,
@@ -574,7 +582,7 @@ int media_render(const media_render_job *job, media_info *out_info, char *err, s
     const char *video_in = job->video_path ? video : NULL, *audio_in = job->audio_path ? audio : NULL,
                *image_in = job->image_path ? image : NULL;
     argv_builder b = {0};
-    common_head(&b, getenv("REELAY_FFMPEG") ? getenv("REELAY_FFMPEG") : "ffmpeg");
+    common_head(&b, ffmpeg_program);
     double expected = 0;
     int built;
     switch (job->kind) {

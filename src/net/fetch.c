@@ -29,32 +29,13 @@ enum {
     FETCH_HOST_SIZE = 256,
 };
 
-/* Reads a positive decimal from the environment; anything else keeps the default (with a warning,
- * since a typo here silently changing a limit would be worse). */
-static unsigned long long fetch_env_positive(const char *name, unsigned long long fallback)
-{
-    const char *text = getenv(name);
-    if (text == NULL || *text == '\0') return fallback;
-    char *end = NULL;
-    errno = 0;
-    unsigned long long value = strtoull(text, &end, 10);
-    if (errno != 0 || end == text || *end != '\0' || value == 0 || text[0] == '-') {
-        log_warn("ignoring invalid setting", "name=%s", name);
-        return fallback;
-    }
-    return value;
-}
-
 void fetch_policy_init(fetch_policy *policy)
 {
-    unsigned long long max_bytes = fetch_env_positive("REELAY_FETCH_MAX_BYTES", FETCH_DEFAULT_MAX_BYTES);
-    unsigned long long timeout_ms =
-        fetch_env_positive("REELAY_FETCH_TIMEOUT_MS", FETCH_DEFAULT_TOTAL_TIMEOUT_MS);
-    policy->max_bytes = max_bytes > SIZE_MAX ? SIZE_MAX : (size_t)max_bytes;
+    policy->max_bytes = FETCH_DEFAULT_MAX_BYTES;
     policy->connect_timeout_ms = FETCH_DEFAULT_CONNECT_TIMEOUT_MS;
-    policy->total_timeout_ms = timeout_ms > LONG_MAX ? LONG_MAX : (long)timeout_ms;
+    policy->total_timeout_ms = FETCH_DEFAULT_TOTAL_TIMEOUT_MS;
     policy->max_redirects = FETCH_DEFAULT_MAX_REDIRECTS;
-    policy->allow_list = getenv("REELAY_FETCH_ALLOW");
+    policy->allow_list = NULL;
 }
 
 const char *fetch_result_name(fetch_result result)

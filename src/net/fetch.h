@@ -17,16 +17,17 @@
 #include <sys/types.h>
 
 typedef struct fetch_policy {
-    size_t max_bytes;          /* default 512 MiB (REELAY_FETCH_MAX_BYTES) */
+    size_t max_bytes;          /* default 512 MiB */
     long connect_timeout_ms;   /* default 10 s */
-    long total_timeout_ms;     /* default 300 s (REELAY_FETCH_TIMEOUT_MS) */
+    long total_timeout_ms;     /* default 300 s */
     int max_redirects;         /* default 5 */
     const char *allow_list;    /* comma-separated host names, IP addresses or CIDRs (v4 or v6) that may be
-                                  non-public, e.g. "127.0.0.1,localhost,10.0.0.0/8"; default REELAY_FETCH_ALLOW
-                                  from the environment; NULL or "" = none */
+                                  non-public, e.g. "127.0.0.1,localhost,10.0.0.0/8"; borrowed, not copied;
+                                  NULL or "" = none (the default) */
 } fetch_policy;
 
-/* Fills *policy with the defaults above (reading the REELAY_* environment variables). */
+/* Fills *policy with the defaults above. It reads no environment: the caller sets what the operator
+ * configured (serve: --fetch-max-bytes, --fetch-timeout-ms, --fetch-allow) over the defaults. */
 void fetch_policy_init(fetch_policy *policy);
 
 /* libcurl's process-wide setup (curl_global_init), done once whoever calls first; every user of libcurl

@@ -3,9 +3,6 @@
 
 #include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -14,20 +11,6 @@ static log_level minimum_level = LOG_INFO;
 void log_set_level(log_level level)
 {
     minimum_level = level;
-}
-
-void log_init_from_env(void)
-{
-    const char *value = getenv("REELAY_LOG_LEVEL");
-    if (value == NULL) return;
-    if (strcasecmp(value, "debug") == 0)
-        minimum_level = LOG_DEBUG;
-    else if (strcasecmp(value, "info") == 0)
-        minimum_level = LOG_INFO;
-    else if (strcasecmp(value, "warn") == 0)
-        minimum_level = LOG_WARN;
-    else if (strcasecmp(value, "error") == 0)
-        minimum_level = LOG_ERROR;
 }
 
 void log_write(log_level level, const char *msg, const char *fmt, ...)

@@ -7,9 +7,9 @@
 
 typedef enum { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR } log_level;
 
-/* Lines below this level are dropped. Default LOG_INFO; REELAY_LOG_LEVEL=debug|info|warn|error sets it. */
+/* Lines below this level are dropped. Default LOG_INFO; the command line sets it once, before any thread
+ * starts (--log-level, REELAY_LOG_LEVEL). */
 void log_set_level(log_level level);
-void log_init_from_env(void);
 
 /* fmt produces the key=value part after msg; values with spaces should be quoted by the caller. */
 void log_write(log_level level, const char *msg, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
