@@ -83,6 +83,57 @@ static bool parse_length(h2o_iovec_t value, size_t *out)
     return true;
 }
 
+/* How a request says its body is framed. */
+typedef struct body_framing {
+    size_t content_length;
+    bool has_length; /* a Content-Length (every copy the same value) */
+    bool chunked;    /* Transfer-Encoding: chunked */
+} body_framing;
+
+/* Copies the parsed headers into fields and reads the body's framing from them. False with err filled
+ * for a Content-Length that is not a number or is given twice with two values, a Transfer-Encoding
+ * other than a single "chunked", or both (RFC 9112 §6.1: such a message may be an attempt at request
+ * smuggling). */
+static bool read_framing(const struct phr_header *headers, size_t header_count, http_head_field *fields,
+                         body_framing *framing, reelay_error *err)
+{
+    *framing = (body_framing){0};
+    bool has_transfer_encoding = false;
+    for (size_t i = 0; i < header_count; i++) {
+        fields[i].name = h2o_iovec_init(headers[i].name, headers[i].name_len);
+        fields[i].value = h2o_iovec_init(headers[i].value, headers[i].value_len);
+        if (headers[i].name == NULL) continue; /* a folded continuation line (h2o refuses those) */
+        if (headers[i].name_len == 14 && strncasecmp(headers[i].name, "content-length", 14) == 0) {
+            size_t value;
+            if (!parse_length(fields[i].value, &value)) {
+                reelay_error_raise(err, "invalid_content_length", NULL,
+                                   "Content-Length must be a whole number of bytes.");
+                return false;
+            }
+            if (framing->has_length && value != framing->content_length) {
+                reelay_error_raise(err, "conflicting_content_length", NULL,
+                                   "The request carries two different Content-Length values.");
+                return false;
+            }
+            framing->has_length = true, framing->content_length = value;
+        } else if (headers[i].name_len == 17 && strncasecmp(headers[i].name, "transfer-encoding", 17) == 0) {
+            if (has_transfer_encoding ||
+                !h2o_lcstris(headers[i].value, headers[i].value_len, H2O_STRLIT("chunked"))) {
+                reelay_error_raise(err, "unsupported_transfer_encoding", NULL,
+                                   "The only Transfer-Encoding understood is a single 'chunked'.");
+                return false;
+            }
+            has_transfer_encoding = framing->chunked = true;
+        }
+    }
+    if (framing->has_length && has_transfer_encoding) {
+        reelay_error_raise(err, "conflicting_content_length", NULL,
+                           "A request may not carry both Content-Length and Transfer-Encoding.");
+        return false;
+    }
+    return true;
+}
+
 /* Judges the head at the start of bytes. On SCREEN_PASS, fills conn's body expectations; on
  * SCREEN_REFUSE, err and *row (the counter row to count the answer on). */
 static screen_verdict screen_head(head_screen_conn *conn, const char *bytes, size_t size, reelay_error *err,
@@ -120,48 +171,15 @@ static screen_verdict screen_head(head_screen_conn *conn, const char *bytes, siz
     }
 
     http_head_field fields[H2O_MAX_HEADERS];
-    size_t content_length = 0;
-    bool has_length = false, has_transfer_encoding = false, chunked = false;
-    for (size_t i = 0; i < header_count; i++) {
-        fields[i].name = h2o_iovec_init(headers[i].name, headers[i].name_len);
-        fields[i].value = h2o_iovec_init(headers[i].value, headers[i].value_len);
-        if (headers[i].name == NULL) continue; /* a folded continuation line (h2o refuses those below) */
-        if (headers[i].name_len == 14 && strncasecmp(headers[i].name, "content-length", 14) == 0) {
-            size_t value;
-            if (!parse_length(fields[i].value, &value)) {
-                reelay_error_raise(err, "invalid_content_length", NULL,
-                                   "Content-Length must be a whole number of bytes.");
-                return SCREEN_REFUSE;
-            }
-            if (has_length && value != content_length) {
-                reelay_error_raise(err, "conflicting_content_length", NULL,
-                                   "The request carries two different Content-Length values.");
-                return SCREEN_REFUSE;
-            }
-            has_length = true, content_length = value;
-        } else if (headers[i].name_len == 17 && strncasecmp(headers[i].name, "transfer-encoding", 17) == 0) {
-            if (has_transfer_encoding ||
-                !h2o_lcstris(headers[i].value, headers[i].value_len, H2O_STRLIT("chunked"))) {
-                reelay_error_raise(err, "unsupported_transfer_encoding", NULL,
-                                   "The only Transfer-Encoding understood is a single 'chunked'.");
-                return SCREEN_REFUSE;
-            }
-            has_transfer_encoding = chunked = true;
-        }
-    }
-    if (has_length && has_transfer_encoding) {
-        /* RFC 9112 §6.1: such a message may be an attempt at request smuggling; refuse it. */
-        reelay_error_raise(err, "conflicting_content_length", NULL,
-                           "A request may not carry both Content-Length and Transfer-Encoding.");
-        return SCREEN_REFUSE;
-    }
+    body_framing framing;
+    if (!read_framing(headers, header_count, fields, &framing, err)) return SCREEN_REFUSE;
 
     const char *query = memchr(path, '?', path_length);
     h2o_iovec_t route_path = h2o_iovec_init(path, query ? (size_t)(query - path) : path_length);
     const http_route *route;
     size_t limit =
         http_server_body_limit(server, h2o_iovec_init(method, method_length), route_path, &route, row);
-    if (has_length && content_length > limit) {
+    if (framing.has_length && framing.content_length > limit) {
         reelay_error_raise(err, "request_too_large", NULL, "The request body is larger than %zu bytes.",
                            limit);
         return SCREEN_REFUSE;
@@ -173,7 +191,7 @@ static screen_verdict screen_head(head_screen_conn *conn, const char *bytes, siz
                                   .field_count = header_count};
         if (!route->screen(conn->thread->thread_data, &head, err)) return SCREEN_REFUSE;
     }
-    conn->chunked = chunked;
+    conn->chunked = framing.chunked;
     conn->body_limit = limit;
     conn->row = *row;
     conn->head_length = (size_t)head_length;

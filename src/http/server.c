@@ -309,28 +309,13 @@ static void *thread_main(void *arg)
     return NULL;
 }
 
-http_server *http_server_start(const http_server_config *config)
+/* Registers the host's paths. h2o picks the first registered path that prefixes the request: routes
+ * below the file mount's prefix (POST /v1/files/upload/…) go first, then the file mount, then "/".
+ * Every path answers its errors through the error filter. */
+static void register_paths(struct http_server *server, const http_server_config *config)
 {
-    struct http_server *server = calloc(1, sizeof(*server));
-    if (server == NULL) return NULL;
-    server->config = *config;
-    server->thread_count = config->threads > 0 ? config->threads : 1;
-    h2o_config_init(&server->globalconf);
-    server->globalconf.server_name = h2o_iovec_init(H2O_STRLIT("reelay"));
-    server->globalconf.max_request_entity_size = config->max_body_bytes;
-    if (config->spill_threshold) h2o_socket_buffer_mmap_settings.threshold = config->spill_threshold;
-    if (config->spill_template &&
-        strlen(config->spill_template) < sizeof(h2o_socket_buffer_mmap_settings.fn_template))
-        strcpy(h2o_socket_buffer_mmap_settings.fn_template, config->spill_template);
-    if (config->request_timeout_ms) server->globalconf.http1.req_timeout = config->request_timeout_ms;
-    /* HTTP/1.1 only without TLS: handlers that answer after the event-loop iteration (group commit)
-     * rely on HTTP/1's one-request-at-a-time connections; h2c upgrades are refused. */
-    server->globalconf.http1.upgrade_to_http2 = 0;
-    if (config->idle_timeout_ms) server->globalconf.http2.idle_timeout = config->idle_timeout_ms;
     h2o_hostconf_t *host =
         h2o_config_register_host(&server->globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
-    /* h2o picks the first registered path that prefixes the request: the file mount goes before "/",
-     * and routes below the mount's prefix (POST /v1/files/upload/…) go before the mount. */
     if (config->file_mount) {
         size_t prefix_length = strlen(config->file_mount->prefix);
         for (size_t i = 0; i < config->route_count; i++) {
@@ -369,6 +354,27 @@ http_server *http_server_start(const http_server_config *config)
     /* h2o answers requests it refuses before routing (a body over the global limit, broken chunked
      * encoding) on the host's fallback path. */
     http_error_filter_register(&host->fallback_path);
+}
+
+http_server *http_server_start(const http_server_config *config)
+{
+    struct http_server *server = calloc(1, sizeof(*server));
+    if (server == NULL) return NULL;
+    server->config = *config;
+    server->thread_count = config->threads > 0 ? config->threads : 1;
+    h2o_config_init(&server->globalconf);
+    server->globalconf.server_name = h2o_iovec_init(H2O_STRLIT("reelay"));
+    server->globalconf.max_request_entity_size = config->max_body_bytes;
+    if (config->spill_threshold) h2o_socket_buffer_mmap_settings.threshold = config->spill_threshold;
+    if (config->spill_template &&
+        strlen(config->spill_template) < sizeof(h2o_socket_buffer_mmap_settings.fn_template))
+        strcpy(h2o_socket_buffer_mmap_settings.fn_template, config->spill_template);
+    if (config->request_timeout_ms) server->globalconf.http1.req_timeout = config->request_timeout_ms;
+    /* HTTP/1.1 only without TLS: handlers that answer after the event-loop iteration (group commit)
+     * rely on HTTP/1's one-request-at-a-time connections; h2c upgrades are refused. */
+    server->globalconf.http1.upgrade_to_http2 = 0;
+    if (config->idle_timeout_ms) server->globalconf.http2.idle_timeout = config->idle_timeout_ms;
+    register_paths(server, config);
 
     server->offload = http_offload_pool_start(config->offload_workers ? config->offload_workers
                                                                       : HTTP_OFFLOAD_DEFAULT_WORKERS);

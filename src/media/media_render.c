@@ -230,11 +230,12 @@ static void handle_progress_line(run_context *run, const char *line)
 }
 
 /* Runs argv with cwd = work_dir; 0 on success, 1 cancelled, 2 timed out, -1 failure (err says why). */
-static int run_ffmpeg(argv_builder *b, run_context *run, char *err, size_t err_size)
+/* Starts ffmpeg with stdin from /dev/null, stdout (its -progress lines) and stderr on two new pipes whose
+ * read ends it returns in fds, in the job's folder and with no other descriptor of ours. 0, or an error
+ * (set_error) with nothing left open. */
+static int spawn_ffmpeg(argv_builder *b, const media_render_job *job, pid_t *child, int fds[2], char *err,
+                        size_t err_size)
 {
-    const media_render_job *job = run->job;
-    if (b->overflow) return set_error(err, err_size, "the render command is too long");
-    b->args[b->count] = NULL;
     int out_pipe[2], err_pipe[2];
     if (pipe2(out_pipe, O_CLOEXEC) != 0) return set_error(err, err_size, "pipe: %s", strerror(errno));
     if (pipe2(err_pipe, O_CLOEXEC) != 0) {
@@ -251,8 +252,7 @@ static int run_ffmpeg(argv_builder *b, run_context *run, char *err, size_t err_s
     /* Nothing else of the server reaches ffmpeg: our own descriptors are close-on-exec, but h2o makes
      * some that are not (its epoll descriptor, the files a large request body spills into). */
     posix_spawn_file_actions_addclosefrom_np(&actions, STDERR_FILENO + 1);
-    pid_t child;
-    int spawned = posix_spawnp(&child, b->args[0], &actions, NULL, b->args, environ);
+    int spawned = posix_spawnp(child, b->args[0], &actions, NULL, b->args, environ);
     posix_spawn_file_actions_destroy(&actions);
     close(out_pipe[1]);
     close(err_pipe[1]);
@@ -261,18 +261,77 @@ static int run_ffmpeg(argv_builder *b, run_context *run, char *err, size_t err_s
         close(err_pipe[0]);
         return set_error(err, err_size, "cannot run %s: %s", b->args[0], strerror(spawned));
     }
+    fds[0] = out_pipe[0], fds[1] = err_pipe[0];
+    return 0;
+}
 
-    char progress[4096], errors[4096];
-    size_t progress_used = 0, errors_used = 0;
-    errors[0] = '\0';
+/* What is read from ffmpeg's two pipes: whole progress lines are handed on; of stderr the last part is
+ * kept for the error message. */
+typedef struct ffmpeg_output {
+    char progress[4096];
+    size_t progress_used;
+    char errors[4096];
+    size_t errors_used;
+} ffmpeg_output;
+
+/* Reads what the progress pipe has and hands every whole line to handle_progress_line; false at its end. */
+static bool read_progress(run_context *run, int fd, ffmpeg_output *out)
+{
+    ssize_t n = read(fd, out->progress + out->progress_used, sizeof(out->progress) - 1 - out->progress_used);
+    if (n <= 0) return false;
+    out->progress_used += (size_t)n;
+    out->progress[out->progress_used] = '\0';
+    char *line = out->progress, *newline;
+    while ((newline = strchr(line, '\n')) != NULL) {
+        *newline = '\0';
+        handle_progress_line(run, line);
+        line = newline + 1;
+    }
+    out->progress_used = strlen(line);
+    memmove(out->progress, line, out->progress_used + 1);
+    if (out->progress_used == sizeof(out->progress) - 1)
+        out->progress_used = 0; /* a line this long is noise */
+    return true;
+}
+
+/* Reads what the stderr pipe has, keeping the last part of what ffmpeg said; false at its end. */
+static bool read_errors(int fd, ffmpeg_output *out)
+{
+    char chunk[1024];
+    ssize_t n = read(fd, chunk, sizeof(chunk));
+    if (n <= 0) return false;
+    if (out->errors_used + (size_t)n >= sizeof(out->errors)) {
+        size_t drop = out->errors_used + (size_t)n - sizeof(out->errors) + 1;
+        if (drop > out->errors_used) drop = out->errors_used;
+        memmove(out->errors, out->errors + drop, out->errors_used - drop);
+        out->errors_used -= drop;
+    }
+    memcpy(out->errors + out->errors_used, chunk, (size_t)n);
+    out->errors_used += (size_t)n;
+    out->errors[out->errors_used] = '\0';
+    return true;
+}
+
+static int run_ffmpeg(argv_builder *b, run_context *run, char *err, size_t err_size)
+{
+    const media_render_job *job = run->job;
+    if (b->overflow) return set_error(err, err_size, "the render command is too long");
+    b->args[b->count] = NULL;
+    pid_t child = 0;
+    int fds[2] = {-1, -1};
+    if (spawn_ffmpeg(b, job, &child, fds, err, err_size) != 0) return -1;
+
+    ffmpeg_output output, *out = &output;
+    out->progress_used = out->errors_used = 0;
+    out->errors[0] = '\0';
     struct timespec started;
     clock_gettime(CLOCK_MONOTONIC, &started);
     int result = 0;
     bool out_open = true, err_open = true;
     while (out_open || err_open) {
-        struct pollfd fds[2] = {{.fd = out_open ? out_pipe[0] : -1, .events = POLLIN},
-                                {.fd = err_open ? err_pipe[0] : -1, .events = POLLIN}};
-        int ready = poll(fds, 2, 200);
+        struct pollfd polled[2] = {{.fd = out_open ? fds[0] : -1, .events = POLLIN},
+                                   {.fd = err_open ? fds[1] : -1, .events = POLLIN}};
+        int ready = poll(polled, 2, 200);
         if (ready < 0 && errno != EINTR) break;
         if (job->cancel && atomic_load(job->cancel)) {
             result = 1;
@@ -287,58 +346,23 @@ static int run_ffmpeg(argv_builder *b, run_context *run, char *err, size_t err_s
             result = 2;
             break;
         }
-        if (out_open && (fds[0].revents & (POLLIN | POLLHUP))) {
-            ssize_t n = read(out_pipe[0], progress + progress_used, sizeof(progress) - 1 - progress_used);
-            if (n <= 0) {
-                out_open = false;
-            } else {
-                progress_used += (size_t)n;
-                progress[progress_used] = '\0';
-                char *line = progress, *newline;
-                while ((newline = strchr(line, '\n')) != NULL) {
-                    *newline = '\0';
-                    handle_progress_line(run, line);
-                    line = newline + 1;
-                }
-                progress_used = strlen(line);
-                memmove(progress, line, progress_used + 1);
-                if (progress_used == sizeof(progress) - 1) progress_used = 0; /* a line this long is noise */
-            }
-        }
-        if (err_open && (fds[1].revents & (POLLIN | POLLHUP))) {
-            char chunk[1024];
-            ssize_t n = read(err_pipe[0], chunk, sizeof(chunk));
-            if (n <= 0) {
-                err_open = false;
-            } else {
-                /* keep the last part of what ffmpeg said */
-                if (errors_used + (size_t)n >= sizeof(errors)) {
-                    size_t drop = errors_used + (size_t)n - sizeof(errors) + 1;
-                    if (drop > errors_used) drop = errors_used;
-                    memmove(errors, errors + drop, errors_used - drop);
-                    errors_used -= drop;
-                }
-                memcpy(errors + errors_used, chunk, (size_t)n);
-                errors_used += (size_t)n;
-                errors[errors_used] = '\0';
-            }
-        }
+        if (out_open && (polled[0].revents & (POLLIN | POLLHUP))) out_open = read_progress(run, fds[0], out);
+        if (err_open && (polled[1].revents & (POLLIN | POLLHUP))) err_open = read_errors(fds[1], out);
     }
     if (result != 0) kill(child, SIGKILL);
-    close(out_pipe[0]);
-    close(err_pipe[0]);
+    close(fds[0]);
+    close(fds[1]);
     int status = 0;
     while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
     }
-    if (result != 0) return result;
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        for (char *p = errors; *p; p++)
+    if (result == 0 && (!WIFEXITED(status) || WEXITSTATUS(status) != 0)) {
+        for (char *p = out->errors; *p; p++)
             if (*p == '\n' || *p == '"') *p = ' ';
-        return set_error(err, err_size, "ffmpeg failed (%s%d): %s", WIFEXITED(status) ? "exit " : "signal ",
-                         WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
-                         errors[0] ? errors : "no message");
+        result = set_error(err, err_size, "ffmpeg failed (%s%d): %s", WIFEXITED(status) ? "exit " : "signal ",
+                           WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
+                           out->errors[0] ? out->errors : "no message");
     }
-    return 0;
+    return result;
 }
 
 /* ---- the four kinds ---- */
