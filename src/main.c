@@ -478,7 +478,7 @@ static int command_serve(int argc, char **argv)
                                      .unknown_grace_ms = o.unknown_grace * 1000,
                                      /* webhooks only when the operator says where we can be reached */
                                      .public_url = o.public_url,
-                                     .fal_jwks_url = env_or("REELAY_FAL_JWKS_URL", NULL)};
+                                     .webhook_keys_url = env_or("REELAY_FAL_JWKS_URL", NULL)};
     fetch_policy_init(&engine_settings.fetch);
     app.upload_fetch = &engine_settings.fetch;
     /* The sandbox reads this server's own links from storage; with an ephemeral port and no
