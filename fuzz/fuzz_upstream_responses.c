@@ -1,15 +1,16 @@
 /* fuzz_upstream_responses.c — one provider's answers (status, Retry-After headers, any body) through its
- * table's parse_submit, parse_poll and parse_result, and its webhook bodies through the job-id reader of
- * the webhook route; built once per provider (FUZZ_PROVIDER). Asserts the verdicts' shape (known codes,
- * progress -1..100, bounded retry waits, messages that are JSON-safe UTF-8 without control characters),
- * that parsing is deterministic, and that whatever the answer said, every request built from it that
- * carries the credential goes to the channel's own origin and every accepted job id is path-safe. */
+ * table's parse_submit, parse_poll and parse_result, and its webhooks (three "name:value" header lines,
+ * any body, with or without a channel secret and published keys) through its table's verify_webhook and
+ * upstream_webhook_job_id; built once per provider (FUZZ_PROVIDER). Asserts the verdicts' shape (known
+ * codes, progress -1..100, bounded retry waits, messages that are JSON-safe UTF-8 without control
+ * characters), that parsing is deterministic, that whatever the answer said, every request built from it
+ * that carries the credential goes to the channel's own origin and every accepted job id is path-safe,
+ * and that no fuzzed webhook is ever taken as signed (nothing here holds a signing key). */
 #include <jansson.h>
 #include <math.h>
 #include <string.h>
 #include <strings.h>
 
-#include "api/api_internal.h"
 #include "fuzz_common.h"
 #include "upstream/upstream.h"
 
@@ -111,6 +112,42 @@ static void check_job(const upstream_context *ctx, const upstream_job *job)
     if (provider->build_cancel) check_request(ctx, provider->build_cancel(ctx, job, &request), &request);
 }
 
+/* A webhook with the header lines given ("name:value"; a line without ':' is left out), a secret when
+ * shape bit 0 is set and a key document (none of whose keys signed anything here) when bit 1 is. */
+static void fuzz_webhook(uint8_t shape, char *lines[3], const char *body, size_t body_size)
+{
+    static const char keys[] = "{\"keys\":[{\"kty\":\"OKP\",\"crv\":\"Ed25519\","
+                               "\"x\":\"A6EHv_POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg\"}]}";
+    upstream_header headers[3];
+    size_t count = 0;
+    for (size_t i = 0; i < 3; i++) {
+        char *colon = strchr(lines[i], ':');
+        if (colon == NULL) continue;
+        *colon = '\0';
+        headers[count++] = (upstream_header){.name = lines[i], .value = colon + 1};
+    }
+    upstream_webhook hook = {.headers = headers,
+                             .header_count = count,
+                             .body = body,
+                             .body_size = body_size,
+                             .secret = (shape & 1) ? "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" : NULL,
+                             .keys = (shape & 2) ? keys : NULL,
+                             .now = 1700000000};
+    if (provider->verify_webhook != NULL) {
+        const char *reason = NULL, *again_reason = NULL;
+        upstream_webhook_verdict verdict = provider->verify_webhook(&hook, &reason);
+        FUZZ_CHECK(verdict == provider->verify_webhook(&hook, &again_reason));
+        FUZZ_CHECK(verdict >= UPSTREAM_WEBHOOK_VERIFIED && verdict <= UPSTREAM_WEBHOOK_KEYS_MISSING);
+        FUZZ_CHECK(verdict != UPSTREAM_WEBHOOK_VERIFIED); /* a forgery */
+        FUZZ_CHECK((verdict == UPSTREAM_WEBHOOK_REFUSED) == (reason != NULL));
+        if (verdict == UPSTREAM_WEBHOOK_KEYS_MISSING) FUZZ_CHECK(hook.keys == NULL);
+    }
+    char found[128];
+    memset(found, 0x55, sizeof(found));
+    upstream_webhook_job_id(provider, body, body_size, found, sizeof(found));
+    FUZZ_CHECK(fuzz_terminated(found, sizeof(found)));
+}
+
 static void parse(int operation, const upstream_context *ctx, const upstream_response *response,
                   upstream_job *job, upstream_outcome *out)
 {
@@ -136,14 +173,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *body = fuzz_take_rest(&in, &body_size);
 
     size_t model_count = 0;
-    while (provider->models[model_count])
+    while (provider->models[model_count].model)
         model_count++;
     json_t *params = json_object();
     upstream_context ctx = {
         .base_url = provider->default_base_url,
         .credential = credential,
         .task_id = "task-unified-1757165031-uyujaw3d",
-        .model = provider->models[(shape & 0x7f) % model_count],
+        .model = provider->models[(shape & 0x7f) % model_count].model,
         .params = params,
         .webhook_url = "https://gateway.example/v1/upstream/channel-1/webhook",
         .now = 1700000000,
@@ -158,11 +195,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         .poll_after_ms = poll_after_ms[0] ? poll_after_ms : NULL,
     };
 
-    if (operation == 3) { /* a webhook body: the job id the route will poll */
-        char found[128];
-        memset(found, 0x55, sizeof(found));
-        api_webhook_job_id(provider->name, body, body_size, found, sizeof(found));
-        FUZZ_CHECK(fuzz_terminated(found, sizeof(found)));
+    if (operation == 3) { /* a webhook: the verdict, and the job id the route will poll */
+        fuzz_webhook(shape, (char *[]){retry_after, retry_after_ms, poll_after_ms}, body, body_size);
     } else {
         /* the job as it was stored at submit (with fal's URLs), or none yet (an answered lookup) */
         upstream_job job, job_again;

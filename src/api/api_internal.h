@@ -99,9 +99,6 @@ void api_tasks_get(http_exchange *exchange);
 void api_tasks_list(http_exchange *exchange);
 void api_tasks_cancel(http_exchange *exchange);
 void api_upstream_webhook(http_exchange *exchange);
-/* The job id a provider's webhook body names (OpenAI: data.id; fal: request_id; Kling: task_id; others:
- * id), copied into out; "" when the body names none or it does not fit. The body is any bytes. */
-void api_webhook_job_id(const char *provider, const char *body, size_t size, char *out, size_t out_size);
 void api_models_list(http_exchange *exchange);
 void api_balance_get(http_exchange *exchange);
 void api_ops_health(http_exchange *exchange);

@@ -120,7 +120,7 @@ static int seal_credential(const char *data_dir, const upstream_provider *provid
     }
     if (provider->credential_valid == NULL || !provider->credential_valid(credential)) {
         sodium_memzero(credential, sizeof(credential));
-        if (strcmp(provider->name, "sandbox") == 0)
+        if (provider->runs_locally)
             return cli_misuse(CLI_CHANNELS, "%s", "the sandbox takes no --credential");
         fprintf(stderr, "reelay channels: a %s credential has the form %s (printable, no spaces)\n",
                 provider->name, provider->credential_form);
@@ -171,7 +171,7 @@ static int seal_webhook_secret(const char *data_dir, const char *flag, channel_r
 static int apply_settings(const channel_flags *f, const upstream_provider *provider, channel_record *channel)
 {
     if (f->base_url != NULL) {
-        if (strcmp(provider->name, "sandbox") == 0)
+        if (provider->runs_locally)
             return cli_misuse(CLI_CHANNELS, "%s", "the sandbox has no --base-url");
         if (!base_url_normalise(f->base_url, channel->base_url, sizeof(channel->base_url)))
             return cli_misuse(CLI_CHANNELS, "--base-url must be at most %zu characters",
@@ -195,7 +195,7 @@ static int channels_add(const channel_flags *f)
                           "add needs --provider, --name and --models (and --credential for a provider)");
     const upstream_provider *provider = upstream_provider_find(f->provider);
     if (provider == NULL) return cli_misuse(CLI_CHANNELS, "unknown provider '%s'", f->provider);
-    if (f->credential == NULL && strcmp(provider->name, "sandbox") != 0)
+    if (f->credential == NULL && !provider->runs_locally)
         return cli_misuse(CLI_CHANNELS, "a %s channel needs --credential", provider->name);
     channel_record channel;
     memset(&channel, 0, sizeof(channel));

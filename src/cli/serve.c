@@ -115,7 +115,7 @@ static void serve_configure_engine(serve_state *st)
                         .unknown_grace_ms = settings_integer(s, SETTING_UNKNOWN_GRACE) * 1000,
                         /* webhooks only when the operator says where we can be reached */
                         .public_url = public_url,
-                        .fal_jwks_url = settings_text(s, SETTING_FAL_JWKS_URL),
+                        .webhook_keys_url = settings_text(s, SETTING_FAL_JWKS_URL),
                         .maintenance_interval_ms = settings_integer(s, SETTING_MAINTENANCE_INTERVAL_MS)};
     fetch_policy_init(&st->engine.fetch);
     st->engine.fetch.max_bytes = (size_t)settings_integer(s, SETTING_FETCH_MAX_BYTES);

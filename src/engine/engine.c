@@ -312,14 +312,14 @@ void engine_webhook(engine *e, const char *channel, const char *task_id, const c
         runner_poll_job(e->runner, channel, job_id);
 }
 
-bool engine_fal_jwks(engine *e, char *out, size_t out_size)
+bool engine_webhook_keys(engine *e, const upstream_provider *provider, char *out, size_t out_size)
 {
-    return runner_fal_jwks(e->runner, out, out_size);
+    return runner_webhook_keys(e->runner, provider, out, out_size);
 }
 
-void engine_refresh_fal_jwks(engine *e)
+void engine_refresh_webhook_keys(engine *e, const upstream_provider *provider)
 {
-    runner_refresh_jwks(e->runner);
+    runner_refresh_webhook_keys(e->runner, provider);
 }
 
 void engine_cancel(engine *e, const char *task_id)
@@ -371,7 +371,7 @@ engine *engine_start(const engine_config *config)
                                      .poll_scale = config->poll_scale,
                                      .submit_timeout_ms = config->submit_timeout_ms,
                                      .unknown_grace_ms = config->unknown_grace_ms,
-                                     .fal_jwks_url = config->fal_jwks_url,
+                                     .webhook_keys_url = config->webhook_keys_url,
                                      .to_sandbox = enqueue_for_sandbox,
                                      .sandbox_context = e};
 

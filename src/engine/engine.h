@@ -22,6 +22,7 @@
 #include "engine/local_inputs.h"
 #include "engine/task_view.h"
 #include "net/fetch.h"
+#include "upstream/upstream.h"
 
 typedef struct engine engine;
 
@@ -35,7 +36,7 @@ typedef struct engine_config {
     double poll_scale;      /* multiplies provider poll delays (tests: 0.01); 0 = 1 */
     int64_t submit_timeout_ms; /* an unanswered submit is "submission unknown" after this (0 = 30 s) */
     int64_t unknown_grace_ms;  /* an unknown submission that cannot be looked up fails after this (0 = 10 min) */
-    const char *fal_jwks_url;  /* fal's webhook keys (NULL = fal's published URL) */
+    const char *webhook_keys_url; /* replaces providers' webhook-key URLs (NULL = each one's own) */
     local_inputs inputs;       /* this server's own file links, read from storage by the sandbox */
     int64_t maintenance_interval_ms; /* expired uploads are swept this often (0 = 60 s) */
 } engine_config;
@@ -72,8 +73,11 @@ void engine_poll_now(engine *e, const char *task_id);
 /* A verified provider webhook for a channel: poll the task it names (task_id) or the job (job_id);
  * either may be NULL. The webhook's content is never trusted beyond that: the poll says what is true. */
 void engine_webhook(engine *e, const char *channel, const char *task_id, const char *job_id);
-/* fal's webhook keys as last fetched (see runner_fal_jwks); false when none yet. */
-bool engine_fal_jwks(engine *e, char *out, size_t out_size);
-void engine_refresh_fal_jwks(engine *e);
+/* The keys `provider` signs its webhooks with (its table's webhook_keys_url), as last fetched, copied
+ * into out; false when none yet, the provider publishes none, or they do not fit (see
+ * engine/webhook_keys.h). */
+bool engine_webhook_keys(engine *e, const upstream_provider *provider, char *out, size_t out_size);
+/* Asks for those keys to be fetched again soon (a signature did not verify: they may have rotated). */
+void engine_refresh_webhook_keys(engine *e, const upstream_provider *provider);
 
 #endif

@@ -14,7 +14,9 @@ static bool honours_all(const routing_channel *channel, const char *model, const
     size_t i;
     json_t *name;
     json_array_foreach(advanced, i, name) {
-        if (!json_is_string(name) || !channel->provider->honours(model, json_string_value(name))) return false;
+        if (!json_is_string(name) ||
+            !upstream_provider_honours(channel->provider, model, json_string_value(name)))
+            return false;
     }
     return true;
 }
@@ -39,7 +41,7 @@ routing_verdict routing_check(const routing_channel *channels, size_t count, con
             bool honoured = false;
             for (size_t c = 0; c < count && !honoured; c++)
                 honoured = routing_serves(&channels[c], model) &&
-                           channels[c].provider->honours(model, json_string_value(name));
+                           upstream_provider_honours(channels[c].provider, model, json_string_value(name));
             if (!honoured) json_array_append(names, name);
         }
         if (json_array_size(names) == 0) json_array_extend(names, (json_t *)advanced);

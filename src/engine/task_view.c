@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "catalog/catalog.h"
+#include "upstream/upstream.h"
 #include "util/clock.h"
 
 const char *task_view_status(task_state state)
@@ -108,11 +109,13 @@ bool task_view_on_provider(const task_record *task)
 {
     if (task_state_is_terminal(task->state) || task->channel[0] == '\0' || task->upstream_json == NULL)
         return false;
-    /* The upstream runner (engine/upstream_runner.c) records a task it hands to the sandbox as
-     * {"phase":"sandbox"}; every other phase is a provider's. */
+    /* The upstream runner (engine/upstream_runner.c) records a task it hands to a channel that runs
+     * locally with the phase TASK_PHASE_LOCAL (before, with the name of such a provider: still read so);
+     * every other phase is a provider job's. */
     json_t *record = json_loads(task->upstream_json, 0, NULL);
     const char *phase = json_string_value(json_object_get(record, "phase"));
-    bool on_provider = phase == NULL || strcmp(phase, "sandbox") != 0;
+    const upstream_provider *named = phase ? upstream_provider_find(phase) : NULL;
+    bool on_provider = phase == NULL || (strcmp(phase, TASK_PHASE_LOCAL) != 0 && !(named && named->runs_locally));
     json_decref(record);
     return on_provider;
 }

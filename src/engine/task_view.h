@@ -31,6 +31,9 @@ const char *task_view_status(task_state state);
 /* Appends the task's view to out (out->failed tells of an allocation failure). */
 void task_view_write(const task_view_links *links, const task_record *task, json_text *out);
 
+/* The phase of the upstream record of a task handed to a channel that runs locally (the sandbox). */
+#define TASK_PHASE_LOCAL "local"
+
 /* Whether a provider can be asked for this task's fresh state (GET /v1/tasks/{id}?sync_upstream=true):
  * it is unfinished, routed to a channel, and the engine's upstream record of it is a provider job's (the
  * sandbox has no upstream: its stored state is always current). Reads only the record; no I/O. */

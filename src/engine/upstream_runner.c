@@ -16,6 +16,8 @@
 #include "catalog/catalog.h"
 #include "catalog/prices.h"
 #include "engine/routing.h"
+#include "engine/task_view.h"
+#include "engine/webhook_keys.h"
 #include "media/media.h"
 #include "store/store.h"
 #include "upstream/upstream.h"
@@ -77,15 +79,6 @@ typedef struct inbox_item {
     bool ok;                       /* INBOX_DOWNLOADED: stored and completed */
 } inbox_item;
 
-/* The transfer that fetches fal's webhook keys. */
-typedef struct jwks_fetch {
-    CURL *easy;
-    char *body;
-    size_t body_size;
-} jwks_fetch;
-
-enum { JWKS_REFRESH_MS = 3600 * 1000, JWKS_MIN_INTERVAL_MS = 60 * 1000, JWKS_LIMIT = 64 * 1024 };
-
 /* A downloaded result for a finishing thread to probe, store and complete. */
 typedef struct download_job {
     char task_id[IDS_TASK_ID_SIZE];
@@ -124,11 +117,7 @@ struct upstream_runner {
     size_t heap_count, heap_capacity;
     atomic_size_t transfers;
 
-    /* fal's webhook keys: text guarded by lock, fetched by the runner thread */
-    char *jwks_text;
-    int64_t jwks_fetched_ms, jwks_attempt_ms;
-    atomic_bool jwks_refresh;
-    jwks_fetch jwks;
+    webhook_keys *keys; /* the keys providers sign their webhooks with, fetched by the runner thread */
     char webhook_base[512];
 };
 
@@ -448,12 +437,8 @@ static bool make_context(upstream_runner *r, flight *f, upstream_context *ctx,
     if (c == NULL || c->provider == NULL) return false;
     *provider = c->provider;
     webhook[0] = '\0';
-    /* Webhooks only where they can be trusted: fal (published keys), Sync with a signing secret, Kling
-     * (signed when a secret is set, else only a prompt to poll), Creatify (unsigned: a prompt to poll).
-     * OpenAI's are set per project in its dashboard, not per request. */
-    const char *kind = c->record.provider;
-    bool wanted = strcmp(kind, "fal") == 0 || strcmp(kind, "kling") == 0 || strcmp(kind, "creatify") == 0 ||
-                  (strcmp(kind, "sync") == 0 && c->record.webhook_secret_sealed[0] != '\0');
+    /* Webhooks only where the provider's table asks for them (some only with a signing secret) */
+    bool wanted = upstream_webhook_wanted(c->provider, c->record.webhook_secret_sealed[0] != '\0');
     if (r->config.webhook_base != NULL && wanted)
         snprintf(webhook, webhook_size, "%s/v1/upstream/%s/webhook?task=%s", r->config.webhook_base,
                  f->channel, f->task_id);
@@ -585,10 +570,10 @@ static void step_route(upstream_runner *r, flight *f, int64_t now_ms)
     task_state from = task.state;
     int64_t deadline_at = task.deadline_at;
     task_record_clear(&task);
-    if (strcmp(c->record.provider, "sandbox") == 0) {
+    if (c->provider->runs_locally) {
         if (c->trial_in_flight) routing_record_success(c); /* the sandbox is local: no trial needed */
         if (store_task_set_upstream(r->db, f->task_id, from, TASK_SUBMITTING, f->channel,
-                                    "{\"phase\":\"sandbox\"}", now) == STORE_OK)
+                                    "{\"phase\":\"" TASK_PHASE_LOCAL "\"}", now) == STORE_OK)
             r->config.to_sandbox(r->config.sandbox_context, f->task_id, f->channel, deadline_at);
         flight_drop(r, f);
         return;
@@ -1154,7 +1139,7 @@ static void flight_begin(upstream_runner *r, const char *task_id, int64_t now_ms
         (task.state == TASK_SUBMITTING && phase && strcmp(phase, "refused") == 0)) {
         f->channel[0] = '\0';
         step_route(r, f, now_ms);
-    } else if (c != NULL && strcmp(c->record.provider, "sandbox") == 0) {
+    } else if (c != NULL && c->provider != NULL && c->provider->runs_locally) {
         r->config.to_sandbox(r->config.sandbox_context, f->task_id, f->channel, task.deadline_at);
         flight_drop(r, f);
     } else if (task.state == TASK_SUBMITTING) {
@@ -1266,92 +1251,16 @@ static void drain_inbox(upstream_runner *r, int64_t now_ms)
     free(items);
 }
 
-/* ---- fal's webhook keys ---- */
+/* ---- the keys providers sign webhooks with (engine/webhook_keys.c) ---- */
 
-static size_t collect_jwks(char *data, size_t size, size_t count, void *userdata)
+bool runner_webhook_keys(upstream_runner *r, const upstream_provider *provider, char *out, size_t out_size)
 {
-    jwks_fetch *fetch = userdata;
-    size_t n = size * count;
-    if (fetch->body_size + n > JWKS_LIMIT) return 0;
-    char *grown = realloc(fetch->body, fetch->body_size + n + 1);
-    if (grown == NULL) return 0;
-    memcpy(grown + fetch->body_size, data, n);
-    fetch->body = grown, fetch->body_size += n;
-    fetch->body[fetch->body_size] = '\0';
-    return n;
+    return webhook_keys_copy(r->keys, provider, out, out_size);
 }
 
-static bool any_fal_channel(const upstream_runner *r)
+void runner_refresh_webhook_keys(upstream_runner *r, const upstream_provider *provider)
 {
-    for (size_t i = 0; i < r->channel_count; i++)
-        if (r->channels[i].record.enabled && strcmp(r->channels[i].record.provider, "fal") == 0) return true;
-    return false;
-}
-
-static void jwks_maybe_fetch(upstream_runner *r, int64_t now_ms)
-{
-    if (r->jwks.easy != NULL || r->config.webhook_base == NULL || !any_fal_channel(r)) return;
-    bool stale = r->jwks_fetched_ms == 0 || now_ms - r->jwks_fetched_ms > JWKS_REFRESH_MS;
-    bool asked = atomic_load(&r->jwks_refresh);
-    if (!(stale || asked) || now_ms - r->jwks_attempt_ms < (r->jwks_fetched_ms ? JWKS_MIN_INTERVAL_MS : 5000))
-        return;
-    atomic_store(&r->jwks_refresh, false);
-    r->jwks_attempt_ms = now_ms;
-    CURL *easy = curl_easy_init();
-    if (easy == NULL) return;
-    curl_easy_setopt(easy, CURLOPT_URL, r->config.fal_jwks_url);
-    curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, 10000L);
-    curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, collect_jwks);
-    curl_easy_setopt(easy, CURLOPT_WRITEDATA, &r->jwks);
-    curl_easy_setopt(easy, CURLOPT_PRIVATE, NULL);
-    if (curl_multi_add_handle(r->multi, easy) != CURLM_OK) {
-        curl_easy_cleanup(easy);
-        return;
-    }
-    r->jwks.easy = easy;
-}
-
-static void jwks_done(upstream_runner *r, CURLcode code, int64_t now_ms)
-{
-    long status = 0;
-    curl_easy_getinfo(r->jwks.easy, CURLINFO_RESPONSE_CODE, &status);
-    curl_multi_remove_handle(r->multi, r->jwks.easy);
-    curl_easy_cleanup(r->jwks.easy);
-    r->jwks.easy = NULL;
-    json_error_t error;
-    json_t *parsed =
-        code == CURLE_OK && status == 200 && r->jwks.body ? json_loads(r->jwks.body, 0, &error) : NULL;
-    if (json_is_array(json_object_get(parsed, "keys"))) {
-        pthread_mutex_lock(&r->lock);
-        free(r->jwks_text);
-        r->jwks_text = r->jwks.body;
-        pthread_mutex_unlock(&r->lock);
-        r->jwks.body = NULL;
-        r->jwks_fetched_ms = now_ms;
-        log_info("fal webhook keys fetched", "keys=%zu", json_array_size(json_object_get(parsed, "keys")));
-    } else {
-        log_warn("fal webhook keys could not be fetched", "status=%ld error=\"%s\"", status,
-                 curl_easy_strerror(code));
-    }
-    json_decref(parsed);
-    free(r->jwks.body);
-    r->jwks.body = NULL, r->jwks.body_size = 0;
-}
-
-bool runner_fal_jwks(upstream_runner *r, char *out, size_t out_size)
-{
-    pthread_mutex_lock(&r->lock);
-    bool ok = r->jwks_text != NULL && strlen(r->jwks_text) < out_size;
-    if (ok) memcpy(out, r->jwks_text, strlen(r->jwks_text) + 1);
-    pthread_mutex_unlock(&r->lock);
-    return ok;
-}
-
-void runner_refresh_jwks(upstream_runner *r)
-{
-    atomic_store(&r->jwks_refresh, true);
+    webhook_keys_ask_refresh(r->keys, provider);
     curl_multi_wakeup(r->multi);
 }
 
@@ -1390,7 +1299,8 @@ static void *runner_main(void *arg)
         if (now_ms - r->channels_loaded_ms > CHANNEL_RELOAD_MS) channels_reload(r, now_ms);
         drain_inbox(r, now_ms);
         run_due(r, now_ms);
-        jwks_maybe_fetch(r, now_ms);
+        if (r->config.webhook_base != NULL)
+            webhook_keys_tick(r->keys, r->multi, r->channels, r->channel_count, now_ms);
         int running = 0;
         curl_multi_perform(r->multi, &running);
         CURLMsg *message;
@@ -1400,10 +1310,7 @@ static void *runner_main(void *arg)
             flight *f = NULL;
             curl_easy_getinfo(message->easy_handle, CURLINFO_PRIVATE, (char **)&f);
             CURLcode code = message->data.result;
-            if (message->easy_handle == r->jwks.easy) {
-                jwks_done(r, code, clock_unix_ms());
-                continue;
-            }
+            if (webhook_keys_done(r->keys, r->multi, message->easy_handle, code, clock_unix_ms())) continue;
             if (f == NULL) continue;
             if (f->download != NULL && message->easy_handle == fetch_transfer_easy(f->download)) {
                 download_done(r, f, code);
@@ -1438,8 +1345,6 @@ upstream_runner *runner_start(const runner_config *config)
     if (r->config.request_timeout_ms <= 0) r->config.request_timeout_ms = 30000;
     if (r->config.unknown_grace_ms <= 0) r->config.unknown_grace_ms = 600000;
     if (r->config.download_workers <= 0) r->config.download_workers = 4;
-    if (r->config.fal_jwks_url == NULL)
-        r->config.fal_jwks_url = "https://rest.alpha.fal.ai/.well-known/jwks.json";
     if (r->config.webhook_base != NULL) {
         size_t length = strlen(r->config.webhook_base);
         while (length > 0 && r->config.webhook_base[length - 1] == '/')
@@ -1452,7 +1357,10 @@ upstream_runner *runner_start(const runner_config *config)
     r->bucket_count = 16384;
     r->buckets = calloc(r->bucket_count, sizeof(*r->buckets));
     r->multi = fetch_library_ready() ? curl_multi_init() : NULL;
-    if (r->buckets == NULL || r->multi == NULL || store_open(config->data_dir, &r->db) != STORE_OK) goto fail;
+    r->keys = webhook_keys_create(config->webhook_keys_url);
+    if (r->buckets == NULL || r->multi == NULL || r->keys == NULL ||
+        store_open(config->data_dir, &r->db) != STORE_OK)
+        goto fail;
     curl_multi_setopt(r->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 64L);
     channels_reload(r, clock_unix_ms());
     r->download_threads = calloc((size_t)r->config.download_workers, sizeof(pthread_t));
@@ -1469,6 +1377,7 @@ fail:
         pthread_join(r->download_threads[i], NULL);
     free(r->download_threads);
     if (r->db) store_close(r->db);
+    webhook_keys_destroy(r->keys, r->multi);
     if (r->multi) curl_multi_cleanup(r->multi);
     free(r->buckets);
     free(r);
@@ -1488,12 +1397,7 @@ void runner_stop(upstream_runner *r)
     for (size_t b = 0; b < r->bucket_count; b++)
         while (r->buckets[b])
             flight_drop(r, r->buckets[b]);
-    if (r->jwks.easy) {
-        curl_multi_remove_handle(r->multi, r->jwks.easy);
-        curl_easy_cleanup(r->jwks.easy);
-    }
-    free(r->jwks.body);
-    free(r->jwks_text);
+    webhook_keys_destroy(r->keys, r->multi);
     free(r->download_threads);
     free(r->downloads);
     free(r->inbox);

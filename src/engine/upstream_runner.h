@@ -24,6 +24,7 @@
 
 #include "blob/blob.h"
 #include "net/fetch.h"
+#include "upstream/upstream.h"
 
 typedef struct upstream_runner upstream_runner;
 
@@ -40,7 +41,7 @@ typedef struct runner_config {
     int64_t request_timeout_ms; /* other provider requests; default 30 s */
     int64_t unknown_grace_ms;   /* a submission unknown that cannot be looked up fails after this; default 10 min */
     int download_workers;       /* finishing threads (probe, store, complete); default 4 */
-    const char *fal_jwks_url;   /* where fal's webhook-signing keys are published; NULL = fal's own */
+    const char *webhook_keys_url; /* replaces providers' webhook-key URLs (tests); NULL = their own */
     runner_sandbox_fn to_sandbox;
     void *sandbox_context;
 } runner_config;
@@ -59,11 +60,13 @@ void runner_poll_now(upstream_runner *runner, const char *task_id);
 /* The same for the job with this provider id on this channel (webhooks that name only the job). */
 void runner_poll_job(upstream_runner *runner, const char *channel, const char *job_id);
 
-/* Copies the last JWKS fetched from fal_jwks_url into out (NUL-terminated); false when none is
- * cached yet or it does not fit. The runner fetches it when webhooks are on and refreshes it hourly;
- * runner_refresh_jwks asks for an earlier refresh (at most once a minute). */
-bool runner_fal_jwks(upstream_runner *runner, char *out, size_t out_size);
-void runner_refresh_jwks(upstream_runner *runner);
+/* Copies the provider's webhook keys as last fetched (its webhook_keys_url) into out (NUL-terminated);
+ * false when none is cached yet, it publishes none, or it does not fit. The runner fetches them while
+ * webhooks are on and the provider has an enabled channel, and refreshes them hourly;
+ * runner_refresh_webhook_keys asks for an earlier refresh (at most once a minute). */
+bool runner_webhook_keys(upstream_runner *runner, const upstream_provider *provider, char *out,
+                         size_t out_size);
+void runner_refresh_webhook_keys(upstream_runner *runner, const upstream_provider *provider);
 
 typedef struct runner_stats {
     size_t flights;   /* tasks followed */

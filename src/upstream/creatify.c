@@ -19,13 +19,14 @@
 #define CREATIFY_WEBHOOK_MAX 200 /* Creatify's limit on webhook_url */
 #define CREATIFY_NAME_MAX 255    /* and on name */
 
-static const char *const creatify_models[] = {"creatify-aurora", NULL};
+static const char *const creatify_aurora_options[] = {"guidance_scale", NULL}; /* as prompt_guidance_scale */
 
-static bool creatify_honours(const char *model, const char *field)
-{
-    if (model == NULL || strcmp(model, "creatify-aurora") != 0) return false;
-    return strcmp(field, "guidance_scale") == 0; /* as prompt_guidance_scale; no audio guidance field */
-}
+/* native: the model_version asked for (aurora_v2 honours our resolution); Creatify has no field for
+ * audio_guidance_scale. */
+static const upstream_model creatify_models[] = {
+    {.model = "creatify-aurora", .native = "aurora_v2", .honours = creatify_aurora_options},
+    {.model = NULL},
+};
 
 static bool creatify_credential_valid(const char *credential)
 {
@@ -68,7 +69,8 @@ static int creatify_build_submit(const upstream_context *ctx, upstream_request *
                                  size_t err_size)
 {
     const json_t *params = ctx->params;
-    if (ctx->model == NULL || strcmp(ctx->model, "creatify-aurora") != 0) {
+    const upstream_model *row = upstream_provider_model(&upstream_creatify, ctx->model);
+    if (row == NULL) {
         snprintf(err, err_size, "Creatify serves no model named %s", ctx->model ? ctx->model : "(none)");
         return -1;
     }
@@ -94,7 +96,7 @@ static int creatify_build_submit(const upstream_context *ctx, upstream_request *
     const json_t *guidance = json_object_get(params, "guidance_scale");
     if (json_is_number(guidance))
         json_object_set_new(body, "prompt_guidance_scale", json_deep_copy(guidance));
-    json_object_set_new(body, "model_version", json_string("aurora_v2"));
+    json_object_set_new(body, "model_version", json_string(row->native));
     json_object_set_new(body, "resolution", json_string(resolution));
     if (ctx->webhook_url != NULL && ctx->webhook_url[0] && strlen(ctx->webhook_url) <= CREATIFY_WEBHOOK_MAX)
         json_object_set_new(body, "webhook_url", json_string(ctx->webhook_url));
@@ -265,16 +267,11 @@ static void creatify_parse_poll(const upstream_context *ctx, const upstream_resp
     json_decref(body);
 }
 
-static int creatify_build_download(const upstream_context *ctx, const upstream_job *job,
-                                   const upstream_outcome *done, upstream_request *out)
+/* Creatify signs nothing: a callback is only a prompt to poll. */
+static upstream_webhook_verdict creatify_verify_webhook(const upstream_webhook *hook, const char **reason)
 {
-    (void)ctx, (void)job;
-    if (done->media_url[0] == '\0' || url_scheme_http_length(done->media_url) == 0) return -1;
-    out->method = "GET";
-    int n = snprintf(out->url, sizeof(out->url), "%s", done->media_url);
-    if (n < 0 || (size_t)n >= sizeof(out->url)) return -1;
-    out->carries_credential = false; /* a public link: the keys never go there */
-    return 0;
+    (void)hook, (void)reason;
+    return UPSTREAM_WEBHOOK_UNSIGNED;
 }
 
 const upstream_provider upstream_creatify = {
@@ -282,7 +279,6 @@ const upstream_provider upstream_creatify = {
     .default_base_url = "https://api.creatify.ai",
     .credential_form = "API_ID:API_KEY",
     .models = creatify_models,
-    .honours = creatify_honours,
     .credential_valid = creatify_credential_valid,
     .build_submit = creatify_build_submit,
     .parse_submit = creatify_parse_submit,
@@ -290,8 +286,11 @@ const upstream_provider upstream_creatify = {
     .parse_poll = creatify_parse_poll,
     .build_result = NULL,
     .parse_result = NULL,
-    .build_download = creatify_build_download,
+    .build_download = upstream_build_link_download, /* a public link: the keys never go there */
     .build_cancel = NULL,
     .build_lookup = NULL,
     .lookup_is_submit = false,
+    .webhook_ask = UPSTREAM_WEBHOOK_ALWAYS, /* webhook_url, when it fits Creatify's limit */
+    .verify_webhook = creatify_verify_webhook,
+    .webhook_job_id_field = "id",
 };

@@ -5,72 +5,74 @@
  * Result  GET  {response_url} → the model's output ({"video":{"url":…}}) or the model's error
  * Cancel  PUT  {cancel_url}
  * The status, result and cancel URLs are those of the submit answer when they point at the channel's
- * own origin; otherwise they are built from the endpoint's first two path segments (owner/app). */
+ * own origin; otherwise they are built from the endpoint's first two path segments (owner/app).
+ * Webhooks: always asked for (?fal_webhook=), Ed25519-signed under fal's published JWKS, naming the job
+ * as request_id. */
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
+#include "net/webhook_verify.h"
 #include "upstream/upstream.h"
 #include "upstream/upstream_providers.h"
 #include "util/url_scheme.h"
 
-static const char *const fal_models[] = {"lipsync-2",
-                                         "lipsync-2-pro",
-                                         "sync-3",
-                                         "creatify-aurora",
-                                         "kling-v3-motion-control",
-                                         "kling-v2-6-motion-control",
-                                         "sora-2",
-                                         "sora-2-pro",
-                                         NULL};
+/* Which input body a model takes (fal_input). */
+enum { FAL_LIPSYNC = 1, FAL_AURORA, FAL_KLING, FAL_SORA };
 
-static bool fal_honours(const char *model, const char *field)
-{
-    if (strcmp(model, "creatify-aurora") == 0)
-        return strcmp(field, "guidance_scale") == 0 || strcmp(field, "audio_guidance_scale") == 0;
-    if (strncmp(model, "kling-", 6) == 0)
-        return strcmp(field, "character_orientation") == 0 || strcmp(field, "keep_original_sound") == 0;
-    if (strncmp(model, "sora-2", 6) == 0) return strcmp(field, "character_ids") == 0;
-    return false; /* fal's lip-sync v2 takes neither temperature nor active_speaker */
-}
+static const char *const fal_aurora_options[] = {"guidance_scale", "audio_guidance_scale", NULL};
+static const char *const fal_kling_options[] = {"character_orientation", "keep_original_sound", NULL};
+static const char *const fal_sora_options[] = {"character_ids", NULL};
+
+/* Endpoint ids; {tier} is "pro" or "standard" (the mode parameter), {input} "image" or "text" (whether
+ * image_urls were given). fal's lip-sync v2 takes neither temperature nor active_speaker. */
+static const upstream_model fal_models[] = {
+    {"lipsync-2", "fal-ai/sync-lipsync/v2", NULL, FAL_LIPSYNC},
+    {"lipsync-2-pro", "fal-ai/sync-lipsync/v2/pro", NULL, FAL_LIPSYNC},
+    {"sync-3", "fal-ai/sync-lipsync/v3", NULL, FAL_LIPSYNC},
+    {"creatify-aurora", "fal-ai/creatify/aurora", fal_aurora_options, FAL_AURORA},
+    {"kling-v3-motion-control", "fal-ai/kling-video/v3/{tier}/motion-control", fal_kling_options, FAL_KLING},
+    {"kling-v2-6-motion-control", "fal-ai/kling-video/v2.6/{tier}/motion-control", fal_kling_options,
+     FAL_KLING},
+    {"sora-2", "fal-ai/sora-2/{input}-to-video", fal_sora_options, FAL_SORA},
+    {"sora-2-pro", "fal-ai/sora-2/{input}-to-video/pro", fal_sora_options, FAL_SORA},
+    {NULL, NULL, NULL, 0},
+};
 
 static bool fal_credential_valid(const char *credential)
 {
     return upstream_credential_shape(credential, '\0');
 }
 
-/* The endpoint id for a task, e.g. "fal-ai/kling-video/v2.6/pro/motion-control". */
+/* The endpoint id for a task, e.g. "fal-ai/kling-video/v2.6/pro/motion-control": the model's row with
+ * its placeholders filled. */
 static int fal_endpoint(const char *model, const json_t *params, char *out, size_t out_size, char *err,
                         size_t err_size)
 {
-    const char *endpoint = NULL;
-    char built[128];
-    if (strcmp(model, "lipsync-2") == 0)
-        endpoint = "fal-ai/sync-lipsync/v2";
-    else if (strcmp(model, "lipsync-2-pro") == 0)
-        endpoint = "fal-ai/sync-lipsync/v2/pro";
-    else if (strcmp(model, "sync-3") == 0)
-        endpoint = "fal-ai/sync-lipsync/v3";
-    else if (strcmp(model, "creatify-aurora") == 0)
-        endpoint = "fal-ai/creatify/aurora";
-    else if (strncmp(model, "kling-", 6) == 0) {
-        const char *version = strcmp(model, "kling-v3-motion-control") == 0 ? "v3" : "v2.6";
-        const char *tier =
-            strcmp(upstream_param_string(params, "mode", "std"), "pro") == 0 ? "pro" : "standard";
-        snprintf(built, sizeof(built), "fal-ai/kling-video/%s/%s/motion-control", version, tier);
-        endpoint = built;
-    } else if (strncmp(model, "sora-2", 6) == 0) {
-        bool image = json_array_size(json_object_get(params, "image_urls")) > 0;
-        bool pro = strcmp(model, "sora-2-pro") == 0;
-        snprintf(built, sizeof(built), "fal-ai/sora-2/%s%s", image ? "image-to-video" : "text-to-video",
-                 pro ? "/pro" : "");
-        endpoint = built;
-    }
-    if (endpoint == NULL) {
-        snprintf(err, err_size, "fal serves no model named %s", model);
+    const upstream_model *row = upstream_provider_model(&upstream_fal, model);
+    if (row == NULL) {
+        snprintf(err, err_size, "fal serves no model named %s", model ? model : "(none)");
         return -1;
     }
-    snprintf(out, out_size, "%s", endpoint);
+    const char *tier = strcmp(upstream_param_string(params, "mode", "std"), "pro") == 0 ? "pro" : "standard";
+    const char *input = json_array_size(json_object_get(params, "image_urls")) > 0 ? "image" : "text";
+    size_t used = 0;
+    for (const char *p = row->native; *p;) {
+        const char *fill = NULL;
+        size_t skip = 1;
+        if (strncmp(p, "{tier}", 6) == 0)
+            fill = tier, skip = 6;
+        else if (strncmp(p, "{input}", 7) == 0)
+            fill = input, skip = 7;
+        size_t length = fill ? strlen(fill) : 1;
+        if (used + length >= out_size) {
+            snprintf(err, err_size, "the fal endpoint id is too long");
+            return -1;
+        }
+        memcpy(out + used, fill ? fill : p, length);
+        used += length, p += skip;
+    }
+    out[used] = '\0';
     return 0;
 }
 
@@ -83,20 +85,25 @@ static void copy_param(json_t *body, const json_t *params, const char *from, con
 static json_t *fal_input(const upstream_context *ctx, char *err, size_t err_size)
 {
     const json_t *params = ctx->params;
-    json_t *body = json_object();
     const char *model = ctx->model;
-    if (strncmp(model, "lipsync", 7) == 0 || strcmp(model, "sync-3") == 0) {
+    const upstream_model *row = upstream_provider_model(&upstream_fal, model);
+    if (row == NULL) {
+        snprintf(err, err_size, "fal serves no model named %s", model ? model : "(none)");
+        return NULL;
+    }
+    json_t *body = json_object();
+    if (row->variant == FAL_LIPSYNC) {
         copy_param(body, params, "video_url", "video_url");
         copy_param(body, params, "audio_url", "audio_url");
         copy_param(body, params, "sync_mode", "sync_mode");
-    } else if (strcmp(model, "creatify-aurora") == 0) {
+    } else if (row->variant == FAL_AURORA) {
         copy_param(body, params, "image_url", "image_url");
         copy_param(body, params, "audio_url", "audio_url");
         copy_param(body, params, "prompt", "prompt");
         copy_param(body, params, "guidance_scale", "guidance_scale");
         copy_param(body, params, "audio_guidance_scale", "audio_guidance_scale");
         copy_param(body, params, "resolution", "resolution");
-    } else if (strncmp(model, "kling-", 6) == 0) {
+    } else if (row->variant == FAL_KLING) {
         copy_param(body, params, "image_url", "image_url");
         copy_param(body, params, "video_url", "video_url");
         copy_param(body, params, "prompt", "prompt");
@@ -105,7 +112,7 @@ static json_t *fal_input(const upstream_context *ctx, char *err, size_t err_size
         json_object_set_new(
             body, "keep_original_sound",
             json_boolean(strcmp(upstream_param_string(params, "keep_original_sound", "yes"), "no") != 0));
-    } else { /* sora-2, sora-2-pro */
+    } else { /* FAL_SORA: sora-2, sora-2-pro */
         bool pro = strcmp(model, "sora-2-pro") == 0;
         const char *aspect = upstream_param_string(params, "aspect_ratio", "16:9");
         const char *resolution = upstream_param_string(params, "resolution", "720p");
@@ -361,20 +368,36 @@ static void fal_parse_result(const upstream_context *ctx, const upstream_respons
     json_decref(body);
 }
 
-static int fal_build_download(const upstream_context *ctx, const upstream_job *job,
-                              const upstream_outcome *done, upstream_request *out)
-{
-    (void)ctx, (void)job;
-    if (done->media_url[0] == '\0') return -1;
-    out->method = "GET";
-    snprintf(out->url, sizeof(out->url), "%s", done->media_url);
-    out->carries_credential = false; /* a public CDN link: the key never goes there */
-    return 0;
-}
-
 static int fal_build_cancel(const upstream_context *ctx, const upstream_job *job, upstream_request *out)
 {
     return fal_authorized_get(ctx, "PUT", job->cancel_url, out);
+}
+
+/* fal signs with Ed25519 under the keys of its JWKS (webhook_keys_url): without them nothing can be
+ * checked yet; a signature none of them verifies is refused (the engine then refetches the keys, which
+ * may have rotated). fal webhooks need no channel secret. */
+static upstream_webhook_verdict fal_verify_webhook(const upstream_webhook *hook, const char **reason)
+{
+    if (hook->keys == NULL) return UPSTREAM_WEBHOOK_KEYS_MISSING;
+    if (webhook_verify_fal(hook->keys, upstream_webhook_header(hook, "x-fal-webhook-request-id"),
+                           upstream_webhook_header(hook, "x-fal-webhook-user-id"),
+                           upstream_webhook_header(hook, "x-fal-webhook-timestamp"),
+                           upstream_webhook_header(hook, "x-fal-webhook-signature"), hook->body,
+                           hook->body_size, hook->now))
+        return UPSTREAM_WEBHOOK_VERIFIED;
+    *reason = "bad signature";
+    return UPSTREAM_WEBHOOK_REFUSED;
+}
+
+/* A JWKS document: {"keys":[…]}; the number of keys, or -1 when it is not one. */
+static int fal_webhook_keys_count(const char *document)
+{
+    json_error_t error;
+    json_t *parsed = document ? json_loads(document, 0, &error) : NULL;
+    const json_t *keys = json_object_get(parsed, "keys");
+    int count = json_is_array(keys) ? (int)json_array_size(keys) : -1;
+    json_decref(parsed);
+    return count;
 }
 
 const upstream_provider upstream_fal = {
@@ -382,7 +405,6 @@ const upstream_provider upstream_fal = {
     .default_base_url = "https://queue.fal.run",
     .credential_form = "KEY",
     .models = fal_models,
-    .honours = fal_honours,
     .credential_valid = fal_credential_valid,
     .build_submit = fal_build_submit,
     .parse_submit = fal_parse_submit,
@@ -390,7 +412,12 @@ const upstream_provider upstream_fal = {
     .parse_poll = fal_parse_poll,
     .build_result = fal_build_result,
     .parse_result = fal_parse_result,
-    .build_download = fal_build_download,
+    .build_download = upstream_build_link_download, /* a public CDN link: the key never goes there */
     .build_cancel = fal_build_cancel,
     .build_lookup = NULL,
+    .webhook_ask = UPSTREAM_WEBHOOK_ALWAYS, /* ?fal_webhook=, signed under the published keys */
+    .verify_webhook = fal_verify_webhook,
+    .webhook_job_id_field = "request_id",
+    .webhook_keys_url = "https://rest.alpha.fal.ai/.well-known/jwks.json",
+    .webhook_keys_count = fal_webhook_keys_count,
 };

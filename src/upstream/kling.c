@@ -10,7 +10,9 @@
  * "nbf":now-5} signed with the secret key. The token is kept in the channel's auth cache and reused
  * until 300 s before it expires. A cached token is reused only when it is exactly the token the
  * current credential yields for the cached expiry, which ties the cache to both keys: a changed
- * access or secret key makes a new token at once. */
+ * access or secret key makes a new token at once.
+ * Webhooks (callback_url) are always asked for: signed Standard-Webhooks style when the channel has a
+ * secret, otherwise unsigned and only a prompt to poll; the body names the job as task_id. */
 #include <math.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -30,22 +32,14 @@ enum {
     KLING_SECRET_KEY_MAX = 256,
 };
 
-static const char *const kling_models[] = {"kling-v3-motion-control", "kling-v2-6-motion-control", NULL};
+static const char *const kling_options[] = {"character_orientation", "keep_original_sound", NULL};
 
-/* Kling's model_name for our model, or NULL. */
-static const char *kling_model_name(const char *model)
-{
-    if (model == NULL) return NULL;
-    if (strcmp(model, "kling-v3-motion-control") == 0) return "kling-v3";
-    if (strcmp(model, "kling-v2-6-motion-control") == 0) return "kling-v2-6";
-    return NULL;
-}
-
-static bool kling_honours(const char *model, const char *field)
-{
-    if (kling_model_name(model) == NULL) return false;
-    return strcmp(field, "character_orientation") == 0 || strcmp(field, "keep_original_sound") == 0;
-}
+/* native: Kling's model_name. */
+static const upstream_model kling_models[] = {
+    {.model = "kling-v3-motion-control", .native = "kling-v3", .honours = kling_options},
+    {.model = "kling-v2-6-motion-control", .native = "kling-v2-6", .honours = kling_options},
+    {.model = NULL},
+};
 
 /* Splits the credential; the access key goes verbatim into JSON, so it may hold no '"' or '\'. */
 static bool kling_keys(const char *credential, char *access_key, char *secret_key)
@@ -165,7 +159,8 @@ static int kling_authorized(const upstream_context *ctx, upstream_request *out)
 
 static int kling_build_submit(const upstream_context *ctx, upstream_request *out, char *err, size_t err_size)
 {
-    const char *model_name = kling_model_name(ctx->model);
+    const upstream_model *row = upstream_provider_model(&upstream_kling, ctx->model);
+    const char *model_name = row ? row->native : NULL;
     if (model_name == NULL) {
         snprintf(err, err_size, "kling serves no model named %s", ctx->model ? ctx->model : "(none)");
         return -1;
@@ -397,17 +392,6 @@ static void kling_parse_poll(const upstream_context *ctx, const upstream_respons
     json_decref(body);
 }
 
-static int kling_build_download(const upstream_context *ctx, const upstream_job *job,
-                                const upstream_outcome *done, upstream_request *out)
-{
-    (void)ctx, (void)job;
-    if (done->media_url[0] == '\0' || url_scheme_http_length(done->media_url) == 0) return -1;
-    out->method = "GET";
-    snprintf(out->url, sizeof(out->url), "%s", done->media_url);
-    out->carries_credential = false; /* Kling's CDN: the token never goes there */
-    return 0;
-}
-
 /* A submission that went unanswered is queried by our external_task_id in the task id's slot; the
  * answer is read by parse_poll, which then switches job->id to Kling's own task_id. */
 static int kling_build_lookup(const upstream_context *ctx, upstream_request *out, upstream_job *job)
@@ -418,12 +402,19 @@ static int kling_build_lookup(const upstream_context *ctx, upstream_request *out
     return kling_build_poll(ctx, job, out);
 }
 
+/* Standard Webhooks when the channel has a secret; without one Kling's callbacks are unsigned by design
+ * and only prompt a poll. */
+static upstream_webhook_verdict kling_verify_webhook(const upstream_webhook *hook, const char **reason)
+{
+    if (hook->secret == NULL) return UPSTREAM_WEBHOOK_UNSIGNED;
+    return upstream_webhook_verify_standard(hook, reason);
+}
+
 const upstream_provider upstream_kling = {
     .name = "kling",
     .default_base_url = "https://api-singapore.klingai.com",
     .credential_form = "ACCESS_KEY:SECRET_KEY",
     .models = kling_models,
-    .honours = kling_honours,
     .credential_valid = kling_credential_valid,
     .build_submit = kling_build_submit,
     .parse_submit = kling_parse_submit,
@@ -431,8 +422,11 @@ const upstream_provider upstream_kling = {
     .parse_poll = kling_parse_poll,
     .build_result = NULL,
     .parse_result = NULL,
-    .build_download = kling_build_download,
+    .build_download = upstream_build_link_download, /* Kling's CDN: the token never goes there */
     .build_cancel = NULL,
     .build_lookup = kling_build_lookup,
     .lookup_is_submit = false,
+    .webhook_ask = UPSTREAM_WEBHOOK_ALWAYS, /* callback_url: signed with a secret, else a prompt to poll */
+    .verify_webhook = kling_verify_webhook,
+    .webhook_job_id_field = "task_id",
 };

@@ -8,6 +8,7 @@
  *              channel's own origin, with the key; the Video object carries no link.
  * No cancel, no per-request webhook (OpenAI's are set per project, so ctx->webhook_url is ignored), no
  * look-up by our id, and no create field for character_ids: no advanced option is honoured.
+ * The project's webhooks are Standard Webhooks under the channel's secret and name the video as data.id.
  * The base URL includes the version: https://api.openai.com/v1. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,20 +18,12 @@
 #include "upstream/upstream.h"
 #include "upstream/upstream_providers.h"
 
-static const char *const openai_models[] = {"sora-2", "sora-2-pro", NULL};
-
-static bool openai_serves(const char *model)
-{
-    for (size_t i = 0; model && openai_models[i]; i++)
-        if (strcmp(openai_models[i], model) == 0) return true;
-    return false;
-}
-
-static bool openai_honours(const char *model, const char *field)
-{
-    (void)model, (void)field;
-    return false; /* character_ids has no create field; the others are not Sora's */
-}
+/* No advanced option is honoured: character_ids has no create field, the others are not Sora's. */
+static const upstream_model openai_models[] = {
+    {.model = "sora-2", .native = "sora-2", .honours = NULL},
+    {.model = "sora-2-pro", .native = "sora-2-pro", .honours = NULL},
+    {.model = NULL},
+};
 
 static bool openai_credential_valid(const char *credential)
 {
@@ -92,7 +85,8 @@ static const char *openai_size(const char *model, const json_t *params, char *er
 static int openai_build_submit(const upstream_context *ctx, upstream_request *out, char *err, size_t err_size)
 {
     const json_t *params = ctx->params;
-    if (!openai_serves(ctx->model)) {
+    const upstream_model *row = upstream_provider_model(&upstream_openai, ctx->model);
+    if (row == NULL) {
         snprintf(err, err_size, "OpenAI serves no model named %s", ctx->model ? ctx->model : "(none)");
         return -1;
     }
@@ -113,7 +107,7 @@ static int openai_build_submit(const upstream_context *ctx, upstream_request *ou
     snprintf(seconds_text, sizeof(seconds_text), "%lld", seconds);
 
     json_t *body = json_object();
-    json_object_set_new(body, "model", json_string(ctx->model));
+    json_object_set_new(body, "model", json_string(row->native));
     json_object_set_new(body, "prompt", json_string(prompt));
     json_object_set_new(body, "seconds", json_string(seconds_text));
     json_object_set_new(body, "size", json_string(size));
@@ -297,7 +291,6 @@ const upstream_provider upstream_openai = {
     .default_base_url = "https://api.openai.com/v1",
     .credential_form = "KEY",
     .models = openai_models,
-    .honours = openai_honours,
     .credential_valid = openai_credential_valid,
     .build_submit = openai_build_submit,
     .parse_submit = openai_parse_submit,
@@ -309,4 +302,7 @@ const upstream_provider upstream_openai = {
     .build_cancel = NULL,
     .build_lookup = NULL,
     .lookup_is_submit = false,
+    .webhook_ask = UPSTREAM_WEBHOOK_NEVER, /* set per project in OpenAI's dashboard, not per request */
+    .verify_webhook = upstream_webhook_verify_standard,
+    .webhook_job_id_field = "data.id",
 };

@@ -5,30 +5,28 @@
  * Result  the Generation's outputMediaUrl (or its deprecated alias outputUrl): a tokenised link, fetched
  *         without the key.
  * An unanswered submit is looked up by sending the very same submit again: Sync answers a repeated
- * Idempotency-Key with the original generation instead of starting a second one. */
+ * Idempotency-Key with the original generation instead of starting a second one.
+ * Webhooks (webhookUrl) are asked for only when the channel has Sync's signing secret: Sync-Signature
+ * HMAC; the body names the generation as id. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
+#include "net/webhook_verify.h"
 #include "upstream/upstream.h"
 #include "upstream/upstream_providers.h"
 #include "util/url_scheme.h"
 
-static const char *const sync_models[] = {"lipsync-2", "lipsync-2-pro", "sync-3", NULL};
+static const char *const sync_v2_options[] = {"temperature", "active_speaker", NULL};
 
-static bool sync_serves(const char *model)
-{
-    for (size_t i = 0; model && sync_models[i]; i++)
-        if (strcmp(sync_models[i], model) == 0) return true;
-    return false;
-}
-
-static bool sync_honours(const char *model, const char *field)
-{
-    if (strcmp(model, "lipsync-2") != 0 && strcmp(model, "lipsync-2-pro") != 0) return false;
-    return strcmp(field, "temperature") == 0 || strcmp(field, "active_speaker") == 0;
-}
+/* Sync's model names are ours; sync-3 takes neither temperature nor active-speaker detection. */
+static const upstream_model sync_models[] = {
+    {.model = "lipsync-2", .native = "lipsync-2", .honours = sync_v2_options},
+    {.model = "lipsync-2-pro", .native = "lipsync-2-pro", .honours = sync_v2_options},
+    {.model = "sync-3", .native = "sync-3", .honours = NULL},
+    {.model = NULL},
+};
 
 static bool sync_credential_valid(const char *credential)
 {
@@ -57,7 +55,8 @@ static json_t *sync_input_item(const char *type, const char *url)
 
 static int sync_build_submit(const upstream_context *ctx, upstream_request *out, char *err, size_t err_size)
 {
-    if (!sync_serves(ctx->model)) {
+    const upstream_model *row = upstream_provider_model(&upstream_sync, ctx->model);
+    if (row == NULL) {
         snprintf(err, err_size, "sync serves no model named %s", ctx->model ? ctx->model : "(none)");
         return -1;
     }
@@ -73,7 +72,7 @@ static int sync_build_submit(const upstream_context *ctx, upstream_request *out,
         return -1;
     }
     json_t *body = json_object();
-    json_object_set_new(body, "model", json_string(ctx->model));
+    json_object_set_new(body, "model", json_string(row->native));
     json_t *input = json_array();
     json_array_append_new(input, sync_input_item("video", video_url));
     json_array_append_new(input, sync_input_item("audio", audio_url));
@@ -82,7 +81,7 @@ static int sync_build_submit(const upstream_context *ctx, upstream_request *out,
     json_t *options = json_object();
     json_object_set_new(options, "sync_mode",
                         json_string(upstream_param_string(ctx->params, "sync_mode", "loop")));
-    if (strcmp(ctx->model, "sync-3") != 0) { /* sync-3 takes no temperature */
+    if (upstream_model_honours(row, "temperature")) { /* sync-3 takes no temperature */
         const json_t *temperature = json_object_get(ctx->params, "temperature");
         if (json_is_number(temperature))
             json_object_set_new(options, "temperature", json_real(json_number_value(temperature)));
@@ -303,17 +302,6 @@ static void sync_parse_poll(const upstream_context *ctx, const upstream_response
     json_decref(body);
 }
 
-static int sync_build_download(const upstream_context *ctx, const upstream_job *job,
-                               const upstream_outcome *done, upstream_request *out)
-{
-    (void)ctx, (void)job;
-    if (done->media_url[0] == '\0' || url_scheme_http_length(done->media_url) == 0) return -1;
-    out->method = "GET";
-    snprintf(out->url, sizeof(out->url), "%s", done->media_url);
-    out->carries_credential = false; /* a tokenised link: the key never goes there */
-    return 0;
-}
-
 /* The lookup of an unanswered submit is the same submit again, under the same Idempotency-Key: Sync
  * answers with the original generation (read by parse_submit) rather than starting another one. */
 static int sync_build_lookup(const upstream_context *ctx, upstream_request *out, upstream_job *job)
@@ -323,12 +311,26 @@ static int sync_build_lookup(const upstream_context *ctx, upstream_request *out,
     return sync_build_submit(ctx, out, ignored, sizeof(ignored));
 }
 
+/* Sync-Signature: t=<unix>,v1=<hex HMAC> under the channel's signing secret; without a secret nothing
+ * can be checked, so the webhook is refused (and none is asked for: webhook_ask). */
+static upstream_webhook_verdict sync_verify_webhook(const upstream_webhook *hook, const char **reason)
+{
+    if (hook->secret == NULL) {
+        *reason = "no webhook secret set";
+        return UPSTREAM_WEBHOOK_REFUSED;
+    }
+    if (webhook_verify_sync(hook->secret, upstream_webhook_header(hook, "sync-signature"), hook->body,
+                            hook->body_size, hook->now))
+        return UPSTREAM_WEBHOOK_VERIFIED;
+    *reason = "bad signature";
+    return UPSTREAM_WEBHOOK_REFUSED;
+}
+
 const upstream_provider upstream_sync = {
     .name = "sync",
     .default_base_url = "https://api.sync.so",
     .credential_form = "KEY",
     .models = sync_models,
-    .honours = sync_honours,
     .credential_valid = sync_credential_valid,
     .build_submit = sync_build_submit,
     .parse_submit = sync_parse_submit,
@@ -336,8 +338,11 @@ const upstream_provider upstream_sync = {
     .parse_poll = sync_parse_poll,
     .build_result = NULL,
     .parse_result = NULL,
-    .build_download = sync_build_download,
+    .build_download = upstream_build_link_download, /* a tokenised link: the key never goes there */
     .build_cancel = NULL,
     .build_lookup = sync_build_lookup,
     .lookup_is_submit = true,
+    .webhook_ask = UPSTREAM_WEBHOOK_WITH_SECRET, /* webhookUrl only when they can be verified */
+    .verify_webhook = sync_verify_webhook,
+    .webhook_job_id_field = "id",
 };

@@ -1,15 +1,21 @@
-/* upstream.h — the providers reelay forwards tasks to, as tables of pure functions.
+/* upstream.h — the providers reelay forwards tasks to, as tables of data and pure functions.
  *
  * Each provider (fal, sync, kling, openai, creatify; and the local sandbox, which has no wire format)
- * is one `upstream_provider`: what it is called, its real base URL, the models it serves, the advanced
- * options it honours, the form of its credential, and the functions that turn a task into HTTP
- * requests and HTTP answers back into what happened. Those functions do no I/O, read no clock and
- * keep no state of their own: everything they need is in their arguments, so they are unit-tested
- * on fixture JSON (tests/unit/test_upstream_*.c). The engine does the I/O, through libcurl.
+ * is one `upstream_provider`, defined in its own file of this folder and listed in the registry
+ * (upstream_common.c): what it is called, its real base URL, the models it serves (one row each: our
+ * id, its native name or endpoint, the advanced options it honours), the form of its credential, the
+ * functions that turn a task into HTTP requests and HTTP answers back into what happened, and how it
+ * calls back: whether it is asked to, how a callback is verified, where the callback names the job and
+ * where the keys it signs with are published. Nothing outside this folder names a provider: the engine
+ * and the API ask the table.
  *
- * Every byte of an answer is hostile: parsers accept any body (not JSON, wrong types, huge strings)
- * and answer with a verdict, never crash, and never trust a URL that points away from the channel
- * when it will carry the credential (see upstream_same_origin).
+ * The functions do no I/O, read no clock and keep no state of their own: everything they need is in
+ * their arguments, so they are unit-tested on fixture JSON (tests/unit/test_upstream_*.c). The engine
+ * does the I/O, through libcurl (engine/upstream_runner.c, engine/webhook_keys.c).
+ *
+ * Every byte of an answer or a webhook is hostile: parsers accept any body (not JSON, wrong types, huge
+ * strings) and answer with a verdict, never crash, and never trust a URL that points away from the
+ * channel when it will carry the credential (see upstream_same_origin).
  *
  * Life of a job, as the engine drives it:
  *   build_submit → (send) → parse_submit: ACCEPTED (job filled) | REFUSED | THROTTLED | AMBIGUOUS
@@ -18,7 +24,9 @@
  *   SUCCEEDED: build_download gives the request that fetches the video bytes
  *   cancel: build_cancel (fal only; NULL elsewhere)
  *   submission unknown: build_lookup (kling: by our external id; sync: the same submit with the same
- *   Idempotency-Key) → parse_poll / parse_submit; NULL = no way to look it up (fail after a grace). */
+ *   Idempotency-Key) → parse_poll / parse_submit; NULL = no way to look it up (fail after a grace).
+ * A webhook (POST /v1/upstream/{channel}/webhook) is checked with verify_webhook and only ever prompts
+ * a poll of the job it names (upstream_webhook_job_id): the poll says what is true. */
 #ifndef REELAY_UPSTREAM_UPSTREAM_H
 #define REELAY_UPSTREAM_UPSTREAM_H
 
@@ -120,14 +128,49 @@ typedef struct upstream_header {
     const char *value;
 } upstream_header;
 
+/* One model a provider serves. */
+typedef struct upstream_model {
+    const char *model;          /* our model id, e.g. "kling-v3-motion-control"; NULL ends a table */
+    const char *native;         /* the provider's own name or endpoint for it (fal: a template whose
+                                   {tier} / {input} the adapter fills from the parameters) */
+    const char *const *honours; /* NULL-terminated advanced options it honours for this model; NULL = none */
+    int variant;                /* the adapter's own use (fal: which input body); 0 when unused */
+} upstream_model;
+
+/* Whether the provider is asked, per request, to call back (the webhook URL goes in the submit). */
+typedef enum {
+    UPSTREAM_WEBHOOK_NEVER,       /* never (OpenAI: webhooks are set per project, in its dashboard) */
+    UPSTREAM_WEBHOOK_ALWAYS,      /* whenever this server has a public URL */
+    UPSTREAM_WEBHOOK_WITH_SECRET, /* only when the channel has a webhook secret to verify them with */
+} upstream_webhook_ask;
+
+/* A webhook as received, for verify_webhook. */
+typedef struct upstream_webhook {
+    const upstream_header *headers; /* every request header, names in lower case */
+    size_t header_count;
+    const char *body; /* the raw body bytes (not NUL-terminated) */
+    size_t body_size;
+    const char *secret; /* the channel's opened webhook secret, or NULL when it has none */
+    const char *keys;   /* the provider's published key document as last fetched, or NULL when none yet */
+    int64_t now;        /* Unix seconds */
+} upstream_webhook;
+
+typedef enum {
+    UPSTREAM_WEBHOOK_VERIFIED, /* signed by the provider */
+    UPSTREAM_WEBHOOK_UNSIGNED, /* unsigned by design (Creatify; Kling without a secret): a prompt to poll */
+    UPSTREAM_WEBHOOK_REFUSED,  /* a bad or missing signature, or no secret to check it with */
+    UPSTREAM_WEBHOOK_KEYS_MISSING, /* the provider's published keys are not loaded yet: try again later */
+} upstream_webhook_verdict;
+
 typedef struct upstream_provider {
     const char *name;               /* "fal", "sync", "kling", "openai", "creatify", "sandbox" */
     const char *default_base_url;   /* the provider's real one ("" for the sandbox) */
     const char *credential_form;    /* for help texts: "KEY", "ACCESS_KEY:SECRET_KEY", … */
-    const char *const *models;      /* NULL-terminated: the models it can serve; NULL = every catalog model
-                                       (the sandbox) */
-    /* true when this provider honours the advanced option `field` for `model`. */
-    bool (*honours)(const char *model, const char *field);
+    /* the models it serves, ended by a row whose model is NULL; NULL = every catalog model, under its
+     * own name (the sandbox, which renders each from its catalog row's recipe) */
+    const upstream_model *models;
+    bool honours_every_option;      /* every advanced option of every model it serves (the sandbox) */
+    bool runs_locally;              /* tasks render in this process, no wire format (the sandbox) */
     /* true when the credential has the provider's form (a non-empty key, "A:B", …). */
     bool (*credential_valid)(const char *credential);
 
@@ -150,14 +193,51 @@ typedef struct upstream_provider {
      * parse_submit when lookup_is_submit (Sync's idempotent replay), else with parse_poll (job->id set). */
     int (*build_lookup)(const upstream_context *ctx, upstream_request *out, upstream_job *job);
     bool lookup_is_submit;
+
+    /* ---- webhooks ---- */
+    upstream_webhook_ask webhook_ask;
+    /* Whether this webhook comes from the provider; *reason is set (a static text) when REFUSED.
+     * NULL when the provider takes no webhooks at all (the sandbox): the route answers 404. */
+    upstream_webhook_verdict (*verify_webhook)(const upstream_webhook *hook, const char **reason);
+    /* Where a webhook body names the provider's job: a member name, or "outer.inner" (OpenAI's
+     * "data.id"); read by upstream_webhook_job_id. NULL = webhooks name no job. */
+    const char *webhook_job_id_field;
+    /* Where the provider publishes the keys its webhooks are signed with (fal's JWKS); NULL when its
+     * scheme needs none. The engine fetches the document and hands it to verify_webhook as hook->keys. */
+    const char *webhook_keys_url;
+    /* The number of keys in a fetched key document (>= 0), or -1 when it is not usable; only
+     * consulted when webhook_keys_url is set. The document is any bytes, NUL-terminated. */
+    int (*webhook_keys_count)(const char *document);
 } upstream_provider;
 
 /* NULL for an unknown name. */
 const upstream_provider *upstream_provider_find(const char *name);
 /* NULL-terminated list of every provider, sandbox included. */
 const upstream_provider *const *upstream_providers(void);
-/* True when the provider serves the model: it is in its `models`, or, when that is NULL, in the catalog. */
+/* The provider's row for our model id; NULL when it does not serve it (or model is NULL). A provider
+ * whose models is NULL answers one shared row (no native name, no options) for every catalog model. */
+const upstream_model *upstream_provider_model(const upstream_provider *provider, const char *model);
+/* True when the provider serves the model. */
 bool upstream_provider_serves(const upstream_provider *provider, const char *model);
+/* True when the provider serves the model and honours its advanced option `field` for it. */
+bool upstream_provider_honours(const upstream_provider *provider, const char *model, const char *field);
+/* True when the row lists `field` among the options it honours. */
+bool upstream_model_honours(const upstream_model *row, const char *field);
+
+/* ---- webhooks (upstream_webhooks.c) ---- */
+
+/* True when a submit on a channel of this provider should carry a webhook URL (given that this server
+ * has a public URL): by the provider's webhook_ask and whether the channel has a webhook secret. */
+bool upstream_webhook_wanted(const upstream_provider *provider, bool channel_has_secret);
+/* The job id a webhook body names (at the provider's webhook_job_id_field), copied into out; "" when
+ * the body is not JSON, names none, it is not a string or it does not fit. The body is any bytes. */
+void upstream_webhook_job_id(const upstream_provider *provider, const char *body, size_t size, char *out,
+                             size_t out_size);
+/* The value of the header with this lower-case name (the first one), or "" when absent. */
+const char *upstream_webhook_header(const upstream_webhook *hook, const char *name);
+/* Standard Webhooks (webhook-id, webhook-timestamp, webhook-signature) under hook->secret: VERIFIED, or
+ * REFUSED with "no webhook secret set" / "bad signature". For the providers that sign that way. */
+upstream_webhook_verdict upstream_webhook_verify_standard(const upstream_webhook *hook, const char **reason);
 
 /* True when both absolute URLs have the same scheme, host and port. */
 bool upstream_same_origin(const char *a, const char *b);
@@ -172,6 +252,10 @@ bool upstream_job_from_json(const json_t *object, upstream_job *out);
 int64_t upstream_retry_after_ms(const char *retry_after, const char *retry_after_ms, int64_t now);
 
 /* Shared helpers for the provider files. */
+/* build_download for a result that is a link (done->media_url, http or https) fetched without the
+ * credential: a public CDN or a tokenised link. -1 when there is no such link. */
+int upstream_build_link_download(const upstream_context *ctx, const upstream_job *job,
+                                 const upstream_outcome *done, upstream_request *out);
 int upstream_add_header(upstream_request *out, const char *format, ...) __attribute__((format(printf, 2, 3)));
 /* Sets out->body to the compact JSON of body (steals the reference) and adds Content-Type. */
 int upstream_set_json_body(upstream_request *out, json_t *body);

@@ -1,4 +1,5 @@
-/* upstream_common.c — the provider registry and the helpers every provider file shares. */
+/* upstream_common.c — the provider registry, the look-ups over its model rows, the sandbox's entry and
+ * the helpers every provider file shares. */
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -10,26 +11,25 @@
 #include "catalog/catalog.h"
 #include "upstream/upstream.h"
 #include "upstream/upstream_providers.h"
-
-static bool sandbox_honours(const char *model, const char *field)
-{
-    (void)model, (void)field;
-    return true; /* the sandbox renders every option's effect it can, and accepts the rest */
-}
+#include "util/url_scheme.h"
 
 static bool sandbox_credential_valid(const char *credential)
 {
     return credential == NULL || credential[0] == '\0';
 }
 
-/* The sandbox renders every catalog model from its row's recipe: it has no list of its own. */
+/* The sandbox renders every catalog model from its row's recipe (models NULL), and every option's
+ * effect it can, accepting the rest (honours_every_option). */
 const upstream_provider upstream_sandbox = {
     .name = "sandbox",
     .default_base_url = "",
     .credential_form = "(none)",
     .models = NULL,
-    .honours = sandbox_honours,
+    .honours_every_option = true,
+    .runs_locally = true,
     .credential_valid = sandbox_credential_valid,
+    .webhook_ask = UPSTREAM_WEBHOOK_NEVER,
+    .verify_webhook = NULL, /* takes no webhooks */
 };
 
 static const upstream_provider *const providers[] = {&upstream_sandbox, &upstream_fal, &upstream_sync,
@@ -48,12 +48,45 @@ const upstream_provider *upstream_provider_find(const char *name)
     return NULL;
 }
 
+const upstream_model *upstream_provider_model(const upstream_provider *provider, const char *model)
+{
+    static const upstream_model any_catalog_model = {.model = "(every catalog model)"};
+    if (model != NULL && provider->models == NULL)
+        return catalog_model_find(model) != NULL ? &any_catalog_model : NULL;
+    for (const upstream_model *row = provider->models; model && row->model; row++)
+        if (strcmp(row->model, model) == 0) return row;
+    return NULL;
+}
+
 bool upstream_provider_serves(const upstream_provider *provider, const char *model)
 {
-    if (provider->models == NULL) return catalog_model_find(model) != NULL; /* every catalog model */
-    for (size_t i = 0; model && provider->models[i]; i++)
-        if (strcmp(provider->models[i], model) == 0) return true;
+    return upstream_provider_model(provider, model) != NULL;
+}
+
+bool upstream_model_honours(const upstream_model *row, const char *field)
+{
+    for (size_t i = 0; row && row->honours && field && row->honours[i]; i++)
+        if (strcmp(row->honours[i], field) == 0) return true;
     return false;
+}
+
+bool upstream_provider_honours(const upstream_provider *provider, const char *model, const char *field)
+{
+    const upstream_model *row = upstream_provider_model(provider, model);
+    if (row == NULL || field == NULL) return false;
+    return provider->honours_every_option || upstream_model_honours(row, field);
+}
+
+int upstream_build_link_download(const upstream_context *ctx, const upstream_job *job,
+                                 const upstream_outcome *done, upstream_request *out)
+{
+    (void)ctx, (void)job;
+    if (done->media_url[0] == '\0' || url_scheme_http_length(done->media_url) == 0) return -1;
+    out->method = "GET";
+    int n = snprintf(out->url, sizeof(out->url), "%s", done->media_url);
+    if (n < 0 || (size_t)n >= sizeof(out->url)) return -1;
+    out->carries_credential = false; /* a public or tokenised link: the credential never goes there */
+    return 0;
 }
 
 void upstream_request_clear(upstream_request *request)

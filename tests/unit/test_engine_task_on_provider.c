@@ -37,10 +37,13 @@ static void a_provider_job_can_be_asked(void **state)
 static void the_sandbox_and_finished_tasks_are_not(void **state)
 {
     (void)state;
-    const char *sandbox = "{\"phase\":\"sandbox\"}";
+    const char *local = "{\"phase\":\"" TASK_PHASE_LOCAL "\"}";
+    const char *legacy = "{\"phase\":\"sandbox\"}"; /* written by versions before TASK_PHASE_LOCAL */
     const char *polling = "{\"phase\":\"polling\",\"channel\":\"fal-1\"}";
-    assert_false(on_provider(TASK_PROCESSING, "sandbox", sandbox));
-    assert_false(on_provider(TASK_SUBMITTING, "sandbox", sandbox));
+    assert_false(on_provider(TASK_PROCESSING, "sandbox", local));
+    assert_false(on_provider(TASK_SUBMITTING, "sandbox", local));
+    assert_false(on_provider(TASK_PROCESSING, "sandbox", legacy));
+    assert_true(on_provider(TASK_PROCESSING, "fal-1", "{\"phase\":\"fal\"}")); /* a provider on the wire */
     assert_false(on_provider(TASK_COMPLETED, "fal-1", polling));
     assert_false(on_provider(TASK_FAILED, "fal-1", polling));
     assert_false(on_provider(TASK_CANCELLED, "fal-1", polling));

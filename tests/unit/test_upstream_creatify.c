@@ -2,18 +2,8 @@
  * specs/upstream-apis.md §5: the create request (both key headers, aurora_v2 for our resolution,
  * prompt guidance, the webhook and its 200-character limit), Django-REST errors, every status, the
  * progress scale, failures and their codes, hostile bodies and the public download without the keys. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
-#include "upstream/upstream.h"
-
-#define TASK_ID "task-unified-1757165031-uyujaw3d"
+#define PROVIDER "creatify"
 #define BASE "https://api.creatify.ai"
 #define CREDENTIAL "cr_id_123:cr_key:with-colon"
 #define IMAGE "https://d35ghwdno3nak3.cloudfront.net/tutorial/avatar-aurora/recommendation-4.jpg"
@@ -21,82 +11,17 @@
 #define HOOK "https://gateway.example/v1/upstream/creatify-1/webhook"
 #define FLOW_ID "44e480c0-642e-4057-9a50-de00a958e81c"
 #define VIDEO "https://dpbavq092lwjh.cloudfront.net/aurora/44e480c0/output.mp4"
-#define NOW 1700000000
 
-static const upstream_provider *creatify(void)
-{
-    const upstream_provider *provider = upstream_provider_find("creatify");
-    assert_non_null(provider);
-    return provider;
-}
-
-typedef struct fixture {
-    upstream_auth_cache auth;
-    upstream_context ctx;
-    json_t *params;
-} fixture;
-
-static void fixture_init(fixture *f, const char *params_json, const char *webhook)
-{
-    memset(f, 0, sizeof(*f));
-    json_error_t error;
-    f->params = json_loads(params_json, 0, &error);
-    assert_non_null(f->params);
-    f->ctx.base_url = BASE;
-    f->ctx.credential = CREDENTIAL;
-    f->ctx.task_id = TASK_ID;
-    f->ctx.model = "creatify-aurora";
-    f->ctx.params = f->params;
-    f->ctx.webhook_url = webhook;
-    f->ctx.now = NOW;
-    f->ctx.auth = &f->auth;
-}
-
-static void fixture_done(fixture *f)
-{
-    json_decref(f->params);
-}
-
-static json_t *request_body(const upstream_request *request)
-{
-    assert_non_null(request->body);
-    assert_int_equal(request->body_size, strlen(request->body));
-    json_error_t error;
-    json_t *body = json_loads(request->body, 0, &error);
-    assert_true(json_is_object(body));
-    return body;
-}
-
-static const char *string_at(const json_t *object, const char *key)
-{
-    const json_t *value = json_object_get(object, key);
-    assert_true(json_is_string(value));
-    return json_string_value(value);
-}
-
-/* A body with a 10 KB string of 'a' where "%s" stands in the template. */
-static char *with_huge_string(const char *template)
-{
-    enum { HUGE = 10 * 1024 };
-    const char *marker = strstr(template, "%s");
-    assert_non_null(marker);
-    size_t prefix = (size_t)(marker - template), suffix = strlen(marker + 2);
-    char *text = malloc(prefix + HUGE + suffix + 1);
-    assert_non_null(text);
-    memcpy(text, template, prefix);
-    memset(text + prefix, 'a', HUGE);
-    memcpy(text + prefix + HUGE, marker + 2, suffix + 1);
-    return text;
-}
+#include "upstream_fixture.h"
 
 /* The submit body for params (asserting the request line and headers every submit shares). */
 static json_t *submit_body(const char *params_json, const char *webhook)
 {
     fixture f;
-    fixture_init(&f, params_json, webhook);
+    fixture_init(&f, "creatify-aurora", params_json, webhook);
     upstream_request request = {0};
     char err[160] = "";
-    assert_int_equal(creatify()->build_submit(&f.ctx, &request, err, sizeof(err)), 0);
+    assert_int_equal(provider()->build_submit(&f.ctx, &request, err, sizeof(err)), 0);
     assert_string_equal(request.method, "POST");
     assert_string_equal(request.url, BASE "/api/aurora/");
     assert_true(request.carries_credential);
@@ -115,12 +40,12 @@ static void submit_refused(const char *params_json, const char *credential, cons
                            const char *reason)
 {
     fixture f;
-    fixture_init(&f, params_json, NULL);
+    fixture_init(&f, "creatify-aurora", params_json, NULL);
     if (credential) f.ctx.credential = credential;
     if (model) f.ctx.model = model;
     upstream_request request = {0};
     char err[160] = "";
-    assert_int_equal(creatify()->build_submit(&f.ctx, &request, err, sizeof(err)), -1);
+    assert_int_equal(provider()->build_submit(&f.ctx, &request, err, sizeof(err)), -1);
     assert_non_null(strstr(err, reason));
     upstream_request_clear(&request);
     fixture_done(&f);
@@ -130,14 +55,14 @@ static upstream_outcome submit_answer(long status, const char *body, const char 
                                       upstream_job *job)
 {
     fixture f;
-    fixture_init(&f, "{}", NULL);
+    fixture_init(&f, "creatify-aurora", "{}", NULL);
     upstream_response response = {
         .status = status, .body = body, .body_size = body ? strlen(body) : 0, .retry_after = retry_after};
     upstream_outcome out;
     memset(&out, 0, sizeof(out));
     memset(job, 0x5a, sizeof(*job)); /* garbage the parser must not leave behind */
     job->id[sizeof(job->id) - 1] = '\0';
-    creatify()->parse_submit(&f.ctx, &response, job, &out);
+    provider()->parse_submit(&f.ctx, &response, job, &out);
     fixture_done(&f);
     return out;
 }
@@ -145,13 +70,13 @@ static upstream_outcome submit_answer(long status, const char *body, const char 
 static upstream_outcome poll_answer_with(long status, const char *body, const char *retry_after)
 {
     fixture f;
-    fixture_init(&f, "{}", NULL);
+    fixture_init(&f, "creatify-aurora", "{}", NULL);
     upstream_job job = {.id = FLOW_ID};
     upstream_response response = {
         .status = status, .body = body, .body_size = body ? strlen(body) : 0, .retry_after = retry_after};
     upstream_outcome out;
     memset(&out, 0, sizeof(out));
-    creatify()->parse_poll(&f.ctx, &response, &job, &out);
+    provider()->parse_poll(&f.ctx, &response, &job, &out);
     assert_string_equal(job.id, FLOW_ID);
     fixture_done(&f);
     return out;
@@ -182,7 +107,7 @@ static upstream_outcome flow(const char *members)
 static void table_lists_models_options_and_credential(void **state)
 {
     (void)state;
-    const upstream_provider *p = creatify();
+    const upstream_provider *p = provider();
     assert_string_equal(p->name, "creatify");
     assert_string_equal(p->default_base_url, "https://api.creatify.ai");
     assert_string_equal(p->credential_form, "API_ID:API_KEY");
@@ -191,7 +116,7 @@ static void table_lists_models_options_and_credential(void **state)
     assert_false(upstream_provider_serves(p, "lipsync-2"));
     assert_false(upstream_provider_serves(p, "kling-v2-6-motion-control"));
 
-    assert_true(p->honours("creatify-aurora", "guidance_scale"));
+    assert_true(upstream_provider_honours(p, "creatify-aurora", "guidance_scale"));
     static const char *const not_honoured[] = {"audio_guidance_scale",
                                                "temperature",
                                                "active_speaker",
@@ -200,8 +125,8 @@ static void table_lists_models_options_and_credential(void **state)
                                                "character_ids",
                                                NULL};
     for (size_t i = 0; not_honoured[i]; i++)
-        assert_false(p->honours("creatify-aurora", not_honoured[i]));
-    assert_false(p->honours("sora-2", "guidance_scale"));
+        assert_false(upstream_provider_honours(p, "creatify-aurora", not_honoured[i]));
+    assert_false(upstream_provider_honours(p, "sora-2", "guidance_scale"));
 
     assert_true(p->credential_valid("id:key"));
     assert_true(p->credential_valid("id:key:with-colon"));
@@ -467,10 +392,10 @@ static void poll_request(void **state)
 {
     (void)state;
     fixture f;
-    fixture_init(&f, "{}", NULL);
+    fixture_init(&f, "creatify-aurora", "{}", NULL);
     upstream_job job = {.id = FLOW_ID};
     upstream_request request = {0};
-    assert_int_equal(creatify()->build_poll(&f.ctx, &job, &request), 0);
+    assert_int_equal(provider()->build_poll(&f.ctx, &job, &request), 0);
     assert_string_equal(request.method, "GET");
     assert_string_equal(request.url, BASE "/api/aurora/" FLOW_ID "/");
     assert_true(request.carries_credential);
@@ -487,11 +412,11 @@ static void poll_request(void **state)
         upstream_job hostile;
         memset(&hostile, 0, sizeof(hostile));
         snprintf(hostile.id, sizeof(hostile.id), "%s", bad[i]);
-        assert_int_equal(creatify()->build_poll(&f.ctx, &hostile, &request), -1);
+        assert_int_equal(provider()->build_poll(&f.ctx, &hostile, &request), -1);
         upstream_request_clear(&request);
     }
     f.ctx.credential = "no-colon";
-    assert_int_equal(creatify()->build_poll(&f.ctx, &job, &request), -1);
+    assert_int_equal(provider()->build_poll(&f.ctx, &job, &request), -1);
     upstream_request_clear(&request);
     fixture_done(&f);
 }
@@ -657,14 +582,14 @@ static void download_is_public_without_the_keys(void **state)
 {
     (void)state;
     fixture f;
-    fixture_init(&f, "{}", NULL);
+    fixture_init(&f, "creatify-aurora", "{}", NULL);
     upstream_job job = {.id = FLOW_ID};
     upstream_outcome done;
     memset(&done, 0, sizeof(done));
     done.phase = UPSTREAM_JOB_SUCCEEDED;
     snprintf(done.media_url, sizeof(done.media_url), "%s", VIDEO);
     upstream_request request = {0};
-    assert_int_equal(creatify()->build_download(&f.ctx, &job, &done, &request), 0);
+    assert_int_equal(provider()->build_download(&f.ctx, &job, &done, &request), 0);
     assert_string_equal(request.method, "GET");
     assert_string_equal(request.url, VIDEO);
     assert_false(request.carries_credential);
@@ -673,12 +598,36 @@ static void download_is_public_without_the_keys(void **state)
     upstream_request_clear(&request);
 
     done.media_url[0] = '\0';
-    assert_int_equal(creatify()->build_download(&f.ctx, &job, &done, &request), -1);
+    assert_int_equal(provider()->build_download(&f.ctx, &job, &done, &request), -1);
     upstream_request_clear(&request);
     snprintf(done.media_url, sizeof(done.media_url), "file:///etc/passwd");
-    assert_int_equal(creatify()->build_download(&f.ctx, &job, &done, &request), -1);
+    assert_int_equal(provider()->build_download(&f.ctx, &job, &done, &request), -1);
     upstream_request_clear(&request);
     fixture_done(&f);
+}
+
+/* ---- webhooks ---- */
+
+static void webhooks_are_unsigned_by_design(void **state)
+{
+    (void)state;
+    static const char body[] = "{\"id\":\"" FLOW_ID "\",\"status\":\"done\"}";
+    const char *reason;
+    webhook_fixture w;
+    /* Creatify signs nothing: a callback only prompts a poll, with or without a channel secret */
+    webhook_init(&w, body, NULL, NULL);
+    assert_int_equal(webhook_verdict(&w, &reason), UPSTREAM_WEBHOOK_UNSIGNED);
+    webhook_init(&w, body, "a-secret", NULL);
+    webhook_header(&w, "webhook-signature", "v1,forged");
+    assert_int_equal(webhook_verdict(&w, &reason), UPSTREAM_WEBHOOK_UNSIGNED);
+}
+
+static void webhook_entry_and_job_id(void **state)
+{
+    (void)state;
+    assert_webhook_entry(true, true, NULL); /* webhook_url goes with every submit that fits it */
+    assert_webhook_job_id("{\"id\":\"" FLOW_ID "\",\"status\":\"done\"}", FLOW_ID);
+    assert_webhook_job_id("{\"task_id\":\"" FLOW_ID "\"}", "");
 }
 
 int main(void)
@@ -700,6 +649,8 @@ int main(void)
         cmocka_unit_test(poll_failures_map_to_our_codes),
         cmocka_unit_test(poll_trouble_and_hostile_answers),
         cmocka_unit_test(download_is_public_without_the_keys),
+        cmocka_unit_test(webhooks_are_unsigned_by_design),
+        cmocka_unit_test(webhook_entry_and_job_id),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

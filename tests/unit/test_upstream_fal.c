@@ -2,18 +2,10 @@
  * endpoint id of every model and option, the input body of every model, the ?fal_webhook= query, the
  * owner/app URL rule and the origin check on returned URLs, 202/200 statuses, results and failures,
  * cancel, download, hostile bodies), and the shared helpers of upstream_common.c. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
-#include "upstream/upstream.h"
+#include <sodium.h>
 
-#define TASK_ID "task-unified-1757165031-uyujaw3d"
+#define PROVIDER "fal"
 #define BASE "https://queue.fal.run"
 #define KEY "fal-key-id:fal-key-secret"
 #define REQUEST_ID "80e732af-660e-45cd-bd63-580e4f2a94cc"
@@ -21,73 +13,9 @@
 #define AUDIO "https://v3.fal.media/files/monkey/in.wav"
 #define IMAGE "https://v3.fal.media/files/monkey/in.png"
 #define HOOK "https://gateway.example/v1/upstream/fal-1/webhook"
-#define NOW 1700000000
+#define CREDENTIAL KEY
 
-static const upstream_provider *fal(void)
-{
-    const upstream_provider *provider = upstream_provider_find("fal");
-    assert_non_null(provider);
-    return provider;
-}
-
-typedef struct fixture {
-    upstream_auth_cache auth;
-    upstream_context ctx;
-    json_t *params;
-} fixture;
-
-static void fixture_init(fixture *f, const char *model, const char *params_json, const char *webhook)
-{
-    memset(f, 0, sizeof(*f));
-    json_error_t error;
-    f->params = json_loads(params_json, 0, &error);
-    assert_non_null(f->params);
-    f->ctx.base_url = BASE;
-    f->ctx.credential = KEY;
-    f->ctx.task_id = TASK_ID;
-    f->ctx.model = model;
-    f->ctx.params = f->params;
-    f->ctx.webhook_url = webhook;
-    f->ctx.now = NOW;
-    f->ctx.auth = &f->auth;
-}
-
-static void fixture_done(fixture *f)
-{
-    json_decref(f->params);
-}
-
-static json_t *request_body(const upstream_request *request)
-{
-    assert_non_null(request->body);
-    assert_int_equal(request->body_size, strlen(request->body));
-    json_error_t error;
-    json_t *body = json_loads(request->body, 0, &error);
-    assert_true(json_is_object(body));
-    return body;
-}
-
-static const char *string_at(const json_t *object, const char *key)
-{
-    const json_t *value = json_object_get(object, key);
-    assert_true(json_is_string(value));
-    return json_string_value(value);
-}
-
-/* A body with a 10 KB string of 'a' where "%s" stands in the template. */
-static char *with_huge_string(const char *template)
-{
-    enum { HUGE = 10 * 1024 };
-    const char *marker = strstr(template, "%s");
-    assert_non_null(marker);
-    size_t prefix = (size_t)(marker - template), suffix = strlen(marker + 2);
-    char *text = malloc(prefix + HUGE + suffix + 1);
-    assert_non_null(text);
-    memcpy(text, template, prefix);
-    memset(text + prefix, 'a', HUGE);
-    memcpy(text + prefix + HUGE, marker + 2, suffix + 1);
-    return text;
-}
+#include "upstream_fixture.h"
 
 /* Builds the submit for model/params; checks what every fal submit shares; returns the URL and body. */
 static json_t *submit(const char *model, const char *params_json, const char *webhook, char *url,
@@ -97,7 +25,7 @@ static json_t *submit(const char *model, const char *params_json, const char *we
     fixture_init(&f, model, params_json, webhook);
     upstream_request request = {0};
     char err[160] = "";
-    assert_int_equal(fal()->build_submit(&f.ctx, &request, err, sizeof(err)), 0);
+    assert_int_equal(provider()->build_submit(&f.ctx, &request, err, sizeof(err)), 0);
     assert_string_equal(request.method, "POST");
     assert_true(request.carries_credential);
     assert_int_equal(request.header_count, 3);
@@ -127,7 +55,7 @@ static void submit_refused(const char *model, const char *params_json, const cha
     if (credential) f.ctx.credential = credential;
     upstream_request request = {0};
     char err[160] = "";
-    assert_int_equal(fal()->build_submit(&f.ctx, &request, err, sizeof(err)), -1);
+    assert_int_equal(provider()->build_submit(&f.ctx, &request, err, sizeof(err)), -1);
     assert_non_null(strstr(err, reason));
     upstream_request_clear(&request);
     fixture_done(&f);
@@ -145,7 +73,7 @@ static upstream_outcome submit_answer_for(const char *model, const char *base, l
     memset(&out, 0, sizeof(out));
     memset(job, 0x5a, sizeof(*job));
     job->id[sizeof(job->id) - 1] = '\0';
-    fal()->parse_submit(&f.ctx, &response, job, &out);
+    provider()->parse_submit(&f.ctx, &response, job, &out);
     fixture_done(&f);
     return out;
 }
@@ -165,7 +93,7 @@ static upstream_outcome poll_answer(long status, const char *body, const char *r
         .status = status, .body = body, .body_size = body ? strlen(body) : 0, .retry_after = retry_after};
     upstream_outcome out;
     memset(&out, 0, sizeof(out));
-    fal()->parse_poll(&f.ctx, &response, &job, &out);
+    provider()->parse_poll(&f.ctx, &response, &job, &out);
     assert_string_equal(job.id, REQUEST_ID);
     fixture_done(&f);
     return out;
@@ -179,7 +107,7 @@ static upstream_outcome result_answer(long status, const char *body, const char 
         .status = status, .body = body, .body_size = body ? strlen(body) : 0, .retry_after = retry_after};
     upstream_outcome out;
     memset(&out, 0, sizeof(out));
-    fal()->parse_result(&f.ctx, &response, &out);
+    provider()->parse_result(&f.ctx, &response, &out);
     fixture_done(&f);
     return out;
 }
@@ -189,7 +117,7 @@ static upstream_outcome result_answer(long status, const char *body, const char 
 static void table_lists_models_options_and_credential(void **state)
 {
     (void)state;
-    const upstream_provider *p = fal();
+    const upstream_provider *p = provider();
     assert_string_equal(p->name, "fal");
     assert_string_equal(p->default_base_url, "https://queue.fal.run");
     assert_string_equal(p->credential_form, "KEY");
@@ -206,21 +134,21 @@ static void table_lists_models_options_and_credential(void **state)
         assert_true(upstream_provider_serves(p, models[i]));
     assert_false(upstream_provider_serves(p, "kling-v1"));
 
-    assert_true(p->honours("creatify-aurora", "guidance_scale"));
-    assert_true(p->honours("creatify-aurora", "audio_guidance_scale"));
-    assert_false(p->honours("creatify-aurora", "temperature"));
-    assert_true(p->honours("kling-v3-motion-control", "character_orientation"));
-    assert_true(p->honours("kling-v3-motion-control", "keep_original_sound"));
-    assert_true(p->honours("kling-v2-6-motion-control", "character_orientation"));
-    assert_true(p->honours("kling-v2-6-motion-control", "keep_original_sound"));
-    assert_false(p->honours("kling-v3-motion-control", "guidance_scale"));
-    assert_true(p->honours("sora-2", "character_ids"));
-    assert_true(p->honours("sora-2-pro", "character_ids"));
-    assert_false(p->honours("sora-2", "guidance_scale"));
-    assert_false(p->honours("lipsync-2", "temperature"));
-    assert_false(p->honours("lipsync-2", "active_speaker"));
-    assert_false(p->honours("lipsync-2-pro", "temperature"));
-    assert_false(p->honours("sync-3", "active_speaker"));
+    assert_true(upstream_provider_honours(p, "creatify-aurora", "guidance_scale"));
+    assert_true(upstream_provider_honours(p, "creatify-aurora", "audio_guidance_scale"));
+    assert_false(upstream_provider_honours(p, "creatify-aurora", "temperature"));
+    assert_true(upstream_provider_honours(p, "kling-v3-motion-control", "character_orientation"));
+    assert_true(upstream_provider_honours(p, "kling-v3-motion-control", "keep_original_sound"));
+    assert_true(upstream_provider_honours(p, "kling-v2-6-motion-control", "character_orientation"));
+    assert_true(upstream_provider_honours(p, "kling-v2-6-motion-control", "keep_original_sound"));
+    assert_false(upstream_provider_honours(p, "kling-v3-motion-control", "guidance_scale"));
+    assert_true(upstream_provider_honours(p, "sora-2", "character_ids"));
+    assert_true(upstream_provider_honours(p, "sora-2-pro", "character_ids"));
+    assert_false(upstream_provider_honours(p, "sora-2", "guidance_scale"));
+    assert_false(upstream_provider_honours(p, "lipsync-2", "temperature"));
+    assert_false(upstream_provider_honours(p, "lipsync-2", "active_speaker"));
+    assert_false(upstream_provider_honours(p, "lipsync-2-pro", "temperature"));
+    assert_false(upstream_provider_honours(p, "sync-3", "active_speaker"));
 
     assert_true(p->credential_valid("fal-key"));
     assert_true(p->credential_valid("key_id:key_secret"));
@@ -624,7 +552,7 @@ static void poll_request_uses_the_stored_status_url(void **state)
                         .result_url = BASE "/fal-ai/sync-lipsync/requests/" REQUEST_ID,
                         .cancel_url = BASE "/fal-ai/sync-lipsync/requests/" REQUEST_ID "/cancel"};
     upstream_request request = {0};
-    assert_int_equal(fal()->build_poll(&f.ctx, &job, &request), 0);
+    assert_int_equal(provider()->build_poll(&f.ctx, &job, &request), 0);
     assert_string_equal(request.method, "GET");
     assert_string_equal(request.url, BASE "/fal-ai/sync-lipsync/requests/" REQUEST_ID "/status");
     assert_true(request.carries_credential);
@@ -634,14 +562,14 @@ static void poll_request_uses_the_stored_status_url(void **state)
     assert_null(request.body);
     upstream_request_clear(&request);
 
-    assert_int_equal(fal()->build_result(&f.ctx, &job, &request), 0);
+    assert_int_equal(provider()->build_result(&f.ctx, &job, &request), 0);
     assert_string_equal(request.method, "GET");
     assert_string_equal(request.url, BASE "/fal-ai/sync-lipsync/requests/" REQUEST_ID);
     assert_true(request.carries_credential);
     assert_string_equal(request.headers[0], "Authorization: Key " KEY);
     upstream_request_clear(&request);
 
-    assert_int_equal(fal()->build_cancel(&f.ctx, &job, &request), 0);
+    assert_int_equal(provider()->build_cancel(&f.ctx, &job, &request), 0);
     assert_string_equal(request.method, "PUT");
     assert_string_equal(request.url, BASE "/fal-ai/sync-lipsync/requests/" REQUEST_ID "/cancel");
     assert_true(request.carries_credential);
@@ -650,11 +578,11 @@ static void poll_request_uses_the_stored_status_url(void **state)
     upstream_request_clear(&request);
 
     upstream_job empty = {.id = REQUEST_ID};
-    assert_int_equal(fal()->build_poll(&f.ctx, &empty, &request), -1);
+    assert_int_equal(provider()->build_poll(&f.ctx, &empty, &request), -1);
     upstream_request_clear(&request);
-    assert_int_equal(fal()->build_result(&f.ctx, &empty, &request), -1);
+    assert_int_equal(provider()->build_result(&f.ctx, &empty, &request), -1);
     upstream_request_clear(&request);
-    assert_int_equal(fal()->build_cancel(&f.ctx, &empty, &request), -1);
+    assert_int_equal(provider()->build_cancel(&f.ctx, &empty, &request), -1);
     upstream_request_clear(&request);
     fixture_done(&f);
 }
@@ -833,7 +761,7 @@ static void download_is_public_without_the_key(void **state)
     memset(&done, 0, sizeof(done));
     snprintf(done.media_url, sizeof(done.media_url), "https://v3.fal.media/files/x/out.mp4");
     upstream_request request = {0};
-    assert_int_equal(fal()->build_download(&f.ctx, &job, &done, &request), 0);
+    assert_int_equal(provider()->build_download(&f.ctx, &job, &done, &request), 0);
     assert_string_equal(request.method, "GET");
     assert_string_equal(request.url, "https://v3.fal.media/files/x/out.mp4");
     assert_false(request.carries_credential);
@@ -841,7 +769,7 @@ static void download_is_public_without_the_key(void **state)
     assert_null(request.body);
     upstream_request_clear(&request);
     done.media_url[0] = '\0';
-    assert_int_equal(fal()->build_download(&f.ctx, &job, &done, &request), -1);
+    assert_int_equal(provider()->build_download(&f.ctx, &job, &done, &request), -1);
     upstream_request_clear(&request);
     fixture_done(&f);
 }
@@ -1166,6 +1094,105 @@ static void credentials_and_registry(void **state)
     json_decref(params);
 }
 
+/* ---- webhooks ---- */
+
+/* A JWKS holding the public key of seed, and fal's headers for body signed with that key at `timestamp`. */
+typedef struct fal_signed {
+    char jwks[256];
+    char timestamp[24];
+    char signature[2 * crypto_sign_BYTES + 1];
+} fal_signed;
+
+static void fal_sign(unsigned char seed_byte, const char *request_id, const char *user_id,
+                     long long timestamp, const char *body, fal_signed *out)
+{
+    unsigned char seed[crypto_sign_SEEDBYTES], public_key[crypto_sign_PUBLICKEYBYTES],
+        secret_key[crypto_sign_SECRETKEYBYTES];
+    memset(seed, seed_byte, sizeof(seed));
+    assert_int_equal(crypto_sign_seed_keypair(public_key, secret_key, seed), 0);
+    char x[sodium_base64_ENCODED_LEN(crypto_sign_PUBLICKEYBYTES, sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
+    sodium_bin2base64(x, sizeof(x), public_key, sizeof(public_key), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    snprintf(out->jwks, sizeof(out->jwks), "{\"keys\":[{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"x\":\"%s\"}]}",
+             x);
+    snprintf(out->timestamp, sizeof(out->timestamp), "%lld", timestamp);
+    unsigned char digest[crypto_hash_sha256_BYTES];
+    char digest_hex[2 * crypto_hash_sha256_BYTES + 1], message[512];
+    crypto_hash_sha256(digest, (const unsigned char *)body, strlen(body));
+    sodium_bin2hex(digest_hex, sizeof(digest_hex), digest, sizeof(digest));
+    snprintf(message, sizeof(message), "%s\n%s\n%s\n%s", request_id, user_id, out->timestamp, digest_hex);
+    unsigned char signature[crypto_sign_BYTES];
+    assert_int_equal(
+        crypto_sign_detached(signature, NULL, (const unsigned char *)message, strlen(message), secret_key),
+        0);
+    sodium_bin2hex(out->signature, sizeof(out->signature), signature, sizeof(signature));
+}
+
+static void fal_headers(webhook_fixture *w, const fal_signed *s)
+{
+    webhook_header(w, "x-fal-webhook-request-id", REQUEST_ID);
+    webhook_header(w, "x-fal-webhook-user-id", "user_test");
+    webhook_header(w, "x-fal-webhook-timestamp", s->timestamp);
+    webhook_header(w, "x-fal-webhook-signature", s->signature);
+}
+
+static void webhooks_are_signed_under_the_published_keys(void **state)
+{
+    (void)state;
+    assert_true(sodium_init() >= 0);
+    static const char body[] = "{\"request_id\":\"" REQUEST_ID "\",\"status\":\"OK\",\"payload\":{}}";
+    fal_signed good, other_key, stale;
+    fal_sign(0x01, REQUEST_ID, "user_test", NOW, body, &good);
+    fal_sign(0x02, REQUEST_ID, "user_test", NOW, body, &other_key);
+    fal_sign(0x01, REQUEST_ID, "user_test", NOW - WEBHOOK_TOLERANCE_SECONDS - 1, body, &stale);
+    const char *reason;
+    webhook_fixture w;
+
+    /* signed: no channel secret needed */
+    webhook_init(&w, body, NULL, good.jwks);
+    fal_headers(&w, &good);
+    assert_int_equal(webhook_verdict(&w, &reason), UPSTREAM_WEBHOOK_VERIFIED);
+    webhook_init(&w, body, "a channel secret is not used", good.jwks);
+    fal_headers(&w, &good);
+    assert_int_equal(webhook_verdict(&w, &reason), UPSTREAM_WEBHOOK_VERIFIED);
+    /* keys not loaded yet: nothing can be checked */
+    webhook_init(&w, body, NULL, NULL);
+    fal_headers(&w, &good);
+    assert_int_equal(webhook_verdict(&w, &reason), UPSTREAM_WEBHOOK_KEYS_MISSING);
+    /* bad signatures: another key, a changed body, a replay, no headers at all */
+    webhook_init(&w, body, NULL, good.jwks);
+    fal_headers(&w, &other_key);
+    assert_int_equal(webhook_verdict(&w, &reason), UPSTREAM_WEBHOOK_REFUSED);
+    assert_string_equal(reason, "bad signature");
+    webhook_init(&w, "{\"request_id\":\"" REQUEST_ID "\",\"status\":\"ERROR\",\"payload\":{}}", NULL,
+                 good.jwks);
+    fal_headers(&w, &good);
+    assert_int_equal(webhook_verdict(&w, &reason), UPSTREAM_WEBHOOK_REFUSED);
+    webhook_init(&w, body, NULL, good.jwks);
+    fal_headers(&w, &stale);
+    assert_int_equal(webhook_verdict(&w, &reason), UPSTREAM_WEBHOOK_REFUSED);
+    webhook_init(&w, body, NULL, good.jwks);
+    assert_int_equal(webhook_verdict(&w, &reason), UPSTREAM_WEBHOOK_REFUSED);
+    assert_string_equal(reason, "bad signature");
+}
+
+static void webhook_entry_keys_and_job_id(void **state)
+{
+    (void)state;
+    const upstream_provider *p = provider();
+    /* asked for on every submit, secret or not; signed under the keys fal publishes */
+    assert_webhook_entry(true, true, "https://rest.alpha.fal.ai/.well-known/jwks.json");
+    assert_non_null(p->webhook_keys_count);
+    assert_int_equal(p->webhook_keys_count("{\"keys\":[{\"kty\":\"OKP\"},{\"kty\":\"OKP\"}]}"), 2);
+    assert_int_equal(p->webhook_keys_count("{\"keys\":[]}"), 0);
+    assert_int_equal(p->webhook_keys_count("{\"keys\":{}}"), -1);
+    assert_int_equal(p->webhook_keys_count("{\"other\":[]}"), -1);
+    assert_int_equal(p->webhook_keys_count("<html>"), -1);
+    assert_int_equal(p->webhook_keys_count(""), -1);
+    assert_webhook_job_id("{\"request_id\":\"" REQUEST_ID "\",\"id\":\"other\"}", REQUEST_ID);
+    assert_webhook_job_id("{\"id\":\"other\"}", "");
+    assert_webhook_job_id("{\"request_id\":7}", "");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1194,6 +1221,8 @@ int main(void)
         cmocka_unit_test(errors_stay_valid_utf8),
         cmocka_unit_test(verdict_helpers),
         cmocka_unit_test(credentials_and_registry),
+        cmocka_unit_test(webhooks_are_signed_under_the_published_keys),
+        cmocka_unit_test(webhook_entry_keys_and_job_id),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,26 +2,18 @@
  * specs/upstream-apis.md §3: the JWT (the spec's example token) and its renewal, the submit request for
  * both models and every option, submit verdicts by business code, every poll status, failure codes,
  * hostile bodies, the lookup by external_task_id and the download request. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+
 #include <sodium.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
-#include "upstream/upstream.h"
-
-#define TASK_ID "task-unified-1757165031-uyujaw3d"
+#define PROVIDER "kling"
 #define BASE "https://api-singapore.klingai.com"
 #define CREDENTIAL "AK_TEST:SK_TEST"
 #define IMAGE "https://p2-kling.klingai.com/kcdn/multi-3.ng.png"
 #define VIDEO "https://p2-kling.klingai.com/kcdn/dance.mp4"
 #define HOOK "https://gateway.example/hooks/kling"
 #define KLING_ID "868582325562023965"
-#define NOW 1700000000
+
+#include "upstream_fixture.h"
 
 /* specs/upstream-apis.md §3.1: AK_TEST / SK_TEST, exp 1700001800, nbf 1699999995 */
 #define SPEC_TOKEN                                                                                           \
@@ -47,85 +39,13 @@
 #define V2_PARAMS                                                                                            \
     "{\"model\":\"kling-v2-6-motion-control\",\"image_url\":\"" IMAGE "\",\"video_url\":\"" VIDEO "\"}"
 
-static const upstream_provider *kling(void)
-{
-    const upstream_provider *provider = upstream_provider_find("kling");
-    assert_non_null(provider);
-    return provider;
-}
-
-typedef struct fixture {
-    upstream_auth_cache auth;
-    upstream_context ctx;
-    json_t *params;
-} fixture;
-
-static void fixture_init(fixture *f, const char *model, const char *params_json, const char *webhook)
-{
-    memset(f, 0, sizeof(*f));
-    json_error_t error;
-    f->params = json_loads(params_json, 0, &error);
-    assert_non_null(f->params);
-    f->ctx.base_url = BASE;
-    f->ctx.credential = CREDENTIAL;
-    f->ctx.task_id = TASK_ID;
-    f->ctx.model = model;
-    f->ctx.params = f->params;
-    f->ctx.webhook_url = webhook;
-    f->ctx.now = NOW;
-    f->ctx.auth = &f->auth;
-}
-
-static void fixture_done(fixture *f)
-{
-    json_decref(f->params);
-}
-
-static upstream_response answer(long status, const char *body)
-{
-    upstream_response response = {.status = status, .body = body, .body_size = body ? strlen(body) : 0};
-    return response;
-}
-
-static json_t *request_body(const upstream_request *request)
-{
-    assert_non_null(request->body);
-    assert_int_equal(request->body_size, strlen(request->body));
-    json_error_t error;
-    json_t *body = json_loads(request->body, 0, &error);
-    assert_true(json_is_object(body));
-    return body;
-}
-
-static const char *string_at(const json_t *object, const char *key)
-{
-    const json_t *value = json_object_get(object, key);
-    assert_true(json_is_string(value));
-    return json_string_value(value);
-}
-
-/* A body with a 10 KB string of 'a' where "%s" stands in the template. */
-static char *with_huge_string(const char *template)
-{
-    enum { HUGE = 10 * 1024 };
-    const char *marker = strstr(template, "%s");
-    assert_non_null(marker);
-    size_t prefix = (size_t)(marker - template), suffix = strlen(marker + 2);
-    char *text = malloc(prefix + HUGE + suffix + 1);
-    assert_non_null(text);
-    memcpy(text, template, prefix);
-    memset(text + prefix, 'a', HUGE);
-    memcpy(text + prefix + HUGE, marker + 2, suffix + 1);
-    return text;
-}
-
 /* The bearer token of a poll request built now (through the channel's cache). */
 static void token_now(fixture *f, char *out, size_t out_size)
 {
     upstream_job job = {0};
     snprintf(job.id, sizeof(job.id), KLING_ID);
     upstream_request request = {0};
-    assert_int_equal(kling()->build_poll(&f->ctx, &job, &request), 0);
+    assert_int_equal(provider()->build_poll(&f->ctx, &job, &request), 0);
     const char *prefix = "Authorization: Bearer ";
     assert_memory_equal(request.headers[0], prefix, strlen(prefix));
     size_t length = strlen(request.headers[0] + strlen(prefix));
@@ -139,7 +59,7 @@ static void token_now(fixture *f, char *out, size_t out_size)
 static void table_lists_models_options_and_credential(void **state)
 {
     (void)state;
-    const upstream_provider *p = kling();
+    const upstream_provider *p = provider();
     assert_string_equal(p->name, "kling");
     assert_string_equal(p->default_base_url, "https://api-singapore.klingai.com");
     assert_string_equal(p->credential_form, "ACCESS_KEY:SECRET_KEY");
@@ -148,13 +68,13 @@ static void table_lists_models_options_and_credential(void **state)
     assert_false(upstream_provider_serves(p, "lipsync-2"));
     assert_false(upstream_provider_serves(p, "sora-2"));
 
-    assert_true(p->honours("kling-v3-motion-control", "character_orientation"));
-    assert_true(p->honours("kling-v3-motion-control", "keep_original_sound"));
-    assert_true(p->honours("kling-v2-6-motion-control", "character_orientation"));
-    assert_true(p->honours("kling-v2-6-motion-control", "keep_original_sound"));
-    assert_false(p->honours("kling-v3-motion-control", "temperature"));
-    assert_false(p->honours("kling-v3-motion-control", "character_ids"));
-    assert_false(p->honours("lipsync-2", "character_orientation"));
+    assert_true(upstream_provider_honours(p, "kling-v3-motion-control", "character_orientation"));
+    assert_true(upstream_provider_honours(p, "kling-v3-motion-control", "keep_original_sound"));
+    assert_true(upstream_provider_honours(p, "kling-v2-6-motion-control", "character_orientation"));
+    assert_true(upstream_provider_honours(p, "kling-v2-6-motion-control", "keep_original_sound"));
+    assert_false(upstream_provider_honours(p, "kling-v3-motion-control", "temperature"));
+    assert_false(upstream_provider_honours(p, "kling-v3-motion-control", "character_ids"));
+    assert_false(upstream_provider_honours(p, "lipsync-2", "character_orientation"));
 
     assert_true(p->credential_valid("AK_TEST:SK_TEST"));
     assert_true(p->credential_valid("a:b:c")); /* the secret may hold a colon */
@@ -186,7 +106,7 @@ static void token_is_the_specs_example(void **state)
     fixture_init(&f, "kling-v2-6-motion-control", V2_PARAMS, NULL);
     upstream_request request = {0};
     char err[160] = "";
-    assert_int_equal(kling()->build_submit(&f.ctx, &request, err, sizeof(err)), 0);
+    assert_int_equal(provider()->build_submit(&f.ctx, &request, err, sizeof(err)), 0);
     assert_string_equal(request.headers[0], "Authorization: Bearer " SPEC_TOKEN);
     assert_string_equal(f.auth.token, SPEC_TOKEN);
     assert_int_equal(f.auth.expires_at, 1700001800);
@@ -305,12 +225,12 @@ static void requests_fail_without_a_usable_credential(void **state)
         f.ctx.credential = bad[i];
         upstream_request request = {0};
         char err[160] = "";
-        assert_int_equal(kling()->build_submit(&f.ctx, &request, err, sizeof(err)), -1);
+        assert_int_equal(provider()->build_submit(&f.ctx, &request, err, sizeof(err)), -1);
         assert_non_null(strstr(err, "ACCESS_KEY:SECRET_KEY"));
         upstream_request_clear(&request);
         upstream_job job = {0};
         snprintf(job.id, sizeof(job.id), KLING_ID);
-        assert_int_equal(kling()->build_poll(&f.ctx, &job, &request), -1);
+        assert_int_equal(provider()->build_poll(&f.ctx, &job, &request), -1);
         upstream_request_clear(&request);
         fixture_done(&f);
     }
@@ -330,7 +250,7 @@ static void submit_v3_with_every_option(void **state)
                  HOOK);
     upstream_request request = {0};
     char err[160] = "";
-    assert_int_equal(kling()->build_submit(&f.ctx, &request, err, sizeof(err)), 0);
+    assert_int_equal(provider()->build_submit(&f.ctx, &request, err, sizeof(err)), 0);
     assert_string_equal(request.method, "POST");
     assert_string_equal(request.url, "https://api-singapore.klingai.com/v1/videos/motion-control");
     assert_true(request.carries_credential);
@@ -368,7 +288,7 @@ static void submit_v2_6_with_defaults(void **state)
                  NULL);
     upstream_request request = {0};
     char err[160] = "";
-    assert_int_equal(kling()->build_submit(&f.ctx, &request, err, sizeof(err)), 0);
+    assert_int_equal(provider()->build_submit(&f.ctx, &request, err, sizeof(err)), 0);
     json_t *body = request_body(&request);
     assert_int_equal(json_object_size(body), 7);
     assert_string_equal(string_at(body, "model_name"), "kling-v2-6");
@@ -390,7 +310,7 @@ static void submit_v2_6_with_defaults(void **state)
                  "\","
                  "\"prompt\":\"\"}",
                  NULL);
-    assert_int_equal(kling()->build_submit(&f.ctx, &request, err, sizeof(err)), 0);
+    assert_int_equal(provider()->build_submit(&f.ctx, &request, err, sizeof(err)), 0);
     body = request_body(&request);
     assert_int_equal(json_object_size(body), 7);
     assert_null(json_object_get(body, "prompt"));
@@ -420,7 +340,7 @@ static void submit_option_values_map_one_to_one(void **state)
         fixture_init(&f, "kling-v3-motion-control", params, NULL);
         upstream_request request = {0};
         char err[160] = "";
-        assert_int_equal(kling()->build_submit(&f.ctx, &request, err, sizeof(err)), 0);
+        assert_int_equal(provider()->build_submit(&f.ctx, &request, err, sizeof(err)), 0);
         json_t *body = request_body(&request);
         assert_string_equal(string_at(body, "model_name"), "kling-v3");
         assert_string_equal(string_at(body, "character_orientation"), cases[i].orientation);
@@ -455,7 +375,7 @@ static void submit_refuses_what_it_cannot_send(void **state)
         fixture_init(&f, cases[i].model, cases[i].params, NULL);
         upstream_request request = {0};
         char err[160] = "";
-        assert_int_equal(kling()->build_submit(&f.ctx, &request, err, sizeof(err)), -1);
+        assert_int_equal(provider()->build_submit(&f.ctx, &request, err, sizeof(err)), -1);
         if (strstr(err, cases[i].needle) == NULL)
             fail_msg("case %zu: '%s' lacks %s", i, err, cases[i].needle);
         upstream_request_clear(&request);
@@ -467,7 +387,7 @@ static void submit_refuses_what_it_cannot_send(void **state)
     f.ctx.task_id = "task/../x";
     upstream_request request = {0};
     char err[160] = "";
-    assert_int_equal(kling()->build_submit(&f.ctx, &request, err, sizeof(err)), -1);
+    assert_int_equal(provider()->build_submit(&f.ctx, &request, err, sizeof(err)), -1);
     upstream_request_clear(&request);
     fixture_done(&f);
 }
@@ -481,7 +401,7 @@ static upstream_outcome submit_answer(fixture *f, long status, const char *body,
     response.retry_after = retry_after;
     upstream_outcome outcome;
     memset(&outcome, 0, sizeof(outcome));
-    kling()->parse_submit(&f->ctx, &response, job, &outcome);
+    provider()->parse_submit(&f->ctx, &response, job, &outcome);
     return outcome;
 }
 
@@ -657,7 +577,7 @@ static void poll_request_is_an_authorized_get(void **state)
     upstream_job job = {0};
     snprintf(job.id, sizeof(job.id), KLING_ID);
     upstream_request request = {0};
-    assert_int_equal(kling()->build_poll(&f.ctx, &job, &request), 0);
+    assert_int_equal(provider()->build_poll(&f.ctx, &job, &request), 0);
     assert_string_equal(request.method, "GET");
     assert_string_equal(request.url, "https://api-singapore.klingai.com/v1/videos/motion-control/" KLING_ID);
     assert_true(request.carries_credential);
@@ -670,7 +590,7 @@ static void poll_request_is_an_authorized_get(void **state)
     const char *bad[] = {"", "868/../x", "/..", "86 85", "86?x=1", "86%2F"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         snprintf(job.id, sizeof(job.id), "%s", bad[i]);
-        assert_int_equal(kling()->build_poll(&f.ctx, &job, &request), -1);
+        assert_int_equal(provider()->build_poll(&f.ctx, &job, &request), -1);
         upstream_request_clear(&request);
     }
     fixture_done(&f);
@@ -682,7 +602,7 @@ static upstream_outcome poll(fixture *f, long status, const char *body, upstream
     upstream_outcome outcome;
     memset(&outcome, 0, sizeof(outcome));
     outcome.progress = 42;
-    kling()->parse_poll(&f->ctx, &response, job, &outcome);
+    provider()->parse_poll(&f->ctx, &response, job, &outcome);
     return outcome;
 }
 
@@ -866,7 +786,7 @@ static void poll_envelope_errors_and_http_trouble(void **state)
     upstream_response response = answer(429, "{\"code\":1302,\"message\":\"request rate too high\"}");
     response.retry_after = "4";
     upstream_outcome outcome = {0};
-    kling()->parse_poll(&f.ctx, &response, &job, &outcome);
+    provider()->parse_poll(&f.ctx, &response, &job, &outcome);
     assert_int_equal(outcome.phase, UPSTREAM_JOB_RETRY);
     assert_int_equal(outcome.retry_after_ms, 4000);
     /* a 10 KB unknown status stays bounded */
@@ -888,7 +808,7 @@ static void lookup_queries_by_our_task_id_then_adopts_klings(void **state)
     upstream_job job;
     memset(&job, 'x', sizeof(job));
     upstream_request request = {0};
-    assert_int_equal(kling()->build_lookup(&f.ctx, &request, &job), 0);
+    assert_int_equal(provider()->build_lookup(&f.ctx, &request, &job), 0);
     assert_string_equal(request.method, "GET");
     assert_string_equal(request.url, "https://api-singapore.klingai.com/v1/videos/motion-control/" TASK_ID);
     assert_true(request.carries_credential);
@@ -906,7 +826,7 @@ static void lookup_queries_by_our_task_id_then_adopts_klings(void **state)
              &job);
     assert_int_equal(outcome.phase, UPSTREAM_JOB_RUNNING);
     assert_string_equal(job.id, KLING_ID);
-    assert_int_equal(kling()->build_poll(&f.ctx, &job, &request), 0);
+    assert_int_equal(provider()->build_poll(&f.ctx, &job, &request), 0);
     assert_string_equal(request.url, "https://api-singapore.klingai.com/v1/videos/motion-control/" KLING_ID);
     upstream_request_clear(&request);
 
@@ -936,11 +856,11 @@ static void lookup_queries_by_our_task_id_then_adopts_klings(void **state)
 
     /* an unusable task id or credential: no lookup */
     f.ctx.task_id = "a/../b";
-    assert_int_equal(kling()->build_lookup(&f.ctx, &request, &job), -1);
+    assert_int_equal(provider()->build_lookup(&f.ctx, &request, &job), -1);
     upstream_request_clear(&request);
     f.ctx.task_id = TASK_ID;
     f.ctx.credential = "nocolon";
-    assert_int_equal(kling()->build_lookup(&f.ctx, &request, &job), -1);
+    assert_int_equal(provider()->build_lookup(&f.ctx, &request, &job), -1);
     upstream_request_clear(&request);
     fixture_done(&f);
 }
@@ -958,7 +878,7 @@ static void download_carries_no_credential(void **state)
     done.phase = UPSTREAM_JOB_SUCCEEDED;
     snprintf(done.media_url, sizeof(done.media_url), "https://cdn.klingai.com/video-001.mp4");
     upstream_request request = {0};
-    assert_int_equal(kling()->build_download(&f.ctx, &job, &done, &request), 0);
+    assert_int_equal(provider()->build_download(&f.ctx, &job, &done, &request), 0);
     assert_string_equal(request.method, "GET");
     assert_string_equal(request.url, "https://cdn.klingai.com/video-001.mp4");
     assert_false(request.carries_credential);
@@ -966,9 +886,36 @@ static void download_carries_no_credential(void **state)
     assert_null(request.body);
     upstream_request_clear(&request);
     done.media_url[0] = '\0';
-    assert_int_equal(kling()->build_download(&f.ctx, &job, &done, &request), -1);
+    assert_int_equal(provider()->build_download(&f.ctx, &job, &done, &request), -1);
     upstream_request_clear(&request);
     fixture_done(&f);
+}
+
+/* ---- webhooks ---- */
+
+static void webhooks_are_signed_with_a_secret_or_only_prompt_a_poll(void **state)
+{
+    (void)state;
+    static const char body[] = "{\"task_id\":\"" KLING_ID "\",\"task_status\":\"succeed\"}";
+    /* with a secret on the channel: Standard Webhooks, forgeries refused */
+    assert_standard_webhooks_verified(body);
+    /* without one Kling's callbacks are unsigned by design: a prompt to poll, signed or not */
+    webhook_signed_headers signed_headers;
+    const char *reason;
+    webhook_fixture w;
+    webhook_init(&w, body, NULL, NULL);
+    assert_int_equal(webhook_verdict(&w, &reason), UPSTREAM_WEBHOOK_UNSIGNED);
+    webhook_init(&w, body, NULL, NULL);
+    webhook_sign_standard_into(&w, STANDARD_WEBHOOK_SECRET, "msg_1", &signed_headers);
+    assert_int_equal(webhook_verdict(&w, &reason), UPSTREAM_WEBHOOK_UNSIGNED);
+}
+
+static void webhook_entry_and_job_id(void **state)
+{
+    (void)state;
+    assert_webhook_entry(true, true, NULL); /* callback_url goes with every submit */
+    assert_webhook_job_id("{\"task_id\":\"" KLING_ID "\",\"id\":\"other\"}", KLING_ID);
+    assert_webhook_job_id("{\"id\":\"other\"}", "");
 }
 
 int main(void)
@@ -996,6 +943,8 @@ int main(void)
         cmocka_unit_test(poll_envelope_errors_and_http_trouble),
         cmocka_unit_test(lookup_queries_by_our_task_id_then_adopts_klings),
         cmocka_unit_test(download_carries_no_credential),
+        cmocka_unit_test(webhooks_are_signed_with_a_secret_or_only_prompt_a_poll),
+        cmocka_unit_test(webhook_entry_and_job_id),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

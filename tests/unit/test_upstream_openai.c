@@ -2,90 +2,16 @@
  * the create request for both models (seconds as a string, size from aspect ratio and resolution, the
  * first frame as input_reference, no webhook, no character_ids), submit verdicts, every status, failures
  * and their error codes, openai-poll-after-ms, hostile bodies and the authenticated content download. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
-#include "upstream/upstream.h"
-
-#define TASK_ID "task-unified-1757165031-uyujaw3d"
+#define PROVIDER "openai"
 #define BASE "https://api.openai.com/v1"
 #define KEY "sk-proj-test_123"
 #define IMAGE "https://cdn.example.com/first-frame.png"
 #define HOOK "https://gateway.example/v1/upstream/openai-1/webhook"
 #define VIDEO_ID "video_68d7512d07848190b3e45da0ecbebcde004da08e1e0678d5"
-#define NOW 1700000000
+#define CREDENTIAL KEY
 
-static const upstream_provider *openai(void)
-{
-    const upstream_provider *provider = upstream_provider_find("openai");
-    assert_non_null(provider);
-    return provider;
-}
-
-typedef struct fixture {
-    upstream_auth_cache auth;
-    upstream_context ctx;
-    json_t *params;
-} fixture;
-
-static void fixture_init(fixture *f, const char *model, const char *params_json, const char *webhook)
-{
-    memset(f, 0, sizeof(*f));
-    json_error_t error;
-    f->params = json_loads(params_json, 0, &error);
-    assert_non_null(f->params);
-    f->ctx.base_url = BASE;
-    f->ctx.credential = KEY;
-    f->ctx.task_id = TASK_ID;
-    f->ctx.model = model;
-    f->ctx.params = f->params;
-    f->ctx.webhook_url = webhook;
-    f->ctx.now = NOW;
-    f->ctx.auth = &f->auth;
-}
-
-static void fixture_done(fixture *f)
-{
-    json_decref(f->params);
-}
-
-static json_t *request_body(const upstream_request *request)
-{
-    assert_non_null(request->body);
-    assert_int_equal(request->body_size, strlen(request->body));
-    json_error_t error;
-    json_t *body = json_loads(request->body, 0, &error);
-    assert_true(json_is_object(body));
-    return body;
-}
-
-static const char *string_at(const json_t *object, const char *key)
-{
-    const json_t *value = json_object_get(object, key);
-    assert_true(json_is_string(value));
-    return json_string_value(value);
-}
-
-/* A body with a 10 KB string of 'a' where "%s" stands in the template. */
-static char *with_huge_string(const char *template)
-{
-    enum { HUGE = 10 * 1024 };
-    const char *marker = strstr(template, "%s");
-    assert_non_null(marker);
-    size_t prefix = (size_t)(marker - template), suffix = strlen(marker + 2);
-    char *text = malloc(prefix + HUGE + suffix + 1);
-    assert_non_null(text);
-    memcpy(text, template, prefix);
-    memset(text + prefix, 'a', HUGE);
-    memcpy(text + prefix + HUGE, marker + 2, suffix + 1);
-    return text;
-}
+#include "upstream_fixture.h"
 
 /* The submit body for model and params (asserting the request line and headers every submit shares). */
 static json_t *submit_body(const char *model, const char *params_json, const char *webhook)
@@ -94,7 +20,7 @@ static json_t *submit_body(const char *model, const char *params_json, const cha
     fixture_init(&f, model, params_json, webhook);
     upstream_request request = {0};
     char err[160] = "";
-    assert_int_equal(openai()->build_submit(&f.ctx, &request, err, sizeof(err)), 0);
+    assert_int_equal(provider()->build_submit(&f.ctx, &request, err, sizeof(err)), 0);
     assert_string_equal(request.method, "POST");
     assert_string_equal(request.url, BASE "/videos");
     assert_true(request.carries_credential);
@@ -115,7 +41,7 @@ static void submit_refused(const char *model, const char *params_json, const cha
     fixture_init(&f, model, params_json, NULL);
     upstream_request request = {0};
     char err[160] = "";
-    assert_int_equal(openai()->build_submit(&f.ctx, &request, err, sizeof(err)), -1);
+    assert_int_equal(provider()->build_submit(&f.ctx, &request, err, sizeof(err)), -1);
     assert_non_null(strstr(err, reason));
     upstream_request_clear(&request);
     fixture_done(&f);
@@ -135,7 +61,7 @@ static upstream_outcome submit_answer(long status, const char *body, const char 
     memset(&out, 0, sizeof(out));
     memset(job, 0x5a, sizeof(*job)); /* garbage the parser must not leave behind */
     job->id[sizeof(job->id) - 1] = '\0';
-    openai()->parse_submit(&f.ctx, &response, job, &out);
+    provider()->parse_submit(&f.ctx, &response, job, &out);
     fixture_done(&f);
     return out;
 }
@@ -153,7 +79,7 @@ static upstream_outcome poll_answer_with(long status, const char *body, const ch
                                   .poll_after_ms = poll_after};
     upstream_outcome out;
     memset(&out, 0, sizeof(out));
-    openai()->parse_poll(&f.ctx, &response, &job, &out);
+    provider()->parse_poll(&f.ctx, &response, &job, &out);
     assert_string_equal(job.id, VIDEO_ID); /* a poll never rewrites the job */
     fixture_done(&f);
     return out;
@@ -169,7 +95,7 @@ static upstream_outcome poll_answer(const char *body)
 static void table_lists_models_options_and_credential(void **state)
 {
     (void)state;
-    const upstream_provider *p = openai();
+    const upstream_provider *p = provider();
     assert_string_equal(p->name, "openai");
     assert_string_equal(p->default_base_url, "https://api.openai.com/v1");
     assert_string_equal(p->credential_form, "KEY");
@@ -184,8 +110,8 @@ static void table_lists_models_options_and_credential(void **state)
         "temperature",           "active_speaker",      "guidance_scale", "audio_guidance_scale",
         "character_orientation", "keep_original_sound", "character_ids",  NULL};
     for (size_t i = 0; advanced[i]; i++) {
-        assert_false(p->honours("sora-2", advanced[i]));
-        assert_false(p->honours("sora-2-pro", advanced[i]));
+        assert_false(upstream_provider_honours(p, "sora-2", advanced[i]));
+        assert_false(upstream_provider_honours(p, "sora-2-pro", advanced[i]));
     }
 
     assert_true(p->credential_valid("sk-proj-abc_123"));
@@ -311,7 +237,7 @@ static void create_the_webhook_is_never_sent(void **state)
     fixture_init(&f, "sora-2", "{\"prompt\":\"p\"}", HOOK);
     upstream_request request = {0};
     char err[128] = "";
-    assert_int_equal(openai()->build_submit(&f.ctx, &request, err, sizeof(err)), 0);
+    assert_int_equal(provider()->build_submit(&f.ctx, &request, err, sizeof(err)), 0);
     assert_string_equal(request.url, BASE "/videos"); /* no query */
     assert_null(strstr(request.body, "gateway.example"));
     upstream_request_clear(&request);
@@ -342,7 +268,7 @@ static void create_that_does_not_fit_fails_cleanly(void **state)
     f.ctx.credential = "sk-1\r\nX-Evil: 1";
     upstream_request request = {0};
     char err[128] = "";
-    assert_int_equal(openai()->build_submit(&f.ctx, &request, err, sizeof(err)), -1);
+    assert_int_equal(provider()->build_submit(&f.ctx, &request, err, sizeof(err)), -1);
     assert_true(err[0] != '\0');
     upstream_request_clear(&request);
 
@@ -353,14 +279,14 @@ static void create_that_does_not_fit_fails_cleanly(void **state)
     long_base[UPSTREAM_URL_SIZE + 15] = '\0';
     f.ctx.credential = KEY;
     f.ctx.base_url = long_base;
-    assert_int_equal(openai()->build_submit(&f.ctx, &request, err, sizeof(err)), -1);
+    assert_int_equal(provider()->build_submit(&f.ctx, &request, err, sizeof(err)), -1);
     upstream_request_clear(&request);
     upstream_job job = {.id = VIDEO_ID};
-    assert_int_equal(openai()->build_poll(&f.ctx, &job, &request), -1);
+    assert_int_equal(provider()->build_poll(&f.ctx, &job, &request), -1);
     upstream_request_clear(&request);
     upstream_outcome done;
     memset(&done, 0, sizeof(done));
-    assert_int_equal(openai()->build_download(&f.ctx, &job, &done, &request), -1);
+    assert_int_equal(provider()->build_download(&f.ctx, &job, &done, &request), -1);
     upstream_request_clear(&request);
     free(long_base);
     fixture_done(&f);
@@ -554,7 +480,7 @@ static void poll_request(void **state)
     fixture_init(&f, "sora-2", "{}", NULL);
     upstream_job job = {.id = VIDEO_ID};
     upstream_request request = {0};
-    assert_int_equal(openai()->build_poll(&f.ctx, &job, &request), 0);
+    assert_int_equal(provider()->build_poll(&f.ctx, &job, &request), 0);
     assert_string_equal(request.method, "GET");
     assert_string_equal(request.url, BASE "/videos/" VIDEO_ID);
     assert_true(request.carries_credential);
@@ -571,7 +497,7 @@ static void poll_request(void **state)
         upstream_job hostile;
         memset(&hostile, 0, sizeof(hostile));
         snprintf(hostile.id, sizeof(hostile.id), "%s", bad[i]);
-        assert_int_equal(openai()->build_poll(&f.ctx, &hostile, &request), -1);
+        assert_int_equal(provider()->build_poll(&f.ctx, &hostile, &request), -1);
         upstream_request_clear(&request);
     }
     fixture_done(&f);
@@ -772,7 +698,7 @@ static void download_is_authenticated_on_the_channel_origin(void **state)
     /* a link in the outcome is never followed: the content endpoint is the only source */
     snprintf(done.media_url, sizeof(done.media_url), "https://evil.example/steal");
     upstream_request request = {0};
-    assert_int_equal(openai()->build_download(&f.ctx, &job, &done, &request), 0);
+    assert_int_equal(provider()->build_download(&f.ctx, &job, &done, &request), 0);
     assert_string_equal(request.method, "GET");
     assert_string_equal(request.url, BASE "/videos/" VIDEO_ID "/content");
     assert_true(request.carries_credential);
@@ -785,18 +711,47 @@ static void download_is_authenticated_on_the_channel_origin(void **state)
 
     /* an emulator on another base URL */
     f.ctx.base_url = "http://127.0.0.1:9000/v1";
-    assert_int_equal(openai()->build_download(&f.ctx, &job, &done, &request), 0);
+    assert_int_equal(provider()->build_download(&f.ctx, &job, &done, &request), 0);
     assert_string_equal(request.url, "http://127.0.0.1:9000/v1/videos/" VIDEO_ID "/content");
     upstream_request_clear(&request);
 
     upstream_job bad = {.id = "video_/../../x"};
-    assert_int_equal(openai()->build_download(&f.ctx, &bad, &done, &request), -1);
+    assert_int_equal(provider()->build_download(&f.ctx, &bad, &done, &request), -1);
     upstream_request_clear(&request);
     upstream_job none;
     memset(&none, 0, sizeof(none));
-    assert_int_equal(openai()->build_download(&f.ctx, &none, &done, &request), -1);
+    assert_int_equal(provider()->build_download(&f.ctx, &none, &done, &request), -1);
     upstream_request_clear(&request);
     fixture_done(&f);
+}
+
+/* ---- webhooks ---- */
+
+static void project_webhooks_are_standard_webhooks_under_the_channel_secret(void **state)
+{
+    (void)state;
+    static const char body[] =
+        "{\"object\":\"event\",\"type\":\"video.completed\",\"data\":{\"id\":\"" VIDEO_ID "\"}}";
+    assert_standard_webhooks_verified(body);
+    /* no secret on the channel: refused, however well signed */
+    webhook_signed_headers signed_headers;
+    const char *reason;
+    webhook_fixture w;
+    webhook_init(&w, body, NULL, NULL);
+    webhook_sign_standard_into(&w, STANDARD_WEBHOOK_SECRET, "msg_1", &signed_headers);
+    assert_int_equal(webhook_verdict(&w, &reason), UPSTREAM_WEBHOOK_REFUSED);
+    assert_string_equal(reason, "no webhook secret set");
+}
+
+static void webhook_entry_and_job_id(void **state)
+{
+    (void)state;
+    /* set per project in OpenAI's dashboard: never asked for per request, secret or not */
+    assert_webhook_entry(false, false, NULL);
+    assert_webhook_job_id("{\"type\":\"video.completed\",\"data\":{\"id\":\"" VIDEO_ID "\"}}", VIDEO_ID);
+    assert_webhook_job_id("{\"id\":\"evt_1\"}", "");
+    assert_webhook_job_id("{\"data\":\"" VIDEO_ID "\"}", "");
+    assert_webhook_job_id("{\"data\":{\"id\":5}}", "");
 }
 
 int main(void)
@@ -822,6 +777,8 @@ int main(void)
         cmocka_unit_test(poll_failures_map_to_our_codes),
         cmocka_unit_test(poll_trouble_and_hostile_answers),
         cmocka_unit_test(download_is_authenticated_on_the_channel_origin),
+        cmocka_unit_test(project_webhooks_are_standard_webhooks_under_the_channel_secret),
+        cmocka_unit_test(webhook_entry_and_job_id),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,104 +1,25 @@
 /* test_upstream_sync.c — the Sync Labs adapter on fixture JSON shaped as specs/upstream-apis.md §2:
  * the submit request for each model and option, submit verdicts, every poll status, failure codes,
  * hostile bodies, the idempotent lookup and the download request. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
-#include "upstream/upstream.h"
+#include <sodium.h>
 
-#define TASK_ID "task-unified-1757165031-uyujaw3d"
+#define PROVIDER "sync"
 #define BASE "https://api.sync.so"
 #define KEY "sk-sync-test-123"
 #define VIDEO "https://assets.sync.so/docs/example-video.mp4"
 #define AUDIO "https://assets.sync.so/docs/example-audio.wav"
 #define HOOK "https://gateway.example/hooks/sync"
-#define NOW 1700000000
+#define CREDENTIAL KEY
 
-static const upstream_provider *sync_provider(void)
-{
-    const upstream_provider *provider = upstream_provider_find("sync");
-    assert_non_null(provider);
-    return provider;
-}
-
-typedef struct fixture {
-    upstream_auth_cache auth;
-    upstream_context ctx;
-    json_t *params;
-} fixture;
-
-/* A context for model with the canonical parameters given as JSON text. */
-static void fixture_init(fixture *f, const char *model, const char *params_json, const char *webhook)
-{
-    memset(f, 0, sizeof(*f));
-    json_error_t error;
-    f->params = json_loads(params_json, 0, &error);
-    assert_non_null(f->params);
-    f->ctx.base_url = BASE;
-    f->ctx.credential = KEY;
-    f->ctx.task_id = TASK_ID;
-    f->ctx.model = model;
-    f->ctx.params = f->params;
-    f->ctx.webhook_url = webhook;
-    f->ctx.now = NOW;
-    f->ctx.auth = &f->auth;
-}
-
-static void fixture_done(fixture *f)
-{
-    json_decref(f->params);
-}
-
-static upstream_response answer(long status, const char *body)
-{
-    upstream_response response = {.status = status, .body = body, .body_size = body ? strlen(body) : 0};
-    return response;
-}
-
-static json_t *request_body(const upstream_request *request)
-{
-    assert_non_null(request->body);
-    assert_int_equal(request->body_size, strlen(request->body));
-    json_error_t error;
-    json_t *body = json_loads(request->body, 0, &error);
-    assert_true(json_is_object(body));
-    return body;
-}
-
-static const char *string_at(const json_t *object, const char *key)
-{
-    const json_t *value = json_object_get(object, key);
-    assert_true(json_is_string(value));
-    return json_string_value(value);
-}
-
-/* A body with a 10 KB string of 'a' where "%s" stands in the template. */
-static char *with_huge_string(const char *template)
-{
-    enum { HUGE = 10 * 1024 };
-    const char *marker = strstr(template, "%s");
-    assert_non_null(marker);
-    size_t prefix = (size_t)(marker - template), suffix = strlen(marker + 2);
-    char *text = malloc(prefix + HUGE + suffix + 1);
-    assert_non_null(text);
-    memcpy(text, template, prefix);
-    memset(text + prefix, 'a', HUGE);
-    memcpy(text + prefix + HUGE, marker + 2, suffix + 1);
-    return text;
-}
+#include "upstream_fixture.h"
 
 /* ---- the provider table ---- */
 
 static void table_lists_models_options_and_credential(void **state)
 {
     (void)state;
-    const upstream_provider *p = sync_provider();
+    const upstream_provider *p = provider();
     assert_string_equal(p->name, "sync");
     assert_string_equal(p->default_base_url, "https://api.sync.so");
     assert_string_equal(p->credential_form, "KEY");
@@ -109,14 +30,14 @@ static void table_lists_models_options_and_credential(void **state)
     assert_false(upstream_provider_serves(p, "kling-v3-motion-control"));
     assert_false(upstream_provider_serves(p, "sora-2"));
 
-    assert_true(p->honours("lipsync-2", "temperature"));
-    assert_true(p->honours("lipsync-2", "active_speaker"));
-    assert_true(p->honours("lipsync-2-pro", "temperature"));
-    assert_true(p->honours("lipsync-2-pro", "active_speaker"));
-    assert_false(p->honours("sync-3", "temperature"));
-    assert_false(p->honours("sync-3", "active_speaker"));
-    assert_false(p->honours("lipsync-2", "guidance_scale"));
-    assert_false(p->honours("lipsync-2", "character_orientation"));
+    assert_true(upstream_provider_honours(p, "lipsync-2", "temperature"));
+    assert_true(upstream_provider_honours(p, "lipsync-2", "active_speaker"));
+    assert_true(upstream_provider_honours(p, "lipsync-2-pro", "temperature"));
+    assert_true(upstream_provider_honours(p, "lipsync-2-pro", "active_speaker"));
+    assert_false(upstream_provider_honours(p, "sync-3", "temperature"));
+    assert_false(upstream_provider_honours(p, "sync-3", "active_speaker"));
+    assert_false(upstream_provider_honours(p, "lipsync-2", "guidance_scale"));
+    assert_false(upstream_provider_honours(p, "lipsync-2", "character_orientation"));
 
     assert_true(p->credential_valid("sk-abc_123"));
     assert_false(p->credential_valid(""));
@@ -143,7 +64,7 @@ static void submit_lipsync2_with_every_option(void **state)
                  HOOK);
     upstream_request request = {0};
     char err[128] = "";
-    assert_int_equal(sync_provider()->build_submit(&f.ctx, &request, err, sizeof(err)), 0);
+    assert_int_equal(provider()->build_submit(&f.ctx, &request, err, sizeof(err)), 0);
     assert_string_equal(request.method, "POST");
     assert_string_equal(request.url, "https://api.sync.so/v2/generate");
     assert_true(request.carries_credential);
@@ -190,7 +111,7 @@ static void submit_lipsync2_pro_with_defaults(void **state)
                  NULL);
     upstream_request request = {0};
     char err[128] = "";
-    assert_int_equal(sync_provider()->build_submit(&f.ctx, &request, err, sizeof(err)), 0);
+    assert_int_equal(provider()->build_submit(&f.ctx, &request, err, sizeof(err)), 0);
     assert_string_equal(request.url, BASE "/v2/generate");
     assert_string_equal(request.headers[1], "Idempotency-Key: " TASK_ID);
     json_t *body = request_body(&request);
@@ -219,7 +140,7 @@ static void submit_sync3_sends_no_temperature(void **state)
                  HOOK);
     upstream_request request = {0};
     char err[128] = "";
-    assert_int_equal(sync_provider()->build_submit(&f.ctx, &request, err, sizeof(err)), 0);
+    assert_int_equal(provider()->build_submit(&f.ctx, &request, err, sizeof(err)), 0);
     json_t *body = request_body(&request);
     assert_string_equal(string_at(body, "model"), "sync-3");
     const json_t *options = json_object_get(body, "options");
@@ -248,7 +169,7 @@ static void submit_sync_modes_pass_through(void **state)
         fixture_init(&f, "lipsync-2", params, NULL);
         upstream_request request = {0};
         char err[128] = "";
-        assert_int_equal(sync_provider()->build_submit(&f.ctx, &request, err, sizeof(err)), 0);
+        assert_int_equal(provider()->build_submit(&f.ctx, &request, err, sizeof(err)), 0);
         json_t *body = request_body(&request);
         assert_string_equal(string_at(json_object_get(body, "options"), "sync_mode"), modes[i]);
         /* no temperature in the parameters: none in the request */
@@ -268,14 +189,14 @@ static void submit_refuses_what_it_cannot_send(void **state)
 
     fixture_init(&f, "sora-2", "{\"model\":\"sora-2\",\"prompt\":\"x\"}", NULL);
     err[0] = '\0';
-    assert_int_equal(sync_provider()->build_submit(&f.ctx, &request, err, sizeof(err)), -1);
+    assert_int_equal(provider()->build_submit(&f.ctx, &request, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "sora-2"));
     upstream_request_clear(&request);
     fixture_done(&f);
 
     fixture_init(&f, "lipsync-2", "{\"model\":\"lipsync-2\",\"audio_url\":\"" AUDIO "\"}", NULL);
     err[0] = '\0';
-    assert_int_equal(sync_provider()->build_submit(&f.ctx, &request, err, sizeof(err)), -1);
+    assert_int_equal(provider()->build_submit(&f.ctx, &request, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "video_url"));
     upstream_request_clear(&request);
     fixture_done(&f);
@@ -285,11 +206,11 @@ static void submit_refuses_what_it_cannot_send(void **state)
                  "{\"model\":\"lipsync-2\",\"video_url\":\"" VIDEO "\",\"audio_url\":\"" AUDIO "\"}", NULL);
     f.ctx.task_id = "task\r\nX-Evil: 1";
     err[0] = '\0';
-    assert_int_equal(sync_provider()->build_submit(&f.ctx, &request, err, sizeof(err)), -1);
+    assert_int_equal(provider()->build_submit(&f.ctx, &request, err, sizeof(err)), -1);
     assert_true(strlen(err) > 0);
     upstream_request_clear(&request);
     f.ctx.task_id = "";
-    assert_int_equal(sync_provider()->build_submit(&f.ctx, &request, err, sizeof(err)), -1);
+    assert_int_equal(provider()->build_submit(&f.ctx, &request, err, sizeof(err)), -1);
     upstream_request_clear(&request);
     fixture_done(&f);
 }
@@ -304,10 +225,10 @@ static void lookup_is_the_same_submit_again(void **state)
                  HOOK);
     upstream_request submit = {0}, lookup = {0};
     char err[128] = "";
-    assert_int_equal(sync_provider()->build_submit(&f.ctx, &submit, err, sizeof(err)), 0);
+    assert_int_equal(provider()->build_submit(&f.ctx, &submit, err, sizeof(err)), 0);
     upstream_job job;
     memset(&job, 'x', sizeof(job));
-    assert_int_equal(sync_provider()->build_lookup(&f.ctx, &lookup, &job), 0);
+    assert_int_equal(provider()->build_lookup(&f.ctx, &lookup, &job), 0);
     assert_string_equal(lookup.method, "POST");
     assert_string_equal(lookup.url, submit.url);
     assert_int_equal(lookup.header_count, submit.header_count);
@@ -324,14 +245,14 @@ static void lookup_is_the_same_submit_again(void **state)
         answer(200, "{\"id\":\"a47b00ce-29c1-40e8-badf-4f5b22c1e67e\",\"status\":\"PROCESSING\","
                     "\"model\":\"lipsync-2\",\"outputUrl\":null,\"error\":null}");
     upstream_outcome outcome = {0};
-    sync_provider()->parse_submit(&f.ctx, &response, &job, &outcome);
+    provider()->parse_submit(&f.ctx, &response, &job, &outcome);
     assert_int_equal(outcome.verdict, UPSTREAM_ACCEPTED);
     assert_string_equal(job.id, "a47b00ce-29c1-40e8-badf-4f5b22c1e67e");
 
     /* a lookup that cannot be built says so */
     upstream_request_clear(&lookup);
     f.ctx.model = "sora-2";
-    assert_int_equal(sync_provider()->build_lookup(&f.ctx, &lookup, &job), -1);
+    assert_int_equal(provider()->build_lookup(&f.ctx, &lookup, &job), -1);
     upstream_request_clear(&submit);
     upstream_request_clear(&lookup);
     fixture_done(&f);
@@ -355,7 +276,7 @@ static void parse_submit_accepts_the_generation(void **state)
     upstream_job job;
     memset(&job, 'x', sizeof(job));
     upstream_outcome outcome = {0};
-    sync_provider()->parse_submit(&f.ctx, &response, &job, &outcome);
+    provider()->parse_submit(&f.ctx, &response, &job, &outcome);
     assert_int_equal(outcome.verdict, UPSTREAM_ACCEPTED);
     assert_string_equal(job.id, "a47b00ce-29c1-40e8-badf-4f5b22c1e67e");
     assert_string_equal(job.status_url, "");
@@ -363,7 +284,7 @@ static void parse_submit_accepts_the_generation(void **state)
     assert_string_equal(job.cancel_url, "");
 
     response = answer(200, "{\"id\":\"gen_1\",\"status\":\"PENDING\"}");
-    sync_provider()->parse_submit(&f.ctx, &response, &job, &outcome);
+    provider()->parse_submit(&f.ctx, &response, &job, &outcome);
     assert_int_equal(outcome.verdict, UPSTREAM_ACCEPTED);
     assert_string_equal(job.id, "gen_1");
     fixture_done(&f);
@@ -384,7 +305,7 @@ static void parse_submit_refusals_keep_the_providers_words(void **state)
                     "greater than 1\"],"
                     "\"error\":\"Bad Request\"}");
     memset(&outcome, 0, sizeof(outcome));
-    sync_provider()->parse_submit(&f.ctx, &response, &job, &outcome);
+    provider()->parse_submit(&f.ctx, &response, &job, &outcome);
     assert_int_equal(outcome.verdict, UPSTREAM_REFUSED);
     assert_string_equal(outcome.error_code, "invalid_parameters");
     assert_non_null(strstr(outcome.error_message, "HTTP 400"));
@@ -397,7 +318,7 @@ static void parse_submit_refusals_keep_the_providers_words(void **state)
     response = answer(400, "{\"statusCode\":400,\"errorCode\":\"INVALID_IDEMPOTENCY_KEY\",\"message\":"
                            "\"Idempotency-Key is malformed\",\"error\":\"Bad Request\"}");
     memset(&outcome, 0, sizeof(outcome));
-    sync_provider()->parse_submit(&f.ctx, &response, &job, &outcome);
+    provider()->parse_submit(&f.ctx, &response, &job, &outcome);
     assert_int_equal(outcome.verdict, UPSTREAM_REFUSED);
     assert_non_null(strstr(outcome.error_message, "Idempotency-Key is malformed (INVALID_IDEMPOTENCY_KEY)"));
 
@@ -405,7 +326,7 @@ static void parse_submit_refusals_keep_the_providers_words(void **state)
     response = answer(401, "{\"statusCode\":401,\"errorCode\":\"unauthorized\",\"message\":\"Invalid API "
                            "key\",\"error\":\"Unauthorized\"}");
     memset(&outcome, 0, sizeof(outcome));
-    sync_provider()->parse_submit(&f.ctx, &response, &job, &outcome);
+    provider()->parse_submit(&f.ctx, &response, &job, &outcome);
     assert_int_equal(outcome.verdict, UPSTREAM_REFUSED);
     assert_string_equal(outcome.error_code, "upstream_auth_failed");
     assert_non_null(strstr(outcome.error_message, "Invalid API key"));
@@ -414,7 +335,7 @@ static void parse_submit_refusals_keep_the_providers_words(void **state)
     response = answer(402, "{\"statusCode\":402,\"errorCode\":\"payment_required\",\"message\":\"Upgrade "
                            "your plan\",\"error\":\"Payment Required\"}");
     memset(&outcome, 0, sizeof(outcome));
-    sync_provider()->parse_submit(&f.ctx, &response, &job, &outcome);
+    provider()->parse_submit(&f.ctx, &response, &job, &outcome);
     assert_int_equal(outcome.verdict, UPSTREAM_REFUSED);
     assert_string_equal(outcome.error_code, "upstream_error");
     assert_non_null(strstr(outcome.error_message, "Upgrade your plan"));
@@ -423,7 +344,7 @@ static void parse_submit_refusals_keep_the_providers_words(void **state)
     response = answer(500, "{\"statusCode\":500,\"errorCode\":\"internal_error\",\"message\":\"Internal "
                            "server error\",\"error\":\"Internal Server Error\",\"requestId\":\"r-1\"}");
     memset(&outcome, 0, sizeof(outcome));
-    sync_provider()->parse_submit(&f.ctx, &response, &job, &outcome);
+    provider()->parse_submit(&f.ctx, &response, &job, &outcome);
     assert_int_equal(outcome.verdict, UPSTREAM_REFUSED);
     assert_string_equal(outcome.error_code, "upstream_error");
     assert_non_null(strstr(outcome.error_message, "HTTP 500"));
@@ -432,14 +353,14 @@ static void parse_submit_refusals_keep_the_providers_words(void **state)
     /* 503 with an HTML body: refused, no message to extract */
     response = answer(503, "<html><body>Service Unavailable</body></html>");
     memset(&outcome, 0, sizeof(outcome));
-    sync_provider()->parse_submit(&f.ctx, &response, &job, &outcome);
+    provider()->parse_submit(&f.ctx, &response, &job, &outcome);
     assert_int_equal(outcome.verdict, UPSTREAM_REFUSED);
     assert_string_equal(outcome.error_message, "upstream answered HTTP 503");
 
     /* only "error" present */
     response = answer(404, "{\"statusCode\":404,\"error\":\"Not Found\"}");
     memset(&outcome, 0, sizeof(outcome));
-    sync_provider()->parse_submit(&f.ctx, &response, &job, &outcome);
+    provider()->parse_submit(&f.ctx, &response, &job, &outcome);
     assert_int_equal(outcome.verdict, UPSTREAM_REFUSED);
     assert_non_null(strstr(outcome.error_message, "Not Found"));
     fixture_done(&f);
@@ -456,7 +377,7 @@ static void parse_submit_429_is_throttled_with_retry_after(void **state)
     response.retry_after = "7";
     upstream_job job = {0};
     upstream_outcome outcome = {0};
-    sync_provider()->parse_submit(&f.ctx, &response, &job, &outcome);
+    provider()->parse_submit(&f.ctx, &response, &job, &outcome);
     assert_int_equal(outcome.verdict, UPSTREAM_THROTTLED);
     assert_int_equal(outcome.retry_after_ms, 7000);
     assert_non_null(
@@ -465,7 +386,7 @@ static void parse_submit_429_is_throttled_with_retry_after(void **state)
     /* without Retry-After: throttled, no wish */
     response.retry_after = NULL;
     memset(&outcome, 0, sizeof(outcome));
-    sync_provider()->parse_submit(&f.ctx, &response, &job, &outcome);
+    provider()->parse_submit(&f.ctx, &response, &job, &outcome);
     assert_int_equal(outcome.verdict, UPSTREAM_THROTTLED);
     assert_int_equal(outcome.retry_after_ms, 0);
     fixture_done(&f);
@@ -481,7 +402,7 @@ static void parse_submit_idempotency_conflict_is_ambiguous(void **state)
                     "\"message\":\"A request with this key is in progress\",\"error\":\"Conflict\"}");
     upstream_job job = {0};
     upstream_outcome outcome = {0};
-    sync_provider()->parse_submit(&f.ctx, &response, &job, &outcome);
+    provider()->parse_submit(&f.ctx, &response, &job, &outcome);
     assert_int_equal(outcome.verdict, UPSTREAM_AMBIGUOUS);
     assert_non_null(strstr(outcome.error_message, "in progress"));
     fixture_done(&f);
@@ -514,7 +435,7 @@ static void parse_submit_unreadable_success_is_ambiguous(void **state)
         upstream_job job;
         memset(&job, 'x', sizeof(job));
         upstream_outcome outcome = {0};
-        sync_provider()->parse_submit(&f.ctx, &response, &job, &outcome);
+        provider()->parse_submit(&f.ctx, &response, &job, &outcome);
         if (outcome.verdict != UPSTREAM_AMBIGUOUS) fail_msg("body %zu was not ambiguous", i);
         assert_string_equal(job.id, "");
         assert_string_equal(outcome.error_code, "upstream_error");
@@ -523,7 +444,7 @@ static void parse_submit_unreadable_success_is_ambiguous(void **state)
     upstream_response response = {.status = 200, .body = NULL, .body_size = 0};
     upstream_job job = {0};
     upstream_outcome outcome = {0};
-    sync_provider()->parse_submit(&f.ctx, &response, &job, &outcome);
+    provider()->parse_submit(&f.ctx, &response, &job, &outcome);
     assert_int_equal(outcome.verdict, UPSTREAM_AMBIGUOUS);
     free(huge);
     fixture_done(&f);
@@ -545,7 +466,7 @@ static void parse_submit_hostile_error_bodies(void **state)
         upstream_response response = answer(400, bodies[i]);
         upstream_job job = {0};
         upstream_outcome outcome = {0};
-        sync_provider()->parse_submit(&f.ctx, &response, &job, &outcome);
+        provider()->parse_submit(&f.ctx, &response, &job, &outcome);
         assert_int_equal(outcome.verdict, UPSTREAM_REFUSED);
         assert_string_equal(outcome.error_code, "invalid_parameters");
         assert_true(strlen(outcome.error_message) < sizeof(outcome.error_message));
@@ -555,10 +476,10 @@ static void parse_submit_hostile_error_bodies(void **state)
     upstream_response response = answer(400, bodies[1]);
     upstream_job job = {0};
     upstream_outcome outcome = {0};
-    sync_provider()->parse_submit(&f.ctx, &response, &job, &outcome);
+    provider()->parse_submit(&f.ctx, &response, &job, &outcome);
     assert_string_equal(outcome.error_message, "upstream answered HTTP 400: kept");
     response = answer(400, huge);
-    sync_provider()->parse_submit(&f.ctx, &response, &job, &outcome);
+    provider()->parse_submit(&f.ctx, &response, &job, &outcome);
     assert_non_null(strstr(outcome.error_message, "HTTP 400: aaaa"));
     free(huge);
     fixture_done(&f);
@@ -574,7 +495,7 @@ static void poll_request_is_an_authorized_get(void **state)
     upstream_job job = {0};
     snprintf(job.id, sizeof(job.id), "a47b00ce-29c1-40e8-badf-4f5b22c1e67e");
     upstream_request request = {0};
-    assert_int_equal(sync_provider()->build_poll(&f.ctx, &job, &request), 0);
+    assert_int_equal(provider()->build_poll(&f.ctx, &job, &request), 0);
     assert_string_equal(request.method, "GET");
     assert_string_equal(request.url, "https://api.sync.so/v2/generate/a47b00ce-29c1-40e8-badf-4f5b22c1e67e");
     assert_true(request.carries_credential);
@@ -587,7 +508,7 @@ static void poll_request_is_an_authorized_get(void **state)
     const char *bad[] = {"", "gen/../x", "/..", "a b", "a?b", "a%2F"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         snprintf(job.id, sizeof(job.id), "%s", bad[i]);
-        assert_int_equal(sync_provider()->build_poll(&f.ctx, &job, &request), -1);
+        assert_int_equal(provider()->build_poll(&f.ctx, &job, &request), -1);
         upstream_request_clear(&request);
     }
     fixture_done(&f);
@@ -601,7 +522,7 @@ static upstream_outcome poll(fixture *f, long status, const char *body)
     upstream_outcome outcome;
     memset(&outcome, 0, sizeof(outcome));
     outcome.progress = 55;
-    sync_provider()->parse_poll(&f->ctx, &response, &job, &outcome);
+    provider()->parse_poll(&f->ctx, &response, &job, &outcome);
     assert_string_equal(job.id, "a47b00ce-29c1-40e8-badf-4f5b22c1e67e");
     return outcome;
 }
@@ -817,7 +738,7 @@ static void poll_http_trouble(void **state)
     upstream_response response = answer(429, "{\"statusCode\":429,\"errorCode\":\"rate_limit_exceeded\"}");
     response.retry_after = "2";
     memset(&outcome, 0, sizeof(outcome));
-    sync_provider()->parse_poll(&f.ctx, &response, &job, &outcome);
+    provider()->parse_poll(&f.ctx, &response, &job, &outcome);
     assert_int_equal(outcome.phase, UPSTREAM_JOB_RETRY);
     assert_int_equal(outcome.retry_after_ms, 2000);
     fixture_done(&f);
@@ -837,7 +758,7 @@ static void download_carries_no_credential(void **state)
     snprintf(done.media_url, sizeof(done.media_url),
              "https://api.sync.so/v2/generations/gen_1/result?token=abc");
     upstream_request request = {0};
-    assert_int_equal(sync_provider()->build_download(&f.ctx, &job, &done, &request), 0);
+    assert_int_equal(provider()->build_download(&f.ctx, &job, &done, &request), 0);
     assert_string_equal(request.method, "GET");
     assert_string_equal(request.url, "https://api.sync.so/v2/generations/gen_1/result?token=abc");
     assert_false(request.carries_credential);
@@ -846,9 +767,72 @@ static void download_carries_no_credential(void **state)
     upstream_request_clear(&request);
 
     done.media_url[0] = '\0';
-    assert_int_equal(sync_provider()->build_download(&f.ctx, &job, &done, &request), -1);
+    assert_int_equal(provider()->build_download(&f.ctx, &job, &done, &request), -1);
     upstream_request_clear(&request);
     fixture_done(&f);
+}
+
+/* ---- webhooks ---- */
+
+#define SIGNING_SECRET "sync-signing-secret"
+
+/* Sync-Signature: t=<timestamp>,v1=<hex HMAC-SHA256(secret, "<t>." body)>. */
+static void sync_signature(const char *secret, long long timestamp, const char *body, char *out,
+                           size_t out_size)
+{
+    char prefix[32];
+    snprintf(prefix, sizeof(prefix), "%lld.", timestamp);
+    unsigned char mac[crypto_auth_hmacsha256_BYTES];
+    crypto_auth_hmacsha256_state hmac;
+    crypto_auth_hmacsha256_init(&hmac, (const unsigned char *)secret, strlen(secret));
+    crypto_auth_hmacsha256_update(&hmac, (const unsigned char *)prefix, strlen(prefix));
+    crypto_auth_hmacsha256_update(&hmac, (const unsigned char *)body, strlen(body));
+    crypto_auth_hmacsha256_final(&hmac, mac);
+    char hex[2 * sizeof(mac) + 1];
+    sodium_bin2hex(hex, sizeof(hex), mac, sizeof(mac));
+    snprintf(out, out_size, "t=%lld,v1=%s", timestamp, hex);
+}
+
+static void webhooks_are_signed_with_the_channel_secret(void **state)
+{
+    (void)state;
+    assert_true(sodium_init() >= 0);
+    static const char body[] = "{\"id\":\"gen-1\",\"status\":\"COMPLETED\"}";
+    char good[128], other_secret[128], stale[128];
+    sync_signature(SIGNING_SECRET, NOW, body, good, sizeof(good));
+    sync_signature("another-secret", NOW, body, other_secret, sizeof(other_secret));
+    sync_signature(SIGNING_SECRET, NOW - WEBHOOK_TOLERANCE_SECONDS - 1, body, stale, sizeof(stale));
+    const char *reason;
+    webhook_fixture w;
+
+    webhook_init(&w, body, SIGNING_SECRET, NULL);
+    webhook_header(&w, "sync-signature", good);
+    assert_int_equal(webhook_verdict(&w, &reason), UPSTREAM_WEBHOOK_VERIFIED);
+    /* no secret on the channel: nothing to check against */
+    webhook_init(&w, body, NULL, NULL);
+    webhook_header(&w, "sync-signature", good);
+    assert_int_equal(webhook_verdict(&w, &reason), UPSTREAM_WEBHOOK_REFUSED);
+    assert_string_equal(reason, "no webhook secret set");
+    /* bad signatures: another secret, a changed body, a replay, none */
+    const char *const forged[] = {other_secret, stale, ""};
+    for (size_t i = 0; i < sizeof(forged) / sizeof(forged[0]); i++) {
+        webhook_init(&w, body, SIGNING_SECRET, NULL);
+        webhook_header(&w, "sync-signature", forged[i]);
+        assert_int_equal(webhook_verdict(&w, &reason), UPSTREAM_WEBHOOK_REFUSED);
+        assert_string_equal(reason, "bad signature");
+    }
+    webhook_init(&w, "{\"id\":\"gen-1\",\"status\":\"FAILED\"}", SIGNING_SECRET, NULL);
+    webhook_header(&w, "sync-signature", good);
+    assert_int_equal(webhook_verdict(&w, &reason), UPSTREAM_WEBHOOK_REFUSED);
+}
+
+static void webhook_entry_and_job_id(void **state)
+{
+    (void)state;
+    assert_webhook_entry(false, true, NULL); /* asked for only when the channel can verify them */
+    assert_webhook_job_id("{\"id\":\"gen-1\",\"status\":\"COMPLETED\"}", "gen-1");
+    assert_webhook_job_id("{\"request_id\":\"gen-1\"}", "");
+    assert_webhook_job_id("not json", "");
 }
 
 int main(void)
@@ -875,6 +859,8 @@ int main(void)
         cmocka_unit_test(poll_hostile_or_unreadable_answers_retry),
         cmocka_unit_test(poll_http_trouble),
         cmocka_unit_test(download_carries_no_credential),
+        cmocka_unit_test(webhooks_are_signed_with_the_channel_secret),
+        cmocka_unit_test(webhook_entry_and_job_id),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
