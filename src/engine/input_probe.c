@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "net/range_reader.h"
 #include "util/clock.h"
 #include "util/log.h"
 
@@ -83,7 +84,7 @@ static input_probe_kind input_probe_kind_of_fetch(fetch_result result)
 
 static ssize_t input_probe_read_at(void *context, int64_t offset, void *buffer, size_t length)
 {
-    return fetch_reader_read(context, offset, buffer, length);
+    return range_reader_read(context, offset, buffer, length);
 }
 
 /* The URL's path (from the first '/' after the authority), for libavformat's extension hints; "" if
@@ -112,8 +113,8 @@ static int input_probe_remote(const input_probe_config *cfg, const char *url, me
 {
     size_t max_read = cfg->max_read_bytes > 0 ? cfg->max_read_bytes : INPUT_PROBE_DEFAULT_MAX_READ;
     long timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : INPUT_PROBE_DEFAULT_TIMEOUT_MS;
-    fetch_reader_limits limits;
-    fetch_reader_limits_init(&limits);
+    range_reader_limits limits;
+    range_reader_limits_init(&limits);
     limits.max_read_bytes = max_read;
     limits.total_timeout_ms = timeout_ms;
     if (limits.whole_body_cap > max_read) limits.whole_body_cap = max_read;
@@ -121,18 +122,18 @@ static int input_probe_remote(const input_probe_config *cfg, const char *url, me
     int64_t started_ms = clock_monotonic_ms();
     fetch_result result = FETCH_OK;
     char message[256] = "";
-    fetch_reader *reader = fetch_reader_open(url, cfg->policy, &limits, &result, message, sizeof(message));
+    range_reader *reader = range_reader_open(url, cfg->policy, &limits, &result, message, sizeof(message));
     if (reader == NULL)
         return input_probe_fail(err, input_probe_kind_of_fetch(result), result, "%s", message);
 
     media_source source = {
         .read_at = input_probe_read_at,
         .context = reader,
-        .size = fetch_reader_size(reader),
+        .size = range_reader_size(reader),
         /* the demuxer may re-read what the reader holds; the network budget is the reader's */
         .max_read_bytes = (uint64_t)max_read * 2,
         .timeout_ms = 0, /* set below: what is left of the budget the reader started at open */
-        .forward_only = !fetch_reader_ranges_supported(reader),
+        .forward_only = !range_reader_ranges_supported(reader),
     };
     int64_t left_ms = timeout_ms - (clock_monotonic_ms() - started_ms);
     source.timeout_ms = left_ms < 1 ? 1 : left_ms > INT_MAX ? INT_MAX : (int)left_ms;
@@ -142,7 +143,7 @@ static int input_probe_remote(const input_probe_config *cfg, const char *url, me
     case MEDIA_PROBE_OK:
         break;
     case MEDIA_PROBE_READ_FAILED:
-        result = fetch_reader_error(reader, message, sizeof(message));
+        result = range_reader_error(reader, message, sizeof(message));
         if (result == FETCH_OK) /* not the reader's doing: the demuxer gave up */
             rc = input_probe_fail(err, INPUT_PROBE_UNREACHABLE, FETCH_UNREACHABLE,
                                   "the file could not be read");
@@ -160,9 +161,9 @@ static int input_probe_remote(const input_probe_config *cfg, const char *url, me
         break;
     }
     log_debug("input probed", "bytes=%llu size=%lld requests=%u result=%s",
-              (unsigned long long)fetch_reader_bytes_read(reader), (long long)fetch_reader_size(reader),
-              fetch_reader_request_count(reader), rc == 0 ? "ok" : input_probe_kind_name(err->kind));
-    fetch_reader_close(reader);
+              (unsigned long long)range_reader_bytes_read(reader), (long long)range_reader_size(reader),
+              range_reader_request_count(reader), rc == 0 ? "ok" : input_probe_kind_name(err->kind));
+    range_reader_close(reader);
     return rc;
 }
 

@@ -17,6 +17,7 @@
 #include "catalog/prices.h"
 #include "engine/routing.h"
 #include "media/media.h"
+#include "net/curl_setup.h"
 #include "store/store.h"
 #include "upstream/upstream.h"
 #include "util/clock.h"
@@ -399,32 +400,34 @@ static bool transfer_start(upstream_runner *r, flight *f, int64_t timeout_ms)
     f->retry_after[0] = f->retry_after_ms[0] = f->poll_after_ms[0] = '\0';
     free(f->body);
     f->body = NULL, f->body_size = 0;
-    for (int i = 0; i < f->request.header_count; i++) {
-        struct curl_slist *grown = curl_slist_append(f->headers, f->request.headers[i]);
-        if (grown) f->headers = grown;
+    CURLcode code = CURLE_OK;
+    for (int i = 0; code == CURLE_OK && i < f->request.header_count; i++)
+        code = net_curl_header_append(&f->headers, f->request.headers[i]);
+    if (code == CURLE_OK) code = net_curl_header_append(&f->headers, "Expect:");
+    bool sends_body = f->request.body != NULL || strcmp(f->request.method, "PUT") == 0 ||
+                      strcmp(f->request.method, "POST") == 0;
+    net_curl_options options = {.url = f->request.url,
+                                .connect_timeout_ms = 10000L,
+                                .total_timeout_ms = (long)timeout_ms,
+                                .headers = f->headers,
+                                .method = f->request.method,
+                                .body = f->request.body ? f->request.body : sends_body ? "" : NULL,
+                                .body_size = f->request.body ? f->request.body_size : 0,
+                                .write_body = collect_body,
+                                .write_body_data = f,
+                                .write_header = collect_header,
+                                .write_header_data = f,
+                                .user_agent = "reelay",
+                                .private_data = f};
+    if (code == CURLE_OK) code = net_curl_setup(easy, &options);
+    if (code != CURLE_OK) {
+        log_warn("a provider request could not be set up", "task=%s channel=%s error=\"%s\"", f->task_id,
+                 f->channel, curl_easy_strerror(code));
+        curl_easy_cleanup(easy);
+        curl_slist_free_all(f->headers);
+        f->headers = NULL;
+        return false;
     }
-    struct curl_slist *grown = curl_slist_append(f->headers, "Expect:");
-    if (grown) f->headers = grown;
-    curl_easy_setopt(easy, CURLOPT_URL, f->request.url);
-    curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, f->headers);
-    curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, f->request.method);
-    if (f->request.body) {
-        curl_easy_setopt(easy, CURLOPT_POSTFIELDS, f->request.body);
-        curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)f->request.body_size);
-    } else if (strcmp(f->request.method, "PUT") == 0 || strcmp(f->request.method, "POST") == 0) {
-        curl_easy_setopt(easy, CURLOPT_POSTFIELDS, "");
-    }
-    curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, collect_body);
-    curl_easy_setopt(easy, CURLOPT_WRITEDATA, f);
-    curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, collect_header);
-    curl_easy_setopt(easy, CURLOPT_HEADERDATA, f);
-    curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
-    curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
-    curl_easy_setopt(easy, CURLOPT_USERAGENT, "reelay");
-    curl_easy_setopt(easy, CURLOPT_PRIVATE, f);
     if (curl_multi_add_handle(r->multi, easy) != CURLM_OK) {
         curl_easy_cleanup(easy);
         curl_slist_free_all(f->headers);
