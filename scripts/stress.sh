@@ -21,8 +21,8 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
 # Unit binaries (tests/unit/<name>.c) in which threads or processes act on shared state at the same time,
 # so that the outcome depends on how they interleave. Left out on purpose: tests whose only other thread
-# is a loopback server answering one request at a time (test_net_fetch*, test_http_server,
-# test_engine_callback_sender): their interleaving is fixed by the conversation.
+# is a loopback server answering one request at a time (test_net_fetch*, test_net_range_reader,
+# test_http_server, test_engine_callback_sender): their interleaving is fixed by the conversation.
 UNIT_TESTS=(
     test_store_contract     # processes opening and migrating one fresh folder at once; complete vs cancel
     test_store_tasks        # racing writers on one task; durability across kill -9 of a writing child

@@ -18,6 +18,7 @@
 #include "store/store.h"
 #include "util/clock.h"
 #include "util/log.h"
+#include "util/min_heap.h"
 
 #define DEADLINE_MESSAGE "The task did not finish before its deadline."
 
@@ -26,6 +27,12 @@ typedef struct task_ref {
     int64_t deadline_at;
     char channel[64]; /* the sandbox channel the runner routed it to */
 } task_ref;
+
+/* A task's deadline, armed until it passes (tasks that finish first are found finished then). */
+typedef struct deadline_timer {
+    min_heap_node node; /* keyed by the deadline, Unix seconds */
+    char id[IDS_TASK_ID_SIZE];
+} deadline_timer;
 
 typedef struct worker {
     struct engine *engine;
@@ -45,8 +52,7 @@ struct engine {
     task_ref *queue; /* ring buffer */
     size_t queue_head, queue_count, queue_capacity;
 
-    task_ref *timers; /* min-heap by deadline_at */
-    size_t timer_count, timer_capacity;
+    min_heap timers; /* of deadline_timer */
 
     worker *workers;
     int worker_count;
@@ -83,38 +89,27 @@ static task_ref queue_pop(struct engine *e)
     return ref;
 }
 
-static bool timer_push(struct engine *e, const task_ref *ref)
+/* Arms a deadline. False when out of memory. */
+static bool timer_push(struct engine *e, const char *task_id, int64_t deadline_at)
 {
-    if (e->timer_count == e->timer_capacity) {
-        size_t capacity = e->timer_capacity ? e->timer_capacity * 2 : 256;
-        task_ref *grown = realloc(e->timers, capacity * sizeof(*grown));
-        if (grown == NULL) return false;
-        e->timers = grown, e->timer_capacity = capacity;
+    deadline_timer *timer = calloc(1, sizeof(*timer));
+    if (timer == NULL) return false;
+    snprintf(timer->id, sizeof(timer->id), "%s", task_id);
+    min_heap_node_init(&timer->node);
+    if (!min_heap_push(&e->timers, &timer->node, deadline_at)) {
+        free(timer);
+        return false;
     }
-    size_t i = e->timer_count++;
-    while (i > 0 && e->timers[(i - 1) / 2].deadline_at > ref->deadline_at) {
-        e->timers[i] = e->timers[(i - 1) / 2];
-        i = (i - 1) / 2;
-    }
-    e->timers[i] = *ref;
     return true;
 }
 
-static task_ref timer_pop(struct engine *e)
+/* Disarms every deadline (engine_stop, or a start that failed). */
+static void timers_free(struct engine *e)
 {
-    task_ref top = e->timers[0], last = e->timers[--e->timer_count];
-    size_t i = 0;
-    for (;;) {
-        size_t child = 2 * i + 1;
-        if (child >= e->timer_count) break;
-        if (child + 1 < e->timer_count && e->timers[child + 1].deadline_at < e->timers[child].deadline_at)
-            child++;
-        if (e->timers[child].deadline_at >= last.deadline_at) break;
-        e->timers[i] = e->timers[child];
-        i = child;
-    }
-    if (e->timer_count) e->timers[i] = last;
-    return top;
+    min_heap_node *node;
+    while ((node = min_heap_pop(&e->timers)) != NULL)
+        free(MIN_HEAP_ENTRY(node, deadline_timer, node));
+    min_heap_free(&e->timers);
 }
 
 /* Sets the cancel flag of the worker running task_id, if any (engine->lock held). */
@@ -238,7 +233,8 @@ static void *deadline_main(void *arg)
             next_checkpoint_ms = now_ms + CHECKPOINT_INTERVAL_MS;
             continue;
         }
-        int64_t due_ms = e->timer_count ? e->timers[0].deadline_at * 1000 : INT64_MAX;
+        min_heap_node *earliest = min_heap_peek(&e->timers);
+        int64_t due_ms = earliest != NULL ? earliest->key * 1000 : INT64_MAX;
         if (due_ms > next_checkpoint_ms) due_ms = next_checkpoint_ms;
         if (due_ms > now_ms) {
             struct timespec until = {.tv_sec = (time_t)(due_ms / 1000),
@@ -247,18 +243,19 @@ static void *deadline_main(void *arg)
                                    &until); /* CLOCK_REALTIME, as deadlines are */
             continue;
         }
-        task_ref expired = timer_pop(e);
+        deadline_timer *expired = MIN_HEAP_ENTRY(min_heap_pop(&e->timers), deadline_timer, node);
         pthread_mutex_unlock(&e->lock);
         char message[160];
         snprintf(message, sizeof(message), "The task did not finish before its deadline.");
         bool failed =
-            store_task_fail(e->deadline_db, expired.id, "timeout", message, clock_unix_seconds()) == STORE_OK;
+            store_task_fail(e->deadline_db, expired->id, "timeout", message, clock_unix_seconds()) == STORE_OK;
         pthread_mutex_lock(&e->lock);
         if (failed) {
-            signal_running_task(e, expired.id);
-            log_transition(expired.id, "failed", "code=timeout");
-            if (e->runner) runner_cancel(e->runner, expired.id);
+            signal_running_task(e, expired->id);
+            log_transition(expired->id, "failed", "code=timeout");
+            if (e->runner) runner_cancel(e->runner, expired->id);
         }
+        free(expired);
     }
     pthread_mutex_unlock(&e->lock);
     return NULL;
@@ -268,15 +265,12 @@ static void *deadline_main(void *arg)
 
 void engine_submit(engine *e, const char *task_id, int64_t deadline_at)
 {
-    task_ref ref;
-    memset(&ref, 0, sizeof(ref));
-    snprintf(ref.id, sizeof(ref.id), "%s", task_id);
-    ref.deadline_at = deadline_at;
     pthread_mutex_lock(&e->lock);
     /* Wake the deadline thread only when this deadline comes before every armed one: each needless
      * wake-up is a context switch on the request path. */
-    bool earliest = e->timer_count == 0 || deadline_at < e->timers[0].deadline_at;
-    bool timed = timer_push(e, &ref);
+    min_heap_node *first = min_heap_peek(&e->timers);
+    bool earliest = first == NULL || deadline_at < first->key;
+    bool timed = timer_push(e, task_id, deadline_at);
     if (earliest) pthread_cond_signal(&e->timers_changed);
     pthread_mutex_unlock(&e->lock);
     if (!timed) log_error("engine out of memory; the task resumes on the next start", "task=%s", task_id);
@@ -344,7 +338,7 @@ void engine_get_stats(engine *e, engine_stats *out)
     pthread_mutex_lock(&e->lock);
     out->queued = e->queue_count;
     out->running = e->running;
-    out->timers = e->timer_count;
+    out->timers = min_heap_count(&e->timers);
     pthread_mutex_unlock(&e->lock);
     runner_stats stats;
     runner_get_stats(e->runner, &stats);
@@ -392,12 +386,8 @@ engine *engine_start(const engine_config *config)
     size_t count = 0;
     if (store_task_list_unfinished(e->deadline_db, &unfinished, &count) != STORE_OK) abort();
     for (size_t i = 0; i < count; i++) {
-        task_ref ref;
-        memset(&ref, 0, sizeof(ref));
-        snprintf(ref.id, sizeof(ref.id), "%s", unfinished[i].id);
-        ref.deadline_at = unfinished[i].deadline_at;
-        if (!timer_push(e, &ref)) abort();
-        if (!e->config.paused) runner_add(e->runner, ref.id);
+        if (!timer_push(e, unfinished[i].id, unfinished[i].deadline_at)) abort();
+        if (!e->config.paused) runner_add(e->runner, unfinished[i].id);
     }
     task_records_free(unfinished, count);
     if (count) log_info("resuming unfinished tasks", "count=%zu", count);
@@ -411,7 +401,7 @@ fail:
     free(e->workers);
     if (e->deadline_db) store_close(e->deadline_db);
     free(e->queue);
-    free(e->timers);
+    timers_free(e);
     free(e);
     return NULL;
 }
@@ -435,7 +425,7 @@ void engine_stop(engine *e)
     store_close(e->deadline_db);
     free(e->workers);
     free(e->queue);
-    free(e->timers);
+    timers_free(e);
     pthread_mutex_destroy(&e->lock);
     pthread_cond_destroy(&e->work_ready);
     pthread_cond_destroy(&e->timers_changed);

@@ -3,6 +3,7 @@
  * cached by URL with single-flight, so repeated or concurrent submits of one input probe it once. */
 #include "engine/input_probe.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
@@ -12,8 +13,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "net/range_reader.h"
 #include "util/clock.h"
 #include "util/log.h"
+#include "util/str_map.h"
 
 enum {
     INPUT_PROBE_DEFAULT_MAX_READ = 64 * 1024 * 1024,
@@ -83,7 +86,7 @@ static input_probe_kind input_probe_kind_of_fetch(fetch_result result)
 
 static ssize_t input_probe_read_at(void *context, int64_t offset, void *buffer, size_t length)
 {
-    return fetch_reader_read(context, offset, buffer, length);
+    return range_reader_read(context, offset, buffer, length);
 }
 
 /* The URL's path (from the first '/' after the authority), for libavformat's extension hints; "" if
@@ -112,8 +115,8 @@ static int input_probe_remote(const input_probe_config *cfg, const char *url, me
 {
     size_t max_read = cfg->max_read_bytes > 0 ? cfg->max_read_bytes : INPUT_PROBE_DEFAULT_MAX_READ;
     long timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : INPUT_PROBE_DEFAULT_TIMEOUT_MS;
-    fetch_reader_limits limits;
-    fetch_reader_limits_init(&limits);
+    range_reader_limits limits;
+    range_reader_limits_init(&limits);
     limits.max_read_bytes = max_read;
     limits.total_timeout_ms = timeout_ms;
     if (limits.whole_body_cap > max_read) limits.whole_body_cap = max_read;
@@ -121,18 +124,18 @@ static int input_probe_remote(const input_probe_config *cfg, const char *url, me
     int64_t started_ms = clock_monotonic_ms();
     fetch_result result = FETCH_OK;
     char message[256] = "";
-    fetch_reader *reader = fetch_reader_open(url, cfg->policy, &limits, &result, message, sizeof(message));
+    range_reader *reader = range_reader_open(url, cfg->policy, &limits, &result, message, sizeof(message));
     if (reader == NULL)
         return input_probe_fail(err, input_probe_kind_of_fetch(result), result, "%s", message);
 
     media_source source = {
         .read_at = input_probe_read_at,
         .context = reader,
-        .size = fetch_reader_size(reader),
+        .size = range_reader_size(reader),
         /* the demuxer may re-read what the reader holds; the network budget is the reader's */
         .max_read_bytes = (uint64_t)max_read * 2,
         .timeout_ms = 0, /* set below: what is left of the budget the reader started at open */
-        .forward_only = !fetch_reader_ranges_supported(reader),
+        .forward_only = !range_reader_ranges_supported(reader),
     };
     int64_t left_ms = timeout_ms - (clock_monotonic_ms() - started_ms);
     source.timeout_ms = left_ms < 1 ? 1 : left_ms > INT_MAX ? INT_MAX : (int)left_ms;
@@ -142,7 +145,7 @@ static int input_probe_remote(const input_probe_config *cfg, const char *url, me
     case MEDIA_PROBE_OK:
         break;
     case MEDIA_PROBE_READ_FAILED:
-        result = fetch_reader_error(reader, message, sizeof(message));
+        result = range_reader_error(reader, message, sizeof(message));
         if (result == FETCH_OK) /* not the reader's doing: the demuxer gave up */
             rc = input_probe_fail(err, INPUT_PROBE_UNREACHABLE, FETCH_UNREACHABLE,
                                   "the file could not be read");
@@ -160,18 +163,16 @@ static int input_probe_remote(const input_probe_config *cfg, const char *url, me
         break;
     }
     log_debug("input probed", "bytes=%llu size=%lld requests=%u result=%s",
-              (unsigned long long)fetch_reader_bytes_read(reader), (long long)fetch_reader_size(reader),
-              fetch_reader_request_count(reader), rc == 0 ? "ok" : input_probe_kind_name(err->kind));
-    fetch_reader_close(reader);
+              (unsigned long long)range_reader_bytes_read(reader), (long long)range_reader_size(reader),
+              range_reader_request_count(reader), rc == 0 ? "ok" : input_probe_kind_name(err->kind));
+    range_reader_close(reader);
     return rc;
 }
 
 /* ---- the cache ---- */
 
 typedef struct cache_entry {
-    char *url;
-    uint64_t hash;
-    struct cache_entry *next_in_bucket;
+    char *url; /* the key in the cache's map */
     struct cache_entry *newer, *older; /* recency list */
     bool pending;                      /* a probe is running: others wait for it */
     int rc;
@@ -183,20 +184,11 @@ typedef struct cache_entry {
 struct input_probe_cache {
     pthread_mutex_t mutex;
     pthread_cond_t settled; /* a pending entry got its answer */
-    cache_entry **buckets;
-    size_t bucket_count; /* a power of two */
+    str_map entries; /* url → cache_entry */
     cache_entry *newest, *oldest;
     size_t count, capacity;
     int64_t ttl_ms, failure_ttl_ms;
 };
-
-static uint64_t cache_hash(const char *text)
-{
-    uint64_t hash = 1469598103934665603ULL; /* FNV-1a */
-    for (const unsigned char *p = (const unsigned char *)text; *p; p++)
-        hash = (hash ^ *p) * 1099511628211ULL;
-    return hash;
-}
 
 input_probe_cache *input_probe_cache_create(size_t capacity, int64_t ttl_ms, int64_t failure_ttl_ms)
 {
@@ -205,18 +197,13 @@ input_probe_cache *input_probe_cache_create(size_t capacity, int64_t ttl_ms, int
     cache->capacity = capacity > 0 ? capacity : INPUT_PROBE_CACHE_DEFAULT_CAPACITY;
     cache->ttl_ms = ttl_ms > 0 ? ttl_ms : INPUT_PROBE_CACHE_DEFAULT_TTL_MS;
     cache->failure_ttl_ms = failure_ttl_ms > 0 ? failure_ttl_ms : INPUT_PROBE_CACHE_DEFAULT_FAILURE_TTL_MS;
-    cache->bucket_count = 16;
-    while (cache->bucket_count < cache->capacity && cache->bucket_count < ((size_t)1 << 24))
-        cache->bucket_count <<= 1;
-    cache->buckets = calloc(cache->bucket_count, sizeof(*cache->buckets));
-    if (cache->buckets == NULL || pthread_mutex_init(&cache->mutex, NULL) != 0) {
-        free(cache->buckets);
+    str_map_init(&cache->entries);
+    if (pthread_mutex_init(&cache->mutex, NULL) != 0) {
         free(cache);
         return NULL;
     }
     if (pthread_cond_init(&cache->settled, NULL) != 0) {
         pthread_mutex_destroy(&cache->mutex);
-        free(cache->buckets);
         free(cache);
         return NULL;
     }
@@ -233,7 +220,7 @@ void input_probe_cache_destroy(input_probe_cache *cache)
     }
     pthread_cond_destroy(&cache->settled);
     pthread_mutex_destroy(&cache->mutex);
-    free(cache->buckets);
+    str_map_free(&cache->entries);
     free(cache);
 }
 
@@ -247,11 +234,9 @@ size_t input_probe_cache_count(input_probe_cache *cache)
 
 /* The helpers below run with the mutex held. */
 
-static cache_entry *cache_find(input_probe_cache *cache, const char *url, uint64_t hash)
+static cache_entry *cache_find(input_probe_cache *cache, const char *url)
 {
-    for (cache_entry *e = cache->buckets[hash & (cache->bucket_count - 1)]; e != NULL; e = e->next_in_bucket)
-        if (e->hash == hash && strcmp(e->url, url) == 0) return e;
-    return NULL;
+    return str_map_get(&cache->entries, url);
 }
 
 static void cache_unlink_recency(input_probe_cache *cache, cache_entry *e)
@@ -284,10 +269,9 @@ static void cache_touch(input_probe_cache *cache, cache_entry *e)
 
 static void cache_remove(input_probe_cache *cache, cache_entry *e)
 {
-    cache_entry **link = &cache->buckets[e->hash & (cache->bucket_count - 1)];
-    while (*link != e)
-        link = &(*link)->next_in_bucket;
-    *link = e->next_in_bucket;
+    cache_entry *removed = str_map_remove(&cache->entries, e->url);
+    assert(removed == e);
+    (void)removed;
     cache_unlink_recency(cache, e);
     cache->count--;
     free(e->url);
@@ -306,20 +290,17 @@ static void cache_evict(input_probe_cache *cache)
     }
 }
 
-static cache_entry *cache_insert_pending(input_probe_cache *cache, const char *url, uint64_t hash)
+static cache_entry *cache_insert_pending(input_probe_cache *cache, const char *url)
 {
     cache_entry *e = calloc(1, sizeof(*e));
     if (e == NULL) return NULL;
     e->url = strdup(url);
-    if (e->url == NULL) {
+    if (e->url == NULL || !str_map_put(&cache->entries, e->url, e)) {
+        free(e->url);
         free(e);
         return NULL;
     }
-    e->hash = hash;
     e->pending = true;
-    cache_entry **bucket = &cache->buckets[hash & (cache->bucket_count - 1)];
-    e->next_in_bucket = *bucket;
-    *bucket = e;
     cache->count++;
     cache_link_newest(cache, e);
     cache_evict(cache);
@@ -354,11 +335,10 @@ int input_probe(const input_probe_config *cfg, const char *url, media_info *out,
     if (cache == NULL || strlen(url) > INPUT_PROBE_CACHE_MAX_URL)
         return input_probe_uncached(cfg, url, out, err);
 
-    uint64_t hash = cache_hash(url);
     pthread_mutex_lock(&cache->mutex);
     cache_entry *e;
     for (;;) {
-        e = cache_find(cache, url, hash);
+        e = cache_find(cache, url);
         if (e == NULL) break;
         if (e->pending) { /* someone is probing it: share their answer */
             pthread_cond_wait(&cache->settled, &cache->mutex);
@@ -376,7 +356,7 @@ int input_probe(const input_probe_config *cfg, const char *url, media_info *out,
         cache_touch(cache, e);
         break;
     }
-    if (e == NULL) e = cache_insert_pending(cache, url, hash);
+    if (e == NULL) e = cache_insert_pending(cache, url);
     pthread_mutex_unlock(&cache->mutex);
     if (e == NULL) return input_probe_uncached(cfg, url, out, err); /* out of memory: no caching */
 

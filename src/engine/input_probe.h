@@ -1,5 +1,5 @@
 /* input_probe.h — what a task's media input is (kind, container, duration, size), learned at submit
- * time without downloading it: the guarded range reader of net/fetch.h feeds libavformat through
+ * time without downloading it: the guarded range reader of net/range_reader.h feeds libavformat through
  * media_probe_io, so an MP4 with its index at the end costs a few ranges; an input that is one of
  * reelay's own stored files (an upload) is probed where it lies, with media_probe.
  *

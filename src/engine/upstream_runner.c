@@ -2,6 +2,7 @@
  * (see upstream_runner.h). One thread, one curl multi handle, one timer heap. */
 #include "engine/upstream_runner.h"
 
+#include <assert.h>
 #include <curl/curl.h>
 #include <jansson.h>
 #include <limits.h>
@@ -19,11 +20,15 @@
 #include "engine/task_view.h"
 #include "engine/webhook_keys.h"
 #include "media/media.h"
+#include "net/curl_setup.h"
 #include "store/store.h"
 #include "upstream/upstream.h"
 #include "util/clock.h"
 #include "util/log.h"
+#include "util/min_heap.h"
 #include "util/secret_box.h"
+#include "util/str_map.h"
+#include "util/vector.h"
 
 enum { MAX_TRIED = 8, BODY_LIMIT = 1 << 20, CHANNEL_RELOAD_MS = 2000 };
 
@@ -37,7 +42,6 @@ typedef struct channel_slot {
 
 /* One task followed by the runner. */
 typedef struct flight {
-    struct flight *next_in_bucket;
     char task_id[IDS_TASK_ID_SIZE];
     char model[48];
     json_t *params;
@@ -49,8 +53,7 @@ typedef struct flight {
     char last_error_code[48], last_error_message[512];
     upstream_job job;
     step next_step;
-    int64_t due_ms;     /* when next_step runs; INT64_MAX while waiting on a transfer */
-    size_t heap_index;  /* position in the timer heap, or SIZE_MAX */
+    min_heap_node timer; /* keyed by when next_step runs; queued only while waiting for that time */
     int64_t started_ms; /* for synthetic progress */
     int64_t poll_interval_ms;
     int64_t unknown_since_ms; /* submission unknown since then, 0 otherwise */
@@ -94,13 +97,11 @@ struct upstream_runner {
     atomic_bool stopping;
 
     pthread_mutex_t lock; /* guards the inbox and the download queue */
-    inbox_item *inbox;
-    size_t inbox_count, inbox_capacity;
+    vector inbox;         /* of inbox_item */
 
     /* download pool */
     pthread_cond_t download_ready;
-    download_job *downloads;
-    size_t download_count, download_capacity;
+    vector downloads; /* of download_job */
     pthread_t *download_threads;
     int download_thread_count;
     atomic_size_t downloads_active;
@@ -110,91 +111,39 @@ struct upstream_runner {
     channel_slot *slots;
     size_t channel_count;
     int64_t channels_loaded_ms;
-    flight **buckets;
-    size_t bucket_count;
+    str_map flights;            /* task id → flight */
     atomic_size_t flight_count; /* atomic: read by runner_get_stats from other threads */
-    flight **heap;
-    size_t heap_count, heap_capacity;
+    min_heap timers;            /* flights waiting for their next step, by due time */
     atomic_size_t transfers;
 
     webhook_keys *keys; /* the keys providers sign their webhooks with, fetched by the runner thread */
     char webhook_base[512];
 };
 
-/* ---- flights by id ---- */
-
-static size_t bucket_of(const upstream_runner *r, const char *id)
-{
-    uint32_t hash = 2166136261u;
-    for (const unsigned char *p = (const unsigned char *)id; *p; p++)
-        hash = (hash ^ *p) * 16777619u;
-    return hash % r->bucket_count;
-}
+/* ---- flights by id, and their timers ---- */
 
 static flight *flight_find(upstream_runner *r, const char *id)
 {
-    for (flight *f = r->buckets[bucket_of(r, id)]; f; f = f->next_in_bucket)
-        if (strcmp(f->task_id, id) == 0) return f;
-    return NULL;
+    return str_map_get(&r->flights, id);
 }
 
-/* ---- timer heap (min by due_ms) ---- */
-
-static void heap_swap(upstream_runner *r, size_t a, size_t b)
+static void timer_cancel(upstream_runner *r, flight *f)
 {
-    flight *t = r->heap[a];
-    r->heap[a] = r->heap[b], r->heap[b] = t;
-    r->heap[a]->heap_index = a, r->heap[b]->heap_index = b;
-}
-
-static void heap_up(upstream_runner *r, size_t i)
-{
-    while (i > 0 && r->heap[(i - 1) / 2]->due_ms > r->heap[i]->due_ms) {
-        heap_swap(r, i, (i - 1) / 2);
-        i = (i - 1) / 2;
-    }
-}
-
-static void heap_down(upstream_runner *r, size_t i)
-{
-    for (;;) {
-        size_t smallest = i, left = 2 * i + 1, right = left + 1;
-        if (left < r->heap_count && r->heap[left]->due_ms < r->heap[smallest]->due_ms) smallest = left;
-        if (right < r->heap_count && r->heap[right]->due_ms < r->heap[smallest]->due_ms) smallest = right;
-        if (smallest == i) return;
-        heap_swap(r, i, smallest);
-        i = smallest;
-    }
-}
-
-static void heap_remove(upstream_runner *r, flight *f)
-{
-    if (f->heap_index == SIZE_MAX) return;
-    size_t i = f->heap_index;
-    f->heap_index = SIZE_MAX;
-    if (i != --r->heap_count) {
-        r->heap[i] = r->heap[r->heap_count];
-        r->heap[i]->heap_index = i;
-        heap_down(r, i);
-        heap_up(r, i);
-    }
+    min_heap_remove(&r->timers, &f->timer);
 }
 
 /* (Re)arms the flight's timer for `what` at due_ms. */
 static void schedule(upstream_runner *r, flight *f, step what, int64_t due_ms)
 {
-    heap_remove(r, f);
     f->next_step = what;
-    f->due_ms = due_ms;
-    if (r->heap_count == r->heap_capacity) {
-        size_t capacity = r->heap_capacity ? r->heap_capacity * 2 : 1024;
-        flight **grown = realloc(r->heap, capacity * sizeof(*grown));
-        if (grown == NULL) abort(); /* out of memory in the engine: nothing sensible remains */
-        r->heap = grown, r->heap_capacity = capacity;
+    if (min_heap_node_queued(&f->timer)) {
+        min_heap_update(&r->timers, &f->timer, due_ms);
+        return;
     }
-    r->heap[r->heap_count] = f;
-    f->heap_index = r->heap_count++;
-    heap_up(r, f->heap_index);
+    /* cannot fail: flight_begin reserved room for every flight's timer */
+    bool queued = min_heap_push(&r->timers, &f->timer, due_ms);
+    assert(queued);
+    (void)queued;
 }
 
 /* ---- channels ---- */
@@ -300,7 +249,7 @@ static bool download_end(upstream_runner *r, flight *f, CURLcode code, char *err
 
 static void flight_drop(upstream_runner *r, flight *f)
 {
-    heap_remove(r, f);
+    timer_cancel(r, f);
     transfer_abort(r, f);
     if (f->download != NULL) { /* cancelled, timed out or stopping mid-download */
         fetch_result result;
@@ -308,10 +257,9 @@ static void flight_drop(upstream_runner *r, flight *f)
         blob_scratch_remove(f->scratch);
     }
     release_slot(r, f);
-    flight **link = &r->buckets[bucket_of(r, f->task_id)];
-    while (*link && *link != f)
-        link = &(*link)->next_in_bucket;
-    if (*link) *link = f->next_in_bucket;
+    flight *removed = str_map_remove(&r->flights, f->task_id);
+    assert(removed == f);
+    (void)removed;
     r->flight_count--;
     json_decref(f->params);
     json_decref(f->advanced);
@@ -388,32 +336,34 @@ static bool transfer_start(upstream_runner *r, flight *f, int64_t timeout_ms)
     f->retry_after[0] = f->retry_after_ms[0] = f->poll_after_ms[0] = '\0';
     free(f->body);
     f->body = NULL, f->body_size = 0;
-    for (int i = 0; i < f->request.header_count; i++) {
-        struct curl_slist *grown = curl_slist_append(f->headers, f->request.headers[i]);
-        if (grown) f->headers = grown;
+    CURLcode code = CURLE_OK;
+    for (int i = 0; code == CURLE_OK && i < f->request.header_count; i++)
+        code = net_curl_header_append(&f->headers, f->request.headers[i]);
+    if (code == CURLE_OK) code = net_curl_header_append(&f->headers, "Expect:");
+    bool sends_body = f->request.body != NULL || strcmp(f->request.method, "PUT") == 0 ||
+                      strcmp(f->request.method, "POST") == 0;
+    net_curl_options options = {.url = f->request.url,
+                                .connect_timeout_ms = 10000L,
+                                .total_timeout_ms = (long)timeout_ms,
+                                .headers = f->headers,
+                                .method = f->request.method,
+                                .body = f->request.body ? f->request.body : sends_body ? "" : NULL,
+                                .body_size = f->request.body ? f->request.body_size : 0,
+                                .write_body = collect_body,
+                                .write_body_data = f,
+                                .write_header = collect_header,
+                                .write_header_data = f,
+                                .user_agent = "reelay",
+                                .private_data = f};
+    if (code == CURLE_OK) code = net_curl_setup(easy, &options);
+    if (code != CURLE_OK) {
+        log_warn("a provider request could not be set up", "task=%s channel=%s error=\"%s\"", f->task_id,
+                 f->channel, curl_easy_strerror(code));
+        curl_easy_cleanup(easy);
+        curl_slist_free_all(f->headers);
+        f->headers = NULL;
+        return false;
     }
-    struct curl_slist *grown = curl_slist_append(f->headers, "Expect:");
-    if (grown) f->headers = grown;
-    curl_easy_setopt(easy, CURLOPT_URL, f->request.url);
-    curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, f->headers);
-    curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, f->request.method);
-    if (f->request.body) {
-        curl_easy_setopt(easy, CURLOPT_POSTFIELDS, f->request.body);
-        curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)f->request.body_size);
-    } else if (strcmp(f->request.method, "PUT") == 0 || strcmp(f->request.method, "POST") == 0) {
-        curl_easy_setopt(easy, CURLOPT_POSTFIELDS, "");
-    }
-    curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, collect_body);
-    curl_easy_setopt(easy, CURLOPT_WRITEDATA, f);
-    curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, collect_header);
-    curl_easy_setopt(easy, CURLOPT_HEADERDATA, f);
-    curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
-    curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
-    curl_easy_setopt(easy, CURLOPT_USERAGENT, "reelay");
-    curl_easy_setopt(easy, CURLOPT_PRIVATE, f);
     if (curl_multi_add_handle(r->multi, easy) != CURLM_OK) {
         curl_easy_cleanup(easy);
         curl_slist_free_all(f->headers);
@@ -421,8 +371,7 @@ static bool transfer_start(upstream_runner *r, flight *f, int64_t timeout_ms)
         return false;
     }
     f->easy = easy;
-    f->due_ms = INT64_MAX;
-    heap_remove(r, f);
+    timer_cancel(r, f);
     r->transfers++;
     return true;
 }
@@ -753,8 +702,7 @@ static void start_download(upstream_runner *r, flight *f, const upstream_provide
     atomic_fetch_add(&r->downloads_active, 1);
     f->stated_duration = done->duration;
     f->downloading = true;
-    heap_remove(r, f);
-    f->due_ms = INT64_MAX;
+    timer_cancel(r, f);
 }
 
 /* Ends a download on the multi handle; true when the file is complete at f->scratch/output.mp4. */
@@ -768,7 +716,8 @@ static bool download_end(upstream_runner *r, flight *f, CURLcode code, char *err
     return *result == FETCH_OK;
 }
 
-static void finish_push(upstream_runner *r, const flight *f)
+/* Queues the downloaded result for a finishing thread. False when out of memory. */
+static bool finish_push(upstream_runner *r, const flight *f)
 {
     download_job job;
     memset(&job, 0, sizeof(job));
@@ -776,15 +725,10 @@ static void finish_push(upstream_runner *r, const flight *f)
     snprintf(job.scratch, sizeof(job.scratch), "%s", f->scratch);
     job.stated_duration = f->stated_duration;
     pthread_mutex_lock(&r->lock);
-    if (r->download_count == r->download_capacity) {
-        size_t capacity = r->download_capacity ? r->download_capacity * 2 : 64;
-        download_job *grown = realloc(r->downloads, capacity * sizeof(*grown));
-        if (grown == NULL) abort();
-        r->downloads = grown, r->download_capacity = capacity;
-    }
-    r->downloads[r->download_count++] = job;
-    pthread_cond_signal(&r->download_ready);
+    bool queued = vector_push(&r->downloads, &job) != NULL;
+    if (queued) pthread_cond_signal(&r->download_ready);
     pthread_mutex_unlock(&r->lock);
+    return queued;
 }
 
 /* The result's bytes arrived (or did not). */
@@ -792,14 +736,15 @@ static void download_done(upstream_runner *r, flight *f, CURLcode code)
 {
     char err[512] = "";
     fetch_result result;
-    if (download_end(r, f, code, err, sizeof(err), &result)) {
-        finish_push(r, f); /* the flight waits for INBOX_DOWNLOADED */
-        return;
-    }
+    bool downloaded = download_end(r, f, code, err, sizeof(err), &result);
+    if (downloaded && finish_push(r, f)) return; /* the flight waits for INBOX_DOWNLOADED */
     blob_scratch_remove(f->scratch);
     char message[700];
-    snprintf(message, sizeof(message), "The result could not be downloaded from the provider (%s: %s).",
-             fetch_result_name(result), err);
+    if (downloaded)
+        snprintf(message, sizeof(message), "The result could not be stored: out of memory.");
+    else
+        snprintf(message, sizeof(message), "The result could not be downloaded from the provider (%s: %s).",
+                 fetch_result_name(result), err);
     fail_task(r, f, "upstream_error", message);
 }
 
@@ -1019,10 +964,11 @@ static void *download_main(void *arg)
     if (store_open(r->config.data_dir, &db) != STORE_OK) return NULL;
     pthread_mutex_lock(&r->lock);
     for (;;) {
-        while (!atomic_load(&r->stopping) && r->download_count == 0)
+        while (!atomic_load(&r->stopping) && r->downloads.count == 0)
             pthread_cond_wait(&r->download_ready, &r->lock);
         if (atomic_load(&r->stopping)) break;
-        download_job job = r->downloads[--r->download_count];
+        download_job job;
+        vector_pop(&r->downloads, &job);
         pthread_mutex_unlock(&r->lock);
         bool ok = finish_one(r, db, &job);
         inbox_push(r, INBOX_DOWNLOADED, job.task_id, ok);
@@ -1060,18 +1006,12 @@ void runner_poll_job(upstream_runner *r, const char *channel, const char *job_id
 static void inbox_push_item(upstream_runner *r, const inbox_item *source)
 {
     pthread_mutex_lock(&r->lock);
-    if (r->inbox_count == r->inbox_capacity) {
-        size_t capacity = r->inbox_capacity ? r->inbox_capacity * 2 : 256;
-        inbox_item *grown = realloc(r->inbox, capacity * sizeof(*grown));
-        if (grown == NULL) {
-            pthread_mutex_unlock(&r->lock);
-            log_error("runner out of memory; the task resumes on the next start", "task=%s", source->task_id);
-            return;
-        }
-        r->inbox = grown, r->inbox_capacity = capacity;
-    }
-    r->inbox[r->inbox_count++] = *source;
+    bool queued = vector_push(&r->inbox, source) != NULL;
     pthread_mutex_unlock(&r->lock);
+    if (!queued) {
+        log_error("runner out of memory; the task resumes on the next start", "task=%s", source->task_id);
+        return;
+    }
     curl_multi_wakeup(r->multi);
 }
 
@@ -1105,7 +1045,7 @@ static void flight_begin(upstream_runner *r, const char *task_id, int64_t now_ms
     }
     snprintf(f->task_id, sizeof(f->task_id), "%s", task.id);
     snprintf(f->model, sizeof(f->model), "%s", task.model);
-    f->heap_index = SIZE_MAX;
+    min_heap_node_init(&f->timer);
     f->started_ms = now_ms;
     f->poll_interval_ms = scaled(r, 2000);
     json_error_t error;
@@ -1129,9 +1069,14 @@ static void flight_begin(upstream_runner *r, const char *task_id, int64_t now_ms
     json_t *since = json_object_get(record, "unknown_since_ms");
     snprintf(f->channel, sizeof(f->channel), "%s", task.channel);
 
-    size_t bucket = bucket_of(r, f->task_id);
-    f->next_in_bucket = r->buckets[bucket];
-    r->buckets[bucket] = f;
+    /* room for this flight's timer now, so that scheduling it never fails later */
+    if (!min_heap_reserve(&r->timers, r->flight_count + 1) || !str_map_put(&r->flights, f->task_id, f)) {
+        log_error("runner out of memory; the task resumes on the next start", "task=%s", task_id);
+        json_decref(f->params), json_decref(f->advanced), json_decref(record);
+        free(f);
+        task_record_clear(&task);
+        return;
+    }
     r->flight_count++;
 
     routing_channel *c = f->channel[0] ? channel_named(r, f->channel, NULL) : NULL;
@@ -1181,7 +1126,7 @@ static void flight_cancel(upstream_runner *r, const char *task_id)
         memset(&request, 0, sizeof(request));
         if (c->provider->build_cancel(&ctx, &f->job, &request) == 0) {
             transfer_abort(r, f);
-            heap_remove(r, f);
+            timer_cancel(r, f);
             f->request = request;
             f->next_step = STEP_CANCEL; /* its answer is only logged */
             if (transfer_start(r, f, r->config.request_timeout_ms)) {
@@ -1215,12 +1160,14 @@ static void poll_soon(upstream_runner *r, flight *f, int64_t now_ms)
 static void drain_inbox(upstream_runner *r, int64_t now_ms)
 {
     pthread_mutex_lock(&r->lock);
-    inbox_item *items = r->inbox;
-    size_t count = r->inbox_count;
-    r->inbox = NULL, r->inbox_count = 0, r->inbox_capacity = 0;
+    vector taken = r->inbox;
+    vector_init(&r->inbox, sizeof(inbox_item));
     pthread_mutex_unlock(&r->lock);
+    size_t count = 0;
+    inbox_item *items = vector_release(&taken, &count);
     for (size_t i = 0; i < count; i++) {
         flight *f = NULL;
+        void *value = NULL;
         switch (items[i].kind) {
         case INBOX_ADD:
             flight_begin(r, items[i].task_id, now_ms);
@@ -1233,10 +1180,11 @@ static void drain_inbox(upstream_runner *r, int64_t now_ms)
             break;
         case INBOX_POLL_JOB:
             /* a linear look: webhooks that name only the provider's job are rare (OpenAI's) */
-            for (size_t b = 0; b < r->bucket_count && items[i].job_id[0]; b++)
-                for (flight *g = r->buckets[b]; g; g = g->next_in_bucket)
-                    if (strcmp(g->job.id, items[i].job_id) == 0 && strcmp(g->channel, items[i].channel) == 0)
-                        poll_soon(r, g, now_ms);
+            for (size_t cursor = 0; items[i].job_id[0] && str_map_next(&r->flights, &cursor, NULL, &value);) {
+                f = value;
+                if (strcmp(f->job.id, items[i].job_id) == 0 && strcmp(f->channel, items[i].channel) == 0)
+                    poll_soon(r, f, now_ms);
+            }
             break;
         case INBOX_DOWNLOADED:
             f = flight_find(r, items[i].task_id);
@@ -1268,9 +1216,9 @@ void runner_refresh_webhook_keys(upstream_runner *r, const upstream_provider *pr
 
 static void run_due(upstream_runner *r, int64_t now_ms)
 {
-    while (r->heap_count > 0 && r->heap[0]->due_ms <= now_ms) {
-        flight *f = r->heap[0];
-        heap_remove(r, f);
+    min_heap_node *due;
+    while ((due = min_heap_peek(&r->timers)) != NULL && due->key <= now_ms) {
+        flight *f = MIN_HEAP_ENTRY(min_heap_pop(&r->timers), flight, timer);
         switch (f->next_step) {
         case STEP_ROUTE:
             step_route(r, f, now_ms);
@@ -1326,8 +1274,8 @@ static void *runner_main(void *arg)
             transfer_done(r, f, code);
         }
         int64_t wait_ms = 1000;
-        if (r->heap_count > 0) {
-            int64_t until = r->heap[0]->due_ms - clock_unix_ms();
+        if (min_heap_count(&r->timers) > 0) {
+            int64_t until = min_heap_peek(&r->timers)->key - clock_unix_ms();
             if (until < wait_ms) wait_ms = until < 0 ? 0 : until;
         }
         curl_multi_poll(r->multi, NULL, 0, (int)wait_ms, NULL);
@@ -1354,13 +1302,13 @@ upstream_runner *runner_start(const runner_config *config)
     }
     pthread_mutex_init(&r->lock, NULL);
     pthread_cond_init(&r->download_ready, NULL);
-    r->bucket_count = 16384;
-    r->buckets = calloc(r->bucket_count, sizeof(*r->buckets));
+    vector_init(&r->inbox, sizeof(inbox_item));
+    vector_init(&r->downloads, sizeof(download_job));
+    str_map_init(&r->flights);
+    min_heap_init(&r->timers);
     r->multi = fetch_library_ready() ? curl_multi_init() : NULL;
     r->keys = webhook_keys_create(config->webhook_keys_url);
-    if (r->buckets == NULL || r->multi == NULL || r->keys == NULL ||
-        store_open(config->data_dir, &r->db) != STORE_OK)
-        goto fail;
+    if (r->multi == NULL || r->keys == NULL || store_open(config->data_dir, &r->db) != STORE_OK) goto fail;
     curl_multi_setopt(r->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 64L);
     channels_reload(r, clock_unix_ms());
     r->download_threads = calloc((size_t)r->config.download_workers, sizeof(pthread_t));
@@ -1379,7 +1327,6 @@ fail:
     if (r->db) store_close(r->db);
     webhook_keys_destroy(r->keys, r->multi);
     if (r->multi) curl_multi_cleanup(r->multi);
-    free(r->buckets);
     free(r);
     return NULL;
 }
@@ -1394,15 +1341,16 @@ void runner_stop(upstream_runner *r)
     pthread_join(r->thread, NULL);
     for (int i = 0; i < r->download_thread_count; i++)
         pthread_join(r->download_threads[i], NULL);
-    for (size_t b = 0; b < r->bucket_count; b++)
-        while (r->buckets[b])
-            flight_drop(r, r->buckets[b]);
+    size_t hint = 0;
+    flight *f;
+    while ((f = str_map_any(&r->flights, &hint)) != NULL)
+        flight_drop(r, f);
     webhook_keys_destroy(r->keys, r->multi);
     free(r->download_threads);
-    free(r->downloads);
-    free(r->inbox);
-    free(r->heap);
-    free(r->buckets);
+    vector_free(&r->downloads);
+    vector_free(&r->inbox);
+    min_heap_free(&r->timers);
+    str_map_free(&r->flights);
     if (r->slots) sodium_memzero(r->slots, r->channel_count * sizeof(*r->slots));
     free(r->slots);
     free(r->channels);

@@ -1,19 +1,19 @@
 /* fetch_post.c — guarded POSTs of small bodies (see fetch_post.h). The connect-time address check is
- * the rule of net_guard.c applied in libcurl's open-socket hook, as for downloads. */
+ * the rule of net_guard.c applied in libcurl's open-socket hook, set up by curl_setup.c as for
+ * downloads. */
 #include "net/fetch_post.h"
 
-#include <netinet/in.h>
+#include "net/curl_setup.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
 
 enum {
     POST_DEFAULT_TIMEOUT_MS = 10 * 1000,
     POST_DEFAULT_RESPONSE_BYTES = 64 * 1024,
     POST_MAX_URL_LENGTH = 4096,
-    POST_HOST_SIZE = 256,
 };
 
 struct fetch_post {
@@ -21,29 +21,12 @@ struct fetch_post {
     CURLU *parsed;
     struct curl_slist *headers;
     const fetch_policy *policy;
-    char host[POST_HOST_SIZE];
+    char host[NET_HOST_SIZE];
+    net_guard guard; /* the open-socket hook's state: every connection is for host */
     char error_buffer[CURL_ERROR_SIZE];
     size_t max_response_bytes, received;
     bool cut_off; /* the response passed max_response_bytes */
-    bool blocked; /* the guard refused a socket */
 };
-
-/* The one place every resolved address passes before connect(). Redirects are off, so the host is
- * always the URL's own. */
-static curl_socket_t post_open_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *address)
-{
-    fetch_post *post = clientp;
-    bool shape_ok = purpose == CURLSOCKTYPE_IPCXN &&
-                    ((address->family == AF_INET && address->addrlen >= sizeof(struct sockaddr_in)) ||
-                     (address->family == AF_INET6 && address->addrlen >= sizeof(struct sockaddr_in6)));
-    if (!shape_ok || (!net_address_is_public(&address->addr) &&
-                      !net_allow_list_matches(post->policy->allow_list, post->host, &address->addr))) {
-        post->blocked = true;
-        return CURL_SOCKET_BAD;
-    }
-    int fd = socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
-    return fd < 0 ? CURL_SOCKET_BAD : fd;
-}
 
 /* The answer's body is not wanted: count it and drop it, up to the cap. */
 static size_t post_discard_body(char *data, size_t size, size_t count, void *userdata)
@@ -71,51 +54,58 @@ static void post_free(fetch_post *post)
 static fetch_result post_parse_url(fetch_post *post, const char *url, bool https_only, char *err,
                                    size_t err_size)
 {
-    if (url == NULL || *url == '\0' || strnlen(url, POST_MAX_URL_LENGTH + 1) > POST_MAX_URL_LENGTH) {
-        snprintf(err, err_size, "%s", url == NULL || *url == '\0' ? "no URL given" : "the URL is too long");
-        return FETCH_INVALID_URL;
-    }
-    post->parsed = curl_url();
-    if (post->parsed == NULL) {
+    fetch_result result = net_url_parse(url, POST_MAX_URL_LENGTH, "used", &post->parsed, post->host,
+                                        sizeof(post->host), err, err_size);
+    if (result != FETCH_OK) return result;
+    char *scheme = NULL;
+    if (curl_url_get(post->parsed, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK || scheme == NULL) {
         snprintf(err, err_size, "out of memory");
         return FETCH_UNREACHABLE;
     }
-    char *scheme = NULL, *host = NULL;
-    fetch_result result = FETCH_OK;
-    if (curl_url_set(post->parsed, CURLUPART_URL, url, 0) != CURLUE_OK ||
-        curl_url_get(post->parsed, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK || scheme == NULL ||
-        curl_url_get(post->parsed, CURLUPART_HOST, &host, 0) != CURLUE_OK || host == NULL) {
-        snprintf(err, err_size, "not an absolute http or https URL");
+    if (https_only && strcasecmp(scheme, "https") != 0 &&
+        !net_allow_list_matches(post->policy->allow_list, post->host, NULL)) {
+        snprintf(err, err_size, "only https may be used with %s", post->host);
         result = FETCH_INVALID_URL;
-    } else if (strcasecmp(scheme, "http") != 0 && strcasecmp(scheme, "https") != 0) {
-        snprintf(err, err_size, "only http and https URLs can be used");
-        result = FETCH_INVALID_URL;
-    } else {
-        size_t length = strlen(host);
-        const char *start = host;
-        if (length >= 2 && host[0] == '[' && host[length - 1] == ']') start++, length -= 2;
-        if (length == 0 || length >= sizeof(post->host)) {
-            snprintf(err, err_size, "the URL has no usable host");
-            result = FETCH_INVALID_URL;
-        } else {
-            memcpy(post->host, start, length);
-            post->host[length] = '\0';
-            if (https_only && strcasecmp(scheme, "https") != 0 &&
-                !net_allow_list_matches(post->policy->allow_list, post->host, NULL)) {
-                snprintf(err, err_size, "only https may be used with %s", post->host);
-                result = FETCH_INVALID_URL;
-            }
-        }
     }
     curl_free(scheme);
-    curl_free(host);
     return result;
 }
 
-#define POST_SETOPT(easy, option, value)                                                                     \
-    do {                                                                                                     \
-        if (code == CURLE_OK) code = curl_easy_setopt(easy, option, value);                                  \
-    } while (0)
+/* Builds the header list (the caller's, and no "Expect: 100-continue") and sets the transfer up. */
+static CURLcode post_configure(fetch_post *post, const char *const *headers, const char *body,
+                               size_t body_size, const fetch_post_options *options)
+{
+    bool has_user_agent = false;
+    CURLcode code = CURLE_OK;
+    for (size_t i = 0; code == CURLE_OK && headers && headers[i]; i++) {
+        if (strncasecmp(headers[i], "User-Agent:", 11) == 0) has_user_agent = true;
+        code = net_curl_header_append(&post->headers, headers[i]);
+    }
+    /* A body over 1 KiB would make libcurl wait for "100 Continue" first: a needless round trip. */
+    if (code == CURLE_OK) code = net_curl_header_append(&post->headers, "Expect:");
+    if (code != CURLE_OK) return code;
+    long timeout_ms = options->timeout_ms > 0 ? options->timeout_ms : POST_DEFAULT_TIMEOUT_MS;
+    long connect_ms = post->policy->connect_timeout_ms > 0 && post->policy->connect_timeout_ms < timeout_ms
+                          ? post->policy->connect_timeout_ms
+                          : timeout_ms;
+    post->easy = curl_easy_init();
+    if (post->easy == NULL) return CURLE_FAILED_INIT;
+    net_guard_init(&post->guard, post->easy, post->policy->allow_list, post->host);
+    net_curl_options setup = {.parsed_url = post->parsed,
+                              .error_buffer = post->error_buffer,
+                              .guard = &post->guard,
+                              .follow_redirects = false,
+                              .connect_timeout_ms = connect_ms,
+                              .total_timeout_ms = timeout_ms,
+                              .headers = post->headers,
+                              .body = body ? body : "",
+                              .body_size = body_size,
+                              .copy_body = true,
+                              .write_body = post_discard_body,
+                              .write_body_data = post,
+                              .user_agent = has_user_agent ? NULL : "reelay"};
+    return net_curl_setup(post->easy, &setup);
+}
 
 fetch_post *fetch_post_begin(const char *url, const char *const *headers, const char *body, size_t body_size,
                              const fetch_post_options *options, fetch_result *result, char *err,
@@ -145,48 +135,7 @@ fetch_post *fetch_post_begin(const char *url, const char *const *headers, const 
         return NULL;
     }
     *result = FETCH_UNREACHABLE;
-    bool has_user_agent = false;
-    CURLcode code = CURLE_OK;
-    for (size_t i = 0; headers && headers[i]; i++) {
-        if (strncasecmp(headers[i], "User-Agent:", 11) == 0) has_user_agent = true;
-        struct curl_slist *grown = curl_slist_append(post->headers, headers[i]);
-        if (grown == NULL)
-            code = CURLE_OUT_OF_MEMORY;
-        else
-            post->headers = grown;
-    }
-    /* A body over 1 KiB would make libcurl wait for "100 Continue" first: a needless round trip. */
-    struct curl_slist *grown = code == CURLE_OK ? curl_slist_append(post->headers, "Expect:") : NULL;
-    if (grown == NULL)
-        code = CURLE_OUT_OF_MEMORY;
-    else
-        post->headers = grown;
-
-    long timeout_ms = options->timeout_ms > 0 ? options->timeout_ms : POST_DEFAULT_TIMEOUT_MS;
-    long connect_ms = post->policy->connect_timeout_ms > 0 && post->policy->connect_timeout_ms < timeout_ms
-                          ? post->policy->connect_timeout_ms
-                          : timeout_ms;
-    post->easy = code == CURLE_OK ? curl_easy_init() : NULL;
-    if (post->easy == NULL && code == CURLE_OK) code = CURLE_FAILED_INIT;
-    POST_SETOPT(post->easy, CURLOPT_CURLU, post->parsed);
-    POST_SETOPT(post->easy, CURLOPT_ERRORBUFFER, post->error_buffer);
-    POST_SETOPT(post->easy, CURLOPT_NOSIGNAL, 1L);
-    POST_SETOPT(post->easy, CURLOPT_PROTOCOLS_STR, "http,https");
-    POST_SETOPT(post->easy, CURLOPT_FOLLOWLOCATION, 0L);
-    /* A proxy from the environment would make the guard see the proxy's address, not the target's. */
-    POST_SETOPT(post->easy, CURLOPT_PROXY, "");
-    POST_SETOPT(post->easy, CURLOPT_NOPROXY, "*");
-    POST_SETOPT(post->easy, CURLOPT_OPENSOCKETFUNCTION, post_open_socket);
-    POST_SETOPT(post->easy, CURLOPT_OPENSOCKETDATA, post);
-    POST_SETOPT(post->easy, CURLOPT_WRITEFUNCTION, post_discard_body);
-    POST_SETOPT(post->easy, CURLOPT_WRITEDATA, post);
-    POST_SETOPT(post->easy, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
-    POST_SETOPT(post->easy, CURLOPT_TIMEOUT_MS, timeout_ms);
-    POST_SETOPT(post->easy, CURLOPT_POST, 1L);
-    POST_SETOPT(post->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_size);
-    POST_SETOPT(post->easy, CURLOPT_COPYPOSTFIELDS, body ? body : "");
-    if (!has_user_agent) POST_SETOPT(post->easy, CURLOPT_USERAGENT, "reelay");
-    POST_SETOPT(post->easy, CURLOPT_HTTPHEADER, post->headers);
+    CURLcode code = post_configure(post, headers, body, body_size, options);
     if (code != CURLE_OK) {
         snprintf(err, err_size, "the HTTP client could not be set up: %s", curl_easy_strerror(code));
         post_free(post);
@@ -217,7 +166,7 @@ fetch_result fetch_post_end(fetch_post *post, CURLcode code, long *http_status, 
     } else if ((code == CURLE_OK || (code == CURLE_WRITE_ERROR && post->cut_off)) && status > 0) {
         snprintf(err, err_size, "%s answered %ld", post->host, status);
         result = FETCH_HTTP_STATUS;
-    } else if (post->blocked && code == CURLE_COULDNT_CONNECT) {
+    } else if (post->guard.blocked && code == CURLE_COULDNT_CONNECT) {
         snprintf(err, err_size, "the address of %s is not public", post->host);
         result = FETCH_BLOCKED;
     } else if (code == CURLE_OPERATION_TIMEDOUT) {

@@ -13,6 +13,7 @@
 
 #include "store/sqlite_internal.h"
 #include "store/store.h"
+#include "util/vector.h"
 
 static const char *const kind_names[] = {"grant", "reserve", "settle", "refund"};
 
@@ -121,20 +122,15 @@ store_status store_credits_ledger(store *s, const char *key_id, size_t limit, le
         return STORE_ERROR;
     sqlite3_bind_text(stmt, 1, key_id, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(stmt, 2, limit ? (int64_t)limit : -1);
-    size_t capacity = 0;
+    vector rows;
+    vector_init(&rows, sizeof(ledger_entry));
     int rc;
     while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-        if (*count == capacity) {
-            capacity = capacity ? capacity * 2 : 16;
-            ledger_entry *grown = realloc(*out, capacity * sizeof(**out));
-            if (grown == NULL) {
-                rc = SQLITE_NOMEM;
-                break;
-            }
-            *out = grown;
+        ledger_entry *e = vector_push(&rows, NULL); /* zeroed */
+        if (e == NULL) {
+            rc = SQLITE_NOMEM;
+            break;
         }
-        ledger_entry *e = &(*out)[(*count)++];
-        memset(e, 0, sizeof(*e));
         e->seq = sqlite3_column_int64(stmt, 0);
         if (!ledger_kind_parse((const char *)sqlite3_column_text(stmt, 1), &e->kind)) e->kind = LEDGER_GRANT;
         sql_copy_text(e->task_id, sizeof(e->task_id), stmt, 2);
@@ -144,6 +140,7 @@ store_status store_credits_ledger(store *s, const char *key_id, size_t limit, le
         e->created_at = sqlite3_column_int64(stmt, 6);
     }
     sqlite3_finalize(stmt);
+    *out = vector_release(&rows, count);
     if (rc != SQLITE_DONE) {
         free(*out);
         *out = NULL;

@@ -8,6 +8,7 @@
 #include "store/sqlite_internal.h"
 #include "store/store.h"
 #include "util/log.h"
+#include "util/vector.h"
 
 /* ---- keys ---- */
 
@@ -69,18 +70,19 @@ store_status store_key_list(store *s, key_record **out, size_t *count)
     *count = 0;
     if (sql_prepare(s, "SELECT " KEY_COLUMNS " FROM api_keys ORDER BY created_at, id", &stmt) != STORE_OK)
         return STORE_ERROR;
-    size_t capacity = 0;
+    vector rows;
+    vector_init(&rows, sizeof(key_record));
     int rc;
     while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-        if (*count == capacity) {
-            capacity = capacity ? capacity * 2 : 8;
-            key_record *grown = realloc(*out, capacity * sizeof(**out));
-            if (grown == NULL) break;
-            *out = grown;
+        key_record *row = vector_push(&rows, NULL);
+        if (row == NULL) {
+            rc = SQLITE_NOMEM;
+            break;
         }
-        read_key(stmt, &(*out)[(*count)++]);
+        read_key(stmt, row);
     }
     sqlite3_finalize(stmt);
+    *out = vector_release(&rows, count);
     if (rc != SQLITE_DONE) {
         free(*out);
         *out = NULL;
@@ -183,17 +185,15 @@ store_status store_channel_list(store *s, channel_record **out, size_t *count)
             "credential_sealed, webhook_secret_sealed FROM channels ORDER BY priority DESC, name",
             &stmt) != STORE_OK)
         return STORE_ERROR;
-    size_t capacity = 0;
+    vector rows;
+    vector_init(&rows, sizeof(channel_record));
     int rc;
     while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-        if (*count == capacity) {
-            capacity = capacity ? capacity * 2 : 8;
-            channel_record *grown = realloc(*out, capacity * sizeof(**out));
-            if (grown == NULL) break;
-            *out = grown;
+        channel_record *c = vector_push(&rows, NULL); /* zeroed */
+        if (c == NULL) {
+            rc = SQLITE_NOMEM;
+            break;
         }
-        channel_record *c = &(*out)[(*count)++];
-        memset(c, 0, sizeof(*c));
         sql_copy_text(c->name, sizeof(c->name), stmt, 0);
         sql_copy_text(c->provider, sizeof(c->provider), stmt, 1);
         sql_copy_text(c->base_url, sizeof(c->base_url), stmt, 2);
@@ -207,6 +207,7 @@ store_status store_channel_list(store *s, channel_record **out, size_t *count)
         sql_copy_text(c->webhook_secret_sealed, sizeof(c->webhook_secret_sealed), stmt, 10);
     }
     sqlite3_finalize(stmt);
+    *out = vector_release(&rows, count);
     if (rc != SQLITE_DONE) {
         free(*out);
         *out = NULL;

@@ -13,6 +13,7 @@
 #include "store/sqlite_internal.h"
 #include "store/store.h"
 #include "util/log.h"
+#include "util/vector.h"
 
 /* Task reads on the poll path are served from a small per-connection cache of records. An entry is
  * valid while the version of its task's slot is unchanged; every task write of this process bumps
@@ -148,23 +149,19 @@ store_status store_task_get(store *s, const char *id, task_record *out)
 static store_status collect_tasks(store *s, sqlite3_stmt *stmt, task_record **out, size_t *count,
                                   const char *what)
 {
-    *out = NULL;
-    *count = 0;
-    size_t capacity = 0;
+    vector rows;
+    vector_init(&rows, sizeof(task_record));
     int rc;
     while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-        if (*count == capacity) {
-            capacity = capacity ? capacity * 2 : 16;
-            task_record *grown = realloc(*out, capacity * sizeof(**out));
-            if (grown == NULL) {
-                rc = SQLITE_NOMEM;
-                break;
-            }
-            *out = grown;
+        task_record *row = vector_push(&rows, NULL);
+        if (row == NULL) {
+            rc = SQLITE_NOMEM;
+            break;
         }
-        read_task(stmt, &(*out)[(*count)++]);
+        read_task(stmt, row);
     }
     sqlite3_finalize(stmt);
+    *out = vector_release(&rows, count);
     if (rc != SQLITE_DONE) {
         task_records_free(*out, *count);
         *out = NULL;

@@ -10,6 +10,7 @@
 
 #include "store/sqlite_internal.h"
 #include "store/store.h"
+#include "util/vector.h"
 
 #define UPLOAD_COLUMNS                                                                                       \
     "id, key_id, filename, object_name, size, content_type, auto_cleanup, created_at, expires_at"
@@ -28,18 +29,12 @@ static void read_upload(sqlite3_stmt *stmt, upload_record *out)
     out->expires_at = sqlite3_column_int64(stmt, 8);
 }
 
-/* Appends a copy of one row to a growing array. */
-static store_status append_upload(upload_record **rows, size_t *count, size_t *capacity, sqlite3_stmt *stmt)
+/* Appends a copy of one row to rows (of upload_record) and returns it; NULL when out of memory. */
+static upload_record *append_upload(vector *rows, sqlite3_stmt *stmt)
 {
-    if (*count == *capacity) {
-        size_t grown_capacity = *capacity ? *capacity * 2 : 8;
-        upload_record *grown = realloc(*rows, grown_capacity * sizeof(*grown));
-        if (grown == NULL) return STORE_ERROR;
-        *rows = grown;
-        *capacity = grown_capacity;
-    }
-    read_upload(stmt, &(*rows)[(*count)++]);
-    return STORE_OK;
+    upload_record *row = vector_push(rows, NULL);
+    if (row != NULL) read_upload(stmt, row);
+    return row;
 }
 
 static store_status usage_tx(store *s, const char *key_id, int64_t now, int64_t *bytes, int64_t *count)
@@ -83,18 +78,24 @@ static store_status evict_tx(store *s, const char *key_id, int64_t now, int64_t 
         return STORE_ERROR;
     sqlite3_bind_text(stmt, 1, key_id, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(stmt, 2, now);
-    upload_record *victims = NULL;
-    size_t count = 0, capacity = 0;
+    vector rows;
+    vector_init(&rows, sizeof(upload_record));
     int64_t freed = 0;
     store_status status = STORE_OK;
     int rc = SQLITE_DONE;
     while (freed < needed && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-        if ((status = append_upload(&victims, &count, &capacity, stmt)) != STORE_OK) break;
-        freed += victims[count - 1].size;
+        const upload_record *row = append_upload(&rows, stmt);
+        if (row == NULL) {
+            status = STORE_ERROR;
+            break;
+        }
+        freed += row->size;
     }
     if (status == STORE_OK && freed < needed && rc != SQLITE_DONE)
         status = sql_fail(s, "list uploads to evict");
     sqlite3_finalize(stmt);
+    size_t count = 0;
+    upload_record *victims = vector_release(&rows, &count);
     if (status == STORE_OK && freed < needed) status = STORE_CONFLICT;
     for (size_t i = 0; status == STORE_OK && i < count; i++)
         status = delete_upload_tx(s, victims[i].id);
@@ -185,8 +186,8 @@ store_status store_uploads_take_expired(store *s, int64_t now, size_t limit, upl
     if (limit == 0) return STORE_OK;
     if (sql_begin(s, "take expired uploads") != STORE_OK) return STORE_ERROR;
     sqlite3_stmt *stmt = NULL;
-    upload_record *rows = NULL;
-    size_t row_count = 0, capacity = 0;
+    vector collected;
+    vector_init(&collected, sizeof(upload_record));
     store_status status = sql_prepare(
         s, "SELECT " UPLOAD_COLUMNS " FROM uploads WHERE expires_at <= ? ORDER BY expires_at, rowid LIMIT ?",
         &stmt);
@@ -195,10 +196,12 @@ store_status store_uploads_take_expired(store *s, int64_t now, size_t limit, upl
         sqlite3_bind_int64(stmt, 2, (sqlite3_int64)limit);
         int rc = SQLITE_DONE;
         while (status == STORE_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW)
-            status = append_upload(&rows, &row_count, &capacity, stmt);
+            status = append_upload(&collected, stmt) != NULL ? STORE_OK : STORE_ERROR;
         if (status == STORE_OK && rc != SQLITE_DONE) status = sql_fail(s, "list expired uploads");
         sqlite3_finalize(stmt);
     }
+    size_t row_count = 0;
+    upload_record *rows = vector_release(&collected, &row_count);
     for (size_t i = 0; status == STORE_OK && i < row_count; i++)
         status = delete_upload_tx(s, rows[i].id);
     status = sql_end(s, status, "take expired uploads");

@@ -1,4 +1,4 @@
-/* test_net_fetch_ranges.c — the range reader against a loopback server (tests/unit/range_server.h):
+/* test_net_range_reader.c — the range reader against a loopback server (tests/unit/range_server.h):
  * exact bytes from ranges on one kept-alive connection, a server that ignores Range, redirects (and
  * one to a blocked address), the read budget and the time budget, and hostile answers — invalid or
  * lying Content-Range values, bodies longer or shorter than announced, a file that changes size. */
@@ -10,7 +10,7 @@
 #include <errno.h>
 #include <time.h>
 
-#include "net/fetch.h"
+#include "net/range_reader.h"
 #include "range_server.h"
 
 enum { BODY_SIZE = 300000, SMALL_SIZE = 1000 };
@@ -145,25 +145,25 @@ static void url_for(char *out, size_t size, const char *host, const char *path)
     snprintf(out, size, "http://%s:%d%s", host, server.port, path);
 }
 
-static fetch_reader *open_path(const char *path, const fetch_policy *policy,
-                               const fetch_reader_limits *limits, fetch_result *result, char *err,
+static range_reader *open_path(const char *path, const fetch_policy *policy,
+                               const range_reader_limits *limits, fetch_result *result, char *err,
                                size_t err_size)
 {
     char url[256];
     url_for(url, sizeof(url), "127.0.0.1", path);
-    return fetch_reader_open(url, policy, limits, result, err, err_size);
+    return range_reader_open(url, policy, limits, result, err, err_size);
 }
 
-static void assert_read(fetch_reader *reader, int64_t offset, size_t length, size_t expected)
+static void assert_read(range_reader *reader, int64_t offset, size_t length, size_t expected)
 {
     unsigned char *data = malloc(length);
     assert_non_null(data);
     size_t got = 0;
     while (got < length) {
-        ssize_t n = fetch_reader_read(reader, offset + (int64_t)got, data + got, length - got);
+        ssize_t n = range_reader_read(reader, offset + (int64_t)got, data + got, length - got);
         if (n < 0) {
             char err[256];
-            fetch_result result = fetch_reader_error(reader, err, sizeof(err));
+            fetch_result result = range_reader_error(reader, err, sizeof(err));
             fail_msg("read at %lld: %s: %s", (long long)(offset + (int64_t)got), fetch_result_name(result),
                      err);
         }
@@ -184,28 +184,28 @@ static void ranges_are_read_exactly_on_one_connection(void **state)
     fetch_policy policy = test_policy("127.0.0.1");
     fetch_result result;
     char err[256] = "";
-    fetch_reader *reader = open_path("/file", &policy, NULL, &result, err, sizeof(err));
+    range_reader *reader = open_path("/file", &policy, NULL, &result, err, sizeof(err));
     if (reader == NULL) fail_msg("open: %s: %s", fetch_result_name(result), err);
     assert_int_equal(result, FETCH_OK);
-    assert_int_equal(fetch_reader_size(reader), BODY_SIZE);
-    assert_true(fetch_reader_ranges_supported(reader));
+    assert_int_equal(range_reader_size(reader), BODY_SIZE);
+    assert_true(range_reader_ranges_supported(reader));
     assert_read(reader, 0, 1000, 1000);
     assert_read(reader, 150000, 5000, 5000);
     assert_read(reader, BODY_SIZE - 10, 100, 10); /* short at the end */
     assert_read(reader, 1, 200000, 200000);       /* bigger than a read-ahead block */
     unsigned char byte;
-    assert_int_equal(fetch_reader_read(reader, BODY_SIZE, &byte, 1), 0);
-    assert_int_equal(fetch_reader_read(reader, BODY_SIZE * 10, &byte, 1), 0);
-    assert_int_equal(fetch_reader_read(reader, 0, &byte, 0), 0);
+    assert_int_equal(range_reader_read(reader, BODY_SIZE, &byte, 1), 0);
+    assert_int_equal(range_reader_read(reader, BODY_SIZE * 10, &byte, 1), 0);
+    assert_int_equal(range_reader_read(reader, 0, &byte, 0), 0);
     /* a negative offset is the caller's mistake, not the server's: not sticky */
     errno = 0;
-    assert_int_equal(fetch_reader_read(reader, -1, &byte, 1), -1);
+    assert_int_equal(range_reader_read(reader, -1, &byte, 1), -1);
     assert_int_equal(errno, EINVAL);
-    assert_int_equal(fetch_reader_error(reader, err, sizeof(err)), FETCH_OK);
+    assert_int_equal(range_reader_error(reader, err, sizeof(err)), FETCH_OK);
     assert_read(reader, 7, 1, 1);
-    unsigned requests = fetch_reader_request_count(reader);
-    uint64_t bytes = fetch_reader_bytes_read(reader);
-    fetch_reader_close(reader);
+    unsigned requests = range_reader_request_count(reader);
+    uint64_t bytes = range_reader_bytes_read(reader);
+    range_reader_close(reader);
     assert_int_equal(atomic_load(&server.connections), 1); /* keep-alive */
     assert_int_equal(atomic_load(&server.requests), (int)requests);
     assert_int_equal(atomic_load(&server.bytes_sent), (long long)bytes);
@@ -219,13 +219,13 @@ static void small_sequential_reads_share_one_request(void **state)
     fetch_policy policy = test_policy("127.0.0.1");
     fetch_result result;
     char err[256];
-    fetch_reader *reader = open_path("/file", &policy, NULL, &result, err, sizeof(err));
+    range_reader *reader = open_path("/file", &policy, NULL, &result, err, sizeof(err));
     assert_non_null(reader);
     for (int i = 0; i < 60; i++)
         assert_read(reader, i * 1000, 1000, 1000);
-    assert_int_equal(fetch_reader_request_count(reader), 1);
-    assert_int_equal(fetch_reader_bytes_read(reader), 64 * 1024);
-    fetch_reader_close(reader);
+    assert_int_equal(range_reader_request_count(reader), 1);
+    assert_int_equal(range_reader_bytes_read(reader), 64 * 1024);
+    range_reader_close(reader);
     assert_int_equal(atomic_load(&server.requests), 1);
 }
 
@@ -235,42 +235,42 @@ static void server_without_ranges_is_read_from_the_start_up_to_the_cap(void **st
     fetch_policy policy = test_policy("127.0.0.1");
     fetch_result result;
     char err[256];
-    fetch_reader *reader = open_path("/norange", &policy, NULL, &result, err, sizeof(err));
+    range_reader *reader = open_path("/norange", &policy, NULL, &result, err, sizeof(err));
     assert_non_null(reader);
-    assert_false(fetch_reader_ranges_supported(reader));
-    assert_int_equal(fetch_reader_size(reader), BODY_SIZE);
+    assert_false(range_reader_ranges_supported(reader));
+    assert_int_equal(range_reader_size(reader), BODY_SIZE);
     assert_read(reader, 200000, 1000, 1000);
     assert_read(reader, 0, 10, 10);
-    assert_int_equal(fetch_reader_request_count(reader), 1);
-    fetch_reader_close(reader);
+    assert_int_equal(range_reader_request_count(reader), 1);
+    range_reader_close(reader);
 
     /* Past the cap nothing more is fetched: the caller learns that the server has no ranges. */
     range_server_reset_counters(&server);
-    fetch_reader_limits limits;
-    fetch_reader_limits_init(&limits);
+    range_reader_limits limits;
+    range_reader_limits_init(&limits);
     limits.whole_body_cap = 100000;
     reader = open_path("/norange", &policy, &limits, &result, err, sizeof(err));
     assert_non_null(reader);
-    assert_false(fetch_reader_ranges_supported(reader));
-    assert_int_equal(fetch_reader_size(reader), BODY_SIZE); /* from Content-Length */
+    assert_false(range_reader_ranges_supported(reader));
+    assert_int_equal(range_reader_size(reader), BODY_SIZE); /* from Content-Length */
     assert_read(reader, 99000, 1000, 1000);
-    assert_true(fetch_reader_bytes_read(reader) <= 100000);
+    assert_true(range_reader_bytes_read(reader) <= 100000);
     unsigned char byte;
-    assert_int_equal(fetch_reader_read(reader, 100000, &byte, 1), -1);
-    assert_int_equal(fetch_reader_error(reader, err, sizeof(err)), FETCH_TOO_LARGE);
+    assert_int_equal(range_reader_read(reader, 100000, &byte, 1), -1);
+    assert_int_equal(range_reader_error(reader, err, sizeof(err)), FETCH_TOO_LARGE);
     assert_string_equal(err, "127.0.0.1 does not support range requests and only the first 100000 bytes may "
                              "be read");
     /* sticky: even bytes it holds are no longer served */
-    assert_int_equal(fetch_reader_read(reader, 0, &byte, 1), -1);
-    assert_int_equal(fetch_reader_request_count(reader), 1);
-    fetch_reader_close(reader);
+    assert_int_equal(range_reader_read(reader, 0, &byte, 1), -1);
+    assert_int_equal(range_reader_request_count(reader), 1);
+    range_reader_close(reader);
 
     reader = open_path("/norange-small", &policy, NULL, &result, err, sizeof(err));
     assert_non_null(reader);
-    assert_int_equal(fetch_reader_size(reader), SMALL_SIZE);
+    assert_int_equal(range_reader_size(reader), SMALL_SIZE);
     assert_read(reader, 0, 5000, SMALL_SIZE);
-    assert_int_equal(fetch_reader_read(reader, SMALL_SIZE, &byte, 1), 0);
-    fetch_reader_close(reader);
+    assert_int_equal(range_reader_read(reader, SMALL_SIZE, &byte, 1), 0);
+    range_reader_close(reader);
 }
 
 static void empty_file_has_size_zero(void **state)
@@ -279,12 +279,12 @@ static void empty_file_has_size_zero(void **state)
     fetch_policy policy = test_policy("127.0.0.1");
     fetch_result result;
     char err[256] = "";
-    fetch_reader *reader = open_path("/empty", &policy, NULL, &result, err, sizeof(err));
+    range_reader *reader = open_path("/empty", &policy, NULL, &result, err, sizeof(err));
     if (reader == NULL) fail_msg("open: %s: %s", fetch_result_name(result), err);
-    assert_int_equal(fetch_reader_size(reader), 0);
+    assert_int_equal(range_reader_size(reader), 0);
     unsigned char byte;
-    assert_int_equal(fetch_reader_read(reader, 0, &byte, 1), 0);
-    fetch_reader_close(reader);
+    assert_int_equal(range_reader_read(reader, 0, &byte, 1), 0);
+    range_reader_close(reader);
 }
 
 static void redirect_is_followed_once(void **state)
@@ -294,13 +294,13 @@ static void redirect_is_followed_once(void **state)
     fetch_policy policy = test_policy("127.0.0.1");
     fetch_result result;
     char err[256];
-    fetch_reader *reader = open_path("/redirect", &policy, NULL, &result, err, sizeof(err));
+    range_reader *reader = open_path("/redirect", &policy, NULL, &result, err, sizeof(err));
     assert_non_null(reader);
     assert_int_equal(atomic_load(&server.requests), 2);
     assert_read(reader, 250000, 100, 100);
     assert_read(reader, 100000, 100, 100);
     assert_int_equal(atomic_load(&server.requests), 4); /* later ranges go straight to /file */
-    fetch_reader_close(reader);
+    range_reader_close(reader);
 }
 
 static void blocked_addresses_are_refused_also_after_a_redirect(void **state)
@@ -317,17 +317,17 @@ static void blocked_addresses_are_refused_also_after_a_redirect(void **state)
     policy = test_policy("localhost");
     char url[256];
     url_for(url, sizeof(url), "localhost", "/redirect-ip");
-    assert_null(fetch_reader_open(url, &policy, NULL, &result, err, sizeof(err)));
+    assert_null(range_reader_open(url, &policy, NULL, &result, err, sizeof(err)));
     assert_int_equal(result, FETCH_BLOCKED);
     assert_string_equal(err, "the address of 127.0.0.1 is not public");
     assert_int_equal(atomic_load(&server.requests), 1); /* only the first hop reached the server */
 
     const char *invalid[] = {"", "file:///etc/passwd", "ftp://127.0.0.1/x", "garbage"};
     for (size_t i = 0; i < sizeof(invalid) / sizeof(invalid[0]); i++) {
-        assert_null(fetch_reader_open(invalid[i], &policy, NULL, &result, err, sizeof(err)));
+        assert_null(range_reader_open(invalid[i], &policy, NULL, &result, err, sizeof(err)));
         assert_int_equal(result, FETCH_INVALID_URL);
     }
-    assert_null(fetch_reader_open(NULL, &policy, NULL, &result, NULL, 0));
+    assert_null(range_reader_open(NULL, &policy, NULL, &result, NULL, 0));
     assert_int_equal(result, FETCH_INVALID_URL);
 }
 
@@ -336,32 +336,32 @@ static void read_budget_is_enforced(void **state)
     (void)state;
     range_server_reset_counters(&server);
     fetch_policy policy = test_policy("127.0.0.1");
-    fetch_reader_limits limits;
-    fetch_reader_limits_init(&limits);
+    range_reader_limits limits;
+    range_reader_limits_init(&limits);
     limits.max_read_bytes = 100000;
     fetch_result result;
     char err[256];
-    fetch_reader *reader = open_path("/file", &policy, &limits, &result, err, sizeof(err));
+    range_reader *reader = open_path("/file", &policy, &limits, &result, err, sizeof(err));
     assert_non_null(reader);
-    assert_int_equal(fetch_reader_bytes_read(reader), 65536);
+    assert_int_equal(range_reader_bytes_read(reader), 65536);
     assert_read(reader, 200000, 1000, 1000); /* the block asked for shrinks to what is left */
-    assert_int_equal(fetch_reader_bytes_read(reader), 100000);
+    assert_int_equal(range_reader_bytes_read(reader), 100000);
     unsigned char byte;
-    assert_int_equal(fetch_reader_read(reader, 100000, &byte, 1), -1);
-    assert_int_equal(fetch_reader_error(reader, err, sizeof(err)), FETCH_TOO_LARGE);
+    assert_int_equal(range_reader_read(reader, 100000, &byte, 1), -1);
+    assert_int_equal(range_reader_error(reader, err, sizeof(err)), FETCH_TOO_LARGE);
     assert_string_equal(err, "reading it needs more than 100000 bytes");
-    assert_int_equal(fetch_reader_read(reader, 0, &byte, 1), -1);
-    fetch_reader_close(reader);
+    assert_int_equal(range_reader_read(reader, 0, &byte, 1), -1);
+    range_reader_close(reader);
     assert_true(atomic_load(&server.bytes_sent) <= 100000);
 
     /* the same budget for a server that ignores ranges */
     limits.max_read_bytes = 50000;
     reader = open_path("/norange", &policy, &limits, &result, err, sizeof(err));
     assert_non_null(reader);
-    assert_true(fetch_reader_bytes_read(reader) <= 50000);
-    assert_int_equal(fetch_reader_read(reader, 60000, &byte, 1), -1);
-    assert_int_equal(fetch_reader_error(reader, err, sizeof(err)), FETCH_TOO_LARGE);
-    fetch_reader_close(reader);
+    assert_true(range_reader_bytes_read(reader) <= 50000);
+    assert_int_equal(range_reader_read(reader, 60000, &byte, 1), -1);
+    assert_int_equal(range_reader_error(reader, err, sizeof(err)), FETCH_TOO_LARGE);
+    range_reader_close(reader);
 
     /* a file larger than the policy's size limit */
     policy.max_bytes = 1000;
@@ -376,8 +376,8 @@ static void slow_server_runs_out_of_time(void **state)
 {
     (void)state;
     fetch_policy policy = test_policy("127.0.0.1");
-    fetch_reader_limits limits;
-    fetch_reader_limits_init(&limits);
+    range_reader_limits limits;
+    range_reader_limits_init(&limits);
     limits.total_timeout_ms = 300;
     fetch_result result;
     char err[256];
@@ -392,14 +392,14 @@ static void slow_server_runs_out_of_time(void **state)
 
     /* the budget spans open and every read: the policy's own total caps it too */
     policy.total_timeout_ms = 200;
-    fetch_reader *reader = open_path("/file", &policy, NULL, &result, err, sizeof(err));
+    range_reader *reader = open_path("/file", &policy, NULL, &result, err, sizeof(err));
     assert_non_null(reader);
     struct timespec pause = {.tv_nsec = 250 * 1000 * 1000};
     nanosleep(&pause, NULL);
     unsigned char byte;
-    assert_int_equal(fetch_reader_read(reader, 200000, &byte, 1), -1);
-    assert_int_equal(fetch_reader_error(reader, err, sizeof(err)), FETCH_TIMEOUT);
-    fetch_reader_close(reader);
+    assert_int_equal(range_reader_read(reader, 200000, &byte, 1), -1);
+    assert_int_equal(range_reader_error(reader, err, sizeof(err)), FETCH_TIMEOUT);
+    range_reader_close(reader);
 }
 
 static void hostile_answers_fail_cleanly(void **state)
@@ -435,7 +435,7 @@ static void hostile_answers_fail_cleanly(void **state)
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         fetch_result result = FETCH_OK;
         char err[256] = "";
-        fetch_reader *reader = open_path(cases[i].path, &policy, NULL, &result, err, sizeof(err));
+        range_reader *reader = open_path(cases[i].path, &policy, NULL, &result, err, sizeof(err));
         if (reader != NULL) fail_msg("%s: opened", cases[i].path);
         if (result != cases[i].expected || strcmp(err, cases[i].message) != 0)
             fail_msg("%s: %s: %s", cases[i].path, fetch_result_name(result), err);
@@ -447,27 +447,27 @@ static void file_changing_size_fails(void **state)
     (void)state;
     atomic_store(&size_changes_requests, 0);
     fetch_policy policy = test_policy("127.0.0.1");
-    fetch_reader_limits limits;
-    fetch_reader_limits_init(&limits);
+    range_reader_limits limits;
+    range_reader_limits_init(&limits);
     limits.read_ahead = 10;
     fetch_result result;
     char err[256];
-    fetch_reader *reader = open_path("/size-changes", &policy, &limits, &result, err, sizeof(err));
+    range_reader *reader = open_path("/size-changes", &policy, &limits, &result, err, sizeof(err));
     assert_non_null(reader);
-    assert_int_equal(fetch_reader_size(reader), BODY_SIZE);
+    assert_int_equal(range_reader_size(reader), BODY_SIZE);
     unsigned char data[10];
-    assert_int_equal(fetch_reader_read(reader, 100000, data, sizeof(data)), -1);
-    assert_int_equal(fetch_reader_error(reader, err, sizeof(err)), FETCH_UNREACHABLE);
+    assert_int_equal(range_reader_read(reader, 100000, data, sizeof(data)), -1);
+    assert_int_equal(range_reader_error(reader, err, sizeof(err)), FETCH_UNREACHABLE);
     assert_string_equal(err, "127.0.0.1 changed the file's size while it was read");
-    fetch_reader_close(reader);
-    fetch_reader_close(NULL);
+    range_reader_close(reader);
+    range_reader_close(NULL);
 }
 
 static void limits_defaults(void **state)
 {
     (void)state;
-    fetch_reader_limits limits;
-    fetch_reader_limits_init(&limits);
+    range_reader_limits limits;
+    range_reader_limits_init(&limits);
     assert_int_equal(limits.max_read_bytes, 64 * 1024 * 1024);
     assert_int_equal(limits.total_timeout_ms, 30000);
     assert_int_equal(limits.read_ahead, 64 * 1024);
