@@ -27,28 +27,28 @@ typedef enum {
 
 typedef enum {
     CATALOG_TYPE_STRING,
-    CATALOG_TYPE_URL,          /* a string that must be an absolute http(s) URL */
-    CATALOG_TYPE_NUMBER,       /* integer or real */
+    CATALOG_TYPE_URL,    /* a string that must be an absolute http(s) URL */
+    CATALOG_TYPE_NUMBER, /* integer or real */
     CATALOG_TYPE_INTEGER,
     CATALOG_TYPE_BOOLEAN,
-    CATALOG_TYPE_URL_ARRAY,    /* array of http(s) URLs */
+    CATALOG_TYPE_URL_ARRAY, /* array of http(s) URLs */
     CATALOG_TYPE_STRING_ARRAY,
 } catalog_type;
 
 typedef struct catalog_field {
-    const char *name;           /* canonical name */
+    const char *name; /* canonical name */
     catalog_type type;
     bool required;
-    bool nullable;              /* JSON null accepted and means "absent" */
-    bool advanced;              /* "do not pass unless necessary": restricts routing (issue 3) */
-    const char *default_json;   /* JSON text of the default, or NULL for none */
+    bool nullable;                  /* JSON null accepted and means "absent" */
+    bool advanced;                  /* "do not pass unless necessary": restricts routing (issue 3) */
+    const char *default_json;       /* JSON text of the default, or NULL for none */
     const char *const *enum_values; /* NULL-terminated list of allowed strings (or integer texts), or NULL */
     bool has_range;
-    double minimum, maximum;    /* inclusive, when has_range */
+    double minimum, maximum;       /* inclusive, when has_range */
     size_t min_length, max_length; /* strings: characters (UTF-8 code points); 0 = no limit */
     size_t min_items, max_items;   /* arrays; 0 = no limit */
-    const char *const *aliases; /* NULL-terminated list of accepted other names, or NULL */
-    const char *description;    /* one sentence for GET /v1/models */
+    const char *const *aliases;    /* NULL-terminated list of accepted other names, or NULL */
+    const char *description;       /* one sentence for GET /v1/models */
 } catalog_field;
 
 /* ---- the rules beyond validation, as data: media inputs, billable seconds, the sandbox's recipe ----
@@ -154,11 +154,11 @@ typedef struct catalog_sandbox_recipe {
 } catalog_sandbox_recipe;
 
 typedef struct catalog_model {
-    const char *id;               /* "lipsync-2" */
-    catalog_family family;        /* shown by GET /v1/models; no code chooses by it */
+    const char *id;        /* "lipsync-2" */
+    catalog_family family; /* shown by GET /v1/models; no code chooses by it */
     const char *description;
-    int estimated_seconds;        /* task_info.estimated_time for a new task */
-    const catalog_field *fields;  /* every field except "model" */
+    int estimated_seconds;       /* task_info.estimated_time for a new task */
+    const catalog_field *fields; /* every field except "model" */
     size_t field_count;
     const catalog_media_input *media; /* its media inputs, in the order they are probed and fetched */
     size_t media_count;

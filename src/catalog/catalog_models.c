@@ -10,6 +10,10 @@
 #define LIST(...) ((const char *const[]){__VA_ARGS__, NULL})
 #define COUNT(fields) (sizeof(fields) / sizeof(fields[0]))
 
+/* The tables below are laid out by hand (one field per entry, aligned for reading, up to 120 columns):
+ * clang-format leaves them alone. */
+// clang-format off
+
 /* Every model takes callback_url (specs/foxapi-api.md §2.2); the API also requires https and a public host. */
 #define CALLBACK_FIELD                                                                                                 \
     {.name = "callback_url", .type = CATALOG_TYPE_URL, .nullable = true,                                               \
@@ -252,6 +256,8 @@ static const catalog_model models[] = {
      .sandbox = SORA_SANDBOX},
 };
 
+// clang-format on
+
 size_t catalog_model_count(void)
 {
     return COUNT(models);
@@ -272,10 +278,14 @@ const catalog_model *catalog_model_find(const char *id)
 const char *catalog_family_name(catalog_family family)
 {
     switch (family) {
-    case CATALOG_FAMILY_LIPSYNC: return "lipsync";
-    case CATALOG_FAMILY_TALKING_HEAD: return "talking_head";
-    case CATALOG_FAMILY_MOTION_CONTROL: return "motion_control";
-    case CATALOG_FAMILY_TEXT_TO_VIDEO: return "text_to_video";
+    case CATALOG_FAMILY_LIPSYNC:
+        return "lipsync";
+    case CATALOG_FAMILY_TALKING_HEAD:
+        return "talking_head";
+    case CATALOG_FAMILY_MOTION_CONTROL:
+        return "motion_control";
+    case CATALOG_FAMILY_TEXT_TO_VIDEO:
+        return "text_to_video";
     }
     return "unknown";
 }

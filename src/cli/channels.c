@@ -171,8 +171,7 @@ static int seal_webhook_secret(const char *data_dir, const char *flag, channel_r
 static int apply_settings(const channel_flags *f, const upstream_provider *provider, channel_record *channel)
 {
     if (f->base_url != NULL) {
-        if (provider->runs_locally)
-            return cli_misuse(CLI_CHANNELS, "%s", "the sandbox has no --base-url");
+        if (provider->runs_locally) return cli_misuse(CLI_CHANNELS, "%s", "the sandbox has no --base-url");
         if (!base_url_normalise(f->base_url, channel->base_url, sizeof(channel->base_url)))
             return cli_misuse(CLI_CHANNELS, "--base-url must be at most %zu characters",
                               sizeof(channel->base_url) - 1);

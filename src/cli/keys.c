@@ -90,20 +90,22 @@ int cli_keys_create(const char *data_dir, const key_spec *spec, const char *json
         fprintf(stderr, "reelay: the key's signing secret could not be sealed\n");
     } else if (store_key_insert(db, &key, hash, sealed) != STORE_OK) {
         fprintf(stderr, "reelay: the key could not be stored\n");
-    } else if (spec->credits > 0 &&
-               store_credits_grant(db, key.id, spec->credits, "granted at creation", key.created_at) != STORE_OK) {
+    } else if (spec->credits > 0 && store_credits_grant(db, key.id, spec->credits, "granted at creation",
+                                                        key.created_at) != STORE_OK) {
         /* nobody has seen the key: it is revoked rather than left stored with nothing to use it by */
         bool revoked = store_key_revoke(db, key.id, key.created_at) == STORE_OK;
-        fprintf(stderr, "reelay: the credits of the new key %s could not be granted; the key was %s\n", key.id,
+        fprintf(stderr, "reelay: the credits of the new key %s could not be granted; the key was %s\n",
+                key.id,
                 revoked ? "revoked, create another" : "left without credits and could not be revoked");
     } else {
         if (json_id_field)
-            printf("{\"%s\": \"%s\", \"key\": \"%s\", \"webhook_secret\": \"%s\", \"credits\": %lld, \"user_group\": "
+            printf("{\"%s\": \"%s\", \"key\": \"%s\", \"webhook_secret\": \"%s\", \"credits\": %lld, "
+                   "\"user_group\": "
                    "\"%s\"}\n",
                    json_id_field, key.id, secret, webhook_secret, spec->credits, key.user_group);
         else
-            printf("API key %s (shown once): %s\ncallback signing secret (shown once): %s\ncredits: %lld\n", key.id,
-                   secret, webhook_secret, spec->credits);
+            printf("API key %s (shown once): %s\ncallback signing secret (shown once): %s\ncredits: %lld\n",
+                   key.id, secret, webhook_secret, spec->credits);
         result = 0;
     }
     sodium_memzero(secret, sizeof(secret));
@@ -120,8 +122,8 @@ static int keys_list(store *db, bool json)
     if (store_key_list(db, &keys, &count) != STORE_OK) return 1;
     json_t *list = json ? json_array() : NULL;
     if (!json)
-        printf("%-22s %-10s %-8s %12s %10s %6s %6s  %s\n", "ID", "GROUP", "STATE", "AVAILABLE", "RESERVED", "RPM",
-               "TASKS", "NAME");
+        printf("%-22s %-10s %-8s %12s %10s %6s %6s  %s\n", "ID", "GROUP", "STATE", "AVAILABLE", "RESERVED",
+               "RPM", "TASKS", "NAME");
     for (size_t i = 0; i < count; i++) {
         credit_balance balance = {0};
         store_credits_balance(db, keys[i].id, &balance);
@@ -173,7 +175,8 @@ int cli_keys(int argc, char **argv)
     if (strcmp(action, "list") != 0 && !needs_id)
         return cli_misuse(CLI_KEYS, "unknown keys command '%s'", action);
     if (positional != (needs_id ? 1 : 0))
-        return cli_misuse(CLI_KEYS, needs_id ? "keys %s takes one KEY_ID" : "keys %s takes no arguments", action);
+        return cli_misuse(CLI_KEYS, needs_id ? "keys %s takes one KEY_ID" : "keys %s takes no arguments",
+                          action);
     store *db = cli_store_open(f.data_dir);
     if (db == NULL) return 1;
     int result = 1;
@@ -205,20 +208,22 @@ static int credits_show(store *db, const char *key_id, const key_flags *f)
     }
     ledger_entry *entries = NULL;
     size_t count = 0;
-    if (status != STORE_OK || store_credits_ledger(db, key_id, (size_t)f->limit, &entries, &count) != STORE_OK)
+    if (status != STORE_OK ||
+        store_credits_ledger(db, key_id, (size_t)f->limit, &entries, &count) != STORE_OK)
         return 1;
     if (f->json) {
         json_t *ledger = json_array();
         for (size_t i = 0; i < count; i++)
             json_array_append_new(
-                ledger, json_pack("{s:I, s:s, s:s?, s:I, s:I, s:s, s:I}", "seq", (json_int_t)entries[i].seq, "kind",
-                                  ledger_kind_name(entries[i].kind),
-                                  "task_id", entries[i].task_id[0] ? entries[i].task_id : NULL, "amount",
-                                  (json_int_t)entries[i].amount, "released", (json_int_t)entries[i].released, "note",
-                                  entries[i].note, "created", (json_int_t)entries[i].created_at));
-        json_t *view = json_pack("{s:s, s:I, s:I, s:s, s:o}", "key_id", key_id, "credits_available",
-                                 (json_int_t)balance.available, "credits_reserved", (json_int_t)balance.reserved,
-                                 "user_group", balance.user_group, "ledger", ledger);
+                ledger, json_pack("{s:I, s:s, s:s?, s:I, s:I, s:s, s:I}", "seq", (json_int_t)entries[i].seq,
+                                  "kind", ledger_kind_name(entries[i].kind), "task_id",
+                                  entries[i].task_id[0] ? entries[i].task_id : NULL, "amount",
+                                  (json_int_t)entries[i].amount, "released", (json_int_t)entries[i].released,
+                                  "note", entries[i].note, "created", (json_int_t)entries[i].created_at));
+        json_t *view =
+            json_pack("{s:s, s:I, s:I, s:s, s:o}", "key_id", key_id, "credits_available",
+                      (json_int_t)balance.available, "credits_reserved", (json_int_t)balance.reserved,
+                      "user_group", balance.user_group, "ledger", ledger);
         char *text = view ? json_dumps(view, JSON_COMPACT) : NULL;
         if (text) puts(text);
         free(text);
@@ -228,8 +233,8 @@ static int credits_show(store *db, const char *key_id, const key_flags *f)
                (long long)balance.reserved, balance.user_group);
         for (size_t i = 0; i < count; i++)
             printf("  #%-8lld %-8s %10lld %10lld  %s %s\n", (long long)entries[i].seq,
-                   ledger_kind_name(entries[i].kind), (long long)entries[i].amount, (long long)entries[i].released,
-                   entries[i].task_id, entries[i].note);
+                   ledger_kind_name(entries[i].kind), (long long)entries[i].amount,
+                   (long long)entries[i].released, entries[i].task_id, entries[i].note);
     }
     free(entries);
     return 0;
@@ -249,12 +254,14 @@ int cli_credits(int argc, char **argv)
     /* The positional words come right after the command (a negative AMOUNT would look like a flag to
      * getopt): take them first, then parse the flags that follow. */
     int words = 0;
-    while (words < wanted && 2 + words < argc && strncmp(argv[2 + words], "--", 2) != 0) words++;
+    while (words < wanted && 2 + words < argc && strncmp(argv[2 + words], "--", 2) != 0)
+        words++;
     if (words != wanted) return cli_misuse(CLI_CREDITS, "credits %s takes %d argument(s)", action, wanted);
     char **flags = calloc((size_t)argc, sizeof(*flags));
     if (flags == NULL) return 1;
     flags[0] = argv[1];
-    for (int i = 2 + words; i < argc; i++) flags[i - 1 - words] = argv[i];
+    for (int i = 2 + words; i < argc; i++)
+        flags[i - 1 - words] = argv[i];
     key_flags f;
     int first = 0;
     int done = read_key_flags(CLI_CREDITS, argc - 1 - words, flags, &f, &first);
@@ -264,13 +271,15 @@ int cli_credits(int argc, char **argv)
     if (extra != 0) return cli_misuse(CLI_CREDITS, "credits %s takes %d argument(s)", action, wanted);
     first = 2;
     long long amount = 0;
-    if (wanted == 2 && (!parse_whole(argv[first + 1], -1000000000000000LL, 1000000000000000LL, &amount) || amount == 0))
+    if (wanted == 2 &&
+        (!parse_whole(argv[first + 1], -1000000000000000LL, 1000000000000000LL, &amount) || amount == 0))
         return cli_misuse(CLI_CREDITS, "AMOUNT must be a non-zero whole number (got '%s')", argv[first + 1]);
     store *db = cli_store_open(f.data_dir);
     if (db == NULL) return 1;
     int result = 1;
     if (wanted == 2) {
-        store_status status = store_credits_grant(db, argv[first], amount, f.note ? f.note : "", clock_unix_seconds());
+        store_status status =
+            store_credits_grant(db, argv[first], amount, f.note ? f.note : "", clock_unix_seconds());
         if (status == STORE_NOT_FOUND)
             fprintf(stderr, "reelay: no key %s\n", argv[first]);
         else if (status == STORE_CONFLICT)

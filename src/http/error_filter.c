@@ -81,14 +81,13 @@ static void on_setup_ostream(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t *
         char *text = http_error_json(&err);
         if (text != NULL) {
             size_t length = strlen(text);
-            json_error_ostream *stream =
-                (json_error_ostream *)h2o_add_ostream(req, sizeof(*stream), slot);
+            json_error_ostream *stream = (json_error_ostream *)h2o_add_ostream(req, sizeof(*stream), slot);
             stream->super.do_send = json_error_send;
             stream->body = h2o_strdup(&req->pool, text, length);
             stream->sent = false;
             free(text);
-            h2o_set_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, H2O_STRLIT("application/json"),
-                           1);
+            h2o_set_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE,
+                           H2O_STRLIT("application/json"), 1);
             h2o_set_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, H2O_STRLIT("no-store"), 1);
             req->res.content_length = length;
             slot = &stream->super.next;

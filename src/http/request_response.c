@@ -80,8 +80,8 @@ static void put_header(h2o_req_t *req, const char *name, const char *value, bool
     memcpy(name_copy, name, name_length + 1);
     memcpy(value_copy, value, value_length + 1);
     if (replace)
-        h2o_set_header_by_str(&req->pool, &req->res.headers, name_copy, name_length, 1, value_copy, value_length,
-                              1);
+        h2o_set_header_by_str(&req->pool, &req->res.headers, name_copy, name_length, 1, value_copy,
+                              value_length, 1);
     else
         h2o_add_header_by_str(&req->pool, &req->res.headers, name_copy, name_length, 1, NULL, value_copy,
                               value_length);

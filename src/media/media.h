@@ -13,15 +13,15 @@
 #include <sys/types.h>
 
 typedef struct media_info {
-    double duration;        /* seconds (container duration, else the longest stream); 0 if unknown */
-    bool has_video;         /* a real video stream (an attached cover picture does not count) */
+    double duration; /* seconds (container duration, else the longest stream); 0 if unknown */
+    bool has_video;  /* a real video stream (an attached cover picture does not count) */
     bool has_audio;
-    bool is_image;          /* a still image (png, jpeg, webp …) */
-    int width, height;      /* of the first video stream / image, else 0 */
-    char container[64];     /* libavformat's short name: "mov,mp4,m4a,3gp,3g2,mj2", "mp3", "wav", "png_pipe" … */
-    char video_codec[32];   /* "h264", "png", "" … */
-    char audio_codec[32];   /* "aac", "mp3", "" … */
-    int64_t size;           /* bytes of the whole file; 0 if unknown */
+    bool is_image;      /* a still image (png, jpeg, webp …) */
+    int width, height;  /* of the first video stream / image, else 0 */
+    char container[64]; /* libavformat's short name: "mov,mp4,m4a,3gp,3g2,mj2", "mp3", "wav", "png_pipe" … */
+    char video_codec[32]; /* "h264", "png", "" … */
+    char audio_codec[32]; /* "aac", "mp3", "" … */
+    int64_t size;         /* bytes of the whole file; 0 if unknown */
 } media_info;
 
 /* Probes a local file. Returns 0 and fills *out; -1 when it is not media libavformat can read
@@ -73,13 +73,13 @@ typedef void (*media_progress_fn)(void *context, int percent /* 0..99 */);
 
 typedef struct media_render_job {
     media_render_kind kind;
-    const char *model;          /* shown on every frame next to "reelay sandbox" */
-    const char *output_path;    /* where the MP4 (H.264 + AAC, yuv420p, faststart) is written */
-    const char *work_dir;       /* scratch folder the renderer may use; exists */
+    const char *model;       /* shown on every frame next to "reelay sandbox" */
+    const char *output_path; /* where the MP4 (H.264 + AAC, yuv420p, faststart) is written */
+    const char *work_dir;    /* scratch folder the renderer may use; exists */
 
-    const char *video_path;     /* LIPSYNC, MOTION_CONTROL */
-    const char *audio_path;     /* LIPSYNC, TALKING_HEAD */
-    const char *image_path;     /* TALKING_HEAD, MOTION_CONTROL; TEST_CARD: optional opening image */
+    const char *video_path; /* LIPSYNC, MOTION_CONTROL */
+    const char *audio_path; /* LIPSYNC, TALKING_HEAD */
+    const char *image_path; /* TALKING_HEAD, MOTION_CONTROL; TEST_CARD: optional opening image */
 
     /* LIPSYNC: "loop" (video looped to the audio's length), "bounce" (forwards then backwards to the
      * audio's length), "cut_off" (the shorter of the two), "silence" (the video's length, audio padded
@@ -99,8 +99,8 @@ typedef struct media_render_job {
 
     media_progress_fn on_progress; /* may be NULL; called from the rendering thread as output advances */
     void *progress_context;
-    atomic_bool *cancel;           /* may be NULL; when it becomes true the render stops and returns 1 */
-    int timeout_seconds;           /* 0 = no limit; past it the render is killed and fails */
+    atomic_bool *cancel; /* may be NULL; when it becomes true the render stops and returns 1 */
+    int timeout_seconds; /* 0 = no limit; past it the render is killed and fails */
 } media_render_job;
 
 /* Sets the ffmpeg program media_render runs: a path, or a name looked up on PATH (NULL = "ffmpeg", the

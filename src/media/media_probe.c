@@ -70,8 +70,9 @@ int media_probe_format(AVFormatContext *format, const char *url, AVDictionary **
     }
     out->is_image = out->has_video && !out->has_audio && demuxer_is_image(format->iformat->name);
     if (out->is_image) out->has_video = false; /* a still is not a video */
-    out->duration = format->duration != AV_NOPTS_VALUE && format->duration > 0 ? (double)format->duration / AV_TIME_BASE
-                                                                                : longest;
+    out->duration = format->duration != AV_NOPTS_VALUE && format->duration > 0
+                        ? (double)format->duration / AV_TIME_BASE
+                        : longest;
     if (out->is_image) out->duration = 0;
     int64_t size = format->pb != NULL ? avio_size(format->pb) : -1;
     out->size = size > 0 ? size : 0;

@@ -67,8 +67,10 @@ store_status store_callbacks_claim_due(store *s, int64_t now_ms, int64_t lease_u
         sqlite3_bind_text(claim, 1, records[i].task_id, -1, SQLITE_TRANSIENT);
         sqlite3_bind_int64(claim, 2, lease_until_ms);
         sqlite3_bind_int64(claim, 3, now_ms / 1000);
-        if (sqlite3_step(claim) != SQLITE_DONE) status = sql_fail(s, "claim callback");
-        else if (sqlite3_changes(s->db) != 1) status = STORE_ERROR; /* read in this transaction: cannot be */
+        if (sqlite3_step(claim) != SQLITE_DONE)
+            status = sql_fail(s, "claim callback");
+        else if (sqlite3_changes(s->db) != 1)
+            status = STORE_ERROR; /* read in this transaction: cannot be */
         sql_release(claim);
         records[i].attempts++;
         records[i].next_at_ms = lease_until_ms;

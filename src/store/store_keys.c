@@ -163,11 +163,12 @@ static void bind_channel(sqlite3_stmt *stmt, const channel_record *channel)
 store_status store_channel_insert(store *s, const channel_record *channel)
 {
     sqlite3_stmt *stmt = NULL;
-    if (sql_prepare(s,
-                    "INSERT INTO channels (name, provider, base_url, models, priority, weight, max_concurrent, "
-                    "enabled, credential_sealed, webhook_secret_sealed, created_at) "
-                    "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)",
-                    &stmt) != STORE_OK)
+    if (sql_prepare(
+            s,
+            "INSERT INTO channels (name, provider, base_url, models, priority, weight, max_concurrent, "
+            "enabled, credential_sealed, webhook_secret_sealed, created_at) "
+            "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)",
+            &stmt) != STORE_OK)
         return STORE_ERROR;
     bind_channel(stmt, channel);
     int changed = sql_run_write(s, stmt, "insert channel");

@@ -122,9 +122,10 @@ store_status store_upload_insert(store *s, const upload_record *upload, int64_t 
     if (status == STORE_OK && used + upload->size > quota_bytes)
         /* evicting is only allowed to a caller that takes the list: whoever deletes rows removes their
          * objects, or nothing ever would */
-        status = upload->auto_cleanup && evicted && evicted_count ? evict_tx(s, upload->key_id, now, used + upload->size - quota_bytes,
-                                                 &victims, &victim_count)
-                                      : STORE_CONFLICT;
+        status =
+            upload->auto_cleanup && evicted && evicted_count
+                ? evict_tx(s, upload->key_id, now, used + upload->size - quota_bytes, &victims, &victim_count)
+                : STORE_CONFLICT;
     if (status == STORE_OK) {
         sqlite3_stmt *stmt = NULL;
         status = sql_prepare(s, "INSERT INTO uploads (" UPLOAD_COLUMNS ") VALUES (?,?,?,?,?,?,?,?,?)", &stmt);

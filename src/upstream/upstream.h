@@ -41,11 +41,11 @@
 
 /* One HTTP request to make. Headers are complete lines without CRLF ("Authorization: Key …"). */
 typedef struct upstream_request {
-    const char *method;   /* "GET", "POST", "PUT", "DELETE" (static strings) */
+    const char *method; /* "GET", "POST", "PUT", "DELETE" (static strings) */
     char url[UPSTREAM_URL_SIZE];
     char headers[UPSTREAM_MAX_HEADERS][UPSTREAM_HEADER_SIZE];
     int header_count;
-    char *body;           /* malloc'd JSON text, or NULL */
+    char *body; /* malloc'd JSON text, or NULL */
     size_t body_size;
     bool carries_credential; /* the engine sends it only to the channel's own origin */
 } upstream_request;
@@ -59,9 +59,9 @@ typedef struct upstream_response {
     long status;
     const char *body;
     size_t body_size;
-    const char *retry_after;   /* "Retry-After" (seconds or an HTTP date) */
+    const char *retry_after;    /* "Retry-After" (seconds or an HTTP date) */
     const char *retry_after_ms; /* "retry-after-ms" (OpenAI) */
-    const char *poll_after_ms; /* "openai-poll-after-ms" */
+    const char *poll_after_ms;  /* "openai-poll-after-ms" */
 } upstream_response;
 
 /* What we remember of a job at its provider: stored with the task (upstream_job_to_json), so it
@@ -82,13 +82,13 @@ typedef struct upstream_auth_cache {
 
 /* Everything a builder or parser may look at. */
 typedef struct upstream_context {
-    const char *base_url;     /* the channel's base URL (never ""; no trailing slash) */
-    const char *credential;   /* the opened credential, in the provider's form */
-    const char *task_id;      /* ours: external id / idempotency key where the provider takes one */
-    const char *model;        /* our model id, e.g. "lipsync-2" */
-    const json_t *params;     /* the canonical validated parameters (catalog_validate's output) */
-    const char *webhook_url;  /* where the provider should call us, or NULL to rely on polling */
-    int64_t now;              /* Unix seconds */
+    const char *base_url;      /* the channel's base URL (never ""; no trailing slash) */
+    const char *credential;    /* the opened credential, in the provider's form */
+    const char *task_id;       /* ours: external id / idempotency key where the provider takes one */
+    const char *model;         /* our model id, e.g. "lipsync-2" */
+    const json_t *params;      /* the canonical validated parameters (catalog_validate's output) */
+    const char *webhook_url;   /* where the provider should call us, or NULL to rely on polling */
+    int64_t now;               /* Unix seconds */
     upstream_auth_cache *auth; /* never NULL */
 } upstream_context;
 
@@ -116,10 +116,10 @@ typedef struct upstream_outcome {
     int progress;                    /* 0..100, or -1 when the provider gives none */
     int64_t retry_after_ms;          /* the provider's wish (Retry-After, poll-after), 0 = none */
     char media_url[UPSTREAM_URL_SIZE];
-    double duration;                 /* seconds, when the provider states it; 0 otherwise */
-    char error_code[48];             /* our task error code: content_policy_violation, invalid_parameters,
-                                        generation_failed, upstream_error, … */
-    char error_message[512];         /* the provider's own words */
+    double duration;         /* seconds, when the provider states it; 0 otherwise */
+    char error_code[48];     /* our task error code: content_policy_violation, invalid_parameters,
+                                generation_failed, upstream_error, … */
+    char error_message[512]; /* the provider's own words */
 } upstream_outcome;
 
 /* Webhook headers as received (lower-case names), for verifiers. */
@@ -163,14 +163,14 @@ typedef enum {
 } upstream_webhook_verdict;
 
 typedef struct upstream_provider {
-    const char *name;               /* "fal", "sync", "kling", "openai", "creatify", "sandbox" */
-    const char *default_base_url;   /* the provider's real one ("" for the sandbox) */
-    const char *credential_form;    /* for help texts: "KEY", "ACCESS_KEY:SECRET_KEY", … */
+    const char *name;             /* "fal", "sync", "kling", "openai", "creatify", "sandbox" */
+    const char *default_base_url; /* the provider's real one ("" for the sandbox) */
+    const char *credential_form;  /* for help texts: "KEY", "ACCESS_KEY:SECRET_KEY", … */
     /* the models it serves, ended by a row whose model is NULL; NULL = every catalog model, under its
      * own name (the sandbox, which renders each from its catalog row's recipe) */
     const upstream_model *models;
-    bool honours_every_option;      /* every advanced option of every model it serves (the sandbox) */
-    bool runs_locally;              /* tasks render in this process, no wire format (the sandbox) */
+    bool honours_every_option; /* every advanced option of every model it serves (the sandbox) */
+    bool runs_locally;         /* tasks render in this process, no wire format (the sandbox) */
     /* true when the credential has the provider's form (a non-empty key, "A:B", …). */
     bool (*credential_valid)(const char *credential);
 
@@ -183,7 +183,8 @@ typedef struct upstream_provider {
                        upstream_outcome *out);
     /* NULL unless the provider has a separate result document (fal). */
     int (*build_result)(const upstream_context *ctx, const upstream_job *job, upstream_request *out);
-    void (*parse_result)(const upstream_context *ctx, const upstream_response *response, upstream_outcome *out);
+    void (*parse_result)(const upstream_context *ctx, const upstream_response *response,
+                         upstream_outcome *out);
     /* The request that downloads the video of a SUCCEEDED job. */
     int (*build_download)(const upstream_context *ctx, const upstream_job *job, const upstream_outcome *done,
                           upstream_request *out);
@@ -265,7 +266,8 @@ json_t *upstream_parse_object(const upstream_response *response);
 bool upstream_copy_string(const json_t *object, const char *key, char *out, size_t out_size);
 /* The generic verdict for a submit answer that is not a success: 429 → THROTTLED, other statuses →
  * REFUSED, with the provider's message in error_message when one can be found. */
-void upstream_refusal(const upstream_response *response, int64_t now, const char *message, upstream_outcome *out);
+void upstream_refusal(const upstream_response *response, int64_t now, const char *message,
+                      upstream_outcome *out);
 /* A poll answer that is not a success: 404 → LOST, otherwise RETRY (with the provider's wish). */
 void upstream_poll_trouble(const upstream_response *response, int64_t now, upstream_outcome *out);
 /* Percent-encodes text for a query value into out; -1 when it does not fit. */

@@ -32,9 +32,9 @@ const upstream_provider upstream_sandbox = {
     .verify_webhook = NULL, /* takes no webhooks */
 };
 
-static const upstream_provider *const providers[] = {&upstream_sandbox, &upstream_fal, &upstream_sync,
-                                                     &upstream_kling, &upstream_openai, &upstream_creatify,
-                                                     NULL};
+static const upstream_provider *const providers[] = {
+    &upstream_sandbox,  &upstream_fal, &upstream_sync, &upstream_kling, &upstream_openai,
+    &upstream_creatify, NULL};
 
 const upstream_provider *const *upstream_providers(void)
 {
@@ -96,13 +96,15 @@ void upstream_request_clear(upstream_request *request)
 }
 
 /* Splits an absolute URL into scheme, host and port (default by scheme). false when malformed. */
-static bool url_origin(const char *url, char *scheme, size_t scheme_size, char *host, size_t host_size, int *port)
+static bool url_origin(const char *url, char *scheme, size_t scheme_size, char *host, size_t host_size,
+                       int *port)
 {
     const char *sep = strstr(url, "://");
     if (sep == NULL || (size_t)(sep - url) >= scheme_size || sep == url) return false;
     memcpy(scheme, url, (size_t)(sep - url));
     scheme[sep - url] = '\0';
-    for (char *p = scheme; *p; p++) *p = (char)tolower((unsigned char)*p);
+    for (char *p = scheme; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
     const char *authority = sep + 3;
     size_t authority_len = strcspn(authority, "/?#");
     const char *at = memchr(authority, '@', authority_len);
@@ -123,7 +125,8 @@ static bool url_origin(const char *url, char *scheme, size_t scheme_size, char *
     }
     size_t host_len = (size_t)(host_end - host_start);
     if (host_len == 0 || host_len >= host_size) return false;
-    for (size_t i = 0; i < host_len; i++) host[i] = (char)tolower((unsigned char)host_start[i]);
+    for (size_t i = 0; i < host_len; i++)
+        host[i] = (char)tolower((unsigned char)host_start[i]);
     host[host_len] = '\0';
     if (port_text != NULL) {
         char *end = NULL;
@@ -144,7 +147,8 @@ bool upstream_same_origin(const char *a, const char *b)
 {
     char scheme_a[16], scheme_b[16], host_a[256], host_b[256];
     int port_a = 0, port_b = 0;
-    if (a == NULL || b == NULL || !url_origin(a, scheme_a, sizeof(scheme_a), host_a, sizeof(host_a), &port_a) ||
+    if (a == NULL || b == NULL ||
+        !url_origin(a, scheme_a, sizeof(scheme_a), host_a, sizeof(host_a), &port_a) ||
         !url_origin(b, scheme_b, sizeof(scheme_b), host_b, sizeof(host_b), &port_b))
         return false;
     return strcmp(scheme_a, scheme_b) == 0 && strcmp(host_a, host_b) == 0 && port_a == port_b;
@@ -257,23 +261,25 @@ void upstream_set_error(upstream_outcome *out, const char *code, const char *mes
     /* a message cut to fit (here or before) must not end inside a UTF-8 sequence: it goes into JSON */
     unsigned char *text = (unsigned char *)out->error_message;
     size_t length = strlen(out->error_message), lead = length;
-    while (lead > 0 && length - lead < 3 && (text[lead - 1] & 0xC0) == 0x80) lead--;
+    while (lead > 0 && length - lead < 3 && (text[lead - 1] & 0xC0) == 0x80)
+        lead--;
     if (lead > 0 && text[lead - 1] >= 0xC0) {
         size_t need = text[lead - 1] >= 0xF0 ? 4 : text[lead - 1] >= 0xE0 ? 3 : 2;
         if (length - (lead - 1) < need) text[lead - 1] = '\0';
     }
 }
 
-void upstream_refusal(const upstream_response *response, int64_t now, const char *message, upstream_outcome *out)
+void upstream_refusal(const upstream_response *response, int64_t now, const char *message,
+                      upstream_outcome *out)
 {
     out->verdict = response->status == 429 ? UPSTREAM_THROTTLED : UPSTREAM_REFUSED;
     out->retry_after_ms = upstream_retry_after_ms(response->retry_after, response->retry_after_ms, now);
-    const char *code = response->status == 400 || response->status == 422 ? "invalid_parameters"
+    const char *code = response->status == 400 || response->status == 422   ? "invalid_parameters"
                        : response->status == 401 || response->status == 403 ? "upstream_auth_failed"
-                                                                              : "upstream_error";
+                                                                            : "upstream_error";
     char text[400];
-    snprintf(text, sizeof(text), "upstream answered HTTP %ld%s%s", response->status, message && *message ? ": " : "",
-             message ? message : "");
+    snprintf(text, sizeof(text), "upstream answered HTTP %ld%s%s", response->status,
+             message && *message ? ": " : "", message ? message : "");
     upstream_set_error(out, code, text);
 }
 

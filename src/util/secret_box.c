@@ -22,8 +22,8 @@ int secret_box_seal(const secret_box *box, const char *plain, char *out, size_t 
     size_t sealed_len = crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + plain_len;
     if (sodium_base64_encoded_len(sealed_len, BASE64_VARIANT) > out_size) return -1;
     randombytes_buf(sealed, crypto_secretbox_NONCEBYTES);
-    crypto_secretbox_easy(sealed + crypto_secretbox_NONCEBYTES, (const unsigned char *)plain, plain_len, sealed,
-                          box->key);
+    crypto_secretbox_easy(sealed + crypto_secretbox_NONCEBYTES, (const unsigned char *)plain, plain_len,
+                          sealed, box->key);
     sodium_bin2base64(out, out_size, sealed, sealed_len, BASE64_VARIANT);
     return 0;
 }

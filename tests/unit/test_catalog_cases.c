@@ -20,7 +20,8 @@
 static int failures;
 static int cases_run;
 
-static void report(const char *file, const char *name, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void report(const char *file, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static void report(const char *file, const char *name, const char *fmt, ...)
 {
     va_list ap;
@@ -49,7 +50,8 @@ static void run_case(const char *file, json_t *test)
     int result = catalog_validate(body, &model, &params, &advanced, &err);
     if (json_is_true(json_object_get(expect, "ok"))) {
         if (result != 0) {
-            report(file, name, "expected success, got %d %s (%s): %s", err.status, err.code, err.param, err.message);
+            report(file, name, "expected success, got %d %s (%s): %s", err.status, err.code, err.param,
+                   err.message);
             return;
         }
         const char *key;
@@ -92,11 +94,15 @@ static void run_case(const char *file, json_t *test)
     json_int_t status = json_integer_value(json_object_get(expect, "status"));
     const char *code = json_string_value(json_object_get(expect, "code"));
     const char *param = json_string_value(json_object_get(expect, "param"));
-    if (status && err.status != status) report(file, name, "status %d, expected %lld", err.status, (long long)status);
-    if (code && strcmp(err.code, code) != 0) report(file, name, "code %s, expected %s (%s)", err.code, code, err.message);
-    if (param && strcmp(err.param, param) != 0) report(file, name, "param '%s', expected '%s'", err.param, param);
+    if (status && err.status != status)
+        report(file, name, "status %d, expected %lld", err.status, (long long)status);
+    if (code && strcmp(err.code, code) != 0)
+        report(file, name, "code %s, expected %s (%s)", err.code, code, err.message);
+    if (param && strcmp(err.param, param) != 0)
+        report(file, name, "param '%s', expected '%s'", err.param, param);
     if (err.message[0] == '\0') report(file, name, "empty message");
-    if (err.status == 422 && strcmp(err.type, ERR_TYPE_INVALID_REQUEST) != 0) report(file, name, "type %s", err.type);
+    if (err.status == 422 && strcmp(err.type, ERR_TYPE_INVALID_REQUEST) != 0)
+        report(file, name, "type %s", err.type);
 }
 
 static void every_case_file_passes(void **state)

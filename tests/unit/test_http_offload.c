@@ -76,7 +76,8 @@ static void offload_handler(http_exchange *exchange)
     if (offloaded != HTTP_OFFLOAD_QUEUED) {
         free(j);
         if (offloaded != HTTP_OFFLOAD_REFUSED)
-            http_send_error_fields(exchange->req, 500, "server_error", "offload_failed", NULL, "offload failed");
+            http_send_error_fields(exchange->req, 500, "server_error", "offload_failed", NULL,
+                                   "offload failed");
     }
 }
 

@@ -42,7 +42,8 @@ static int make_inputs(void **state)
     snprintf(empty, sizeof(empty), "%s/empty.mp4", folder);
     snprintf(truncated, sizeof(truncated), "%s/truncated.mp4", folder);
     FILE *f = fopen(garbage, "w");
-    for (int i = 0; i < 5000; i++) fputc((i * 7919) & 0xff, f);
+    for (int i = 0; i < 5000; i++)
+        fputc((i * 7919) & 0xff, f);
     fclose(f);
     fclose(fopen(empty, "w"));
     char command[512];
@@ -112,10 +113,13 @@ static void lipsync_lengths_follow_sync_mode(void **state)
     struct {
         const char *mode, *audio;
         double expected;
-    } cases[] = {{"loop", audio3, 3.0},   {"bounce", audio3, 3.0},  {"remap", audio3, 3.0}, {"cut_off", audio3, 2.0},
-                 {"silence", audio3, 2.0}, {"cut_off", audio1, 1.0}, {"silence", audio1, 2.0}, {"remap", audio1, 1.0}};
+    } cases[] = {{"loop", audio3, 3.0},    {"bounce", audio3, 3.0},  {"remap", audio3, 3.0},
+                 {"cut_off", audio3, 2.0}, {"silence", audio3, 2.0}, {"cut_off", audio1, 1.0},
+                 {"silence", audio1, 2.0}, {"remap", audio1, 1.0}};
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        media_render_job job = {.kind = MEDIA_RENDER_LIPSYNC, .video_path = video, .audio_path = cases[i].audio,
+        media_render_job job = {.kind = MEDIA_RENDER_LIPSYNC,
+                                .video_path = video,
+                                .audio_path = cases[i].audio,
                                 .sync_mode = cases[i].mode};
         media_info out;
         char err[512] = "";
@@ -131,8 +135,8 @@ static void lipsync_lengths_follow_sync_mode(void **state)
 static void talking_head_and_test_card_sizes(void **state)
 {
     (void)state;
-    media_render_job head = {.kind = MEDIA_RENDER_TALKING_HEAD, .image_path = portrait, .audio_path = audio1,
-                             .short_side = 480};
+    media_render_job head = {
+        .kind = MEDIA_RENDER_TALKING_HEAD, .image_path = portrait, .audio_path = audio1, .short_side = 480};
     media_info out;
     char err[512] = "";
     if (render(&head, &out, err, sizeof(err)) != 0) fail_msg("%s", err);
@@ -140,22 +144,29 @@ static void talking_head_and_test_card_sizes(void **state)
     assert_int_equal(out.height, 640);
     assert_true(out.duration > 0.85 && out.duration < 1.15);
 
-    media_render_job card = {.kind = MEDIA_RENDER_TEST_CARD, .width = 320, .height = 180, .duration = 1,
-                             .text = "hostile: %{pts} %{eif:1:d} 'quote' \\ back [x];y=1,z \n new line "
-                                     "and a very long run of words that must wrap across several lines of the card",
-                             .image_path = portrait};
+    media_render_job card = {
+        .kind = MEDIA_RENDER_TEST_CARD,
+        .width = 320,
+        .height = 180,
+        .duration = 1,
+        .text = "hostile: %{pts} %{eif:1:d} 'quote' \\ back [x];y=1,z \n new line "
+                "and a very long run of words that must wrap across several lines of the card",
+        .image_path = portrait};
     if (render(&card, &out, err, sizeof(err)) != 0) fail_msg("%s", err);
     assert_int_equal(out.width, 320);
     assert_int_equal(out.height, 180);
     assert_true(out.duration > 0.85 && out.duration < 1.15);
-    media_render_job odd = {.kind = MEDIA_RENDER_TEST_CARD, .width = 321, .height = 180, .duration = 1, .text = "x"};
+    media_render_job odd = {
+        .kind = MEDIA_RENDER_TEST_CARD, .width = 321, .height = 180, .duration = 1, .text = "x"};
     assert_int_equal(render(&odd, &out, err, sizeof(err)), -1);
 }
 
 static void motion_control_keeps_length_and_sound_choice(void **state)
 {
     (void)state;
-    media_render_job job = {.kind = MEDIA_RENDER_MOTION_CONTROL, .image_path = portrait, .video_path = video,
+    media_render_job job = {.kind = MEDIA_RENDER_MOTION_CONTROL,
+                            .image_path = portrait,
+                            .video_path = video,
                             .keep_original_sound = false};
     media_info out;
     char err[512] = "";
@@ -168,16 +179,17 @@ static void motion_control_keeps_length_and_sound_choice(void **state)
 static void wrong_inputs_fail_with_a_reason(void **state)
 {
     (void)state;
-    media_render_job job = {.kind = MEDIA_RENDER_LIPSYNC, .video_path = video, .audio_path = garbage,
-                            .sync_mode = "loop"};
+    media_render_job job = {
+        .kind = MEDIA_RENDER_LIPSYNC, .video_path = video, .audio_path = garbage, .sync_mode = "loop"};
     media_info out;
     char err[512] = "";
     assert_int_equal(render(&job, &out, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "audio"));
-    media_render_job no_video = {.kind = MEDIA_RENDER_LIPSYNC, .video_path = audio3, .audio_path = audio3,
-                                 .sync_mode = "loop"};
+    media_render_job no_video = {
+        .kind = MEDIA_RENDER_LIPSYNC, .video_path = audio3, .audio_path = audio3, .sync_mode = "loop"};
     assert_int_equal(render(&no_video, &out, err, sizeof(err)), -1);
-    media_render_job missing = {.kind = MEDIA_RENDER_LIPSYNC, .video_path = "/nonexistent.mp4", .audio_path = audio3};
+    media_render_job missing = {
+        .kind = MEDIA_RENDER_LIPSYNC, .video_path = "/nonexistent.mp4", .audio_path = audio3};
     assert_int_equal(render(&missing, &out, err, sizeof(err)), -1);
 }
 
@@ -197,8 +209,13 @@ static void cancel_and_timeout_stop_the_render(void **state)
     (void)state;
     atomic_bool cancel = false;
     progress_log log = {.last = -1, .monotonic = true};
-    media_render_job job = {.kind = MEDIA_RENDER_TEST_CARD, .width = 1920, .height = 1080, .duration = 60,
-                            .text = "long", .cancel = &cancel, .on_progress = record_progress,
+    media_render_job job = {.kind = MEDIA_RENDER_TEST_CARD,
+                            .width = 1920,
+                            .height = 1080,
+                            .duration = 60,
+                            .text = "long",
+                            .cancel = &cancel,
+                            .on_progress = record_progress,
                             .progress_context = &log};
     canceller c = {.flag = &cancel};
     pthread_t thread;
@@ -210,8 +227,12 @@ static void cancel_and_timeout_stop_the_render(void **state)
     assert_int_not_equal(access(job.output_path, F_OK), 0);
     assert_true(log.monotonic);
 
-    media_render_job slow = {.kind = MEDIA_RENDER_TEST_CARD, .width = 1920, .height = 1080, .duration = 60,
-                             .text = "slow", .timeout_seconds = 1};
+    media_render_job slow = {.kind = MEDIA_RENDER_TEST_CARD,
+                             .width = 1920,
+                             .height = 1080,
+                             .duration = 60,
+                             .text = "slow",
+                             .timeout_seconds = 1};
     assert_int_equal(render(&slow, &out, err, sizeof(err)), 2);
     assert_non_null(strstr(err, "longer"));
     assert_int_not_equal(access(slow.output_path, F_OK), 0);
@@ -221,8 +242,13 @@ static void progress_rises_to_completion(void **state)
 {
     (void)state;
     progress_log log = {.last = -1, .monotonic = true};
-    media_render_job job = {.kind = MEDIA_RENDER_TEST_CARD, .width = 640, .height = 360, .duration = 4, .text = "p",
-                            .on_progress = record_progress, .progress_context = &log};
+    media_render_job job = {.kind = MEDIA_RENDER_TEST_CARD,
+                            .width = 640,
+                            .height = 360,
+                            .duration = 4,
+                            .text = "p",
+                            .on_progress = record_progress,
+                            .progress_context = &log};
     media_info out;
     char err[512] = "";
     if (render(&job, &out, err, sizeof(err)) != 0) fail_msg("%s", err);

@@ -154,7 +154,8 @@ static void outcomes_deliver_retry_and_give_up(void **state)
     assert_int_equal(delivery.record.next_at_ms, 13000);
 
     /* delivered: never due again; a second outcome for it is a conflict */
-    assert_int_equal(store_callback_finish_attempt(db, id, 2, CALLBACK_DELIVERED, 204, NULL, 0, 2200), STORE_OK);
+    assert_int_equal(store_callback_finish_attempt(db, id, 2, CALLBACK_DELIVERED, 204, NULL, 0, 2200),
+                     STORE_OK);
     delivery = get(id);
     assert_int_equal(delivery.state, CALLBACK_DELIVERED);
     assert_int_equal(delivery.last_status, 204);

@@ -679,7 +679,7 @@ static void poll_failures_map_error_codes(void **state)
         const char *message;
     } cases[] = {
         {TASK_ENVELOPE("{\"task_id\":\"" KLING_ID "\",\"task_status\":\"failed\",\"task_status_msg\":"
-                                                  "\"Failure to pass the risk control system\"}"),
+                       "\"Failure to pass the risk control system\"}"),
          "content_policy_violation", "Failure to pass the risk control system"},
         {TASK_ENVELOPE(
              "{\"task_status\":\"failed\",\"task_status_msg\":\"The content violates the platform policy\"}"),

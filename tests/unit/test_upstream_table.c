@@ -36,7 +36,7 @@ static void every_entry_is_complete(void **state)
         assert_non_null(p->credential_valid);
         if (p->runs_locally) {
             local++;
-            assert_null(p->models); /* every catalog model: checked below */
+            assert_null(p->models);         /* every catalog model: checked below */
             assert_null(p->verify_webhook); /* the webhook route answers 404 for it */
             assert_int_equal(p->webhook_ask, UPSTREAM_WEBHOOK_NEVER);
             continue;
