@@ -10,6 +10,7 @@ packages=(
   ffmpeg fonts-dejavu-core
   libcmocka-dev python3-pytest python3-requests python3-cryptography
   clang libclang-rt-14-dev
+  clang-format-14  # pinned: scripts/check-format.sh runs this version (another formats differently)
   universal-ctags
 )
 if [ "${1:-}" = "--bench" ]; then packages+=(wrk nginx-light); fi
