@@ -496,8 +496,12 @@ static int command_serve(int argc, char **argv)
     if (api_input_checks_init(&input_checks, &engine_settings.fetch, &own_files) != 0) return 1;
     app.probe_input = api_input_probe;
     app.probe_context = &input_checks;
-    app.engine = engine_start(&engine_settings);
-    if (app.engine == NULL) return 1;
+    char engine_error[256];
+    app.engine = engine_start(&engine_settings, engine_error, sizeof(engine_error));
+    if (app.engine == NULL) {
+        fprintf(stderr, "reelay: the engine could not start: %s\n", engine_error);
+        return 1;
+    }
 
     /* h2o's spilled bodies go in this process's scratch folder: a kill -9 leaves them to the sweep */
     char spill_template[4200];
