@@ -189,8 +189,12 @@ static int serve_start(serve_state *st)
     if (api_input_checks_init(&st->input_checks, &st->engine.fetch, &own_files) != 0) return 1;
     st->app.probe_input = api_input_probe;
     st->app.probe_context = &st->input_checks;
-    st->app.engine = engine_start(&st->engine);
-    if (st->app.engine == NULL) return 1;
+    char engine_error[256];
+    st->app.engine = engine_start(&st->engine, engine_error, sizeof(engine_error));
+    if (st->app.engine == NULL) {
+        fprintf(stderr, "reelay: the engine could not start: %s\n", engine_error);
+        return 1;
+    }
     if (serve_start_http(st) != 0) {
         engine_stop(st->app.engine);
         return 1;

@@ -10,7 +10,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "catalog/prices.h"
 #include "engine/callback_sender.h"
 #include "engine/maintenance.h"
 #include "engine/sandbox_runner.h"
@@ -56,8 +55,10 @@ struct engine {
 
     worker *workers;
     int worker_count;
+    int workers_started; /* threads running, for a start that fails half-way */
     size_t running;
     pthread_t deadline_thread;
+    bool deadline_started;
     store *deadline_db;
     upstream_runner *runner;
     callback_sender *callbacks; /* NULL until engine_start_callbacks */
@@ -153,25 +154,8 @@ static void run_task(worker *w, const char *task_id, const char *channel)
     int result = sandbox_run_task(w->db, e->config.blobs, &e->config.fetch, &e->config.inputs, &task,
                                   &w->cancel, &outcome);
     now = clock_unix_seconds();
-    if (result == 0) {
-        char *results = json_dumps(outcome.results, JSON_COMPACT);
-        /* charged on the real length of what was rendered, at the rate fixed when it was admitted */
-        double rendered = json_number_value(json_object_get(json_array_get(outcome.results, 0), "duration"));
-        int64_t charge = price_settle(task.billing_json, rendered);
-        json_decref(outcome.results);
-        store_status status = STORE_ERROR;
-        if (results != NULL &&
-            store_task_transition(w->db, task_id, TASK_PROCESSING, TASK_FINALIZING, NULL, now) == STORE_OK)
-            status = store_task_complete(w->db, task_id, TASK_FINALIZING, results, charge, now);
-        free(results);
-        if (status == STORE_OK) {
-            log_transition(task_id, "completed", "");
-        } else {
-            /* cancelled or timed out meanwhile: the result is not wanted */
-            char prefix[IDS_TASK_ID_SIZE + 16];
-            snprintf(prefix, sizeof(prefix), "results/%s", task_id);
-            blob_remove_prefix(e->config.blobs, prefix);
-        }
+    if (result == 0) { /* stored, charged and completed (engine/task_completion.h) */
+        log_transition(task_id, "completed", "");
     } else if (result < 0) {
         if (now >= task.deadline_at) { /* the render was cut off by the deadline: that is the reason */
             snprintf(outcome.error_code, sizeof(outcome.error_code), "timeout");
@@ -247,8 +231,8 @@ static void *deadline_main(void *arg)
         pthread_mutex_unlock(&e->lock);
         char message[160];
         snprintf(message, sizeof(message), "The task did not finish before its deadline.");
-        bool failed =
-            store_task_fail(e->deadline_db, expired->id, "timeout", message, clock_unix_seconds()) == STORE_OK;
+        int64_t now = clock_unix_seconds();
+        bool failed = store_task_fail(e->deadline_db, expired->id, "timeout", message, now) == STORE_OK;
         pthread_mutex_lock(&e->lock);
         if (failed) {
             signal_running_task(e, expired->id);
@@ -347,8 +331,86 @@ void engine_get_stats(engine *e, engine_stats *out)
     out->upstream_downloads = stats.downloads;
 }
 
-engine *engine_start(const engine_config *config)
+/* Stops and frees whatever engine_start got running: threads that started are joined, in the order
+ * engine_stop needs (workers, deadline thread, callbacks, runner). */
+static void engine_teardown(struct engine *e)
 {
+    pthread_mutex_lock(&e->lock);
+    e->stopping = true;
+    for (int i = 0; i < e->worker_count; i++)
+        if (e->workers[i].current[0]) atomic_store(&e->workers[i].cancel, true);
+    pthread_cond_broadcast(&e->work_ready);
+    pthread_cond_broadcast(&e->timers_changed);
+    pthread_mutex_unlock(&e->lock);
+    for (int i = 0; i < e->workers_started; i++)
+        pthread_join(e->workers[i].thread, NULL);
+    for (int i = 0; e->workers != NULL && i < e->worker_count; i++)
+        if (e->workers[i].db) store_close(e->workers[i].db);
+    /* the deadline thread may call the runner: stop it first */
+    if (e->deadline_started) pthread_join(e->deadline_thread, NULL);
+    if (e->callbacks) callback_sender_stop(e->callbacks);
+    if (e->runner) runner_stop(e->runner); /* it may still queue sandbox tasks: free the queue after it */
+    if (e->deadline_db) store_close(e->deadline_db);
+    free(e->workers);
+    free(e->queue);
+    timers_free(e);
+    pthread_mutex_destroy(&e->lock);
+    pthread_cond_destroy(&e->work_ready);
+    pthread_cond_destroy(&e->timers_changed);
+    free(e);
+}
+
+/* The render workers: each with its own store connection. */
+static bool start_workers(struct engine *e, char *err, size_t err_size)
+{
+    e->worker_count = e->config.render_concurrency;
+    e->workers = calloc((size_t)e->worker_count, sizeof(worker));
+    if (e->workers == NULL) {
+        snprintf(err, err_size, "out of memory");
+        return false;
+    }
+    for (int i = 0; i < e->worker_count; i++) {
+        e->workers[i].engine = e;
+        if (store_open(e->config.data_dir, &e->workers[i].db) != STORE_OK) {
+            snprintf(err, err_size, "a render worker could not open the store");
+            return false;
+        }
+    }
+    for (; e->workers_started < e->worker_count; e->workers_started++)
+        if (pthread_create(&e->workers[e->workers_started].thread, NULL, worker_main,
+                           &e->workers[e->workers_started]) != 0) {
+            snprintf(err, err_size, "a render worker thread could not start");
+            return false;
+        }
+    return true;
+}
+
+/* Crash recovery: every unfinished task resumes where it was, with its deadline re-armed. */
+static bool resume_unfinished(struct engine *e, char *err, size_t err_size)
+{
+    task_record *unfinished = NULL;
+    size_t count = 0;
+    if (store_task_list_unfinished(e->deadline_db, &unfinished, &count) != STORE_OK) {
+        snprintf(err, err_size, "the unfinished tasks could not be read");
+        return false;
+    }
+    bool armed = true;
+    for (size_t i = 0; i < count && armed; i++) {
+        armed = timer_push(e, unfinished[i].id, unfinished[i].deadline_at);
+        if (armed && !e->config.paused) runner_add(e->runner, unfinished[i].id);
+    }
+    task_records_free(unfinished, count);
+    if (!armed) {
+        snprintf(err, err_size, "out of memory arming the deadlines of %zu unfinished tasks", count);
+        return false;
+    }
+    if (count) log_info("resuming unfinished tasks", "count=%zu", count);
+    return true;
+}
+
+engine *engine_start(const engine_config *config, char *err, size_t err_size)
+{
+    snprintf(err, err_size, "out of memory");
     struct engine *e = calloc(1, sizeof(*e));
     if (e == NULL) return NULL;
     e->config = *config;
@@ -356,8 +418,12 @@ engine *engine_start(const engine_config *config)
     pthread_mutex_init(&e->lock, NULL);
     pthread_cond_init(&e->work_ready, NULL);
     pthread_cond_init(&e->timers_changed, NULL);
-    if (store_open(config->data_dir, &e->deadline_db) != STORE_OK) goto fail;
-
+    min_heap_init(&e->timers);
+    if (store_open(config->data_dir, &e->deadline_db) != STORE_OK) {
+        snprintf(err, err_size, "the store could not be opened");
+        goto fail;
+    }
+    if (!start_workers(e, err, err_size)) goto fail;
     runner_config runner_settings = {.data_dir = config->data_dir,
                                      .blobs = config->blobs,
                                      .fetch = config->fetch,
@@ -368,66 +434,27 @@ engine *engine_start(const engine_config *config)
                                      .webhook_keys_url = config->webhook_keys_url,
                                      .to_sandbox = enqueue_for_sandbox,
                                      .sandbox_context = e};
-
-    e->worker_count = e->config.render_concurrency;
-    e->workers = calloc((size_t)e->worker_count, sizeof(worker));
-    if (e->workers == NULL) goto fail;
-    for (int i = 0; i < e->worker_count; i++) {
-        e->workers[i].engine = e;
-        if (store_open(config->data_dir, &e->workers[i].db) != STORE_OK) goto fail;
-    }
-    for (int i = 0; i < e->worker_count; i++)
-        if (pthread_create(&e->workers[i].thread, NULL, worker_main, &e->workers[i]) != 0) abort();
     e->runner = runner_start(&runner_settings);
-    if (e->runner == NULL) abort();
-
-    /* Crash recovery: every unfinished task resumes where it was, with its deadline re-armed. */
-    task_record *unfinished = NULL;
-    size_t count = 0;
-    if (store_task_list_unfinished(e->deadline_db, &unfinished, &count) != STORE_OK) abort();
-    for (size_t i = 0; i < count; i++) {
-        if (!timer_push(e, unfinished[i].id, unfinished[i].deadline_at)) abort();
-        if (!e->config.paused) runner_add(e->runner, unfinished[i].id);
+    if (e->runner == NULL) {
+        snprintf(err, err_size, "the upstream runner could not start");
+        goto fail;
     }
-    task_records_free(unfinished, count);
-    if (count) log_info("resuming unfinished tasks", "count=%zu", count);
-    if (pthread_create(&e->deadline_thread, NULL, deadline_main, e) != 0) abort();
+    if (!resume_unfinished(e, err, err_size)) goto fail;
+    if (pthread_create(&e->deadline_thread, NULL, deadline_main, e) != 0) {
+        snprintf(err, err_size, "the deadline thread could not start");
+        goto fail;
+    }
+    e->deadline_started = true;
+    err[0] = '\0';
     return e;
 
 fail:
-    log_error("the engine could not start", "data=\"%s\"", config->data_dir);
-    for (int i = 0; e->workers && i < e->worker_count; i++)
-        if (e->workers[i].db) store_close(e->workers[i].db);
-    free(e->workers);
-    if (e->deadline_db) store_close(e->deadline_db);
-    free(e->queue);
-    timers_free(e);
-    free(e);
+    log_error("the engine could not start", "data=\"%s\" reason=\"%s\"", config->data_dir, err);
+    engine_teardown(e);
     return NULL;
 }
 
 void engine_stop(engine *e)
 {
-    pthread_mutex_lock(&e->lock);
-    e->stopping = true;
-    for (int i = 0; i < e->worker_count; i++)
-        if (e->workers[i].current[0]) atomic_store(&e->workers[i].cancel, true);
-    pthread_cond_broadcast(&e->work_ready);
-    pthread_cond_broadcast(&e->timers_changed);
-    pthread_mutex_unlock(&e->lock);
-    for (int i = 0; i < e->worker_count; i++) {
-        pthread_join(e->workers[i].thread, NULL);
-        store_close(e->workers[i].db);
-    }
-    pthread_join(e->deadline_thread, NULL); /* it may call the runner: stop the runner after it */
-    if (e->callbacks) callback_sender_stop(e->callbacks);
-    runner_stop(e->runner);                 /* it may still queue sandbox tasks: free the queue after it */
-    store_close(e->deadline_db);
-    free(e->workers);
-    free(e->queue);
-    timers_free(e);
-    pthread_mutex_destroy(&e->lock);
-    pthread_cond_destroy(&e->work_ready);
-    pthread_cond_destroy(&e->timers_changed);
-    free(e);
+    engine_teardown(e);
 }

@@ -41,8 +41,10 @@ typedef struct engine_config {
     int64_t maintenance_interval_ms; /* expired uploads are swept this often (0 = 60 s) */
 } engine_config;
 
-/* Starts the threads and enqueues every unfinished task of the store. NULL on failure. */
-engine *engine_start(const engine_config *config);
+/* Starts the threads and enqueues every unfinished task of the store. NULL on failure (the store cannot
+ * be opened or read, a thread cannot start, out of memory), with the reason in err (logged too);
+ * whatever had started is stopped again. */
+engine *engine_start(const engine_config *config, char *err, size_t err_size);
 /* Stops taking work, cancels renders in flight (their tasks stay unfinished and resume on the next
  * start), joins the threads. */
 void engine_stop(engine *e);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "catalog/catalog.h"
+#include "engine/task_completion.h"
 #include "media/media.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -262,16 +263,24 @@ int sandbox_run_task(store *db, blob_store *blobs, const fetch_policy *fetch, co
         fail(outcome, "generation_failed", "%s", "The sandbox could not render this task from these inputs.");
         goto done;
     }
-    char name[128];
-    snprintf(name, sizeof(name), "results/%s/output.mp4", task->id);
-    if (blob_put_file(blobs, name, output) != 0) {
-        fail(outcome, "internal_error", "%s", "the result could not be stored");
-        goto done;
+    task_completion what = {.task_id = task->id,
+                            .from = TASK_PROCESSING,
+                            .path = output,
+                            .info = &info,
+                            .stated_duration = info.duration,
+                            .billing_json = task->billing_json};
+    switch (task_complete_with_file(db, blobs, &what, outcome->error_code, sizeof(outcome->error_code),
+                                    outcome->error_message, sizeof(outcome->error_message))) {
+    case TASK_COMPLETION_DONE:
+        result = 0;
+        break;
+    case TASK_COMPLETION_GONE: /* cancelled or timed out meanwhile: the result is not wanted */
+        result = 1;
+        break;
+    case TASK_COMPLETION_FAILED:
+        result = -1;
+        break;
     }
-    outcome->results = json_pack("[{s:s, s:s, s:f, s:i, s:i}]", "object", name, "content_type", "video/mp4",
-                                 "duration", info.duration, "width", info.width, "height", info.height);
-    result = outcome->results ? 0 : -1;
-    if (result != 0) fail(outcome, "internal_error", "%s", "out of memory");
 
 done:
     blob_scratch_remove(scratch);

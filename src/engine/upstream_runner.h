@@ -14,6 +14,11 @@
  * never sent blindly again: it is looked up (Kling by external id, Sync by idempotent replay) or, for
  * providers with no look-up, failed after a grace period.
  *
+ * Inside, split by concern (engine/runner_state.h lists the files): the loop, the channel table, each
+ * task's life and steps, the pure decisions (engine/task_machine.h), provider requests
+ * (engine/upstream_transfer.h), result downloads and the finishing threads
+ * (engine/result_finishing.h), which complete tasks through engine/task_completion.h.
+ *
  * Thread safety: runner_add, runner_cancel and runner_poll_now may be called from any thread. */
 #ifndef REELAY_ENGINE_UPSTREAM_RUNNER_H
 #define REELAY_ENGINE_UPSTREAM_RUNNER_H

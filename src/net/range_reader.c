@@ -303,6 +303,29 @@ static void range_reader_follow_redirect(range_reader *r)
     r->parsed = target;
 }
 
+/* Fails the reader for a request libcurl could not complete (code). */
+static void range_reader_transport_failed(range_reader *r, CURLcode code)
+{
+    if (code == CURLE_OPERATION_TIMEDOUT) {
+        curl_off_t connected_us = 0;
+        if (curl_easy_getinfo(r->easy, CURLINFO_CONNECT_TIME_T, &connected_us) != CURLE_OK) connected_us = 0;
+        if (connected_us == 0)
+            range_reader_fail(r, FETCH_TIMEOUT, "could not connect to %s in time", r->host);
+        else
+            range_reader_fail(r, FETCH_TIMEOUT, "%s was too slow: reading took more than %ld ms", r->host,
+                              r->timeout_ms);
+        return;
+    }
+    if (code == CURLE_PARTIAL_FILE) {
+        range_reader_fail(r, FETCH_UNREACHABLE, "%s cut the answer short", r->host);
+        return;
+    }
+    char message[256];
+    fetch_result result = net_curl_describe_failure(code, r->easy, &r->guard, &r->policy, r->host,
+                                                    r->error_buffer, message, sizeof(message));
+    range_reader_fail(r, result, "%s", message);
+}
+
 /* One GET of bytes start..end (inclusive). 0 on success — the buffer then holds a block starting at
  * start (206), the body from 0 (200), or eof is set (416) — else -1 with the reader failed. */
 static int range_reader_request(range_reader *r, int64_t start, int64_t end)
@@ -353,25 +376,7 @@ static int range_reader_request(range_reader *r, int64_t start, int64_t end)
     if (code != CURLE_OK && !(r->whole && r->whole_cut && code == CURLE_WRITE_ERROR)) {
         r->buffer_length = 0;
         r->whole = false;
-        if (code == CURLE_OPERATION_TIMEDOUT) {
-            curl_off_t connected_us = 0;
-            if (curl_easy_getinfo(r->easy, CURLINFO_CONNECT_TIME_T, &connected_us) != CURLE_OK)
-                connected_us = 0;
-            if (connected_us == 0)
-                range_reader_fail(r, FETCH_TIMEOUT, "could not connect to %s in time", r->host);
-            else
-                range_reader_fail(r, FETCH_TIMEOUT, "%s was too slow: reading took more than %ld ms", r->host,
-                                  r->timeout_ms);
-            return -1;
-        }
-        if (code == CURLE_PARTIAL_FILE) {
-            range_reader_fail(r, FETCH_UNREACHABLE, "%s cut the answer short", r->host);
-            return -1;
-        }
-        char message[256];
-        fetch_result result = net_curl_describe_failure(code, r->easy, &r->guard, &r->policy, r->host,
-                                                        r->error_buffer, message, sizeof(message));
-        range_reader_fail(r, result, "%s", message);
+        range_reader_transport_failed(r, code);
         return -1;
     }
     if (!r->checked && !range_reader_check_response(r)) { /* no body at all */

@@ -1,0 +1,203 @@
+/* runner_flights.c — a task's life on a provider channel (see runner_flights.h): how a flight starts
+ * (or resumes), ends, is cancelled, nudged and woken; its steps are runner_steps.c's. */
+#include "engine/runner_flights.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "catalog/catalog.h"
+#include "engine/runner_channels.h"
+#include "engine/runner_results.h"
+#include "engine/runner_steps.h"
+#include "util/clock.h"
+#include "util/log.h"
+
+/* ---- ending a flight ---- */
+
+static void transfer_abort(upstream_runner *r, flight *f)
+{
+    if (!upstream_transfer_active(&f->transfer)) return;
+    upstream_transfer_clear(&f->transfer, r->multi);
+    r->transfers--;
+}
+
+void flight_drop(upstream_runner *r, flight *f)
+{
+    runner_timer_cancel(r, f);
+    transfer_abort(r, f);
+    result_download_abort(r, f); /* cancelled, timed out or stopping mid-download */
+    release_slot(r, f);
+    runner_untrack(r, f);
+    upstream_transfer_clear(&f->transfer, r->multi);
+    json_decref(f->params);
+    json_decref(f->advanced);
+    free(f);
+}
+
+void flight_fail(upstream_runner *r, flight *f, const char *code, const char *message)
+{
+    store_status failed = store_task_fail(r->db, f->task_id, code, message, clock_unix_seconds());
+    if (failed == STORE_OK) {
+        char detail[96];
+        snprintf(detail, sizeof(detail), "code=%s", code);
+        flight_log(f->task_id, "state=failed", f->channel[0] ? f->channel : "-", detail);
+    } else if (failed == STORE_ERROR) {
+        log_error("a task could not be failed; it resumes on the next start", "task=%s code=%s", f->task_id,
+                  code);
+    }
+    flight_drop(r, f); /* failed, or finished meanwhile */
+}
+
+void flight_transfer_done(upstream_runner *r, flight *f, CURL *easy, CURLcode code)
+{
+    if (f->download != NULL && easy == fetch_transfer_easy(f->download)) {
+        result_download_done(r, f, code);
+        return;
+    }
+    assert(upstream_transfer_active(&f->transfer) && easy == f->transfer.easy);
+    upstream_transfer_result result;
+    upstream_transfer_end(&f->transfer, r->multi, code, &result);
+    r->transfers--;
+    if (f->next_step == TASK_STEP_CANCEL) { /* a cancel's answer */
+        log_info("upstream cancel answered", "task=%s status=%ld", f->task_id, result.status);
+        flight_drop(r, f);
+        return;
+    }
+    flight_answered(r, f, code, &result, clock_unix_ms());
+}
+
+/* ---- starting, stopping, nudging ---- */
+
+/* A new flight for task (f's fields from the task and its upstream record). NULL when out of memory. */
+static flight *flight_new(upstream_runner *r, const task_record *task, json_t *record, int64_t now_ms)
+{
+    flight *f = calloc(1, sizeof(*f));
+    if (f == NULL) return NULL;
+    snprintf(f->task_id, sizeof(f->task_id), "%s", task->id);
+    snprintf(f->model, sizeof(f->model), "%s", task->model);
+    min_heap_node_init(&f->timer);
+    f->started_ms = now_ms;
+    f->poll_interval_ms = task_machine_first_poll_interval(r->config.poll_scale);
+    json_error_t error;
+    f->params = task->params_json ? json_loads(task->params_json, 0, &error) : NULL;
+    if (f->params == NULL) f->params = json_object();
+    const catalog_model *model = catalog_model_find(task->model);
+    f->estimated_seconds = model ? model->estimated_seconds : 60;
+    f->advanced = json_incref(json_object_get(record, "advanced"));
+    if (!json_is_array(f->advanced)) json_decref(f->advanced), f->advanced = json_array();
+    json_t *tried = json_object_get(record, "tried");
+    size_t i;
+    json_t *name;
+    json_array_foreach(tried, i, name)
+    {
+        if (json_is_string(name) && f->tried_count < MAX_TRIED)
+            snprintf(f->tried[f->tried_count++], sizeof(f->tried[0]), "%s", json_string_value(name));
+    }
+    snprintf(f->channel, sizeof(f->channel), "%s", task->channel);
+    json_t *since = json_object_get(record, "unknown_since_ms");
+    f->unknown_since_ms = json_is_integer(since) ? json_integer_value(since) : 0;
+    return f;
+}
+
+void flight_begin(upstream_runner *r, const char *task_id, int64_t now_ms)
+{
+    if (runner_flight_find(r, task_id) != NULL) return;
+    task_record task;
+    memset(&task, 0, sizeof(task));
+    if (store_task_get(r->db, task_id, &task) != STORE_OK || task_state_is_terminal(task.state)) {
+        task_record_clear(&task);
+        return;
+    }
+    json_error_t error;
+    json_t *record = task.upstream_json ? json_loads(task.upstream_json, 0, &error) : NULL;
+    flight *f = flight_new(r, &task, record, now_ms);
+    if (f == NULL || !runner_track(r, f)) {
+        log_error("runner out of memory; the task resumes on the next start", "task=%s", task_id);
+        if (f != NULL) json_decref(f->params), json_decref(f->advanced), free(f);
+        json_decref(record);
+        task_record_clear(&task);
+        return;
+    }
+    const char *phase = json_string_value(json_object_get(record, "phase"));
+    bool have_job = upstream_job_from_json(json_object_get(record, "job"), &f->job);
+    routing_channel *c = f->channel[0] ? channel_named(r, f->channel, NULL) : NULL;
+    if (task.state == TASK_PENDING ||
+        (task.state == TASK_SUBMITTING && phase && strcmp(phase, "refused") == 0)) {
+        f->channel[0] = '\0';
+        f->unknown_since_ms = 0;
+        flight_route(r, f, now_ms);
+    } else if (c != NULL && c->provider != NULL && c->provider->runs_locally) {
+        r->config.to_sandbox(r->config.sandbox_context, f->task_id, f->channel, task.deadline_at);
+        flight_drop(r, f);
+    } else if (task.state == TASK_SUBMITTING) {
+        /* sent (or being sent) when we stopped: the job may exist */
+        if (c) c->in_flight++, f->holds_slot = true;
+        task_event resumed = {.kind = TASK_EVENT_RESUMED_UNKNOWN, .step = TASK_STEP_SUBMIT};
+        flight_decide(r, f, &resumed, now_ms);
+    } else if (have_job) {
+        f->unknown_since_ms = 0;
+        if (c) c->in_flight++, f->holds_slot = true;
+        runner_schedule(r, f, TASK_STEP_POLL, now_ms);
+    } else {
+        flight_fail(r, f, "upstream_error", "The task's provider record was lost.");
+    }
+    json_decref(record);
+    task_record_clear(&task);
+}
+
+void flight_cancel(upstream_runner *r, const char *task_id)
+{
+    flight *f = runner_flight_find(r, task_id);
+    if (f == NULL) return;
+    size_t index = 0;
+    routing_channel *c = channel_named(r, f->channel, &index);
+    if (c != NULL && c->provider != NULL && c->provider->build_cancel != NULL && f->job.id[0] &&
+        !f->downloading) {
+        /* fire and forget: the task is already cancelled here; the provider may still finish it */
+        upstream_context ctx = {.base_url = c->record.base_url,
+                                .credential = r->slots[index].credential,
+                                .task_id = f->task_id,
+                                .model = f->model,
+                                .params = f->params,
+                                .now = clock_unix_seconds(),
+                                .auth = &r->slots[index].auth};
+        upstream_request request;
+        memset(&request, 0, sizeof(request));
+        if (c->provider->build_cancel(&ctx, &f->job, &request) == 0) {
+            transfer_abort(r, f);
+            runner_timer_cancel(r, f);
+            f->next_step = TASK_STEP_CANCEL; /* its answer is only logged */
+            char err[256] = "";
+            if (upstream_transfer_start(&f->transfer, r->multi, &request, c->record.base_url,
+                                        r->config.request_timeout_ms, f, err, sizeof(err))) {
+                r->transfers++;
+                release_slot(r, f);
+                flight_log(f->task_id, "cancel sent upstream", f->channel, f->job.id);
+                return;
+            }
+            log_warn("the cancel could not be sent upstream", "task=%s channel=%s reason=\"%s\"", f->task_id,
+                     f->channel, err);
+        }
+        upstream_request_clear(&request);
+    }
+    if (f->downloading && f->download == NULL) { /* being stored: it finds the task cancelled */
+        release_slot(r, f);
+        return;
+    }
+    flight_drop(r, f);
+}
+
+void flight_poke(upstream_runner *r, flight *f, int64_t now_ms)
+{
+    if (f == NULL) return;
+    task_event poke = {.kind = TASK_EVENT_POKE};
+    flight_decide(r, f, &poke, now_ms);
+}
+
+void flight_due(upstream_runner *r, flight *f, int64_t now_ms)
+{
+    task_event due = {.kind = TASK_EVENT_DUE, .step = f->next_step};
+    flight_decide(r, f, &due, now_ms);
+}

@@ -1,0 +1,126 @@
+/* runner_state.h — the upstream runner's state, shared by the files that make up the runner (internal
+ * to the engine; the public contract is engine/upstream_runner.h):
+ *   upstream_runner.c  the loop: its thread, the multi handle, the inbox from other threads, the timers
+ *                      and the services below;
+ *   runner_channels.c  the channel table (engine/runner_channels.h);
+ *   runner_flights.c   each task's life on a channel (engine/runner_flights.h), deciding with
+ *                      engine/task_machine.h and talking through engine/upstream_transfer.h;
+ *   result_finishing.c the finishing threads (engine/result_finishing.h).
+ *
+ * Ownership: everything here belongs to the runner thread, except what is marked otherwise. A flight
+ * (one task followed by the runner) waits for exactly one thing at a time: its timer, a provider
+ * request, its result's download, or its result's finishing. */
+#ifndef REELAY_ENGINE_RUNNER_STATE_H
+#define REELAY_ENGINE_RUNNER_STATE_H
+
+#include <jansson.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <curl/curl.h>
+
+#include "engine/result_finishing.h"
+#include "engine/routing.h"
+#include "engine/task_machine.h"
+#include "engine/upstream_runner.h"
+#include "engine/webhook_keys.h"
+#include "engine/upstream_transfer.h"
+#include "net/fetch.h"
+#include "store/store.h"
+#include "upstream/upstream.h"
+#include "util/ids.h"
+#include "util/min_heap.h"
+#include "util/secret_box.h"
+#include "util/str_map.h"
+#include "util/vector.h"
+
+enum { MAX_TRIED = 8, CHANNEL_RELOAD_MS = 2000 };
+
+/* A provider channel's opened credential and auth state, beside its routing_channel. */
+typedef struct channel_slot {
+    char credential[SECRET_BOX_MAX_PLAIN + 1];
+    upstream_auth_cache auth;
+} channel_slot;
+
+/* One task followed by the runner. */
+typedef struct flight {
+    char task_id[IDS_TASK_ID_SIZE];
+    char model[48];
+    json_t *params;
+    json_t *advanced;          /* option names the client gave explicitly */
+    char channel[64];          /* "" while unrouted */
+    bool holds_slot;           /* counted in that channel's in_flight */
+    char tried[MAX_TRIED][64]; /* channels that refused it */
+    int tried_count;
+    char last_error_code[48], last_error_message[512];
+    upstream_job job;
+    task_step next_step;      /* the step its timer or its request is for */
+    min_heap_node timer;      /* keyed by when next_step runs; queued only while waiting for that time */
+    int64_t started_ms;       /* for synthetic progress */
+    int64_t poll_interval_ms; /* the back-off in force */
+    int64_t unknown_since_ms; /* submission unknown since then, 0 otherwise */
+    int64_t last_forced_poll_ms;
+    int estimated_seconds;
+    upstream_transfer transfer; /* the provider request in progress, if any */
+    /* the result: downloaded on the multi handle (download), then stored by a finishing thread */
+    bool downloading;
+    fetch_transfer *download;
+    char scratch[PATH_MAX];
+    double stated_duration;
+} flight;
+
+typedef enum { INBOX_ADD, INBOX_CANCEL, INBOX_POLL, INBOX_POLL_JOB, INBOX_DOWNLOADED } inbox_kind;
+
+typedef struct inbox_item {
+    inbox_kind kind;
+    char task_id[IDS_TASK_ID_SIZE];
+    char channel[64], job_id[128]; /* INBOX_POLL_JOB */
+    bool ok;                       /* INBOX_DOWNLOADED: stored and completed */
+} inbox_item;
+
+
+enum { JWKS_REFRESH_MS = 3600 * 1000, JWKS_MIN_INTERVAL_MS = 60 * 1000, JWKS_LIMIT = 64 * 1024 };
+
+struct upstream_runner {
+    runner_config config;
+    pthread_t thread;
+    CURLM *multi;
+    store *db;
+    atomic_bool stopping; /* any thread */
+
+    pthread_mutex_t lock; /* guards the inbox (any thread) */
+    vector inbox;         /* of inbox_item */
+
+    result_finishing *finishing;    /* its threads report through the inbox */
+    atomic_size_t downloads_active; /* results being downloaded (read by runner_get_stats) */
+
+    routing_channel *channels;
+    channel_slot *slots; /* one per channel */
+    size_t channel_count;
+    int64_t channels_loaded_ms;
+    str_map flights;            /* task id → flight */
+    atomic_size_t flight_count; /* atomic: read by runner_get_stats from other threads */
+    min_heap timers;            /* flights waiting for their next step, by due time */
+    atomic_size_t transfers;    /* provider requests in progress (read by runner_get_stats) */
+
+    webhook_keys *keys; /* the keys providers sign their webhooks with, fetched by the runner thread */
+    char webhook_base[512];
+};
+
+/* ---- services of the loop (upstream_runner.c) ---- */
+
+/* The flight following task_id, or NULL. */
+flight *runner_flight_find(upstream_runner *r, const char *task_id);
+/* Starts following f (new, not yet tracked): false when out of memory (nothing changed). Room for its
+ * timer is reserved here, so that scheduling it never fails. */
+bool runner_track(upstream_runner *r, flight *f);
+/* Stops following f (its timer must be disarmed); the caller frees it. */
+void runner_untrack(upstream_runner *r, flight *f);
+/* (Re)arms f's timer for `what` at due_ms (f waits for nothing else). */
+void runner_schedule(upstream_runner *r, flight *f, task_step what, int64_t due_ms);
+/* Disarms f's timer, if armed. */
+void runner_timer_cancel(upstream_runner *r, flight *f);
+
+#endif
