@@ -35,9 +35,10 @@ typedef struct engine_config {
     const char *public_url; /* this server's public base: provider webhooks are sent here; NULL = poll only */
     double poll_scale;      /* multiplies provider poll delays (tests: 0.01); 0 = 1 */
     int64_t submit_timeout_ms; /* an unanswered submit is "submission unknown" after this (0 = 30 s) */
-    int64_t unknown_grace_ms;  /* an unknown submission that cannot be looked up fails after this (0 = 10 min) */
-    const char *webhook_keys_url; /* replaces providers' webhook-key URLs (NULL = each one's own) */
-    local_inputs inputs;       /* this server's own file links, read from storage by the sandbox */
+    int64_t
+        unknown_grace_ms; /* an unknown submission that cannot be looked up fails after this (0 = 10 min) */
+    const char *webhook_keys_url;    /* replaces providers' webhook-key URLs (NULL = each one's own) */
+    local_inputs inputs;             /* this server's own file links, read from storage by the sandbox */
     int64_t maintenance_interval_ms; /* expired uploads are swept this often (0 = 60 s) */
 } engine_config;
 
@@ -61,9 +62,9 @@ void engine_submit(engine *e, const char *task_id, int64_t deadline_at);
 void engine_cancel(engine *e, const char *task_id);
 
 typedef struct engine_stats {
-    size_t queued;  /* waiting for a worker */
-    size_t running; /* held by a worker */
-    size_t timers;  /* deadlines armed */
+    size_t queued;             /* waiting for a worker */
+    size_t running;            /* held by a worker */
+    size_t timers;             /* deadlines armed */
     size_t upstream_flights;   /* tasks followed on provider channels */
     size_t upstream_transfers; /* provider requests in progress */
     size_t upstream_downloads; /* results being downloaded */

@@ -172,7 +172,7 @@ static int input_probe_remote(const input_probe_config *cfg, const char *url, me
 /* ---- the cache ---- */
 
 typedef struct cache_entry {
-    char *url; /* the key in the cache's map */
+    char *url;                         /* the key in the cache's map */
     struct cache_entry *newer, *older; /* recency list */
     bool pending;                      /* a probe is running: others wait for it */
     int rc;
@@ -184,7 +184,7 @@ typedef struct cache_entry {
 struct input_probe_cache {
     pthread_mutex_t mutex;
     pthread_cond_t settled; /* a pending entry got its answer */
-    str_map entries; /* url → cache_entry */
+    str_map entries;        /* url → cache_entry */
     cache_entry *newest, *oldest;
     size_t count, capacity;
     int64_t ttl_ms, failure_ttl_ms;

@@ -5,7 +5,8 @@
 
 bool routing_serves(const routing_channel *channel, const char *model)
 {
-    return channel->record.enabled && channel->provider != NULL && channel_serves_model(&channel->record, model) &&
+    return channel->record.enabled && channel->provider != NULL &&
+           channel_serves_model(&channel->record, model) &&
            upstream_provider_serves(channel->provider, model);
 }
 
@@ -13,7 +14,8 @@ static bool honours_all(const routing_channel *channel, const char *model, const
 {
     size_t i;
     json_t *name;
-    json_array_foreach(advanced, i, name) {
+    json_array_foreach(advanced, i, name)
+    {
         if (!json_is_string(name) ||
             !upstream_provider_honours(channel->provider, model, json_string_value(name)))
             return false;
@@ -37,7 +39,8 @@ routing_verdict routing_check(const routing_channel *channels, size_t count, con
         json_t *names = json_array();
         size_t i;
         json_t *name;
-        json_array_foreach(advanced, i, name) {
+        json_array_foreach(advanced, i, name)
+        {
             bool honoured = false;
             for (size_t c = 0; c < count && !honoured; c++)
                 honoured = routing_serves(&channels[c], model) &&
@@ -62,9 +65,9 @@ static bool was_tried(const char *name, const char *const *tried)
     return false;
 }
 
-routing_verdict routing_choose(routing_channel *channels, size_t count, const char *model, const json_t *advanced,
-                               const char *const *tried, int64_t now_ms, uint32_t random, size_t *chosen,
-                               int64_t *retry_at_ms)
+routing_verdict routing_choose(routing_channel *channels, size_t count, const char *model,
+                               const json_t *advanced, const char *const *tried, int64_t now_ms,
+                               uint32_t random, size_t *chosen, int64_t *retry_at_ms)
 {
     int best_priority = 0;
     bool have_best = false, any_candidate = false;
@@ -82,7 +85,8 @@ routing_verdict routing_choose(routing_channel *channels, size_t count, const ch
         if (throttled && c->throttled_until_ms < earliest) earliest = c->throttled_until_ms;
         if (open && c->open_until_ms < earliest) earliest = c->open_until_ms;
         if (full || throttled || open || trial_busy) continue;
-        if (!have_best || c->record.priority > best_priority) best_priority = c->record.priority, have_best = true;
+        if (!have_best || c->record.priority > best_priority)
+            best_priority = c->record.priority, have_best = true;
     }
     if (!any_candidate) return ROUTING_NO_CHANNEL;
     if (!have_best) {
@@ -95,8 +99,9 @@ routing_verdict routing_choose(routing_channel *channels, size_t count, const ch
         uint64_t point = pass == 1 ? random % total : 0, running = 0;
         for (size_t i = 0; i < count; i++) {
             routing_channel *c = &channels[i];
-            if (!routing_serves(c, model) || !honours_all(c, model, advanced) || was_tried(c->record.name, tried) ||
-                c->record.priority != best_priority || now_ms < c->throttled_until_ms || routing_is_open(c, now_ms) ||
+            if (!routing_serves(c, model) || !honours_all(c, model, advanced) ||
+                was_tried(c->record.name, tried) || c->record.priority != best_priority ||
+                now_ms < c->throttled_until_ms || routing_is_open(c, now_ms) ||
                 (c->record.max_concurrent > 0 && c->in_flight >= c->record.max_concurrent) ||
                 (c->open_until_ms != 0 && c->trial_in_flight))
                 continue;
@@ -128,8 +133,10 @@ void routing_record_failure(routing_channel *channel, int64_t now_ms)
     channel->consecutive_failures++;
     bool trial_failed = channel->open_until_ms != 0; /* half-open trial (or still open) */
     if (trial_failed || channel->consecutive_failures >= ROUTING_FAILURES_TO_OPEN) {
-        if (channel->cooldown_ms == 0) channel->cooldown_ms = ROUTING_COOLDOWN_MS;
-        else if (trial_failed) channel->cooldown_ms *= 2;
+        if (channel->cooldown_ms == 0)
+            channel->cooldown_ms = ROUTING_COOLDOWN_MS;
+        else if (trial_failed)
+            channel->cooldown_ms *= 2;
         if (channel->cooldown_ms > ROUTING_COOLDOWN_MAX_MS) channel->cooldown_ms = ROUTING_COOLDOWN_MAX_MS;
         channel->open_until_ms = now_ms + channel->cooldown_ms;
         channel->trial_in_flight = false;

@@ -28,17 +28,17 @@ typedef struct routing_channel {
     const upstream_provider *provider; /* NULL for an unknown provider: never chosen */
     int in_flight;                     /* tasks on it now (submitted and unfinished) */
     int consecutive_failures;
-    int64_t open_until_ms;             /* circuit open until then (0 = closed) */
-    int64_t cooldown_ms;               /* the next opening's length */
-    bool trial_in_flight;              /* half-open: one task is testing the channel */
-    int64_t throttled_until_ms;        /* 429 with Retry-After: no new submits until then */
+    int64_t open_until_ms;      /* circuit open until then (0 = closed) */
+    int64_t cooldown_ms;        /* the next opening's length */
+    bool trial_in_flight;       /* half-open: one task is testing the channel */
+    int64_t throttled_until_ms; /* 429 with Retry-After: no new submits until then */
 } routing_channel;
 
 typedef enum {
     ROUTING_CHOSEN = 0,
-    ROUTING_NO_CHANNEL,      /* no enabled channel serves the model (with these options), or all were tried */
-    ROUTING_UNSUPPORTED,     /* channels serve the model, but none honours every advanced option given */
-    ROUTING_BUSY,            /* channels exist but are full, throttled or open: try again at retry_at_ms */
+    ROUTING_NO_CHANNEL,  /* no enabled channel serves the model (with these options), or all were tried */
+    ROUTING_UNSUPPORTED, /* channels serve the model, but none honours every advanced option given */
+    ROUTING_BUSY,        /* channels exist but are full, throttled or open: try again at retry_at_ms */
 } routing_verdict;
 
 /* True when the channel is enabled and serves the model (its list and its provider's). */
@@ -54,9 +54,9 @@ routing_verdict routing_check(const routing_channel *channels, size_t count, con
  * (NULL-terminated, may be NULL). `random` is any uniformly random number. On CHOSEN, *chosen is the
  * index; a half-open channel is marked as having its trial in flight. On BUSY, *retry_at_ms says
  * when something frees up at the latest (a cap frees when a task ends: the caller is also woken then). */
-routing_verdict routing_choose(routing_channel *channels, size_t count, const char *model, const json_t *advanced,
-                               const char *const *tried, int64_t now_ms, uint32_t random, size_t *chosen,
-                               int64_t *retry_at_ms);
+routing_verdict routing_choose(routing_channel *channels, size_t count, const char *model,
+                               const json_t *advanced, const char *const *tried, int64_t now_ms,
+                               uint32_t random, size_t *chosen, int64_t *retry_at_ms);
 
 /* Outcome of a request on a channel, for the circuit breaker. */
 void routing_record_success(routing_channel *channel);

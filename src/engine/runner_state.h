@@ -80,7 +80,6 @@ typedef struct inbox_item {
     bool ok;                       /* INBOX_DOWNLOADED: stored and completed */
 } inbox_item;
 
-
 enum { JWKS_REFRESH_MS = 3600 * 1000, JWKS_MIN_INTERVAL_MS = 60 * 1000, JWKS_LIMIT = 64 * 1024 };
 
 struct upstream_runner {

@@ -203,6 +203,27 @@ static bool recipe_job(const catalog_model *model, const json_t *params, media_r
     return true;
 }
 
+/* Renders the job, reporting progress on the task as it goes, until the task's deadline. 0 when the
+ * output is ready (info describes it), 1 when cancelled, -1 with outcome filled otherwise. */
+static int render_job(store *db, const task_record *task, atomic_bool *cancel, media_render_job *job,
+                      media_info *info, sandbox_outcome *outcome)
+{
+    progress_reporter reporter = {.db = db, .task_id = task->id};
+    report_progress(&reporter, 0);
+    job->on_progress = report_progress;
+    job->progress_context = &reporter;
+    job->cancel = cancel;
+    int64_t remaining = task->deadline_at - clock_unix_seconds();
+    job->timeout_seconds = remaining > 0 ? (int)(remaining < INT_MAX ? remaining : INT_MAX) : 1;
+    char err[512] = "";
+    int rendered = media_render(job, info, err, sizeof(err));
+    if (rendered == 0 || rendered == 1) return rendered;
+    if (rendered == 2) return fail(outcome, "timeout", "%s", "The task did not finish before its deadline.");
+    log_warn("sandbox render failed", "task=%s error=\"%s\"", task->id, err);
+    return fail(outcome, "generation_failed", "%s",
+                "The sandbox could not render this task from these inputs.");
+}
+
 int sandbox_run_task(store *db, blob_store *blobs, const fetch_policy *fetch, const local_inputs *local,
                      const task_record *task, atomic_bool *cancel, sandbox_outcome *outcome)
 {
@@ -239,30 +260,9 @@ int sandbox_run_task(store *db, blob_store *blobs, const fetch_policy *fetch, co
     job.audio_path = audio[0] ? audio : NULL;
     job.image_path = image[0] ? image : NULL;
 
-    progress_reporter reporter = {.db = db, .task_id = task->id};
-    report_progress(&reporter, 0);
-    job.on_progress = report_progress;
-    job.progress_context = &reporter;
-    job.cancel = cancel;
-    int64_t remaining = task->deadline_at - clock_unix_seconds();
-    job.timeout_seconds = remaining > 0 ? (int)(remaining < INT_MAX ? remaining : INT_MAX) : 1;
-
     media_info info;
-    char err[512] = "";
-    int rendered = media_render(&job, &info, err, sizeof(err));
-    if (rendered == 1) {
-        result = 1;
-        goto done;
-    }
-    if (rendered == 2) {
-        fail(outcome, "timeout", "%s", "The task did not finish before its deadline.");
-        goto done;
-    }
-    if (rendered != 0) {
-        log_warn("sandbox render failed", "task=%s error=\"%s\"", task->id, err);
-        fail(outcome, "generation_failed", "%s", "The sandbox could not render this task from these inputs.");
-        goto done;
-    }
+    result = render_job(db, task, cancel, &job, &info, outcome);
+    if (result != 0) goto done;
     task_completion what = {.task_id = task->id,
                             .from = TASK_PROCESSING,
                             .path = output,

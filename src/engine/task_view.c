@@ -115,7 +115,8 @@ bool task_view_on_provider(const task_record *task)
     json_t *record = json_loads(task->upstream_json, 0, NULL);
     const char *phase = json_string_value(json_object_get(record, "phase"));
     const upstream_provider *named = phase ? upstream_provider_find(phase) : NULL;
-    bool on_provider = phase == NULL || (strcmp(phase, TASK_PHASE_LOCAL) != 0 && !(named && named->runs_locally));
+    bool on_provider =
+        phase == NULL || (strcmp(phase, TASK_PHASE_LOCAL) != 0 && !(named && named->runs_locally));
     json_decref(record);
     return on_provider;
 }

@@ -34,18 +34,22 @@
 typedef struct upstream_runner upstream_runner;
 
 /* Hands a task routed to a sandbox channel to the render workers. */
-typedef void (*runner_sandbox_fn)(void *context, const char *task_id, const char *channel, int64_t deadline_at);
+typedef void (*runner_sandbox_fn)(void *context, const char *task_id, const char *channel,
+                                  int64_t deadline_at);
 
 typedef struct runner_config {
     const char *data_dir;
     blob_store *blobs;
-    fetch_policy fetch;         /* for result downloads */
-    const char *webhook_base;   /* public URL of this server: webhook URLs are sent upstream; NULL = poll only */
-    double poll_scale;          /* multiplies every poll delay (tests use 0.01); default 1 */
-    int64_t submit_timeout_ms;  /* an unanswered submit becomes "submission unknown" after this; default 30 s */
+    fetch_policy fetch; /* for result downloads */
+    const char
+        *webhook_base; /* public URL of this server: webhook URLs are sent upstream; NULL = poll only */
+    double poll_scale; /* multiplies every poll delay (tests use 0.01); default 1 */
+    int64_t
+        submit_timeout_ms; /* an unanswered submit becomes "submission unknown" after this; default 30 s */
     int64_t request_timeout_ms; /* other provider requests; default 30 s */
-    int64_t unknown_grace_ms;   /* a submission unknown that cannot be looked up fails after this; default 10 min */
-    int download_workers;       /* finishing threads (probe, store, complete); default 4 */
+    int64_t
+        unknown_grace_ms; /* a submission unknown that cannot be looked up fails after this; default 10 min */
+    int download_workers; /* finishing threads (probe, store, complete); default 4 */
     const char *webhook_keys_url; /* replaces providers' webhook-key URLs (tests); NULL = their own */
     runner_sandbox_fn to_sandbox;
     void *sandbox_context;

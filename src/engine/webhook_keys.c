@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "net/curl_setup.h"
 #include "util/log.h"
 
 enum {
@@ -113,13 +114,12 @@ static bool start_fetch(keys_slot *slot, CURLM *multi)
 {
     CURL *easy = curl_easy_init();
     if (easy == NULL) return false;
-    bool ready = curl_easy_setopt(easy, CURLOPT_URL, slot->url) == CURLE_OK &&
-                 curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https") == CURLE_OK &&
-                 curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L) == CURLE_OK &&
-                 curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long)KEYS_TIMEOUT_MS) == CURLE_OK &&
-                 curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, collect) == CURLE_OK &&
-                 curl_easy_setopt(easy, CURLOPT_WRITEDATA, slot) == CURLE_OK &&
-                 curl_easy_setopt(easy, CURLOPT_PRIVATE, NULL) == CURLE_OK;
+    /* the provider's own published URL (or the operator's override): not a user-given one, so unguarded */
+    net_curl_options options = {.url = slot->url,
+                                .total_timeout_ms = KEYS_TIMEOUT_MS,
+                                .write_body = collect,
+                                .write_body_data = slot};
+    bool ready = net_curl_setup(easy, &options) == CURLE_OK;
     if (!ready || curl_multi_add_handle(multi, easy) != CURLM_OK) {
         log_warn("webhook keys fetch could not start", "provider=%s", slot->provider->name);
         curl_easy_cleanup(easy);

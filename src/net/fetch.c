@@ -194,7 +194,8 @@ static CURLcode fetch_transfer_configure(fetch_transfer *t, const char *const *h
 }
 
 fetch_transfer *fetch_transfer_begin(const char *url, const char *const *headers, const char *path,
-                                     const fetch_policy *policy, fetch_result *result, char *err, size_t err_size)
+                                     const fetch_policy *policy, fetch_result *result, char *err,
+                                     size_t err_size)
 {
     err[0] = '\0';
     *result = FETCH_UNREACHABLE;
@@ -248,7 +249,8 @@ CURL *fetch_transfer_easy(fetch_transfer *t)
     return t->easy;
 }
 
-fetch_result fetch_transfer_end(fetch_transfer *t, CURLcode code, fetch_response *out, char *err, size_t err_size)
+fetch_result fetch_transfer_end(fetch_transfer *t, CURLcode code, fetch_response *out, char *err,
+                                size_t err_size)
 {
     char scratch_err[8];
     if (err == NULL || err_size == 0) err = scratch_err, err_size = sizeof(scratch_err);

@@ -17,13 +17,13 @@
 #include <sys/types.h>
 
 typedef struct fetch_policy {
-    size_t max_bytes;          /* default 512 MiB */
-    long connect_timeout_ms;   /* default 10 s */
-    long total_timeout_ms;     /* default 300 s */
-    int max_redirects;         /* default 5 */
-    const char *allow_list;    /* comma-separated host names, IP addresses or CIDRs (v4 or v6) that may be
-                                  non-public, e.g. "127.0.0.1,localhost,10.0.0.0/8"; borrowed, not copied;
-                                  NULL or "" = none (the default) */
+    size_t max_bytes;        /* default 512 MiB */
+    long connect_timeout_ms; /* default 10 s */
+    long total_timeout_ms;   /* default 300 s */
+    int max_redirects;       /* default 5 */
+    const char *allow_list;  /* comma-separated host names, IP addresses or CIDRs (v4 or v6) that may be
+                                non-public, e.g. "127.0.0.1,localhost,10.0.0.0/8"; borrowed, not copied;
+                                NULL or "" = none (the default) */
 } fetch_policy;
 
 /* Fills *policy with the defaults above. It reads no environment: the caller sets what the operator
@@ -36,11 +36,11 @@ bool fetch_library_ready(void);
 
 typedef enum {
     FETCH_OK = 0,
-    FETCH_INVALID_URL,    /* not an absolute http(s) URL */
-    FETCH_BLOCKED,        /* resolved to a non-public address that is not allow-listed */
-    FETCH_UNREACHABLE,    /* DNS failure, connection refused, TLS failure, reset … */
-    FETCH_HTTP_STATUS,    /* the server answered with a status outside 200–299 */
-    FETCH_TOO_LARGE,      /* more than max_bytes (by Content-Length or as received) */
+    FETCH_INVALID_URL, /* not an absolute http(s) URL */
+    FETCH_BLOCKED,     /* resolved to a non-public address that is not allow-listed */
+    FETCH_UNREACHABLE, /* DNS failure, connection refused, TLS failure, reset … */
+    FETCH_HTTP_STATUS, /* the server answered with a status outside 200–299 */
+    FETCH_TOO_LARGE,   /* more than max_bytes (by Content-Length or as received) */
     FETCH_TIMEOUT,
 } fetch_result;
 
@@ -48,8 +48,8 @@ const char *fetch_result_name(fetch_result result); /* "ok", "invalid_url", "blo
 
 typedef struct fetch_response {
     long http_status;
-    char content_type[128];    /* as sent, "" if none */
-    size_t size;               /* bytes written */
+    char content_type[128]; /* as sent, "" if none */
+    size_t size;            /* bytes written */
 } fetch_response;
 
 /* Downloads url into the file at path (created or truncated; removed on failure). Returns FETCH_OK or
@@ -70,7 +70,8 @@ fetch_result fetch_url_to_file_with_headers(const char *url, const char *const *
  * frees the transfer and answers as fetch_url_to_file does. policy must outlive the transfer. */
 typedef struct fetch_transfer fetch_transfer;
 fetch_transfer *fetch_transfer_begin(const char *url, const char *const *headers, const char *path,
-                                     const fetch_policy *policy, fetch_result *result, char *err, size_t err_size);
+                                     const fetch_policy *policy, fetch_result *result, char *err,
+                                     size_t err_size);
 CURL *fetch_transfer_easy(fetch_transfer *transfer);
 fetch_result fetch_transfer_end(fetch_transfer *transfer, CURLcode code, fetch_response *out, char *err,
                                 size_t err_size);

@@ -10,9 +10,10 @@
 #include <stddef.h>
 
 #define SECRET_BOX_KEY_SIZE 32
-#define SECRET_BOX_MAX_PLAIN 512   /* longest credential accepted */
-#define SECRET_BOX_SEALED_SIZE 768 /* room for a sealed credential of SECRET_BOX_MAX_PLAIN bytes, with NUL   \
-                                    */
+#define SECRET_BOX_MAX_PLAIN 512 /* longest credential accepted */
+#define SECRET_BOX_SEALED_SIZE                                                                               \
+    768 /* room for a sealed credential of SECRET_BOX_MAX_PLAIN bytes, with NUL                              \
+         */
 
 typedef struct secret_box {
     unsigned char key[SECRET_BOX_KEY_SIZE];

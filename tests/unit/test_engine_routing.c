@@ -10,8 +10,8 @@
 
 #include "engine/routing.h"
 
-static routing_channel make(const char *name, const char *provider, const char *models, int priority, int weight,
-                            int max_concurrent)
+static routing_channel make(const char *name, const char *provider, const char *models, int priority,
+                            int weight, int max_concurrent)
 {
     routing_channel c;
     memset(&c, 0, sizeof(c));
@@ -26,8 +26,9 @@ static routing_channel make(const char *name, const char *provider, const char *
     return c;
 }
 
-static routing_verdict choose(routing_channel *channels, size_t count, const char *model, const json_t *advanced,
-                              const char *const *tried, int64_t now_ms, uint32_t random, size_t *chosen)
+static routing_verdict choose(routing_channel *channels, size_t count, const char *model,
+                              const json_t *advanced, const char *const *tried, int64_t now_ms,
+                              uint32_t random, size_t *chosen)
 {
     int64_t retry_at = 0;
     return routing_choose(channels, count, model, advanced, tried, now_ms, random, chosen, &retry_at);
@@ -71,7 +72,8 @@ static void weights_share_tasks_in_proportion(void **state)
 static void channels_already_tried_are_skipped_until_none_is_left(void **state)
 {
     (void)state;
-    routing_channel channels[] = {make("first", "fal", "all", 10, 1, 0), make("second", "fal", "all", 1, 1, 0)};
+    routing_channel channels[] = {make("first", "fal", "all", 10, 1, 0),
+                                  make("second", "fal", "all", 1, 1, 0)};
     size_t chosen = 99;
     const char *tried_one[] = {"first", NULL};
     assert_int_equal(choose(channels, 2, "sora-2", NULL, tried_one, 0, 0, &chosen), ROUTING_CHOSEN);
@@ -87,18 +89,21 @@ static void throttled_and_full_channels_mean_busy_not_failed(void **state)
     size_t chosen = 99;
     int64_t retry_at = 0;
     channels[0].throttled_until_ms = 5000;
-    assert_int_equal(routing_choose(channels, 1, "sora-2", NULL, NULL, 1000, 0, &chosen, &retry_at), ROUTING_BUSY);
+    assert_int_equal(routing_choose(channels, 1, "sora-2", NULL, NULL, 1000, 0, &chosen, &retry_at),
+                     ROUTING_BUSY);
     assert_int_equal(retry_at, 5000);
     assert_int_equal(choose(channels, 1, "sora-2", NULL, NULL, 5000, 0, &chosen), ROUTING_CHOSEN);
     channels[0].in_flight = 1;
-    assert_int_equal(routing_choose(channels, 1, "sora-2", NULL, NULL, 6000, 0, &chosen, &retry_at), ROUTING_BUSY);
+    assert_int_equal(routing_choose(channels, 1, "sora-2", NULL, NULL, 6000, 0, &chosen, &retry_at),
+                     ROUTING_BUSY);
     assert_true(retry_at > 6000);
 }
 
 static void advanced_options_restrict_routing_to_providers_that_honour_them(void **state)
 {
     (void)state;
-    routing_channel channels[] = {make("fal", "fal", "all", 10, 1, 0), make("sandbox", "sandbox", "all", 0, 1, 0)};
+    routing_channel channels[] = {make("fal", "fal", "all", 10, 1, 0),
+                                  make("sandbox", "sandbox", "all", 0, 1, 0)};
     json_t *temperature = json_pack("[s]", "temperature");
     size_t chosen = 99;
     /* fal's lip-sync takes no temperature: only the sandbox can honour it */
@@ -127,7 +132,8 @@ static void advanced_options_restrict_routing_to_providers_that_honour_them(void
 static void unknown_providers_and_foreign_models_are_never_chosen(void **state)
 {
     (void)state;
-    routing_channel channels[] = {make("ghost", "nobody", "all", 10, 1, 0), make("lip", "fal", "lipsync-2", 0, 1, 0)};
+    routing_channel channels[] = {make("ghost", "nobody", "all", 10, 1, 0),
+                                  make("lip", "fal", "lipsync-2", 0, 1, 0)};
     size_t chosen = 99;
     assert_int_equal(choose(channels, 2, "sora-2", NULL, NULL, 0, 0, &chosen), ROUTING_NO_CHANNEL);
     assert_int_equal(routing_check(channels, 2, "sora-2", NULL, NULL), ROUTING_NO_CHANNEL);
@@ -138,9 +144,11 @@ static void unknown_providers_and_foreign_models_are_never_chosen(void **state)
 static void circuit_opens_after_failures_and_a_trial_closes_or_reopens_it(void **state)
 {
     (void)state;
-    routing_channel channels[] = {make("flaky", "fal", "all", 10, 1, 0), make("backup", "fal", "all", 0, 1, 0)};
+    routing_channel channels[] = {make("flaky", "fal", "all", 10, 1, 0),
+                                  make("backup", "fal", "all", 0, 1, 0)};
     size_t chosen = 99;
-    for (int i = 0; i < ROUTING_FAILURES_TO_OPEN - 1; i++) routing_record_failure(&channels[0], 1000);
+    for (int i = 0; i < ROUTING_FAILURES_TO_OPEN - 1; i++)
+        routing_record_failure(&channels[0], 1000);
     assert_false(routing_is_open(&channels[0], 1000));
     routing_record_failure(&channels[0], 1000);
     assert_true(routing_is_open(&channels[0], 1000));
