@@ -113,14 +113,6 @@ static int creatify_build_submit(const upstream_context *ctx, upstream_request *
     return 0;
 }
 
-/* Appends text to out (always terminated; once truncated, nothing more fits). */
-static void append(char *out, size_t out_size, const char *text)
-{
-    size_t used = strlen(out);
-    if (used + 1 >= out_size) return;
-    snprintf(out + used, out_size - used, "%s", text);
-}
-
 /* Django-REST errors: {"detail": "…"}, or {"field": ["message", …], …} (non_field_errors without its
  * name): "audio: This field is required.; image: …". */
 static void creatify_error_text(const json_t *body, char *out, size_t out_size)
@@ -128,7 +120,7 @@ static void creatify_error_text(const json_t *body, char *out, size_t out_size)
     out[0] = '\0';
     const char *detail = json_string_value(json_object_get(body, "detail"));
     if (detail != NULL) {
-        append(out, out_size, detail);
+        upstream_text_append(out, out_size, detail);
         return;
     }
     if (!json_is_object(body)) return;
@@ -150,14 +142,14 @@ static void creatify_error_text(const json_t *body, char *out, size_t out_size)
             }
         }
         if (count == 0) continue;
-        if (out[0]) append(out, out_size, "; ");
+        if (out[0]) upstream_text_append(out, out_size, "; ");
         if (strcmp(key, "non_field_errors") != 0) {
-            append(out, out_size, key);
-            append(out, out_size, ": ");
+            upstream_text_append(out, out_size, key);
+            upstream_text_append(out, out_size, ": ");
         }
         for (size_t i = 0; i < count; i++) {
-            if (i > 0) append(out, out_size, " ");
-            append(out, out_size, json_string_value(messages[i]));
+            if (i > 0) upstream_text_append(out, out_size, " ");
+            upstream_text_append(out, out_size, json_string_value(messages[i]));
         }
     }
 }

@@ -117,14 +117,6 @@ static int sync_build_submit(const upstream_context *ctx, upstream_request *out,
     return 0;
 }
 
-/* Appends text to out (always terminated, truncated when full). */
-static void append(char *out, size_t out_size, const char *text)
-{
-    size_t used = strlen(out);
-    if (used + 1 >= out_size) return;
-    snprintf(out + used, out_size - used, "%s", text);
-}
-
 /* The text of a Sync error body {"statusCode","errorCode","message": string | [string…],"error"}:
  * the message(s), followed by the errorCode in parentheses. */
 static void sync_error_text(const json_t *body, char *out, size_t out_size)
@@ -132,24 +124,25 @@ static void sync_error_text(const json_t *body, char *out, size_t out_size)
     out[0] = '\0';
     const json_t *message = json_object_get(body, "message");
     if (json_is_string(message)) {
-        append(out, out_size, json_string_value(message));
+        upstream_text_append(out, out_size, json_string_value(message));
     } else if (json_is_array(message)) {
         size_t index;
         const json_t *item;
         json_array_foreach(message, index, item)
         {
             if (!json_is_string(item)) continue;
-            if (out[0]) append(out, out_size, "; ");
-            append(out, out_size, json_string_value(item));
+            if (out[0]) upstream_text_append(out, out_size, "; ");
+            upstream_text_append(out, out_size, json_string_value(item));
         }
     }
     const json_t *error = json_object_get(body, "error");
-    if (out[0] == '\0' && json_is_string(error)) append(out, out_size, json_string_value(error));
+    if (out[0] == '\0' && json_is_string(error))
+        upstream_text_append(out, out_size, json_string_value(error));
     const json_t *code = json_object_get(body, "errorCode");
     if (json_is_string(code) && json_string_length(code) > 0) {
-        append(out, out_size, out[0] ? " (" : "(");
-        append(out, out_size, json_string_value(code));
-        append(out, out_size, ")");
+        upstream_text_append(out, out_size, out[0] ? " (" : "(");
+        upstream_text_append(out, out_size, json_string_value(code));
+        upstream_text_append(out, out_size, ")");
     }
 }
 

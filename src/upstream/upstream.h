@@ -280,6 +280,8 @@ bool upstream_credential_split(const char *credential, char *first, size_t first
                                size_t second_size);
 /* The parameter as a string / number / bool, or the fallback when absent or of another type. */
 const char *upstream_param_string(const json_t *params, const char *name, const char *fallback);
+/* Appends text to out, which is always NUL-terminated (truncated when full; once full, nothing more fits). */
+void upstream_text_append(char *out, size_t out_size, const char *text);
 /* Fills error_code and error_message (message truncated to fit, control characters replaced). */
 void upstream_set_error(upstream_outcome *out, const char *code, const char *message);
 

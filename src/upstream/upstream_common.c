@@ -343,3 +343,10 @@ const char *upstream_param_string(const json_t *params, const char *name, const 
     const json_t *value = json_object_get(params, name);
     return json_is_string(value) ? json_string_value(value) : fallback;
 }
+
+void upstream_text_append(char *out, size_t out_size, const char *text)
+{
+    size_t used = strlen(out);
+    if (used + 1 >= out_size) return;
+    snprintf(out + used, out_size - used, "%s", text);
+}
