@@ -70,6 +70,17 @@ static inline void range_server_send_text(int fd, const char *text)
 
 /* Parses "bytes=a-b", "bytes=a-" or "bytes=-n" against size into [*start, *end]; false if unsatisfiable
  * or malformed. */
+/* Waits (bounded by timeout_ms of silence) until the client closes, so that a slow answer ends as soon
+ * as the test is done with it. */
+static inline void range_server_wait_for_close(int fd, int timeout_ms)
+{
+    struct pollfd waiter = {.fd = fd, .events = POLLIN};
+    char sink[256];
+    while (poll(&waiter, 1, timeout_ms) == 1) {
+        if (recv(fd, sink, sizeof(sink), 0) <= 0) return;
+    }
+}
+
 static inline bool range_server_parse_range(const char *value, long long size, long long *start,
                                             long long *end)
 {

@@ -44,15 +44,6 @@ static unsigned char *load(const char *name, size_t *size)
     return data;
 }
 
-static void wait_for_close(int fd, int timeout_ms)
-{
-    struct pollfd waiter = {.fd = fd, .events = POLLIN};
-    char sink[256];
-    while (poll(&waiter, 1, timeout_ms) == 1) {
-        if (recv(fd, sink, sizeof(sink), 0) <= 0) return;
-    }
-}
-
 /* /m/<file> with ranges, /norange/<file> without, /slow/<file> after 300 ms, /stall answers nothing,
  * /redirect-ip/<file> to the same file by address, anything else 404. */
 static bool answer(int fd, const range_server_request *request, void *context)
@@ -75,7 +66,7 @@ static bool answer(int fd, const range_server_request *request, void *context)
         return true;
     }
     if (strcmp(path, "/stall") == 0) {
-        wait_for_close(fd, 5000);
+        range_server_wait_for_close(fd, 5000);
         return false;
     }
     if (strncmp(path, "/redirect-ip/", 13) == 0) {

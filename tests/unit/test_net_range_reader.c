@@ -26,16 +26,6 @@ static void send_head(int fd, const char *status, const char *headers, size_t le
     range_server_send_text(fd, head);
 }
 
-/* Waits (bounded) until the client closes, so a slow answer ends as soon as the test is done. */
-static void wait_for_close(int fd, int timeout_ms)
-{
-    struct pollfd waiter = {.fd = fd, .events = POLLIN};
-    char sink[256];
-    while (poll(&waiter, 1, timeout_ms) == 1) {
-        if (recv(fd, sink, sizeof(sink), 0) <= 0) return;
-    }
-}
-
 static bool answer(int fd, const range_server_request *request, void *context)
 {
     (void)context;
@@ -68,7 +58,7 @@ static bool answer(int fd, const range_server_request *request, void *context)
     } else if (strcmp(path, "/slow") == 0) {
         send_head(fd, "206 Partial Content", "Content-Range: bytes 0-99/1000\r\n", 100);
         range_server_send_text(fd, "abcde");
-        wait_for_close(fd, 5000);
+        range_server_wait_for_close(fd, 5000);
         return false;
     } else if (strcmp(path, "/truncated") == 0) {
         send_head(fd, "206 Partial Content", "Content-Range: bytes 0-999/100000\r\n", 1000);
