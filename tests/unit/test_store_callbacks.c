@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store/sqlite_internal.h"
 #include "store/store.h"
 
 static char folder[64];
@@ -38,8 +37,13 @@ static int close_and_remove(void **state)
 /* A queued row as the finishing transaction would leave it (due at next_at_ms). */
 static void queue(const char *task_id, const char *url, int64_t next_at_ms)
 {
+    char path[128];
+    snprintf(path, sizeof(path), "%s/reelay.db", folder);
+    sqlite3 *raw = NULL;
+    assert_int_equal(sqlite3_open(path, &raw), SQLITE_OK);
+    sqlite3_busy_timeout(raw, 10000);
     sqlite3_stmt *stmt = NULL;
-    assert_int_equal(sqlite3_prepare_v2(db->db,
+    assert_int_equal(sqlite3_prepare_v2(raw,
                                         "INSERT INTO callbacks (task_id, key_id, url, next_at, created_at, "
                                         "updated_at) VALUES (?1, 'key_a', ?2, ?3, ?3 / 1000, ?3 / 1000)",
                                         -1, &stmt, NULL),
@@ -49,6 +53,7 @@ static void queue(const char *task_id, const char *url, int64_t next_at_ms)
     sqlite3_bind_int64(stmt, 3, next_at_ms);
     assert_int_equal(sqlite3_step(stmt), SQLITE_DONE);
     sqlite3_finalize(stmt);
+    sqlite3_close(raw);
 }
 
 static callback_delivery get(const char *task_id)
