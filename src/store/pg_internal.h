@@ -52,6 +52,25 @@ bool pg_get_bool(const PGresult *result, int row, int column);
 void pg_copy_text(char *out, size_t size, const PGresult *result, int row, int column);
 char *pg_dup_text(const PGresult *result, int row, int column, bool *failed);
 
+/* The columns every task read selects, in the order pg_read_task expects (store_pg_tasks.c). */
+#define PG_TASK_COLUMNS                                                                                      \
+    "id, key_id, model, state, progress, created_at, updated_at, deadline_at, completed_at, channel, "       \
+    "user_group, credits_reserved, params_json, results_json, error_code, error_message, upstream_json, "    \
+    "billing_json"
+
+/* Inserts one task row (inside the caller's transaction, or alone). CONFLICT on a duplicate id. */
+store_status pg_task_insert(pg_store *s, const task_record *task);
+
+/* Inside a transaction that just finished task `task_id` (store_pg_credits.c): releases its
+ * reservation exactly once — a refund of all of it, or a settlement charging `charge` (clamped to the
+ * reservation; -1 = all of it) and returning the rest — moving the key's balances. A task without a
+ * reservation is left alone. */
+store_status pg_credits_release_tx(pg_store *s, const char *task_id, bool refund, int64_t charge,
+                                   int64_t now);
+/* Inside the same transaction (store_pg_callbacks.c): queues the task's callback when its parameters
+ * carry a callback_url (due at once). */
+store_status pg_callback_queue_tx(pg_store *s, const char *task_id, int64_t now);
+
 /* Connects to `url` (postgres://…), applies the missing migrations under an advisory lock and refuses
  * a schema newer than this program. STORE_ERROR (logged, without the URL) on any failure. */
 store_status pg_store_open(const char *url, pg_store **out);
