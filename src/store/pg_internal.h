@@ -2,8 +2,7 @@
  * store_X with the same contract (store.c dispatches to them), and what its files share: the
  * connection and small query helpers (store_pg_query.c). Not part of the module's contract (that is
  * store.h); only the files of store/ include it. Opening and the migrations are in store_pg.c; each
- * other file owns one area of the schema, as on SQLite. A function not written yet answers
- * STORE_ERROR and logs "not implemented on PostgreSQL yet" (store_pg_pending.c). */
+ * other file owns one area of the schema, as on SQLite.*/
 #ifndef REELAY_STORE_PG_INTERNAL_H
 #define REELAY_STORE_PG_INTERNAL_H
 
@@ -134,9 +133,5 @@ store_status pg_store_upload_usage(pg_store *s, const char *key_id, int64_t now,
                                    int64_t *count);
 store_status pg_store_uploads_take_expired(pg_store *s, int64_t now, size_t limit, upload_record **out,
                                            size_t *count);
-
-/* A function of store.h not written for PostgreSQL yet: logs "not implemented on PostgreSQL yet" with
- * its name, returns STORE_ERROR. */
-store_status pg_not_yet(const char *function);
 
 #endif

@@ -53,11 +53,14 @@ static void postgres_exec(const char *sql)
     if (PQstatus(conn) != CONNECTION_OK) fprintf(stderr, "test cluster: %s", PQerrorMessage(conn));
     assert_int_equal(PQstatus(conn), CONNECTION_OK);
     PQsetNoticeProcessor(conn, ignore_postgres_notice, NULL);
-    char text[4096];
-    int length = snprintf(text, sizeof(text), "%s%s%s%s", schema_name[0] ? "SET search_path = " : "",
-                          schema_name, schema_name[0] ? ";" : "", sql);
-    assert_true(length > 0 && (size_t)length < sizeof(text));
-    PGresult *result = PQexec(conn, text);
+    if (schema_name[0]) {
+        char set[128];
+        snprintf(set, sizeof(set), "SET search_path = %s", schema_name);
+        PGresult *setting = PQexec(conn, set);
+        assert_int_equal(PQresultStatus(setting), PGRES_COMMAND_OK);
+        PQclear(setting);
+    }
+    PGresult *result = PQexec(conn, sql);
     ExecStatusType outcome = PQresultStatus(result);
     if (outcome != PGRES_COMMAND_OK && outcome != PGRES_TUPLES_OK)
         fprintf(stderr, "raw sql failed: %s\n", PQresultErrorMessage(result));
