@@ -16,9 +16,13 @@
 
 typedef struct pg_store {
     PGconn *conn;
+    bool in_transaction; /* between pg_begin and pg_end: a lost connection is not reopened there */
 } pg_store;
 
-/* Runs one statement with `count` text parameters (NULL = SQL NULL). STORE_OK with the result in *out
+/* Runs one statement with `count` text parameters (NULL = SQL NULL). A connection found lost (the server
+ * restarted, a network cut) is reopened first, unless a transaction is open (its statements so far are
+ * gone with it: the statement fails, pg_end rolls back, and the next call reopens). STORE_OK with the
+ * result in *out
  * (the caller PQclears it; out may be NULL when the result is not wanted); STORE_CONFLICT on a unique
  * violation (not logged); STORE_ERROR otherwise (logged with `what`), *out NULL. */
 store_status pg_query(pg_store *s, const char *what, PGresult **out, const char *sql, int count,

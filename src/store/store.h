@@ -275,7 +275,9 @@ typedef struct task_admission {
 
 /* Admits each item in order in one transaction (one commit for the lot); each item's outcome is set.
  * STORE_OK when the transaction committed (whatever the outcomes); otherwise nothing was stored. With
- * wait false it does not queue behind another writer of this process: STORE_CONFLICT, nothing done. */
+ * wait false it does not queue behind another writer of this process: STORE_CONFLICT, nothing done.
+ * (PostgreSQL has no writer of the process to queue behind: there wait is ignored, and an admission
+ * waits only for other admissions of the same keys.) */
 store_status store_task_admit(store *s, task_admission *items, size_t count, bool wait);
 /* Looks an idempotency key up (younger than the TTL): OK with the task id and whether the request hash
  * matches, NOT_FOUND otherwise. A read-only fast path; store_task_admit decides. */

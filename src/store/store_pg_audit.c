@@ -106,6 +106,7 @@ store_status pg_store_credits_audit(pg_store *s, credit_audit *out)
     memset(out, 0, sizeof(*out));
     if (pg_query(s, "audit", NULL, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, NULL) != STORE_OK)
         return STORE_ERROR;
+    s->in_transaction = true;
     store_status status = audit_keys(s, out);
     if (status == STORE_OK) status = audit_tasks(s, out);
     return pg_end(s, status, "audit");

@@ -18,6 +18,14 @@ store_status pg_query(pg_store *s, const char *what, PGresult **out, const char 
                       const char *const *values)
 {
     if (out) *out = NULL;
+    if (PQstatus(s->conn) == CONNECTION_BAD && !s->in_transaction) {
+        PQreset(s->conn);
+        if (PQstatus(s->conn) == CONNECTION_OK)
+            log_info("reconnected to PostgreSQL", "operation=\"%s\"", what);
+        else
+            log_error("cannot reconnect to PostgreSQL", "operation=\"%s\" error=\"%s\"", what,
+                      PQerrorMessage(s->conn));
+    }
     PGresult *result = PQexecParams(s->conn, sql, count, NULL, values, NULL, NULL, 0);
     ExecStatusType outcome = result ? PQresultStatus(result) : PGRES_FATAL_ERROR;
     if (outcome == PGRES_COMMAND_OK || outcome == PGRES_TUPLES_OK) {
@@ -47,17 +55,21 @@ int64_t pg_changed(PGresult *result)
 
 store_status pg_begin(pg_store *s, const char *what)
 {
-    return pg_query(s, what, NULL, "BEGIN", 0, NULL);
+    store_status status = pg_query(s, what, NULL, "BEGIN", 0, NULL);
+    s->in_transaction = status == STORE_OK;
+    return status;
 }
 
 store_status pg_end(pg_store *s, store_status status, const char *what)
 {
-    if (status == STORE_OK) {
-        if (pg_query(s, what, NULL, "COMMIT", 0, NULL) == STORE_OK) return STORE_OK;
-        status = STORE_ERROR;
-    }
+    /* in_transaction stays set until COMMIT or ROLLBACK has run: a COMMIT sent on a reopened connection
+     * would "succeed" outside any transaction while the real one was lost */
+    if (status == STORE_OK && pg_query(s, what, NULL, "COMMIT", 0, NULL) != STORE_OK) status = STORE_ERROR;
     /* Harmless when the failed COMMIT already ended the transaction (a warning, not an error). */
-    if (PQtransactionStatus(s->conn) != PQTRANS_IDLE) pg_query(s, what, NULL, "ROLLBACK", 0, NULL);
+    if (status != STORE_OK && PQstatus(s->conn) == CONNECTION_OK &&
+        PQtransactionStatus(s->conn) != PQTRANS_IDLE)
+        pg_query(s, what, NULL, "ROLLBACK", 0, NULL);
+    s->in_transaction = false;
     return status;
 }
 

@@ -10,7 +10,7 @@
  *
  * A test file lists its tests in up to three arrays and calls store_fixture_main: tests for both
  * backends, tests for SQLite only (its file format, WAL), and racing tests, which run once on SQLite and
- * RACE_RUNS_ON_POSTGRES times on PostgreSQL. */
+ * RACE_RUNS_ON_POSTGRES times on PostgreSQL; store_fixture_postgres_only runs tests of PostgreSQL alone. */
 #ifndef REELAY_TESTS_STORE_FIXTURE_H
 #define REELAY_TESTS_STORE_FIXTURE_H
 
@@ -207,6 +207,21 @@ static int store_fixture_main(const char *file, const struct CMUnitTest *both, s
         failed += run_group(file, what, races, race_count);
     }
     return failed;
+}
+
+/* Runs tests that only mean something on PostgreSQL (a server to lose, …); a missing
+ * REELAY_TEST_DATABASE_URL fails them too. Returns the number of failed tests. */
+__attribute__((unused)) static int store_fixture_postgres_only(const char *file,
+                                                               const struct CMUnitTest *tests, size_t count)
+{
+    if (postgres_base_url() == NULL) {
+        fprintf(stderr,
+                "FAILED: REELAY_TEST_DATABASE_URL is not set: %s's PostgreSQL-only tests cannot run.\n",
+                file);
+        return 1;
+    }
+    on_postgres = true;
+    return run_group(file, "on PostgreSQL only", tests, count);
 }
 
 #endif

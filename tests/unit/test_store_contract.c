@@ -101,6 +101,24 @@ static void database_urls_pick_a_backend_or_fail(void **state)
     assert_int_equal(stat(path, &info), 0);
 }
 
+/* A connection the server dropped (a restart, a network cut) is reopened by the next call: the call
+ * that finds it lost fails, none after it does. */
+static void a_lost_connection_is_reopened(void **state)
+{
+    (void)state;
+    key_record key = {.id = "key_1", .created_at = 1};
+    unsigned char hash[STORE_KEY_HASH_SIZE] = {3};
+    assert_int_equal(store_key_insert(db, &key, hash, NULL), STORE_OK);
+    /* waits (up to 5 s) until the store's server process is gone */
+    fixture_exec("SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE pid <> pg_backend_pid() "
+                 "AND datname = current_database() AND backend_type = 'client backend'");
+    key_record found;
+    assert_int_equal(store_key_find_by_hash(db, hash, &found), STORE_ERROR);
+    assert_int_equal(store_key_find_by_hash(db, hash, &found), STORE_OK);
+    assert_string_equal(found.id, "key_1");
+    assert_int_equal(store_key_revoke(db, "key_1", 5), STORE_OK);
+}
+
 /* The tasks table as version 1 shipped it: insertion order lived only in the hidden rowid. */
 static const char version_one_tasks[] =
     "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER);"
@@ -403,7 +421,12 @@ int main(void)
     const struct CMUnitTest races[] = {
         WITH_FOLDER(racing_processes_migrate_a_fresh_folder_once),
     };
+    const struct CMUnitTest postgres_only[] = {
+        WITH_STORE(a_lost_connection_is_reopened),
+    };
     return store_fixture_main("test_store_contract", both, sizeof(both) / sizeof(both[0]), sqlite_only,
                               sizeof(sqlite_only) / sizeof(sqlite_only[0]), races,
-                              sizeof(races) / sizeof(races[0]));
+                              sizeof(races) / sizeof(races[0])) +
+           store_fixture_postgres_only("test_store_contract", postgres_only,
+                                       sizeof(postgres_only) / sizeof(postgres_only[0]));
 }
