@@ -242,6 +242,31 @@ static store_status admit_one(pg_store *s, task_admission *item)
     return with_key ? record_idempotency_key(s, item) : STORE_OK;
 }
 
+static int compare_key_ids(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Locks the rows of every key of a batch in the order of their ids, so that two batches naming the same
+ * keys in different orders queue instead of deadlocking. */
+static store_status lock_keys_in_order(pg_store *s, const task_admission *items, size_t count)
+{
+    const char **ids = calloc(count, sizeof(*ids));
+    if (ids == NULL) return STORE_ERROR;
+    for (size_t i = 0; i < count; i++)
+        ids[i] = items[i].task->key_id;
+    qsort(ids, count, sizeof(*ids), compare_key_ids);
+    store_status status = STORE_OK;
+    for (size_t i = 0; status == STORE_OK && i < count; i++)
+        if (i == 0 || strcmp(ids[i], ids[i - 1]) != 0) {
+            const char *values[] = {ids[i]};
+            status =
+                pg_query(s, "lock key", NULL, "SELECT 1 FROM api_keys WHERE id = $1 FOR UPDATE", 1, values);
+        }
+    free(ids);
+    return status;
+}
+
 store_status pg_store_task_admit(pg_store *s, task_admission *items, size_t count, bool wait)
 {
     /* `wait` asks SQLite's writers of one process not to queue; here writers never hold a
@@ -249,7 +274,7 @@ store_status pg_store_task_admit(pg_store *s, task_admission *items, size_t coun
     (void)wait;
     if (count == 0) return STORE_OK;
     if (pg_begin(s, "admit tasks") != STORE_OK) return STORE_ERROR;
-    store_status status = STORE_OK;
+    store_status status = count > 1 ? lock_keys_in_order(s, items, count) : STORE_OK;
     for (size_t i = 0; status == STORE_OK && i < count; i++)
         status = admit_one(s, &items[i]);
     return pg_end(s, status, "admit tasks");

@@ -143,7 +143,7 @@ store_status pg_store_key_webhook_secret(pg_store *s, const char *id, char *out,
 
 /* The channel's columns as $1..$11 (name … webhook_secret_sealed as CHANNEL_COLUMNS, created_at last);
  * the numbers are printed into `numbers`. */
-static void channel_values(const channel_record *c, pg_number numbers[5], const char *values[11])
+static void channel_values(const channel_record *c, pg_number numbers[4], const char *values[11])
 {
     values[0] = c->name;
     values[1] = c->provider;
@@ -155,12 +155,12 @@ static void channel_values(const channel_record *c, pg_number numbers[5], const 
     values[7] = c->enabled ? "true" : "false";
     values[8] = c->credential_sealed;
     values[9] = c->webhook_secret_sealed;
-    values[10] = pg_int(&numbers[4], c->created_at);
+    values[10] = pg_int(&numbers[3], c->created_at);
 }
 
 store_status pg_store_channel_insert(pg_store *s, const channel_record *channel)
 {
-    pg_number numbers[5];
+    pg_number numbers[4];
     const char *values[11];
     channel_values(channel, numbers, values);
     return pg_query(
@@ -173,7 +173,7 @@ store_status pg_store_channel_insert(pg_store *s, const channel_record *channel)
 
 store_status pg_store_channel_update(pg_store *s, const channel_record *channel)
 {
-    pg_number numbers[5];
+    pg_number numbers[4];
     const char *values[11];
     channel_values(channel, numbers, values);
     return one_row_changed(

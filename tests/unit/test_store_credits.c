@@ -337,6 +337,64 @@ static void racing_admissions_never_overspend(void **state)
     assert_audit_clean();
 }
 
+/* ---- batches naming two keys in opposite orders, racing: neither may fail (no deadlock) ---- */
+
+enum { CROSSING_ROUNDS = 30 };
+
+typedef struct crossing {
+    bool a_first;
+    int admitted, failed;
+    pthread_barrier_t *barrier;
+} crossing;
+
+static void *cross(void *arg)
+{
+    crossing *c = arg;
+    store *own = NULL;
+    bool opened = fixture_open(&own) == STORE_OK;
+    for (int round = 0; round < CROSSING_ROUNDS; round++) {
+        pthread_barrier_wait(c->barrier); /* every round, even when the open failed: no deadlock */
+        if (!opened) continue;
+        char first_id[IDS_TASK_ID_SIZE], second_id[IDS_TASK_ID_SIZE];
+        snprintf(first_id, sizeof(first_id), "task-unified-100-x%d%06d", c->a_first, round);
+        snprintf(second_id, sizeof(second_id), "task-unified-100-y%d%06d", c->a_first, round);
+        task_record tasks[2] = {new_task(first_id, c->a_first ? "key_a" : "key_b", 1, NULL),
+                                new_task(second_id, c->a_first ? "key_b" : "key_a", 1, NULL)};
+        task_admission items[2] = {{.task = &tasks[0]}, {.task = &tasks[1]}};
+        if (store_task_admit(own, items, 2, true) != STORE_OK) {
+            c->failed++;
+            continue;
+        }
+        c->admitted += (items[0].outcome == ADMIT_CREATED) + (items[1].outcome == ADMIT_CREATED);
+    }
+    store_close(own);
+    if (!opened) c->failed = CROSSING_ROUNDS;
+    return NULL;
+}
+
+static void batches_crossing_two_keys_both_commit(void **state)
+{
+    (void)state;
+    assert_int_equal(store_credits_grant(db, "key_a", 1000, "", 10), STORE_OK);
+    assert_int_equal(store_credits_grant(db, "key_b", 1000, "", 10), STORE_OK);
+    assert_int_equal(store_key_update_limits(db, "key_b", NULL, -1, 0), STORE_OK); /* no concurrency cap */
+    pthread_barrier_t barrier;
+    assert_int_equal(pthread_barrier_init(&barrier, NULL, 2), 0);
+    crossing forward = {.a_first = true, .barrier = &barrier},
+             backward = {.a_first = false, .barrier = &barrier};
+    pthread_t one, two;
+    assert_int_equal(pthread_create(&one, NULL, cross, &forward), 0);
+    assert_int_equal(pthread_create(&two, NULL, cross, &backward), 0);
+    pthread_join(one, NULL);
+    pthread_join(two, NULL);
+    pthread_barrier_destroy(&barrier);
+    assert_int_equal(forward.failed + backward.failed, 0);
+    assert_int_equal(forward.admitted + backward.admitted, 4 * CROSSING_ROUNDS);
+    assert_balance("key_a", 1000 - 2 * CROSSING_ROUNDS, 2 * CROSSING_ROUNDS);
+    assert_balance("key_b", 1000 - 2 * CROSSING_ROUNDS, 2 * CROSSING_ROUNDS);
+    assert_audit_clean();
+}
+
 /* A database from before the ledger holds tasks without any ledger entry: the audit passes them over,
  * and finishing one moves no credits. A task that should have a reservation and has none is a problem. */
 static void tasks_older_than_the_ledger_are_not_audited(void **state)
@@ -389,6 +447,7 @@ int main(void)
     };
     const struct CMUnitTest races[] = {
         WITH_KEYS(racing_admissions_never_overspend),
+        WITH_KEYS(batches_crossing_two_keys_both_commit),
     };
     return store_fixture_main("test_store_credits", both, sizeof(both) / sizeof(both[0]), sqlite_only,
                               sizeof(sqlite_only) / sizeof(sqlite_only[0]), races,
