@@ -34,7 +34,9 @@ store_status store_open(const char *data_dir, store **out);
  * migrations, applied once even when many connections open a fresh database together; a schema newer
  * than this program is refused with STORE_ERROR):
  *   NULL, "" or "sqlite:"              SQLite, <data_dir>/reelay.db (data_dir must exist);
- *   "postgres://…", "postgresql://…"   PostgreSQL, a libpq connection URI (data_dir is not used).
+ *   "postgres://…", "postgresql://…"   PostgreSQL, a libpq connection URI (data_dir is not used;
+ *                                      connect_timeout defaults to 10 s). A connection the server
+ *                                      drops is reopened by the next call made outside a transaction.
  * Anything else is STORE_ERROR. The URL is never logged (it may hold a password). *out is NULL on
  * failure; close it with store_close. */
 store_status store_open_url(const char *database_url, const char *data_dir, store **out);

@@ -114,6 +114,9 @@ static const char *const migrations[] = {
 };
 #define MIGRATION_COUNT (sizeof(migrations) / sizeof(migrations[0]))
 
+/* How long opening a connection may take unless the URL says otherwise (libpq's connect_timeout). */
+#define PG_CONNECT_TIMEOUT_SECONDS "10"
+
 /* The advisory lock every migrating connection takes (any fixed number: "reelay" in ASCII). */
 #define MIGRATION_LOCK "113723845894521"
 
@@ -190,7 +193,11 @@ store_status pg_store_open(const char *url, pg_store **out)
     *out = NULL;
     pg_store *s = calloc(1, sizeof(*s));
     if (s == NULL) return STORE_ERROR;
-    s->conn = PQconnectdb(url);
+    /* Defaults first: the URL's own settings (expanded from dbname) override them. An unreachable server
+     * fails within connect_timeout seconds instead of the system's TCP timeout. */
+    const char *const keywords[] = {"connect_timeout", "application_name", "dbname", NULL};
+    const char *const values[] = {PG_CONNECT_TIMEOUT_SECONDS, "reelay", url, NULL};
+    s->conn = PQconnectdbParams(keywords, values, 1);
     if (s->conn == NULL || PQstatus(s->conn) != CONNECTION_OK) {
         /* libpq's message names the host and the reason, never the password */
         log_error("cannot connect to PostgreSQL", "error=\"%s\"",
