@@ -22,8 +22,8 @@ die() { echo "pg-test-cluster: $*" >&2; exit 1; }
 pg_bin() {
   if [ -n "${PG_BIN:-}" ]; then echo "$PG_BIN"; return; fi
   local found
-  found=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
-  [ -n "$found" ] && [ -x "$found/initdb" ] || die "initdb not found (scripts/install-deps.sh installs postgresql)"
+  found=$(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+  if [ ! -x "$found/initdb" ]; then die "initdb not found (scripts/install-deps.sh installs postgresql)"; fi
   echo "$found"
 }
 
