@@ -35,15 +35,18 @@ run: deps build
 # First the style and size check (`make check`). Unit tests run on both builds (the optimiser finds bugs
 # the sanitizers do not, and the other way round); end-to-end tests (pytest) run against the sanitizer
 # build; then every fuzz harness replays its kept crash inputs and runs for 3 s on its corpus (as
-# fuzz-smoke).
+# fuzz-smoke). The unit tests run inside a throwaway PostgreSQL cluster (scripts/pg-test-cluster.sh run:
+# started before, stopped and deleted after, also on failure), whose URL they get in
+# REELAY_TEST_DATABASE_URL; the store tests run against it as well as SQLite, and fail without it.
+PG_TEST = scripts/pg-test-cluster.sh run
 test: deps check build build-asan clients
-	cd $(BUILD) && ctest --output-on-failure
-	cd $(ASAN_BUILD) && ctest --output-on-failure
+	$(PG_TEST) sh -c 'cd $(BUILD) && ctest --output-on-failure'
+	$(PG_TEST) sh -c 'cd $(ASAN_BUILD) && ctest --output-on-failure'
 	REELAY_BIN=$(abspath $(ASAN_BUILD))/reelay $(PYTHON) -m pytest -q tests/e2e
 	scripts/fuzz.sh 3
 
-unit: build-asan
-	cd $(ASAN_BUILD) && ctest --output-on-failure
+unit: deps build-asan
+	$(PG_TEST) sh -c 'cd $(ASAN_BUILD) && ctest --output-on-failure'
 
 e2e: build-asan clients
 	REELAY_BIN=$(abspath $(ASAN_BUILD))/reelay $(PYTHON) -m pytest -q tests/e2e
@@ -60,7 +63,7 @@ fuzz-smoke: deps
 # Every test that races threads or processes, 50 runs in a row on both builds, stopping at the first
 # failure (the list and the reasons are in scripts/stress.sh; STRESS_RUNS=N to change the count).
 stress: deps build build-asan
-	BUILD=$(BUILD) ASAN_BUILD=$(ASAN_BUILD) PYTHON=$(PYTHON) scripts/stress.sh
+	$(PG_TEST) env BUILD=$(BUILD) ASAN_BUILD=$(ASAN_BUILD) PYTHON=$(PYTHON) scripts/stress.sh
 
 bench:
 	@scripts/install-deps.sh --bench

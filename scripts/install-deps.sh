@@ -5,7 +5,8 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config
   libh2o-evloop-dev libssl-dev zlib1g-dev
-  libcurl4-openssl-dev libjansson-dev libsqlite3-dev libsodium-dev
+  libcurl4-openssl-dev libjansson-dev libsqlite3-dev libsodium-dev libpq-dev
+  postgresql  # the throwaway cluster of the store tests (scripts/pg-test-cluster.sh); Debian 12: 15
   libavformat-dev libavcodec-dev libavutil-dev
   ffmpeg fonts-dejavu-core
   libcmocka-dev python3-pytest python3-requests python3-cryptography

@@ -8,6 +8,9 @@
 #   STRESS_RUNS=N    runs of each test (default 50)
 #   STRESS_PARTS=…   "unit", "e2e" or "unit e2e" (default)
 #   BUILD, ASAN_BUILD, PYTHON as in the Makefile
+#   REELAY_TEST_DATABASE_URL  the PostgreSQL cluster of the store tests (`make stress` runs this script
+#                  inside scripts/pg-test-cluster.sh run, which sets it; each store race also runs 20
+#                  times on PostgreSQL per run)
 set -u
 cd "$(dirname "$0")/.." || exit 1
 
@@ -24,7 +27,8 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 # is a loopback server answering one request at a time (test_net_fetch*, test_net_range_reader,
 # test_http_server, test_engine_callback_sender): their interleaving is fixed by the conversation.
 UNIT_TESTS=(
-    test_store_contract     # processes opening and migrating one fresh folder at once; complete vs cancel
+    test_store_contract     # processes opening and migrating one fresh database at once (both backends)
+    test_store_task_contract # complete vs cancel racing on one task (both backends)
     test_store_tasks        # racing writers on one task; durability across kill -9 of a writing child
     test_store_credits      # threads reserving from one balance at once must never overspend it
     test_store_uploads      # racing uploads of one key must never exceed its quota together

@@ -10,13 +10,13 @@
 #include "store/store.h"
 #include "util/log.h"
 
-store_status sql_fail(store *s, const char *what)
+store_status sql_fail(sqlite_store *s, const char *what)
 {
     log_error("database error", "operation=\"%s\" error=\"%s\"", what, sqlite3_errmsg(s->db));
     return STORE_ERROR;
 }
 
-store_status sql_exec(store *s, const char *sql, const char *what)
+store_status sql_exec(sqlite_store *s, const char *sql, const char *what)
 {
     char *message = NULL;
     if (sqlite3_exec(s->db, sql, NULL, NULL, &message) == SQLITE_OK) return STORE_OK;
@@ -25,7 +25,7 @@ store_status sql_exec(store *s, const char *sql, const char *what)
     return STORE_ERROR;
 }
 
-store_status sql_begin(store *s, const char *what)
+store_status sql_begin(sqlite_store *s, const char *what)
 {
     pthread_mutex_lock(&store_process_writer);
     store_status status = sql_exec(s, "BEGIN IMMEDIATE", what);
@@ -33,7 +33,7 @@ store_status sql_begin(store *s, const char *what)
     return status;
 }
 
-store_status sql_begin_try(store *s, const char *what)
+store_status sql_begin_try(sqlite_store *s, const char *what)
 {
     if (pthread_mutex_trylock(&store_process_writer) != 0) return STORE_CONFLICT;
     store_status status = sql_exec(s, "BEGIN IMMEDIATE", what);
@@ -41,7 +41,7 @@ store_status sql_begin_try(store *s, const char *what)
     return status;
 }
 
-store_status sql_end(store *s, store_status status, const char *what)
+store_status sql_end(sqlite_store *s, store_status status, const char *what)
 {
     if (status == STORE_OK && sql_exec(s, "COMMIT", what) != STORE_OK) status = STORE_ERROR;
     /* Only when a transaction is open: a failed COMMIT may already have rolled back. */
@@ -50,7 +50,7 @@ store_status sql_end(store *s, store_status status, const char *what)
     return status;
 }
 
-store_status sql_prepare(store *s, const char *sql, sqlite3_stmt **out)
+store_status sql_prepare(sqlite_store *s, const char *sql, sqlite3_stmt **out)
 {
     if (sqlite3_prepare_v2(s->db, sql, -1, out, NULL) != SQLITE_OK) return sql_fail(s, "prepare");
     return STORE_OK;
@@ -85,7 +85,7 @@ void sql_release(sqlite3_stmt *stmt)
 
 /* Runs a one-row write statement under the process writer lock; returns the number of rows changed,
  * or -1 on error. Finalizes stmt. */
-int sql_run_write(store *s, sqlite3_stmt *stmt, const char *what)
+int sql_run_write(sqlite_store *s, sqlite3_stmt *stmt, const char *what)
 {
     pthread_mutex_lock(&store_process_writer);
     int rc = sqlite3_step(stmt);

@@ -1,11 +1,12 @@
 /* store.h — the one persistence interface. Everything reelay remembers goes through here.
  *
- * The SQLite implementation (store_sqlite.c) keeps one database file, <data>/reelay.db, in WAL mode
- * with versioned migrations; a PostgreSQL implementation can follow behind the same functions, so
- * nothing here mentions SQL. A `store` is one connection: it is NOT thread-safe — every thread (each
- * HTTP event loop, each engine thread, the command line) opens its own. Connections to the same data
- * folder may be used concurrently from threads and processes; writers wait for each other (busy
- * timeout), they never fail because another writer is active.
+ * Two backends behind the same functions (store.c picks one per connection by the database URL), so
+ * nothing here mentions SQL: SQLite (store_sqlite*.c, the default) keeps one database file,
+ * <data>/reelay.db, in WAL mode with versioned migrations; PostgreSQL (store_pg*.c, libpq) keeps the
+ * same schema in a database that several nodes share. A `store` is one connection: it is NOT
+ * thread-safe — every thread (each HTTP event loop, each engine thread, the command line) opens its
+ * own. Connections to the same database may be used concurrently from threads and processes; writers
+ * wait for each other, they never fail because another writer is active.
  *
  * Every task transition is a compare-and-set on (id, state): it applies only if the task is still in
  * the expected state, so of two racing writers exactly one wins and the other gets STORE_CONFLICT.
@@ -26,13 +27,25 @@ typedef struct store store;
 
 typedef enum { STORE_OK = 0, STORE_NOT_FOUND = 1, STORE_CONFLICT = 2, STORE_ERROR = -1 } store_status;
 
-/* Opens (creating if needed) <data_dir>/reelay.db and brings its schema up to date. data_dir must exist. */
+/* Opens (creating if needed) <data_dir>/reelay.db and brings its schema up to date. data_dir must exist.
+ * The same as store_open_url(NULL, data_dir, out). */
 store_status store_open(const char *data_dir, store **out);
+/* Opens a connection to the database named by database_url and brings its schema up to date (versioned
+ * migrations, applied once even when many connections open a fresh database together; a schema newer
+ * than this program is refused with STORE_ERROR):
+ *   NULL, "" or "sqlite:"              SQLite, <data_dir>/reelay.db (data_dir must exist);
+ *   "postgres://…", "postgresql://…"   PostgreSQL, a libpq connection URI (data_dir is not used;
+ *                                      connect_timeout defaults to 10 s). A connection the server
+ *                                      drops is reopened by the next call made outside a transaction.
+ * Anything else is STORE_ERROR. The URL is never logged (it may hold a password). *out is NULL on
+ * failure; close it with store_close. */
+store_status store_open_url(const char *database_url, const char *data_dir, store **out);
 void store_close(store *s);
 
-/* Copies committed changes from the write-ahead log into the database file (and truncates the log
- * when it can). Connections never do this on their own: call it periodically from a background
- * thread (the engine does, every second). Never blocks writers for long; OK also when busy. */
+/* SQLite: copies committed changes from the write-ahead log into the database file (and truncates the
+ * log when it can). Connections never do this on their own: call it periodically from a background
+ * thread (the engine does, every second). Never blocks writers for long; OK also when busy.
+ * PostgreSQL: nothing to do (the server checkpoints by itself); OK. */
 store_status store_checkpoint(store *s);
 
 /* ---- API keys. The key itself is never stored: only its SHA-256. ---- */
@@ -192,12 +205,12 @@ store_status store_task_list_unfinished(store *s, task_record **out, size_t *cou
 /* Number of tasks in each state. */
 store_status store_task_count_by_state(store *s, int64_t counts[TASK_STATE_COUNT]);
 
-/* ---- Credits (store_credits.c). Whole credits; every change appends to an append-only ledger in the
- * transaction that moves the key's balances, so that for every key, at every commit:
- *   available = grants − reservations + refunds + (settle releases − settle charges)
- *   reserved  = reservations of its unfinished tasks
- * and every finished task's reservation has exactly one settle or refund. The key's count of unfinished
- * tasks moves with the same rows (+1 on a reservation, −1 on its release). ---- */
+/* ---- Credits (store_sqlite_credits.c, store_pg_credits.c). Whole credits; every change appends to an
+ * append-only ledger in the transaction that moves the key's balances, so that for every key, at every
+ * commit: available = grants − reservations + refunds + (settle releases − settle charges) reserved  =
+ * reservations of its unfinished tasks and every finished task's reservation has exactly one settle or
+ * refund. The key's count of unfinished tasks moves with the same rows (+1 on a reservation, −1 on its
+ * release). ---- */
 
 typedef struct credit_balance {
     int64_t available; /* may be spent by new tasks */
@@ -264,7 +277,9 @@ typedef struct task_admission {
 
 /* Admits each item in order in one transaction (one commit for the lot); each item's outcome is set.
  * STORE_OK when the transaction committed (whatever the outcomes); otherwise nothing was stored. With
- * wait false it does not queue behind another writer of this process: STORE_CONFLICT, nothing done. */
+ * wait false it does not queue behind another writer of this process: STORE_CONFLICT, nothing done.
+ * (PostgreSQL has no writer of the process to queue behind: there wait is ignored, and an admission
+ * waits only for other admissions of the same keys.) */
 store_status store_task_admit(store *s, task_admission *items, size_t count, bool wait);
 /* Looks an idempotency key up (younger than the TTL): OK with the task id and whether the request hash
  * matches, NOT_FOUND otherwise. A read-only fast path; store_task_admit decides. */
@@ -274,8 +289,8 @@ store_status store_idempotency_find(store *s, const char *key_id, const char *id
 /* Forgets idempotency keys older than the TTL. */
 store_status store_idempotency_expire(store *s, int64_t now);
 
-/* ---- Callbacks (store_callbacks.c): an outbox of deliveries, one per finished task that asked for one,
- * queued in the transaction that finished the task. ---- */
+/* ---- Callbacks (store_sqlite_callbacks.c, store_pg_callbacks.c): an outbox of deliveries, one per finished
+ * task that asked for one, queued in the transaction that finished the task. ---- */
 
 typedef struct callback_record {
     char task_id[IDS_TASK_ID_SIZE];
@@ -317,9 +332,9 @@ typedef struct callback_delivery {
 /* One task's callback and how its delivery stands (operators, tests). NOT_FOUND when it has none. */
 store_status store_callback_get(store *s, const char *task_id, callback_delivery *out);
 
-/* ---- Uploads (store_uploads.c): files a key uploaded (POST /v1/files/upload/…), one row per file; the
- * file itself is the blob object `object_name`. A row exists only while its object may be served:
- * callers store the object first and insert the row after, and delete rows first and objects after
+/* ---- Uploads (store_sqlite_uploads.c, store_pg_uploads.c): files a key uploaded (POST /v1/files/upload/…),
+ * one row per file; the file itself is the blob object `object_name`. A row exists only while its object may
+ * be served: callers store the object first and insert the row after, and delete rows first and objects after
  * (an object without a row is harmless garbage; a row without an object would be a broken promise).
  *
  * Quota: a key's usage is the sum of `size` over its unexpired rows. store_upload_insert checks the

@@ -187,7 +187,7 @@ pthread_mutex_t store_process_writer = PTHREAD_MUTEX_INITIALIZER;
 /* ---- open, migrate ---- */
 
 /* Reads the highest applied migration (0 for a fresh database) into *version. */
-static store_status read_schema_version(store *s, int64_t *version)
+static store_status read_schema_version(sqlite_store *s, int64_t *version)
 {
     sqlite3_stmt *stmt = NULL;
     if (sql_prepare(s, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations", &stmt) != STORE_OK)
@@ -199,7 +199,7 @@ static store_status read_schema_version(store *s, int64_t *version)
 }
 
 /* Applies migration `version` unless another connection got there first. */
-static store_status apply_migration(store *s, size_t version)
+static store_status apply_migration(sqlite_store *s, size_t version)
 {
     /* BEGIN IMMEDIATE takes the write lock before reading the ledger, so of two processes migrating a
      * fresh folder at once, the second waits (busy timeout), then sees the first's version and skips. */
@@ -218,7 +218,7 @@ static store_status apply_migration(store *s, size_t version)
     return status;
 }
 
-static store_status migrate(store *s)
+static store_status migrate(sqlite_store *s)
 {
     if (sql_exec(
             s,
@@ -243,7 +243,7 @@ static store_status migrate(store *s)
     return STORE_OK;
 }
 
-/* How long store_open keeps retrying the switch to WAL while other connections switch the same fresh
+/* How long sqlite_store_open keeps retrying the switch to WAL while other connections switch the same fresh
  * database (see switch_to_wal); the longest back-off between two attempts. */
 #define WAL_SWITCH_TIMEOUT_MS 5000
 #define WAL_SWITCH_MAX_PAUSE_MS 64
@@ -260,7 +260,7 @@ static store_status migrate(store *s)
  * and writes nothing. So a retry is needed only while some connection is in the middle of the switch,
  * a few milliseconds; a database that stays locked longer (another program holding a write transaction
  * in rollback mode, or exclusive locking mode) fails after WAL_SWITCH_TIMEOUT_MS with a clear message. */
-static store_status switch_to_wal(store *s)
+static store_status switch_to_wal(sqlite_store *s)
 {
     sqlite3_stmt *stmt = NULL;
     if (sql_prepare(s, "PRAGMA journal_mode=WAL", &stmt) != STORE_OK) return STORE_ERROR;
@@ -302,12 +302,12 @@ static void configure_sqlite(void)
     sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 }
 
-store_status store_open(const char *data_dir, store **out)
+store_status sqlite_store_open(const char *data_dir, sqlite_store **out)
 {
     pthread_once(&sqlite_configured, configure_sqlite);
     char path[4096];
     if (snprintf(path, sizeof(path), "%s/reelay.db", data_dir) >= (int)sizeof(path)) return STORE_ERROR;
-    store *s = calloc(1, sizeof(*s));
+    sqlite_store *s = calloc(1, sizeof(*s));
     if (s == NULL) return STORE_ERROR;
     if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                         NULL) != SQLITE_OK) {
@@ -319,14 +319,15 @@ store_status store_open(const char *data_dir, store **out)
     }
     if (sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS) != SQLITE_OK) {
         sql_fail(s, "busy timeout");
-        store_close(s);
+        sqlite_store_close(s);
         return STORE_ERROR;
     }
     /* WAL with synchronous=NORMAL: a committed transaction is in the WAL file when the call returns, so
      * it survives kill -9 of the process (the durability the API promises); only a power loss may drop
      * the last transactions before a checkpoint. */
     /* No automatic checkpoints: one would run inside whichever write crossed the threshold (an HTTP
-     * request, say) and wait on fsync. store_checkpoint() runs them from a background thread instead. */
+     * request, say) and wait on fsync. sqlite_store_checkpoint() runs them from a background thread instead.
+     */
     /* These set this connection only and write nothing; the journal mode is the database's own and may
      * be changing under another connection at this moment (switch_to_wal). */
     store_status status = sql_exec(s,
@@ -338,14 +339,14 @@ store_status store_open(const char *data_dir, store **out)
     for (int i = 0; status == STORE_OK && i < STMT_COUNT; i++)
         status = sql_prepare(s, hot_statements[i], &s->hot[i]);
     if (status != STORE_OK) {
-        store_close(s);
+        sqlite_store_close(s);
         return STORE_ERROR;
     }
     *out = s;
     return STORE_OK;
 }
 
-void store_close(store *s)
+void sqlite_store_close(sqlite_store *s)
 {
     if (s == NULL) return;
     for (int i = 0; i < STMT_COUNT; i++)
@@ -356,7 +357,7 @@ void store_close(store *s)
     free(s);
 }
 
-store_status store_checkpoint(store *s)
+store_status sqlite_store_checkpoint(sqlite_store *s)
 {
     int log_frames = 0, checkpointed = 0;
     int rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log_frames, &checkpointed);

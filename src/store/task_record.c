@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store/sqlite_internal.h"
+#include "store/store_common.h"
 #include "store/store.h"
 
 static char *dup_or_null(const char *text)

@@ -1,54 +1,31 @@
 /* test_store_callbacks.c — the callback outbox: due rows claimed oldest first under a lease (never
  * twice, also by racing connections), each attempt's outcome (delivered, retry at a time, given up),
- * the earliest due time, and rows that outlive the connection (restart). */
+ * the earliest due time, and rows that outlive the connection (restart). On both backends
+ * (store_fixture.h). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 #include <pthread.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "store/sqlite_internal.h"
 #include "store/store.h"
-
-static char folder[64];
-static store *db;
-
-static int open_fresh(void **state)
-{
-    (void)state;
-    snprintf(folder, sizeof(folder), "/tmp/reelay-callbacks-XXXXXX");
-    if (mkdtemp(folder) == NULL) return -1;
-    return store_open(folder, &db) == STORE_OK ? 0 : -1;
-}
-
-static int close_and_remove(void **state)
-{
-    (void)state;
-    store_close(db);
-    char command[128];
-    snprintf(command, sizeof(command), "rm -rf '%s'", folder);
-    return system(command) == 0 ? 0 : -1;
-}
+#include "store_fixture.h"
 
 /* A queued row as the finishing transaction would leave it (due at next_at_ms). */
 static void queue(const char *task_id, const char *url, int64_t next_at_ms)
 {
-    sqlite3_stmt *stmt = NULL;
-    assert_int_equal(sqlite3_prepare_v2(db->db,
-                                        "INSERT INTO callbacks (task_id, key_id, url, next_at, created_at, "
-                                        "updated_at) VALUES (?1, 'key_a', ?2, ?3, ?3 / 1000, ?3 / 1000)",
-                                        -1, &stmt, NULL),
-                     SQLITE_OK);
-    sqlite3_bind_text(stmt, 1, task_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(stmt, 2, url, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(stmt, 3, next_at_ms);
-    assert_int_equal(sqlite3_step(stmt), SQLITE_DONE);
-    sqlite3_finalize(stmt);
+    char sql[512]; /* the ids and URLs of these tests hold no quote */
+    int length = snprintf(sql, sizeof(sql),
+                          "INSERT INTO callbacks (task_id, key_id, url, next_at, created_at, updated_at) "
+                          "VALUES ('%s', 'key_a', '%s', %lld, %lld, %lld)",
+                          task_id, url, (long long)next_at_ms, (long long)next_at_ms / 1000,
+                          (long long)next_at_ms / 1000);
+    assert_true(length > 0 && (size_t)length < sizeof(sql));
+    fixture_exec(sql);
 }
 
 static callback_delivery get(const char *task_id)
@@ -190,7 +167,7 @@ static void the_outbox_outlives_the_connection(void **state)
     assert_int_equal(store_callbacks_claim_due(db, 1000, 12000, 10, &records, &count), STORE_OK);
     free(records);
     store_close(db); /* as a crash mid-attempt: nothing recorded */
-    assert_int_equal(store_open(folder, &db), STORE_OK);
+    assert_int_equal(fixture_open(&db), STORE_OK);
     int64_t next = 0;
     assert_int_equal(store_callbacks_next_due(db, &next), STORE_OK);
     assert_int_equal(next, 12000);
@@ -242,7 +219,7 @@ static void *claim_all(void *arg)
 {
     racer *r = arg;
     store *own = NULL;
-    if (store_open(folder, &own) != STORE_OK) return NULL;
+    if (fixture_open(&own) != STORE_OK) return NULL;
     for (;;) {
         callback_record *records = NULL;
         size_t count = 0;
@@ -271,11 +248,17 @@ static int compare_ids(const void *a, const void *b)
 static void racing_senders_never_claim_a_row_twice(void **state)
 {
     (void)state;
-    for (int i = 0; i < RACE_ROWS; i++) {
-        char id[IDS_TASK_ID_SIZE];
-        snprintf(id, sizeof(id), "task-unified-1-r%07d", i);
-        queue(id, "https://race.example/hook", 1000 + i);
-    }
+    /* one statement for every row: a connection per row would be most of the test's time */
+    static char sql[RACE_ROWS * 128];
+    int used =
+        snprintf(sql, sizeof(sql),
+                 "INSERT INTO callbacks (task_id, key_id, url, next_at, created_at, updated_at) VALUES ");
+    for (int i = 0; i < RACE_ROWS; i++)
+        used += snprintf(sql + used, sizeof(sql) - (size_t)used,
+                         "%s('task-unified-1-r%07d', 'key_a', 'https://race.example/hook', %d, 1, 1)",
+                         i ? ", " : "", i, 1000 + i);
+    assert_true((size_t)used < sizeof(sql));
+    fixture_exec(sql);
     static char seen[RACERS][RACE_ROWS][IDS_TASK_ID_SIZE];
     racer racers[RACERS];
     pthread_t threads[RACERS];
@@ -299,14 +282,17 @@ static void racing_senders_never_claim_a_row_twice(void **state)
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(an_empty_outbox_has_nothing_due, open_fresh, close_and_remove),
-        cmocka_unit_test_setup_teardown(due_rows_are_claimed_oldest_first_under_a_lease, open_fresh,
-                                        close_and_remove),
-        cmocka_unit_test_setup_teardown(outcomes_deliver_retry_and_give_up, open_fresh, close_and_remove),
-        cmocka_unit_test_setup_teardown(the_outbox_outlives_the_connection, open_fresh, close_and_remove),
-        cmocka_unit_test_setup_teardown(a_finished_task_is_due_at_once, open_fresh, close_and_remove),
-        cmocka_unit_test_setup_teardown(racing_senders_never_claim_a_row_twice, open_fresh, close_and_remove),
+#define WITH_STORE(test) cmocka_unit_test_setup_teardown(test, open_fresh, close_and_remove)
+    const struct CMUnitTest both[] = {
+        WITH_STORE(an_empty_outbox_has_nothing_due),
+        WITH_STORE(due_rows_are_claimed_oldest_first_under_a_lease),
+        WITH_STORE(outcomes_deliver_retry_and_give_up),
+        WITH_STORE(the_outbox_outlives_the_connection),
+        WITH_STORE(a_finished_task_is_due_at_once),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    const struct CMUnitTest races[] = {
+        WITH_STORE(racing_senders_never_claim_a_row_twice),
+    };
+    return store_fixture_main("test_store_callbacks", both, sizeof(both) / sizeof(both[0]), NULL, 0, races,
+                              sizeof(races) / sizeof(races[0]));
 }

@@ -1,13 +1,13 @@
 /* test_store_credits.c — the credit ledger and task admission: grants, reservations that refuse to
  * overspend (also from racing threads), idempotency keys, the concurrency limit, settlement and refund
- * exactly once, the callback outbox, and the audit that proves balances equal their ledger. */
+ * exactly once, the callback outbox, and the audit that proves balances equal their ledger. On both
+ * backends (store_fixture.h). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 #include <pthread.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,30 +15,17 @@
 #include <unistd.h>
 
 #include "store/store.h"
+#include "store_fixture.h"
 
-static char folder[64];
-static store *db;
-
-static int open_fresh(void **state)
+/* A fresh store (store_fixture.h) with two keys. */
+static int open_with_keys(void **state)
 {
-    (void)state;
-    snprintf(folder, sizeof(folder), "/tmp/reelay-credits-XXXXXX");
-    if (mkdtemp(folder) == NULL) return -1;
-    if (store_open(folder, &db) != STORE_OK) return -1;
+    if (open_fresh(state) != 0) return -1;
     unsigned char hash_a[32] = {1}, hash_b[32] = {2};
     key_record a = {.id = "key_a", .user_group = "default", .created_at = 1};
     key_record b = {.id = "key_b", .user_group = "vip", .created_at = 1, .max_concurrent = 2};
     if (store_key_insert(db, &a, hash_a, "sealed-secret") != STORE_OK) return -1;
     return store_key_insert(db, &b, hash_b, NULL) == STORE_OK ? 0 : -1;
-}
-
-static int close_and_remove(void **state)
-{
-    (void)state;
-    store_close(db);
-    char command[128];
-    snprintf(command, sizeof(command), "rm -rf '%s'", folder);
-    return system(command) == 0 ? 0 : -1;
 }
 
 static task_record new_task(const char *id, const char *key_id, double reserve, const char *params)
@@ -248,22 +235,15 @@ static void a_finished_task_with_a_callback_url_queues_one_delivery(void **state
     assert_int_equal(admit(&without, NULL, 0, 0, NULL), ADMIT_CREATED);
     assert_int_equal(store_task_fail(db, with.id, "timeout", "x", 200), STORE_OK);
     assert_int_equal(store_task_fail(db, without.id, "timeout", "x", 200), STORE_OK);
-    char path[128];
-    snprintf(path, sizeof(path), "%s/reelay.db", folder);
-    sqlite3 *raw = NULL;
-    assert_int_equal(sqlite3_open(path, &raw), SQLITE_OK);
-    sqlite3_stmt *stmt = NULL;
-    assert_int_equal(
-        sqlite3_prepare_v2(raw, "SELECT task_id, url, state, next_at FROM callbacks", -1, &stmt, NULL),
-        SQLITE_OK);
-    assert_int_equal(sqlite3_step(stmt), SQLITE_ROW);
-    assert_string_equal((const char *)sqlite3_column_text(stmt, 0), with.id);
-    assert_string_equal((const char *)sqlite3_column_text(stmt, 1), "https://example.test/hook");
-    assert_int_equal(sqlite3_column_int(stmt, 2), 0);
-    assert_int_equal(sqlite3_column_int64(stmt, 3), 200000);
-    assert_int_equal(sqlite3_step(stmt), SQLITE_DONE);
-    sqlite3_finalize(stmt);
-    sqlite3_close(raw);
+    assert_int_equal(fixture_query_int("SELECT COUNT(*) FROM callbacks"), 1);
+    callback_delivery delivery;
+    assert_int_equal(store_callback_get(db, with.id, &delivery), STORE_OK);
+    assert_string_equal(delivery.record.task_id, with.id);
+    assert_string_equal(delivery.record.url, "https://example.test/hook");
+    assert_int_equal(delivery.state, CALLBACK_DUE);
+    assert_int_equal(delivery.record.next_at_ms, 200000);
+    assert_int_equal(delivery.record.attempts, 0);
+    assert_int_equal(store_callback_get(db, without.id, &delivery), STORE_NOT_FOUND);
     char secret[64];
     assert_int_equal(store_key_webhook_secret(db, "key_a", secret, sizeof(secret)), STORE_OK);
     assert_string_equal(secret, "sealed-secret");
@@ -301,7 +281,7 @@ static void *race(void *arg)
 {
     racer *r = arg;
     store *own = NULL;
-    if (store_open(folder, &own) != STORE_OK) return NULL;
+    if (fixture_open(&own) != STORE_OK) return NULL;
     for (int i = 0; i < PER_RACER; i++) {
         char id[IDS_TASK_ID_SIZE];
         snprintf(id, sizeof(id), "task-unified-100-r%02d%05d", r->index, i);
@@ -357,6 +337,64 @@ static void racing_admissions_never_overspend(void **state)
     assert_audit_clean();
 }
 
+/* ---- batches naming two keys in opposite orders, racing: neither may fail (no deadlock) ---- */
+
+enum { CROSSING_ROUNDS = 30 };
+
+typedef struct crossing {
+    bool a_first;
+    int admitted, failed;
+    pthread_barrier_t *barrier;
+} crossing;
+
+static void *cross(void *arg)
+{
+    crossing *c = arg;
+    store *own = NULL;
+    bool opened = fixture_open(&own) == STORE_OK;
+    for (int round = 0; round < CROSSING_ROUNDS; round++) {
+        pthread_barrier_wait(c->barrier); /* every round, even when the open failed: no deadlock */
+        if (!opened) continue;
+        char first_id[IDS_TASK_ID_SIZE], second_id[IDS_TASK_ID_SIZE];
+        snprintf(first_id, sizeof(first_id), "task-unified-100-x%d%06d", c->a_first, round);
+        snprintf(second_id, sizeof(second_id), "task-unified-100-y%d%06d", c->a_first, round);
+        task_record tasks[2] = {new_task(first_id, c->a_first ? "key_a" : "key_b", 1, NULL),
+                                new_task(second_id, c->a_first ? "key_b" : "key_a", 1, NULL)};
+        task_admission items[2] = {{.task = &tasks[0]}, {.task = &tasks[1]}};
+        if (store_task_admit(own, items, 2, true) != STORE_OK) {
+            c->failed++;
+            continue;
+        }
+        c->admitted += (items[0].outcome == ADMIT_CREATED) + (items[1].outcome == ADMIT_CREATED);
+    }
+    store_close(own);
+    if (!opened) c->failed = CROSSING_ROUNDS;
+    return NULL;
+}
+
+static void batches_crossing_two_keys_both_commit(void **state)
+{
+    (void)state;
+    assert_int_equal(store_credits_grant(db, "key_a", 1000, "", 10), STORE_OK);
+    assert_int_equal(store_credits_grant(db, "key_b", 1000, "", 10), STORE_OK);
+    assert_int_equal(store_key_update_limits(db, "key_b", NULL, -1, 0), STORE_OK); /* no concurrency cap */
+    pthread_barrier_t barrier;
+    assert_int_equal(pthread_barrier_init(&barrier, NULL, 2), 0);
+    crossing forward = {.a_first = true, .barrier = &barrier},
+             backward = {.a_first = false, .barrier = &barrier};
+    pthread_t one, two;
+    assert_int_equal(pthread_create(&one, NULL, cross, &forward), 0);
+    assert_int_equal(pthread_create(&two, NULL, cross, &backward), 0);
+    pthread_join(one, NULL);
+    pthread_join(two, NULL);
+    pthread_barrier_destroy(&barrier);
+    assert_int_equal(forward.failed + backward.failed, 0);
+    assert_int_equal(forward.admitted + backward.admitted, 4 * CROSSING_ROUNDS);
+    assert_balance("key_a", 1000 - 2 * CROSSING_ROUNDS, 2 * CROSSING_ROUNDS);
+    assert_balance("key_b", 1000 - 2 * CROSSING_ROUNDS, 2 * CROSSING_ROUNDS);
+    assert_audit_clean();
+}
+
 /* A database from before the ledger holds tasks without any ledger entry: the audit passes them over,
  * and finishing one moves no credits. A task that should have a reservation and has none is a problem. */
 static void tasks_older_than_the_ledger_are_not_audited(void **state)
@@ -373,8 +411,13 @@ static void tasks_older_than_the_ledger_are_not_audited(void **state)
     assert_balance("key_a", 0, 0);
     assert_int_equal(store_credits_audit(db, &audit), STORE_OK);
     assert_int_equal(audit.problems, 0);
+}
 
-    /* made after the ledger existed but without a reservation: reported */
+/* A task made since the ledger exists but without a reservation is a problem the audit reports. */
+static void a_task_without_its_reservation_is_reported(void **state)
+{
+    (void)state;
+    credit_audit audit;
     task_record stray = new_task("task-unified-1-strayta0", "key_a", 0, NULL);
     stray.created_at = stray.updated_at = time(NULL) + 60;
     assert_int_equal(store_task_insert(db, &stray), STORE_OK);
@@ -385,26 +428,28 @@ static void tasks_older_than_the_ledger_are_not_audited(void **state)
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(grants_move_the_balance_and_never_below_zero, open_fresh,
-                                        close_and_remove),
-        cmocka_unit_test_setup_teardown(admission_reserves_or_refuses_without_a_trace, open_fresh,
-                                        close_and_remove),
-        cmocka_unit_test_setup_teardown(settlement_charges_the_actual_and_returns_the_rest_once, open_fresh,
-                                        close_and_remove),
-        cmocka_unit_test_setup_teardown(failure_and_cancellation_refund_in_full, open_fresh,
-                                        close_and_remove),
-        cmocka_unit_test_setup_teardown(idempotency_keys_return_the_first_task_or_refuse_another_body,
-                                        open_fresh, close_and_remove),
-        cmocka_unit_test_setup_teardown(the_concurrency_limit_counts_unfinished_tasks, open_fresh,
-                                        close_and_remove),
-        cmocka_unit_test_setup_teardown(a_batch_mixes_outcomes_in_one_commit, open_fresh, close_and_remove),
-        cmocka_unit_test_setup_teardown(a_finished_task_with_a_callback_url_queues_one_delivery, open_fresh,
-                                        close_and_remove),
-        cmocka_unit_test_setup_teardown(key_limits_can_be_changed, open_fresh, close_and_remove),
-        cmocka_unit_test_setup_teardown(racing_admissions_never_overspend, open_fresh, close_and_remove),
-        cmocka_unit_test_setup_teardown(tasks_older_than_the_ledger_are_not_audited, open_fresh,
-                                        close_and_remove),
+#define WITH_KEYS(test) cmocka_unit_test_setup_teardown(test, open_with_keys, close_and_remove)
+    const struct CMUnitTest both[] = {
+        WITH_KEYS(grants_move_the_balance_and_never_below_zero),
+        WITH_KEYS(admission_reserves_or_refuses_without_a_trace),
+        WITH_KEYS(settlement_charges_the_actual_and_returns_the_rest_once),
+        WITH_KEYS(failure_and_cancellation_refund_in_full),
+        WITH_KEYS(idempotency_keys_return_the_first_task_or_refuse_another_body),
+        WITH_KEYS(the_concurrency_limit_counts_unfinished_tasks),
+        WITH_KEYS(a_batch_mixes_outcomes_in_one_commit),
+        WITH_KEYS(a_finished_task_with_a_callback_url_queues_one_delivery),
+        WITH_KEYS(key_limits_can_be_changed),
+        WITH_KEYS(a_task_without_its_reservation_is_reported),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    /* a PostgreSQL database has no history from before the ledger */
+    const struct CMUnitTest sqlite_only[] = {
+        WITH_KEYS(tasks_older_than_the_ledger_are_not_audited),
+    };
+    const struct CMUnitTest races[] = {
+        WITH_KEYS(racing_admissions_never_overspend),
+        WITH_KEYS(batches_crossing_two_keys_both_commit),
+    };
+    return store_fixture_main("test_store_credits", both, sizeof(both) / sizeof(both[0]), sqlite_only,
+                              sizeof(sqlite_only) / sizeof(sqlite_only[0]), races,
+                              sizeof(races) / sizeof(races[0]));
 }

@@ -1,5 +1,5 @@
-/* test_store_tasks.c — the SQLite store: migrations, keys, channels, every compare-and-set rule of
- * the task life, listing, racing writers, and durability across kill -9. */
+/* test_store_tasks.c — the store on both backends (store_fixture.h): reopening, keys, channels, every
+ * compare-and-set rule of the task life, listing, racing writers, and durability across kill -9. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,26 +14,7 @@
 #include <unistd.h>
 
 #include "store/store.h"
-
-static char folder[64];
-static store *db;
-
-static int open_fresh(void **state)
-{
-    (void)state;
-    snprintf(folder, sizeof(folder), "/tmp/reelay-store-XXXXXX");
-    if (mkdtemp(folder) == NULL) return -1;
-    return store_open(folder, &db) == STORE_OK ? 0 : -1;
-}
-
-static int close_and_remove(void **state)
-{
-    (void)state;
-    store_close(db);
-    char command[128];
-    snprintf(command, sizeof(command), "rm -rf '%s'", folder);
-    return system(command) == 0 ? 0 : -1;
-}
+#include "store_fixture.h"
 
 static task_record new_task(const char *id, const char *key_id, int64_t created, const char *model)
 {
@@ -57,7 +38,7 @@ static void reopening_keeps_data_and_schema(void **state)
     task_record t = new_task("task-unified-1-aaaaaaaa", "key_a", 1, "sora-2");
     assert_int_equal(store_task_insert(db, &t), STORE_OK);
     store *again = NULL;
-    assert_int_equal(store_open(folder, &again), STORE_OK);
+    assert_int_equal(fixture_open(&again), STORE_OK);
     task_record read;
     assert_int_equal(store_task_get(again, t.id, &read), STORE_OK);
     assert_string_equal(read.params_json, t.params_json);
@@ -236,7 +217,7 @@ static void *race(void *arg)
 {
     racer *r = arg;
     store *own = NULL;
-    if (store_open(folder, &own) != STORE_OK) return NULL;
+    if (fixture_open(&own) != STORE_OK) return NULL;
     char id[IDS_TASK_ID_SIZE];
     for (int round = 0; round < 50; round++) {
         snprintf(id, sizeof(id), "task-unified-7-r%07d", round);
@@ -275,7 +256,7 @@ static void committed_tasks_survive_kill9(void **state)
     assert_true(child >= 0);
     if (child == 0) {
         store *own = NULL;
-        if (store_open(folder, &own) != STORE_OK) _exit(3);
+        if (fixture_open(&own) != STORE_OK) _exit(3);
         task_record t = new_task("task-unified-9-killedxx", "key_a", 9, "sora-2");
         if (store_task_insert(own, &t) != STORE_OK) _exit(4);
         kill(getpid(), SIGKILL); /* no close, no checkpoint */
@@ -285,7 +266,7 @@ static void committed_tasks_survive_kill9(void **state)
     waitpid(child, &status, 0);
     assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
     store *again = NULL;
-    assert_int_equal(store_open(folder, &again), STORE_OK);
+    assert_int_equal(fixture_open(&again), STORE_OK);
     task_record read;
     assert_int_equal(store_task_get(again, "task-unified-9-killedxx", &read), STORE_OK);
     assert_int_equal(read.state, TASK_PENDING);
@@ -310,12 +291,15 @@ static void state_names_round_trip(void **state)
 int main(void)
 {
 #define WITH_STORE(test) cmocka_unit_test_setup_teardown(test, open_fresh, close_and_remove)
-    const struct CMUnitTest tests[] = {
+    const struct CMUnitTest both[] = {
         WITH_STORE(reopening_keeps_data_and_schema), WITH_STORE(keys_are_found_by_hash_until_revoked),
         WITH_STORE(channels_list_by_priority),       WITH_STORE(transitions_are_compare_and_set),
         WITH_STORE(cancel_and_fail_record_why),      WITH_STORE(listing_pages_newest_first),
-        WITH_STORE(racing_writers_have_one_winner),  WITH_STORE(committed_tasks_survive_kill9),
-        cmocka_unit_test(state_names_round_trip),
+        WITH_STORE(committed_tasks_survive_kill9),   cmocka_unit_test(state_names_round_trip),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    const struct CMUnitTest races[] = {
+        WITH_STORE(racing_writers_have_one_winner),
+    };
+    return store_fixture_main("test_store_tasks", both, sizeof(both) / sizeof(both[0]), NULL, 0, races,
+                              sizeof(races) / sizeof(races[0]));
 }

@@ -1,6 +1,7 @@
 /* test_store_uploads.c — the uploads table: insert and get, usage, the quota (refused without
  * auto_cleanup, oldest auto_cleanup uploads evicted with it, nothing evicted when eviction cannot make
- * room), expiry, and racing uploads of one key never exceeding the quota together. */
+ * room), expiry, and racing uploads of one key never exceeding the quota together. On both backends
+ * (store_fixture.h). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,27 +14,7 @@
 #include <unistd.h>
 
 #include "store/store.h"
-
-static char folder[64];
-static store *db;
-
-static int open_fresh(void **state)
-{
-    (void)state;
-    snprintf(folder, sizeof(folder), "/tmp/reelay-uploads-XXXXXX");
-    if (mkdtemp(folder) == NULL) return -1;
-    return store_open(folder, &db) == STORE_OK ? 0 : -1;
-}
-
-static int close_and_remove(void **state)
-{
-    (void)state;
-    store_close(db);
-    db = NULL;
-    char command[128];
-    snprintf(command, sizeof(command), "rm -rf '%s'", folder);
-    return system(command) == 0 ? 0 : -1;
-}
+#include "store_fixture.h"
 
 static upload_record make_upload(const char *id, const char *key_id, int64_t size, bool auto_cleanup,
                                  int64_t created)
@@ -171,7 +152,7 @@ static void *race_main(void *arg)
 {
     int racer = (int)(intptr_t)arg;
     store *own = NULL;
-    if (store_open(folder, &own) != STORE_OK) return (void *)1;
+    if (fixture_open(&own) != STORE_OK) return (void *)1;
     for (int i = 0; i < UPLOADS_EACH; i++) {
         char id[40];
         snprintf(id, sizeof(id), "file-%d-%d", racer, i);
@@ -205,13 +186,16 @@ static void racing_uploads_respect_the_quota(void **state)
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(inserted_uploads_read_back, open_fresh, close_and_remove),
-        cmocka_unit_test_setup_teardown(without_auto_cleanup_a_full_quota_refuses, open_fresh,
-                                        close_and_remove),
-        cmocka_unit_test_setup_teardown(auto_cleanup_evicts_the_oldest_first, open_fresh, close_and_remove),
-        cmocka_unit_test_setup_teardown(expired_uploads_are_taken_once, open_fresh, close_and_remove),
-        cmocka_unit_test_setup_teardown(racing_uploads_respect_the_quota, open_fresh, close_and_remove),
+#define WITH_STORE(test) cmocka_unit_test_setup_teardown(test, open_fresh, close_and_remove)
+    const struct CMUnitTest both[] = {
+        WITH_STORE(inserted_uploads_read_back),
+        WITH_STORE(without_auto_cleanup_a_full_quota_refuses),
+        WITH_STORE(auto_cleanup_evicts_the_oldest_first),
+        WITH_STORE(expired_uploads_are_taken_once),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    const struct CMUnitTest races[] = {
+        WITH_STORE(racing_uploads_respect_the_quota),
+    };
+    return store_fixture_main("test_store_uploads", both, sizeof(both) / sizeof(both[0]), NULL, 0, races,
+                              sizeof(races) / sizeof(races[0]));
 }

@@ -15,26 +15,9 @@
 #include "store/store.h"
 #include "util/vector.h"
 
-static const char *const kind_names[] = {"grant", "reserve", "settle", "refund"};
-
-const char *ledger_kind_name(ledger_kind kind)
-{
-    return (unsigned)kind < sizeof(kind_names) / sizeof(kind_names[0]) ? kind_names[kind] : "unknown";
-}
-
-static bool ledger_kind_parse(const char *name, ledger_kind *out)
-{
-    for (size_t i = 0; i < sizeof(kind_names) / sizeof(kind_names[0]); i++)
-        if (name && strcmp(name, kind_names[i]) == 0) {
-            *out = (ledger_kind)i;
-            return true;
-        }
-    return false;
-}
-
 /* Appends one ledger row and applies it to the key's balances (inside a transaction). A row whose
  * available-balance change would take it below zero is refused with CONFLICT. */
-static store_status ledger_append(store *s, const char *key_id, const char *task_id, ledger_kind kind,
+static store_status ledger_append(sqlite_store *s, const char *key_id, const char *task_id, ledger_kind kind,
                                   int64_t amount, int64_t released, const char *note, int64_t now)
 {
     int64_t delta_available = 0, delta_reserved = 0, delta_tasks = 0;
@@ -75,7 +58,8 @@ static store_status ledger_append(store *s, const char *key_id, const char *task
     return rc == SQLITE_DONE ? STORE_OK : sql_fail(s, "append to ledger");
 }
 
-store_status store_credits_grant(store *s, const char *key_id, int64_t amount, const char *note, int64_t now)
+store_status sqlite_store_credits_grant(sqlite_store *s, const char *key_id, int64_t amount, const char *note,
+                                        int64_t now)
 {
     if (sql_begin(s, "grant credits") != STORE_OK) return STORE_ERROR;
     sqlite3_stmt *stmt = NULL;
@@ -90,7 +74,7 @@ store_status store_credits_grant(store *s, const char *key_id, int64_t amount, c
     return sql_end(s, status, "grant credits");
 }
 
-store_status store_credits_balance(store *s, const char *key_id, credit_balance *out)
+store_status sqlite_store_credits_balance(sqlite_store *s, const char *key_id, credit_balance *out)
 {
     memset(out, 0, sizeof(*out));
     sqlite3_stmt *stmt = s->hot[STMT_KEY_BALANCE];
@@ -109,8 +93,8 @@ store_status store_credits_balance(store *s, const char *key_id, credit_balance 
     return status;
 }
 
-store_status store_credits_ledger(store *s, const char *key_id, size_t limit, ledger_entry **out,
-                                  size_t *count)
+store_status sqlite_store_credits_ledger(sqlite_store *s, const char *key_id, size_t limit,
+                                         ledger_entry **out, size_t *count)
 {
     *out = NULL;
     *count = 0;
@@ -150,7 +134,8 @@ store_status store_credits_ledger(store *s, const char *key_id, size_t limit, le
     return STORE_OK;
 }
 
-store_status store_credits_release_tx(store *s, const char *task_id, bool refund, int64_t charge, int64_t now)
+store_status sqlite_store_credits_release_tx(sqlite_store *s, const char *task_id, bool refund,
+                                             int64_t charge, int64_t now)
 {
     sqlite3_stmt *stmt = NULL;
     if (sql_prepare(s, "SELECT key_id, amount FROM credit_ledger WHERE task_id = ? AND kind = 'reserve'",
@@ -176,7 +161,7 @@ store_status store_credits_release_tx(store *s, const char *task_id, bool refund
 
 /* One admission inside the open transaction. Every check reads before anything is written, so a
  * refused item leaves nothing behind. */
-static store_status admit_one(store *s, task_admission *item)
+static store_status admit_one(sqlite_store *s, task_admission *item)
 {
     const task_record *task = item->task;
     int64_t reserve = task->credits_reserved;
@@ -201,7 +186,7 @@ static store_status admit_one(store *s, task_admission *item)
         if (item->outcome != ADMIT_CREATED) return STORE_OK;
     }
     credit_balance balance;
-    store_status status = store_credits_balance(s, task->key_id, &balance);
+    store_status status = sqlite_store_credits_balance(s, task->key_id, &balance);
     if (status != STORE_OK) return status == STORE_NOT_FOUND ? STORE_ERROR : status;
     item->available = balance.available;
     if (item->max_concurrent > 0 && balance.unfinished_tasks >= item->max_concurrent) {
@@ -232,7 +217,7 @@ static store_status admit_one(store *s, task_admission *item)
     return STORE_OK;
 }
 
-store_status store_task_admit(store *s, task_admission *items, size_t count, bool wait)
+store_status sqlite_store_task_admit(sqlite_store *s, task_admission *items, size_t count, bool wait)
 {
     if (count == 0) return STORE_OK;
     store_status began = wait ? sql_begin(s, "admit tasks") : sql_begin_try(s, "admit tasks");
@@ -243,13 +228,13 @@ store_status store_task_admit(store *s, task_admission *items, size_t count, boo
     status = sql_end(s, status, "admit tasks");
     if (status == STORE_OK)
         for (size_t i = 0; i < count; i++)
-            if (items[i].outcome == ADMIT_CREATED) store_task_changed(items[i].task->id);
+            if (items[i].outcome == ADMIT_CREATED) sqlite_store_task_changed(items[i].task->id);
     return status;
 }
 
-store_status store_idempotency_find(store *s, const char *key_id, const char *idempotency_key,
-                                    const unsigned char request_hash[32], int64_t now,
-                                    char task_id[IDS_TASK_ID_SIZE], bool *same_request)
+store_status sqlite_store_idempotency_find(sqlite_store *s, const char *key_id, const char *idempotency_key,
+                                           const unsigned char request_hash[32], int64_t now,
+                                           char task_id[IDS_TASK_ID_SIZE], bool *same_request)
 {
     sqlite3_stmt *stmt = NULL;
     if (sql_prepare(
@@ -274,7 +259,7 @@ store_status store_idempotency_find(store *s, const char *key_id, const char *id
     return status;
 }
 
-store_status store_idempotency_expire(store *s, int64_t now)
+store_status sqlite_store_idempotency_expire(sqlite_store *s, int64_t now)
 {
     sqlite3_stmt *stmt = NULL;
     if (sql_prepare(s, "DELETE FROM idempotency_keys WHERE created_at <= ?", &stmt) != STORE_OK)
@@ -296,7 +281,7 @@ __attribute__((format(printf, 2, 3))) static void problem(credit_audit *out, con
 }
 
 /* Audit, per key: its balances agree with its ledger and with its unfinished tasks' reservations. */
-static store_status audit_keys(store *s, credit_audit *out)
+static store_status audit_keys(sqlite_store *s, credit_audit *out)
 {
     sqlite3_stmt *stmt = NULL;
     store_status status = sql_prepare(
@@ -345,7 +330,7 @@ static store_status audit_keys(store *s, credit_audit *out)
 
 /* Audit, per task: one reservation; a finished task has exactly one release of exactly its reservation
  * (a settlement charging no more than it), an unfinished one none. */
-static store_status audit_tasks(store *s, credit_audit *out)
+static store_status audit_tasks(sqlite_store *s, credit_audit *out)
 {
     sqlite3_stmt *stmt = NULL;
     int rc = SQLITE_DONE;
@@ -392,7 +377,7 @@ static store_status audit_tasks(store *s, credit_audit *out)
     return status;
 }
 
-store_status store_credits_audit(store *s, credit_audit *out)
+store_status sqlite_store_credits_audit(sqlite_store *s, credit_audit *out)
 {
     memset(out, 0, sizeof(*out));
     /* One read transaction, so that every figure comes from the same snapshot. */

@@ -24,8 +24,9 @@ static void read_key(sqlite3_stmt *stmt, key_record *out)
     out->max_concurrent = sqlite3_column_int(stmt, 6);
 }
 
-store_status store_key_insert(store *s, const key_record *key, const unsigned char hash[STORE_KEY_HASH_SIZE],
-                              const char *webhook_secret_sealed)
+store_status sqlite_store_key_insert(sqlite_store *s, const key_record *key,
+                                     const unsigned char hash[STORE_KEY_HASH_SIZE],
+                                     const char *webhook_secret_sealed)
 {
     sqlite3_stmt *stmt = NULL;
     if (sql_prepare(
@@ -47,7 +48,8 @@ store_status store_key_insert(store *s, const key_record *key, const unsigned ch
     return changed == 1 ? STORE_OK : changed == -2 ? STORE_CONFLICT : STORE_ERROR;
 }
 
-store_status store_key_find_by_hash(store *s, const unsigned char hash[STORE_KEY_HASH_SIZE], key_record *out)
+store_status sqlite_store_key_find_by_hash(sqlite_store *s, const unsigned char hash[STORE_KEY_HASH_SIZE],
+                                           key_record *out)
 {
     sqlite3_stmt *stmt = s->hot[STMT_KEY_BY_HASH];
     sqlite3_bind_blob(stmt, 1, hash, STORE_KEY_HASH_SIZE, SQLITE_STATIC);
@@ -63,7 +65,7 @@ store_status store_key_find_by_hash(store *s, const unsigned char hash[STORE_KEY
     return status;
 }
 
-store_status store_key_list(store *s, key_record **out, size_t *count)
+store_status sqlite_store_key_list(sqlite_store *s, key_record **out, size_t *count)
 {
     sqlite3_stmt *stmt = NULL;
     *out = NULL;
@@ -92,7 +94,7 @@ store_status store_key_list(store *s, key_record **out, size_t *count)
     return STORE_OK;
 }
 
-store_status store_key_revoke(store *s, const char *id, int64_t now)
+store_status sqlite_store_key_revoke(sqlite_store *s, const char *id, int64_t now)
 {
     sqlite3_stmt *stmt = NULL;
     if (sql_prepare(
@@ -107,8 +109,8 @@ store_status store_key_revoke(store *s, const char *id, int64_t now)
     return changed == 1 ? STORE_OK : changed == 0 ? STORE_NOT_FOUND : STORE_ERROR;
 }
 
-store_status store_key_update_limits(store *s, const char *id, const char *user_group, int rpm_limit,
-                                     int max_concurrent)
+store_status sqlite_store_key_update_limits(sqlite_store *s, const char *id, const char *user_group,
+                                            int rpm_limit, int max_concurrent)
 {
     sqlite3_stmt *stmt = NULL;
     if (sql_prepare(s,
@@ -125,7 +127,7 @@ store_status store_key_update_limits(store *s, const char *id, const char *user_
     return changed == 1 ? STORE_OK : changed == 0 ? STORE_NOT_FOUND : STORE_ERROR;
 }
 
-store_status store_key_webhook_secret(store *s, const char *id, char *out, size_t out_size)
+store_status sqlite_store_key_webhook_secret(sqlite_store *s, const char *id, char *out, size_t out_size)
 {
     sqlite3_stmt *stmt = NULL;
     if (sql_prepare(s, "SELECT webhook_secret_sealed FROM api_keys WHERE id = ?", &stmt) != STORE_OK)
@@ -160,7 +162,7 @@ static void bind_channel(sqlite3_stmt *stmt, const channel_record *channel)
     if (sqlite3_bind_parameter_count(stmt) >= 11) sqlite3_bind_int64(stmt, 11, channel->created_at);
 }
 
-store_status store_channel_insert(store *s, const channel_record *channel)
+store_status sqlite_store_channel_insert(sqlite_store *s, const channel_record *channel)
 {
     sqlite3_stmt *stmt = NULL;
     if (sql_prepare(
@@ -175,7 +177,7 @@ store_status store_channel_insert(store *s, const channel_record *channel)
     return changed == 1 ? STORE_OK : changed == -2 ? STORE_CONFLICT : STORE_ERROR;
 }
 
-store_status store_channel_list(store *s, channel_record **out, size_t *count)
+store_status sqlite_store_channel_list(sqlite_store *s, channel_record **out, size_t *count)
 {
     sqlite3_stmt *stmt = NULL;
     *out = NULL;
@@ -218,7 +220,7 @@ store_status store_channel_list(store *s, channel_record **out, size_t *count)
     return STORE_OK;
 }
 
-store_status store_channel_update(store *s, const channel_record *channel)
+store_status sqlite_store_channel_update(sqlite_store *s, const channel_record *channel)
 {
     sqlite3_stmt *stmt = NULL;
     if (sql_prepare(
@@ -233,7 +235,7 @@ store_status store_channel_update(store *s, const channel_record *channel)
     return changed == 1 ? STORE_OK : changed == 0 ? STORE_NOT_FOUND : STORE_ERROR;
 }
 
-store_status store_channel_remove(store *s, const char *name)
+store_status sqlite_store_channel_remove(sqlite_store *s, const char *name)
 {
     sqlite3_stmt *stmt = NULL;
     if (sql_prepare(s, "DELETE FROM channels WHERE name = ?", &stmt) != STORE_OK) return STORE_ERROR;

@@ -1,6 +1,6 @@
 /* store_callbacks.c — the callback outbox (SQLite): due deliveries are claimed by the sender with a
  * lease, and each attempt's outcome is recorded. Rows are queued by the transaction that finishes a
- * task (store_callback_queue_tx in store_sqlite.c); nothing here knows HTTP. */
+ * task (sqlite_store_callback_queue_tx in store_sqlite.c); nothing here knows HTTP. */
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,19 +8,6 @@
 
 #include "store/sqlite_internal.h"
 #include "store/store.h"
-
-const char *callback_state_name(callback_state state)
-{
-    switch (state) {
-    case CALLBACK_DUE:
-        return "due";
-    case CALLBACK_DELIVERED:
-        return "delivered";
-    case CALLBACK_GIVEN_UP:
-        return "given_up";
-    }
-    return "unknown";
-}
 
 static void read_record(sqlite3_stmt *stmt, callback_record *out)
 {
@@ -32,8 +19,8 @@ static void read_record(sqlite3_stmt *stmt, callback_record *out)
     out->next_at_ms = sqlite3_column_int64(stmt, 4);
 }
 
-store_status store_callbacks_claim_due(store *s, int64_t now_ms, int64_t lease_until_ms, size_t limit,
-                                       callback_record **out, size_t *count)
+store_status sqlite_store_callbacks_claim_due(sqlite_store *s, int64_t now_ms, int64_t lease_until_ms,
+                                              size_t limit, callback_record **out, size_t *count)
 {
     *out = NULL;
     *count = 0;
@@ -87,9 +74,9 @@ store_status store_callbacks_claim_due(store *s, int64_t now_ms, int64_t lease_u
     return STORE_OK;
 }
 
-store_status store_callback_finish_attempt(store *s, const char *task_id, int attempt, callback_state state,
-                                           int http_status, const char *error, int64_t next_at_ms,
-                                           int64_t now_ms)
+store_status sqlite_store_callback_finish_attempt(sqlite_store *s, const char *task_id, int attempt,
+                                                  callback_state state, int http_status, const char *error,
+                                                  int64_t next_at_ms, int64_t now_ms)
 {
     sqlite3_stmt *stmt = NULL;
     /* next_at keeps its lease value for a finished callback: only due rows are ever read by it */
@@ -110,11 +97,11 @@ store_status store_callback_finish_attempt(store *s, const char *task_id, int at
     if (changed < 0) return STORE_ERROR;
     if (changed == 1) return STORE_OK;
     callback_delivery current;
-    store_status found = store_callback_get(s, task_id, &current);
+    store_status found = sqlite_store_callback_get(s, task_id, &current);
     return found == STORE_OK ? STORE_CONFLICT : found;
 }
 
-store_status store_callbacks_next_due(store *s, int64_t *next_at_ms)
+store_status sqlite_store_callbacks_next_due(sqlite_store *s, int64_t *next_at_ms)
 {
     sqlite3_stmt *stmt = NULL;
     if (sql_prepare(s, "SELECT MIN(next_at) FROM callbacks WHERE state = 0", &stmt) != STORE_OK)
@@ -131,7 +118,7 @@ store_status store_callbacks_next_due(store *s, int64_t *next_at_ms)
     return status;
 }
 
-store_status store_callback_get(store *s, const char *task_id, callback_delivery *out)
+store_status sqlite_store_callback_get(sqlite_store *s, const char *task_id, callback_delivery *out)
 {
     sqlite3_stmt *stmt = NULL;
     if (sql_prepare(s,

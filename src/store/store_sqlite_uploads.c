@@ -37,7 +37,7 @@ static upload_record *append_upload(vector *rows, sqlite3_stmt *stmt)
     return row;
 }
 
-static store_status usage_tx(store *s, const char *key_id, int64_t now, int64_t *bytes, int64_t *count)
+static store_status usage_tx(sqlite_store *s, const char *key_id, int64_t now, int64_t *bytes, int64_t *count)
 {
     sqlite3_stmt *stmt = NULL;
     if (sql_prepare(
@@ -55,7 +55,7 @@ static store_status usage_tx(store *s, const char *key_id, int64_t now, int64_t 
     return rc == SQLITE_ROW ? STORE_OK : sql_fail(s, "upload usage");
 }
 
-static store_status delete_upload_tx(store *s, const char *id)
+static store_status delete_upload_tx(sqlite_store *s, const char *id)
 {
     sqlite3_stmt *stmt = NULL;
     if (sql_prepare(s, "DELETE FROM uploads WHERE id = ?", &stmt) != STORE_OK) return STORE_ERROR;
@@ -67,7 +67,7 @@ static store_status delete_upload_tx(store *s, const char *id)
 
 /* Inside the transaction: picks the key's oldest auto_cleanup uploads until `needed` bytes are
  * freed and deletes them. CONFLICT (nothing deleted) when all of them together free too little. */
-static store_status evict_tx(store *s, const char *key_id, int64_t now, int64_t needed,
+static store_status evict_tx(sqlite_store *s, const char *key_id, int64_t now, int64_t needed,
                              upload_record **evicted, size_t *evicted_count)
 {
     sqlite3_stmt *stmt = NULL;
@@ -108,8 +108,8 @@ static store_status evict_tx(store *s, const char *key_id, int64_t now, int64_t 
     return STORE_OK;
 }
 
-store_status store_upload_insert(store *s, const upload_record *upload, int64_t quota_bytes, int64_t now,
-                                 upload_record **evicted, size_t *evicted_count)
+store_status sqlite_store_upload_insert(sqlite_store *s, const upload_record *upload, int64_t quota_bytes,
+                                        int64_t now, upload_record **evicted, size_t *evicted_count)
 {
     upload_record *victims = NULL;
     size_t victim_count = 0;
@@ -157,7 +157,7 @@ store_status store_upload_insert(store *s, const upload_record *upload, int64_t 
     return status;
 }
 
-store_status store_upload_get(store *s, const char *id, upload_record *out)
+store_status sqlite_store_upload_get(sqlite_store *s, const char *id, upload_record *out)
 {
     sqlite3_stmt *stmt = NULL;
     if (sql_prepare(s, "SELECT " UPLOAD_COLUMNS " FROM uploads WHERE id = ?", &stmt) != STORE_OK)
@@ -172,15 +172,16 @@ store_status store_upload_get(store *s, const char *id, upload_record *out)
     return status;
 }
 
-store_status store_upload_usage(store *s, const char *key_id, int64_t now, int64_t *bytes, int64_t *count)
+store_status sqlite_store_upload_usage(sqlite_store *s, const char *key_id, int64_t now, int64_t *bytes,
+                                       int64_t *count)
 {
     *bytes = 0;
     if (count) *count = 0;
     return usage_tx(s, key_id, now, bytes, count);
 }
 
-store_status store_uploads_take_expired(store *s, int64_t now, size_t limit, upload_record **out,
-                                        size_t *count)
+store_status sqlite_store_uploads_take_expired(sqlite_store *s, int64_t now, size_t limit,
+                                               upload_record **out, size_t *count)
 {
     *out = NULL;
     *count = 0;

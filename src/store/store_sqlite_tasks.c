@@ -31,7 +31,7 @@ static size_t task_slot(const char *id)
     return hash % TASK_VERSION_SLOTS;
 }
 
-void store_task_changed(const char *id)
+void sqlite_store_task_changed(const char *id)
 {
     atomic_fetch_add_explicit(&task_versions[task_slot(id)], 1, memory_order_release);
 }
@@ -61,7 +61,7 @@ static void read_task(sqlite3_stmt *stmt, task_record *t)
     t->billing_json = sql_dup_text(stmt, 17);
 }
 
-int sql_task_insert(store *s, const task_record *t)
+int sql_task_insert(sqlite_store *s, const task_record *t)
 {
     sqlite3_stmt *stmt = s->hot[STMT_TASK_INSERT];
     sqlite3_bind_text(stmt, 1, t->id, -1, SQLITE_STATIC);
@@ -87,7 +87,7 @@ int sql_task_insert(store *s, const task_record *t)
     return rc;
 }
 
-store_status store_task_insert(store *s, const task_record *t)
+store_status sqlite_store_task_insert(sqlite_store *s, const task_record *t)
 {
     pthread_mutex_lock(&store_process_writer);
     int rc = sql_task_insert(s, t);
@@ -99,10 +99,10 @@ store_status store_task_insert(store *s, const task_record *t)
     return status;
 }
 
-store_status store_task_insert_batch(store *s, const task_record *tasks, size_t count)
+store_status sqlite_store_task_insert_batch(sqlite_store *s, const task_record *tasks, size_t count)
 {
     if (count == 0) return STORE_OK;
-    if (count == 1) return store_task_insert(s, &tasks[0]);
+    if (count == 1) return sqlite_store_task_insert(s, &tasks[0]);
     pthread_mutex_lock(&store_process_writer);
     store_status status = sql_exec(s, "BEGIN IMMEDIATE", "begin task batch");
     int rc = SQLITE_DONE;
@@ -118,7 +118,7 @@ store_status store_task_insert_batch(store *s, const task_record *tasks, size_t 
     return status;
 }
 
-store_status store_task_get(store *s, const char *id, task_record *out)
+store_status sqlite_store_task_get(sqlite_store *s, const char *id, task_record *out)
 {
     size_t slot = task_slot(id);
     uint64_t version = atomic_load_explicit(&task_versions[slot], memory_order_acquire);
@@ -146,7 +146,7 @@ store_status store_task_get(store *s, const char *id, task_record *out)
 }
 
 /* Collects every row of a task query into a malloc'd array. */
-static store_status collect_tasks(store *s, sqlite3_stmt *stmt, task_record **out, size_t *count,
+static store_status collect_tasks(sqlite_store *s, sqlite3_stmt *stmt, task_record **out, size_t *count,
                                   const char *what)
 {
     vector rows;
@@ -171,8 +171,8 @@ static store_status collect_tasks(store *s, sqlite3_stmt *stmt, task_record **ou
     return STORE_OK;
 }
 
-store_status store_task_list(store *s, const task_list_query *query, task_record **out, size_t *count,
-                             bool *has_more)
+store_status sqlite_store_task_list(sqlite_store *s, const task_list_query *query, task_record **out,
+                                    size_t *count, bool *has_more)
 {
     *out = NULL;
     *count = 0;
@@ -225,35 +225,35 @@ store_status store_task_list(store *s, const task_list_query *query, task_record
 }
 
 /* Tells NOT_FOUND from CONFLICT after a compare-and-set changed nothing. */
-static store_status explain_no_change(store *s, const char *id)
+static store_status explain_no_change(sqlite_store *s, const char *id)
 {
     task_record current;
-    store_status status = store_task_get(s, id, &current);
+    store_status status = sqlite_store_task_get(s, id, &current);
     if (status != STORE_OK) return status;
     task_record_clear(&current);
     return STORE_CONFLICT;
 }
 
-static store_status finish_cas(store *s, sqlite3_stmt *stmt, const char *id, const char *what)
+static store_status finish_cas(sqlite_store *s, sqlite3_stmt *stmt, const char *id, const char *what)
 {
     int changed = sql_run_write(s, stmt, what);
     if (changed == 1) {
-        store_task_changed(id);
+        sqlite_store_task_changed(id);
         return STORE_OK;
     }
     if (changed == 0) return explain_no_change(s, id);
     return STORE_ERROR;
 }
 
-store_status store_task_transition(store *s, const char *id, task_state from, task_state to,
-                                   const char *channel, int64_t now)
+store_status sqlite_store_task_transition(sqlite_store *s, const char *id, task_state from, task_state to,
+                                          const char *channel, int64_t now)
 {
     if (from == to) return STORE_ERROR;
-    return store_task_set_upstream(s, id, from, to, channel, NULL, now);
+    return sqlite_store_task_set_upstream(s, id, from, to, channel, NULL, now);
 }
 
-store_status store_task_set_upstream(store *s, const char *id, task_state from, task_state to,
-                                     const char *channel, const char *upstream_json, int64_t now)
+store_status sqlite_store_task_set_upstream(sqlite_store *s, const char *id, task_state from, task_state to,
+                                            const char *channel, const char *upstream_json, int64_t now)
 {
     if (task_state_is_terminal(to) || task_state_is_terminal(from)) return STORE_ERROR;
     sqlite3_stmt *stmt = NULL;
@@ -271,7 +271,7 @@ store_status store_task_set_upstream(store *s, const char *id, task_state from, 
     return finish_cas(s, stmt, id, "transition task");
 }
 
-store_status store_task_set_progress(store *s, const char *id, int progress, int64_t now)
+store_status sqlite_store_task_set_progress(sqlite_store *s, const char *id, int progress, int64_t now)
 {
     sqlite3_stmt *stmt = NULL;
     if (sql_prepare(s,
@@ -285,7 +285,7 @@ store_status store_task_set_progress(store *s, const char *id, int progress, int
     return finish_cas(s, stmt, id, "task progress");
 }
 
-store_status store_callback_queue_tx(store *s, const char *task_id, int64_t now)
+store_status sqlite_store_callback_queue_tx(sqlite_store *s, const char *task_id, int64_t now)
 {
     sqlite3_stmt *stmt = NULL;
     if (sql_prepare(
@@ -307,7 +307,7 @@ store_status store_callback_queue_tx(store *s, const char *task_id, int64_t now)
 /* Runs a task's finishing compare-and-set (stmt, finalized here), and when it applies, in the same
  * transaction: the reservation's settlement (charging `charge`, -1 = all of it) or, with `refund`, its
  * full refund; and the callback's queueing. Returns the rows changed (0 or 1), or -1 on error. */
-static int finish_task_tx(store *s, sqlite3_stmt *stmt, const char *id, int64_t charge, bool refund,
+static int finish_task_tx(sqlite_store *s, sqlite3_stmt *stmt, const char *id, int64_t charge, bool refund,
                           int64_t now, const char *what)
 {
     if (sql_begin(s, what) != STORE_OK) {
@@ -318,15 +318,15 @@ static int finish_task_tx(store *s, sqlite3_stmt *stmt, const char *id, int64_t 
     sqlite3_finalize(stmt);
     store_status status = rc == SQLITE_DONE ? STORE_OK : sql_fail(s, what);
     int changed = status == STORE_OK ? sqlite3_changes(s->db) : -1;
-    if (changed == 1) status = store_credits_release_tx(s, id, refund, charge, now);
-    if (changed == 1 && status == STORE_OK) status = store_callback_queue_tx(s, id, now);
+    if (changed == 1) status = sqlite_store_credits_release_tx(s, id, refund, charge, now);
+    if (changed == 1 && status == STORE_OK) status = sqlite_store_callback_queue_tx(s, id, now);
     status = sql_end(s, status, what);
     if (status != STORE_OK) return -1;
-    if (changed == 1) store_task_changed(id);
+    if (changed == 1) sqlite_store_task_changed(id);
     return changed;
 }
 
-static store_status finish_in_transaction(store *s, sqlite3_stmt *stmt, const char *id, int64_t charge,
+static store_status finish_in_transaction(sqlite_store *s, sqlite3_stmt *stmt, const char *id, int64_t charge,
                                           int64_t now, const char *what)
 {
     int changed = finish_task_tx(s, stmt, id, charge, false, now, what);
@@ -335,8 +335,8 @@ static store_status finish_in_transaction(store *s, sqlite3_stmt *stmt, const ch
     return STORE_ERROR;
 }
 
-store_status store_task_complete(store *s, const char *id, task_state from, const char *results_json,
-                                 int64_t credits_charged, int64_t now)
+store_status sqlite_store_task_complete(sqlite_store *s, const char *id, task_state from,
+                                        const char *results_json, int64_t credits_charged, int64_t now)
 {
     json_error_t error;
     json_t *results = results_json ? json_loads(results_json, 0, &error) : NULL;
@@ -364,7 +364,7 @@ store_status store_task_complete(store *s, const char *id, task_state from, cons
 }
 
 /* Any unfinished state → a terminal failure state, optionally only for one key. */
-static store_status finish_unsuccessfully(store *s, const char *id, const char *key_id, task_state to,
+static store_status finish_unsuccessfully(sqlite_store *s, const char *id, const char *key_id, task_state to,
                                           const char *code, const char *message, int64_t now)
 {
     sqlite3_stmt *stmt = NULL;
@@ -384,24 +384,25 @@ static store_status finish_unsuccessfully(store *s, const char *id, const char *
     if (changed == 1) return STORE_OK;
     if (changed != 0) return STORE_ERROR;
     task_record current;
-    store_status status = store_task_get(s, id, &current);
+    store_status status = sqlite_store_task_get(s, id, &current);
     if (status != STORE_OK) return status;
     bool other_key = key_id != NULL && strcmp(current.key_id, key_id) != 0;
     task_record_clear(&current);
     return other_key ? STORE_NOT_FOUND : STORE_CONFLICT;
 }
 
-store_status store_task_fail(store *s, const char *id, const char *code, const char *message, int64_t now)
+store_status sqlite_store_task_fail(sqlite_store *s, const char *id, const char *code, const char *message,
+                                    int64_t now)
 {
     return finish_unsuccessfully(s, id, NULL, TASK_FAILED, code, message, now);
 }
 
-store_status store_task_cancel(store *s, const char *id, const char *key_id, int64_t now)
+store_status sqlite_store_task_cancel(sqlite_store *s, const char *id, const char *key_id, int64_t now)
 {
     return finish_unsuccessfully(s, id, key_id, TASK_CANCELLED, "cancelled", "The task was cancelled.", now);
 }
 
-store_status store_task_list_unfinished(store *s, task_record **out, size_t *count)
+store_status sqlite_store_task_list_unfinished(sqlite_store *s, task_record **out, size_t *count)
 {
     sqlite3_stmt *stmt = NULL;
     if (sql_prepare(s, "SELECT " TASK_COLUMNS " FROM tasks WHERE state < 4 ORDER BY created_at, seq",
@@ -410,7 +411,7 @@ store_status store_task_list_unfinished(store *s, task_record **out, size_t *cou
     return collect_tasks(s, stmt, out, count, "list unfinished tasks");
 }
 
-store_status store_task_count_by_state(store *s, int64_t counts[TASK_STATE_COUNT])
+store_status sqlite_store_task_count_by_state(sqlite_store *s, int64_t counts[TASK_STATE_COUNT])
 {
     memset(counts, 0, sizeof(int64_t) * TASK_STATE_COUNT);
     sqlite3_stmt *stmt = NULL;

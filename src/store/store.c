@@ -1,0 +1,309 @@
+/* store.c — one store.h, two backends: store_open_url picks SQLite or PostgreSQL by the URL's scheme and
+ * every function of store.h passes the call to the connection's backend (sqlite_store_X in
+ * store_sqlite*.c, pg_store_X in store_pg*.c). A thin switch rather than a table of function pointers:
+ * the two backends take different handle types, and each call stays type-checked. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/pg_internal.h"
+#include "store/sqlite_internal.h"
+#include "store/store.h"
+#include "util/log.h"
+
+struct store {
+    sqlite_store *sqlite; /* exactly one of the two is set */
+    pg_store *pg;
+};
+
+static bool has_prefix(const char *text, const char *prefix)
+{
+    return strncmp(text, prefix, strlen(prefix)) == 0;
+}
+
+store_status store_open(const char *data_dir, store **out)
+{
+    return store_open_url(NULL, data_dir, out);
+}
+
+store_status store_open_url(const char *database_url, const char *data_dir, store **out)
+{
+    *out = NULL;
+    bool postgres = database_url &&
+                    (has_prefix(database_url, "postgres://") || has_prefix(database_url, "postgresql://"));
+    if (!postgres && database_url && database_url[0] && strcmp(database_url, "sqlite:") != 0) {
+        /* never the URL itself in the log: it may carry a password */
+        log_error("unknown database URL: expected sqlite: or postgres://…", "scheme_length=%zu",
+                  strcspn(database_url, ":"));
+        return STORE_ERROR;
+    }
+    store *s = calloc(1, sizeof(*s));
+    if (s == NULL) return STORE_ERROR;
+    store_status status =
+        postgres ? pg_store_open(database_url, &s->pg) : sqlite_store_open(data_dir, &s->sqlite);
+    if (status != STORE_OK) {
+        free(s);
+        return STORE_ERROR;
+    }
+    *out = s;
+    return STORE_OK;
+}
+
+void store_close(store *s)
+{
+    if (s == NULL) return;
+    if (s->pg)
+        pg_store_close(s->pg);
+    else
+        sqlite_store_close(s->sqlite);
+    free(s);
+}
+
+/* ---- every other function: the connection's backend ---- */
+
+store_status store_checkpoint(store *s)
+{
+    if (s->pg) return pg_store_checkpoint(s->pg);
+    return sqlite_store_checkpoint(s->sqlite);
+}
+
+store_status store_key_insert(store *s, const key_record *key, const unsigned char hash[STORE_KEY_HASH_SIZE],
+                              const char *webhook_secret_sealed)
+{
+    if (s->pg) return pg_store_key_insert(s->pg, key, hash, webhook_secret_sealed);
+    return sqlite_store_key_insert(s->sqlite, key, hash, webhook_secret_sealed);
+}
+
+store_status store_key_update_limits(store *s, const char *id, const char *user_group, int rpm_limit,
+                                     int max_concurrent)
+{
+    if (s->pg) return pg_store_key_update_limits(s->pg, id, user_group, rpm_limit, max_concurrent);
+    return sqlite_store_key_update_limits(s->sqlite, id, user_group, rpm_limit, max_concurrent);
+}
+
+store_status store_key_webhook_secret(store *s, const char *id, char *out, size_t out_size)
+{
+    if (s->pg) return pg_store_key_webhook_secret(s->pg, id, out, out_size);
+    return sqlite_store_key_webhook_secret(s->sqlite, id, out, out_size);
+}
+
+store_status store_key_find_by_hash(store *s, const unsigned char hash[STORE_KEY_HASH_SIZE], key_record *out)
+{
+    if (s->pg) return pg_store_key_find_by_hash(s->pg, hash, out);
+    return sqlite_store_key_find_by_hash(s->sqlite, hash, out);
+}
+
+store_status store_key_list(store *s, key_record **out, size_t *count)
+{
+    if (s->pg) return pg_store_key_list(s->pg, out, count);
+    return sqlite_store_key_list(s->sqlite, out, count);
+}
+
+store_status store_key_revoke(store *s, const char *id, int64_t now)
+{
+    if (s->pg) return pg_store_key_revoke(s->pg, id, now);
+    return sqlite_store_key_revoke(s->sqlite, id, now);
+}
+
+store_status store_channel_insert(store *s, const channel_record *channel)
+{
+    if (s->pg) return pg_store_channel_insert(s->pg, channel);
+    return sqlite_store_channel_insert(s->sqlite, channel);
+}
+
+store_status store_channel_update(store *s, const channel_record *channel)
+{
+    if (s->pg) return pg_store_channel_update(s->pg, channel);
+    return sqlite_store_channel_update(s->sqlite, channel);
+}
+
+store_status store_channel_remove(store *s, const char *name)
+{
+    if (s->pg) return pg_store_channel_remove(s->pg, name);
+    return sqlite_store_channel_remove(s->sqlite, name);
+}
+
+store_status store_channel_list(store *s, channel_record **out, size_t *count)
+{
+    if (s->pg) return pg_store_channel_list(s->pg, out, count);
+    return sqlite_store_channel_list(s->sqlite, out, count);
+}
+
+store_status store_task_insert(store *s, const task_record *task)
+{
+    if (s->pg) return pg_store_task_insert(s->pg, task);
+    return sqlite_store_task_insert(s->sqlite, task);
+}
+
+store_status store_task_insert_batch(store *s, const task_record *tasks, size_t count)
+{
+    if (s->pg) return pg_store_task_insert_batch(s->pg, tasks, count);
+    return sqlite_store_task_insert_batch(s->sqlite, tasks, count);
+}
+
+store_status store_task_get(store *s, const char *id, task_record *out)
+{
+    if (s->pg) return pg_store_task_get(s->pg, id, out);
+    return sqlite_store_task_get(s->sqlite, id, out);
+}
+
+store_status store_task_list(store *s, const task_list_query *query, task_record **out, size_t *count,
+                             bool *has_more)
+{
+    if (s->pg) return pg_store_task_list(s->pg, query, out, count, has_more);
+    return sqlite_store_task_list(s->sqlite, query, out, count, has_more);
+}
+
+store_status store_task_transition(store *s, const char *id, task_state from, task_state to,
+                                   const char *channel, int64_t now)
+{
+    if (s->pg) return pg_store_task_transition(s->pg, id, from, to, channel, now);
+    return sqlite_store_task_transition(s->sqlite, id, from, to, channel, now);
+}
+
+store_status store_task_set_upstream(store *s, const char *id, task_state from, task_state to,
+                                     const char *channel, const char *upstream_json, int64_t now)
+{
+    if (s->pg) return pg_store_task_set_upstream(s->pg, id, from, to, channel, upstream_json, now);
+    return sqlite_store_task_set_upstream(s->sqlite, id, from, to, channel, upstream_json, now);
+}
+
+store_status store_task_set_progress(store *s, const char *id, int progress, int64_t now)
+{
+    if (s->pg) return pg_store_task_set_progress(s->pg, id, progress, now);
+    return sqlite_store_task_set_progress(s->sqlite, id, progress, now);
+}
+
+store_status store_task_complete(store *s, const char *id, task_state from, const char *results_json,
+                                 int64_t credits_charged, int64_t now)
+{
+    if (s->pg) return pg_store_task_complete(s->pg, id, from, results_json, credits_charged, now);
+    return sqlite_store_task_complete(s->sqlite, id, from, results_json, credits_charged, now);
+}
+
+store_status store_task_fail(store *s, const char *id, const char *code, const char *message, int64_t now)
+{
+    if (s->pg) return pg_store_task_fail(s->pg, id, code, message, now);
+    return sqlite_store_task_fail(s->sqlite, id, code, message, now);
+}
+
+store_status store_task_cancel(store *s, const char *id, const char *key_id, int64_t now)
+{
+    if (s->pg) return pg_store_task_cancel(s->pg, id, key_id, now);
+    return sqlite_store_task_cancel(s->sqlite, id, key_id, now);
+}
+
+store_status store_task_list_unfinished(store *s, task_record **out, size_t *count)
+{
+    if (s->pg) return pg_store_task_list_unfinished(s->pg, out, count);
+    return sqlite_store_task_list_unfinished(s->sqlite, out, count);
+}
+
+store_status store_task_count_by_state(store *s, int64_t counts[TASK_STATE_COUNT])
+{
+    if (s->pg) return pg_store_task_count_by_state(s->pg, counts);
+    return sqlite_store_task_count_by_state(s->sqlite, counts);
+}
+
+store_status store_credits_grant(store *s, const char *key_id, int64_t amount, const char *note, int64_t now)
+{
+    if (s->pg) return pg_store_credits_grant(s->pg, key_id, amount, note, now);
+    return sqlite_store_credits_grant(s->sqlite, key_id, amount, note, now);
+}
+
+store_status store_credits_balance(store *s, const char *key_id, credit_balance *out)
+{
+    if (s->pg) return pg_store_credits_balance(s->pg, key_id, out);
+    return sqlite_store_credits_balance(s->sqlite, key_id, out);
+}
+
+store_status store_credits_ledger(store *s, const char *key_id, size_t limit, ledger_entry **out,
+                                  size_t *count)
+{
+    if (s->pg) return pg_store_credits_ledger(s->pg, key_id, limit, out, count);
+    return sqlite_store_credits_ledger(s->sqlite, key_id, limit, out, count);
+}
+
+store_status store_credits_audit(store *s, credit_audit *out)
+{
+    if (s->pg) return pg_store_credits_audit(s->pg, out);
+    return sqlite_store_credits_audit(s->sqlite, out);
+}
+
+store_status store_task_admit(store *s, task_admission *items, size_t count, bool wait)
+{
+    if (s->pg) return pg_store_task_admit(s->pg, items, count, wait);
+    return sqlite_store_task_admit(s->sqlite, items, count, wait);
+}
+
+store_status store_idempotency_find(store *s, const char *key_id, const char *idempotency_key,
+                                    const unsigned char request_hash[32], int64_t now,
+                                    char task_id[IDS_TASK_ID_SIZE], bool *same_request)
+{
+    if (s->pg)
+        return pg_store_idempotency_find(s->pg, key_id, idempotency_key, request_hash, now, task_id,
+                                         same_request);
+    return sqlite_store_idempotency_find(s->sqlite, key_id, idempotency_key, request_hash, now, task_id,
+                                         same_request);
+}
+
+store_status store_idempotency_expire(store *s, int64_t now)
+{
+    if (s->pg) return pg_store_idempotency_expire(s->pg, now);
+    return sqlite_store_idempotency_expire(s->sqlite, now);
+}
+
+store_status store_callbacks_claim_due(store *s, int64_t now_ms, int64_t lease_until_ms, size_t limit,
+                                       callback_record **out, size_t *count)
+{
+    if (s->pg) return pg_store_callbacks_claim_due(s->pg, now_ms, lease_until_ms, limit, out, count);
+    return sqlite_store_callbacks_claim_due(s->sqlite, now_ms, lease_until_ms, limit, out, count);
+}
+
+store_status store_callback_finish_attempt(store *s, const char *task_id, int attempt, callback_state state,
+                                           int http_status, const char *error, int64_t next_at_ms,
+                                           int64_t now_ms)
+{
+    if (s->pg)
+        return pg_store_callback_finish_attempt(s->pg, task_id, attempt, state, http_status, error,
+                                                next_at_ms, now_ms);
+    return sqlite_store_callback_finish_attempt(s->sqlite, task_id, attempt, state, http_status, error,
+                                                next_at_ms, now_ms);
+}
+
+store_status store_callbacks_next_due(store *s, int64_t *next_at_ms)
+{
+    if (s->pg) return pg_store_callbacks_next_due(s->pg, next_at_ms);
+    return sqlite_store_callbacks_next_due(s->sqlite, next_at_ms);
+}
+
+store_status store_callback_get(store *s, const char *task_id, callback_delivery *out)
+{
+    if (s->pg) return pg_store_callback_get(s->pg, task_id, out);
+    return sqlite_store_callback_get(s->sqlite, task_id, out);
+}
+
+store_status store_upload_insert(store *s, const upload_record *upload, int64_t quota_bytes, int64_t now,
+                                 upload_record **evicted, size_t *evicted_count)
+{
+    if (s->pg) return pg_store_upload_insert(s->pg, upload, quota_bytes, now, evicted, evicted_count);
+    return sqlite_store_upload_insert(s->sqlite, upload, quota_bytes, now, evicted, evicted_count);
+}
+
+store_status store_upload_get(store *s, const char *id, upload_record *out)
+{
+    if (s->pg) return pg_store_upload_get(s->pg, id, out);
+    return sqlite_store_upload_get(s->sqlite, id, out);
+}
+
+store_status store_upload_usage(store *s, const char *key_id, int64_t now, int64_t *bytes, int64_t *count)
+{
+    if (s->pg) return pg_store_upload_usage(s->pg, key_id, now, bytes, count);
+    return sqlite_store_upload_usage(s->sqlite, key_id, now, bytes, count);
+}
+
+store_status store_uploads_take_expired(store *s, int64_t now, size_t limit, upload_record **out,
+                                        size_t *count)
+{
+    if (s->pg) return pg_store_uploads_take_expired(s->pg, now, limit, out, count);
+    return sqlite_store_uploads_take_expired(s->sqlite, now, limit, out, count);
+}
