@@ -4,6 +4,7 @@
 #include "blob/blob_s3_request.h"
 
 #include <curl/curl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +25,42 @@ struct blob_s3 {
     char *secret_access_key;
     size_t part_size;
     long request_timeout_ms;
+    CURLSH *share; /* kept-alive connections and DNS answers, for every thread */
+    pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
+    bool share_locks_ready;
 };
+
+/* libcurl's share interface locks each kind of shared data apart. */
+static void share_lock(CURL *easy, curl_lock_data data, curl_lock_access access, void *user)
+{
+    (void)easy, (void)access;
+    blob_s3 *s3 = user;
+    pthread_mutex_lock(&s3->share_locks[data < CURL_LOCK_DATA_LAST ? data : 0]);
+}
+
+static void share_unlock(CURL *easy, curl_lock_data data, void *user)
+{
+    (void)easy;
+    blob_s3 *s3 = user;
+    pthread_mutex_unlock(&s3->share_locks[data < CURL_LOCK_DATA_LAST ? data : 0]);
+}
+
+/* One connection cache and DNS cache for every request of the store, so parts, listings and reads
+ * reuse kept-alive (TLS) connections instead of opening one each. 0 or -1. */
+static int share_open(blob_s3 *s3)
+{
+    for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+        pthread_mutex_init(&s3->share_locks[i], NULL);
+    s3->share_locks_ready = true;
+    s3->share = curl_share_init();
+    if (s3->share == NULL || curl_share_setopt(s3->share, CURLSHOPT_LOCKFUNC, share_lock) != CURLSHE_OK ||
+        curl_share_setopt(s3->share, CURLSHOPT_UNLOCKFUNC, share_unlock) != CURLSHE_OK ||
+        curl_share_setopt(s3->share, CURLSHOPT_USERDATA, s3) != CURLSHE_OK ||
+        curl_share_setopt(s3->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT) != CURLSHE_OK ||
+        curl_share_setopt(s3->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) != CURLSHE_OK)
+        return -1;
+    return 0;
+}
 
 const char *s3_prefix(const blob_s3 *s3)
 {
@@ -143,6 +179,10 @@ static int configure(blob_s3 *s3, const blob_s3_config *config, char *err, size_
         snprintf(err, err_size, "out of memory");
         return -1;
     }
+    if (share_open(s3) != 0) {
+        snprintf(err, err_size, "out of memory");
+        return -1;
+    }
     s3->part_size = config->part_size ? config->part_size : BLOB_S3_DEFAULT_PART_SIZE;
     s3->request_timeout_ms = config->request_timeout_ms > 0 ? config->request_timeout_ms : 300000;
     return 0;
@@ -182,6 +222,10 @@ int blob_s3_open(const blob_s3_config *config, blob_s3 **out, char *err, size_t 
 void blob_s3_close(blob_s3 *s3)
 {
     if (s3 == NULL) return;
+    if (s3->share != NULL) curl_share_cleanup(s3->share); /* every request's handle is gone by now */
+    if (s3->share_locks_ready)
+        for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+            pthread_mutex_destroy(&s3->share_locks[i]);
     free(s3->access_key_id);
     if (s3->secret_access_key != NULL) {
         memset(s3->secret_access_key, 0, strlen(s3->secret_access_key));
@@ -273,6 +317,16 @@ static size_t on_upload(char *buffer, size_t size, size_t count, void *user)
     return (size_t)got;
 }
 
+/* libcurl resending the body (a kept-alive connection found closed): back to where it asks. */
+static int on_upload_seek(void *user, curl_off_t offset, int origin)
+{
+    s3_call *call = user;
+    if (origin != SEEK_SET || offset < 0 || (uint64_t)offset > call->request->upload_size)
+        return CURL_SEEKFUNC_FAIL;
+    call->uploaded = (uint64_t)offset;
+    return CURL_SEEKFUNC_OK;
+}
+
 static CURLcode set_up(blob_s3 *s3, s3_call *call, struct curl_slist **headers, char *url, char *error_buffer)
 {
     const s3_request *request = call->request;
@@ -309,10 +363,12 @@ static CURLcode set_up(blob_s3 *s3, s3_call *call, struct curl_slist **headers, 
                                 .no_body = strcmp(request->method, "HEAD") == 0,
                                 .read_body = request->upload ? on_upload : NULL,
                                 .read_body_data = call,
+                                .seek_body = request->upload ? on_upload_seek : NULL,
                                 .upload_size = (curl_off_t)request->upload_size,
                                 .aws_sigv4 = s3->sigv4,
                                 .username = s3->access_key_id,
-                                .password = s3->secret_access_key};
+                                .password = s3->secret_access_key,
+                                .share = s3->share};
     return net_curl_setup(call->easy, &options);
 }
 

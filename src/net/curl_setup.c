@@ -178,10 +178,15 @@ static CURLcode net_curl_setup_transfer(CURL *easy, const net_curl_options *o)
         NET_SETOPT(easy, CURLOPT_READFUNCTION, o->read_body);
         NET_SETOPT(easy, CURLOPT_READDATA, o->read_body_data);
         NET_SETOPT(easy, CURLOPT_INFILESIZE_LARGE, o->upload_size);
+        if (o->seek_body != NULL) {
+            NET_SETOPT(easy, CURLOPT_SEEKFUNCTION, o->seek_body);
+            NET_SETOPT(easy, CURLOPT_SEEKDATA, o->read_body_data);
+        }
     }
     if (o->aws_sigv4 != NULL) NET_SETOPT(easy, CURLOPT_AWS_SIGV4, o->aws_sigv4);
     if (o->username != NULL) NET_SETOPT(easy, CURLOPT_USERNAME, o->username);
     if (o->password != NULL) NET_SETOPT(easy, CURLOPT_PASSWORD, o->password);
+    if (o->share != NULL) NET_SETOPT(easy, CURLOPT_SHARE, o->share);
     return CURLE_OK;
 }
 
