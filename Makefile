@@ -44,7 +44,7 @@ test: deps check build build-asan clients
 	REELAY_BIN=$(abspath $(ASAN_BUILD))/reelay $(PYTHON) -m pytest -q tests/e2e
 	scripts/fuzz.sh 3
 
-unit: build-asan
+unit: build-asan clients
 	cd $(ASAN_BUILD) && ctest --output-on-failure
 
 e2e: build-asan clients
