@@ -24,9 +24,11 @@ build-asan:
 	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DREELAY_SANITIZE=ON -DREELAY_WERROR=$(WERROR) >/dev/null
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 
-# The providers' official JavaScript clients, pinned by tests/clients/package-lock.json.
+# The providers' official JavaScript clients, pinned by tests/clients/package-lock.json; and the S3 server
+# of the storage tests (s3rver) with AWS's official S3 client, pinned by tests/s3/package-lock.json.
 clients:
 	cd tests/clients && npm ci --no-audit --no-fund --loglevel=error
+	cd tests/s3 && npm ci --no-audit --no-fund --loglevel=error
 
 run: deps build
 	$(BUILD)/reelay init --data $(DATA)
@@ -45,7 +47,7 @@ test: deps check build build-asan clients
 	REELAY_BIN=$(abspath $(ASAN_BUILD))/reelay $(PYTHON) -m pytest -q tests/e2e
 	scripts/fuzz.sh 3
 
-unit: deps build-asan
+unit: deps build-asan clients
 	$(PG_TEST) sh -c 'cd $(ASAN_BUILD) && ctest --output-on-failure'
 
 e2e: build-asan clients

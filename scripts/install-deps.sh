@@ -10,6 +10,7 @@ packages=(
   libavformat-dev libavcodec-dev libavutil-dev
   ffmpeg fonts-dejavu-core
   libcmocka-dev python3-pytest python3-requests python3-cryptography
+  python3-botocore  # tests/s3/sigv4_proxy.py checks every S3 request's signature with botocore's signer
   clang libclang-rt-14-dev
   clang-format-14  # pinned: scripts/check-format.sh runs this version (another formats differently)
   universal-ctags

@@ -1,7 +1,8 @@
-/* blob_local.c — the local-folder implementation of blob.h: objects are files under one root, and
- * scratch folders live under <root>/.scratch so that finished renders are renamed into place, in a
- * folder per process guarded by a lock file (flock) so that a sweep tells dead processes' from live. */
-#include "blob/blob.h"
+/* blob_local.c — the store itself: the local-folder backend of blob.h (objects are files under one root)
+ * with puts and folder removals handed to the S3 backend when the store is a bucket; and the scratch
+ * area of both: folders under <root>/.scratch so that finished renders are renamed into place, one per
+ * process guarded by a lock file (flock) so that a sweep tells dead processes' from live. */
+#include "blob/blob_internal.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -19,14 +20,6 @@
 
 #include "util/ids.h"
 #include "util/log.h"
-
-struct blob_store {
-    char root[PATH_MAX];
-    pthread_mutex_t scratch_mutex; /* guards the claim below */
-    char process_name[48];         /* "<pid>-<random>", "" until claimed */
-    char process_dir[PATH_MAX];    /* <root>/.scratch/<process_name> */
-    int lock_fd;                   /* holds <process_dir>.lock's flock; -1 until claimed */
-};
 
 static int make_directories(const char *path)
 {
@@ -57,6 +50,25 @@ int blob_store_open(const char *root_dir, blob_store **out)
     return 0;
 }
 
+int blob_store_open_s3(const blob_s3_config *config, const char *scratch_dir, blob_store **out, char *err,
+                       size_t err_size)
+{
+    blob_s3 *s3 = NULL;
+    if (blob_s3_open(config, &s3, err, err_size) != 0) return -1;
+    if (blob_store_open(scratch_dir, out) != 0) {
+        snprintf(err, err_size, "could not create the scratch folder %s", scratch_dir);
+        blob_s3_close(s3);
+        return -1;
+    }
+    (*out)->s3 = s3;
+    return 0;
+}
+
+bool blob_store_is_local(const blob_store *store)
+{
+    return store->s3 == NULL;
+}
+
 static void remove_tree(const char *path);
 
 void blob_store_close(blob_store *store)
@@ -70,6 +82,7 @@ void blob_store_close(blob_store *store)
         close(store->lock_fd);
     }
     pthread_mutex_destroy(&store->scratch_mutex);
+    blob_s3_close(store->s3);
     free(store);
 }
 
@@ -96,7 +109,7 @@ bool blob_name_is_valid(const char *name)
 
 int blob_local_path(const blob_store *store, const char *name, char *out, size_t out_size)
 {
-    if (!blob_name_is_valid(name)) return -1;
+    if (store->s3 != NULL || !blob_name_is_valid(name)) return -1;
     int n = snprintf(out, out_size, "%s/%s", store->root, name);
     return (n < 0 || (size_t)n >= out_size) ? -1 : 0;
 }
@@ -139,6 +152,7 @@ static int copy_file_durably(const char *src, const char *dst)
 
 int blob_put_file(blob_store *store, const char *name, const char *src_path)
 {
+    if (store->s3 != NULL) return blob_s3_put_file(store->s3, name, src_path);
     char path[PATH_MAX];
     if (blob_local_path(store, name, path, sizeof(path)) != 0) return -1;
     char *slash = strrchr(path, '/');
@@ -171,8 +185,18 @@ static void remove_tree(const char *path)
     nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+static int remove_listed(void *context, const char *name, const blob_object_info *info)
+{
+    (void)info;
+    return blob_s3_remove(context, name) == BLOB_OK ? 0 : BLOB_ERROR;
+}
+
 int blob_remove_prefix(blob_store *store, const char *prefix)
 {
+    if (store->s3 != NULL) /* listed, then deleted one by one (no Content-MD5 needed, as DeleteObjects has) */
+        return blob_name_is_valid(prefix) && blob_s3_list(store->s3, prefix, remove_listed, store->s3) == 0
+                   ? 0
+                   : -1;
     char path[PATH_MAX];
     if (blob_local_path(store, prefix, path, sizeof(path)) != 0) return -1;
     remove_tree(path);

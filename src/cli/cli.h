@@ -5,6 +5,7 @@
 #ifndef REELAY_CLI_CLI_H
 #define REELAY_CLI_CLI_H
 
+#include "blob/blob.h"
 #include "cli/settings.h"
 #include "store/store.h"
 
@@ -42,6 +43,11 @@ int cli_misuse(cli_command command, const char *format, ...) __attribute__((form
 /* Opens the database in data_dir; on failure prints why (and that `reelay init` makes it) and returns
  * NULL. The caller closes it with store_close. */
 store *cli_store_open(const char *data_dir);
+
+/* Opens the storage of --storage (cli/storage.c): a local folder (by default <data_dir>/blobs) or, for
+ * s3://bucket[/prefix], the bucket the S3 settings describe, checked at once. On failure prints why
+ * (never the secret) and returns 1; else 0, and the caller closes *out with blob_store_close. */
+int cli_storage_open(const settings *s, const char *data_dir, blob_store **out);
 
 /* What a new key gets. */
 typedef struct key_spec {

@@ -52,15 +52,18 @@ static int write_default_prices(const char *data_dir)
     return ok ? 0 : -1;
 }
 
-/* The secret and the storage folder, created when missing. 0, or 1 after saying why. */
-static int prepare_secret_and_storage(const char *data_dir)
+/* The secret and the storage (a folder created when missing, or a bucket checked). 0, or 1 after saying
+ * why. */
+static int prepare_secret_and_storage(const settings *s, const char *data_dir)
 {
     link_signer signer;
-    char blobs_dir[4096];
     blob_store *blobs = NULL;
-    if (snprintf(blobs_dir, sizeof(blobs_dir), "%s/blobs", data_dir) >= (int)sizeof(blobs_dir) ||
-        link_signer_load(data_dir, &signer) != 0 || blob_store_open(blobs_dir, &blobs) != 0) {
-        fprintf(stderr, "reelay: cannot create the secret or storage in %s\n", data_dir);
+    if (link_signer_load(data_dir, &signer) != 0) {
+        fprintf(stderr, "reelay: cannot create the secret in %s\n", data_dir);
+        return 1;
+    }
+    if (cli_storage_open(s, data_dir, &blobs) != 0) { /* an s3:// bucket is checked here */
+        sodium_memzero(&signer, sizeof(signer));
         return 1;
     }
     blob_store_close(blobs);
@@ -83,7 +86,7 @@ int cli_init(int argc, char **argv)
     }
     store *db = cli_store_open(data_dir);
     if (db == NULL) return 1;
-    if (prepare_secret_and_storage(data_dir) != 0) {
+    if (prepare_secret_and_storage(&s, data_dir) != 0) {
         store_close(db);
         return 1;
     }

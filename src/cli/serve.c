@@ -89,9 +89,17 @@ static int serve_prepare_app(serve_state *st)
     app->prices = load_prices(settings_text(s, SETTING_PRICES), data_dir);
     if (app->prices == NULL) return 1;
     app->fetch_allow = settings_text(s, SETTING_FETCH_ALLOW);
-    snprintf(st->blobs_dir, sizeof(st->blobs_dir), "%s/blobs", data_dir);
-    if (link_signer_load(data_dir, &app->signer) != 0 || blob_store_open(st->blobs_dir, &app->blobs) != 0) {
-        fprintf(stderr, "reelay: cannot read the secret or storage in %s (run `reelay init`)\n", data_dir);
+    const char *storage = settings_text(s, SETTING_STORAGE);
+    snprintf(st->blobs_dir, sizeof(st->blobs_dir), "%s%s", storage ? storage : data_dir,
+             storage ? "" : "/blobs");
+    if (link_signer_load(data_dir, &app->signer) != 0) {
+        fprintf(stderr, "reelay: cannot read the secret in %s (run `reelay init`)\n", data_dir);
+        return 1;
+    }
+    if (cli_storage_open(s, data_dir, &app->blobs) != 0) return 1;
+    if (!blob_store_is_local(app->blobs)) { /* files.c, uploads and local inputs read local paths today */
+        fprintf(stderr, "reelay: serve cannot use S3 storage yet (init and the storage itself can): result "
+                        "and upload links are still served from local files\n");
         return 1;
     }
     /* what a killed process left in the scratch area goes before anything new is written there (a

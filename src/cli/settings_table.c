@@ -8,6 +8,7 @@
 #define DAY_SECONDS (24LL * 60 * 60)
 
 static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
+static const char *const s3_addressings[] = {"auto", "path", "virtual", NULL};
 
 /* clang-format off */
 static const setting_definition table[SETTING_COUNT] = {
@@ -20,6 +21,32 @@ static const setting_definition table[SETTING_COUNT] = {
         .flag = "log-level", .env = "REELAY_LOG_LEVEL", .value_name = "LEVEL", .type = SETTING_ENUM,
         .default_value = "info", .choices = log_levels, .commands = CLI_DATA_COMMANDS,
         .help = "log lines below this level are left out"},
+    [SETTING_STORAGE] = {
+        .flag = "storage", .env = "REELAY_STORAGE_URL", .value_name = "URL", .type = SETTING_TEXT,
+        .minimum = 1, .maximum = SETTING_PATH_MAX, .default_note = "`<data>/blobs`", .commands = CLI_DATA_COMMANDS,
+        .help = "where result and upload files are kept: a local folder, or `s3://bucket[/prefix]` on "
+                "S3-compatible storage (the `REELAY_S3_*` and `AWS_*` settings)"},
+    [SETTING_S3_ENDPOINT] = {
+        .flag = "s3-endpoint", .env = "REELAY_S3_ENDPOINT", .value_name = "URL", .type = SETTING_BASE_URL,
+        .default_note = "`https://s3.<region>.amazonaws.com`", .commands = CLI_DATA_COMMANDS,
+        .help = "the S3-compatible service of an `s3://` storage URL"},
+    [SETTING_S3_REGION] = {
+        .flag = "s3-region", .env = "REELAY_S3_REGION", .value_name = "REGION", .type = SETTING_NAME,
+        .maximum = 63, .default_value = "us-east-1", .commands = CLI_DATA_COMMANDS,
+        .help = "the region requests are signed for (SigV4)"},
+    [SETTING_S3_ADDRESSING] = {
+        .flag = "s3-addressing", .env = "REELAY_S3_ADDRESSING", .value_name = "STYLE", .type = SETTING_ENUM,
+        .default_value = "auto", .choices = s3_addressings, .commands = CLI_DATA_COMMANDS,
+        .help = "`path` (endpoint/bucket/key) or `virtual` (bucket.endpoint/key); `auto` is virtual on AWS "
+                "and path with `--s3-endpoint`"},
+    [SETTING_S3_ACCESS_KEY_ID] = {
+        .flag = "s3-access-key-id", .env = "AWS_ACCESS_KEY_ID", .value_name = "ID", .type = SETTING_TEXT,
+        .minimum = 1, .maximum = 256, .commands = CLI_DATA_COMMANDS,
+        .help = "the access key of an `s3://` storage URL"},
+    [SETTING_S3_SECRET_ACCESS_KEY] = {
+        .flag = "s3-secret-access-key", .env = "AWS_SECRET_ACCESS_KEY", .value_name = "SECRET",
+        .type = SETTING_TEXT, .minimum = 1, .maximum = 256, .commands = CLI_DATA_COMMANDS,
+        .help = "its secret; prefer the variable (a flag shows in the process list)"},
 
     /* serve */
     [SETTING_LISTEN] = {

@@ -169,11 +169,33 @@ static CURLcode net_curl_setup_exchange(CURL *easy, const net_curl_options *o)
     return CURLE_OK;
 }
 
+/* HEAD, streamed uploads and credentials (libcurl's own SigV4 signer for S3-compatible storage). */
+static CURLcode net_curl_setup_transfer(CURL *easy, const net_curl_options *o)
+{
+    if (o->no_body) NET_SETOPT(easy, CURLOPT_NOBODY, 1L);
+    if (o->read_body != NULL) {
+        NET_SETOPT(easy, CURLOPT_UPLOAD, 1L);
+        NET_SETOPT(easy, CURLOPT_READFUNCTION, o->read_body);
+        NET_SETOPT(easy, CURLOPT_READDATA, o->read_body_data);
+        NET_SETOPT(easy, CURLOPT_INFILESIZE_LARGE, o->upload_size);
+        if (o->seek_body != NULL) {
+            NET_SETOPT(easy, CURLOPT_SEEKFUNCTION, o->seek_body);
+            NET_SETOPT(easy, CURLOPT_SEEKDATA, o->read_body_data);
+        }
+    }
+    if (o->aws_sigv4 != NULL) NET_SETOPT(easy, CURLOPT_AWS_SIGV4, o->aws_sigv4);
+    if (o->username != NULL) NET_SETOPT(easy, CURLOPT_USERNAME, o->username);
+    if (o->password != NULL) NET_SETOPT(easy, CURLOPT_PASSWORD, o->password);
+    if (o->share != NULL) NET_SETOPT(easy, CURLOPT_SHARE, o->share);
+    return CURLE_OK;
+}
+
 CURLcode net_curl_setup(CURL *easy, const net_curl_options *options)
 {
     if (easy == NULL || options == NULL) return CURLE_BAD_FUNCTION_ARGUMENT;
     CURLcode code = net_curl_setup_target(easy, options);
-    return code != CURLE_OK ? code : net_curl_setup_exchange(easy, options);
+    if (code == CURLE_OK) code = net_curl_setup_exchange(easy, options);
+    return code != CURLE_OK ? code : net_curl_setup_transfer(easy, options);
 }
 
 net_curl_options net_curl_fetch_options(const fetch_policy *policy, net_guard *guard)

@@ -58,8 +58,17 @@ typedef struct net_curl_options {
     void *write_body_data;
     curl_write_callback write_header; /* each response header line, or NULL */
     void *write_header_data;
-    const char *user_agent; /* NULL = none sent */
-    void *private_data;     /* CURLOPT_PRIVATE */
+    const char *user_agent;       /* NULL = none sent */
+    void *private_data;           /* CURLOPT_PRIVATE */
+    bool no_body;                 /* a HEAD request (CURLOPT_NOBODY): no response body is waited for */
+    curl_read_callback read_body; /* an upload (PUT) whose body this callback streams, or NULL */
+    void *read_body_data;         /* (also given to seek_body) */
+    curl_seek_callback seek_body; /* with read_body: rewinds the body when libcurl must resend it, or NULL */
+    curl_off_t upload_size;       /* with read_body: the body's exact size in bytes */
+    const char *aws_sigv4; /* libcurl signs the request (CURLOPT_AWS_SIGV4, "aws:amz:REGION:SERVICE") */
+    const char *username;  /* with aws_sigv4: the access key id; else HTTP authentication's user */
+    const char *password;  /* with aws_sigv4: the secret access key */
+    CURLSH *share; /* connections and DNS answers shared with other handles (CURLOPT_SHARE), or NULL */
 } net_curl_options;
 
 /* Sets options on easy: always no signals and http/https only (redirects too); the rest as described

@@ -277,7 +277,10 @@ static void the_table_is_consistent(void **state)
         assert_true(d->commands != 0);
         assert_true((d->value_name == NULL) == (d->type == SETTING_BOOL));
         assert_true((d->choices != NULL) == (d->type == SETTING_ENUM));
-        if (d->env) assert_int_equal(strncmp(d->env, "REELAY_", 7), 0);
+        /* REELAY_… for all but the two credentials every S3 tool reads under AWS's own names */
+        if (d->env && strcmp(d->env, "AWS_ACCESS_KEY_ID") != 0 &&
+            strcmp(d->env, "AWS_SECRET_ACCESS_KEY") != 0)
+            assert_int_equal(strncmp(d->env, "REELAY_", 7), 0);
         if (d->default_value) {
             setting_value value = {0};
             assert_true(setting_value_read(d, d->default_value, &value, NULL, 0));
