@@ -8,16 +8,7 @@
 
 #include "store/pg_internal.h"
 #include "store/store.h"
-
-__attribute__((format(printf, 2, 3))) static void problem(credit_audit *out, const char *format, ...)
-{
-    if (out->problems++ == 0) {
-        va_list args;
-        va_start(args, format);
-        vsnprintf(out->first_problem, sizeof(out->first_problem), format, args);
-        va_end(args);
-    }
-}
+#include "store/store_common.h"
 
 /* Per key: its balances agree with its ledger and with its unfinished tasks' reservations. */
 static store_status audit_keys(pg_store *s, credit_audit *out)
@@ -45,18 +36,19 @@ static store_status audit_keys(pg_store *s, credit_audit *out)
         long long open_reserved = pg_get_int(result, row, 5);
         long long counted = pg_get_int(result, row, 6), open_tasks = pg_get_int(result, row, 7);
         if (counted != open_tasks)
-            problem(out, "key %s: counts %lld unfinished tasks, but %lld hold a reservation", id, counted,
-                    open_tasks);
+            credit_audit_problem(out, "key %s: counts %lld unfinished tasks, but %lld hold a reservation", id,
+                                 counted, open_tasks);
         if (available != ledger_available)
-            problem(out, "key %s: available %lld, but its ledger sums to %lld", id, available,
-                    ledger_available);
+            credit_audit_problem(out, "key %s: available %lld, but its ledger sums to %lld", id, available,
+                                 ledger_available);
         if (reserved != ledger_reserved)
-            problem(out, "key %s: reserved %lld, but its ledger sums to %lld", id, reserved, ledger_reserved);
+            credit_audit_problem(out, "key %s: reserved %lld, but its ledger sums to %lld", id, reserved,
+                                 ledger_reserved);
         if (reserved != open_reserved)
-            problem(out, "key %s: reserved %lld, but its unfinished tasks hold %lld", id, reserved,
-                    open_reserved);
+            credit_audit_problem(out, "key %s: reserved %lld, but its unfinished tasks hold %lld", id,
+                                 reserved, open_reserved);
         if (available < 0 || reserved < 0)
-            problem(out, "key %s: negative balance %lld / %lld", id, available, reserved);
+            credit_audit_problem(out, "key %s: negative balance %lld / %lld", id, available, reserved);
     }
     PQclear(result);
     return STORE_OK;
@@ -88,14 +80,15 @@ static store_status audit_tasks(pg_store *s, credit_audit *out)
         long long reserves = pg_get_int(result, row, 2), reserved = pg_get_int(result, row, 3);
         long long releases = pg_get_int(result, row, 4), released = pg_get_int(result, row, 5);
         if (reserves != 1)
-            problem(out, "task %s: %lld reservations (expected 1)", id, reserves);
+            credit_audit_problem(out, "task %s: %lld reservations (expected 1)", id, reserves);
         else if (!pg_get_bool(result, row, 7))
-            problem(out, "task %s: reserved on another key", id);
+            credit_audit_problem(out, "task %s: reserved on another key", id);
         if (releases != (finished ? 1 : 0))
-            problem(out, "task %s: released %lld times, finished=%d", id, releases, finished);
+            credit_audit_problem(out, "task %s: released %lld times, finished=%d", id, releases, finished);
         else if (finished && released != reserved)
-            problem(out, "task %s: released %lld of a %lld reservation", id, released, reserved);
-        if (pg_get_int(result, row, 6) != 0) problem(out, "task %s: charged more than reserved", id);
+            credit_audit_problem(out, "task %s: released %lld of a %lld reservation", id, released, reserved);
+        if (pg_get_int(result, row, 6) != 0)
+            credit_audit_problem(out, "task %s: charged more than reserved", id);
     }
     PQclear(result);
     return STORE_OK;

@@ -13,27 +13,15 @@
 
 #include "store/pg_internal.h"
 #include "store/store.h"
+#include "store/store_common.h"
 
 /* Appends one ledger row and applies it to the key's balances (inside a transaction). A row whose
  * available-balance change would take it below zero is refused with CONFLICT. */
 static store_status ledger_append(pg_store *s, const char *key_id, const char *task_id, ledger_kind kind,
                                   int64_t amount, int64_t released, const char *note, int64_t now)
 {
-    int64_t delta_available = 0, delta_reserved = 0, delta_tasks = 0;
-    switch (kind) {
-    case LEDGER_GRANT:
-        delta_available = amount;
-        break;
-    case LEDGER_RESERVE:
-        delta_available = -amount, delta_reserved = amount, delta_tasks = 1;
-        break;
-    case LEDGER_SETTLE:
-        delta_available = released - amount, delta_reserved = -released, delta_tasks = -1;
-        break;
-    case LEDGER_REFUND:
-        delta_available = amount, delta_reserved = -amount, delta_tasks = -1;
-        break;
-    }
+    ledger_deltas deltas = ledger_deltas_of(kind, amount, released);
+    int64_t delta_available = deltas.available, delta_reserved = deltas.reserved, delta_tasks = deltas.tasks;
     pg_number available, reserved, tasks;
     const char *move[] = {pg_int(&available, delta_available), pg_int(&reserved, delta_reserved), key_id,
                           pg_int(&tasks, delta_tasks)};

@@ -13,6 +13,7 @@
 
 #include "store/sqlite_internal.h"
 #include "store/store.h"
+#include "store/store_common.h"
 #include "util/vector.h"
 
 /* Appends one ledger row and applies it to the key's balances (inside a transaction). A row whose
@@ -20,21 +21,8 @@
 static store_status ledger_append(sqlite_store *s, const char *key_id, const char *task_id, ledger_kind kind,
                                   int64_t amount, int64_t released, const char *note, int64_t now)
 {
-    int64_t delta_available = 0, delta_reserved = 0, delta_tasks = 0;
-    switch (kind) {
-    case LEDGER_GRANT:
-        delta_available = amount;
-        break;
-    case LEDGER_RESERVE:
-        delta_available = -amount, delta_reserved = amount, delta_tasks = 1;
-        break;
-    case LEDGER_SETTLE:
-        delta_available = released - amount, delta_reserved = -released, delta_tasks = -1;
-        break;
-    case LEDGER_REFUND:
-        delta_available = amount, delta_reserved = -amount, delta_tasks = -1;
-        break;
-    }
+    ledger_deltas deltas = ledger_deltas_of(kind, amount, released);
+    int64_t delta_available = deltas.available, delta_reserved = deltas.reserved, delta_tasks = deltas.tasks;
     sqlite3_stmt *stmt = s->hot[STMT_KEY_MOVE_CREDITS];
     sqlite3_bind_int64(stmt, 1, delta_available);
     sqlite3_bind_int64(stmt, 2, delta_reserved);
@@ -270,16 +258,6 @@ store_status sqlite_store_idempotency_expire(sqlite_store *s, int64_t now)
 
 /* ---- audit ---- */
 
-__attribute__((format(printf, 2, 3))) static void problem(credit_audit *out, const char *format, ...)
-{
-    if (out->problems++ == 0) {
-        va_list args;
-        va_start(args, format);
-        vsnprintf(out->first_problem, sizeof(out->first_problem), format, args);
-        va_end(args);
-    }
-}
-
 /* Audit, per key: its balances agree with its ledger and with its unfinished tasks' reservations. */
 static store_status audit_keys(sqlite_store *s, credit_audit *out)
 {
@@ -308,20 +286,20 @@ static store_status audit_keys(sqlite_store *s, credit_audit *out)
         int64_t open_reserved = sqlite3_column_int64(stmt, 5);
         int64_t counted = sqlite3_column_int64(stmt, 6), open_tasks = sqlite3_column_int64(stmt, 7);
         if (counted != open_tasks)
-            problem(out, "key %s: counts %lld unfinished tasks, but %lld hold a reservation", id,
-                    (long long)counted, (long long)open_tasks);
+            credit_audit_problem(out, "key %s: counts %lld unfinished tasks, but %lld hold a reservation", id,
+                                 (long long)counted, (long long)open_tasks);
         if (available != ledger_available)
-            problem(out, "key %s: available %lld, but its ledger sums to %lld", id, (long long)available,
-                    (long long)ledger_available);
+            credit_audit_problem(out, "key %s: available %lld, but its ledger sums to %lld", id,
+                                 (long long)available, (long long)ledger_available);
         if (reserved != ledger_reserved)
-            problem(out, "key %s: reserved %lld, but its ledger sums to %lld", id, (long long)reserved,
-                    (long long)ledger_reserved);
+            credit_audit_problem(out, "key %s: reserved %lld, but its ledger sums to %lld", id,
+                                 (long long)reserved, (long long)ledger_reserved);
         if (reserved != open_reserved)
-            problem(out, "key %s: reserved %lld, but its unfinished tasks hold %lld", id, (long long)reserved,
-                    (long long)open_reserved);
+            credit_audit_problem(out, "key %s: reserved %lld, but its unfinished tasks hold %lld", id,
+                                 (long long)reserved, (long long)open_reserved);
         if (available < 0 || reserved < 0)
-            problem(out, "key %s: negative balance %lld / %lld", id, (long long)available,
-                    (long long)reserved);
+            credit_audit_problem(out, "key %s: negative balance %lld / %lld", id, (long long)available,
+                                 (long long)reserved);
     }
     if (stmt) sqlite3_finalize(stmt);
     if (status == STORE_OK && rc != SQLITE_DONE) status = sql_fail(s, "audit keys");
@@ -362,15 +340,17 @@ static store_status audit_tasks(sqlite_store *s, credit_audit *out)
         int64_t reserves = sqlite3_column_int64(stmt, 2), reserved = sqlite3_column_int64(stmt, 3);
         int64_t releases = sqlite3_column_int64(stmt, 4), released = sqlite3_column_int64(stmt, 5);
         if (reserves != 1)
-            problem(out, "task %s: %lld reservations (expected 1)", id, (long long)reserves);
+            credit_audit_problem(out, "task %s: %lld reservations (expected 1)", id, (long long)reserves);
         else if (sqlite3_column_int(stmt, 7) != 1)
-            problem(out, "task %s: reserved on another key", id);
+            credit_audit_problem(out, "task %s: reserved on another key", id);
         if (releases != (finished ? 1 : 0))
-            problem(out, "task %s: released %lld times, finished=%d", id, (long long)releases, finished);
+            credit_audit_problem(out, "task %s: released %lld times, finished=%d", id, (long long)releases,
+                                 finished);
         else if (finished && released != reserved)
-            problem(out, "task %s: released %lld of a %lld reservation", id, (long long)released,
-                    (long long)reserved);
-        if (sqlite3_column_int64(stmt, 6) != 0) problem(out, "task %s: charged more than reserved", id);
+            credit_audit_problem(out, "task %s: released %lld of a %lld reservation", id, (long long)released,
+                                 (long long)reserved);
+        if (sqlite3_column_int64(stmt, 6) != 0)
+            credit_audit_problem(out, "task %s: charged more than reserved", id);
     }
     if (stmt) sqlite3_finalize(stmt);
     if (status == STORE_OK && rc != SQLITE_DONE) status = sql_fail(s, "audit tasks");
