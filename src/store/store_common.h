@@ -23,6 +23,41 @@ typedef struct ledger_deltas {
 } ledger_deltas;
 ledger_deltas ledger_deltas_of(ledger_kind kind, int64_t amount, int64_t released);
 
+/* The credit audit's per-key query (the same SQL on every backend): id, credits_available,
+ * credits_reserved, what the ledger sums available and reserved to, what unfinished tasks' reservations
+ * hold, tasks_unfinished, and how many unfinished tasks hold a reservation. */
+#define CREDIT_AUDIT_KEYS_SQL                                                                                \
+    "SELECT k.id, k.credits_available, k.credits_reserved,"                                                  \
+    " COALESCE(SUM(CASE l.kind WHEN 'grant' THEN l.amount WHEN 'reserve' THEN -l.amount"                     \
+    "  WHEN 'settle' THEN l.released - l.amount WHEN 'refund' THEN l.amount END), 0),"                       \
+    " COALESCE(SUM(CASE l.kind WHEN 'reserve' THEN l.amount WHEN 'settle' THEN -l.released"                  \
+    "  WHEN 'refund' THEN -l.amount END), 0),"                                                               \
+    " (SELECT COALESCE(SUM(r.amount), 0) FROM credit_ledger r JOIN tasks t ON t.id = r.task_id"              \
+    "   WHERE r.kind = 'reserve' AND r.key_id = k.id AND t.state < 4),"                                      \
+    " k.tasks_unfinished,"                                                                                   \
+    " (SELECT COUNT(*) FROM credit_ledger r JOIN tasks t ON t.id = r.task_id"                                \
+    "   WHERE r.kind = 'reserve' AND r.key_id = k.id AND t.state < 4)"                                       \
+    " FROM api_keys k LEFT JOIN credit_ledger l ON l.key_id = k.id GROUP BY k.id"
+
+/* One row of that query, read by a backend. */
+typedef struct credit_audit_key_row {
+    const char *id;
+    int64_t available, reserved, ledger_available, ledger_reserved, open_reserved, counted, open_tasks;
+} credit_audit_key_row;
+/* Checks one key: its balances agree with its ledger and its unfinished tasks, and are not negative. */
+void credit_audit_check_key(credit_audit *out, const credit_audit_key_row *row);
+
+/* What the ledger says of one task, read by a backend's per-task query. */
+typedef struct credit_audit_task_row {
+    const char *id;
+    bool finished;
+    bool reserved_on_its_key; /* the reservation's key is the task's */
+    int64_t reserves, reserved, releases, released, overcharged;
+} credit_audit_task_row;
+/* Checks one task: one reservation on its own key; a finished task exactly one release of exactly its
+ * reservation (a settlement charging no more than it), an unfinished one none. */
+void credit_audit_check_task(credit_audit *out, const credit_audit_task_row *row);
+
 /* Counts one problem the credit audit found, keeping the text of the first (store_names.c). */
 void credit_audit_problem(credit_audit *out, const char *format, ...) __attribute__((format(printf, 2, 3)));
 

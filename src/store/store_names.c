@@ -62,3 +62,39 @@ void credit_audit_problem(credit_audit *out, const char *format, ...)
         va_end(args);
     }
 }
+
+void credit_audit_check_key(credit_audit *out, const credit_audit_key_row *k)
+{
+    out->keys_checked++;
+    if (k->counted != k->open_tasks)
+        credit_audit_problem(out, "key %s: counts %lld unfinished tasks, but %lld hold a reservation", k->id,
+                             (long long)k->counted, (long long)k->open_tasks);
+    if (k->available != k->ledger_available)
+        credit_audit_problem(out, "key %s: available %lld, but its ledger sums to %lld", k->id,
+                             (long long)k->available, (long long)k->ledger_available);
+    if (k->reserved != k->ledger_reserved)
+        credit_audit_problem(out, "key %s: reserved %lld, but its ledger sums to %lld", k->id,
+                             (long long)k->reserved, (long long)k->ledger_reserved);
+    if (k->reserved != k->open_reserved)
+        credit_audit_problem(out, "key %s: reserved %lld, but its unfinished tasks hold %lld", k->id,
+                             (long long)k->reserved, (long long)k->open_reserved);
+    if (k->available < 0 || k->reserved < 0)
+        credit_audit_problem(out, "key %s: negative balance %lld / %lld", k->id, (long long)k->available,
+                             (long long)k->reserved);
+}
+
+void credit_audit_check_task(credit_audit *out, const credit_audit_task_row *t)
+{
+    out->tasks_checked++;
+    if (t->reserves != 1)
+        credit_audit_problem(out, "task %s: %lld reservations (expected 1)", t->id, (long long)t->reserves);
+    else if (!t->reserved_on_its_key)
+        credit_audit_problem(out, "task %s: reserved on another key", t->id);
+    if (t->releases != (t->finished ? 1 : 0))
+        credit_audit_problem(out, "task %s: released %lld times, finished=%d", t->id, (long long)t->releases,
+                             t->finished);
+    else if (t->finished && t->released != t->reserved)
+        credit_audit_problem(out, "task %s: released %lld of a %lld reservation", t->id,
+                             (long long)t->released, (long long)t->reserved);
+    if (t->overcharged != 0) credit_audit_problem(out, "task %s: charged more than reserved", t->id);
+}

@@ -14,41 +14,17 @@
 static store_status audit_keys(pg_store *s, credit_audit *out)
 {
     PGresult *result = NULL;
-    if (pg_query(s, "audit keys", &result,
-                 "SELECT k.id, k.credits_available, k.credits_reserved,"
-                 " COALESCE(SUM(CASE l.kind WHEN 'grant' THEN l.amount WHEN 'reserve' THEN -l.amount"
-                 "  WHEN 'settle' THEN l.released - l.amount WHEN 'refund' THEN l.amount END), 0),"
-                 " COALESCE(SUM(CASE l.kind WHEN 'reserve' THEN l.amount WHEN 'settle' THEN -l.released"
-                 "  WHEN 'refund' THEN -l.amount END), 0),"
-                 " (SELECT COALESCE(SUM(r.amount), 0) FROM credit_ledger r JOIN tasks t ON t.id = r.task_id"
-                 "   WHERE r.kind = 'reserve' AND r.key_id = k.id AND t.state < 4),"
-                 " k.tasks_unfinished,"
-                 " (SELECT COUNT(*) FROM credit_ledger r JOIN tasks t ON t.id = r.task_id"
-                 "   WHERE r.kind = 'reserve' AND r.key_id = k.id AND t.state < 4)"
-                 " FROM api_keys k LEFT JOIN credit_ledger l ON l.key_id = k.id GROUP BY k.id",
-                 0, NULL) != STORE_OK)
-        return STORE_ERROR;
+    if (pg_query(s, "audit keys", &result, CREDIT_AUDIT_KEYS_SQL, 0, NULL) != STORE_OK) return STORE_ERROR;
     for (int row = 0; row < PQntuples(result); row++) {
-        out->keys_checked++;
-        const char *id = PQgetvalue(result, row, 0);
-        long long available = pg_get_int(result, row, 1), reserved = pg_get_int(result, row, 2);
-        long long ledger_available = pg_get_int(result, row, 3), ledger_reserved = pg_get_int(result, row, 4);
-        long long open_reserved = pg_get_int(result, row, 5);
-        long long counted = pg_get_int(result, row, 6), open_tasks = pg_get_int(result, row, 7);
-        if (counted != open_tasks)
-            credit_audit_problem(out, "key %s: counts %lld unfinished tasks, but %lld hold a reservation", id,
-                                 counted, open_tasks);
-        if (available != ledger_available)
-            credit_audit_problem(out, "key %s: available %lld, but its ledger sums to %lld", id, available,
-                                 ledger_available);
-        if (reserved != ledger_reserved)
-            credit_audit_problem(out, "key %s: reserved %lld, but its ledger sums to %lld", id, reserved,
-                                 ledger_reserved);
-        if (reserved != open_reserved)
-            credit_audit_problem(out, "key %s: reserved %lld, but its unfinished tasks hold %lld", id,
-                                 reserved, open_reserved);
-        if (available < 0 || reserved < 0)
-            credit_audit_problem(out, "key %s: negative balance %lld / %lld", id, available, reserved);
+        credit_audit_key_row k = {.id = PQgetvalue(result, row, 0),
+                                  .available = pg_get_int(result, row, 1),
+                                  .reserved = pg_get_int(result, row, 2),
+                                  .ledger_available = pg_get_int(result, row, 3),
+                                  .ledger_reserved = pg_get_int(result, row, 4),
+                                  .open_reserved = pg_get_int(result, row, 5),
+                                  .counted = pg_get_int(result, row, 6),
+                                  .open_tasks = pg_get_int(result, row, 7)};
+        credit_audit_check_key(out, &k);
     }
     PQclear(result);
     return STORE_OK;
@@ -74,21 +50,15 @@ static store_status audit_tasks(pg_store *s, credit_audit *out)
             0, NULL) != STORE_OK)
         return STORE_ERROR;
     for (int row = 0; row < PQntuples(result); row++) {
-        out->tasks_checked++;
-        const char *id = PQgetvalue(result, row, 0);
-        bool finished = pg_get_int(result, row, 1) >= TASK_COMPLETED;
-        long long reserves = pg_get_int(result, row, 2), reserved = pg_get_int(result, row, 3);
-        long long releases = pg_get_int(result, row, 4), released = pg_get_int(result, row, 5);
-        if (reserves != 1)
-            credit_audit_problem(out, "task %s: %lld reservations (expected 1)", id, reserves);
-        else if (!pg_get_bool(result, row, 7))
-            credit_audit_problem(out, "task %s: reserved on another key", id);
-        if (releases != (finished ? 1 : 0))
-            credit_audit_problem(out, "task %s: released %lld times, finished=%d", id, releases, finished);
-        else if (finished && released != reserved)
-            credit_audit_problem(out, "task %s: released %lld of a %lld reservation", id, released, reserved);
-        if (pg_get_int(result, row, 6) != 0)
-            credit_audit_problem(out, "task %s: charged more than reserved", id);
+        credit_audit_task_row t = {.id = PQgetvalue(result, row, 0),
+                                   .finished = pg_get_int(result, row, 1) >= TASK_COMPLETED,
+                                   .reserves = pg_get_int(result, row, 2),
+                                   .reserved = pg_get_int(result, row, 3),
+                                   .releases = pg_get_int(result, row, 4),
+                                   .released = pg_get_int(result, row, 5),
+                                   .overcharged = pg_get_int(result, row, 6),
+                                   .reserved_on_its_key = pg_get_bool(result, row, 7)};
+        credit_audit_check_task(out, &t);
     }
     PQclear(result);
     return STORE_OK;

@@ -262,44 +262,18 @@ store_status sqlite_store_idempotency_expire(sqlite_store *s, int64_t now)
 static store_status audit_keys(sqlite_store *s, credit_audit *out)
 {
     sqlite3_stmt *stmt = NULL;
-    store_status status = sql_prepare(
-        s,
-        "SELECT k.id, k.credits_available, k.credits_reserved,"
-        " COALESCE(SUM(CASE l.kind WHEN 'grant' THEN l.amount WHEN 'reserve' THEN -l.amount"
-        "  WHEN 'settle' THEN l.released - l.amount WHEN 'refund' THEN l.amount END), 0),"
-        " COALESCE(SUM(CASE l.kind WHEN 'reserve' THEN l.amount WHEN 'settle' THEN -l.released"
-        "  WHEN 'refund' THEN -l.amount END), 0),"
-        " (SELECT COALESCE(SUM(r.amount), 0) FROM credit_ledger r JOIN tasks t ON t.id = r.task_id"
-        "   WHERE r.kind = 'reserve' AND r.key_id = k.id AND t.state < 4),"
-        " k.tasks_unfinished,"
-        " (SELECT COUNT(*) FROM credit_ledger r JOIN tasks t ON t.id = r.task_id"
-        "   WHERE r.kind = 'reserve' AND r.key_id = k.id AND t.state < 4)"
-        " FROM api_keys k LEFT JOIN credit_ledger l ON l.key_id = k.id GROUP BY k.id",
-        &stmt);
+    store_status status = sql_prepare(s, CREDIT_AUDIT_KEYS_SQL, &stmt);
     int rc = SQLITE_DONE;
     while (status == STORE_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-        out->keys_checked++;
-        const char *id = (const char *)sqlite3_column_text(stmt, 0);
-        int64_t available = sqlite3_column_int64(stmt, 1), reserved = sqlite3_column_int64(stmt, 2);
-        int64_t ledger_available = sqlite3_column_int64(stmt, 3),
-                ledger_reserved = sqlite3_column_int64(stmt, 4);
-        int64_t open_reserved = sqlite3_column_int64(stmt, 5);
-        int64_t counted = sqlite3_column_int64(stmt, 6), open_tasks = sqlite3_column_int64(stmt, 7);
-        if (counted != open_tasks)
-            credit_audit_problem(out, "key %s: counts %lld unfinished tasks, but %lld hold a reservation", id,
-                                 (long long)counted, (long long)open_tasks);
-        if (available != ledger_available)
-            credit_audit_problem(out, "key %s: available %lld, but its ledger sums to %lld", id,
-                                 (long long)available, (long long)ledger_available);
-        if (reserved != ledger_reserved)
-            credit_audit_problem(out, "key %s: reserved %lld, but its ledger sums to %lld", id,
-                                 (long long)reserved, (long long)ledger_reserved);
-        if (reserved != open_reserved)
-            credit_audit_problem(out, "key %s: reserved %lld, but its unfinished tasks hold %lld", id,
-                                 (long long)reserved, (long long)open_reserved);
-        if (available < 0 || reserved < 0)
-            credit_audit_problem(out, "key %s: negative balance %lld / %lld", id, (long long)available,
-                                 (long long)reserved);
+        credit_audit_key_row k = {.id = (const char *)sqlite3_column_text(stmt, 0),
+                                  .available = sqlite3_column_int64(stmt, 1),
+                                  .reserved = sqlite3_column_int64(stmt, 2),
+                                  .ledger_available = sqlite3_column_int64(stmt, 3),
+                                  .ledger_reserved = sqlite3_column_int64(stmt, 4),
+                                  .open_reserved = sqlite3_column_int64(stmt, 5),
+                                  .counted = sqlite3_column_int64(stmt, 6),
+                                  .open_tasks = sqlite3_column_int64(stmt, 7)};
+        credit_audit_check_key(out, &k);
     }
     if (stmt) sqlite3_finalize(stmt);
     if (status == STORE_OK && rc != SQLITE_DONE) status = sql_fail(s, "audit keys");
@@ -334,23 +308,15 @@ static store_status audit_tasks(sqlite_store *s, credit_audit *out)
             out->tasks_before_ledger++;
             continue;
         }
-        out->tasks_checked++;
-        const char *id = (const char *)sqlite3_column_text(stmt, 0);
-        bool finished = sqlite3_column_int(stmt, 1) >= TASK_COMPLETED;
-        int64_t reserves = sqlite3_column_int64(stmt, 2), reserved = sqlite3_column_int64(stmt, 3);
-        int64_t releases = sqlite3_column_int64(stmt, 4), released = sqlite3_column_int64(stmt, 5);
-        if (reserves != 1)
-            credit_audit_problem(out, "task %s: %lld reservations (expected 1)", id, (long long)reserves);
-        else if (sqlite3_column_int(stmt, 7) != 1)
-            credit_audit_problem(out, "task %s: reserved on another key", id);
-        if (releases != (finished ? 1 : 0))
-            credit_audit_problem(out, "task %s: released %lld times, finished=%d", id, (long long)releases,
-                                 finished);
-        else if (finished && released != reserved)
-            credit_audit_problem(out, "task %s: released %lld of a %lld reservation", id, (long long)released,
-                                 (long long)reserved);
-        if (sqlite3_column_int64(stmt, 6) != 0)
-            credit_audit_problem(out, "task %s: charged more than reserved", id);
+        credit_audit_task_row t = {.id = (const char *)sqlite3_column_text(stmt, 0),
+                                   .finished = sqlite3_column_int(stmt, 1) >= TASK_COMPLETED,
+                                   .reserves = sqlite3_column_int64(stmt, 2),
+                                   .reserved = sqlite3_column_int64(stmt, 3),
+                                   .releases = sqlite3_column_int64(stmt, 4),
+                                   .released = sqlite3_column_int64(stmt, 5),
+                                   .overcharged = sqlite3_column_int64(stmt, 6),
+                                   .reserved_on_its_key = sqlite3_column_int(stmt, 7) == 1};
+        credit_audit_check_task(out, &t);
     }
     if (stmt) sqlite3_finalize(stmt);
     if (status == STORE_OK && rc != SQLITE_DONE) status = sql_fail(s, "audit tasks");
