@@ -32,6 +32,21 @@ static char schema_name[64];     /* PostgreSQL: this test's schema */
 static store *db;                /* the connection opened by open_fresh */
 static unsigned schema_sequence; /* makes schema names unique within the process */
 
+/* A pending sora-2 task of key_id created at `created`, due an hour later (its strings are static). */
+static inline task_record fixture_new_task(const char *id, const char *key_id, int64_t created)
+{
+    task_record t;
+    memset(&t, 0, sizeof(t));
+    snprintf(t.id, sizeof(t.id), "%s", id);
+    snprintf(t.key_id, sizeof(t.key_id), "%s", key_id);
+    snprintf(t.model, sizeof(t.model), "sora-2");
+    snprintf(t.user_group, sizeof(t.user_group), "default");
+    t.created_at = t.updated_at = created;
+    t.deadline_at = created + 3600;
+    t.params_json = (char *)"{\"prompt\":\"x\"}";
+    return t;
+}
+
 static const char *postgres_base_url(void)
 {
     const char *url = getenv("REELAY_TEST_DATABASE_URL");

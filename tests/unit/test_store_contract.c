@@ -20,20 +20,6 @@
 #include "store/store.h"
 #include "store_fixture.h"
 
-static task_record new_task(const char *id, const char *key_id, int64_t created)
-{
-    task_record t;
-    memset(&t, 0, sizeof(t));
-    snprintf(t.id, sizeof(t.id), "%s", id);
-    snprintf(t.key_id, sizeof(t.key_id), "%s", key_id);
-    snprintf(t.model, sizeof(t.model), "sora-2");
-    snprintf(t.user_group, sizeof(t.user_group), "default");
-    t.created_at = t.updated_at = created;
-    t.deadline_at = created + 3600;
-    t.params_json = (char *)"{\"prompt\":\"x\"}";
-    return t;
-}
-
 /* ---- opening and migrations ---- */
 
 static void migrations_are_recorded_once(void **state)
@@ -152,7 +138,8 @@ static void version_one_database_is_upgraded_in_order(void **state)
     fixture_exec(version_one_tasks);
     assert_int_equal(fixture_open(&db), STORE_OK);
     assert_true(fixture_query_int("SELECT MAX(version) FROM schema_migrations") >= 2);
-    task_record extra = new_task("task-unified-1-bbbbbbbb", "key_a", 1); /* same second, inserted last */
+    task_record extra =
+        fixture_new_task("task-unified-1-bbbbbbbb", "key_a", 1); /* same second, inserted last */
     assert_int_equal(store_task_insert(db, &extra), STORE_OK);
     assert_int_equal(store_task_insert(db, &extra), STORE_CONFLICT); /* ids stay unique */
     task_list_query query = {.key_id = "key_a", .limit = 10, .state = -1};
@@ -205,7 +192,7 @@ static void racing_processes_migrate_a_fresh_folder_once(void **state)
             if (fixture_open(&own) != STORE_OK) _exit(3);
             char id[IDS_TASK_ID_SIZE];
             snprintf(id, sizeof(id), "task-unified-1-proc%04d", i);
-            task_record t = new_task(id, "key_a", 1);
+            task_record t = fixture_new_task(id, "key_a", 1);
             int code = store_task_insert(own, &t) == STORE_OK ? 0 : 4;
             store_close(own);
             _exit(code);
@@ -360,7 +347,7 @@ static void insert_checkpoint_tasks(int first, int count)
     char id[IDS_TASK_ID_SIZE];
     for (int i = first; i < first + count; i++) {
         snprintf(id, sizeof(id), "task-unified-3-ckpt%04d", i);
-        task_record t = new_task(id, "key_a", 3);
+        task_record t = fixture_new_task(id, "key_a", 3);
         assert_int_equal(store_task_insert(db, &t), STORE_OK);
     }
 }

@@ -17,20 +17,6 @@
 #include "store/store.h"
 #include "store_fixture.h"
 
-static task_record new_task(const char *id, const char *key_id, int64_t created)
-{
-    task_record t;
-    memset(&t, 0, sizeof(t));
-    snprintf(t.id, sizeof(t.id), "%s", id);
-    snprintf(t.key_id, sizeof(t.key_id), "%s", key_id);
-    snprintf(t.model, sizeof(t.model), "sora-2");
-    snprintf(t.user_group, sizeof(t.user_group), "default");
-    t.created_at = t.updated_at = created;
-    t.deadline_at = created + 3600;
-    t.params_json = (char *)"{\"prompt\":\"x\"}";
-    return t;
-}
-
 /* ---- tasks ---- */
 
 static void every_task_field_round_trips(void **state)
@@ -56,7 +42,7 @@ static void every_task_field_round_trips(void **state)
     full.error_message = (char *)"The provider said no.";
     assert_int_equal(store_task_insert(db, &full), STORE_OK);
 
-    task_record bare = new_task("task-unified-5-barebare", "key_full", 5);
+    task_record bare = fixture_new_task("task-unified-5-barebare", "key_full", 5);
     bare.params_json = NULL;
     assert_int_equal(store_task_insert(db, &bare), STORE_OK);
 
@@ -99,7 +85,7 @@ static void unknown_tasks_are_not_found_everywhere(void **state)
 {
     (void)state;
     const char *id = "task-unified-6-unknown0";
-    task_record t = new_task("task-unified-6-known000", "key_a", 6);
+    task_record t = fixture_new_task("task-unified-6-known000", "key_a", 6);
     assert_int_equal(store_task_insert(db, &t), STORE_OK); /* a table that is not empty */
     assert_int_equal(store_task_transition(db, id, TASK_PENDING, TASK_SUBMITTING, "c", 7), STORE_NOT_FOUND);
     assert_int_equal(store_task_set_progress(db, id, 10, 7), STORE_NOT_FOUND);
@@ -118,7 +104,7 @@ static void unknown_tasks_are_not_found_everywhere(void **state)
 static void transitions_refuse_terminal_shortcuts(void **state)
 {
     (void)state;
-    task_record t = new_task("task-unified-7-shortcut", "key_a", 7);
+    task_record t = fixture_new_task("task-unified-7-shortcut", "key_a", 7);
     assert_int_equal(store_task_insert(db, &t), STORE_OK);
     assert_int_equal(store_task_transition(db, t.id, TASK_PENDING, TASK_FAILED, NULL, 8), STORE_ERROR);
     assert_int_equal(store_task_transition(db, t.id, TASK_PENDING, TASK_CANCELLED, NULL, 8), STORE_ERROR);
@@ -162,7 +148,7 @@ static void transitions_refuse_terminal_shortcuts(void **state)
 static void cancel_records_the_fixed_reason(void **state)
 {
     (void)state;
-    task_record t = new_task("task-unified-8-cancelme", "key_a", 8);
+    task_record t = fixture_new_task("task-unified-8-cancelme", "key_a", 8);
     assert_int_equal(store_task_insert(db, &t), STORE_OK);
     assert_int_equal(store_task_transition(db, t.id, TASK_PENDING, TASK_SUBMITTING, NULL, 9), STORE_OK);
     assert_int_equal(store_task_cancel(db, t.id, "key_b", 10), STORE_NOT_FOUND);
@@ -185,7 +171,7 @@ static void listing_limits_and_has_more(void **state)
     char id[IDS_TASK_ID_SIZE];
     for (int i = 0; i < 101; i++) {
         snprintf(id, sizeof(id), "task-unified-9-%08d", i);
-        task_record t = new_task(id, "key_a", 1000 + i);
+        task_record t = fixture_new_task(id, "key_a", 1000 + i);
         assert_int_equal(store_task_insert(db, &t), STORE_OK);
     }
     task_record *page = NULL;
@@ -262,7 +248,7 @@ static void unfinished_are_listed_oldest_first(void **state)
                          "task-unified-4-done0000", "task-unified-4-failed00"};
     const int64_t created[] = {3, 3, 2, 1, 1};
     for (int i = 0; i < 5; i++) {
-        task_record t = new_task(ids[i], "key_a", created[i]);
+        task_record t = fixture_new_task(ids[i], "key_a", created[i]);
         assert_int_equal(store_task_insert(db, &t), STORE_OK);
     }
     assert_int_equal(store_task_transition(db, ids[0], TASK_PENDING, TASK_FINALIZING, NULL, 4), STORE_OK);
@@ -302,23 +288,23 @@ static bool task_exists(const char *id)
 static void batches_insert_all_or_none(void **state)
 {
     (void)state;
-    task_record batch[3] = {new_task("task-unified-2-batch001", "key_a", 2),
-                            new_task("task-unified-2-batch002", "key_a", 2),
-                            new_task("task-unified-2-batch003", "key_a", 2)};
+    task_record batch[3] = {fixture_new_task("task-unified-2-batch001", "key_a", 2),
+                            fixture_new_task("task-unified-2-batch002", "key_a", 2),
+                            fixture_new_task("task-unified-2-batch003", "key_a", 2)};
     assert_int_equal(store_task_insert_batch(db, batch, 0), STORE_OK);
     assert_int_equal(store_task_insert_batch(db, batch, 3), STORE_OK);
     for (int i = 0; i < 3; i++)
         assert_true(task_exists(batch[i].id));
 
     /* the last one collides with a stored task: the first two must not stay */
-    task_record clash[3] = {new_task("task-unified-2-clash001", "key_a", 2),
-                            new_task("task-unified-2-clash002", "key_a", 2), batch[1]};
+    task_record clash[3] = {fixture_new_task("task-unified-2-clash001", "key_a", 2),
+                            fixture_new_task("task-unified-2-clash002", "key_a", 2), batch[1]};
     assert_int_equal(store_task_insert_batch(db, clash, 3), STORE_CONFLICT);
     assert_false(task_exists(clash[0].id));
     assert_false(task_exists(clash[1].id));
     /* a duplicate inside the batch itself */
-    task_record twice[2] = {new_task("task-unified-2-twice001", "key_a", 2),
-                            new_task("task-unified-2-twice001", "key_a", 2)};
+    task_record twice[2] = {fixture_new_task("task-unified-2-twice001", "key_a", 2),
+                            fixture_new_task("task-unified-2-twice001", "key_a", 2)};
     assert_int_equal(store_task_insert_batch(db, twice, 2), STORE_CONFLICT);
     assert_false(task_exists(twice[0].id));
 
@@ -365,7 +351,7 @@ static void complete_and_cancel_race_to_one_outcome(void **state)
     char id[IDS_TASK_ID_SIZE];
     for (int round = 0; round < ROUNDS; round++) {
         snprintf(id, sizeof(id), "task-unified-4-f%07d", round);
-        task_record t = new_task(id, "key_a", 4);
+        task_record t = fixture_new_task(id, "key_a", 4);
         t.state = TASK_FINALIZING;
         assert_int_equal(store_task_insert(db, &t), STORE_OK);
     }
