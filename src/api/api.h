@@ -19,6 +19,7 @@
 
 typedef struct api_app {
     const char *data_dir;
+    const char *database_url; /* store_open_url's URL (NULL = SQLite in data_dir) */
     const char *public_url;   /* no trailing slash; used in result links */
     int64_t link_ttl_seconds; /* result links live this long after completion */
     int64_t task_timeout_seconds;

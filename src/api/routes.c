@@ -29,7 +29,7 @@ void *api_thread_init(void *app, int thread_index)
     api_thread *thread = calloc(1, sizeof(*thread));
     if (thread == NULL) return NULL;
     thread->app = app;
-    if (store_open(thread->app->data_dir, &thread->db) != STORE_OK) {
+    if (store_open_url(thread->app->database_url, thread->app->data_dir, &thread->db) != STORE_OK) {
         free(thread);
         return NULL;
     }

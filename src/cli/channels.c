@@ -18,6 +18,7 @@
 
 typedef struct channel_flags {
     const char *data_dir;
+    const char *database_url;
     const char *provider, *name, *base_url, *credential, *models, *webhook_secret; /* NULL = not given */
     int priority, weight, max_concurrent;
     bool has_priority, has_weight, has_max_concurrent;
@@ -32,6 +33,7 @@ static int read_channel_flags(int argc, char **argv, channel_flags *f, int *firs
     int status = cli_settings_read(&s, CLI_CHANNELS, argc, argv, first);
     if (status >= 0) return status;
     *f = (channel_flags){.data_dir = settings_text(&s, SETTING_DATA),
+                         .database_url = settings_text(&s, SETTING_DATABASE),
                          .provider = settings_text(&s, SETTING_PROVIDER),
                          .name = settings_text(&s, SETTING_CHANNEL_NAME),
                          .base_url = settings_text(&s, SETTING_BASE_URL_FLAG),
@@ -209,7 +211,7 @@ static int channels_add(const channel_flags *f)
     if (status == 0 && f->webhook_secret != NULL)
         status = seal_webhook_secret(f->data_dir, f->webhook_secret, &channel);
     if (status != 0) return status;
-    store *db = cli_store_open(f->data_dir);
+    store *db = cli_store_open(f->database_url, f->data_dir);
     if (db == NULL) return 1;
     store_status stored = store_channel_insert(db, &channel);
     store_close(db);
@@ -256,7 +258,7 @@ static void masked_credential(const char *data_dir, const channel_record *channe
 
 static int channels_list(const channel_flags *f)
 {
-    store *db = cli_store_open(f->data_dir);
+    store *db = cli_store_open(f->database_url, f->data_dir);
     if (db == NULL) return 1;
     channel_record *channels = NULL;
     size_t count = 0;
@@ -298,7 +300,7 @@ static int channels_list(const channel_flags *f)
 /* update / disable / enable: read, change, write back. */
 static int channels_change(const channel_flags *f, const char *action, const char *name)
 {
-    store *db = cli_store_open(f->data_dir);
+    store *db = cli_store_open(f->database_url, f->data_dir);
     if (db == NULL) return 1;
     channel_record channel;
     int status = 1;
@@ -338,7 +340,7 @@ done:
 
 static int channels_remove(const channel_flags *f, const char *name)
 {
-    store *db = cli_store_open(f->data_dir);
+    store *db = cli_store_open(f->database_url, f->data_dir);
     if (db == NULL) return 1;
     store_status status = store_channel_remove(db, name);
     store_close(db);

@@ -1,6 +1,7 @@
 /* cli.c — what every command shares: reading its settings (and answering --help and misuse the same
  * way everywhere), opening the database, and the `reelay settings` command. */
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -51,12 +52,21 @@ int cli_settings_read(settings *out, cli_command command, int argc, char **argv,
     return -1;
 }
 
-store *cli_store_open(const char *data_dir)
+store *cli_store_open(const char *database_url, const char *data_dir)
 {
     store *db = NULL;
-    if (store_open(data_dir, &db) != STORE_OK) {
-        fprintf(stderr, "reelay: cannot open the database in %s (run `reelay init --data %s` first?)\n",
-                data_dir, data_dir);
+    if (store_open_url(database_url, data_dir, &db) != STORE_OK) {
+        bool postgres = database_url != NULL && strncmp(database_url, "postgres", 8) == 0;
+        bool sqlite =
+            database_url == NULL || database_url[0] == '\0' || strncmp(database_url, "sqlite:", 7) == 0;
+        if (!postgres && !sqlite)
+            fprintf(stderr, "reelay: --database must be `sqlite:` or `postgres://…` (or `postgresql://…`)\n");
+        else if (postgres)
+            fprintf(stderr, "reelay: cannot open the PostgreSQL database of --database (is it reachable, and "
+                            "the user allowed? the log above says why)\n");
+        else
+            fprintf(stderr, "reelay: cannot open the database in %s (run `reelay init --data %s` first?)\n",
+                    data_dir, data_dir);
         return NULL;
     }
     return db;

@@ -40,9 +40,10 @@ int cli_settings_read(settings *out, cli_command command, int argc, char **argv,
  * Returns 2, the exit status of a misuse. */
 int cli_misuse(cli_command command, const char *format, ...) __attribute__((format(printf, 2, 3)));
 
-/* Opens the database in data_dir; on failure prints why (and that `reelay init` makes it) and returns
- * NULL. The caller closes it with store_close. */
-store *cli_store_open(const char *data_dir);
+/* Opens the database of --database (database_url; NULL or "sqlite:" = <data_dir>/reelay.db); on failure
+ * prints why (and that `reelay init` makes it), never the URL, and returns NULL. The caller closes it
+ * with store_close. */
+store *cli_store_open(const char *database_url, const char *data_dir);
 
 /* Opens the storage of --storage (cli/storage.c): a local folder (by default <data_dir>/blobs) or, for
  * s3://bucket[/prefix], the bucket the S3 settings describe, checked at once. On failure prints why
@@ -58,8 +59,10 @@ typedef struct key_spec {
     int max_concurrent;
 } key_spec;
 
-/* Creates a key in data_dir and prints it once: as text, or as one JSON object whose id field is named
- * json_id_field ("id", "key_id") with "key", "webhook_secret", "credits" and "user_group". 0 or 1. */
-int cli_keys_create(const char *data_dir, const key_spec *spec, const char *json_id_field);
+/* Creates a key in the database (sealing its secret with data_dir's key) and prints it once: as text, or as
+ * one JSON object whose id field is named json_id_field ("id", "key_id") with "key", "webhook_secret",
+ * "credits" and "user_group". 0 or 1. */
+int cli_keys_create(const char *database_url, const char *data_dir, const key_spec *spec,
+                    const char *json_id_field);
 
 #endif

@@ -84,7 +84,7 @@ int cli_init(int argc, char **argv)
         fprintf(stderr, "reelay: cannot create %s: %s\n", data_dir, strerror(errno));
         return 1;
     }
-    store *db = cli_store_open(data_dir);
+    store *db = cli_store_open(settings_text(&s, SETTING_DATABASE), data_dir);
     if (db == NULL) return 1;
     if (prepare_secret_and_storage(&s, data_dir) != 0) {
         store_close(db);
@@ -114,7 +114,8 @@ int cli_init(int argc, char **argv)
         if (!json) printf("Initialised %s with a sandbox channel serving every model.\n", data_dir);
         /* the first key can run tasks at once: a generous grant, no limits */
         key_spec first_key = {.name = "first", .credits = INIT_KEY_CREDITS};
-        result = cli_keys_create(data_dir, &first_key, json ? "key_id" : NULL);
+        result = cli_keys_create(settings_text(&s, SETTING_DATABASE), data_dir, &first_key,
+                                 json ? "key_id" : NULL);
     } else if (json) {
         puts("{}");
     } else {

@@ -19,7 +19,7 @@
 #include "util/secret_box.h"
 
 typedef struct key_flags {
-    const char *data_dir, *name, *group, *note;
+    const char *data_dir, *database_url, *name, *group, *note;
     long long credits, rpm, max_concurrent, limit; /* rpm, max_concurrent: -1 when not given */
     bool json;
 } key_flags;
@@ -41,7 +41,9 @@ static int read_key_flags(cli_command command, int argc, char **argv, key_flags 
     settings s;
     int status = cli_settings_read(&s, command, argc, argv, first);
     if (status >= 0) return status;
-    *f = (key_flags){.data_dir = settings_text(&s, SETTING_DATA), .json = settings_bool(&s, SETTING_JSON)};
+    *f = (key_flags){.data_dir = settings_text(&s, SETTING_DATA),
+                     .database_url = settings_text(&s, SETTING_DATABASE),
+                     .json = settings_bool(&s, SETTING_JSON)};
     if (command == CLI_KEYS) {
         f->name = settings_text(&s, SETTING_KEY_NAME);
         f->group = settings_text(&s, SETTING_GROUP);
@@ -57,9 +59,10 @@ static int read_key_flags(cli_command command, int argc, char **argv, key_flags 
     return -1;
 }
 
-int cli_keys_create(const char *data_dir, const key_spec *spec, const char *json_id_field)
+int cli_keys_create(const char *database_url, const char *data_dir, const key_spec *spec,
+                    const char *json_id_field)
 {
-    store *db = cli_store_open(data_dir);
+    store *db = cli_store_open(database_url, data_dir);
     if (db == NULL) return 1;
     secret_box box;
     if (secret_box_load(data_dir, &box) != 0) {
@@ -169,7 +172,7 @@ int cli_keys(int argc, char **argv)
                          .credits = f.credits,
                          .rpm_limit = f.rpm > 0 ? (int)f.rpm : 0,
                          .max_concurrent = f.max_concurrent > 0 ? (int)f.max_concurrent : 0};
-        return cli_keys_create(f.data_dir, &spec, f.json ? "id" : NULL);
+        return cli_keys_create(f.database_url, f.data_dir, &spec, f.json ? "id" : NULL);
     }
     bool needs_id = strcmp(action, "update") == 0 || strcmp(action, "revoke") == 0;
     if (strcmp(action, "list") != 0 && !needs_id)
@@ -177,7 +180,7 @@ int cli_keys(int argc, char **argv)
     if (positional != (needs_id ? 1 : 0))
         return cli_misuse(CLI_KEYS, needs_id ? "keys %s takes one KEY_ID" : "keys %s takes no arguments",
                           action);
-    store *db = cli_store_open(f.data_dir);
+    store *db = cli_store_open(f.database_url, f.data_dir);
     if (db == NULL) return 1;
     int result = 1;
     if (strcmp(action, "list") == 0) {
@@ -274,7 +277,7 @@ int cli_credits(int argc, char **argv)
     if (wanted == 2 &&
         (!parse_whole(argv[first + 1], -1000000000000000LL, 1000000000000000LL, &amount) || amount == 0))
         return cli_misuse(CLI_CREDITS, "AMOUNT must be a non-zero whole number (got '%s')", argv[first + 1]);
-    store *db = cli_store_open(f.data_dir);
+    store *db = cli_store_open(f.database_url, f.data_dir);
     if (db == NULL) return 1;
     int result = 1;
     if (wanted == 2) {

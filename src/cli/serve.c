@@ -79,6 +79,7 @@ static int serve_prepare_app(serve_state *st)
     const char *data_dir = settings_text(s, SETTING_DATA);
     api_app *app = &st->app;
     app->data_dir = data_dir;
+    app->database_url = settings_text(s, SETTING_DATABASE);
     app->link_ttl_seconds = settings_integer(s, SETTING_LINK_TTL);
     app->task_timeout_seconds = settings_integer(s, SETTING_TASK_TIMEOUT);
     app->max_json_bytes = 1 << 20;
@@ -115,6 +116,7 @@ static void serve_configure_engine(serve_state *st)
     const char *public_url = settings_text(s, SETTING_PUBLIC_URL);
     st->engine =
         (engine_config){.data_dir = settings_text(s, SETTING_DATA),
+                        .database_url = settings_text(s, SETTING_DATABASE),
                         .blobs = st->app.blobs,
                         .render_concurrency = (int)settings_integer(s, SETTING_RENDER_CONCURRENCY),
                         .paused = settings_bool(s, SETTING_ENGINE_PAUSED),
@@ -189,7 +191,8 @@ static int serve_start(serve_state *st)
         return 1;
     }
     /* migrates once, before threads open their own; then serves every HTTP thread's admissions */
-    st->admission_db = cli_store_open(settings_text(&st->settings, SETTING_DATA));
+    st->admission_db = cli_store_open(settings_text(&st->settings, SETTING_DATABASE),
+                                      settings_text(&st->settings, SETTING_DATA));
     if (st->admission_db == NULL || serve_prepare_app(st) != 0) return 1;
     serve_configure_engine(st);
     /* media inputs are probed at submit through the same guard; uploads are read where they lie */

@@ -48,6 +48,7 @@ enum { SETTING_PATH_MAX = 4000, SETTING_HOST_MAX = 255 };
 /* Every setting, in the order of the table (and of help and the README). */
 typedef enum {
     SETTING_DATA,
+    SETTING_DATABASE,
     SETTING_LOG_LEVEL,
     SETTING_STORAGE,
     SETTING_S3_ENDPOINT,

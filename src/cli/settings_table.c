@@ -17,6 +17,12 @@ static const setting_definition table[SETTING_COUNT] = {
         .flag = "data", .env = "REELAY_DATA", .value_name = "DIR", .type = SETTING_PATH,
         .default_value = "./var", .commands = CLI_DATA_COMMANDS,
         .help = "data folder: `reelay.db` (SQLite, WAL), `link.secret`, `credentials.key`, `blobs/`"},
+    [SETTING_DATABASE] = {
+        .flag = "database", .env = "REELAY_DATABASE_URL", .value_name = "URL", .type = SETTING_TEXT,
+        .minimum = 1, .maximum = SETTING_PATH_MAX, .default_note = "`sqlite:` (`<data>/reelay.db`)",
+        .commands = CLI_DATA_COMMANDS,
+        .help = "the database: `sqlite:` (one node) or `postgres://user:password@host/db` (libpq; several "
+                "nodes share it); the URL is never logged"},
     [SETTING_LOG_LEVEL] = {
         .flag = "log-level", .env = "REELAY_LOG_LEVEL", .value_name = "LEVEL", .type = SETTING_ENUM,
         .default_value = "info", .choices = log_levels, .commands = CLI_DATA_COMMANDS,

@@ -31,6 +31,7 @@ typedef struct delivery {
 struct callback_sender {
     callback_sender_config config;
     char data_dir[PATH_MAX];
+    char *database_url; /* the config's, copied (NULL = SQLite in data_dir) */
     char public_url[512];
     link_signer signer;
     secret_box box;
@@ -250,6 +251,8 @@ callback_sender *callback_sender_start(const callback_sender_config *config)
     s->config = *config;
     snprintf(s->data_dir, sizeof(s->data_dir), "%s", config->data_dir);
     s->config.data_dir = s->data_dir;
+    s->database_url = config->database_url ? strdup(config->database_url) : NULL;
+    s->config.database_url = s->database_url;
     if (config->links.signer) s->signer = *config->links.signer;
     s->config.links.signer = &s->signer;
     snprintf(s->public_url, sizeof(s->public_url), "%s",
@@ -262,13 +265,15 @@ callback_sender *callback_sender_start(const callback_sender_config *config)
     if (s->config.poll_interval_ms <= 0) s->config.poll_interval_ms = 250;
     if (s->config.max_in_flight == 0) s->config.max_in_flight = 256;
 
-    if (secret_box_load(s->data_dir, &s->box) != 0 || store_open(s->data_dir, &s->db) != STORE_OK ||
-        !fetch_library_ready() || (s->multi = curl_multi_init()) == NULL ||
-        pthread_create(&s->thread, NULL, sender_main, s) != 0) {
+    if ((config->database_url != NULL && s->database_url == NULL) ||
+        secret_box_load(s->data_dir, &s->box) != 0 ||
+        store_open_url(s->database_url, s->data_dir, &s->db) != STORE_OK || !fetch_library_ready() ||
+        (s->multi = curl_multi_init()) == NULL || pthread_create(&s->thread, NULL, sender_main, s) != 0) {
         log_error("the callback sender could not start", "data=\"%s\"", s->data_dir);
         if (s->multi) curl_multi_cleanup(s->multi);
         if (s->db) store_close(s->db);
         sodium_memzero(&s->box, sizeof(s->box));
+        free(s->database_url);
         free(s);
         return NULL;
     }
@@ -291,6 +296,7 @@ void callback_sender_stop(callback_sender *s)
     store_close(s->db);
     sodium_memzero(&s->box, sizeof(s->box));
     sodium_memzero(&s->signer, sizeof(s->signer));
+    free(s->database_url);
     free(s);
 }
 

@@ -40,11 +40,12 @@
 typedef struct callback_sender callback_sender;
 
 typedef struct callback_sender_config {
-    const char *data_dir;  /* the store and the secret box's key (credentials.key) live here (copied) */
-    task_view_links links; /* result links in the bodies, as the API makes them (copied) */
-    fetch_policy fetch;    /* the allow-list and connect timeout of the guard (copied; its
-                              allow_list string must outlive the sender) */
-    int64_t timeout_ms;    /* one attempt, connect to last byte; default 10 000 */
+    const char *data_dir;     /* the secret box's key (credentials.key) lives here (copied) */
+    const char *database_url; /* the store (store_open_url; NULL = SQLite in data_dir; copied) */
+    task_view_links links;    /* result links in the bodies, as the API makes them (copied) */
+    fetch_policy fetch;       /* the allow-list and connect timeout of the guard (copied; its
+                                 allow_list string must outlive the sender) */
+    int64_t timeout_ms;       /* one attempt, connect to last byte; default 10 000 */
     int64_t retry_delays_ms[CALLBACK_MAX_ATTEMPTS - 1]; /* after each failed attempt; default 1, 2, 4 s */
     int64_t poll_interval_ms; /* longest sleep without looking at the outbox; default 250 */
     size_t max_in_flight;     /* deliveries at once; default 256 */

@@ -311,8 +311,10 @@ void engine_cancel(engine *e, const char *task_id)
 bool engine_start_callbacks(engine *e, const task_view_links *links)
 {
     if (e->callbacks != NULL) return true;
-    callback_sender_config settings = {
-        .data_dir = e->config.data_dir, .links = *links, .fetch = e->config.fetch};
+    callback_sender_config settings = {.data_dir = e->config.data_dir,
+                                       .database_url = e->config.database_url,
+                                       .links = *links,
+                                       .fetch = e->config.fetch};
     e->callbacks = callback_sender_start(&settings);
     return e->callbacks != NULL;
 }
@@ -371,7 +373,7 @@ static bool start_workers(struct engine *e, char *err, size_t err_size)
     }
     for (int i = 0; i < e->worker_count; i++) {
         e->workers[i].engine = e;
-        if (store_open(e->config.data_dir, &e->workers[i].db) != STORE_OK) {
+        if (store_open_url(e->config.database_url, e->config.data_dir, &e->workers[i].db) != STORE_OK) {
             snprintf(err, err_size, "a render worker could not open the store");
             return false;
         }
@@ -419,12 +421,13 @@ engine *engine_start(const engine_config *config, char *err, size_t err_size)
     pthread_cond_init(&e->work_ready, NULL);
     pthread_cond_init(&e->timers_changed, NULL);
     min_heap_init(&e->timers);
-    if (store_open(config->data_dir, &e->deadline_db) != STORE_OK) {
+    if (store_open_url(config->database_url, config->data_dir, &e->deadline_db) != STORE_OK) {
         snprintf(err, err_size, "the store could not be opened");
         goto fail;
     }
     if (!start_workers(e, err, err_size)) goto fail;
     runner_config runner_settings = {.data_dir = config->data_dir,
+                                     .database_url = config->database_url,
                                      .blobs = config->blobs,
                                      .fetch = config->fetch,
                                      .webhook_base = config->public_url,

@@ -27,11 +27,13 @@
 typedef struct engine engine;
 
 typedef struct engine_config {
-    const char *data_dir;   /* the store lives here; each engine thread opens its own connection */
-    blob_store *blobs;      /* results are written here (thread-safe for distinct names) */
-    int render_concurrency; /* worker threads = renders at once (default 2) */
-    bool paused;            /* accept and time tasks, but start none (benchmarks, draining) */
-    fetch_policy fetch;     /* the guard and limits for fetching inputs and provider results */
+    const char *data_dir;     /* secrets (credentials.key) and, for SQLite, the database live here */
+    const char *database_url; /* store_open_url's URL (NULL = SQLite in data_dir); each engine thread opens
+                                 its own connection */
+    blob_store *blobs;        /* results are written here (thread-safe for distinct names) */
+    int render_concurrency;   /* worker threads = renders at once (default 2) */
+    bool paused;              /* accept and time tasks, but start none (benchmarks, draining) */
+    fetch_policy fetch;       /* the guard and limits for fetching inputs and provider results */
     const char *public_url; /* this server's public base: provider webhooks are sent here; NULL = poll only */
     double poll_scale;      /* multiplies provider poll delays (tests: 0.01); 0 = 1 */
     int64_t submit_timeout_ms; /* an unanswered submit is "submission unknown" after this (0 = 30 s) */

@@ -83,8 +83,8 @@ static void *finishing_main(void *arg)
     return NULL;
 }
 
-result_finishing *result_finishing_start(const char *data_dir, blob_store *blobs, int workers,
-                                         result_finished_fn finished, void *context)
+result_finishing *result_finishing_start(const char *database_url, const char *data_dir, blob_store *blobs,
+                                         int workers, result_finished_fn finished, void *context)
 {
     result_finishing *pool = calloc(1, sizeof(*pool));
     if (pool == NULL || workers <= 0) {
@@ -106,7 +106,7 @@ result_finishing *result_finishing_start(const char *data_dir, blob_store *blobs
     for (int i = 0; i < workers; i++) {
         finishing_worker *worker = &pool->workers[i];
         worker->pool = pool;
-        if (store_open(data_dir, &worker->db) != STORE_OK ||
+        if (store_open_url(database_url, data_dir, &worker->db) != STORE_OK ||
             pthread_create(&worker->thread, NULL, finishing_main, worker) != 0) {
             log_error("a finishing thread could not start", "data=\"%s\"", data_dir);
             result_finishing_stop(pool);

@@ -38,7 +38,8 @@ typedef void (*runner_sandbox_fn)(void *context, const char *task_id, const char
                                   int64_t deadline_at);
 
 typedef struct runner_config {
-    const char *data_dir;
+    const char *data_dir;     /* secrets (credentials.key), and the SQLite database */
+    const char *database_url; /* store_open_url's URL; NULL = SQLite in data_dir */
     blob_store *blobs;
     fetch_policy fetch; /* for result downloads */
     const char
