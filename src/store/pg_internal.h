@@ -17,6 +17,7 @@
 typedef struct pg_store {
     PGconn *conn;
     bool in_transaction; /* between pg_begin and pg_end: a lost connection is not reopened there */
+    int64_t lease_epoch; /* store_set_lease_epoch: engine writes are fenced by it, inserts carry it */
 } pg_store;
 
 /* Runs one statement with `count` text parameters (NULL = SQL NULL). A connection found lost (the server
@@ -61,6 +62,9 @@ char *pg_dup_text(const PGresult *result, int row, int column, bool *failed);
     "user_group, credits_reserved, params_json, results_json, error_code, error_message, upstream_json, "    \
     "billing_json"
 
+/* Every row of a result of PG_TASK_COLUMNS into a malloc'd array (*out NULL when *count is 0; free with
+ * task_records_free). Frees the result. */
+store_status pg_collect_tasks(PGresult *result, task_record **out, size_t *count);
 /* Inserts one task row (inside the caller's transaction, or alone). CONFLICT on a duplicate id. */
 store_status pg_task_insert(pg_store *s, const task_record *task);
 
@@ -112,6 +116,14 @@ store_status pg_store_task_fail(pg_store *s, const char *id, const char *code, c
 store_status pg_store_task_cancel(pg_store *s, const char *id, const char *key_id, int64_t now);
 store_status pg_store_task_list_unfinished(pg_store *s, task_record **out, size_t *count);
 store_status pg_store_task_count_by_state(pg_store *s, int64_t counts[TASK_STATE_COUNT]);
+store_status pg_store_node_register(pg_store *s, const char *name, int64_t lease_ms, int64_t *epoch);
+store_status pg_store_node_renew(pg_store *s, int64_t epoch, int64_t lease_ms);
+store_status pg_store_node_leave(pg_store *s, int64_t epoch);
+store_status pg_store_tasks_claim(pg_store *s, int64_t epoch, size_t limit, task_record **out, size_t *count);
+store_status pg_store_task_lease(pg_store *s, const char *id, int64_t *epoch);
+store_status pg_store_node_list(pg_store *s, node_record **out, size_t *count);
+store_status pg_store_fact_claim(pg_store *s, const char *name, const char *value, char *stored,
+                                 size_t stored_size);
 store_status pg_store_credits_grant(pg_store *s, const char *key_id, int64_t amount, const char *note,
                                     int64_t now);
 store_status pg_store_credits_balance(pg_store *s, const char *key_id, credit_balance *out);

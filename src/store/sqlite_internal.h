@@ -51,6 +51,7 @@ struct sqlite_store {
     sqlite3 *db;
     sqlite3_stmt *hot[STMT_COUNT];
     task_cache_entry task_cache[TASK_CACHE_ENTRIES];
+    int64_t lease_epoch; /* store_set_lease_epoch: engine writes are fenced by it, inserts carry it */
 };
 
 /* Opens (creating if needed) <data_dir>/reelay.db and brings its schema up to date (store_open). */
@@ -90,6 +91,15 @@ store_status sqlite_store_task_fail(sqlite_store *s, const char *id, const char 
 store_status sqlite_store_task_cancel(sqlite_store *s, const char *id, const char *key_id, int64_t now);
 store_status sqlite_store_task_list_unfinished(sqlite_store *s, task_record **out, size_t *count);
 store_status sqlite_store_task_count_by_state(sqlite_store *s, int64_t counts[TASK_STATE_COUNT]);
+store_status sqlite_store_node_register(sqlite_store *s, const char *name, int64_t lease_ms, int64_t *epoch);
+store_status sqlite_store_node_renew(sqlite_store *s, int64_t epoch, int64_t lease_ms);
+store_status sqlite_store_node_leave(sqlite_store *s, int64_t epoch);
+store_status sqlite_store_tasks_claim(sqlite_store *s, int64_t epoch, size_t limit, task_record **out,
+                                      size_t *count);
+store_status sqlite_store_task_lease(sqlite_store *s, const char *id, int64_t *epoch);
+store_status sqlite_store_node_list(sqlite_store *s, node_record **out, size_t *count);
+store_status sqlite_store_fact_claim(sqlite_store *s, const char *name, const char *value, char *stored,
+                                     size_t stored_size);
 store_status sqlite_store_credits_grant(sqlite_store *s, const char *key_id, int64_t amount, const char *note,
                                         int64_t now);
 store_status sqlite_store_credits_balance(sqlite_store *s, const char *key_id, credit_balance *out);
@@ -145,6 +155,10 @@ store_status sql_begin_try(sqlite_store *s, const char *what);
  * releases the writer lock. Returns the final status. */
 store_status sql_end(sqlite_store *s, store_status status, const char *what);
 
+/* Steps stmt (finalized here) and reads every row of TASK_COLUMNS into a malloc'd array (*out NULL when
+ * *count is 0; free with task_records_free). */
+store_status sqlite_collect_tasks(sqlite_store *s, sqlite3_stmt *stmt, task_record **out, size_t *count,
+                                  const char *what);
 /* Inserts one task row with the kept statement (inside the caller's transaction); SQLite's result code. */
 int sql_task_insert(sqlite_store *s, const task_record *task);
 

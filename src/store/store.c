@@ -204,6 +204,64 @@ store_status store_task_count_by_state(store *s, int64_t counts[TASK_STATE_COUNT
     return sqlite_store_task_count_by_state(s->sqlite, counts);
 }
 
+void store_set_lease_epoch(store *s, int64_t epoch)
+{
+    if (s->pg)
+        s->pg->lease_epoch = epoch;
+    else
+        s->sqlite->lease_epoch = epoch;
+}
+
+store_status store_node_register(store *s, const char *name, int64_t lease_ms, int64_t *epoch)
+{
+    store_status status = s->pg ? pg_store_node_register(s->pg, name, lease_ms, epoch)
+                                : sqlite_store_node_register(s->sqlite, name, lease_ms, epoch);
+    if (status == STORE_OK) store_set_lease_epoch(s, *epoch);
+    return status;
+}
+
+store_status store_node_renew(store *s, int64_t epoch, int64_t lease_ms)
+{
+    if (s->pg) return pg_store_node_renew(s->pg, epoch, lease_ms);
+    return sqlite_store_node_renew(s->sqlite, epoch, lease_ms);
+}
+
+store_status store_node_leave(store *s, int64_t epoch)
+{
+    if (s->pg) return pg_store_node_leave(s->pg, epoch);
+    return sqlite_store_node_leave(s->sqlite, epoch);
+}
+
+store_status store_tasks_claim(store *s, int64_t epoch, size_t limit, task_record **out, size_t *count)
+{
+    *out = NULL;
+    *count = 0;
+    if (epoch <= 0 || limit == 0) return epoch <= 0 ? STORE_ERROR : STORE_OK;
+    if (s->pg) return pg_store_tasks_claim(s->pg, epoch, limit, out, count);
+    return sqlite_store_tasks_claim(s->sqlite, epoch, limit, out, count);
+}
+
+store_status store_task_lease(store *s, const char *id, int64_t *epoch)
+{
+    if (s->pg) return pg_store_task_lease(s->pg, id, epoch);
+    return sqlite_store_task_lease(s->sqlite, id, epoch);
+}
+
+store_status store_node_list(store *s, node_record **out, size_t *count)
+{
+    *out = NULL;
+    *count = 0;
+    if (s->pg) return pg_store_node_list(s->pg, out, count);
+    return sqlite_store_node_list(s->sqlite, out, count);
+}
+
+store_status store_fact_claim(store *s, const char *name, const char *value, char *stored, size_t stored_size)
+{
+    if (stored_size > 0) stored[0] = '\0';
+    if (s->pg) return pg_store_fact_claim(s->pg, name, value, stored, stored_size);
+    return sqlite_store_fact_claim(s->sqlite, name, value, stored, stored_size);
+}
+
 store_status store_credits_grant(store *s, const char *key_id, int64_t amount, const char *note, int64_t now)
 {
     if (s->pg) return pg_store_credits_grant(s->pg, key_id, amount, note, now);

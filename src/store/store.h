@@ -205,6 +205,67 @@ store_status store_task_list_unfinished(store *s, task_record **out, size_t *cou
 /* Number of tasks in each state. */
 store_status store_task_count_by_state(store *s, int64_t counts[TASK_STATE_COUNT]);
 
+/* ---- Nodes and their leases on tasks (store_sqlite_leases.c, store_pg_leases.c): several nodes share
+ * the work of one database.
+ *
+ * A node (one `reelay serve` process) registers when it starts and gets an epoch: a number the database
+ * never gives out twice. Every unfinished task is owned by at most one node: the one whose epoch the task
+ * carries (its lease epoch; 0 = nobody's, free to claim). The node's lease on all its tasks lasts until
+ * the node's lease_until, which the node renews (one row, whatever the number of tasks). Once it has
+ * passed, any node may take the dead node's tasks over (store_tasks_claim): they then carry the
+ * claimer's epoch, and the dead node is marked taken over, so it can never renew again: a node that was
+ * only paused and wakes up finds its lease lost and must stop (the engine ends the process).
+ *
+ * Fencing: a connection acting for a node is given its epoch (store_set_lease_epoch). Then every engine
+ * write on a task — store_task_transition, _set_upstream, _set_progress, _complete, _fail — applies only
+ * while the task still carries that epoch (else CONFLICT, exactly as a lost compare-and-set), and every
+ * task it admits or inserts carries it. store_task_cancel is never fenced (a user may cancel through any
+ * node). A connection without an epoch (0, the default: the command line, tests) is not fenced.
+ *
+ * Lease times are the database's clock on PostgreSQL (nodes' clocks may differ) and this machine's on
+ * SQLite. ---- */
+
+/* Every write on this connection is made for the node of `epoch` from now on (0 = for none: unfenced). */
+void store_set_lease_epoch(store *s, int64_t epoch);
+
+/* Registers a node named `name` (for people: host and pid) holding a lease of lease_ms, and sets its
+ * epoch on this connection. On SQLite, where one process serves a database, every other node is marked
+ * taken over at once, so a restarted server claims its predecessor's tasks without waiting. */
+store_status store_node_register(store *s, const char *name, int64_t lease_ms, int64_t *epoch);
+/* Extends the node's lease to now + lease_ms. CONFLICT when the lease is lost (the node was taken over
+ * or its row is gone): the node must stop working on its tasks at once. */
+store_status store_node_renew(store *s, int64_t epoch, int64_t lease_ms);
+/* A node stopping cleanly: its unfinished tasks are handed back (lease epoch 0, claimable at once) and
+ * its row removed. */
+store_status store_node_leave(store *s, int64_t epoch);
+/* Claims up to `limit` unfinished tasks that no live node owns — handed back (epoch 0) or carrying the
+ * epoch of a node whose lease has passed (such nodes are marked taken over first) — oldest first, for
+ * the node of `epoch`: they carry that epoch on return. Concurrent claimers never take the same task
+ * (PostgreSQL: FOR UPDATE SKIP LOCKED; they skip each other's rows instead of waiting). *out: the claimed
+ * tasks (free with task_records_free; NULL when *count is 0). */
+store_status store_tasks_claim(store *s, int64_t epoch, size_t limit, task_record **out, size_t *count);
+/* The lease epoch a task carries now (0 = nobody's). NOT_FOUND for an unknown id. */
+store_status store_task_lease(store *s, const char *id, int64_t *epoch);
+
+typedef struct node_record {
+    int64_t epoch;
+    char name[128];
+    int64_t started_at;     /* Unix seconds */
+    int64_t lease_until_ms; /* Unix milliseconds */
+    bool taken_over;
+    int64_t tasks; /* unfinished tasks carrying its epoch */
+} node_record;
+/* Every node row, newest first (operators: who is serving, whose lease passed). *out malloc'd (free()). */
+store_status store_node_list(store *s, node_record **out, size_t *count);
+
+/* ---- Facts every node must agree on (the cluster_facts table): for example a fingerprint of the
+ * secrets nodes share. ---- */
+
+/* Records value under name unless a value is there already; either way `stored` receives the value the
+ * database holds (stored_size bytes at most, truncated). OK, or ERROR. */
+store_status store_fact_claim(store *s, const char *name, const char *value, char *stored,
+                              size_t stored_size);
+
 /* ---- Credits (store_sqlite_credits.c, store_pg_credits.c). Whole credits; every change appends to an
  * append-only ledger in the transaction that moves the key's balances, so that for every key, at every
  * commit: available = grants − reservations + refunds + (settle releases − settle charges) reserved  =

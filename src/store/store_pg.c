@@ -111,6 +111,16 @@ static const char *const migrations[] = {
     "  expires_at BIGINT NOT NULL);"
     "CREATE INDEX uploads_by_key ON uploads (key_id, created_at);"
     "CREATE INDEX uploads_by_expiry ON uploads (expires_at);",
+    /* 2: nodes and their leases on tasks; facts every node must agree on (store.h) */
+    "CREATE TABLE nodes ("
+    "  epoch BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY," /* never given out twice */
+    "  name TEXT NOT NULL,"
+    "  started_at BIGINT NOT NULL,"
+    "  lease_until_ms BIGINT NOT NULL,"
+    "  taken_over BOOLEAN NOT NULL DEFAULT FALSE);"
+    "ALTER TABLE tasks ADD COLUMN lease_epoch BIGINT NOT NULL DEFAULT 0;"
+    "CREATE INDEX tasks_by_lease ON tasks (lease_epoch) WHERE state < 4;"
+    "CREATE TABLE cluster_facts (name TEXT PRIMARY KEY, value TEXT NOT NULL);",
 };
 #define MIGRATION_COUNT (sizeof(migrations) / sizeof(migrations[0]))
 

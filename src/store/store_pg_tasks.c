@@ -40,8 +40,7 @@ static bool read_task(const PGresult *result, int row, task_record *t)
     return !failed;
 }
 
-/* Every row of a task query into a malloc'd array (frees the result). */
-static store_status collect_tasks(PGresult *result, task_record **out, size_t *count)
+store_status pg_collect_tasks(PGresult *result, task_record **out, size_t *count)
 {
     int rows = PQntuples(result);
     task_record *tasks = rows ? calloc((size_t)rows, sizeof(*tasks)) : NULL;
@@ -61,7 +60,7 @@ static store_status collect_tasks(PGresult *result, task_record **out, size_t *c
 
 store_status pg_task_insert(pg_store *s, const task_record *t)
 {
-    pg_number state, progress, created, updated, deadline, completed, reserved;
+    pg_number state, progress, created, updated, deadline, completed, reserved, epoch;
     const char *values[] = {t->id,
                             t->key_id,
                             t->model,
@@ -79,11 +78,12 @@ store_status pg_task_insert(pg_store *s, const task_record *t)
                             t->error_code,
                             t->error_message,
                             t->upstream_json,
-                            t->billing_json};
+                            t->billing_json,
+                            pg_int(&epoch, s->lease_epoch)};
     return pg_query(s, "insert task", NULL,
-                    "INSERT INTO tasks (" PG_TASK_COLUMNS ") VALUES "
-                    "($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18)",
-                    18, values);
+                    "INSERT INTO tasks (" PG_TASK_COLUMNS ", lease_epoch) VALUES "
+                    "($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19)",
+                    19, values);
 }
 
 store_status pg_store_task_insert(pg_store *s, const task_record *task)
@@ -158,7 +158,7 @@ store_status pg_store_task_list(pg_store *s, const task_list_query *query, task_
                  " ORDER BY created_at DESC, seq DESC LIMIT $6",
                  6, values) != STORE_OK)
         return STORE_ERROR;
-    store_status status = collect_tasks(result, out, count);
+    store_status status = pg_collect_tasks(result, out, count);
     if (status == STORE_OK && *count > (size_t)limit) {
         task_record_clear(&(*out)[limit]);
         *count = (size_t)limit;
@@ -201,23 +201,31 @@ store_status pg_store_task_set_upstream(pg_store *s, const char *id, task_state 
                                         const char *channel, const char *upstream_json, int64_t now)
 {
     if (task_state_is_terminal(to) || task_state_is_terminal(from)) return STORE_ERROR;
-    pg_number to_text, when, from_text;
-    const char *values[] = {pg_int(&to_text, to),     pg_int(&when, now), channel, id,
-                            pg_int(&from_text, from), upstream_json};
+    pg_number to_text, when, from_text, fence;
+    const char *values[] = {pg_int(&to_text, to),
+                            pg_int(&when, now),
+                            channel,
+                            id,
+                            pg_int(&from_text, from),
+                            upstream_json,
+                            pg_int(&fence, s->lease_epoch)};
     return compare_and_set(s, id, "transition task",
                            "UPDATE tasks SET state = $1, updated_at = $2, channel = COALESCE($3, channel), "
-                           "upstream_json = COALESCE($6, upstream_json) WHERE id = $4 AND state = $5",
-                           6, values);
+                           "upstream_json = COALESCE($6, upstream_json) WHERE id = $4 AND state = $5 "
+                           "AND ($7::bigint = 0 OR lease_epoch = $7::bigint)",
+                           7, values);
 }
 
 store_status pg_store_task_set_progress(pg_store *s, const char *id, int progress, int64_t now)
 {
-    pg_number value, when;
-    const char *values[] = {pg_int(&value, progress < 0 ? 0 : progress), pg_int(&when, now), id};
+    pg_number value, when, fence;
+    const char *values[] = {pg_int(&value, progress < 0 ? 0 : progress), pg_int(&when, now), id,
+                            pg_int(&fence, s->lease_epoch)};
     return compare_and_set(s, id, "task progress",
                            "UPDATE tasks SET progress = GREATEST(progress, LEAST($1::integer, 99)), "
-                           "updated_at = $2 WHERE id = $3 AND state < 4",
-                           3, values);
+                           "updated_at = $2 WHERE id = $3 AND state < 4 "
+                           "AND ($4::bigint = 0 OR lease_epoch = $4::bigint)",
+                           4, values);
 }
 
 /* Runs a task's finishing compare-and-set and, when it applies, in the same transaction: the
@@ -250,28 +258,33 @@ store_status pg_store_task_complete(pg_store *s, const char *id, task_state from
                   "task=%s", id);
         return STORE_ERROR;
     }
-    pg_number state, when, from_text;
-    const char *values[] = {pg_int(&state, TASK_COMPLETED), results_json, pg_int(&when, now), id,
-                            pg_int(&from_text, from)};
+    pg_number state, when, from_text, fence;
+    const char *values[] = {
+        pg_int(&state, TASK_COMPLETED), results_json, pg_int(&when, now), id, pg_int(&from_text, from),
+        pg_int(&fence, s->lease_epoch)};
     int changed = finish_task_tx(s, id, credits_charged, false, now,
                                  "UPDATE tasks SET state = $1, progress = 100, results_json = $2, "
-                                 "completed_at = $3, updated_at = $3 WHERE id = $4 AND state = $5",
-                                 5, values, "complete task");
+                                 "completed_at = $3, updated_at = $3 WHERE id = $4 AND state = $5 "
+                                 "AND ($6::bigint = 0 OR lease_epoch = $6::bigint)",
+                                 6, values, "complete task");
     if (changed == 1) return STORE_OK;
     return changed == 0 ? explain_no_change(s, id) : STORE_ERROR;
 }
 
-/* Any unfinished state → a terminal failure state, optionally only for one key. */
+/* Any unfinished state → a terminal failure state, optionally only for one key; fenced by `fence` (0 =
+ * not fenced: a cancel). */
 static store_status finish_unsuccessfully(pg_store *s, const char *id, const char *key_id, task_state to,
-                                          const char *code, const char *message, int64_t now)
+                                          const char *code, const char *message, int64_t fence, int64_t now)
 {
-    pg_number state, when;
-    const char *values[] = {pg_int(&state, to), code, message, pg_int(&when, now), id, key_id};
+    pg_number state, when, fence_text;
+    const char *values[] = {pg_int(&state, to),        code, message, pg_int(&when, now), id, key_id,
+                            pg_int(&fence_text, fence)};
     int changed = finish_task_tx(s, id, 0, true, now,
                                  "UPDATE tasks SET state = $1, error_code = $2, error_message = $3, "
                                  "completed_at = $4, updated_at = $4 "
-                                 "WHERE id = $5 AND state < 4 AND ($6::text IS NULL OR key_id = $6::text)",
-                                 6, values, "finish task");
+                                 "WHERE id = $5 AND state < 4 AND ($6::text IS NULL OR key_id = $6::text) "
+                                 "AND ($7::bigint = 0 OR lease_epoch = $7::bigint)",
+                                 7, values, "finish task");
     if (changed == 1) return STORE_OK;
     if (changed != 0) return STORE_ERROR;
     const char *find[] = {id};
@@ -289,12 +302,13 @@ static store_status finish_unsuccessfully(pg_store *s, const char *id, const cha
 store_status pg_store_task_fail(pg_store *s, const char *id, const char *code, const char *message,
                                 int64_t now)
 {
-    return finish_unsuccessfully(s, id, NULL, TASK_FAILED, code, message, now);
+    return finish_unsuccessfully(s, id, NULL, TASK_FAILED, code, message, s->lease_epoch, now);
 }
 
 store_status pg_store_task_cancel(pg_store *s, const char *id, const char *key_id, int64_t now)
 {
-    return finish_unsuccessfully(s, id, key_id, TASK_CANCELLED, "cancelled", "The task was cancelled.", now);
+    return finish_unsuccessfully(s, id, key_id, TASK_CANCELLED, "cancelled", "The task was cancelled.", 0,
+                                 now);
 }
 
 store_status pg_store_task_list_unfinished(pg_store *s, task_record **out, size_t *count)
@@ -306,7 +320,7 @@ store_status pg_store_task_list_unfinished(pg_store *s, task_record **out, size_
                  "SELECT " PG_TASK_COLUMNS " FROM tasks WHERE state < 4 ORDER BY created_at, seq", 0,
                  NULL) != STORE_OK)
         return STORE_ERROR;
-    return collect_tasks(result, out, count);
+    return pg_collect_tasks(result, out, count);
 }
 
 store_status pg_store_task_count_by_state(pg_store *s, int64_t counts[TASK_STATE_COUNT])

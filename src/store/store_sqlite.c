@@ -147,6 +147,16 @@ static const char *const migrations[] = {
     "CREATE INDEX uploads_by_key ON uploads (key_id, created_at);"
     "CREATE INDEX uploads_by_expiry ON uploads (expires_at);"
     "ALTER TABLE tasks ADD COLUMN billing_json TEXT;",
+    /* nodes and their leases on tasks; facts every node must agree on (store.h) */
+    "CREATE TABLE nodes ("
+    "  epoch INTEGER PRIMARY KEY AUTOINCREMENT," /* never given out twice */
+    "  name TEXT NOT NULL,"
+    "  started_at INTEGER NOT NULL,"
+    "  lease_until_ms INTEGER NOT NULL,"
+    "  taken_over INTEGER NOT NULL DEFAULT 0);"
+    "ALTER TABLE tasks ADD COLUMN lease_epoch INTEGER NOT NULL DEFAULT 0;"
+    "CREATE INDEX tasks_by_lease ON tasks (lease_epoch) WHERE state < 4;"
+    "CREATE TABLE cluster_facts (name TEXT PRIMARY KEY, value TEXT NOT NULL);",
 };
 #define MIGRATION_COUNT (sizeof(migrations) / sizeof(migrations[0]))
 
@@ -156,7 +166,8 @@ _Static_assert(TASK_COMPLETED == 4 && TASK_FAILED == 5 && TASK_CANCELLED == 6, "
 static const char *const hot_statements[STMT_COUNT] = {
     [STMT_KEY_BY_HASH] = "SELECT " KEY_COLUMNS " FROM api_keys WHERE key_hash = ? AND revoked_at = 0",
     [STMT_TASK_GET] = "SELECT " TASK_COLUMNS " FROM tasks WHERE id = ?",
-    [STMT_TASK_INSERT] = "INSERT INTO tasks (" TASK_COLUMNS ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+    [STMT_TASK_INSERT] =
+        "INSERT INTO tasks (" TASK_COLUMNS ", lease_epoch) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
     [STMT_KEY_BALANCE] =
         "SELECT credits_available, credits_reserved, user_group, tasks_unfinished FROM api_keys "
         "WHERE id = ?",

@@ -82,6 +82,7 @@ int sql_task_insert(sqlite_store *s, const task_record *t)
     sql_bind_text_or_null(stmt, 16, t->error_message);
     sql_bind_text_or_null(stmt, 17, t->upstream_json);
     sql_bind_text_or_null(stmt, 18, t->billing_json);
+    sqlite3_bind_int64(stmt, 19, s->lease_epoch);
     int rc = sqlite3_step(stmt);
     sql_release(stmt);
     return rc;
@@ -146,7 +147,7 @@ store_status sqlite_store_task_get(sqlite_store *s, const char *id, task_record 
 }
 
 /* Collects every row of a task query into a malloc'd array. */
-static store_status collect_tasks(sqlite_store *s, sqlite3_stmt *stmt, task_record **out, size_t *count,
+store_status sqlite_collect_tasks(sqlite_store *s, sqlite3_stmt *stmt, task_record **out, size_t *count,
                                   const char *what)
 {
     vector rows;
@@ -215,7 +216,7 @@ store_status sqlite_store_task_list(sqlite_store *s, const task_list_query *quer
         sqlite3_finalize(stmt);
         return STORE_ERROR;
     }
-    store_status status = collect_tasks(s, stmt, out, count, "list tasks");
+    store_status status = sqlite_collect_tasks(s, stmt, out, count, "list tasks");
     if (status == STORE_OK && *count > (size_t)limit) {
         task_record_clear(&(*out)[limit]);
         *count = (size_t)limit;
@@ -259,7 +260,8 @@ store_status sqlite_store_task_set_upstream(sqlite_store *s, const char *id, tas
     sqlite3_stmt *stmt = NULL;
     if (sql_prepare(s,
                     "UPDATE tasks SET state = ?1, updated_at = ?2, channel = COALESCE(?3, channel), "
-                    "upstream_json = COALESCE(?6, upstream_json) WHERE id = ?4 AND state = ?5",
+                    "upstream_json = COALESCE(?6, upstream_json) WHERE id = ?4 AND state = ?5 "
+                    "AND (?7 = 0 OR lease_epoch = ?7)",
                     &stmt) != STORE_OK)
         return STORE_ERROR;
     sqlite3_bind_int(stmt, 1, (int)to);
@@ -268,6 +270,7 @@ store_status sqlite_store_task_set_upstream(sqlite_store *s, const char *id, tas
     sqlite3_bind_text(stmt, 4, id, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int(stmt, 5, (int)from);
     sql_bind_text_or_null(stmt, 6, upstream_json);
+    sqlite3_bind_int64(stmt, 7, s->lease_epoch);
     return finish_cas(s, stmt, id, "transition task");
 }
 
@@ -276,12 +279,13 @@ store_status sqlite_store_task_set_progress(sqlite_store *s, const char *id, int
     sqlite3_stmt *stmt = NULL;
     if (sql_prepare(s,
                     "UPDATE tasks SET progress = MAX(progress, MIN(?1, 99)), updated_at = ?2 "
-                    "WHERE id = ?3 AND state < 4",
+                    "WHERE id = ?3 AND state < 4 AND (?4 = 0 OR lease_epoch = ?4)",
                     &stmt) != STORE_OK)
         return STORE_ERROR;
     sqlite3_bind_int(stmt, 1, progress < 0 ? 0 : progress);
     sqlite3_bind_int64(stmt, 2, now);
     sqlite3_bind_text(stmt, 3, id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(stmt, 4, s->lease_epoch);
     return finish_cas(s, stmt, id, "task progress");
 }
 
@@ -352,7 +356,7 @@ store_status sqlite_store_task_complete(sqlite_store *s, const char *id, task_st
     if (sql_prepare(s,
                     "UPDATE tasks SET state = ?1, progress = 100, results_json = ?2, completed_at = ?3, "
                     "updated_at = ?3 "
-                    "WHERE id = ?4 AND state = ?5",
+                    "WHERE id = ?4 AND state = ?5 AND (?6 = 0 OR lease_epoch = ?6)",
                     &stmt) != STORE_OK)
         return STORE_ERROR;
     sqlite3_bind_int(stmt, 1, TASK_COMPLETED);
@@ -360,19 +364,22 @@ store_status sqlite_store_task_complete(sqlite_store *s, const char *id, task_st
     sqlite3_bind_int64(stmt, 3, now);
     sqlite3_bind_text(stmt, 4, id, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int(stmt, 5, (int)from);
+    sqlite3_bind_int64(stmt, 6, s->lease_epoch);
     return finish_in_transaction(s, stmt, id, credits_charged, now, "complete task");
 }
 
-/* Any unfinished state → a terminal failure state, optionally only for one key. */
+/* Any unfinished state → a terminal failure state, optionally only for one key; fenced by `fence` (0 =
+ * not fenced: a cancel). */
 static store_status finish_unsuccessfully(sqlite_store *s, const char *id, const char *key_id, task_state to,
-                                          const char *code, const char *message, int64_t now)
+                                          const char *code, const char *message, int64_t fence, int64_t now)
 {
     sqlite3_stmt *stmt = NULL;
-    if (sql_prepare(s,
-                    "UPDATE tasks SET state = ?1, error_code = ?2, error_message = ?3, completed_at = ?4, "
-                    "updated_at = ?4 "
-                    "WHERE id = ?5 AND state < 4 AND (?6 IS NULL OR key_id = ?6)",
-                    &stmt) != STORE_OK)
+    if (sql_prepare(
+            s,
+            "UPDATE tasks SET state = ?1, error_code = ?2, error_message = ?3, completed_at = ?4, "
+            "updated_at = ?4 "
+            "WHERE id = ?5 AND state < 4 AND (?6 IS NULL OR key_id = ?6) AND (?7 = 0 OR lease_epoch = ?7)",
+            &stmt) != STORE_OK)
         return STORE_ERROR;
     sqlite3_bind_int(stmt, 1, (int)to);
     sqlite3_bind_text(stmt, 2, code, -1, SQLITE_TRANSIENT);
@@ -380,6 +387,7 @@ static store_status finish_unsuccessfully(sqlite_store *s, const char *id, const
     sqlite3_bind_int64(stmt, 4, now);
     sqlite3_bind_text(stmt, 5, id, -1, SQLITE_TRANSIENT);
     sql_bind_text_or_null(stmt, 6, key_id);
+    sqlite3_bind_int64(stmt, 7, fence);
     int changed = finish_task_tx(s, stmt, id, 0, true, now, "finish task");
     if (changed == 1) return STORE_OK;
     if (changed != 0) return STORE_ERROR;
@@ -394,12 +402,13 @@ static store_status finish_unsuccessfully(sqlite_store *s, const char *id, const
 store_status sqlite_store_task_fail(sqlite_store *s, const char *id, const char *code, const char *message,
                                     int64_t now)
 {
-    return finish_unsuccessfully(s, id, NULL, TASK_FAILED, code, message, now);
+    return finish_unsuccessfully(s, id, NULL, TASK_FAILED, code, message, s->lease_epoch, now);
 }
 
 store_status sqlite_store_task_cancel(sqlite_store *s, const char *id, const char *key_id, int64_t now)
 {
-    return finish_unsuccessfully(s, id, key_id, TASK_CANCELLED, "cancelled", "The task was cancelled.", now);
+    return finish_unsuccessfully(s, id, key_id, TASK_CANCELLED, "cancelled", "The task was cancelled.", 0,
+                                 now);
 }
 
 store_status sqlite_store_task_list_unfinished(sqlite_store *s, task_record **out, size_t *count)
@@ -408,7 +417,7 @@ store_status sqlite_store_task_list_unfinished(sqlite_store *s, task_record **ou
     if (sql_prepare(s, "SELECT " TASK_COLUMNS " FROM tasks WHERE state < 4 ORDER BY created_at, seq",
                     &stmt) != STORE_OK)
         return STORE_ERROR;
-    return collect_tasks(s, stmt, out, count, "list unfinished tasks");
+    return sqlite_collect_tasks(s, stmt, out, count, "list unfinished tasks");
 }
 
 store_status sqlite_store_task_count_by_state(sqlite_store *s, int64_t counts[TASK_STATE_COUNT])
