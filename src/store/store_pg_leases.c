@@ -79,13 +79,15 @@ store_status pg_store_tasks_claim(pg_store *s, int64_t epoch, size_t limit, task
                      0, NULL);
     PGresult *result = NULL;
     if (status == STORE_OK)
-        status =
-            pg_query(s, "claim tasks", &result,
-                     "UPDATE tasks SET lease_epoch = $1 FROM (SELECT seq FROM tasks WHERE state < 4 "
-                     "AND lease_epoch <> $1 AND lease_epoch = ANY (ARRAY(SELECT 0::bigint UNION ALL "
-                     "SELECT epoch FROM nodes WHERE taken_over)) ORDER BY created_at, seq LIMIT $2 "
-                     "FOR UPDATE SKIP LOCKED) picked WHERE tasks.seq = picked.seq RETURNING " PG_TASK_COLUMNS,
-                     2, values);
+        status = pg_query(
+            s, "claim tasks", &result,
+            "WITH claimed AS (UPDATE tasks SET lease_epoch = $1 FROM (SELECT seq FROM tasks WHERE state < 4 "
+            "AND lease_epoch <> $1 AND lease_epoch = ANY (ARRAY(SELECT 0::bigint UNION ALL "
+            "SELECT epoch FROM nodes WHERE taken_over)) ORDER BY created_at, seq LIMIT $2 "
+            "FOR UPDATE SKIP LOCKED) picked WHERE tasks.seq = picked.seq RETURNING "
+            "tasks.seq, " PG_TASK_COLUMNS ") SELECT " PG_TASK_COLUMNS
+            " FROM claimed ORDER BY created_at, seq",
+            2, values);
     status = pg_end(s, status, "claim tasks");
     if (status != STORE_OK) {
         PQclear(result);
