@@ -33,6 +33,8 @@ void *api_thread_init(void *app, int thread_index)
         free(thread);
         return NULL;
     }
+    /* the HTTP threads start after the engine: tasks this node admits are its own */
+    if (thread->app->engine) store_set_lease_epoch(thread->db, engine_node_epoch(thread->app->engine));
     return thread;
 }
 

@@ -9,6 +9,9 @@
 #include "cli/settings.h"
 #include "store/store.h"
 
+/* The exit status of a node that lost its lease to another node (cli_serve): a supervisor restarts it. */
+#define CLI_EXIT_LEASE_LOST 3
+
 /* `reelay init`: the data folder, its secrets and storage, the sandbox channel, the default prices and,
  * on the first run, a first API key (cli/init.c). */
 int cli_init(int argc, char **argv);

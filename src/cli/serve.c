@@ -109,6 +109,17 @@ static int serve_prepare_app(serve_state *st)
     return 0;
 }
 
+/* Another node took this one over (it was paused or cut off from the database past its lease): its
+ * tasks are someone else's now and every write it would make to them is refused. Stop at once, without
+ * the clean stop's hand-back; a supervisor restarts the node as a new one. */
+static void stop_after_lease_lost(void *context, int64_t epoch)
+{
+    (void)context;
+    log_error("exiting: this node's lease was lost and its tasks were taken over by another node",
+              "epoch=%lld exit_status=%d", (long long)epoch, CLI_EXIT_LEASE_LOST);
+    _exit(CLI_EXIT_LEASE_LOST);
+}
+
 /* The engine's configuration, with the fetch guard's limits and the sandbox's ffmpeg. */
 static void serve_configure_engine(serve_state *st)
 {
@@ -126,7 +137,9 @@ static void serve_configure_engine(serve_state *st)
                         /* webhooks only when the operator says where we can be reached */
                         .public_url = public_url,
                         .webhook_keys_url = settings_text(s, SETTING_FAL_JWKS_URL),
-                        .maintenance_interval_ms = settings_integer(s, SETTING_MAINTENANCE_INTERVAL_MS)};
+                        .maintenance_interval_ms = settings_integer(s, SETTING_MAINTENANCE_INTERVAL_MS),
+                        .lease_ms = settings_integer(s, SETTING_NODE_LEASE_MS),
+                        .on_lease_lost = stop_after_lease_lost};
     fetch_policy_init(&st->engine.fetch);
     st->engine.fetch.max_bytes = (size_t)settings_integer(s, SETTING_FETCH_MAX_BYTES);
     st->engine.fetch.total_timeout_ms = (long)settings_integer(s, SETTING_FETCH_TIMEOUT_MS);
@@ -206,6 +219,7 @@ static int serve_start(serve_state *st)
         fprintf(stderr, "reelay: the engine could not start: %s\n", engine_error);
         return 1;
     }
+    store_set_lease_epoch(st->admission_db, engine_node_epoch(st->app.engine)); /* admitted tasks are ours */
     if (serve_start_http(st) != 0) {
         engine_stop(st->app.engine);
         return 1;

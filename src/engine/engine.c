@@ -12,6 +12,7 @@
 
 #include "engine/callback_sender.h"
 #include "engine/maintenance.h"
+#include "engine/node_lease.h"
 #include "engine/sandbox_runner.h"
 #include "engine/upstream_runner.h"
 #include "store/store.h"
@@ -62,6 +63,8 @@ struct engine {
     store *deadline_db;
     upstream_runner *runner;
     callback_sender *callbacks; /* NULL until engine_start_callbacks */
+    node_lease *lease;          /* this node's registration: its epoch fences every task write */
+    bool lease_lost;            /* never hand tasks back that another node has taken */
 };
 
 /* ---- queue and heap (engine->lock held) ---- */
@@ -337,6 +340,7 @@ void engine_get_stats(engine *e, engine_stats *out)
  * engine_stop needs (workers, deadline thread, callbacks, runner). */
 static void engine_teardown(struct engine *e)
 {
+    if (e->lease) node_lease_stop(e->lease); /* no more claims into an engine that is stopping */
     pthread_mutex_lock(&e->lock);
     e->stopping = true;
     for (int i = 0; i < e->worker_count; i++)
@@ -353,6 +357,9 @@ static void engine_teardown(struct engine *e)
     if (e->callbacks) callback_sender_stop(e->callbacks);
     if (e->runner) runner_stop(e->runner); /* it may still queue sandbox tasks: free the queue after it */
     if (e->deadline_db) store_close(e->deadline_db);
+    /* every thread that wrote for this node has stopped: its unfinished tasks go back to the pool (the
+     * fencing would refuse a late write anyway) — unless another node took them over already */
+    node_lease_free(e->lease, !e->lease_lost);
     free(e->workers);
     free(e->queue);
     timers_free(e);
@@ -377,6 +384,7 @@ static bool start_workers(struct engine *e, char *err, size_t err_size)
             snprintf(err, err_size, "a render worker could not open the store");
             return false;
         }
+        store_set_lease_epoch(e->workers[i].db, node_lease_epoch(e->lease));
     }
     for (; e->workers_started < e->worker_count; e->workers_started++)
         if (pthread_create(&e->workers[e->workers_started].thread, NULL, worker_main,
@@ -387,26 +395,35 @@ static bool start_workers(struct engine *e, char *err, size_t err_size)
     return true;
 }
 
-/* Crash recovery: every unfinished task resumes where it was, with its deadline re-armed. */
-static bool resume_unfinished(struct engine *e, char *err, size_t err_size)
+/* A task this node just claimed (at start: its predecessor's; later: a dead node's, or one handed back)
+ * resumes where its record says, with its deadline armed. */
+static void resume_claimed(void *context, const task_record *task)
 {
-    task_record *unfinished = NULL;
-    size_t count = 0;
-    if (store_task_list_unfinished(e->deadline_db, &unfinished, &count) != STORE_OK) {
-        snprintf(err, err_size, "the unfinished tasks could not be read");
-        return false;
-    }
-    bool armed = true;
-    for (size_t i = 0; i < count && armed; i++) {
-        armed = timer_push(e, unfinished[i].id, unfinished[i].deadline_at);
-        if (armed && !e->config.paused) runner_add(e->runner, unfinished[i].id);
-    }
-    task_records_free(unfinished, count);
-    if (!armed) {
-        snprintf(err, err_size, "out of memory arming the deadlines of %zu unfinished tasks", count);
-        return false;
-    }
-    if (count) log_info("resuming unfinished tasks", "count=%zu", count);
+    engine_submit(context, task->id, task->deadline_at);
+}
+
+static void lease_lost(void *context, int64_t epoch)
+{
+    struct engine *e = context;
+    pthread_mutex_lock(&e->lock);
+    e->lease_lost = true;
+    pthread_mutex_unlock(&e->lock);
+    if (e->config.on_lease_lost) e->config.on_lease_lost(e->config.lease_lost_context, epoch);
+}
+
+/* Registers the node (its epoch is needed by every connection that writes tasks). */
+static bool register_node(struct engine *e, char *err, size_t err_size)
+{
+    node_lease_config lease = {.database_url = e->config.database_url,
+                               .data_dir = e->config.data_dir,
+                               .name = e->config.node_name,
+                               .lease_ms = e->config.lease_ms,
+                               .claimed = resume_claimed,
+                               .lost = lease_lost,
+                               .context = e};
+    e->lease = node_lease_register(&lease, err, err_size);
+    if (e->lease == NULL) return false;
+    store_set_lease_epoch(e->deadline_db, node_lease_epoch(e->lease));
     return true;
 }
 
@@ -425,9 +442,10 @@ engine *engine_start(const engine_config *config, char *err, size_t err_size)
         snprintf(err, err_size, "the store could not be opened");
         goto fail;
     }
-    if (!start_workers(e, err, err_size)) goto fail;
+    if (!register_node(e, err, err_size) || !start_workers(e, err, err_size)) goto fail;
     runner_config runner_settings = {.data_dir = config->data_dir,
                                      .database_url = config->database_url,
+                                     .lease_epoch = node_lease_epoch(e->lease),
                                      .blobs = config->blobs,
                                      .fetch = config->fetch,
                                      .webhook_base = config->public_url,
@@ -442,12 +460,15 @@ engine *engine_start(const engine_config *config, char *err, size_t err_size)
         snprintf(err, err_size, "the upstream runner could not start");
         goto fail;
     }
-    if (!resume_unfinished(e, err, err_size)) goto fail;
     if (pthread_create(&e->deadline_thread, NULL, deadline_main, e) != 0) {
         snprintf(err, err_size, "the deadline thread could not start");
         goto fail;
     }
     e->deadline_started = true;
+    if (!node_lease_run(e->lease)) { /* claims every task nobody live owns, then keeps the lease */
+        snprintf(err, err_size, "the lease thread could not start");
+        goto fail;
+    }
     err[0] = '\0';
     return e;
 
@@ -455,6 +476,11 @@ fail:
     log_error("the engine could not start", "data=\"%s\" reason=\"%s\"", config->data_dir, err);
     engine_teardown(e);
     return NULL;
+}
+
+int64_t engine_node_epoch(engine *e)
+{
+    return node_lease_epoch(e->lease);
 }
 
 void engine_stop(engine *e)

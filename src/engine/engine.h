@@ -7,7 +7,8 @@
  * worker), and a deadline thread holding one timer per unfinished task (no global sweep): a task
  * still unfinished at its deadline fails with code "timeout". Every state change is a compare-and-set
  * in the store, so a task cancelled or timed out while a worker holds it is simply discarded by that
- * worker. On start the engine resumes every unfinished task found in the store (crash recovery).
+ * worker. On start the engine registers this node and claims every unfinished task that no live node
+ * owns (crash recovery; with several nodes, a dead node's tasks too, engine/node_lease.h).
  *
  * Thread safety: engine_submit / engine_cancel / engine_queue_depth may be called from any thread;
  * they only take a short in-memory lock. */
@@ -42,15 +43,26 @@ typedef struct engine_config {
     const char *webhook_keys_url;    /* replaces providers' webhook-key URLs (NULL = each one's own) */
     local_inputs inputs;             /* this server's own file links, read from storage by the sandbox */
     int64_t maintenance_interval_ms; /* expired uploads are swept this often (0 = 60 s) */
+    /* Several nodes (engine/node_lease.h): the engine registers this node in the store, runs only the
+     * tasks it owns (those it admitted and those it claims), and hands them back on engine_stop. */
+    const char *node_name; /* shown to operators; NULL = "<host>:<pid>" */
+    int64_t lease_ms;      /* the node's lease (0 = 10 s): a dead node's tasks move after it passes */
+    /* Called (on the lease thread) when another node took this one over — it was paused or cut off past
+     * its lease: the process must stop at once (its writes are refused already). NULL = only logged. */
+    void (*on_lease_lost)(void *context, int64_t epoch);
+    void *lease_lost_context;
 } engine_config;
 
 /* Starts the threads and enqueues every unfinished task of the store. NULL on failure (the store cannot
  * be opened or read, a thread cannot start, out of memory), with the reason in err (logged too);
  * whatever had started is stopped again. */
 engine *engine_start(const engine_config *config, char *err, size_t err_size);
-/* Stops taking work, cancels renders in flight (their tasks stay unfinished and resume on the next
- * start), joins the threads. */
+/* Stops taking work, cancels renders in flight, joins the threads and hands the node's unfinished tasks
+ * back (another node, or the next start, claims and resumes them). */
 void engine_stop(engine *e);
+/* This node's epoch (store.h): the connection that admits tasks for this node is given it
+ * (store_set_lease_epoch), so that they are this node's. */
+int64_t engine_node_epoch(engine *e);
 
 /* Starts delivering task callbacks (engine/callback_sender.h) — each finished task with a
  * callback_url, from the store's outbox, including those left due by an earlier run. Their bodies show

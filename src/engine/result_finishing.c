@@ -83,8 +83,9 @@ static void *finishing_main(void *arg)
     return NULL;
 }
 
-result_finishing *result_finishing_start(const char *database_url, const char *data_dir, blob_store *blobs,
-                                         int workers, result_finished_fn finished, void *context)
+result_finishing *result_finishing_start(const char *database_url, const char *data_dir, int64_t lease_epoch,
+                                         blob_store *blobs, int workers, result_finished_fn finished,
+                                         void *context)
 {
     result_finishing *pool = calloc(1, sizeof(*pool));
     if (pool == NULL || workers <= 0) {
@@ -106,8 +107,9 @@ result_finishing *result_finishing_start(const char *database_url, const char *d
     for (int i = 0; i < workers; i++) {
         finishing_worker *worker = &pool->workers[i];
         worker->pool = pool;
-        if (store_open_url(database_url, data_dir, &worker->db) != STORE_OK ||
-            pthread_create(&worker->thread, NULL, finishing_main, worker) != 0) {
+        bool opened = store_open_url(database_url, data_dir, &worker->db) == STORE_OK;
+        if (opened) store_set_lease_epoch(worker->db, lease_epoch);
+        if (!opened || pthread_create(&worker->thread, NULL, finishing_main, worker) != 0) {
             log_error("a finishing thread could not start", "data=\"%s\"", data_dir);
             result_finishing_stop(pool);
             return NULL;

@@ -20,10 +20,11 @@ typedef struct result_finishing result_finishing;
 typedef void (*result_finished_fn)(void *context, const char *task_id, bool completed);
 
 /* Starts `workers` threads (> 0) on the store of database_url (store_open_url: NULL = SQLite in
- * data_dir), storing results into blobs (both must outlive the pool). NULL when a thread or its store
- * connection could not start (logged). */
-result_finishing *result_finishing_start(const char *database_url, const char *data_dir, blob_store *blobs,
-                                         int workers, result_finished_fn finished, void *context);
+ * data_dir), their writes fenced by the node's lease_epoch (store.h), storing results into blobs (both
+ * must outlive the pool). NULL when a thread or its store connection could not start (logged). */
+result_finishing *result_finishing_start(const char *database_url, const char *data_dir, int64_t lease_epoch,
+                                         blob_store *blobs, int workers, result_finished_fn finished,
+                                         void *context);
 
 /* Queues the result at scratch/output.mp4 for task_id (whose state is finalizing); stated_duration is
  * the provider's word on its length (0 = none). The pool then owns the scratch folder. False when out

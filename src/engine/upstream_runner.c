@@ -288,10 +288,11 @@ upstream_runner *runner_start(const runner_config *config)
     if (r->multi == NULL || r->keys == NULL ||
         store_open_url(config->database_url, config->data_dir, &r->db) != STORE_OK)
         goto fail;
+    store_set_lease_epoch(r->db, config->lease_epoch);
     if (curl_multi_setopt(r->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 64L) != CURLM_OK) goto fail;
     channels_reload(r, clock_unix_ms());
-    r->finishing = result_finishing_start(config->database_url, config->data_dir, r->config.blobs,
-                                          r->config.download_workers, result_finished, r);
+    r->finishing = result_finishing_start(config->database_url, config->data_dir, config->lease_epoch,
+                                          r->config.blobs, r->config.download_workers, result_finished, r);
     if (r->finishing == NULL || pthread_create(&r->thread, NULL, runner_main, r) != 0) goto fail;
     return r;
 fail:

@@ -40,6 +40,7 @@ typedef void (*runner_sandbox_fn)(void *context, const char *task_id, const char
 typedef struct runner_config {
     const char *data_dir;     /* secrets (credentials.key), and the SQLite database */
     const char *database_url; /* store_open_url's URL; NULL = SQLite in data_dir */
+    int64_t lease_epoch;      /* the node's epoch: every task write of the runner is fenced by it (store.h) */
     blob_store *blobs;
     fetch_policy fetch; /* for result downloads */
     const char
