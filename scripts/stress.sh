@@ -33,6 +33,7 @@ UNIT_TESTS=(
     test_store_credits      # threads reserving from one balance at once must never overspend it
     test_store_uploads      # racing uploads of one key must never exceed its quota together
     test_store_callbacks    # racing senders must never claim one outbox row twice
+    test_store_leases       # racing claimers must never take one task twice
     test_util_secret_box    # processes creating the key file at once must all end up with one key
     test_engine_input_probe # concurrent probes of one URL must share one probe
     test_http_offload       # loop threads and a small worker pool: slow jobs, a full queue, many callers
@@ -66,6 +67,8 @@ E2E_TESTS=(
     tests/e2e/test_hardening_uploads.py::test_large_base64_upload_streams_off_the_loop
     # a second server and `keys create` on a live server's data folder: its scratch survives
     tests/e2e/test_hardening_uploads.py::test_a_live_servers_scratch_is_never_removed_by_another_process
+    # nodes on one PostgreSQL database: a killed, a paused and a stopping node's tasks taken over, once
+    tests/e2e/test_cluster_leases.py
     # the server stopping while a decode job is on a worker
     tests/e2e/test_hardening_uploads.py::test_server_stopping_mid_decoding_leaves_nothing
 )

@@ -93,7 +93,9 @@ def media():
 class Server:
     """One reelay process on a temporary data folder."""
 
-    def __init__(self, tmp, flags=(), env=None, fetch_allow="127.0.0.1", public_url=True):
+    def __init__(self, tmp, flags=(), env=None, fetch_allow="127.0.0.1", public_url=True, data_from=None):
+        """data_from: another Server whose folder is copied instead of running `reelay init` (a second
+        node of the same installation: same secrets, same database through env)."""
         self.data = os.path.join(tmp, "data")
         self.flags = list(flags)
         self.env = dict(os.environ)
@@ -106,10 +108,15 @@ class Server:
             self.env.pop("REELAY_FETCH_ALLOW", None)
         self.env.update(env or {})
         self.log_path = os.path.join(tmp, "reelay.log")
-        out = subprocess.run([BIN, "init", "--data", self.data, "--json"], check=True, capture_output=True,
-                             text=True, env=self.env).stdout
-        first = json.loads(out)
-        self.key, self.key_id = first["key"], first["key_id"]
+        if data_from is not None:
+            shutil.copytree(data_from.data, self.data,
+                            ignore=shutil.ignore_patterns("blobs", "reelay.db*", "*.log"))
+            self.key, self.key_id = data_from.key, data_from.key_id
+        else:
+            out = subprocess.run([BIN, "init", "--data", self.data, "--json"], check=True, capture_output=True,
+                                 text=True, env=self.env).stdout
+            first = json.loads(out)
+            self.key, self.key_id = first["key"], first["key_id"]
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.public_url = public_url  # False: no --public-url, so no webhooks are asked for
