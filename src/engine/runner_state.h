@@ -36,7 +36,11 @@
 #include "util/str_map.h"
 #include "util/vector.h"
 
-enum { MAX_TRIED = 8, CHANNEL_RELOAD_MS = 2000 };
+enum {
+    MAX_TRIED = 8,
+    CHANNEL_RELOAD_MS = 2000,
+    CLUSTER_SLOT_RETRY_MS = 500, /* a capped channel full with other nodes' tasks: route again after this */
+};
 
 /* A provider channel's opened credential and auth state, beside its routing_channel. */
 typedef struct channel_slot {

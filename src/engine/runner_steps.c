@@ -68,6 +68,24 @@ static store_status write_record(upstream_runner *r, const flight *f, const char
     return stored;
 }
 
+/* Writes f's "sending" record moving it from → submitting on its channel, taking one of the channel's
+ * cap slots in the store (every node's tasks count: the cap holds for the cluster). CONFLICT with *full
+ * when the channel is full elsewhere. */
+static store_status write_sending_record(upstream_runner *r, const flight *f, task_state from, int cap,
+                                         bool *full)
+{
+    *full = false;
+    if (cap <= 0) return write_record(r, f, "sending", from, TASK_SUBMITTING, f->channel);
+    char *record = upstream_record(f, "sending");
+    store_status stored = record ? store_task_take_channel_slot(r->db, f->task_id, from, f->channel, cap,
+                                                                record, clock_unix_seconds(), full)
+                                 : STORE_ERROR;
+    free(record);
+    if (stored == STORE_ERROR)
+        log_error("the task's provider record could not be written", "task=%s phase=sending", f->task_id);
+    return stored;
+}
+
 /* ---- the facts the machine decides on, and its actions carried out ---- */
 
 static task_facts facts_of(upstream_runner *r, const flight *f, int64_t now_ms)
@@ -344,7 +362,21 @@ void flight_route(upstream_runner *r, flight *f, int64_t now_ms)
     c->in_flight++;
     f->holds_slot = true;
     /* Written before the request leaves: after a crash from here on, the task is "submission unknown". */
-    if (write_record(r, f, "sending", from, TASK_SUBMITTING, f->channel) != STORE_OK) {
+    bool full = false;
+    store_status sending = write_sending_record(r, f, from, c->record.max_concurrent, &full);
+    if (full) { /* this node's count had room, the cluster's has not: route again soon */
+        release_slot(r, f);
+        c->trial_in_flight = false; /* a half-open channel's trial did not happen */
+        f->channel[0] = '\0';
+        task_event busy = {.kind = TASK_EVENT_ROUTED,
+                           .step = TASK_STEP_ROUTE,
+                           .routing = ROUTING_BUSY,
+                           .retry_at_ms = now_ms + CLUSTER_SLOT_RETRY_MS};
+        task_action wait = task_machine_next(&busy, &facts);
+        apply(r, f, &wait, now_ms, NULL);
+        return;
+    }
+    if (sending != STORE_OK) {
         flight_drop(r,
                     f); /* finished meanwhile (cancelled, timed out), or not recorded: resumes on restart */
         return;

@@ -83,6 +83,9 @@ store_status sqlite_store_task_transition(sqlite_store *s, const char *id, task_
                                           const char *channel, int64_t now);
 store_status sqlite_store_task_set_upstream(sqlite_store *s, const char *id, task_state from, task_state to,
                                             const char *channel, const char *upstream_json, int64_t now);
+store_status sqlite_store_task_take_channel_slot(sqlite_store *s, const char *id, task_state from,
+                                                 const char *channel, int cap, const char *upstream_json,
+                                                 int64_t now, bool *full);
 store_status sqlite_store_task_set_progress(sqlite_store *s, const char *id, int progress, int64_t now);
 store_status sqlite_store_task_complete(sqlite_store *s, const char *id, task_state from,
                                         const char *results_json, int64_t credits_charged, int64_t now);

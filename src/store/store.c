@@ -180,6 +180,14 @@ store_status store_task_complete(store *s, const char *id, task_state from, cons
     return sqlite_store_task_complete(s->sqlite, id, from, results_json, credits_charged, now);
 }
 
+store_status store_task_take_channel_slot(store *s, const char *id, task_state from, const char *channel,
+                                          int cap, const char *upstream_json, int64_t now, bool *full)
+{
+    if (s->pg)
+        return pg_store_task_take_channel_slot(s->pg, id, from, channel, cap, upstream_json, now, full);
+    return sqlite_store_task_take_channel_slot(s->sqlite, id, from, channel, cap, upstream_json, now, full);
+}
+
 store_status store_task_fail(store *s, const char *id, const char *code, const char *message, int64_t now)
 {
     if (s->pg) return pg_store_task_fail(s->pg, id, code, message, now);

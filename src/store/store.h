@@ -184,6 +184,14 @@ store_status store_task_transition(store *s, const char *id, task_state from, ta
  * Here from may equal to: the record (and channel) change while the state stays. */
 store_status store_task_set_upstream(store *s, const char *id, task_state from, task_state to,
                                      const char *channel, const char *upstream_json, int64_t now);
+/* store_task_set_upstream from → submitting on `channel`, taking one of the channel's `cap` slots (cap ≤ 0:
+ * no limit): it applies only while fewer than cap other tasks occupy the channel (submitting or
+ * processing on it), counted and written in one transaction that holds the channel (a lock per
+ * channel on PostgreSQL), so that every node together never exceeds the cap. CONFLICT with *full set when the
+ * channel is full (nothing changed); CONFLICT with *full false when the compare-and-set lost. Fenced like
+ * every engine write. */
+store_status store_task_take_channel_slot(store *s, const char *id, task_state from, const char *channel,
+                                          int cap, const char *upstream_json, int64_t now, bool *full);
 /* Raises progress to max(current, progress), capped at 99, while the task is unfinished. OK also when
  * nothing changed; CONFLICT when the task is already finished. */
 store_status store_task_set_progress(store *s, const char *id, int progress, int64_t now);

@@ -13,6 +13,10 @@
 #include "store/store.h"
 #include "util/log.h"
 
+/* The first number of the advisory locks on a channel's slots (the second is the name's hash; a class of its
+ * own, apart from the uploads' locks). */
+#define CHANNEL_SLOT_LOCK_CLASS "1667785075"
+
 /* Reads one row of PG_TASK_COLUMNS; false when out of memory (t is then cleared). */
 static bool read_task(const PGresult *result, int row, task_record *t)
 {
@@ -214,6 +218,54 @@ store_status pg_store_task_set_upstream(pg_store *s, const char *id, task_state 
                            "upstream_json = COALESCE($6, upstream_json) WHERE id = $4 AND state = $5 "
                            "AND ($7::bigint = 0 OR lease_epoch = $7::bigint)",
                            7, values);
+}
+
+store_status pg_store_task_take_channel_slot(pg_store *s, const char *id, task_state from,
+                                             const char *channel, int cap, const char *upstream_json,
+                                             int64_t now, bool *full)
+{
+    *full = false;
+    if (task_state_is_terminal(from) || channel == NULL) return STORE_ERROR;
+    if (pg_begin(s, "take channel slot") != STORE_OK) return STORE_ERROR;
+    /* every taker of the channel's slots queues on one lock (held to the commit); the count after it is a
+     * new snapshot in READ COMMITTED, so it sees the previous holder's committed write */
+    const char *lock[] = {channel};
+    store_status status =
+        pg_query(s, "lock channel", NULL,
+                 "SELECT pg_advisory_xact_lock(" CHANNEL_SLOT_LOCK_CLASS ", hashtext($1))", 1, lock);
+    const char *count[] = {channel, id};
+    PGresult *result = NULL;
+    if (status == STORE_OK)
+        status = pg_query(s, "count channel occupants", &result,
+                          "SELECT COUNT(*) FROM tasks WHERE channel = $1 AND state IN (1, 2) AND id <> $2", 2,
+                          count);
+    int64_t occupied = status == STORE_OK ? pg_get_int(result, 0, 0) : 0;
+    PQclear(result);
+    int64_t changed = 0;
+    if (status == STORE_OK && cap > 0 && occupied >= cap) {
+        *full = true;
+    } else if (status == STORE_OK) {
+        pg_number to_text, when, from_text, fence;
+        const char *values[] = {pg_int(&to_text, TASK_SUBMITTING),
+                                pg_int(&when, now),
+                                channel,
+                                id,
+                                pg_int(&from_text, from),
+                                upstream_json,
+                                pg_int(&fence, s->lease_epoch)};
+        result = NULL;
+        status = pg_query(s, "take channel slot", &result,
+                          "UPDATE tasks SET state = $1, updated_at = $2, channel = $3, "
+                          "upstream_json = COALESCE($6, upstream_json) WHERE id = $4 AND state = $5 "
+                          "AND ($7::bigint = 0 OR lease_epoch = $7::bigint)",
+                          7, values);
+        if (status == STORE_OK) changed = pg_changed(result);
+        PQclear(result);
+    }
+    status = pg_end(s, status, "take channel slot");
+    if (status != STORE_OK) return status;
+    if (*full) return STORE_CONFLICT;
+    return changed == 1 ? STORE_OK : explain_no_change(s, id);
 }
 
 store_status pg_store_task_set_progress(pg_store *s, const char *id, int progress, int64_t now)

@@ -156,7 +156,8 @@ static const char *const migrations[] = {
     "  taken_over INTEGER NOT NULL DEFAULT 0);"
     "ALTER TABLE tasks ADD COLUMN lease_epoch INTEGER NOT NULL DEFAULT 0;"
     "CREATE INDEX tasks_by_lease ON tasks (lease_epoch) WHERE state < 4;"
-    "CREATE TABLE cluster_facts (name TEXT PRIMARY KEY, value TEXT NOT NULL);",
+    "CREATE TABLE cluster_facts (name TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE INDEX tasks_on_channel ON tasks (channel) WHERE state IN (1, 2);",
 };
 #define MIGRATION_COUNT (sizeof(migrations) / sizeof(migrations[0]))
 

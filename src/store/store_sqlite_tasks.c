@@ -253,17 +253,17 @@ store_status sqlite_store_task_transition(sqlite_store *s, const char *id, task_
     return sqlite_store_task_set_upstream(s, id, from, to, channel, NULL, now);
 }
 
-store_status sqlite_store_task_set_upstream(sqlite_store *s, const char *id, task_state from, task_state to,
+/* The set-upstream compare-and-set, prepared and bound (NULL on error). */
+static sqlite3_stmt *set_upstream_statement(sqlite_store *s, const char *id, task_state from, task_state to,
                                             const char *channel, const char *upstream_json, int64_t now)
 {
-    if (task_state_is_terminal(to) || task_state_is_terminal(from)) return STORE_ERROR;
     sqlite3_stmt *stmt = NULL;
     if (sql_prepare(s,
                     "UPDATE tasks SET state = ?1, updated_at = ?2, channel = COALESCE(?3, channel), "
                     "upstream_json = COALESCE(?6, upstream_json) WHERE id = ?4 AND state = ?5 "
                     "AND (?7 = 0 OR lease_epoch = ?7)",
                     &stmt) != STORE_OK)
-        return STORE_ERROR;
+        return NULL;
     sqlite3_bind_int(stmt, 1, (int)to);
     sqlite3_bind_int64(stmt, 2, now);
     sql_bind_text_or_null(stmt, 3, channel);
@@ -271,7 +271,60 @@ store_status sqlite_store_task_set_upstream(sqlite_store *s, const char *id, tas
     sqlite3_bind_int(stmt, 5, (int)from);
     sql_bind_text_or_null(stmt, 6, upstream_json);
     sqlite3_bind_int64(stmt, 7, s->lease_epoch);
-    return finish_cas(s, stmt, id, "transition task");
+    return stmt;
+}
+
+store_status sqlite_store_task_set_upstream(sqlite_store *s, const char *id, task_state from, task_state to,
+                                            const char *channel, const char *upstream_json, int64_t now)
+{
+    if (task_state_is_terminal(to) || task_state_is_terminal(from)) return STORE_ERROR;
+    sqlite3_stmt *stmt = set_upstream_statement(s, id, from, to, channel, upstream_json, now);
+    return stmt ? finish_cas(s, stmt, id, "transition task") : STORE_ERROR;
+}
+
+/* Inside a write transaction: the tasks other than `id` occupying `channel` (submitting or processing). */
+static store_status count_channel_occupants(sqlite_store *s, const char *channel, const char *id,
+                                            int64_t *occupied)
+{
+    sqlite3_stmt *stmt = NULL;
+    if (sql_prepare(s, "SELECT COUNT(*) FROM tasks WHERE channel = ?1 AND state IN (1, 2) AND id <> ?2",
+                    &stmt) != STORE_OK)
+        return STORE_ERROR;
+    sqlite3_bind_text(stmt, 1, channel, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(stmt, 2, id, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW) *occupied = sqlite3_column_int64(stmt, 0);
+    sqlite3_finalize(stmt);
+    return rc == SQLITE_ROW ? STORE_OK : sql_fail(s, "count channel occupants");
+}
+
+store_status sqlite_store_task_take_channel_slot(sqlite_store *s, const char *id, task_state from,
+                                                 const char *channel, int cap, const char *upstream_json,
+                                                 int64_t now, bool *full)
+{
+    *full = false;
+    if (task_state_is_terminal(from) || channel == NULL) return STORE_ERROR;
+    if (sql_begin(s, "take channel slot") != STORE_OK) return STORE_ERROR;
+    int64_t occupied = 0;
+    store_status status = count_channel_occupants(s, channel, id, &occupied);
+    int changed = 0;
+    if (status == STORE_OK && cap > 0 && occupied >= cap) {
+        *full = true;
+    } else if (status == STORE_OK) {
+        sqlite3_stmt *stmt =
+            set_upstream_statement(s, id, from, TASK_SUBMITTING, channel, upstream_json, now);
+        status = stmt && sqlite3_step(stmt) == SQLITE_DONE ? STORE_OK : sql_fail(s, "take channel slot");
+        if (status == STORE_OK) changed = sqlite3_changes(s->db);
+        sqlite3_finalize(stmt);
+    }
+    status = sql_end(s, status, "take channel slot");
+    if (status != STORE_OK) return status;
+    if (*full) return STORE_CONFLICT;
+    if (changed == 1) {
+        sqlite_store_task_changed(id);
+        return STORE_OK;
+    }
+    return explain_no_change(s, id);
 }
 
 store_status sqlite_store_task_set_progress(sqlite_store *s, const char *id, int progress, int64_t now)

@@ -2,6 +2,7 @@
  * backends: a node's tasks are its own until its lease passes, a node taken over can neither renew nor
  * write, a clean leave hands tasks back at once, and racing claimers never take one task twice. */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -182,6 +183,85 @@ static void facts_keep_the_first_value(void **state)
     assert_string_equal(stored, "it's \"quoted\"");
 }
 
+static store_status take_slot(store *conn, const char *id, int cap, bool *full)
+{
+    return store_task_take_channel_slot(conn, id, TASK_PENDING, "capped", cap, "{\"phase\":\"sending\"}",
+                                        1001, full);
+}
+
+/* A channel's cap counts every task occupying it, whoever wrote it. */
+static void channel_slots_are_counted_in_the_store(void **state)
+{
+    (void)state;
+    insert_task(db, "task-s1");
+    insert_task(db, "task-s2");
+    insert_task(db, "task-s3");
+    bool full = true;
+    assert_int_equal(take_slot(db, "task-s1", 2, &full), STORE_OK);
+    assert_false(full);
+    assert_int_equal(take_slot(db, "task-s2", 2, &full), STORE_OK);
+    assert_int_equal(take_slot(db, "task-s3", 2, &full), STORE_CONFLICT);
+    assert_true(full);
+    task_record back;
+    assert_int_equal(store_task_get(db, "task-s3", &back), STORE_OK);
+    assert_int_equal(back.state, TASK_PENDING); /* nothing changed */
+    assert_string_equal(back.channel, "");
+    task_record_clear(&back);
+    /* a lost compare-and-set is not "full" */
+    assert_int_equal(take_slot(db, "task-s1", 2, &full), STORE_CONFLICT);
+    assert_false(full);
+    /* a task that ends frees its slot */
+    assert_int_equal(store_task_fail(db, "task-s1", "x", "y", 1002), STORE_OK);
+    assert_int_equal(take_slot(db, "task-s3", 2, &full), STORE_OK);
+    assert_int_equal(store_task_get(db, "task-s3", &back), STORE_OK);
+    assert_int_equal(back.state, TASK_SUBMITTING);
+    assert_string_equal(back.channel, "capped");
+    assert_string_equal(back.upstream_json, "{\"phase\":\"sending\"}");
+    task_record_clear(&back);
+    /* no cap: no count */
+    insert_task(db, "task-s4");
+    assert_int_equal(take_slot(db, "task-s4", 0, &full), STORE_OK);
+}
+
+/* Connections racing for a capped channel's slots: never more than the cap together. */
+enum { SLOT_RACERS = 8, SLOT_CAP = 3 };
+static atomic_int slots_taken;
+
+static void *slot_racer_main(void *arg)
+{
+    store *own = NULL;
+    if (fixture_open(&own) != STORE_OK) return (void *)1;
+    char id[32];
+    snprintf(id, sizeof(id), "task-r%d", (int)(intptr_t)arg);
+    bool full = false;
+    store_status status = take_slot(own, id, SLOT_CAP, &full);
+    store_close(own);
+    if (status == STORE_OK) atomic_fetch_add(&slots_taken, 1);
+    return status == STORE_OK || (status == STORE_CONFLICT && full) ? NULL : (void *)1;
+}
+
+static void racing_slot_takers_never_exceed_the_cap(void **state)
+{
+    (void)state;
+    atomic_store(&slots_taken, 0);
+    for (int i = 0; i < SLOT_RACERS; i++) {
+        char id[32];
+        snprintf(id, sizeof(id), "task-r%d", i);
+        insert_task(db, id);
+    }
+    pthread_t threads[SLOT_RACERS];
+    for (int i = 0; i < SLOT_RACERS; i++)
+        assert_int_equal(pthread_create(&threads[i], NULL, slot_racer_main, (void *)(intptr_t)i), 0);
+    for (int i = 0; i < SLOT_RACERS; i++) {
+        void *result = NULL;
+        pthread_join(threads[i], &result);
+        assert_null(result);
+    }
+    assert_int_equal(atomic_load(&slots_taken), SLOT_CAP);
+    assert_int_equal(fixture_query_int("SELECT COUNT(*) FROM tasks WHERE channel = 'capped' AND state = 1"),
+                     SLOT_CAP);
+}
+
 /* Claimers racing over handed-back tasks: each task is claimed exactly once. */
 enum { CLAIMERS = 6, RACED_TASKS = 120 };
 static int claimed_by[RACED_TASKS];
@@ -249,9 +329,11 @@ int main(void)
         WITH_STORE(an_expired_node_is_taken_over),
         WITH_STORE(a_leaving_node_hands_its_tasks_back),
         WITH_STORE(facts_keep_the_first_value),
+        WITH_STORE(channel_slots_are_counted_in_the_store),
     };
     const struct CMUnitTest races[] = {
         WITH_STORE(racing_claimers_never_share_a_task),
+        WITH_STORE(racing_slot_takers_never_exceed_the_cap),
     };
     return store_fixture_main("test_store_leases", both, sizeof(both) / sizeof(both[0]), NULL, 0, races,
                               sizeof(races) / sizeof(races[0]));
