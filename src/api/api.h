@@ -55,6 +55,14 @@ extern const size_t api_route_count;
  * X-Content-Type-Options: nosniff and Content-Security-Policy: sandbox and, unless it is audio, video
  * or an image other than SVG, Content-Disposition: attachment. */
 bool api_files_authorize(http_exchange *exchange);
+/* http_file_mount.serve when objects are not local files (S3 storage): answers GET and HEAD of what
+ * api_files_authorize let through from the store, streamed a chunk at a time off the loop (see
+ * file_download.c), with the headers h2o's file handler gives a local file (Content-Type by the name's
+ * extension, Content-Length, ETag, Last-Modified, Accept-Ranges; one byte range → 206, an unsatisfiable
+ * one → 416 range_not_satisfiable; If-None-Match → 304). A missing object → 404 not_found as for a
+ * local file; storage that fails before the answer starts → 503 storage_unavailable with Retry-After: 5;
+ * after it started, the answer is cut short (the connection closes). */
+void api_files_serve_object(http_exchange *exchange);
 /* The mount's types (http_file_mount.types): the audio, video and image formats reelay takes. */
 extern const http_file_type api_file_types[];
 

@@ -1,5 +1,6 @@
 /* input_checks.c — the probe behind api_app.probe_input: engine/input_probe.h (guarded range reads,
- * a cache by URL, reelay's own uploads read where they lie), its failures named as the API names them. */
+ * a cache by URL, reelay's own uploads read where they lie: a local file or the bucket), its failures named
+ * as the API names them. */
 #include <stdio.h>
 #include <string.h>
 
@@ -32,6 +33,12 @@ static bool resolve_local(void *context, const char *url, char *path, size_t pat
     return local_input_resolve(&checks->local, url, path, path_size);
 }
 
+static bool probe_own_object(void *context, const char *url, media_info *out, input_probe_error *err, int *rc)
+{
+    const api_input_checks *checks = context;
+    return local_input_probe(&checks->local, url, out, err, rc);
+}
+
 int api_input_checks_init(api_input_checks *checks, const fetch_policy *policy, const local_inputs *local)
 {
     memset(checks, 0, sizeof(*checks));
@@ -41,6 +48,7 @@ int api_input_checks_init(api_input_checks *checks, const fetch_policy *policy, 
     if (checks->cache == NULL) return -1;
     checks->config = (input_probe_config){.policy = &checks->policy,
                                           .resolve_local = resolve_local,
+                                          .probe_own_object = probe_own_object,
                                           .resolve_context = checks,
                                           .cache = checks->cache};
     return 0;

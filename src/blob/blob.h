@@ -15,7 +15,8 @@
  *   - removing: blob_remove (one object, absent is fine) and blob_remove_prefix (a folder);
  *   - listing: blob_list visits every object under a folder, for expiry sweeps;
  *   - blob_local_path exists only for the local backend (files served by h2o's file handler, local
- *     inputs); on S3 it fails, and callers read through blob_head and blob_read instead.
+ *     inputs); on S3 it fails, and callers read through blob_head, blob_read and blob_get_file
+ *     instead (api/file_download.c serves links, engine/local_inputs.c reads inputs).
  * The media type of an object is not stored: callers derive it from the name's extension, the same
  * way for both backends. Every function is thread-safe for distinct names (and for reads of one name);
  * failures are logged (never with credentials) and return BLOB_ERROR. */

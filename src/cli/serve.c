@@ -98,11 +98,6 @@ static int serve_prepare_app(serve_state *st)
         return 1;
     }
     if (cli_storage_open(s, data_dir, &app->blobs) != 0) return 1;
-    if (!blob_store_is_local(app->blobs)) { /* files.c, uploads and local inputs read local paths today */
-        fprintf(stderr, "reelay: serve cannot use S3 storage yet (init and the storage itself can): result "
-                        "and upload links are still served from local files\n");
-        return 1;
-    }
     /* what a killed process left in the scratch area goes before anything new is written there (a
      * live process's folder stays: see blob.h); the maintenance sweep repeats this */
     blob_scratch_sweep(app->blobs, BLOB_SCRATCH_MAX_AGE_SECONDS);
@@ -163,11 +158,14 @@ static int serve_start_http(serve_state *st)
         return 1;
     }
     strcat(st->spill_template, "/h2o.b.XXXXXX");
+    /* objects on S3 are streamed from there; local files by h2o's file handler */
+    http_handler_fn serve_objects = blob_store_is_local(st->app.blobs) ? NULL : api_files_serve_object;
     st->files = (http_file_mount){.prefix = "/v1/files",
                                   .directory = st->blobs_dir,
                                   .name = "files.get",
                                   .authorize = api_files_authorize,
-                                  .types = api_file_types};
+                                  .types = api_file_types,
+                                  .serve = serve_objects};
     http_server_config http = {.file_mount = &st->files,
                                .host = st->host,
                                .port = st->port,

@@ -330,6 +330,9 @@ int input_probe(const input_probe_config *cfg, const char *url, media_info *out,
         if (rc != 0) memset(out, 0, sizeof(*out));
         return rc;
     }
+    int own_rc = 0;
+    if (cfg->probe_own_object != NULL && cfg->probe_own_object(cfg->resolve_context, url, out, err, &own_rc))
+        return own_rc;
 
     input_probe_cache *cache = cfg->cache;
     if (cache == NULL || strlen(url) > INPUT_PROBE_CACHE_MAX_URL)

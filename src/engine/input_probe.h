@@ -41,6 +41,11 @@ typedef struct input_probe_error {
  * then probed locally, past the guard and the cache. */
 typedef bool (*input_probe_resolve_local_fn)(void *context, const char *url, char *path, size_t path_size);
 
+/* Answers true after probing url itself when it names one of reelay's own objects that are not local
+ * files (S3 storage), with *rc 0 and *out, or -1 and *err; false when it is not one (probed as usual). */
+typedef bool (*input_probe_own_object_fn)(void *context, const char *url, media_info *out,
+                                          input_probe_error *err, int *rc);
+
 /* The cache: at most capacity URLs (least recently used go first), successes kept ttl_ms, failures
  * failure_ttl_ms. 0 for any of them = 4096 entries, 10 min, 30 s. Thread-safe. URLs longer than 2 KiB
  * are probed but not cached. NULL when out of memory. */
@@ -57,8 +62,9 @@ typedef struct input_probe_config {
     size_t max_read_bytes;                      /* bytes one probe may read; 0 = 64 MiB */
     long timeout_ms;                            /* one probe's time; 0 = 20 s */
     input_probe_resolve_local_fn resolve_local; /* NULL = no local files */
-    void *resolve_context;
-    input_probe_cache *cache; /* NULL = no caching, no sharing */
+    input_probe_own_object_fn probe_own_object; /* NULL = no objects in a bucket */
+    void *resolve_context;                      /* for both */
+    input_probe_cache *cache;                   /* NULL = no caching, no sharing */
 } input_probe_config;
 
 /* Probes the media at url. Returns 0 and fills *out (media_info as media_probe fills it, size = the

@@ -54,24 +54,6 @@ typedef struct input_source {
     const local_inputs *local;
 } input_source;
 
-/* Hard-links (same file system: the scratch folder is inside the blob store) or else copies a local
- * object to path. */
-static int link_or_copy(const char *from, const char *to)
-{
-    if (link(from, to) == 0) return 0;
-    FILE *in = fopen(from, "rbe"), *out = in ? fopen(to, "wbe") : NULL;
-    char buffer[65536];
-    size_t n;
-    int result = in && out ? 0 : -1;
-    while (result == 0 && (n = fread(buffer, 1, sizeof(buffer), in)) > 0)
-        if (fwrite(buffer, 1, n, out) != n) result = -1;
-    if (in && ferror(in)) result = -1;
-    if (in) fclose(in);
-    if (out && fclose(out) != 0) result = -1;
-    if (result != 0) unlink(to);
-    return result;
-}
-
 /* Downloads one input into dir/name (or takes it from local storage when it is one of our own
  * links) and checks it is the kind of media the field promises. */
 static int fetch_input(const input_source *source, const char *field, const char *url,
@@ -81,11 +63,10 @@ static int fetch_input(const input_source *source, const char *field, const char
     if (snprintf(path, path_size, "%s/%s", dir, name) >= (int)path_size)
         return fail(outcome, "internal_error", "%s", "scratch path too long");
     char err[256] = "";
-    char local[PATH_MAX];
-    if (local_input_resolve(source->local, url, local, sizeof(local))) {
-        if (link_or_copy(local, path) != 0)
-            return fail(outcome, "input_unreachable", "%s could not be read from local storage", field);
-    } else {
+    local_input_status own = local_input_copy(source->local, url, path);
+    if (own == LOCAL_INPUT_FAILED)
+        return fail(outcome, "input_unreachable", "%s could not be read from this server's storage", field);
+    if (own == LOCAL_INPUT_NOT_OURS) {
         fetch_response response;
         fetch_result result = fetch_url_to_file(url, path, source->fetch, &response, err, sizeof(err));
         if (result == FETCH_TOO_LARGE)

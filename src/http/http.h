@@ -86,6 +86,10 @@ typedef struct http_file_mount {
     /* The only Content-Types served, by extension, ending with {NULL, NULL}; a file of any other
      * extension is application/octet-stream. NULL = h2o's own table (which has text/html, SVG, …). */
     const http_file_type *types;
+    /* When set, what authorize lets through is answered by serve (e.g. streamed from object storage)
+     * instead of h2o's file handler, and directory is not used (may be NULL). serve runs on the loop
+     * thread with params[0] as authorize saw it and must answer (now or later, e.g. via http_offload). */
+    http_handler_fn serve;
 } http_file_mount;
 
 typedef struct http_server_config {
@@ -208,6 +212,34 @@ typedef void (*http_offload_done_fn)(h2o_req_t *req, void *ctx);
  * Unless queued, nothing will be called and the caller still owns ctx. */
 enum { HTTP_OFFLOAD_QUEUED = 0, HTTP_OFFLOAD_REFUSED = 1, HTTP_OFFLOAD_QUEUE_PER_WORKER = 32 };
 int http_offload(h2o_req_t *req, http_offload_work_fn work, http_offload_done_fn done, void *ctx);
+
+/* The next step of work a request was already admitted for (the next chunk of a download whose
+ * answer has started): queued whatever the length of the queue, and never answered here. done is
+ * called exactly once, on this loop thread, with req (or NULL when the request is gone), including
+ * when the server stopped before a worker took the job: work then did not run, and ctx must say so
+ * (e.g. a result field work would have set). Returns HTTP_OFFLOAD_QUEUED, or -1 when nothing was
+ * queued (allocation failure, off a loop thread, the server stopping): the caller still owns ctx. */
+int http_offload_continue(h2o_req_t *req, http_offload_work_fn work, http_offload_done_fn done, void *ctx);
+
+/* ---- Byte ranges and entity tags (byte_range.c) ---- */
+
+typedef enum {
+    HTTP_RANGE_NONE = 0,     /* no Range, or several ranges: send the whole object (200) */
+    HTTP_RANGE_PARTIAL,      /* one satisfiable range: *offset and *count (206) */
+    HTTP_RANGE_UNSATISFIABLE /* malformed, or outside the object (416, a Content-Range with only the size) */
+} http_range_kind;
+
+/* Reads a Range header's value[0..length) (value NULL = no header) against an object of size bytes:
+ * "bytes=a-b" (b clamped to the last byte), "bytes=a-", "bytes=-n" (the last n bytes, all when n is
+ * larger); any other unit or form (spaces included) is unsatisfiable, as h2o's file handler answers
+ * for local files. Sets *offset and *count (the whole object for HTTP_RANGE_NONE). Pure. */
+http_range_kind http_byte_range_parse(const char *value, size_t length, uint64_t size, uint64_t *offset,
+                                      uint64_t *count);
+
+/* Whether an If-None-Match value list[0..length) (entity tags separated by commas, or "*") names etag
+ * (quoted, as served), by weak comparison (a "W/" prefix on either side is ignored). False for an
+ * empty etag. Pure. */
+bool http_etag_list_matches(const char *list, size_t length, const char *etag);
 
 /* ---- multipart/form-data bodies (multipart.c) ---- */
 

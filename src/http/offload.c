@@ -20,7 +20,8 @@ struct http_offload_job {
     http_offload_work_fn work;
     http_offload_done_fn done;
     void *ctx;
-    bool skipped; /* the server was stopping before a worker took the job: `work` never ran */
+    bool skipped;      /* the server was stopping before a worker took the job: `work` never ran */
+    bool continuation; /* http_offload_continue: never answered here, done always gets the request */
 };
 
 /* Lives in the request's memory pool: h2o disposes of it with the request. */
@@ -141,7 +142,7 @@ static void on_jobs_done(h2o_multithread_receiver_t *receiver, h2o_linklist_t *m
             /* The loop is about to go: close the connection once answered, so that nothing of it
              * outlives the loop. */
             req->http1_is_persistent = 0;
-            if (job->skipped) {
+            if (job->skipped && !job->continuation) {
                 http_send_error_code(req, "server_stopping", NULL, "The server is stopping; retry later.");
                 req = NULL;
             }
@@ -187,22 +188,26 @@ static int refuse(h2o_req_t *req, bool stopping)
     return HTTP_OFFLOAD_REFUSED;
 }
 
-int http_offload(h2o_req_t *req, http_offload_work_fn work, http_offload_done_fn done, void *ctx)
+/* Queues a job; a first step (not a continuation) is refused, and answered, when the server is
+ * stopping or the queue is full. */
+static int offload_queue(h2o_req_t *req, http_offload_work_fn work, http_offload_done_fn done, void *ctx,
+                         bool continuation)
 {
     http_offload_receiver *receiver = thread_receiver;
     if (receiver == NULL || receiver->pool == NULL || req == NULL || work == NULL || done == NULL) return -1;
     http_offload_pool *pool = receiver->pool;
     /* Once the pool is quiesced the loop is draining its jobs and will soon go: a job queued now
      * would come back to a receiver that no longer exists. */
-    if (atomic_load(&pool->quiescing)) return refuse(req, true);
+    if (atomic_load(&pool->quiescing)) return continuation ? -1 : refuse(req, true);
     http_offload_job *job = calloc(1, sizeof(*job));
     if (job == NULL) return -1;
     pthread_mutex_lock(&pool->mutex);
-    if (pool->queued >= pool->max_queued) {
+    if (!continuation && pool->queued >= pool->max_queued) {
         pthread_mutex_unlock(&pool->mutex);
         free(job);
         return refuse(req, false);
     }
+    job->continuation = continuation;
     job->receiver = receiver;
     job->req = req;
     job->work = work;
@@ -220,4 +225,14 @@ int http_offload(h2o_req_t *req, http_offload_work_fn work, http_offload_done_fn
     pthread_cond_signal(&pool->wake);
     pthread_mutex_unlock(&pool->mutex);
     return HTTP_OFFLOAD_QUEUED;
+}
+
+int http_offload(h2o_req_t *req, http_offload_work_fn work, http_offload_done_fn done, void *ctx)
+{
+    return offload_queue(req, work, done, ctx, false);
+}
+
+int http_offload_continue(h2o_req_t *req, http_offload_work_fn work, http_offload_done_fn done, void *ctx)
+{
+    return offload_queue(req, work, done, ctx, true);
 }

@@ -184,8 +184,8 @@ static int on_request(h2o_handler_t *self, h2o_req_t *req)
     return 0;
 }
 
-/* The guard in front of h2o's file handler: declines (-1) to let the file handler serve. Requests the
- * file handler serves are counted as 200 (it may answer 206 or 304). */
+/* The guard in front of h2o's file handler: declines (-1) to let the file handler serve, or hands the
+ * request to the mount's own serve. Requests served are counted as 200 (the answer may be 206 or 304). */
 static int on_mount_request(h2o_handler_t *self, h2o_req_t *req)
 {
     struct http_server *server = ((mount_guard_handler *)self)->server;
@@ -213,6 +213,10 @@ static int on_mount_request(h2o_handler_t *self, h2o_req_t *req)
     if (server->config.access_log)
         log_info("request", "method=%.*s route=%s status=%d", (int)req->method.len, req->method.base,
                  mount->name, status);
+    if (serve && mount->serve != NULL) { /* answered by the application (now or later), not h2o's handler */
+        mount->serve(&exchange);
+        return 0;
+    }
     return serve ? -1 : 0;
 }
 
@@ -336,13 +340,14 @@ static void register_paths(struct http_server *server, const http_server_config 
         guard->super.on_req = on_mount_request;
         guard->server = server;
         h2o_mimemap_t *types = NULL; /* NULL: h2o's own table */
-        if (config->file_mount->types) {
+        if (config->file_mount->types && config->file_mount->serve == NULL) {
             types = h2o_mimemap_create();
             h2o_mimemap_clear_types(types); /* what is left is the default, application/octet-stream */
             for (const http_file_type *type = config->file_mount->types; type->extension; type++)
                 h2o_mimemap_define_mimetype(types, type->extension, type->media_type, NULL);
         }
-        h2o_file_register(files, config->file_mount->directory, NULL, types, 0);
+        if (config->file_mount->serve == NULL)
+            h2o_file_register(files, config->file_mount->directory, NULL, types, 0);
         if (types) h2o_mem_release_shared(types); /* the file handler holds its own reference */
         http_error_filter_register(files);
     }

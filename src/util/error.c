@@ -90,6 +90,7 @@ static const reelay_error_kind error_table[] = {
     {"no_available_channel", 503, UNAVAILABLE, NULL},
     {"overloaded", 503, UNAVAILABLE, NULL},
     {"server_stopping", 503, UNAVAILABLE, NULL},
+    {"storage_unavailable", 503, UNAVAILABLE, NULL}, /* the object storage (S3) does not answer */
     {"store_unavailable", 503, UNAVAILABLE, NULL},
 };
 
