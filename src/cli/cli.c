@@ -49,7 +49,7 @@ int cli_settings_read(settings *out, cli_command command, int argc, char **argv,
     case SETTINGS_OK:
         break;
     }
-    if (command & CLI_DATA_COMMANDS) {
+    if (command & (CLI_DATA_COMMANDS | CLI_MIGRATE_STORE)) {
         long long level = settings_integer(out, SETTING_LOG_LEVEL);
         if (level >= 0 && level < (long long)(sizeof(log_levels) / sizeof(log_levels[0])))
             log_set_level(log_levels[level]);

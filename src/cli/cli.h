@@ -26,6 +26,10 @@ int cli_keys(int argc, char **argv);
 /* `reelay credits grant|show|audit`: a key's credits and the ledger behind them. */
 int cli_credits(int argc, char **argv);
 
+/* `reelay migrate-store --from URL --to URL`: copies an installation's whole database into an empty one
+ * (store_copy_into), then audits the copy's credits (cli/migrate_store.c). */
+int cli_migrate_store(int argc, char **argv);
+
 /* `reelay settings [--markdown]`: every setting with its variable, default and allowed values; with
  * --markdown the README's table (README.md holds exactly that between its settings markers). */
 int cli_settings(int argc, char **argv);
