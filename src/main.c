@@ -1,6 +1,6 @@
 /* main.c — the command line's front door: picks the command (src/cli/: init, serve, keys, credits,
- * channels, settings) and hands it the rest of the arguments. Every option is a row of the settings
- * table (cli/settings.h): a flag beats its REELAY_* environment twin, which beats the default. */
+ * channels, settings, migrate-store) and hands it the rest of the arguments. Every option is a row of the
+ * settings table (cli/settings.h): a flag beats its REELAY_* environment twin, which beats the default. */
 #include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -15,8 +15,13 @@ typedef struct command_entry {
 } command_entry;
 
 static const command_entry commands[] = {
-    {"init", cli_init},       {"serve", cli_serve},       {"keys", cli_keys},
-    {"credits", cli_credits}, {"channels", cli_channels}, {"settings", cli_settings},
+    {"init", cli_init},
+    {"serve", cli_serve},
+    {"keys", cli_keys},
+    {"credits", cli_credits},
+    {"channels", cli_channels},
+    {"settings", cli_settings},
+    {"migrate-store", cli_migrate_store},
 };
 
 int main(int argc, char **argv)

@@ -29,6 +29,10 @@ int cli_keys(int argc, char **argv);
 /* `reelay credits grant|show|audit`: a key's credits and the ledger behind them. */
 int cli_credits(int argc, char **argv);
 
+/* `reelay migrate-store --from URL --to URL`: copies an installation's whole database into an empty one
+ * (store_copy_into), then audits the copy's credits (cli/migrate_store.c). */
+int cli_migrate_store(int argc, char **argv);
+
 /* `reelay settings [--markdown]`: every setting with its variable, default and allowed values; with
  * --markdown the README's table (README.md holds exactly that between its settings markers). */
 int cli_settings(int argc, char **argv);
@@ -45,8 +49,28 @@ int cli_misuse(cli_command command, const char *format, ...) __attribute__((form
 
 /* Opens the database of --database (database_url; NULL or "sqlite:" = <data_dir>/reelay.db); on failure
  * prints why (and that `reelay init` makes it), never the URL, and returns NULL. The caller closes it
- * with store_close. */
+ * with store_close. Only `init` uses this directly (it checks the secrets itself once they exist). */
+store *cli_store_open_unchecked(const char *database_url, const char *data_dir);
+
+/* cli_store_open_unchecked, then cli_secrets_check(db, data_dir, false): what every command but `init`
+ * opens its database with. NULL (after saying why) on either failure. */
 store *cli_store_open(const char *database_url, const char *data_dir);
+
+/* Every node sharing a database must hold the same link.secret and credentials.key in its data folder.
+ * The database records a fingerprint of them as the cluster fact CLI_SECRETS_FACT (the first one
+ * recorded wins: a fresh database, or one made before fingerprints existed, gets this folder's).
+ * Returns 0 when data_dir's secrets (made when absent) match the recorded ones; otherwise prints which
+ * file differs and that both must be copied from an existing node's folder (worded for `init` when
+ * initialising) and returns 1. Nothing else is written to the database. */
+int cli_secrets_check(store *db, const char *data_dir, bool initialising);
+
+#define CLI_SECRETS_FACT "secrets_fingerprint"
+#define CLI_SECRETS_HASH_BYTES 16 /* each secret's keyed hash (crypto_generichash) */
+#define CLI_SECRETS_FINGERPRINT_SIZE 96
+/* "v1 link=<hex> credentials=<hex>": BLAKE2b (crypto_generichash) of a fixed label keyed by each secret
+ * in turn; it reveals nothing of the secrets. Pure. */
+void cli_secrets_fingerprint(const unsigned char link_secret[32], const unsigned char credentials_key[32],
+                             char out[CLI_SECRETS_FINGERPRINT_SIZE]);
 
 /* Opens the storage of --storage (cli/storage.c): a local folder (by default <data_dir>/blobs) or, for
  * s3://bucket[/prefix], the bucket the S3 settings describe, checked at once. On failure prints why

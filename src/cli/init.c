@@ -84,9 +84,11 @@ int cli_init(int argc, char **argv)
         fprintf(stderr, "reelay: cannot create %s: %s\n", data_dir, strerror(errno));
         return 1;
     }
-    store *db = cli_store_open(settings_text(&s, SETTING_DATABASE), data_dir);
+    store *db = cli_store_open_unchecked(settings_text(&s, SETTING_DATABASE), data_dir);
     if (db == NULL) return 1;
-    if (prepare_secret_and_storage(&s, data_dir) != 0) {
+    /* the secrets exist from here on; a database another node initialised must hold their fingerprint
+     * already (else nothing more is written to it) */
+    if (prepare_secret_and_storage(&s, data_dir) != 0 || cli_secrets_check(db, data_dir, true) != 0) {
         store_close(db);
         return 1;
     }

@@ -21,6 +21,7 @@ typedef enum {
     CLI_CREDITS = 1u << 3,
     CLI_CHANNELS = 1u << 4,
     CLI_SETTINGS = 1u << 5,
+    CLI_MIGRATE_STORE = 1u << 6,
 } cli_command;
 
 /* The commands that work on a data folder. */
@@ -97,6 +98,8 @@ typedef enum {
     SETTING_WEBHOOK_SECRET,
     SETTING_DISABLED,
     SETTING_MARKDOWN,
+    SETTING_FROM,
+    SETTING_TO,
     SETTING_COUNT
 } setting_id;
 

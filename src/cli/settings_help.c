@@ -159,7 +159,7 @@ int settings_write_overview(FILE *out)
             put(&w, "  %-*s", HELP_LABEL_WIDTH - 2, words);
         put_wrapped(&w, HELP_LABEL_WIDTH, HELP_LABEL_WIDTH, commands[i].summary);
     }
-    put(&w, "\nflags every command but settings takes:\n");
+    put(&w, "\nflags every command working on a data folder takes:\n");
     for (int id = 0; id < SETTING_COUNT; id++) {
         const setting_definition *d = setting_definition_of((setting_id)id);
         if ((d->commands & CLI_DATA_COMMANDS) == CLI_DATA_COMMANDS) put_setting_help(&w, d);

@@ -15,7 +15,7 @@ static const setting_definition table[SETTING_COUNT] = {
     /* every command with a data folder */
     [SETTING_DATA] = {
         .flag = "data", .env = "REELAY_DATA", .value_name = "DIR", .type = SETTING_PATH,
-        .default_value = "./var", .commands = CLI_DATA_COMMANDS,
+        .default_value = "./var", .commands = CLI_DATA_COMMANDS | CLI_MIGRATE_STORE,
         .help = "data folder: `reelay.db` (SQLite, WAL), `link.secret`, `credentials.key`, `blobs/`"},
     [SETTING_DATABASE] = {
         .flag = "database", .env = "REELAY_DATABASE_URL", .value_name = "URL", .type = SETTING_TEXT,
@@ -25,7 +25,7 @@ static const setting_definition table[SETTING_COUNT] = {
                 "nodes share it); the URL is never logged"},
     [SETTING_LOG_LEVEL] = {
         .flag = "log-level", .env = "REELAY_LOG_LEVEL", .value_name = "LEVEL", .type = SETTING_ENUM,
-        .default_value = "info", .choices = log_levels, .commands = CLI_DATA_COMMANDS,
+        .default_value = "info", .choices = log_levels, .commands = CLI_DATA_COMMANDS | CLI_MIGRATE_STORE,
         .help = "log lines below this level are left out"},
     [SETTING_STORAGE] = {
         .flag = "storage", .env = "REELAY_STORAGE_URL", .value_name = "URL", .type = SETTING_TEXT,
@@ -208,6 +208,16 @@ static const setting_definition table[SETTING_COUNT] = {
     [SETTING_MARKDOWN] = {
         .flag = "markdown", .type = SETTING_BOOL, .commands = CLI_SETTINGS,
         .help = "print the README's table of settings"},
+
+    /* migrate-store */
+    [SETTING_FROM] = {
+        .flag = "from", .value_name = "URL", .type = SETTING_TEXT, .minimum = 1, .maximum = SETTING_PATH_MAX,
+        .commands = CLI_MIGRATE_STORE,
+        .help = "the database to copy: `sqlite:` (`<data>/reelay.db`) or `postgres://…`"},
+    [SETTING_TO] = {
+        .flag = "to", .value_name = "URL", .type = SETTING_TEXT, .minimum = 1, .maximum = SETTING_PATH_MAX,
+        .commands = CLI_MIGRATE_STORE,
+        .help = "the empty database to copy it into: `sqlite:` or `postgres://…`"},
 };
 
 static const cli_command_info commands[] = {
@@ -259,6 +269,17 @@ static const cli_command_info commands[] = {
          "with <data>/credentials.key and only ever printed masked. --webhook-secret is Sync's signing\n"
          "secret, or Kling's or OpenAI's whsec_… secret, sealed like the credential. fal webhooks are\n"
          "checked against fal's published keys instead, Creatify's are unsigned and only prompt a poll.\n"},
+    {.command = CLI_MIGRATE_STORE, .name = "migrate-store",
+     .summary = "copy an installation's whole database into an empty one (SQLite to PostgreSQL, or back)",
+     .synopsis = "reelay migrate-store --from URL --to URL [--data DIR]",
+     .description =
+         "Copies keys (hashes, limits, balances, revocations), channels (credentials stay sealed with\n"
+         "<data>/credentials.key), every task (unfinished ones owned by no node, so the first node to start\n"
+         "takes them), the credit ledger, idempotency keys, the callback outbox, uploads and cluster facts,\n"
+         "all in one transaction, then runs the credit audit on the copy and prints the counts. The target\n"
+         "must hold no keys, channels or tasks. Stop every node first; then start them with --database set\n"
+         "to the target and the same data folder's secrets (link.secret, credentials.key). Result and upload\n"
+         "files are not moved: --storage must still reach them.\n"},
     {.command = CLI_SETTINGS, .name = "settings", .summary = "list every setting, its variable and default",
      .synopsis = "reelay settings [--markdown]",
      .description = "--markdown prints the table the README's Configuration section holds.\n"},

@@ -8,6 +8,7 @@
 #include "store/pg_internal.h"
 #include "store/sqlite_internal.h"
 #include "store/store.h"
+#include "store/store_copy_internal.h"
 #include "util/log.h"
 
 struct store {
@@ -56,6 +57,12 @@ void store_close(store *s)
     else
         sqlite_store_close(s->sqlite);
     free(s);
+}
+
+void store_backend_of(store *s, sqlite_store **sqlite, pg_store **pg)
+{
+    *sqlite = s->sqlite;
+    *pg = s->pg;
 }
 
 /* ---- every other function: the connection's backend ---- */

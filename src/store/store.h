@@ -442,4 +442,23 @@ store_status store_upload_usage(store *s, const char *key_id, int64_t now, int64
 store_status store_uploads_take_expired(store *s, int64_t now, size_t limit, upload_record **out,
                                         size_t *count);
 
+/* ---- Moving an installation to another database (store_copy*.c; `reelay migrate-store`). ---- */
+
+typedef struct store_copy_report {
+    int64_t keys, channels, tasks, unfinished_tasks, ledger_entries, idempotency_keys, callbacks, uploads,
+        facts;
+    char problem[256]; /* why the copy was refused or failed ("" when it was done) */
+} store_copy_report;
+
+/* Copies everything `from` holds into `to`, which must be empty (no keys, channels, tasks, ledger
+ * entries, idempotency keys, callbacks or uploads; else CONFLICT and nothing is copied): keys with their
+ * hashes, limits, balances and revocation; channels with their sealed secrets as they are (they open
+ * only with the data folder's credentials.key); every task with all its fields, in their order, owned by
+ * no node (lease epoch 0: the first node to claim work takes the unfinished ones); the credit ledger;
+ * idempotency keys; the callback outbox with each delivery's state; uploads; cluster facts (a fact `to`
+ * already holds is kept). Nodes are not copied. `from` is read in one snapshot and `to` written in one
+ * transaction: all or nothing. The two must be different databases. OK with the row counts in *out;
+ * otherwise out->problem says why (ERROR is also logged). */
+store_status store_copy_into(store *from, store *to, store_copy_report *out);
+
 #endif

@@ -199,6 +199,20 @@ static void ignore_notice(void *arg, const char *message)
     (void)message;
 }
 
+/* libpq's message on one line (it spans several, with quotes): a log line is one line. */
+static void one_line(char *out, size_t size, const char *message)
+{
+    size_t length = 0;
+    for (const char *p = message; *p && length + 1 < size; p++) {
+        char c = *p == '\n' || *p == '\t' || *p == '\r' ? ' ' : *p == '"' ? '\'' : *p;
+        if (c == ' ' && (length == 0 || out[length - 1] == ' ')) continue; /* no runs of blanks */
+        out[length++] = c;
+    }
+    while (length > 0 && out[length - 1] == ' ')
+        length--;
+    out[length] = '\0';
+}
+
 store_status pg_store_open(const char *url, pg_store **out)
 {
     *out = NULL;
@@ -211,8 +225,9 @@ store_status pg_store_open(const char *url, pg_store **out)
     s->conn = PQconnectdbParams(keywords, values, 1);
     if (s->conn == NULL || PQstatus(s->conn) != CONNECTION_OK) {
         /* libpq's message names the host and the reason, never the password */
-        log_error("cannot connect to PostgreSQL", "error=\"%s\"",
-                  s->conn ? PQerrorMessage(s->conn) : "out of memory");
+        char reason[512];
+        one_line(reason, sizeof(reason), s->conn ? PQerrorMessage(s->conn) : "out of memory");
+        log_error("cannot connect to PostgreSQL", "error=\"%s\"", reason);
         pg_store_close(s);
         return STORE_ERROR;
     }

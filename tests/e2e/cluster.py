@@ -2,38 +2,16 @@
 `make test` starts (scripts/pg-test-cluster.sh sets REELAY_TEST_DATABASE_URL), and nodes sharing it."""
 import os
 import subprocess
-import urllib.parse
-import uuid
 
 import pytest
 
 from conftest import Server
 
 
-def base_url():
-    url = os.environ.get("REELAY_TEST_DATABASE_URL")
-    if not url:
-        pytest.fail("REELAY_TEST_DATABASE_URL is not set: run inside scripts/pg-test-cluster.sh run … "
-                    "(make test and make e2e do)")
-    return url
-
-
-def with_database(url, name):
-    parts = urllib.parse.urlsplit(url)
-    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
-
-
-def psql(url, sql):
-    subprocess.run(["psql", "-q", "-v", "ON_ERROR_STOP=1", url, "-c", sql], check=True, capture_output=True)
-
-
 @pytest.fixture
-def database():
-    """The URL of a new, empty database, dropped after the test."""
-    name = "reelay_" + uuid.uuid4().hex[:12]
-    psql(base_url(), f"CREATE DATABASE {name}")
-    yield with_database(base_url(), name)
-    psql(base_url(), f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+def database(postgres_database):
+    """The URL of a new, empty database (conftest.py's postgres_database), dropped after the test."""
+    return postgres_database
 
 
 def query(url, sql):

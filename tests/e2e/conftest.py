@@ -248,3 +248,22 @@ def make_server(tmp_path):
     for s in started:
         if s.process and s.process.poll() is None:
             s.stop()
+
+
+@pytest.fixture
+def postgres_database():
+    """The URL of a new, empty PostgreSQL database for one test, made (and dropped after) with psql in the
+    cluster of REELAY_TEST_DATABASE_URL, which scripts/pg-test-cluster.sh run sets (`make test` runs the
+    end-to-end tests inside it). Fails without the variable, as the store's unit tests do."""
+    base = os.environ.get("REELAY_TEST_DATABASE_URL")
+    if not base:
+        pytest.fail("REELAY_TEST_DATABASE_URL is not set: run under scripts/pg-test-cluster.sh run …")
+    name = "e2e_" + os.urandom(6).hex()
+
+    def psql(sql):
+        subprocess.run(["psql", base, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c", sql], check=True,
+                       capture_output=True, text=True)
+
+    psql(f'CREATE DATABASE "{name}"')
+    yield base.rsplit("/", 1)[0] + "/" + name
+    psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -3,6 +3,7 @@ and never printed whole, and the API's answer when no enabled channel serves a m
 import glob
 import json
 import os
+import sqlite3
 import subprocess
 import time
 
@@ -60,7 +61,7 @@ def test_add_list_update_disable_enable_remove(make_server):
     assert gone.returncode == 1 and "no channel named fal-lipsync" in gone.stderr
 
 
-def test_credentials_are_sealed_and_only_ever_masked(make_server):
+def test_credentials_are_sealed_and_only_ever_masked(make_server, tmp_path):
     server = make_server()
     channels(server, "add", "--provider", "fal", "--name", "f", "--credential", FAL_KEY, "--models", "all")
     # from standard input: never in the process list
@@ -79,11 +80,23 @@ def test_credentials_are_sealed_and_only_ever_masked(make_server):
     # a rotated credential replaces the sealed one
     channels(server, "update", "f", "--credential", "fal_rotated_key_000000000000000000")
     assert listed(server)["f"]["credential"] == "fal_…0000"
-    # another data folder's key cannot open it: the list says so instead of printing garbage
+    # a credential sealed under another data folder's key cannot be opened: the list says so instead of
+    # printing garbage
+    other = str(tmp_path / "other")
+    subprocess.run([BIN, "init", "--data", other], check=True, capture_output=True, env=server.env)
+    subprocess.run([BIN, "channels", "add", "--provider", "fal", "--name", "f", "--credential", FAL_KEY,
+                    "--models", "all", "--data", other], check=True, capture_output=True, env=server.env)
+    with sqlite3.connect(os.path.join(other, "reelay.db")) as db:
+        foreign = db.execute("SELECT credential_sealed FROM channels WHERE name = 'f'").fetchone()[0]
+    with sqlite3.connect(os.path.join(server.data, "reelay.db")) as db:
+        db.execute("UPDATE channels SET credential_sealed = ? WHERE name = 'f'", (foreign,))
+    assert "cannot be opened" in listed(server)["f"]["credential"]
+    # and a folder whose key was swapped is refused outright (the database knows its secrets' fingerprint)
     os.rename(key_file, key_file + ".old")
     with open(key_file, "wb") as f:
         f.write(os.urandom(32))
-    assert "cannot be opened" in listed(server)["f"]["credential"]
+    swapped = channels(server, "list", check=False)
+    assert swapped.returncode == 1 and "credentials.key in " in swapped.stderr
     os.replace(key_file + ".old", key_file)
     # nothing of the secret reaches the server's log either
     assert FAL_KEY not in server.read_log()

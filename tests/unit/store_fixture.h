@@ -160,7 +160,7 @@ __attribute__((unused)) static int make_folder(void **state)
     return length > 0 && (size_t)length < sizeof(database_url) ? 0 : -1;
 }
 
-static int open_fresh(void **state)
+__attribute__((unused)) static int open_fresh(void **state)
 {
     if (make_folder(state) != 0) return -1;
     return fixture_open(&db) == STORE_OK ? 0 : -1;
@@ -197,9 +197,10 @@ static int run_group(const char *file, const char *what, const struct CMUnitTest
 /* Runs the groups: `both` and `sqlite_only` and `races` on SQLite; `both` and `races` (the latter
  * RACE_RUNS_ON_POSTGRES times) on PostgreSQL. Returns the number of failed tests (the exit status);
  * a missing REELAY_TEST_DATABASE_URL counts as a failure. Arrays may be NULL with a count of 0. */
-static int store_fixture_main(const char *file, const struct CMUnitTest *both, size_t both_count,
-                              const struct CMUnitTest *sqlite_only, size_t sqlite_only_count,
-                              const struct CMUnitTest *races, size_t race_count)
+__attribute__((unused)) static int store_fixture_main(const char *file, const struct CMUnitTest *both,
+                                                      size_t both_count, const struct CMUnitTest *sqlite_only,
+                                                      size_t sqlite_only_count,
+                                                      const struct CMUnitTest *races, size_t race_count)
 {
     on_postgres = false;
     int failed = run_group(file, "on SQLite", both, both_count);
