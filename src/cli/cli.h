@@ -44,6 +44,11 @@ int cli_misuse(cli_command command, const char *format, ...) __attribute__((form
  * prints why (and that `reelay init` makes it), never the URL, and returns NULL. The caller closes it
  * with store_close. */
 store *cli_store_open(const char *database_url, const char *data_dir);
+/* Tells every node serving the database that a key or a channel changed (engine/cluster_signals.h: kind
+ * CLUSTER_SIGNAL_KEY or CLUSTER_SIGNAL_CHANNEL, body its id or name), so they drop what they cache of it
+ * at once; nothing on SQLite. The change is committed already: a failure only warns (nodes re-read
+ * within a second anyway). */
+void cli_tell_nodes(store *db, const char *kind, const char *body);
 
 /* Opens the storage of --storage (cli/storage.c): a local folder (by default <data_dir>/blobs) or, for
  * s3://bucket[/prefix], the bucket the S3 settings describe, checked at once. On failure prints why

@@ -206,6 +206,7 @@ static int serve_start(serve_state *st)
         fprintf(stderr, "reelay: the engine could not start: %s\n", engine_error);
         return 1;
     }
+    api_follow_signals(&st->app);
     if (serve_start_http(st) != 0) {
         engine_stop(st->app.engine);
         return 1;
