@@ -37,21 +37,22 @@ run: deps build
 # First the style and size check (`make check`). Unit tests run on both builds (the optimiser finds bugs
 # the sanitizers do not, and the other way round); end-to-end tests (pytest) run against the sanitizer
 # build; then every fuzz harness replays its kept crash inputs and runs for 3 s on its corpus (as
-# fuzz-smoke). The unit tests run inside a throwaway PostgreSQL cluster (scripts/pg-test-cluster.sh run:
-# started before, stopped and deleted after, also on failure), whose URL they get in
-# REELAY_TEST_DATABASE_URL; the store tests run against it as well as SQLite, and fail without it.
+# fuzz-smoke). The unit and end-to-end tests run inside a throwaway PostgreSQL cluster
+# (scripts/pg-test-cluster.sh run: started before, stopped and deleted after, also on failure), whose URL
+# they get in REELAY_TEST_DATABASE_URL; the store tests run against it as well as SQLite, the cluster
+# tests (tests/e2e/test_cluster_signals.py) make a database in it each, and both fail without it.
 PG_TEST = scripts/pg-test-cluster.sh run
 test: deps check build build-asan clients
 	$(PG_TEST) sh -c 'cd $(BUILD) && ctest --output-on-failure'
 	$(PG_TEST) sh -c 'cd $(ASAN_BUILD) && ctest --output-on-failure'
-	REELAY_BIN=$(abspath $(ASAN_BUILD))/reelay $(PYTHON) -m pytest -q tests/e2e
+	REELAY_BIN=$(abspath $(ASAN_BUILD))/reelay $(PG_TEST) $(PYTHON) -m pytest -q tests/e2e
 	scripts/fuzz.sh 3
 
 unit: deps build-asan clients
 	$(PG_TEST) sh -c 'cd $(ASAN_BUILD) && ctest --output-on-failure'
 
 e2e: build-asan clients
-	REELAY_BIN=$(abspath $(ASAN_BUILD))/reelay $(PYTHON) -m pytest -q tests/e2e
+	REELAY_BIN=$(abspath $(ASAN_BUILD))/reelay $(PG_TEST) $(PYTHON) -m pytest -q tests/e2e
 
 # libFuzzer harnesses (fuzz/, built with clang in build-fuzz): each for FUZZ_SECONDS on a copy of its
 # corpus, after replaying its kept crash inputs. fuzz-smoke is the short run for `make test`.
