@@ -62,17 +62,17 @@ static store_status take_arrived(pg_store *s, char *kind, size_t kind_size, char
     PGnotify *notice;
     while ((notice = PQnotifies(s->conn)) != NULL) {
         const char *text = notice->extra ? notice->extra : "";
-        size_t kind_length = strcspn(text, " ");
-        bool fits = text[kind_length] == ' ' && kind_length < kind_size &&
-                    strlen(text + kind_length + 1) < payload_size;
+        size_t length = strlen(text), kind_length = strcspn(text, " ");
+        bool fits =
+            text[kind_length] == ' ' && kind_length < kind_size && length - kind_length - 1 < payload_size;
         if (fits) {
             memcpy(kind, text, kind_length);
             kind[kind_length] = '\0';
-            memcpy(payload, text + kind_length + 1, strlen(text + kind_length + 1) + 1);
+            memcpy(payload, text + kind_length + 1, length - kind_length);
         }
-        PQfreemem(notice);
+        PQfreemem(notice); /* text goes with it */
         if (fits && store_signal_is_valid(kind, payload)) return STORE_OK;
-        log_warn("a malformed signal was dropped", "length=%zu", strlen(text));
+        log_warn("a malformed signal was dropped", "length=%zu", length);
     }
     return STORE_NOT_FOUND;
 }
