@@ -6,6 +6,7 @@
 #ifndef REELAY_API_API_H
 #define REELAY_API_API_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -45,6 +46,10 @@ typedef struct api_app {
     int (*probe_input)(void *context, const char *url, media_info *info, char *code, size_t code_size,
                        char *message, size_t message_size);
     void *probe_context;
+
+    /* Bumped when another node or the command line says a key or a channel changed (api_follow_signals);
+     * each HTTP thread drops its cached keys or channels when it sees a new value. */
+    atomic_uint_fast64_t keys_generation, channels_generation;
 } api_app;
 
 extern const http_route api_routes[];
@@ -65,6 +70,11 @@ bool api_files_authorize(http_exchange *exchange);
 void api_files_serve_object(http_exchange *exchange);
 /* The mount's types (http_file_mount.types): the audio, video and image formats reelay takes. */
 extern const http_file_type api_file_types[];
+
+/* Subscribes the HTTP threads' caches of keys and channels to the engine's signals between nodes
+ * (engine_on_signal), once app->engine runs: a revoked key or a changed channel is dropped by every
+ * thread at once. Nothing on SQLite (the caches' short lifetimes hold alone). */
+void api_follow_signals(api_app *app);
 
 void *api_thread_init(void *app, int thread_index);
 void api_thread_done(void *thread_data);

@@ -11,8 +11,10 @@
 #include "util/json_text.h"
 
 /* Recently authenticated keys of one thread, by hash; an entry is trusted for KEY_CACHE_MS, so a
- * revoked key stops working within that time. */
-enum { KEY_CACHE_SLOTS = 64, KEY_CACHE_MS = 1000 };
+ * revoked key stops working within that time even when no signal says so (SQLite, or a signal missed);
+ * a "key" signal from another node or the command line (api_follow_signals) empties every thread's
+ * cache at once. */
+enum { KEY_CACHE_SLOTS = 64, KEY_CACHE_MS = 500 };
 typedef struct key_cache_entry {
     unsigned char hash[32];
     key_record key;
@@ -40,7 +42,10 @@ typedef struct api_thread {
     int flush_deferrals;
     bool stopping; /* api_generations_stopping ran: submissions are admitted one by one, without timers */
     key_cache_entry keys[KEY_CACHE_SLOTS];
-    routing_channel *channels; /* cached channel view for routing checks, refreshed every few seconds */
+    uint64_t keys_generation;     /* app->keys_generation when the key cache was last emptied */
+    routing_channel *channels;    /* cached channel view for routing checks, refreshed every CHANNEL_CACHE_MS
+                                     or at once after a "channel" signal */
+    uint64_t channels_generation; /* app->channels_generation when the channels were last read */
     size_t channel_count;
     int64_t channels_loaded_ms;
 } api_thread;

@@ -62,6 +62,11 @@ static bool find_key(api_thread *thread, h2o_iovec_t header, key_record *key, re
         api_key_hash(text, hash);
         sodium_memzero(text, sizeof(text));
         /* The slot is chosen by the hash's first byte; comparing the whole hash is constant-time. */
+        uint64_t generation = atomic_load(&thread->app->keys_generation);
+        if (generation != thread->keys_generation) { /* a key changed somewhere: forget them all */
+            memset(thread->keys, 0, sizeof(thread->keys));
+            thread->keys_generation = generation;
+        }
         key_cache_entry *slot = &thread->keys[hash[0] % KEY_CACHE_SLOTS];
         int64_t now_ms = clock_monotonic_ms();
         if (slot->checked_ms != 0 && now_ms - slot->checked_ms < KEY_CACHE_MS &&

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "api/api_internal.h"
+#include "engine/cluster_signals.h"
 #include "util/clock.h"
 
 const http_route api_routes[] = {
@@ -22,6 +23,26 @@ const http_route api_routes[] = {
     {"GET", "/metrics", "metrics", api_ops_metrics, NULL},
 };
 const size_t api_route_count = sizeof(api_routes) / sizeof(api_routes[0]);
+
+static void keys_changed(void *context, const char *body)
+{
+    (void)body; /* one key or, after a lost connection, any: every cached key goes */
+    api_app *app = context;
+    atomic_fetch_add(&app->keys_generation, 1);
+}
+
+static void channels_changed(void *context, const char *body)
+{
+    (void)body;
+    api_app *app = context;
+    atomic_fetch_add(&app->channels_generation, 1);
+}
+
+void api_follow_signals(api_app *app)
+{
+    engine_on_signal(app->engine, CLUSTER_SIGNAL_KEY, keys_changed, app);
+    engine_on_signal(app->engine, CLUSTER_SIGNAL_CHANNEL, channels_changed, app);
+}
 
 void *api_thread_init(void *app, int thread_index)
 {
@@ -58,12 +79,15 @@ void api_key_hash(const char *key, unsigned char out[32])
     crypto_hash_sha256(out, (const unsigned char *)key, strlen(key));
 }
 
-enum { CHANNEL_CACHE_MS = 2000 };
+/* Without a signal (SQLite's command line, a missed one) a channel change is seen within a second. */
+enum { CHANNEL_CACHE_MS = 900 };
 
 void api_channels_refresh(api_thread *thread)
 {
     int64_t now = clock_monotonic_ms();
-    if (thread->channels_loaded_ms == 0 || now - thread->channels_loaded_ms > CHANNEL_CACHE_MS) {
+    uint64_t generation = atomic_load(&thread->app->channels_generation);
+    if (thread->channels_loaded_ms == 0 || now - thread->channels_loaded_ms > CHANNEL_CACHE_MS ||
+        generation != thread->channels_generation) {
         channel_record *fresh = NULL;
         size_t count = 0;
         routing_channel *channels = NULL;
@@ -80,6 +104,7 @@ void api_channels_refresh(api_thread *thread)
             thread->channels = channels;
             thread->channel_count = count;
             thread->channels_loaded_ms = now;
+            thread->channels_generation = generation;
         }
         free(fresh);
     }

@@ -11,6 +11,7 @@
 
 #include "catalog/catalog.h"
 #include "cli/cli.h"
+#include "engine/cluster_signals.h"
 #include "store/store.h"
 #include "upstream/upstream.h"
 #include "util/clock.h"
@@ -214,6 +215,7 @@ static int channels_add(const channel_flags *f)
     store *db = cli_store_open(f->database_url, f->data_dir);
     if (db == NULL) return 1;
     store_status stored = store_channel_insert(db, &channel);
+    if (stored == STORE_OK) cli_tell_nodes(db, CLUSTER_SIGNAL_CHANNEL, channel.name);
     store_close(db);
     if (stored == STORE_CONFLICT) {
         fprintf(stderr, "reelay channels: a channel named %s exists (use `channels update`)\n", channel.name);
@@ -326,6 +328,7 @@ static int channels_change(const channel_flags *f, const char *action, const cha
         channel.enabled = strcmp(action, "enable") == 0;
     }
     status = store_channel_update(db, &channel) == STORE_OK ? 0 : 1;
+    if (status == 0) cli_tell_nodes(db, CLUSTER_SIGNAL_CHANNEL, name);
     if (status == 0)
         printf("%s channel %s\n",
                strcmp(action, "update") == 0 ? "updated"
@@ -343,6 +346,7 @@ static int channels_remove(const channel_flags *f, const char *name)
     store *db = cli_store_open(f->database_url, f->data_dir);
     if (db == NULL) return 1;
     store_status status = store_channel_remove(db, name);
+    if (status == STORE_OK) cli_tell_nodes(db, CLUSTER_SIGNAL_CHANNEL, name);
     store_close(db);
     if (status == STORE_NOT_FOUND) fprintf(stderr, "reelay channels: no channel named %s\n", name);
     if (status != STORE_OK) return 1;

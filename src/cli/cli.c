@@ -10,6 +10,7 @@
 
 #include "blob/link.h"
 #include "cli/cli.h"
+#include "engine/cluster_signals.h"
 #include "util/secret_box.h"
 #include "util/log.h"
 
@@ -172,4 +173,11 @@ int cli_settings(int argc, char **argv)
     int written =
         settings_bool(&s, SETTING_MARKDOWN) ? settings_write_markdown(stdout) : settings_write_text(stdout);
     return written == 0 ? 0 : 1;
+}
+
+void cli_tell_nodes(store *db, const char *kind, const char *body)
+{
+    if (cluster_signal_publish(db, kind, body) != STORE_OK)
+        fprintf(stderr,
+                "reelay: warning: the serving nodes were not told; they see the change within a second\n");
 }

@@ -55,6 +55,11 @@ store *cli_store_open_unchecked(const char *database_url, const char *data_dir);
 /* cli_store_open_unchecked, then cli_secrets_check(db, data_dir, false): what every command but `init`
  * opens its database with. NULL (after saying why) on either failure. */
 store *cli_store_open(const char *database_url, const char *data_dir);
+/* Tells every node serving the database that a key or a channel changed (engine/cluster_signals.h: kind
+ * CLUSTER_SIGNAL_KEY or CLUSTER_SIGNAL_CHANNEL, body its id or name), so they drop what they cache of it
+ * at once; nothing on SQLite. The change is committed already: a failure only warns (nodes re-read
+ * within a second anyway). */
+void cli_tell_nodes(store *db, const char *kind, const char *body);
 
 /* Every node sharing a database must hold the same link.secret and credentials.key in its data folder.
  * The database records a fingerprint of them as the cluster fact CLI_SECRETS_FACT (the first one

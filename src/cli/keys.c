@@ -13,6 +13,7 @@
 
 #include "api/api.h"
 #include "cli/cli.h"
+#include "engine/cluster_signals.h"
 #include "store/store.h"
 #include "util/clock.h"
 #include "util/ids.h"
@@ -191,6 +192,7 @@ int cli_keys(int argc, char **argv)
             strcmp(action, "revoke") == 0
                 ? store_key_revoke(db, id, clock_unix_seconds())
                 : store_key_update_limits(db, id, f.group, (int)f.rpm, (int)f.max_concurrent);
+        if (status == STORE_OK) cli_tell_nodes(db, CLUSTER_SIGNAL_KEY, id);
         if (status == STORE_NOT_FOUND)
             fprintf(stderr, "reelay: no key %s\n", id);
         else if (status == STORE_OK)

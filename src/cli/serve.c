@@ -218,6 +218,7 @@ static int serve_start(serve_state *st)
         return 1;
     }
     store_set_lease_epoch(st->admission_db, engine_node_epoch(st->app.engine)); /* admitted tasks are ours */
+    api_follow_signals(&st->app);
     if (serve_start_http(st) != 0) {
         engine_stop(st->app.engine);
         return 1;

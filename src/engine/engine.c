@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "engine/callback_sender.h"
+#include "engine/cluster_signals.h"
 #include "engine/maintenance.h"
 #include "engine/node_lease.h"
 #include "engine/sandbox_runner.h"
@@ -65,6 +66,7 @@ struct engine {
     callback_sender *callbacks; /* NULL until engine_start_callbacks */
     node_lease *lease;          /* this node's registration: its epoch fences every task write */
     bool lease_lost;            /* never hand tasks back that another node has taken */
+    cluster_signals *signals;   /* NULL on SQLite */
 };
 
 /* ---- queue and heap (engine->lock held) ---- */
@@ -282,15 +284,22 @@ static void enqueue_for_sandbox(void *context, const char *task_id, const char *
 
 void engine_poll_now(engine *e, const char *task_id)
 {
-    runner_poll_now(e->runner, task_id);
+    runner_poll_now(e->runner, task_id); /* nothing when this node does not follow it */
+    char body[CLUSTER_SIGNAL_BODY_MAX + 1];
+    snprintf(body, sizeof(body), "task %s", task_id);
+    engine_broadcast(e, CLUSTER_SIGNAL_POKE, body);
 }
 
 void engine_webhook(engine *e, const char *channel, const char *task_id, const char *job_id)
 {
-    if (task_id != NULL && task_id[0])
-        runner_poll_now(e->runner, task_id);
-    else if (job_id != NULL && job_id[0])
+    if (task_id != NULL && task_id[0]) {
+        engine_poll_now(e, task_id);
+    } else if (job_id != NULL && job_id[0]) {
         runner_poll_job(e->runner, channel, job_id);
+        char body[CLUSTER_SIGNAL_BODY_MAX + 1];
+        int length = snprintf(body, sizeof(body), "job %s %s", channel, job_id);
+        if (length > 0 && (size_t)length < sizeof(body)) engine_broadcast(e, CLUSTER_SIGNAL_POKE, body);
+    }
 }
 
 bool engine_webhook_keys(engine *e, const upstream_provider *provider, char *out, size_t out_size)
@@ -303,12 +312,75 @@ void engine_refresh_webhook_keys(engine *e, const upstream_provider *provider)
     runner_refresh_webhook_keys(e->runner, provider);
 }
 
-void engine_cancel(engine *e, const char *task_id)
+/* Stops the task's render or flight, if this node runs it. */
+static void cancel_here(struct engine *e, const char *task_id)
 {
     pthread_mutex_lock(&e->lock);
     signal_running_task(e, task_id);
     pthread_mutex_unlock(&e->lock);
     runner_cancel(e->runner, task_id);
+}
+
+void engine_cancel(engine *e, const char *task_id)
+{
+    cancel_here(e, task_id);
+    engine_broadcast(e, CLUSTER_SIGNAL_CANCEL, task_id);
+}
+
+/* ---- signals from the other nodes ---- */
+
+bool engine_on_signal(engine *e, const char *kind, engine_signal_fn on_signal, void *context)
+{
+    return e->signals != NULL && cluster_signals_subscribe(e->signals, kind, on_signal, context);
+}
+
+void engine_broadcast(engine *e, const char *kind, const char *body)
+{
+    if (e->signals != NULL) cluster_signals_broadcast(e->signals, kind, body);
+}
+
+/* "task <id>" or "job <channel> <job id>" (the job id is the rest: it may hold spaces). A missed poke
+ * needs nothing: every flight polls on its own schedule anyway. */
+static void on_poke(void *context, const char *body)
+{
+    struct engine *e = context;
+    if (body == NULL) return;
+    if (strncmp(body, "task ", 5) == 0 && ids_task_is_valid(body + 5)) {
+        runner_poll_now(e->runner, body + 5);
+    } else if (strncmp(body, "job ", 4) == 0) {
+        char channel[64];
+        size_t length = strcspn(body + 4, " ");
+        if (length == 0 || length >= sizeof(channel) || body[4 + length] != ' ') return;
+        memcpy(channel, body + 4, length);
+        channel[length] = '\0';
+        if (body[5 + length] != '\0') runner_poll_job(e->runner, channel, body + 5 + length);
+    }
+}
+
+/* A missed cancel is found by the owner at its next step: its compare-and-set fails. */
+static void on_cancel(void *context, const char *body)
+{
+    if (body != NULL && ids_task_is_valid(body)) cancel_here(context, body);
+}
+
+static void on_channel(void *context, const char *body)
+{
+    (void)body; /* a missed change too: one small query */
+    runner_reload_channels(((struct engine *)context)->runner);
+}
+
+/* On a store that carries signals, listens to the other nodes and acts on what concerns the engine. */
+static bool start_signals(struct engine *e, char *err, size_t err_size)
+{
+    if (!store_signals_supported(e->deadline_db)) return true;
+    e->signals = cluster_signals_start(e->config.database_url, e->config.data_dir);
+    if (e->signals == NULL || !cluster_signals_subscribe(e->signals, CLUSTER_SIGNAL_POKE, on_poke, e) ||
+        !cluster_signals_subscribe(e->signals, CLUSTER_SIGNAL_CANCEL, on_cancel, e) ||
+        !cluster_signals_subscribe(e->signals, CLUSTER_SIGNAL_CHANNEL, on_channel, e)) {
+        snprintf(err, err_size, "signals between nodes could not start");
+        return false;
+    }
+    return true;
 }
 
 bool engine_start_callbacks(engine *e, const task_view_links *links)
@@ -341,6 +413,8 @@ void engine_get_stats(engine *e, engine_stats *out)
 static void engine_teardown(struct engine *e)
 {
     if (e->lease) node_lease_stop(e->lease); /* no more claims into an engine that is stopping */
+    cluster_signals_stop(e->signals); /* first: its callbacks use the runner and the workers */
+    e->signals = NULL;
     pthread_mutex_lock(&e->lock);
     e->stopping = true;
     for (int i = 0; i < e->worker_count; i++)
@@ -460,6 +534,7 @@ engine *engine_start(const engine_config *config, char *err, size_t err_size)
         snprintf(err, err_size, "the upstream runner could not start");
         goto fail;
     }
+    if (!start_signals(e, err, err_size)) goto fail;
     if (pthread_create(&e->deadline_thread, NULL, deadline_main, e) != 0) {
         snprintf(err, err_size, "the deadline thread could not start");
         goto fail;

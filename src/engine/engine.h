@@ -72,7 +72,8 @@ bool engine_start_callbacks(engine *e, const task_view_links *links);
 
 /* A task was just stored (state pending): schedule it and its deadline (Unix seconds). */
 void engine_submit(engine *e, const char *task_id, int64_t deadline_at);
-/* A task was just cancelled in the store: stop its render if one is running. */
+/* A task was just cancelled in the store: stop its render or its flight if this node runs it, and tell
+ * the other nodes (the one that owns the task stops it at once). */
 void engine_cancel(engine *e, const char *task_id);
 
 typedef struct engine_stats {
@@ -85,10 +86,12 @@ typedef struct engine_stats {
 } engine_stats;
 void engine_get_stats(engine *e, engine_stats *out);
 
-/* Ask the provider for this task's state now (at most once a second per task). */
+/* Ask the provider for this task's state now (at most once a second per task), on whichever node
+ * follows it (the others are told). */
 void engine_poll_now(engine *e, const char *task_id);
 /* A verified provider webhook for a channel: poll the task it names (task_id) or the job (job_id);
- * either may be NULL. The webhook's content is never trusted beyond that: the poll says what is true. */
+ * either may be NULL; on whichever node follows it (the others are told). The webhook's content is
+ * never trusted beyond that: the poll says what is true. */
 void engine_webhook(engine *e, const char *channel, const char *task_id, const char *job_id);
 /* The keys `provider` signs its webhooks with (its table's webhook_keys_url), as last fetched, copied
  * into out; false when none yet, the provider publishes none, or they do not fit (see
@@ -96,5 +99,20 @@ void engine_webhook(engine *e, const char *channel, const char *task_id, const c
 bool engine_webhook_keys(engine *e, const upstream_provider *provider, char *out, size_t out_size);
 /* Asks for those keys to be fetched again soon (a signature did not verify: they may have rotated). */
 void engine_refresh_webhook_keys(engine *e, const upstream_provider *provider);
+
+/* ---- Signals between nodes (engine/cluster_signals.h): on PostgreSQL the engine listens to the other
+ * nodes sharing the database (one thread, two connections); it acts itself on "poke", "cancel" and
+ * "channel" (the runner re-reads its channels). On SQLite there are no other nodes: nothing is sent
+ * and nobody is called. ---- */
+
+/* Called (on the listening thread: be quick) for each signal of `kind` from another node or the
+ * command line, with body NULL after a lost connection came back (signals may have been missed:
+ * re-read). False when the store carries no signals (the caller relies on its periodic re-read alone)
+ * or no room is left. Callbacks may run until engine_stop returns. */
+typedef void (*engine_signal_fn)(void *context, const char *body);
+bool engine_on_signal(engine *e, const char *kind, engine_signal_fn on_signal, void *context);
+/* Tells the other nodes (cluster_signals_broadcast); nothing on SQLite. Blocks for one round trip to the
+ * database; a failure is logged (the others fall back on their periodic re-reads). */
+void engine_broadcast(engine *e, const char *kind, const char *body);
 
 #endif

@@ -36,9 +36,11 @@
 #include "util/str_map.h"
 #include "util/vector.h"
 
+/* The channel table is re-read this often even without a signal (a missed one, or SQLite's command
+ * line): a change reaches the runner within a second. */
 enum {
     MAX_TRIED = 8,
-    CHANNEL_RELOAD_MS = 2000,
+    CHANNEL_RELOAD_MS = 900,
     CLUSTER_SLOT_RETRY_MS = 500, /* a capped channel full with other nodes' tasks: route again after this */
 };
 
@@ -103,6 +105,7 @@ struct upstream_runner {
     channel_slot *slots; /* one per channel */
     size_t channel_count;
     int64_t channels_loaded_ms;
+    atomic_bool channels_stale; /* any thread: runner_reload_channels asks for a re-read */
     str_map flights;            /* task id → flight */
     atomic_size_t flight_count; /* atomic: read by runner_get_stats from other threads */
     min_heap timers;            /* flights waiting for their next step, by due time */

@@ -117,6 +117,12 @@ void runner_poll_job(upstream_runner *r, const char *channel, const char *job_id
     inbox_push_item(r, &item);
 }
 
+void runner_reload_channels(upstream_runner *r)
+{
+    atomic_store(&r->channels_stale, true);
+    curl_multi_wakeup(r->multi);
+}
+
 /* A finishing thread is done with a result (result_finishing.h): the runner thread lets the task go. */
 static void result_finished(void *context, const char *task_id, bool completed)
 {
@@ -215,7 +221,8 @@ static void *runner_main(void *arg)
     upstream_runner *r = arg;
     while (!atomic_load(&r->stopping)) {
         int64_t now_ms = clock_unix_ms();
-        if (now_ms - r->channels_loaded_ms > CHANNEL_RELOAD_MS) channels_reload(r, now_ms);
+        if (atomic_exchange(&r->channels_stale, false) || now_ms - r->channels_loaded_ms >= CHANNEL_RELOAD_MS)
+            channels_reload(r, now_ms);
         drain_inbox(r, now_ms);
         run_due(r, now_ms);
         if (r->config.webhook_base != NULL)
@@ -225,7 +232,8 @@ static void *runner_main(void *arg)
         if (performed != CURLM_OK)
             log_error("the provider transfers stalled", "error=\"%s\"", curl_multi_strerror(performed));
         collect_finished(r);
-        int64_t wait_ms = 1000;
+        int64_t wait_ms = r->channels_loaded_ms + CHANNEL_RELOAD_MS - clock_unix_ms(); /* at most that */
+        if (wait_ms < 0) wait_ms = 0;
         min_heap_node *next = min_heap_peek(&r->timers);
         if (next != NULL) {
             int64_t until = next->key - clock_unix_ms();

@@ -19,7 +19,8 @@
  * (engine/upstream_transfer.h), result downloads and the finishing threads
  * (engine/result_finishing.h), which complete tasks through engine/task_completion.h.
  *
- * Thread safety: runner_add, runner_cancel and runner_poll_now may be called from any thread. */
+ * Thread safety: runner_add, runner_cancel, runner_poll_now, runner_poll_job and runner_reload_channels
+ * may be called from any thread. */
 #ifndef REELAY_ENGINE_UPSTREAM_RUNNER_H
 #define REELAY_ENGINE_UPSTREAM_RUNNER_H
 
@@ -70,6 +71,10 @@ void runner_cancel(upstream_runner *runner, const char *task_id);
 void runner_poll_now(upstream_runner *runner, const char *task_id);
 /* The same for the job with this provider id on this channel (webhooks that name only the job). */
 void runner_poll_job(upstream_runner *runner, const char *channel, const char *job_id);
+
+/* Re-read the channel table now (a channel was added, changed or removed, maybe by another node);
+ * without it the table is re-read every CHANNEL_RELOAD_MS. Any thread. */
+void runner_reload_channels(upstream_runner *runner);
 
 /* Copies the provider's webhook keys as last fetched (its webhook_keys_url) into out (NUL-terminated);
  * false when none is cached yet, it publishes none, or it does not fit. The runner fetches them while

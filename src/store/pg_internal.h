@@ -153,4 +153,9 @@ store_status pg_store_upload_usage(pg_store *s, const char *key_id, int64_t now,
 store_status pg_store_uploads_take_expired(pg_store *s, int64_t now, size_t limit, upload_record **out,
                                            size_t *count);
 
+store_status pg_store_signal_send(pg_store *s, const char *kind, const char *payload);
+store_status pg_store_signal_listen(pg_store *s);
+store_status pg_store_signal_wait(pg_store *s, int timeout_ms, char *kind, size_t kind_size, char *payload,
+                                  size_t payload_size);
+
 #endif

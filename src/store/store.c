@@ -380,3 +380,34 @@ store_status store_uploads_take_expired(store *s, int64_t now, size_t limit, upl
     if (s->pg) return pg_store_uploads_take_expired(s->pg, now, limit, out, count);
     return sqlite_store_uploads_take_expired(s->sqlite, now, limit, out, count);
 }
+
+bool store_signals_supported(store *s)
+{
+    return s->pg != NULL;
+}
+
+store_status store_signal_send(store *s, const char *kind, const char *payload)
+{
+    if (s->pg) return pg_store_signal_send(s->pg, kind, payload);
+    /* one node per SQLite database: nobody else to tell, but the signal must still be a valid one */
+    if (!store_signal_is_valid(kind, payload)) {
+        log_error("signal refused: kind or payload outside the limits", "kind_length=%zu", strlen(kind));
+        return STORE_ERROR;
+    }
+    return STORE_OK;
+}
+
+store_status store_signal_listen(store *s)
+{
+    if (s->pg) return pg_store_signal_listen(s->pg);
+    log_error("signals between nodes need PostgreSQL", "backend=sqlite");
+    return STORE_ERROR;
+}
+
+store_status store_signal_wait(store *s, int timeout_ms, char *kind, size_t kind_size, char *payload,
+                               size_t payload_size)
+{
+    if (s->pg) return pg_store_signal_wait(s->pg, timeout_ms, kind, kind_size, payload, payload_size);
+    log_error("signals between nodes need PostgreSQL", "backend=sqlite");
+    return STORE_ERROR;
+}

@@ -461,4 +461,37 @@ typedef struct store_copy_report {
  * otherwise out->problem says why (ERROR is also logged). */
 store_status store_copy_into(store *from, store *to, store_copy_report *out);
 
+/* ---- Signals between nodes (store_pg_signals.c): short messages one connection sends and every
+ * connection listening on the same database (and schema) receives, so that nodes tell each other at
+ * once what changed (a key revoked, a task to poll now). PostgreSQL carries them with NOTIFY on one
+ * channel per schema; delivery is at most once and only to connections listening at the time (a
+ * listener that lost its connection may have missed any number: it re-reads what it caches). SQLite
+ * has one node per database: sending does nothing, listening is not supported.
+ *
+ * A signal is a kind (1 to STORE_SIGNAL_KIND_MAX bytes of [a-z0-9_]) and a payload (0 to
+ * STORE_SIGNAL_PAYLOAD_MAX bytes of printable ASCII, 0x20-0x7e: quotes and backslashes travel as they
+ * are; control characters and other bytes are refused). ---- */
+
+#define STORE_SIGNAL_KIND_MAX 31
+#define STORE_SIGNAL_PAYLOAD_MAX 1000
+
+/* True when this connection's backend carries signals between connections (PostgreSQL). */
+bool store_signals_supported(store *s);
+/* Sends a signal to every connection listening now (PostgreSQL: delivered when the send commits: at
+ * once outside a transaction). OK (also on SQLite, where nobody else listens); ERROR, logged, for a kind
+ * or payload outside the limits above (nothing sent) or a database error. */
+store_status store_signal_send(store *s, const char *kind, const char *payload);
+/* Makes this connection a listener (again, after a lost connection: the call reconnects first). Give
+ * a listening connection to one thread that does nothing but store_signal_wait on it. OK; ERROR
+ * (logged) when the connection cannot be (re)made or on SQLite. */
+store_status store_signal_listen(store *s);
+/* Waits up to timeout_ms (0 = only what has arrived) for the next signal on a listening connection and
+ * copies its kind and payload (NUL-terminated; kind_size >= STORE_SIGNAL_KIND_MAX + 1 and payload_size
+ * >= STORE_SIGNAL_PAYLOAD_MAX + 1 hold any signal). Signals that break the limits above (sent by
+ * something else than store_signal_send) are dropped, logged. OK: one signal; NOT_FOUND: none came in
+ * time; ERROR (logged): the connection is lost (signals may have been missed: call
+ * store_signal_listen, then re-read whatever depends on them), or on SQLite. */
+store_status store_signal_wait(store *s, int timeout_ms, char *kind, size_t kind_size, char *payload,
+                               size_t payload_size);
+
 #endif

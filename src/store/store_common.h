@@ -15,6 +15,11 @@ bool task_record_copy(task_record *out, const task_record *in);
 /* The ledger kind named `name` ("grant", …) into *out (store_names.c); false for NULL or an unknown name. */
 bool ledger_kind_parse(const char *name, ledger_kind *out);
 
+/* True when kind and payload are within the limits of a signal between nodes (store.h: kind 1 to
+ * STORE_SIGNAL_KIND_MAX bytes of [a-z0-9_], payload up to STORE_SIGNAL_PAYLOAD_MAX bytes of 0x20-0x7e;
+ * store_names.c). NULL is never valid. */
+bool store_signal_is_valid(const char *kind, const char *payload);
+
 /* How one ledger row moves a key's balances: available credits, reserved credits and the count of
  * unfinished tasks holding a reservation (a grant adds; a reservation moves amount from available to
  * reserved; a settlement releases `released`, charging `amount` of it; a refund returns all of it). */

@@ -1,5 +1,6 @@
 /* store_names.c — what every backend of store.h shares beyond the record: the names of ledger kinds and
- * callback states, how a ledger row moves the balances, and the credit audit's problem count. */
+ * callback states, how a ledger row moves the balances, the credit audit's problem count, and what a
+ * signal between nodes may hold. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stddef.h>
@@ -97,4 +98,20 @@ void credit_audit_check_task(credit_audit *out, const credit_audit_task_row *t)
         credit_audit_problem(out, "task %s: released %lld of a %lld reservation", t->id,
                              (long long)t->released, (long long)t->reserved);
     if (t->overcharged != 0) credit_audit_problem(out, "task %s: charged more than reserved", t->id);
+}
+
+bool store_signal_is_valid(const char *kind, const char *payload)
+{
+    if (kind == NULL || payload == NULL) return false;
+    size_t kind_length = strlen(kind);
+    if (kind_length == 0 || kind_length > STORE_SIGNAL_KIND_MAX) return false;
+    for (size_t i = 0; i < kind_length; i++)
+        if (!((kind[i] >= 'a' && kind[i] <= 'z') || (kind[i] >= '0' && kind[i] <= '9') || kind[i] == '_'))
+            return false;
+    size_t payload_length = 0;
+    for (; payload[payload_length] != '\0'; payload_length++)
+        if (payload_length >= STORE_SIGNAL_PAYLOAD_MAX || payload[payload_length] < 0x20 ||
+            payload[payload_length] > 0x7e)
+            return false;
+    return true;
 }

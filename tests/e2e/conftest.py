@@ -267,3 +267,61 @@ def postgres_database():
     psql(f'CREATE DATABASE "{name}"')
     yield base.rsplit("/", 1)[0] + "/" + name
     psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# ---- several nodes on one PostgreSQL database (tests/e2e/test_cluster_signals.py) ----
+
+class ClusterNode(Server):
+    """One `reelay serve` of a cluster: its own copy of the folder `reelay init --database` made (the
+    secrets every node shares), the cluster's database. Everything else is Server's."""
+
+    def __init__(self, tmp, cluster, flags=(), public_url=True):
+        os.makedirs(tmp, exist_ok=True)
+        self.data = os.path.join(tmp, "data")
+        shutil.copytree(cluster.data, self.data)
+        self.flags = list(flags)
+        self.env = dict(cluster.env)
+        self.log_path = os.path.join(tmp, "reelay.log")
+        self.key, self.key_id = cluster.key, cluster.key_id
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.public_url = public_url
+        self.process = None
+        self.start()
+
+
+class Cluster:
+    """`reelay init --database URL --data DIR` once; add_node starts a node on a copy of DIR. cli runs a
+    command against the same database (as from any machine). env: what every node and command gets."""
+
+    def __init__(self, tmp, database_url):
+        self.tmp = tmp
+        self.env = dict(os.environ)
+        self.env.setdefault("REELAY_FAL_JWKS_URL", "http://127.0.0.1:9/.well-known/jwks.json")
+        self.env["REELAY_FETCH_ALLOW"] = "127.0.0.1"
+        self.env["REELAY_DATABASE_URL"] = database_url
+        self.data = os.path.join(tmp, "seed")
+        first = json.loads(self.cli("init", "--json").stdout)
+        self.key, self.key_id = first["key"], first["key_id"]
+        self.nodes = []
+
+    def cli(self, *args, check=True):
+        return subprocess.run([BIN, *args, "--data", self.data], capture_output=True, text=True, env=self.env,
+                              check=check)
+
+    def add_node(self, flags=(), public_url=True):
+        node = ClusterNode(os.path.join(self.tmp, f"node{len(self.nodes)}"), self, flags, public_url)
+        self.nodes.append(node)
+        return node
+
+    def stop(self):
+        for node in self.nodes:
+            if node.process and node.process.poll() is None:
+                node.stop()
+
+
+@pytest.fixture
+def cluster(tmp_path, postgres_database):
+    c = Cluster(str(tmp_path), postgres_database)
+    yield c
+    c.stop()
