@@ -413,7 +413,7 @@ void engine_get_stats(engine *e, engine_stats *out)
 static void engine_teardown(struct engine *e)
 {
     if (e->lease) node_lease_stop(e->lease); /* no more claims into an engine that is stopping */
-    cluster_signals_stop(e->signals); /* first: its callbacks use the runner and the workers */
+    cluster_signals_stop(e->signals);        /* first: its callbacks use the runner and the workers */
     e->signals = NULL;
     pthread_mutex_lock(&e->lock);
     e->stopping = true;
