@@ -120,9 +120,9 @@ static const setting_definition table[SETTING_COUNT] = {
         .flag = "node-lease-ms", .env = "REELAY_NODE_LEASE_MS", .value_name = "MS",
         .type = SETTING_MILLISECONDS, .default_value = "10000", .minimum = 3000, .maximum = 600000,
         .commands = CLI_SERVE,
-        .help = "this node's lease on its tasks, renewed every 2 s: when a node dies, another takes its "
-                "tasks over once the lease has passed (plus at most 1 s); a node that finds its lease taken "
-                "(it was paused or cut off longer) exits with status 3"},
+        .help = "this node's lease on its tasks, renewed every third of it (at most every 2 s): when a node "
+                "dies, another takes its tasks over once the lease has passed (plus at most 1 s); a node that "
+                "finds its lease taken (it was paused or cut off longer) exits with status 3"},
     [SETTING_FAL_JWKS_URL] = {
         .flag = "fal-jwks-url", .env = "REELAY_FAL_JWKS_URL", .value_name = "URL", .type = SETTING_URL,
         .default_note = "fal's published keys", .commands = CLI_SERVE,

@@ -28,7 +28,8 @@ struct node_lease {
 static void apply_defaults(node_lease_config *c)
 {
     if (c->lease_ms <= 0) c->lease_ms = 10000;
-    if (c->renew_interval_ms <= 0) c->renew_interval_ms = 2000;
+    /* three renewals per lease at least: one late renewal (a busy machine) must not lose it */
+    if (c->renew_interval_ms <= 0) c->renew_interval_ms = c->lease_ms / 3 < 2000 ? c->lease_ms / 3 : 2000;
     if (c->claim_interval_ms <= 0) c->claim_interval_ms = 1000;
     if (c->claim_batch == 0) c->claim_batch = 500;
 }

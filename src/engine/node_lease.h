@@ -34,7 +34,7 @@ typedef struct node_lease_config {
     const char *data_dir;
     const char *name;          /* shown to operators; NULL = "<host>:<pid>" */
     int64_t lease_ms;          /* 0 = 10 000 */
-    int64_t renew_interval_ms; /* 0 = 2 000 */
+    int64_t renew_interval_ms; /* 0 = a third of the lease, at most 2 000 */
     int64_t claim_interval_ms; /* 0 = 1 000 */
     size_t claim_batch;        /* 0 = 500 */
     node_lease_claimed_fn claimed;
