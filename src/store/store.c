@@ -373,3 +373,13 @@ store_status store_uploads_take_expired(store *s, int64_t now, size_t limit, upl
     if (s->pg) return pg_store_uploads_take_expired(s->pg, now, limit, out, count);
     return sqlite_store_uploads_take_expired(s->sqlite, now, limit, out, count);
 }
+
+store_status store_rate_counts_exchange(store *s, int64_t epoch, int64_t window, const rate_count *own,
+                                        size_t own_count, rate_count **others, size_t *others_count)
+{
+    *others = NULL;
+    *others_count = 0;
+    if (s->pg)
+        return pg_store_rate_counts_exchange(s->pg, epoch, window, own, own_count, others, others_count);
+    return sqlite_store_rate_counts_exchange(s->sqlite, epoch, window, own, own_count, others, others_count);
+}
