@@ -8,6 +8,7 @@
 
 #include "api/api.h"
 #include "api/input_checks.h"
+#include "api/rate_limit.h"
 #include "blob/blob.h"
 #include "blob/link.h"
 #include "catalog/prices.h"
@@ -219,7 +220,16 @@ static int serve_start(serve_state *st)
     }
     store_set_lease_epoch(st->admission_db, engine_node_epoch(st->app.engine)); /* admitted tasks are ours */
     api_follow_signals(&st->app);
+    /* keys' per-minute limits count every node's requests (nothing to share on SQLite) */
+    if (!rate_limit_start_exchange(settings_text(&st->settings, SETTING_DATABASE),
+                                   settings_text(&st->settings, SETTING_DATA),
+                                   engine_node_epoch(st->app.engine), RATE_LIMIT_EXCHANGE_INTERVAL_MS)) {
+        fprintf(stderr, "reelay: the rate limit cannot share its counts through the database\n");
+        engine_stop(st->app.engine);
+        return 1;
+    }
     if (serve_start_http(st) != 0) {
+        rate_limit_stop_exchange();
         engine_stop(st->app.engine);
         return 1;
     }
@@ -229,6 +239,7 @@ static int serve_start(serve_state *st)
                              .link_ttl_seconds = settings_integer(&st->settings, SETTING_LINK_TTL)};
     if (!engine_start_callbacks(st->app.engine, &links)) {
         http_server_stop(st->server);
+        rate_limit_stop_exchange();
         engine_stop(st->app.engine);
         return 1;
     }
@@ -270,6 +281,7 @@ int cli_serve(int argc, char **argv)
     sigwait(&signals, &received);
     log_info("stopping", "signal=%d", received);
     http_server_stop(st->server);
+    rate_limit_stop_exchange();
     engine_stop(st->app.engine);
     blob_store_close(st->app.blobs);
     price_table_free(st->app.prices);

@@ -152,6 +152,9 @@ store_status pg_store_upload_usage(pg_store *s, const char *key_id, int64_t now,
                                    int64_t *count);
 store_status pg_store_uploads_take_expired(pg_store *s, int64_t now, size_t limit, upload_record **out,
                                            size_t *count);
+/* store_pg_rates.c */
+store_status pg_store_rate_counts_exchange(pg_store *s, int64_t epoch, int64_t window, const rate_count *own,
+                                           size_t own_count, rate_count **others, size_t *others_count);
 
 store_status pg_store_signal_send(pg_store *s, const char *kind, const char *payload);
 store_status pg_store_signal_listen(pg_store *s);

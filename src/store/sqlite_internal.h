@@ -128,6 +128,10 @@ store_status sqlite_store_upload_usage(sqlite_store *s, const char *key_id, int6
                                        int64_t *count);
 store_status sqlite_store_uploads_take_expired(sqlite_store *s, int64_t now, size_t limit,
                                                upload_record **out, size_t *count);
+/* store_sqlite_rates.c */
+store_status sqlite_store_rate_counts_exchange(sqlite_store *s, int64_t epoch, int64_t window,
+                                               const rate_count *own, size_t own_count, rate_count **others,
+                                               size_t *others_count);
 
 /* Writers of this process take this lock around every write transaction, so that they queue without
  * sleeping in SQLite's busy handler (the busy timeout still covers other processes). */

@@ -411,3 +411,13 @@ store_status store_signal_wait(store *s, int timeout_ms, char *kind, size_t kind
     log_error("signals between nodes need PostgreSQL", "backend=sqlite");
     return STORE_ERROR;
 }
+
+store_status store_rate_counts_exchange(store *s, int64_t epoch, int64_t window, const rate_count *own,
+                                        size_t own_count, rate_count **others, size_t *others_count)
+{
+    *others = NULL;
+    *others_count = 0;
+    if (s->pg)
+        return pg_store_rate_counts_exchange(s->pg, epoch, window, own, own_count, others, others_count);
+    return sqlite_store_rate_counts_exchange(s->sqlite, epoch, window, own, own_count, others, others_count);
+}

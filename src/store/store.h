@@ -494,4 +494,29 @@ store_status store_signal_listen(store *s);
 store_status store_signal_wait(store *s, int timeout_ms, char *kind, size_t kind_size, char *payload,
                                size_t payload_size);
 
+/* ---- Request counts per key across nodes (store_sqlite_rates.c, store_pg_rates.c): what each node
+ * accepted of each rate-limited key in each one-minute window (api/rate_limit.h), so that every node
+ * limits a key by the whole cluster's count. One row per (window, key, node epoch); only the current
+ * and the previous window are kept. ---- */
+
+typedef struct rate_count {
+    char key_id[32];
+    int64_t count; /* requests accepted in the window */
+} rate_count;
+
+/* One exchange for the node of `epoch` in window `window` (a minute number: Unix ms / 60000), in one
+ * statement or transaction:
+ *   - records own[0 … own_count-1]: each the node's whole count for that key in that window so far (an
+ *     upsert keeping the larger of the stored and the given count, so a repeat or a late duplicate is
+ *     harmless; entries with an empty key id or a negative count are skipped);
+ *   - forgets every node's counts of windows before window − 1 (rows another connection is deleting
+ *     at the same moment are left to it: concurrent exchanges never wait for each other);
+ *   - returns in *others the sum of the OTHER nodes' counts (every epoch but `epoch`, nodes that died
+ *     included: what they accepted still counts) of `window`, one entry per key with a sum > 0, in no
+ *     particular order. *others is malloc'd (free(); NULL when *others_count is 0).
+ * OK, or ERROR (nothing recorded; *others NULL and *others_count 0). The same on both backends; on
+ * SQLite, where one node serves a database, the sums only ever hold what earlier epochs recorded. */
+store_status store_rate_counts_exchange(store *s, int64_t epoch, int64_t window, const rate_count *own,
+                                        size_t own_count, rate_count **others, size_t *others_count);
+
 #endif

@@ -122,6 +122,14 @@ static const char *const migrations[] = {
     "CREATE INDEX tasks_by_lease ON tasks (lease_epoch) WHERE state < 4;"
     "CREATE TABLE cluster_facts (name TEXT PRIMARY KEY, value TEXT NOT NULL);"
     "CREATE INDEX tasks_on_channel ON tasks (channel) WHERE state IN (1, 2);",
+    /* 3: requests each node accepted per rate-limited key and one-minute window (store.h "Request
+     * counts") */
+    "CREATE TABLE rate_counts ("
+    "  minute BIGINT NOT NULL," /* the window: Unix ms / 60000 */
+    "  key_id TEXT NOT NULL,"
+    "  epoch BIGINT NOT NULL," /* the node's */
+    "  count BIGINT NOT NULL,"
+    "  PRIMARY KEY (minute, key_id, epoch));",
 };
 #define MIGRATION_COUNT (sizeof(migrations) / sizeof(migrations[0]))
 
