@@ -29,8 +29,9 @@ typedef struct api_app {
     blob_store *blobs;
     engine *engine;
     http_server *server; /* for request metrics; set once serving */
-    store *admission_db; /* one connection shared by every HTTP thread for admissions (used only under the
-                            store's writer lock), so its page cache stays warm; NULL = each thread's own */
+    store *admission_db; /* SQLite: one connection shared by every HTTP thread for admissions (used only
+                            under the store's writer lock), so its page cache stays warm; NULL = each
+                            thread's own (PostgreSQL: store_connection_shareable) */
     /* Uploads (uploads.c) */
     int64_t max_upload_bytes;         /* larger files get 413 file_too_large */
     int64_t upload_quota_bytes;       /* what one key's unexpired uploads may add up to */

@@ -84,7 +84,9 @@ static int serve_prepare_app(serve_state *st)
     app->link_ttl_seconds = settings_integer(s, SETTING_LINK_TTL);
     app->task_timeout_seconds = settings_integer(s, SETTING_TASK_TIMEOUT);
     app->max_json_bytes = 1 << 20;
-    app->admission_db = st->admission_db;
+    /* SQLite: every HTTP thread admits through one connection (under the store's writer lock); PostgreSQL:
+     * each through its own, in parallel (a libpq connection must never be shared by threads) */
+    app->admission_db = store_connection_shareable(st->admission_db) ? st->admission_db : NULL;
     app->max_upload_bytes = settings_integer(s, SETTING_MAX_UPLOAD_MB) << 20;
     app->upload_quota_bytes = settings_integer(s, SETTING_UPLOAD_QUOTA_MB) << 20;
     app->upload_ttl_seconds = settings_integer(s, SETTING_UPLOAD_TTL);

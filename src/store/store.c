@@ -49,6 +49,11 @@ store_status store_open_url(const char *database_url, const char *data_dir, stor
     return STORE_OK;
 }
 
+bool store_connection_shareable(store *s)
+{
+    return s->sqlite != NULL;
+}
+
 void store_close(store *s)
 {
     if (s == NULL) return;

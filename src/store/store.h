@@ -41,6 +41,11 @@ store_status store_open(const char *data_dir, store **out);
  * failure; close it with store_close. */
 store_status store_open_url(const char *database_url, const char *data_dir, store **out);
 void store_close(store *s);
+/* True when threads may share this connection for writing, each holding the store's process-wide
+ * writer lock for its transactions (SQLite: writers queue on that lock anyway, and one connection keeps
+ * the page cache warm). False for PostgreSQL: give each thread its own connection (a libpq connection
+ * is never used by two threads at once). */
+bool store_connection_shareable(store *s);
 
 /* SQLite: copies committed changes from the write-ahead log into the database file (and truncates the
  * log when it can). Connections never do this on their own: call it periodically from a background

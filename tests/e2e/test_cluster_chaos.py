@@ -4,6 +4,7 @@ SIGKILLs or SIGSTOPs a random node every few seconds and brings it back, for REE
 (120 by default). Afterwards: every accepted task is terminal, no upstream job was submitted twice, the
 credit audit finds nothing, every finished task's callback arrived under one webhook-id, and every result
 link downloads a video ffprobe reads. One summary line gives the counts."""
+import concurrent.futures
 import http.server
 import json
 import os
@@ -264,7 +265,8 @@ def test_nodes_killed_and_paused_at_random_lose_nothing(database, media, tmp_pat
 
         # every result link downloads a video ffprobe reads, from a node that did not make it
         completed = [t for t in final.values() if t["status"] == "completed"]
-        for task in completed:
+
+        def download(task):
             link = task["results"][0]["url"]
             node = random.choice(nodes)
             got = requests.get(node.url + link[link.index("/v1/files/"):], timeout=30)
@@ -272,7 +274,10 @@ def test_nodes_killed_and_paused_at_random_lose_nothing(database, media, tmp_pat
             path = os.path.join(str(tmp_path), task["id"] + ".mp4")
             with open(path, "wb") as f:
                 f.write(got.content)
-            assert ffprobe(path)["duration"] > 0
+            return ffprobe(path)["duration"]
+
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            assert all(duration > 0 for duration in pool.map(download, completed))
         statuses = [t["status"] for t in final.values()]
         print(f"\nchaos: {SECONDS} s, {len(final)} tasks accepted and all terminal "
               f"({statuses.count('completed')} completed, {statuses.count('failed')} failed, "
