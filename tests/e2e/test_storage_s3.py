@@ -7,6 +7,7 @@ when the bucket goes away. Needs `make clients` (tests/s3's npm packages)."""
 import hashlib
 import os
 import subprocess
+import threading
 import time
 
 import pytest
@@ -191,3 +192,29 @@ def test_a_bucket_gone_while_serving_answers_503(tmp_path):
             server.stop()
         if proxy is not None:
             stop_s3(proxy)
+
+
+def test_a_slow_bucket_does_not_hold_the_event_loop(s3_server, s3_endpoint, media):
+    # one HTTP thread: /healthz shares the event loop with the upload whose PUT the proxy holds 3 s
+    server = s3_server(flags=["--threads", "1"])
+    outcome = {}
+
+    def slow_upload():
+        started = time.time()
+        outcome["upload"] = upload(server, os.path.join(media["dir"], "audio1s.wav"), "fault-slow.wav")
+        outcome["seconds"] = time.time() - started
+
+    uploader = threading.Thread(target=slow_upload)
+    uploader.start()
+    time.sleep(0.5)  # the PUT is being held by now
+    worst = 0.0
+    while uploader.is_alive():
+        started = time.time()
+        assert requests.get(server.url + "/healthz", timeout=10).status_code == 200
+        worst = max(worst, time.time() - started)
+        time.sleep(0.1)
+    uploader.join()
+    assert outcome["seconds"] >= 3, outcome  # the PUT really was slow
+    assert worst < 1.0, f"/healthz waited {worst:.2f} s behind the slow PUT"
+    with open(os.path.join(media["dir"], "audio1s.wav"), "rb") as f:
+        assert requests.get(outcome["upload"]["url"], timeout=30).content == f.read()
