@@ -218,3 +218,18 @@ def test_a_slow_bucket_does_not_hold_the_event_loop(s3_server, s3_endpoint, medi
     assert worst < 1.0, f"/healthz waited {worst:.2f} s behind the slow PUT"
     with open(os.path.join(media["dir"], "audio1s.wav"), "rb") as f:
         assert requests.get(outcome["upload"]["url"], timeout=30).content == f.read()
+
+
+def test_results_leave_the_bucket_once_their_links_expired(s3_server, s3_endpoint):
+    server = s3_server(flags=["--link-ttl", "3"], env={"REELAY_MAINTENANCE_INTERVAL_MS": "200"})
+    task = wait_task(server, server.submit({"model": "sora-2", "prompt": "short-lived"}).json()["id"])
+    assert task["status"] == "completed", task
+    url = task["results"][0]["url"]
+    key = object_key(server.prefix, url)
+    assert read_back(s3_endpoint, key) is not None
+    deadline = time.time() + 20
+    while read_back(s3_endpoint, key) is not None:
+        assert time.time() < deadline, "the result outlived its link in the bucket"
+        time.sleep(0.5)
+    gone = requests.get(url, timeout=10)
+    assert gone.status_code == 410 and gone.json()["error"]["code"] == "link_expired"
