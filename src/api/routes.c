@@ -23,6 +23,12 @@ const http_route api_routes[] = {
 };
 const size_t api_route_count = sizeof(api_routes) / sizeof(api_routes[0]);
 
+void api_send_store_unavailable(h2o_req_t *req, const char *message)
+{
+    http_set_header(req, "retry-after", API_STORE_RETRY_AFTER);
+    http_send_error_code(req, "store_unavailable", NULL, "%s", message);
+}
+
 void *api_thread_init(void *app, int thread_index)
 {
     (void)thread_index;

@@ -148,7 +148,7 @@ static void commit_answer(upload_commit_job *job, h2o_req_t *req)
                      : "; delete or wait for older uploads to expire, or send auto_cleanup: true");
         http_send_error_code(req, "storage_quota_exceeded", NULL, "%s", message);
     } else {
-        upload_send_server_error(req, "record the upload");
+        api_send_store_unavailable(req, "The upload could not be recorded; nothing was kept. Retry later.");
     }
 }
 
