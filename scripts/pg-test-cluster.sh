@@ -5,6 +5,8 @@
 #                                            start postgres on 127.0.0.1 on a free port, print its URL
 #   scripts/pg-test-cluster.sh url DIR       print the URL of the cluster started in DIR
 #   scripts/pg-test-cluster.sh stop DIR      stop it at once and delete DIR
+#   scripts/pg-test-cluster.sh down DIR      stop it (pg_ctl stop -m fast: clients are cut off), keep DIR
+#   scripts/pg-test-cluster.sh up DIR        start a cluster taken down again, on its port (outage tests)
 #   scripts/pg-test-cluster.sh run CMD...    start one, run CMD with REELAY_TEST_DATABASE_URL set to its
 #                                            URL, stop and delete it (also when CMD fails or is
 #                                            interrupted); exits with CMD's status. `make test` and
@@ -66,8 +68,7 @@ start() {
   for attempt in 1 2 3 4 5; do
     port=$(free_port)
     if as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 30 -s \
-      -o "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories=$dir -c fsync=off \
--c synchronous_commit=off -c full_page_writes=off -c max_connections=200" start; then
+      -o "$(server_options "$dir" "$port")" start; then
       echo "postgres://reelay@127.0.0.1:$port/postgres" >"$dir/url"
       echo "$dir" >"$dir/dir"
       cat "$dir/url"
@@ -85,6 +86,28 @@ stop() {
   ensure_owner
   as_owner "$(pg_bin)/pg_ctl" -D "$dir/data" -m immediate -w -s stop >/dev/null 2>&1 || true
   rm -rf "$dir"
+}
+
+# The options a cluster runs with, on port $2 (its folder is $1).
+server_options() {
+  echo "-c listen_addresses=127.0.0.1 -p $2 -c unix_socket_directories=$1 -c fsync=off \
+-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+}
+
+down() {
+  local dir=${1:?down needs the cluster folder}
+  ensure_owner
+  as_owner "$(pg_bin)/pg_ctl" -D "$dir/data" -m fast -w -s stop
+}
+
+up() {
+  local dir=${1:?up needs the cluster folder}
+  ensure_owner
+  local url port
+  url=$(cat "$dir/url")
+  port=${url##*:}
+  port=${port%%/*}
+  as_owner "$(pg_bin)/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 30 -s -o "$(server_options "$dir" "$port")" start
 }
 
 run() {
@@ -105,6 +128,8 @@ case "$command" in
   start) start "$@" ;;
   url) cat "${1:?url needs the cluster folder}/url" ;;
   stop) stop "$@" ;;
+  down) down "$@" ;;
+  up) up "$@" ;;
   run) run "$@" ;;
-  *) die "usage: $0 start [DIR] | url DIR | stop DIR | run CMD..." ;;
+  *) die "usage: $0 start [DIR] | url DIR | stop DIR | down DIR | up DIR | run CMD..." ;;
 esac

@@ -68,6 +68,12 @@ json_t *api_parse_json_object(h2o_req_t *req, reelay_error *err);
  * api_parse_json_object, for handlers that read a JSON body their own way (the base64 upload). */
 bool api_content_type_is_json(h2o_req_t *req);
 
+/* A store call failed (the database is unreachable, or refused): answers 503 store_unavailable with
+ * Retry-After: API_STORE_RETRY_AFTER and `message` (what could not be done; say whether anything
+ * changed). The next store call reconnects by itself once the database is back. */
+#define API_STORE_RETRY_AFTER "2"
+void api_send_store_unavailable(h2o_req_t *req, const char *message);
+
 /* Appends the task as GET /v1/tasks/{id} shows it. */
 void api_task_write(const api_app *app, const task_record *task, json_text *out);
 /* Sends written JSON text (a failed text becomes a 500) and frees it. */

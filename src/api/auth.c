@@ -82,7 +82,7 @@ static bool find_key(api_thread *thread, h2o_iovec_t header, key_record *key, re
             return true;
         }
         if (status == STORE_ERROR) {
-            reelay_error_raise(err, "internal_error", NULL, "The key could not be checked; retry later.");
+            reelay_error_raise(err, "store_unavailable", NULL, "The key could not be checked; retry later.");
             return false;
         }
         problem = "Invalid API key: it is unknown, revoked or expired.";
@@ -97,6 +97,7 @@ bool api_authenticate(http_exchange *exchange, key_record *key)
     if (find_key(exchange->thread_data, http_request_header(exchange->req, "authorization"), key, &err))
         return within_rate_limit(exchange->req, key);
     if (err.status == 401) http_add_header(exchange->req, "www-authenticate", "Bearer");
+    if (err.status == 503) http_set_header(exchange->req, "retry-after", API_STORE_RETRY_AFTER);
     http_send_error(exchange->req, &err);
     return false;
 }

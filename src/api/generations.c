@@ -253,8 +253,7 @@ static void send_existing(api_thread *thread, h2o_req_t *req, const char *task_i
 {
     task_record task;
     if (store_task_get(thread->db, task_id, &task) != STORE_OK) {
-        http_send_error_code(req, "internal_error", NULL,
-                             "The task of this Idempotency-Key could not be read; retry later.");
+        api_send_store_unavailable(req, "The task of this Idempotency-Key could not be read; retry later.");
         return;
     }
     const catalog_model *model = catalog_model_find(task.model);
@@ -277,10 +276,11 @@ static void answer_admitted(pending_submission *submission, store_status stored)
     h2o_req_t *req = take_request(submission);
     if (req == NULL) return;
     if (stored != STORE_OK) {
-        /* Nothing was created, so a retry is safe: say so with a 503 rather than a bare 500. */
+        /* A retry is safe: nothing was created, or — a COMMIT whose answer the lost connection took —
+         * the task exists and a retry with the same Idempotency-Key answers it. */
         http_add_header(req, "retry-after", "1");
         http_send_error_code(req, "store_unavailable", NULL,
-                             "The task could not be stored; nothing was created. Retry later.");
+                             "The task could not be stored; retry later (with the same Idempotency-Key).");
         return;
     }
     const task_admission *admission = &submission->admission;

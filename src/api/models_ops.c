@@ -99,8 +99,7 @@ void api_balance_get(http_exchange *exchange)
     if (!api_authenticate(exchange, &key)) return;
     credit_balance balance;
     if (store_credits_balance(thread->db, key.id, &balance) != STORE_OK) {
-        http_send_error_code(exchange->req, "internal_error", NULL,
-                             "The balance could not be read; retry later.");
+        api_send_store_unavailable(exchange->req, "The balance could not be read; retry later.");
         return;
     }
     char body[256];
@@ -111,9 +110,22 @@ void api_balance_get(http_exchange *exchange)
     http_send_json(exchange->req, 200, body, (size_t)length);
 }
 
+/* 200 {"status":"ok"} while the database answers (one primary-key read of a task that never exists),
+ * else 503 {"status":"unavailable","database":"unreachable"} with Retry-After, so that a load balancer
+ * sends nothing to a node cut off from its database; it comes back by itself with the database. */
 void api_ops_health(http_exchange *exchange)
 {
     static const char ok[] = "{\"status\":\"ok\"}";
+    static const char unreachable[] = "{\"status\":\"unavailable\",\"database\":\"unreachable\"}";
+    api_thread *thread = exchange->thread_data;
+    task_record probe;
+    store_status status = store_task_get(thread->db, "task-healthz-probe", &probe);
+    if (status == STORE_OK) task_record_clear(&probe);
+    if (status == STORE_ERROR) {
+        http_set_header(exchange->req, "retry-after", API_STORE_RETRY_AFTER);
+        http_send_json(exchange->req, 503, unreachable, sizeof(unreachable) - 1);
+        return;
+    }
     http_send_json(exchange->req, 200, ok, sizeof(ok) - 1);
 }
 

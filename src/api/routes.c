@@ -44,6 +44,12 @@ void api_follow_signals(api_app *app)
     engine_on_signal(app->engine, CLUSTER_SIGNAL_CHANNEL, channels_changed, app);
 }
 
+void api_send_store_unavailable(h2o_req_t *req, const char *message)
+{
+    http_set_header(req, "retry-after", API_STORE_RETRY_AFTER);
+    http_send_error_code(req, "store_unavailable", NULL, "%s", message);
+}
+
 void *api_thread_init(void *app, int thread_index)
 {
     (void)thread_index;

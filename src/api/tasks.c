@@ -69,7 +69,10 @@ static void waiter_check(h2o_timeout_entry_t *entry)
     task_record task;
     store_status status = store_task_get(waiter->thread->db, waiter->id, &task);
     if (status != STORE_OK) {
-        http_send_error_code(waiter->req, "internal_error", NULL, "The task could not be read.");
+        if (status == STORE_ERROR)
+            api_send_store_unavailable(waiter->req, "The task could not be read; retry later.");
+        else
+            http_send_error_code(waiter->req, "internal_error", NULL, "The task could not be read.");
         return;
     }
     bool changed = task.state != waiter->state || task.progress != waiter->progress ||
@@ -133,7 +136,7 @@ void api_tasks_get(http_exchange *exchange)
             api_send_json_text(exchange->req, 200, &text);
         }
     } else if (status == STORE_ERROR) {
-        http_send_error_code(exchange->req, "internal_error", NULL, "The task could not be read.");
+        api_send_store_unavailable(exchange->req, "The task could not be read; retry later.");
     } else {
         send_task_not_found(exchange->req);
     }
@@ -192,7 +195,7 @@ void api_tasks_list(http_exchange *exchange)
         return;
     }
     if (status != STORE_OK) {
-        http_send_error_code(req, "internal_error", NULL, "The tasks could not be read.");
+        api_send_store_unavailable(req, "The tasks could not be read; retry later.");
         return;
     }
     json_text text = {0};
@@ -225,14 +228,15 @@ void api_tasks_cancel(http_exchange *exchange)
         return;
     }
     if (status != STORE_OK) {
-        http_send_error_code(exchange->req, "internal_error", NULL, "The task could not be cancelled.");
+        api_send_store_unavailable(exchange->req,
+                                   "The task could not be cancelled (it may have been); retry later.");
         return;
     }
     engine_cancel(thread->app->engine, id);
     log_info("task", "task=%s state=cancelled key=%s", id, key.id);
     task_record task;
     if (store_task_get(thread->db, id, &task) != STORE_OK) {
-        http_send_error_code(exchange->req, "internal_error", NULL, "The task could not be read.");
+        api_send_store_unavailable(exchange->req, "The task was cancelled but could not be read back.");
         return;
     }
     json_text text = {0};

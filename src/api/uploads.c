@@ -1,12 +1,13 @@
 /* uploads.c — POST /v1/files/upload/{stream,base64,url}: a key's files, kept for --upload-ttl behind
  * signed links (so they are fetched by plain GET and usable as task inputs).
  *
- * Every route ends in store_upload(): the file, already in a scratch folder, becomes the blob object
- * uploads/<id>/<filename>, then its row is inserted under the key's quota (evicting that key's oldest
- * auto_cleanup uploads when asked), then the answer carries the signed link. The body arrives whole
- * (h2o buffers it, in a mapped temporary file when large); the file part goes from there straight to
- * the scratch file, while a base64 body is scanned and decoded chunk by chunk on the offload pool. A
- * URL upload downloads on the offload pool through the guarded fetcher and continues here on the loop. */
+ * Every route ends in upload_commit() (upload_commit.c): the file, already in a scratch folder, becomes
+ * the blob object uploads/<id>/<filename>, then its row is inserted under the key's quota (evicting
+ * that key's oldest auto_cleanup uploads when asked), then the answer carries the signed link. The body
+ * arrives whole (h2o buffers it, in a mapped temporary file when large); the file part goes from there
+ * straight to the scratch file, while a base64 body is scanned and decoded chunk by chunk on the offload
+ * pool. A URL upload downloads on the offload pool through the guarded fetcher and continues here on the
+ * loop. */
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -18,7 +19,7 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "api/api_internal.h"
+#include "api/uploads_internal.h"
 #include "util/base64_stream.h"
 #include "util/clock.h"
 #include "util/data_url.h"
@@ -42,11 +43,6 @@ static void default_filename(const char *type, size_t type_length, char *out, si
 
 /* ---- the scratch file ---- */
 
-typedef struct scratch_file {
-    char dir[PATH_MAX];  /* "" when none was made */
-    char path[PATH_MAX]; /* dir/upload */
-} scratch_file;
-
 static int scratch_make(blob_store *blobs, scratch_file *scratch)
 {
     scratch->dir[0] = scratch->path[0] = '\0';
@@ -55,12 +51,6 @@ static int scratch_make(blob_store *blobs, scratch_file *scratch)
         (int)sizeof(scratch->path))
         return -1;
     return 0;
-}
-
-static void scratch_remove(scratch_file *scratch)
-{
-    if (scratch->dir[0]) blob_scratch_remove(scratch->dir);
-    scratch->dir[0] = scratch->path[0] = '\0';
 }
 
 static int write_all(int fd, const void *data, size_t length)
@@ -75,122 +65,6 @@ static int write_all(int fd, const void *data, size_t length)
     return 0;
 }
 
-/* ---- the common end: store, account, answer ---- */
-
-static void send_server_error(h2o_req_t *req, const char *what)
-{
-    log_error("upload failed", "step=\"%s\"", what);
-    http_send_error_code(req, "internal_error", NULL, "The upload could not be stored; retry later.");
-}
-
-static void send_too_large(h2o_req_t *req, const api_app *app, const char *param)
-{
-    char message[128];
-    snprintf(message, sizeof(message), "The file is larger than the limit of %lld bytes.",
-             (long long)app->max_upload_bytes);
-    http_send_error_code(req, "file_too_large", param, "%s", message);
-}
-
-/* A new upload's record: a fresh id, its object under uploads/<id>/<filename>, the content type its
- * name gives (else the one declared), and its expiry. */
-static void upload_record_fill(upload_record *upload, const api_app *app, const char *key_id, int64_t size,
-                               const char *filename, const char *declared_type, bool auto_cleanup,
-                               int64_t now)
-{
-    memset(upload, 0, sizeof(*upload));
-    char prefix[40];
-    snprintf(prefix, sizeof(prefix), "file-%lld-", (long long)now);
-    ids_random_alnum(upload->id, sizeof(upload->id), prefix, 12);
-    snprintf(upload->key_id, sizeof(upload->key_id), "%s", key_id);
-    snprintf(upload->filename, sizeof(upload->filename), "%s", filename);
-    snprintf(upload->object_name, sizeof(upload->object_name), "uploads/%s/%s", upload->id, filename);
-    const char *type = api_file_type_of_name(filename);
-    snprintf(upload->content_type, sizeof(upload->content_type), "%s",
-             type            ? type
-             : declared_type ? declared_type
-                             : "");
-    upload->size = size;
-    upload->auto_cleanup = auto_cleanup;
-    upload->created_at = now;
-    upload->expires_at = now + app->upload_ttl_seconds;
-}
-
-/* 200 {"id","filename","url","size","created"} for a stored upload. */
-static void send_upload(h2o_req_t *req, const upload_record *upload, const char *url)
-{
-    json_text text = {0};
-    json_text_raw(&text, "{");
-    json_text_key(&text, "id", true);
-    json_text_string(&text, upload->id);
-    json_text_key(&text, "filename", false);
-    json_text_string(&text, upload->filename);
-    json_text_key(&text, "url", false);
-    json_text_string(&text, url);
-    json_text_key(&text, "size", false);
-    json_text_integer(&text, upload->size);
-    json_text_key(&text, "created", false);
-    json_text_integer(&text, upload->created_at);
-    json_text_raw(&text, "}");
-    api_send_json_text(req, 200, &text);
-}
-
-/* Moves the finished scratch file into storage as the key's upload and answers 200 (or the error). */
-static void store_upload(api_thread *thread, h2o_req_t *req, const char *key_id, scratch_file *scratch,
-                         int64_t size, const char *filename, const char *declared_type, bool auto_cleanup)
-{
-    const api_app *app = thread->app;
-    if (size > app->max_upload_bytes) {
-        send_too_large(req, app, NULL);
-        return;
-    }
-    int64_t now = clock_unix_seconds();
-    upload_record upload;
-    upload_record_fill(&upload, app, key_id, size, filename, declared_type, auto_cleanup, now);
-    char folder[64], url[4096];
-    snprintf(folder, sizeof(folder), "uploads/%s", upload.id);
-    if (!blob_name_is_valid(upload.object_name) ||
-        link_sign_url(&app->signer, app->public_url, upload.object_name, upload.expires_at, url,
-                      sizeof(url)) != 0) {
-        send_server_error(req, "name");
-        return;
-    }
-    /* The object first, the row after: a row never names a missing object. */
-    if (blob_put_file(app->blobs, upload.object_name, scratch->path) != 0) {
-        send_server_error(req, "store the file");
-        return;
-    }
-    upload_record *evicted = NULL;
-    size_t evicted_count = 0;
-    store_status status =
-        store_upload_insert(thread->db, &upload, app->upload_quota_bytes, now, &evicted, &evicted_count);
-    if (status != STORE_OK) {
-        blob_remove_prefix(app->blobs, folder);
-        if (status == STORE_CONFLICT) {
-            char message[256];
-            snprintf(message, sizeof(message),
-                     "This upload does not fit in the key's storage quota of %lld bytes%s.",
-                     (long long)app->upload_quota_bytes,
-                     auto_cleanup
-                         ? " even after removing its older auto_cleanup uploads"
-                         : "; delete or wait for older uploads to expire, or send auto_cleanup: true");
-            http_send_error_code(req, "storage_quota_exceeded", NULL, "%s", message);
-        } else {
-            send_server_error(req, "record the upload");
-        }
-        return;
-    }
-    for (size_t i = 0; i < evicted_count; i++) {
-        char evicted_folder[64];
-        snprintf(evicted_folder, sizeof(evicted_folder), "uploads/%s", evicted[i].id);
-        blob_remove_prefix(app->blobs, evicted_folder);
-        log_info("upload evicted", "upload=%s key=%s for=%s", evicted[i].id, key_id, upload.id);
-    }
-    free(evicted);
-    log_info("uploaded", "upload=%s key=%s size=%lld auto_cleanup=%s", upload.id, key_id, (long long)size,
-             auto_cleanup ? "true" : "false");
-    send_upload(req, &upload, url);
-}
-
 /* Writes data to a new scratch file and stores it (answers in every case). */
 static void store_bytes(api_thread *thread, h2o_req_t *req, const char *key_id, const char *data, size_t size,
                         const char *filename, const char *declared_type, bool auto_cleanup)
@@ -201,13 +75,13 @@ static void store_bytes(api_thread *thread, h2o_req_t *req, const char *key_id, 
         (fd = open(scratch.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0 ||
         write_all(fd, data, size) != 0) {
         if (fd >= 0) close(fd);
-        scratch_remove(&scratch);
-        send_server_error(req, "write the scratch file");
+        upload_scratch_remove(&scratch);
+        upload_send_server_error(req, "write the scratch file");
         return;
     }
     close(fd);
-    store_upload(thread, req, key_id, &scratch, (int64_t)size, filename, declared_type, auto_cleanup);
-    scratch_remove(&scratch);
+    upload_commit(thread, req, UPLOAD_FIRST_STEP, key_id, &scratch, (int64_t)size, filename, declared_type,
+                  auto_cleanup);
 }
 
 /* ---- POST /v1/files/upload/stream (multipart/form-data) ---- */
@@ -292,7 +166,7 @@ void api_uploads_stream(http_exchange *exchange)
         default_filename(file->content_type.base, file->content_type.len, filename, sizeof(filename));
     }
     if ((int64_t)file->data.len > app->max_upload_bytes) {
-        send_too_large(req, app, "file");
+        upload_send_too_large(req, app, "file");
         return;
     }
     if (file->data.len == 0) {
@@ -441,7 +315,7 @@ static void base64_upload_work(void *ctx)
 static void base64_upload_free(base64_upload *job)
 {
     if (job->fd >= 0) close(job->fd);
-    scratch_remove(&job->scratch);
+    upload_scratch_remove(&job->scratch);
     json_scan_free(&job->scan);
     free(job);
 }
@@ -472,7 +346,7 @@ static void base64_upload_answer(base64_upload *job, h2o_req_t *req)
         http_send_error_code(req, "request_too_large", NULL, "%s", message);
         return;
     default:
-        send_server_error(req, job->write_failed ? "write the scratch file" : "read the body");
+        upload_send_server_error(req, job->write_failed ? "write the scratch file" : "read the body");
         return;
     }
     bool auto_cleanup;
@@ -501,7 +375,7 @@ static void base64_upload_answer(base64_upload *job, h2o_req_t *req)
                          sizeof(filename));
     }
     if (job->too_large) {
-        send_too_large(req, app, "file_data");
+        upload_send_too_large(req, app, "file_data");
         return;
     }
     if (job->decoder.status == BASE64_STREAM_INVALID) {
@@ -510,7 +384,7 @@ static void base64_upload_answer(base64_upload *job, h2o_req_t *req)
         return;
     }
     if (job->decoder.status != BASE64_STREAM_OK) {
-        send_server_error(req, "write the scratch file");
+        upload_send_server_error(req, "write the scratch file");
         return;
     }
     if (job->decoder.decoded == 0) {
@@ -519,8 +393,9 @@ static void base64_upload_answer(base64_upload *job, h2o_req_t *req)
     }
     close(job->fd);
     job->fd = -1;
-    store_upload(job->thread, req, job->key.id, &job->scratch, (int64_t)job->decoder.decoded, filename,
-                 job->media_type[0] ? job->media_type : NULL, auto_cleanup);
+    upload_commit(job->thread, req, UPLOAD_CONTINUATION, job->key.id, &job->scratch,
+                  (int64_t)job->decoder.decoded, filename, job->media_type[0] ? job->media_type : NULL,
+                  auto_cleanup);
 }
 
 /* Back on the loop after a chunk: the next one, or the answer; req is NULL when the client is gone. */
@@ -548,7 +423,7 @@ static bool base64_upload_next(base64_upload *job, h2o_req_t *req)
     job->last = job->body_offset == req->entity.len;
     int offloaded = http_offload(req, base64_upload_work, base64_upload_done, job);
     if (offloaded == HTTP_OFFLOAD_QUEUED) return true;
-    if (offloaded != HTTP_OFFLOAD_REFUSED) send_server_error(req, "queue the decoding");
+    if (offloaded != HTTP_OFFLOAD_REFUSED) upload_send_server_error(req, "queue the decoding");
     return false;
 }
 
@@ -569,7 +444,7 @@ void api_uploads_base64(http_exchange *exchange)
     }
     base64_upload *job = malloc(sizeof(*job));
     if (job == NULL) {
-        send_server_error(req, "allocate");
+        upload_send_server_error(req, "allocate");
         return;
     }
     memset(job, 0, offsetof(base64_upload, scan));
@@ -583,7 +458,7 @@ void api_uploads_base64(http_exchange *exchange)
         scratch_make(app->blobs, &job->scratch) != 0 ||
         (job->fd = open(job->scratch.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0) {
         base64_upload_free(job);
-        send_server_error(req, "create the scratch file");
+        upload_send_server_error(req, "create the scratch file");
         return;
     }
     if (!base64_upload_next(job, req)) base64_upload_free(job);
@@ -636,12 +511,13 @@ static void url_upload_done(h2o_req_t *req, void *ctx)
                     default_filename(type, strcspn(type, "; "), job->filename, sizeof(job->filename));
                 }
             }
-            store_upload(job->thread, req, job->key.id, &job->scratch, (int64_t)job->response.size,
-                         job->filename, job->response.content_type[0] ? job->response.content_type : NULL,
-                         job->auto_cleanup);
+            upload_commit(job->thread, req, UPLOAD_CONTINUATION, job->key.id, &job->scratch,
+                          (int64_t)job->response.size, job->filename,
+                          job->response.content_type[0] ? job->response.content_type : NULL,
+                          job->auto_cleanup);
             break;
         case FETCH_TOO_LARGE:
-            send_too_large(req, app, "url");
+            upload_send_too_large(req, app, "url");
             break;
         default:
             snprintf(message, sizeof(message), "The URL could not be downloaded (%s): %s",
@@ -654,7 +530,7 @@ static void url_upload_done(h2o_req_t *req, void *ctx)
             break;
         }
     }
-    scratch_remove(&job->scratch);
+    upload_scratch_remove(&job->scratch);
     free(job);
 }
 
@@ -685,7 +561,7 @@ void api_uploads_url(http_exchange *exchange)
     url_upload *job = calloc(1, sizeof(*job));
     if (job == NULL) {
         json_decref(body);
-        send_server_error(req, "allocate");
+        upload_send_server_error(req, "allocate");
         return;
     }
     job->thread = thread;
@@ -707,15 +583,15 @@ void api_uploads_url(http_exchange *exchange)
     if (job->policy.max_bytes == 0 || (int64_t)job->policy.max_bytes > app->max_upload_bytes)
         job->policy.max_bytes = (size_t)app->max_upload_bytes;
     if (scratch_make(app->blobs, &job->scratch) != 0) {
-        scratch_remove(&job->scratch);
+        upload_scratch_remove(&job->scratch);
         free(job);
-        send_server_error(req, "create the scratch folder");
+        upload_send_server_error(req, "create the scratch folder");
         return;
     }
     int offloaded = http_offload(req, url_upload_work, url_upload_done, job);
     if (offloaded != HTTP_OFFLOAD_QUEUED) {
-        scratch_remove(&job->scratch);
+        upload_scratch_remove(&job->scratch);
         free(job);
-        if (offloaded != HTTP_OFFLOAD_REFUSED) send_server_error(req, "queue the download");
+        if (offloaded != HTTP_OFFLOAD_REFUSED) upload_send_server_error(req, "queue the download");
     }
 }

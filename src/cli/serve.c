@@ -136,6 +136,7 @@ static void serve_configure_engine(serve_state *st)
                         .public_url = public_url,
                         .webhook_keys_url = settings_text(s, SETTING_FAL_JWKS_URL),
                         .maintenance_interval_ms = settings_integer(s, SETTING_MAINTENANCE_INTERVAL_MS),
+                        .link_ttl_seconds = settings_integer(s, SETTING_LINK_TTL),
                         .lease_ms = settings_integer(s, SETTING_NODE_LEASE_MS),
                         .on_lease_lost = stop_after_lease_lost};
     fetch_policy_init(&st->engine.fetch);

@@ -217,7 +217,7 @@ static void *deadline_main(void *arg)
             pthread_mutex_unlock(&e->lock);
             store_checkpoint(e->deadline_db);
             maintenance_run_if_due(e->deadline_db, e->config.blobs, now_ms, e->config.maintenance_interval_ms,
-                                   &next_maintenance_ms);
+                                   e->config.link_ttl_seconds, &next_maintenance_ms);
             pthread_mutex_lock(&e->lock);
             next_checkpoint_ms = now_ms + CHECKPOINT_INTERVAL_MS;
             continue;

@@ -42,7 +42,9 @@ typedef struct engine_config {
         unknown_grace_ms; /* an unknown submission that cannot be looked up fails after this (0 = 10 min) */
     const char *webhook_keys_url;    /* replaces providers' webhook-key URLs (NULL = each one's own) */
     local_inputs inputs;             /* this server's own file links, read from storage by the sandbox */
-    int64_t maintenance_interval_ms; /* expired uploads are swept this often (0 = 60 s) */
+    int64_t maintenance_interval_ms; /* expired uploads and results are swept this often (0 = 60 s) */
+    int64_t link_ttl_seconds; /* result links live this long after completion; their objects are removed
+                                 a margin later (engine/maintenance.h; 0 = kept forever) */
     /* Several nodes (engine/node_lease.h): the engine registers this node in the store, runs only the
      * tasks it owns (those it admitted and those it claims), and hands them back on engine_stop. */
     const char *node_name; /* shown to operators; NULL = "<host>:<pid>" */

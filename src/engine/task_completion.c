@@ -5,6 +5,7 @@
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "catalog/prices.h"
 #include "util/clock.h"
@@ -44,6 +45,39 @@ static store_status complete_in_store(store *db, const task_completion *what, co
     return store_task_complete(db, what->task_id, TASK_FINALIZING, results, charge, now);
 }
 
+/* complete_in_store, again while the store errs (the database away: the next call reconnects), for
+ * up to COMPLETION_PATIENCE_MS: a finished render is not thrown away for an outage of a few seconds.
+ * Each retry starts from the task's state as stored, since a write whose answer was lost (a COMMIT cut
+ * off) may have been applied: a task found completed was completed by it. */
+enum { COMPLETION_PATIENCE_MS = 60000, COMPLETION_RETRY_MAX_MS = 2000 };
+static store_status complete_retrying(store *db, const task_completion *what, const char *results,
+                                      int64_t charge)
+{
+    store_status status = complete_in_store(db, what, results, charge);
+    int64_t give_up_ms = clock_monotonic_ms() + COMPLETION_PATIENCE_MS;
+    int64_t delay_ms = 100;
+    while (status == STORE_ERROR && clock_monotonic_ms() < give_up_ms) {
+        nanosleep(&(struct timespec){.tv_sec = delay_ms / 1000, .tv_nsec = (delay_ms % 1000) * 1000000L},
+                  NULL);
+        delay_ms = delay_ms * 2 > COMPLETION_RETRY_MAX_MS ? COMPLETION_RETRY_MAX_MS : delay_ms * 2;
+        task_record task;
+        store_status read = store_task_get(db, what->task_id, &task);
+        if (read != STORE_OK) {
+            if (read == STORE_NOT_FOUND) return STORE_NOT_FOUND;
+            continue;
+        }
+        task_state state = task.state;
+        task_record_clear(&task);
+        if (state == TASK_COMPLETED) return STORE_OK;
+        if (state != TASK_PROCESSING && state != TASK_FINALIZING) return STORE_CONFLICT;
+        task_completion again = *what;
+        again.from = state;
+        status = complete_in_store(db, &again, results, charge);
+    }
+    if (status == STORE_ERROR) log_warn("the store stayed unavailable", "task=%s", what->task_id);
+    return status;
+}
+
 task_completion_result task_complete_with_file(store *db, blob_store *blobs, const task_completion *what,
                                                char *error_code, size_t code_size, char *error_message,
                                                size_t message_size)
@@ -71,7 +105,7 @@ task_completion_result task_complete_with_file(store *db, blob_store *blobs, con
     store_status status = STORE_ERROR;
     if (text != NULL) {
         int64_t charge = settled_charge(db, what->task_id, what->billing_json, info->duration);
-        status = complete_in_store(db, what, text, charge);
+        status = complete_retrying(db, what, text, charge);
         free(text);
     }
     if (status == STORE_OK) return TASK_COMPLETION_DONE;

@@ -221,6 +221,13 @@ int http_offload(h2o_req_t *req, http_offload_work_fn work, http_offload_done_fn
  * queued (allocation failure, off a loop thread, the server stopping): the caller still owns ctx. */
 int http_offload_continue(h2o_req_t *req, http_offload_work_fn work, http_offload_done_fn done, void *ctx);
 
+/* Work that no request waits for any more (removing objects after the client went away): queued like a
+ * continuation, then done(NULL, ctx) runs on this loop thread (ctx must say whether work ran, as for
+ * http_offload_continue). The loop waits for it before it stops. Returns HTTP_OFFLOAD_QUEUED, or -1
+ * when nothing was queued (allocation failure, off a loop thread, the server stopping): the caller
+ * still owns ctx and does the work itself. */
+int http_offload_detached(http_offload_work_fn work, http_offload_done_fn done, void *ctx);
+
 /* ---- Byte ranges and entity tags (byte_range.c) ---- */
 
 typedef enum {

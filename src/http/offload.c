@@ -189,12 +189,13 @@ static int refuse(h2o_req_t *req, bool stopping)
 }
 
 /* Queues a job; a first step (not a continuation) is refused, and answered, when the server is
- * stopping or the queue is full. */
+ * stopping or the queue is full. A detached job (req NULL) is queued as a continuation. */
 static int offload_queue(h2o_req_t *req, http_offload_work_fn work, http_offload_done_fn done, void *ctx,
                          bool continuation)
 {
     http_offload_receiver *receiver = thread_receiver;
-    if (receiver == NULL || receiver->pool == NULL || req == NULL || work == NULL || done == NULL) return -1;
+    if (receiver == NULL || receiver->pool == NULL || work == NULL || done == NULL) return -1;
+    if (req == NULL && !continuation) return -1;
     http_offload_pool *pool = receiver->pool;
     /* Once the pool is quiesced the loop is draining its jobs and will soon go: a job queued now
      * would come back to a receiver that no longer exists. */
@@ -213,8 +214,10 @@ static int offload_queue(h2o_req_t *req, http_offload_work_fn work, http_offload
     job->work = work;
     job->done = done;
     job->ctx = ctx;
-    job->link = h2o_mem_alloc_shared(&req->pool, sizeof(offload_link), on_request_disposed);
-    job->link->job = job;
+    if (req) {
+        job->link = h2o_mem_alloc_shared(&req->pool, sizeof(offload_link), on_request_disposed);
+        job->link->job = job;
+    }
     receiver->in_flight++;
     if (pool->tail)
         pool->tail->next = job;
@@ -235,4 +238,9 @@ int http_offload(h2o_req_t *req, http_offload_work_fn work, http_offload_done_fn
 int http_offload_continue(h2o_req_t *req, http_offload_work_fn work, http_offload_done_fn done, void *ctx)
 {
     return offload_queue(req, work, done, ctx, true);
+}
+
+int http_offload_detached(http_offload_work_fn work, http_offload_done_fn done, void *ctx)
+{
+    return offload_queue(NULL, work, done, ctx, true);
 }

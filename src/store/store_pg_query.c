@@ -56,6 +56,10 @@ int64_t pg_changed(PGresult *result)
 store_status pg_begin(pg_store *s, const char *what)
 {
     store_status status = pg_query(s, what, NULL, "BEGIN", 0, NULL);
+    /* A connection the server closed while it sat idle (a restart, an outage) fails its next statement
+     * only then: BEGIN changes nothing, so it is sent once more, on the connection pg_query reopens. */
+    if (status == STORE_ERROR && PQstatus(s->conn) == CONNECTION_BAD)
+        status = pg_query(s, what, NULL, "BEGIN", 0, NULL);
     s->in_transaction = status == STORE_OK;
     return status;
 }

@@ -1,5 +1,6 @@
 """Crash safety (kill -9 with tasks stored and renders in flight), deadlines, the command line and
 operations endpoints."""
+import os
 import subprocess
 import time
 
@@ -80,3 +81,22 @@ def test_health_and_metrics(server):
     assert 'reelay_http_requests_total{route="tasks.list",status="200"}' in text
     assert 'reelay_tasks{state="completed"}' in text
     assert "reelay_engine_queue_depth " in text
+
+
+def test_results_leave_storage_once_their_links_expired(make_server):
+    # links live 3 s after completion; the retention sweep runs every 200 ms
+    server = make_server(["--link-ttl", "3", "--maintenance-interval-ms", "200"])
+    task = wait_task(server, server.submit({"model": "sora-2", "prompt": "short-lived"}).json()["id"])
+    assert task["status"] == "completed", task
+    url = task["results"][0]["url"]
+    assert requests.get(url, timeout=30).status_code == 200
+    path = os.path.join(server.data, "blobs", "results", task["id"], "output.mp4")
+    assert os.path.exists(path)
+    deadline = time.time() + 20
+    while os.path.exists(path):
+        assert time.time() < deadline, "the result outlived its link"
+        time.sleep(0.2)
+    assert not os.path.exists(os.path.dirname(path))
+    gone = requests.get(url, timeout=10)
+    assert gone.status_code == 410 and gone.json()["error"]["code"] == "link_expired"
+    assert server.request("GET", f"/v1/tasks/{task['id']}").json()["status"] == "completed"

@@ -7,6 +7,7 @@ when the bucket goes away. Needs `make clients` (tests/s3's npm packages)."""
 import hashlib
 import os
 import subprocess
+import threading
 import time
 
 import pytest
@@ -191,3 +192,44 @@ def test_a_bucket_gone_while_serving_answers_503(tmp_path):
             server.stop()
         if proxy is not None:
             stop_s3(proxy)
+
+
+def test_a_slow_bucket_does_not_hold_the_event_loop(s3_server, s3_endpoint, media):
+    # one HTTP thread: /healthz shares the event loop with the upload whose PUT the proxy holds 3 s
+    server = s3_server(flags=["--threads", "1"])
+    outcome = {}
+
+    def slow_upload():
+        started = time.time()
+        outcome["upload"] = upload(server, os.path.join(media["dir"], "audio1s.wav"), "fault-slow.wav")
+        outcome["seconds"] = time.time() - started
+
+    uploader = threading.Thread(target=slow_upload)
+    uploader.start()
+    time.sleep(0.5)  # the PUT is being held by now
+    worst = 0.0
+    while uploader.is_alive():
+        started = time.time()
+        assert requests.get(server.url + "/healthz", timeout=10).status_code == 200
+        worst = max(worst, time.time() - started)
+        time.sleep(0.1)
+    uploader.join()
+    assert outcome["seconds"] >= 3, outcome  # the PUT really was slow
+    assert worst < 1.0, f"/healthz waited {worst:.2f} s behind the slow PUT"
+    with open(os.path.join(media["dir"], "audio1s.wav"), "rb") as f:
+        assert requests.get(outcome["upload"]["url"], timeout=30).content == f.read()
+
+
+def test_results_leave_the_bucket_once_their_links_expired(s3_server, s3_endpoint):
+    server = s3_server(flags=["--link-ttl", "3"], env={"REELAY_MAINTENANCE_INTERVAL_MS": "200"})
+    task = wait_task(server, server.submit({"model": "sora-2", "prompt": "short-lived"}).json()["id"])
+    assert task["status"] == "completed", task
+    url = task["results"][0]["url"]
+    key = object_key(server.prefix, url)
+    assert read_back(s3_endpoint, key) is not None
+    deadline = time.time() + 20
+    while read_back(s3_endpoint, key) is not None:
+        assert time.time() < deadline, "the result outlived its link in the bucket"
+        time.sleep(0.5)
+    gone = requests.get(url, timeout=10)
+    assert gone.status_code == 410 and gone.json()["error"]["code"] == "link_expired"

@@ -9,7 +9,8 @@ Starts s3rver on 127.0.0.1 (a free port, a temporary folder), then the proxy on 
 and removes the folder. Only 127.0.0.1 is ever used.
 
 Keys whose last segment starts with "fault-truncate" or "fault-garbage" are answered by the proxy itself
-with a body cut short or an unreadable error, for the tests of hostile answers."""
+with a body cut short or an unreadable error, for the tests of hostile answers; a PUT of a key whose last
+segment starts with "fault-slow" is held SLOW_PUT_SECONDS before it is passed on (a slow bucket)."""
 import datetime
 import hashlib
 import hmac
@@ -22,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 
 from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
@@ -31,6 +33,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 AUTH = re.compile(r"AWS4-HMAC-SHA256 Credential=([^/]+)/(\d{8})/([^/]+)/s3/aws4_request, "
                   r"SignedHeaders=([a-z0-9;-]+), Signature=([0-9a-f]{64})$")
 HOP_BY_HOP = {"connection", "expect", "transfer-encoding", "keep-alive"}
+SLOW_PUT_SECONDS = 3
 
 
 def s3_error(code, message):
@@ -107,6 +110,8 @@ class Proxy(http.server.BaseHTTPRequestHandler):
         if last.startswith("fault-garbage"):
             self.answer(500, b"<Error><Code>Internal<\x00\xff", [("Content-Type", "application/xml")])
             return True
+        if last.startswith("fault-slow") and self.command == "PUT":
+            time.sleep(SLOW_PUT_SECONDS)  # then passed on
         return False
 
     def handle_any(self):
