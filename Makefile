@@ -9,7 +9,7 @@ PYTHON     ?= /usr/bin/python3
 export LSAN_OPTIONS  = suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0
 export UBSAN_OPTIONS = print_stacktrace=1:halt_on_error=1
 
-.PHONY: all deps build build-asan clients run test unit e2e stress bench format check clean fuzz fuzz-smoke readme-settings
+.PHONY: all deps build build-asan clients run test unit e2e stress bench bench-cluster format check clean fuzz fuzz-smoke readme-settings
 
 all: build
 
@@ -73,6 +73,13 @@ bench:
 	@scripts/install-deps.sh --bench
 	$(MAKE) build
 	bench/run.sh
+
+# Two nodes on PostgreSQL against one on SQLite (API rates), and a killed node's tasks taken over
+# (bench/cluster.py), inside a throwaway PostgreSQL cluster.
+bench-cluster:
+	@scripts/install-deps.sh --bench
+	$(MAKE) build
+	$(PG_TEST) $(PYTHON) bench/cluster.py
 
 # The README's table of settings, rewritten from the settings table (src/cli/settings_table.c);
 # test_cli_readme fails while they differ.

@@ -353,6 +353,10 @@ static void flush_submissions(h2o_timeout_entry_t *entry)
             log_info("task", "task=%s state=pending model=%s key=%s credits_reserved=%lld",
                      submission->task.id, submission->task.model, submission->task.key_id,
                      (long long)submission->task.credits_reserved);
+        } else if (stored == STORE_ERROR && items != NULL) {
+            /* A COMMIT whose answer was lost (the connection dropped) may have applied: this node would
+             * then own a task nobody runs. The engine reads the task first and lets an absent one go. */
+            engine_submit(thread->app->engine, submission->task.id, submission->task.deadline_at);
         }
         answer_admitted(submission, stored);
         submission_free(submission);

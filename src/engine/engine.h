@@ -72,7 +72,9 @@ int64_t engine_node_epoch(engine *e);
  * this comes after engine_start. True when running (also when already started); engine_stop stops it. */
 bool engine_start_callbacks(engine *e, const task_view_links *links);
 
-/* A task was just stored (state pending): schedule it and its deadline (Unix seconds). */
+/* A task was just stored (state pending): schedule it and its deadline (Unix seconds). Also for a task
+ * whose admission is in doubt (its COMMIT's answer was lost): the runner reads the task first and lets an
+ * absent one go. */
 void engine_submit(engine *e, const char *task_id, int64_t deadline_at);
 /* A task was just cancelled in the store: stop its render or its flight if this node runs it, and tell
  * the other nodes (the one that owns the task stops it at once). */
