@@ -75,11 +75,11 @@ bench:
 	bench/run.sh
 
 # Two nodes on PostgreSQL against one on SQLite (API rates), and a killed node's tasks taken over
-# (bench/cluster.py), inside a throwaway PostgreSQL cluster.
+# (bench/cluster.py), inside a throwaway PostgreSQL cluster that syncs every commit, as in production.
 bench-cluster:
 	@scripts/install-deps.sh --bench
 	$(MAKE) build
-	$(PG_TEST) $(PYTHON) bench/cluster.py
+	REELAY_PG_DURABLE=1 $(PG_TEST) $(PYTHON) bench/cluster.py
 
 # The README's table of settings, rewritten from the settings table (src/cli/settings_table.c);
 # test_cli_readme fails while they differ.

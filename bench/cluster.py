@@ -10,8 +10,9 @@
    rate, and, per task, the delay from the kill until B polls its job at the emulator again (p50 / p99 /
    max): "moving again". The lease is the default (10 s): that is most of the delay, by design.
 
-Usage: scripts/pg-test-cluster.sh run bench/cluster.py [seconds per wrk run, default 10] [tasks, default 2000]
-(`make bench-cluster` does this). Needs wrk (`make bench` installs it). Only 127.0.0.1 is used."""
+Usage: REELAY_PG_DURABLE=1 scripts/pg-test-cluster.sh run bench/cluster.py [seconds per wrk run, default 10]
+[tasks, default 2000] (`make bench-cluster` does this; REELAY_PG_DURABLE=1 makes PostgreSQL sync every
+commit, as SQLite does here and a production server would). Needs wrk (`make bench` installs it). Only 127.0.0.1 is used."""
 import json
 import os
 import re

@@ -13,7 +13,8 @@
 #                                            `make unit` run ctest this way.
 #
 # The cluster listens on 127.0.0.1 only (and a Unix socket in DIR), trusts every local connection (it
-# holds nothing but test data and lives for one run), and runs with fsync off. PostgreSQL refuses to run
+# holds nothing but test data and lives for one run), and runs with fsync off — unless REELAY_PG_DURABLE=1
+# (benchmarks: every commit reaches the disk, as in production). PostgreSQL refuses to run
 # as root, so when this script runs as root (CI does) the cluster runs as the system user reelay-pg
 # (created with useradd --system when missing; override with REELAY_PG_USER), which owns DIR.
 # PG_BIN overrides the folder of initdb and pg_ctl (default: the newest /usr/lib/postgresql/*/bin).
@@ -90,8 +91,9 @@ stop() {
 
 # The options a cluster runs with, on port $2 (its folder is $1).
 server_options() {
-  echo "-c listen_addresses=127.0.0.1 -p $2 -c unix_socket_directories=$1 -c fsync=off \
--c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+  local speed="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+  [ "${REELAY_PG_DURABLE:-0}" = 1 ] && speed=""
+  echo "-c listen_addresses=127.0.0.1 -p $2 -c unix_socket_directories=$1 $speed -c max_connections=200"
 }
 
 down() {

@@ -201,10 +201,11 @@ store_status pg_store_task_transition(pg_store *s, const char *id, task_state fr
     return pg_store_task_set_upstream(s, id, from, to, channel, NULL, now);
 }
 
-store_status pg_store_task_set_upstream(pg_store *s, const char *id, task_state from, task_state to,
-                                        const char *channel, const char *upstream_json, int64_t now)
+/* The set-upstream compare-and-set (fenced by the connection's epoch); *changed: rows it changed. */
+static store_status run_set_upstream(pg_store *s, const char *id, task_state from, task_state to,
+                                     const char *channel, const char *upstream_json, int64_t now,
+                                     int64_t *changed)
 {
-    if (task_state_is_terminal(to) || task_state_is_terminal(from)) return STORE_ERROR;
     pg_number to_text, when, from_text, fence;
     const char *values[] = {pg_int(&to_text, to),
                             pg_int(&when, now),
@@ -213,11 +214,26 @@ store_status pg_store_task_set_upstream(pg_store *s, const char *id, task_state 
                             pg_int(&from_text, from),
                             upstream_json,
                             pg_int(&fence, s->lease_epoch)};
-    return compare_and_set(s, id, "transition task",
-                           "UPDATE tasks SET state = $1, updated_at = $2, channel = COALESCE($3, channel), "
-                           "upstream_json = COALESCE($6, upstream_json) WHERE id = $4 AND state = $5 "
-                           "AND ($7::bigint = 0 OR lease_epoch = $7::bigint)",
-                           7, values);
+    PGresult *result = NULL;
+    store_status status =
+        pg_query(s, "transition task", &result,
+                 "UPDATE tasks SET state = $1, updated_at = $2, channel = COALESCE($3, channel), "
+                 "upstream_json = COALESCE($6, upstream_json) WHERE id = $4 AND state = $5 "
+                 "AND ($7::bigint = 0 OR lease_epoch = $7::bigint)",
+                 7, values);
+    *changed = status == STORE_OK ? pg_changed(result) : 0;
+    PQclear(result);
+    return status;
+}
+
+store_status pg_store_task_set_upstream(pg_store *s, const char *id, task_state from, task_state to,
+                                        const char *channel, const char *upstream_json, int64_t now)
+{
+    if (task_state_is_terminal(to) || task_state_is_terminal(from)) return STORE_ERROR;
+    int64_t changed = 0;
+    if (run_set_upstream(s, id, from, to, channel, upstream_json, now, &changed) != STORE_OK)
+        return STORE_ERROR;
+    return changed == 1 ? STORE_OK : explain_no_change(s, id);
 }
 
 store_status pg_store_task_take_channel_slot(pg_store *s, const char *id, task_state from,
@@ -245,22 +261,7 @@ store_status pg_store_task_take_channel_slot(pg_store *s, const char *id, task_s
     if (status == STORE_OK && cap > 0 && occupied >= cap) {
         *full = true;
     } else if (status == STORE_OK) {
-        pg_number to_text, when, from_text, fence;
-        const char *values[] = {pg_int(&to_text, TASK_SUBMITTING),
-                                pg_int(&when, now),
-                                channel,
-                                id,
-                                pg_int(&from_text, from),
-                                upstream_json,
-                                pg_int(&fence, s->lease_epoch)};
-        result = NULL;
-        status = pg_query(s, "take channel slot", &result,
-                          "UPDATE tasks SET state = $1, updated_at = $2, channel = $3, "
-                          "upstream_json = COALESCE($6, upstream_json) WHERE id = $4 AND state = $5 "
-                          "AND ($7::bigint = 0 OR lease_epoch = $7::bigint)",
-                          7, values);
-        if (status == STORE_OK) changed = pg_changed(result);
-        PQclear(result);
+        status = run_set_upstream(s, id, from, TASK_SUBMITTING, channel, upstream_json, now, &changed);
     }
     status = pg_end(s, status, "take channel slot");
     if (status != STORE_OK) return status;

@@ -2,34 +2,14 @@
 each) tell each other at once what changed: a key revoked or a channel disabled through the command line
 is seen by both within a second; a provider webhook or a cancel that lands on the node that does not run
 the task reaches the one that does; ?sync_upstream=true on either node answers with fresh state."""
-import os
-import sys
 import time
 
-import pytest
-
 from conftest import wait_task
-
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "emulators"))
-from fal_queue import FalQueue  # noqa: E402
+from test_upstream_fal import fal  # noqa: F401 (the emulator fixture)
 
 # Poll scale 1: a task's first poll comes only after half its model's usual duration (≥ 30 s), so a task
 # that moves sooner was moved by a signal.
 SLOW_POLLS = ["--poll-scale", "1"]
-
-
-@pytest.fixture
-def fal(media):
-    started = []
-
-    def make(**config):
-        emulator = FalQueue(os.path.join(media["dir"], "video2s.mp4"), **config)
-        started.append(emulator)
-        return emulator
-
-    yield make
-    for emulator in started:
-        emulator.stop()
 
 
 def lipsync(media):
