@@ -104,6 +104,8 @@ bool api_file_is_inline(const char *media_type);
 
 /* Handlers. */
 void api_generations_create(http_exchange *exchange);
+/* POST /v1/videos/generations/quote: the submit's checks and price, nothing stored (quote.c). */
+void api_generations_quote(http_exchange *exchange);
 /* The HTTP thread is stopping: admits and answers what is still pending, releases its timers. */
 void api_generations_stopping(api_thread *thread);
 void api_tasks_get(http_exchange *exchange);

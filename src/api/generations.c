@@ -10,20 +10,19 @@
  *      admits every submission of the loop iteration: reservation, idempotency key and the key's
  *      concurrency limit together (store_task_admit). Only then is it answered: 200 with the task, or
  *      402 insufficient_quota / 429 too_many_concurrent_tasks / 422 idempotency_key_reused, with nothing
- *      stored. */
+ *      stored.
+ * Every step but the Idempotency-Key and the group commit is admission.h's, which the quote (quote.c)
+ * runs the same way. */
 #include <sodium.h>
-#include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include "api/api_internal.h"
+#include "api/admission.h"
 #include "catalog/catalog.h"
 #include "catalog/prices.h"
-#include "media/media.h"
-#include "net/callback_url.h"
 #include "util/clock.h"
 #include "util/log.h"
 
@@ -62,33 +61,15 @@ json_t *api_parse_json_object(h2o_req_t *req, reelay_error *err)
     return body;
 }
 
-/* ---- the media inputs of each model (its catalog row), and their documented limits ---- */
-
-enum { MAX_INPUTS = CATALOG_MAX_MEDIA_INPUTS };
-
-typedef struct submission_input {
-    char field[24]; /* "video_url", "image_urls[0]" … */
-    char *url;
-    const catalog_media_input *rule; /* the catalog's row of this input */
-    int probed;                      /* 0 ok, -1 failed */
-    media_info info;
-    char code[48];
-    char message[400];
-} submission_input;
-
 struct pending_submission {
+    admission_check check; /* first: the probe's callback gets &submission->check */
     task_record task;
     int estimated_seconds;
     h2o_req_t *req;               /* NULL once the request is gone (its connection closed) */
     struct submission_link *link; /* lives in the request's pool; NULL once answered */
     api_thread *thread;
-    const catalog_model *model;
-    json_t *params;
-    key_record key;
     char idempotency_key[STORE_IDEMPOTENCY_KEY_MAX + 1];
     unsigned char request_hash[32];
-    submission_input inputs[MAX_INPUTS];
-    size_t input_count;
     task_admission admission; /* filled by the group commit */
 };
 
@@ -102,111 +83,8 @@ static void submission_free(pending_submission *submission)
 {
     if (submission == NULL) return;
     task_record_clear(&submission->task);
-    json_decref(submission->params);
-    for (size_t i = 0; i < submission->input_count; i++)
-        free(submission->inputs[i].url);
+    admission_clear(&submission->check);
     free(submission);
-}
-
-/* One input per media input of the model that the params give a URL for (absent optional ones are
- * skipped; validation made sure the required ones are there). */
-static void collect_inputs(pending_submission *submission)
-{
-    const catalog_model *model = submission->model;
-    for (size_t i = 0; i < model->media_count && submission->input_count < MAX_INPUTS; i++) {
-        const catalog_media_input *rule = &model->media[i];
-        const char *url = catalog_media_url(rule, submission->params);
-        if (url == NULL) continue;
-        submission_input *input = &submission->inputs[submission->input_count++];
-        if (!catalog_media_name(rule, input->field, sizeof(input->field))) input->field[0] = '\0';
-        input->url = strdup(url);
-        input->rule = rule;
-    }
-}
-
-static bool container_is(const media_info *info, const char *name)
-{
-    /* libavformat names a demuxer by a comma-separated list ("mov,mp4,m4a,3gp,3g2,mj2") */
-    const char *p = info->container;
-    size_t length = strlen(name);
-    while (p && *p) {
-        if (strncmp(p, name, length) == 0 && (p[length] == ',' || p[length] == '\0')) return true;
-        p = strchr(p, ',');
-        if (p) p++;
-    }
-    return false;
-}
-
-static bool container_in(const media_info *info, const char *const *names)
-{
-    for (; names && *names; names++)
-        if (container_is(info, *names)) return true;
-    return false;
-}
-
-static bool codec_in(const media_info *info, const char *const *names)
-{
-    for (; names && *names; names++)
-        if (strcmp(info->video_codec, *names) == 0) return true;
-    return false;
-}
-
-/* Whether the probed file is the kind of media the input is, then in one of its formats (the
- * catalog's catalog_media_formats); the refusal's words, or NULL when it is acceptable. */
-static const char *format_problem(const submission_input *input)
-{
-    const media_info *info = &input->info;
-    const catalog_media_formats *formats = input->rule->formats;
-    bool right_kind = false;
-    switch (input->rule->kind) {
-    case CATALOG_MEDIA_VIDEO:
-        right_kind = info->has_video && !info->is_image;
-        break;
-    case CATALOG_MEDIA_AUDIO:
-        right_kind = info->has_audio && (!info->has_video || container_in(info, formats->video_tolerated_in));
-        break;
-    case CATALOG_MEDIA_IMAGE:
-        right_kind = info->is_image;
-        break;
-    }
-    if (!right_kind) return formats->not_kind;
-    if (formats->containers && !container_in(info, formats->containers)) return formats->not_format;
-    if (formats->codecs && !codec_in(info, formats->codecs)) return formats->not_format;
-    return NULL;
-}
-
-/* Checks every probed input against the documented limits; fills err and returns false on the first. */
-static bool inputs_acceptable(const pending_submission *submission, reelay_error *err)
-{
-    for (size_t i = 0; i < submission->input_count; i++) {
-        const submission_input *input = &submission->inputs[i];
-        if (input->probed != 0) {
-            /* the probe's code: 422 for the input's fault, internal_error (500) for ours — retry later */
-            reelay_error_raise(err, input->code, input->field, "%s: %s", input->field, input->message);
-            return false;
-        }
-        const char *problem = format_problem(input);
-        if (problem) {
-            reelay_error_raise(err, "unsupported_media_format", input->field, "%s %s; it is %s.",
-                               input->field, problem,
-                               input->info.container[0] ? input->info.container : "an unknown format");
-            return false;
-        }
-        /* a length is what the price and the limits are made of: without one the input is refused */
-        if (input->rule->needs_duration && !(isfinite(input->info.duration) && input->info.duration > 0)) {
-            reelay_error_raise(err, "input_not_media", input->field, "%s has no readable duration.",
-                               input->field);
-            return false;
-        }
-        const catalog_length_limit *limit = catalog_media_length_limit(input->rule, submission->params);
-        if (limit && input->info.duration > limit->max_seconds + 0.05) {
-            reelay_error_raise(err, "input_too_long", input->field,
-                               "%s is %.1f s long; at most %.0f s is allowed %s.", input->field,
-                               input->info.duration, limit->max_seconds, limit->why);
-            return false;
-        }
-    }
-    return true;
 }
 
 /* ---- answering ---- */
@@ -305,9 +183,9 @@ static void answer_admitted(pending_submission *submission, store_status stored)
     case ADMIT_TOO_MANY_TASKS:
         snprintf(message, sizeof(message),
                  "This key may have %d unfinished tasks at once; wait for one to finish and retry.",
-                 submission->key.max_concurrent);
+                 submission->check.key.max_concurrent);
         http_add_header(req, "retry-after", "5");
-        api_add_rate_headers(req, submission->key.max_concurrent, 0, 5);
+        api_add_rate_headers(req, submission->check.key.max_concurrent, 0, 5);
         http_send_error_code(req, "too_many_concurrent_tasks", NULL, "%s", message);
         return;
     }
@@ -329,7 +207,7 @@ static void flush_submissions(h2o_timeout_entry_t *entry)
             pending_submission *submission = thread->pending[i];
             items[i] = (task_admission){.task = &submission->task,
                                         .idempotency_key = submission->idempotency_key,
-                                        .max_concurrent = submission->key.max_concurrent};
+                                        .max_concurrent = submission->check.key.max_concurrent};
             memcpy(items[i].request_hash, submission->request_hash, sizeof(items[i].request_hash));
         }
         store *db = thread->app->admission_db ? thread->app->admission_db : thread->db;
@@ -412,27 +290,24 @@ void api_generations_stopping(api_thread *thread)
 
 /* ---- after the inputs are known: limits, price, queue ---- */
 
-static void price_and_queue(pending_submission *submission, h2o_req_t *req)
+/* admission_check.probed of a submission: checks the inputs' limits, prices the task and queues it for
+ * the group commit. */
+static void price_and_queue(h2o_req_t *req, admission_check *check)
 {
-    api_thread *thread = submission->thread;
-    const api_app *app = thread->app;
+    pending_submission *submission = (pending_submission *)check;
+    if (req == NULL) { /* the client went away, or the server is stopping */
+        submission_free(submission);
+        return;
+    }
     reelay_error err;
-    if (!inputs_acceptable(submission, &err)) {
+    price_quote quote;
+    if (!admission_price(check, &quote, &err)) {
         http_send_error(req, &err);
         submission_free(submission);
         return;
     }
-    billing_inputs durations = {0};
-    for (size_t i = 0; i < submission->input_count; i++) {
-        if (submission->inputs[i].rule->kind == CATALOG_MEDIA_VIDEO)
-            durations.video_seconds = submission->inputs[i].info.duration;
-        if (submission->inputs[i].rule->kind == CATALOG_MEDIA_AUDIO)
-            durations.audio_seconds = submission->inputs[i].info.duration;
-    }
     task_record *task = &submission->task;
-    if (app->prices) {
-        price_quote quote = price_quote_task(app->prices, submission->model, submission->params, &durations,
-                                             submission->key.user_group);
+    if (submission->thread->app->prices) {
         task->credits_reserved = quote.credits;
         task->billing_json = price_quote_json(&quote);
         if (task->billing_json == NULL) {
@@ -441,35 +316,7 @@ static void price_and_queue(pending_submission *submission, h2o_req_t *req)
             return;
         }
     }
-    enqueue_submission(thread, req, submission);
-}
-
-static void probe_inputs(void *context)
-{
-    pending_submission *submission = context;
-    const api_app *app = submission->thread->app;
-    for (size_t i = 0; i < submission->input_count; i++) {
-        submission_input *input = &submission->inputs[i];
-        if (input->url == NULL) {
-            input->probed = -1;
-            snprintf(input->code, sizeof(input->code), "internal_error");
-            snprintf(input->message, sizeof(input->message), "out of memory");
-            break;
-        }
-        input->probed = app->probe_input(app->probe_context, input->url, &input->info, input->code,
-                                         sizeof(input->code), input->message, sizeof(input->message));
-        if (input->probed != 0) break; /* the first failure is the answer */
-    }
-}
-
-static void inputs_probed(h2o_req_t *req, void *context)
-{
-    pending_submission *submission = context;
-    if (req == NULL) { /* the client went away, or the server is stopping */
-        submission_free(submission);
-        return;
-    }
-    price_and_queue(submission, req);
+    enqueue_submission(submission->thread, req, submission);
 }
 
 /* ---- the handler ---- */
@@ -492,37 +339,6 @@ static bool read_idempotency_key(h2o_req_t *req, char out[STORE_IDEMPOTENCY_KEY_
     memcpy(out, value.base, value.len);
     out[value.len] = '\0';
     return true;
-}
-
-/* Sends the 503 / 422 of a routing check that found no channel; false when the task can be routed. */
-static bool refuse_unroutable(h2o_req_t *req, routing_verdict route, const catalog_model *model,
-                              json_t *unsupported)
-{
-    if (route == ROUTING_NO_CHANNEL) {
-        char message[160];
-        snprintf(message, sizeof(message), "No enabled channel serves %s right now; retry later.", model->id);
-        http_add_header(req, "retry-after", "30");
-        http_send_error_code(req, "no_available_channel", "model", "%s", message);
-        return true;
-    }
-    if (route == ROUTING_UNSUPPORTED) {
-        char names[256] = "", message[400];
-        size_t used = 0, i;
-        json_t *name;
-        json_array_foreach(unsupported, i, name)
-        {
-            int n = snprintf(names + used, sizeof(names) - used, "%s%s", used ? "," : "",
-                             json_string_value(name));
-            if (n < 0 || (size_t)n >= sizeof(names) - used) break;
-            used += (size_t)n;
-        }
-        snprintf(message, sizeof(message),
-                 "No available channel for %s supports the advanced option(s) %s; remove them and retry.",
-                 model->id, names);
-        http_send_error_code(req, "unsupported_advanced_options", names, "%s", message);
-        return true;
-    }
-    return false;
 }
 
 /* With an Idempotency-Key: hashes the validated parameters into request_hash and answers the request
@@ -555,19 +371,20 @@ static bool answered_by_idempotency(api_thread *thread, h2o_req_t *req, const ke
 /* Fills the new task of a submission: its id, owner, model, times and stored parameters; the advanced
  * options the client gave go into its upstream record, where the engine reads them (they restrict
  * routing). False when out of memory. */
-static bool submission_fill_task(pending_submission *submission, json_t *advanced)
+static bool submission_fill_task(pending_submission *submission)
 {
     const api_app *app = submission->thread->app;
     task_record *task = &submission->task;
     int64_t now = clock_unix_seconds();
     ids_task_new(task->id, now);
-    snprintf(task->key_id, sizeof(task->key_id), "%s", submission->key.id);
-    snprintf(task->model, sizeof(task->model), "%s", submission->model->id);
-    snprintf(task->user_group, sizeof(task->user_group), "%s", submission->key.user_group);
+    snprintf(task->key_id, sizeof(task->key_id), "%s", submission->check.key.id);
+    snprintf(task->model, sizeof(task->model), "%s", submission->check.model->id);
+    snprintf(task->user_group, sizeof(task->user_group), "%s", submission->check.key.user_group);
     task->state = TASK_PENDING;
     task->created_at = task->updated_at = now;
     task->deadline_at = now + app->task_timeout_seconds;
-    task->params_json = json_dumps(submission->params, JSON_COMPACT);
+    task->params_json = json_dumps(submission->check.params, JSON_COMPACT);
+    json_t *advanced = submission->check.advanced;
     if (json_array_size(advanced) > 0) {
         json_t *record = json_pack("{s:O}", "advanced", advanced);
         task->upstream_json = record ? json_dumps(record, JSON_COMPACT) : NULL;
@@ -579,7 +396,6 @@ static bool submission_fill_task(pending_submission *submission, json_t *advance
 void api_generations_create(http_exchange *exchange)
 {
     api_thread *thread = exchange->thread_data;
-    const api_app *app = thread->app;
     h2o_req_t *req = exchange->req;
     key_record key;
     if (!api_authenticate(exchange, &key)) return;
@@ -592,66 +408,31 @@ void api_generations_create(http_exchange *exchange)
         http_send_error(req, &err);
         return;
     }
-    const catalog_model *model = NULL;
-    json_t *params = NULL, *advanced = NULL, *unsupported = NULL;
-    int valid = catalog_validate(body, &model, &params, &advanced, &err);
-    json_decref(body);
-    if (valid != 0) {
-        http_send_error(req, &err);
-        return;
-    }
-    const char *callback = json_string_value(json_object_get(params, "callback_url"));
-    char why[200];
-    if (callback && !callback_url_acceptable(callback, app->fetch_allow, why, sizeof(why))) {
-        json_decref(params), json_decref(advanced);
-        http_send_error_code(req, "invalid_callback_url", "callback_url", "%s", why);
-        return;
-    }
-    unsigned char request_hash[32] = {0};
-    if (idempotency_key[0] &&
-        answered_by_idempotency(thread, req, &key, idempotency_key, params, request_hash)) {
-        json_decref(params), json_decref(advanced);
-        return;
-    }
-    routing_verdict route = api_route_check(thread, model->id, advanced, &unsupported);
-    bool refused = refuse_unroutable(req, route, model, unsupported);
-    json_decref(unsupported);
-    if (refused) {
-        json_decref(params), json_decref(advanced);
-        return;
-    }
-
     pending_submission *submission = calloc(1, sizeof(*submission));
     if (submission == NULL) {
-        json_decref(params), json_decref(advanced);
+        json_decref(body);
         http_send_error_code(req, "overloaded", NULL,
                              "The server is out of memory; nothing was created. Retry later.");
         return;
     }
+    admission_check *check = &submission->check;
+    *check = (admission_check){.thread = thread, .key = key, .probed = price_and_queue};
     submission->thread = thread;
-    submission->model = model;
-    submission->params = params;
-    submission->key = key;
+    bool valid = admission_validate(check, req, body);
+    json_decref(body);
+    if (!valid ||
+        (idempotency_key[0] && answered_by_idempotency(thread, req, &key, idempotency_key, check->params,
+                                                       submission->request_hash)) ||
+        !admission_route(check, req)) {
+        submission_free(submission);
+        return;
+    }
     snprintf(submission->idempotency_key, sizeof(submission->idempotency_key), "%s", idempotency_key);
-    memcpy(submission->request_hash, request_hash, sizeof(request_hash));
-    submission->estimated_seconds = model->estimated_seconds;
-    bool filled = submission_fill_task(submission, advanced);
-    json_decref(advanced);
-    if (!filled) {
+    submission->estimated_seconds = check->model->estimated_seconds;
+    if (!submission_fill_task(submission)) {
         submission_free(submission);
         http_send_error_code(req, "internal_error", NULL, "Out of memory.");
         return;
     }
-    collect_inputs(submission);
-    if (submission->input_count == 0 || app->probe_input == NULL) {
-        price_and_queue(submission, req);
-        return;
-    }
-    int offloaded = http_offload(req, probe_inputs, inputs_probed, submission);
-    if (offloaded != HTTP_OFFLOAD_QUEUED) {
-        submission_free(submission);
-        if (offloaded == HTTP_OFFLOAD_REFUSED) return;
-        http_send_error_code(req, "overloaded", NULL,
-                             "The inputs could not be checked now; nothing was created. Retry later.");
-    }
+    if (!admission_probe(check, req)) submission_free(submission);
 }

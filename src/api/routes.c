@@ -9,6 +9,7 @@
 
 const http_route api_routes[] = {
     {"POST", "/v1/videos/generations", "generations.create", api_generations_create, NULL},
+    {"POST", "/v1/videos/generations/quote", "generations.quote", api_generations_quote, NULL},
     {"GET", "/v1/videos/generations/{id}", "generations.get", api_tasks_get, NULL},
     {"GET", "/v1/tasks", "tasks.list", api_tasks_list, NULL},
     {"GET", "/v1/tasks/{id}", "tasks.get", api_tasks_get, NULL},

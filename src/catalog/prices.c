@@ -273,6 +273,39 @@ char *price_quote_json(const price_quote *quote)
     return text;
 }
 
+static const char *seconds_source_name(catalog_seconds_source source)
+{
+    switch (source) {
+    case CATALOG_SECONDS_AUDIO:
+        return "audio";
+    case CATALOG_SECONDS_VIDEO:
+        return "video";
+    case CATALOG_SECONDS_SHORTER:
+        return "shorter";
+    case CATALOG_SECONDS_PARAM:
+        return "param";
+    case CATALOG_SECONDS_NONE:
+        break;
+    }
+    return "none";
+}
+
+json_t *price_quote_rule_json(const catalog_model *model, const json_t *params, const price_quote *quote)
+{
+    const catalog_billing_rule *applied = NULL;
+    for (const catalog_billing_rule *rule = model->billable;
+         quote->per_second && rule && rule->seconds != CATALOG_SECONDS_NONE && applied == NULL; rule++)
+        if (catalog_condition_holds(&rule->when, params)) applied = rule;
+    json_t *when = applied && applied->when.param
+                       ? json_pack("{s:s}", applied->when.param, applied->when.value)
+                       : json_null();
+    const char *param = applied && applied->seconds == CATALOG_SECONDS_PARAM ? applied->param : NULL;
+    return json_pack(
+        "{s:s, s:f, s:s, s:s?, s:o, s:s}", "unit", quote->per_second ? "second" : "task", "rate", quote->rate,
+        "seconds_from", seconds_source_name(applied ? applied->seconds : CATALOG_SECONDS_NONE), "param",
+        param, "when", when, "rounding", quote->per_second ? "ceil(rate × billable_seconds)" : "ceil(rate)");
+}
+
 int64_t price_settle(const char *billing_json, double output_seconds)
 {
     json_t *record = billing_json ? json_loads(billing_json, 0, NULL) : NULL;

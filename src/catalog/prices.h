@@ -60,6 +60,12 @@ price_quote price_quote_task(const price_table *table, const catalog_model *mode
                              const billing_inputs *inputs, const char *user_group);
 /* {"unit":"second"|"task","rate":…,"seconds":…,"credits":…}; malloc'd text. */
 char *price_quote_json(const price_quote *quote);
+/* The rule a quote applied, as POST /v1/videos/generations/quote shows it: {"unit","rate",
+ * "seconds_from": "audio"|"video"|"shorter"|"param"|"none" (the model's first billing rule whose
+ * condition holds with these params; "none" for a price per task), "param" (the parameter giving the
+ * seconds, or null), "when" ({"<param>":"<value>"} of that rule, or null), "rounding"}. New reference;
+ * NULL when out of memory. */
+json_t *price_quote_rule_json(const catalog_model *model, const json_t *params, const price_quote *quote);
 
 /* The charge at completion from the task's billing record and the output's real duration (seconds; 0 if
  * unknown, which charges the reservation): ceil(rate × seconds), clamped to the reservation. -1 (charge

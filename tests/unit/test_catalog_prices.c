@@ -95,6 +95,38 @@ static void quotes_apply_multipliers_and_groups_and_round_up(void **state)
     price_table_free(table);
 }
 
+/* The rule a quote shows: the model's first billing rule that holds, its condition, its parameter. */
+static void the_quote_rule_names_the_billing_rule_applied(void **state)
+{
+    (void)state;
+    price_quote per_second = {.credits = 150, .rate = 50, .seconds = 3, .per_second = true};
+    json_t *p = params("{\"sync_mode\":\"cut_off\"}");
+    json_t *rule = price_quote_rule_json(catalog_model_find("lipsync-2"), p, &per_second);
+    json_t *expected =
+        params("{\"unit\":\"second\",\"rate\":50.0,\"seconds_from\":\"shorter\",\"param\":null,"
+               "\"when\":{\"sync_mode\":\"cut_off\"},"
+               "\"rounding\":\"ceil(rate \u00d7 billable_seconds)\"}");
+    assert_true(json_equal(rule, expected));
+    json_decref(rule), json_decref(expected), json_decref(p);
+    p = params("{\"sync_mode\":\"loop\"}");
+    rule = price_quote_rule_json(catalog_model_find("lipsync-2"), p, &per_second);
+    assert_string_equal(json_string_value(json_object_get(rule, "seconds_from")), "audio");
+    assert_true(json_is_null(json_object_get(rule, "when")));
+    json_decref(rule), json_decref(p);
+    p = params("{\"duration\":8}");
+    rule = price_quote_rule_json(catalog_model_find("sora-2"), p, &per_second);
+    assert_string_equal(json_string_value(json_object_get(rule, "seconds_from")), "param");
+    assert_string_equal(json_string_value(json_object_get(rule, "param")), "duration");
+    json_decref(rule);
+    price_quote per_task = {.credits = 7, .rate = 7};
+    rule = price_quote_rule_json(catalog_model_find("sora-2"), p, &per_task);
+    assert_string_equal(json_string_value(json_object_get(rule, "unit")), "task");
+    assert_string_equal(json_string_value(json_object_get(rule, "seconds_from")), "none");
+    assert_true(json_is_null(json_object_get(rule, "param")));
+    assert_string_equal(json_string_value(json_object_get(rule, "rounding")), "ceil(rate)");
+    json_decref(rule), json_decref(p);
+}
+
 static void settlement_charges_the_real_length_never_above_the_reservation(void **state)
 {
     (void)state;
@@ -172,6 +204,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(billable_seconds_follow_the_seed_rules),
         cmocka_unit_test(quotes_apply_multipliers_and_groups_and_round_up),
+        cmocka_unit_test(the_quote_rule_names_the_billing_rule_applied),
         cmocka_unit_test(settlement_charges_the_real_length_never_above_the_reservation),
         cmocka_unit_test(malformed_price_files_are_refused_with_a_reason),
         cmocka_unit_test(the_defaults_load_and_describe_every_model),
