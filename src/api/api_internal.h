@@ -114,6 +114,12 @@ void api_tasks_cancel(http_exchange *exchange);
 void api_upstream_webhook(http_exchange *exchange);
 void api_models_list(http_exchange *exchange);
 void api_balance_get(http_exchange *exchange);
+/* GET [/v1]/dashboard/billing/subscription and …/usage (OpenAI's shape, from the key's credits) and
+ * GET /api/pricing (the open-source gateways' shape, no key needed): billing.c, which documents the
+ * credit ↔ USD mapping. */
+void api_billing_subscription(http_exchange *exchange);
+void api_billing_usage(http_exchange *exchange);
+void api_pricing_list(http_exchange *exchange);
 void api_ops_health(http_exchange *exchange);
 void api_ops_metrics(http_exchange *exchange);
 /* POST /v1/files/upload/stream (multipart), /base64 and /url (JSON): uploads.c. */

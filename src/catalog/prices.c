@@ -334,3 +334,8 @@ json_t *price_model_json(const price_table *table, const catalog_model *model, c
                      group_multiplier(table, user_group), "rounding",
                      "each task's charge is rounded up to a whole credit");
 }
+
+json_t *price_groups_json(const price_table *table)
+{
+    return json_deep_copy(table->groups);
+}

@@ -76,4 +76,8 @@ int64_t price_settle(const char *billing_json, double output_seconds);
  * user_group. New reference; caller decrefs. */
 json_t *price_model_json(const price_table *table, const catalog_model *model, const char *user_group);
 
+/* The key groups and their multipliers, {"default":1,"vip":0.8,…} ("default" always there). New
+ * reference; caller decrefs. */
+json_t *price_groups_json(const price_table *table);
+
 #endif
