@@ -48,7 +48,10 @@ typedef struct catalog_field {
     size_t min_length, max_length; /* strings: characters (UTF-8 code points); 0 = no limit */
     size_t min_items, max_items;   /* arrays; 0 = no limit */
     const char *const *aliases;    /* NULL-terminated list of accepted other names, or NULL */
-    const char *description;       /* one sentence for GET /v1/models */
+    /* Arrays: NULL-terminated list of other names under which ONE item is given instead of the array
+     * (an older shape: "image_url": "…" for "image_urls": ["…"]); it becomes a one-item array. */
+    const char *const *item_aliases;
+    const char *description; /* one sentence for GET /v1/models */
 } catalog_field;
 
 /* ---- the rules beyond validation, as data: media inputs, billable seconds, the sandbox's recipe ----
@@ -165,6 +168,10 @@ typedef struct catalog_model {
     const catalog_billing_rule *billable; /* ended by CATALOG_SECONDS_NONE; the last rule should be
                                              unconditional */
     catalog_sandbox_recipe sandbox;
+    /* An older shape's object of parameters (e.g. "model_params"): its members are read as if they
+     * were given at the top level of the body (one given in both places is duplicate_field). NULL =
+     * none. */
+    const char *params_object;
 } catalog_model;
 
 size_t catalog_model_count(void);
@@ -193,6 +200,9 @@ const catalog_field *catalog_model_field(const catalog_model *model, const char 
  * default — under its canonical name (aliases renamed, nulls dropped). If advanced_out is not NULL it
  * receives a new array (caller decrefs) of the advanced field names the client explicitly gave.
  *
+ * Older shapes are mapped as the rows say: a field's aliases and item_aliases (one item for an array),
+ * and the model's params_object, whose members count as top-level fields.
+ *
  * On failure returns -1 and fills *err: 400 for a body that is not a JSON object, otherwise 422
  * invalid_request_error with `param` naming the field (e.g. "image_urls[0]") and a message saying what
  * is allowed. Codes: missing_required_field, invalid_type, invalid_value, out_of_range, too_long,
@@ -204,7 +214,10 @@ int catalog_validate(const json_t *body, const catalog_model **model_out, json_t
 
 /* GET /v1/models body: {"object":"list","data":[{"id","object":"model","family","description",
  * "estimated_time","fields":[{name,type,required,nullable,advanced,default,enum,minimum,maximum,
- * max_length,min_items,max_items,aliases,description}…]}…]}. Caller decrefs. */
+ * max_length,min_items,max_items,aliases,item_aliases,description}…],"mappings":[…]}…]}. "mappings"
+ * lists every other name or shape the model accepts: {"from","to","how"} with how "alias" (the same
+ * field under another name), "one_item" (a single item for the array field `to`) or "members_as_fields"
+ * (`from` is an object whose members are read as top-level fields; `to` null). Caller decrefs. */
 json_t *catalog_models_json(void);
 
 #endif

@@ -1,5 +1,5 @@
-/* catalog_json.c — the catalog as GET /v1/models shows it: each model with every field's rules,
- * rendered from the same tables the validator reads. */
+/* catalog_json.c — the catalog as GET /v1/models shows it: each model with every field's rules and
+ * every other name or shape it accepts, rendered from the same tables the validator reads. */
 #include <stdlib.h>
 
 #include "catalog/catalog.h"
@@ -63,7 +63,29 @@ static json_t *field_json(const catalog_field *field)
     json_object_set_new(out, "max_items",
                         field->max_items ? json_integer((json_int_t)field->max_items) : json_null());
     json_object_set_new(out, "aliases", field->aliases ? string_list(field->aliases, false) : json_array());
+    json_object_set_new(out, "item_aliases",
+                        field->item_aliases ? string_list(field->item_aliases, false) : json_array());
     return out;
+}
+
+static void add_mappings(json_t *mappings, const char *const *names, const char *to, const char *how)
+{
+    for (; names && *names; names++)
+        json_array_append_new(mappings, json_pack("{s:s, s:s, s:s}", "from", *names, "to", to, "how", how));
+}
+
+/* Every other name or shape the model accepts (catalog.h, catalog_models_json). */
+static json_t *mappings_json(const catalog_model *model)
+{
+    json_t *mappings = json_array();
+    for (size_t f = 0; f < model->field_count; f++) {
+        add_mappings(mappings, model->fields[f].aliases, model->fields[f].name, "alias");
+        add_mappings(mappings, model->fields[f].item_aliases, model->fields[f].name, "one_item");
+    }
+    if (model->params_object)
+        json_array_append_new(mappings, json_pack("{s:s, s:n, s:s}", "from", model->params_object, "to",
+                                                  "how", "members_as_fields"));
+    return mappings;
 }
 
 json_t *catalog_models_json(void)
@@ -78,10 +100,11 @@ json_t *catalog_models_json(void)
                                         "description", "The model id.", "enum", json_pack("[s]", model->id)));
         for (size_t f = 0; f < model->field_count; f++)
             json_array_append_new(fields, field_json(&model->fields[f]));
-        json_array_append_new(data, json_pack("{s:s, s:s, s:s, s:s, s:i, s:o}", "id", model->id, "object",
-                                              "model", "family", catalog_family_name(model->family),
-                                              "description", model->description, "estimated_time",
-                                              model->estimated_seconds, "fields", fields));
+        json_array_append_new(data,
+                              json_pack("{s:s, s:s, s:s, s:s, s:i, s:o, s:o}", "id", model->id, "object",
+                                        "model", "family", catalog_family_name(model->family), "description",
+                                        model->description, "estimated_time", model->estimated_seconds,
+                                        "fields", fields, "mappings", mappings_json(model)));
     }
     return json_pack("{s:s, s:o}", "object", "list", "data", data);
 }

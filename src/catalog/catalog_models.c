@@ -88,13 +88,16 @@ static const catalog_field kling_fields[] = {
 
 /* ---- text/image to video: sora-2, sora-2-pro ---- */
 
+/* The older sora-2-pro shape is mapped as data: `size` is aspect_ratio, `image_url` one item of
+ * image_urls, and the members of `model_params` count as top-level fields (the rows' params_object). */
 static const catalog_field sora_fields[] = {
     {.name = "prompt", .type = CATALOG_TYPE_STRING, .required = true, .min_length = 1, .max_length = 5000,
      .description = "What to generate (1 to 5000 characters); name characters given in character_ids."},
     {.name = "image_urls", .type = CATALOG_TYPE_URL_ARRAY, .nullable = true, .min_items = 1, .max_items = 1,
+     .item_aliases = LIST("image_url"),
      .description = "Image to video: exactly one public image URL, used as the first frame."},
     {.name = "aspect_ratio", .type = CATALOG_TYPE_STRING, .nullable = true, .default_json = "\"16:9\"",
-     .enum_values = LIST("16:9", "1280x720", "9:16", "720x1280"),
+     .enum_values = LIST("16:9", "1280x720", "9:16", "720x1280"), .aliases = LIST("size"),
      .description = "16:9 or 1280x720 (landscape), 9:16 or 720x1280 (portrait)."},
     {.name = "duration", .type = CATALOG_TYPE_INTEGER, .nullable = true, .default_json = "4",
      .enum_values = LIST("4", "8", "12", "16", "20"), .description = "Length in seconds: 4, 8, 12, 16 or 20."},
@@ -103,6 +106,9 @@ static const catalog_field sora_fields[] = {
     {.name = "character_ids", .type = CATALOG_TYPE_STRING_ARRAY, .nullable = true, .advanced = true,
      .max_items = 2, .min_length = 1, .max_length = 64,
      .description = "Up to two character ids to appear in the video. Do not pass unless necessary."},
+    {.name = "delete_video", .type = CATALOG_TYPE_BOOLEAN, .nullable = true, .default_json = "true",
+     .description = "Whether the provider's copy may be deleted once retrieved (default true). reelay serves the "
+                    "result from its own storage for the link lifetime either way."},
     CALLBACK_FIELD,
 };
 
@@ -245,7 +251,8 @@ static const catalog_model models[] = {
      FIELDS(sora_fields),
      MEDIA(sora_media),
      .billable = SORA_BILLING,
-     .sandbox = SORA_SANDBOX},
+     .sandbox = SORA_SANDBOX,
+     .params_object = "model_params"},
     {.id = "sora-2-pro",
      .family = CATALOG_FAMILY_TEXT_TO_VIDEO,
      .description = "Text or image to video, higher quality, with generated audio.",
@@ -253,7 +260,8 @@ static const catalog_model models[] = {
      FIELDS(sora_fields),
      MEDIA(sora_media),
      .billable = SORA_BILLING,
-     .sandbox = SORA_SANDBOX},
+     .sandbox = SORA_SANDBOX,
+     .params_object = "model_params"},
 };
 
 // clang-format on

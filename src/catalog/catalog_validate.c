@@ -194,6 +194,8 @@ static const catalog_field *field_for_key(const catalog_model *model, const char
         if (strcmp(field->name, key) == 0) return field;
         for (const char *const *alias = field->aliases; alias && *alias; alias++)
             if (strcmp(*alias, key) == 0) return field;
+        for (const char *const *alias = field->item_aliases; alias && *alias; alias++)
+            if (strcmp(*alias, key) == 0) return field;
     }
     return NULL;
 }
@@ -204,6 +206,9 @@ static bool any_model_has_field(const char *key)
         if (field_for_key(catalog_model_at(m), key)) return true;
     return false;
 }
+
+static int validate_fields(const json_t *body, const catalog_model *model, json_t **params_out,
+                           json_t **advanced_out, reelay_error *err);
 
 static int resolve_model(const json_t *body, const catalog_model **model_out, reelay_error *err)
 {
@@ -246,32 +251,41 @@ static int refuse_foreign_keys(const json_t *body, const catalog_model *model, r
     return 0;
 }
 
-/* The value the body gives for a field under its name or one of its aliases, in *given (NULL when
- * absent or JSON null, which means absent). -1 with err filled when two of its names are given, or a
- * null where null is not allowed. */
-static int given_value(const json_t *body, const catalog_field *field, const json_t **given,
-                       reelay_error *err)
+/* The value the body gives for a field under its name, one of its aliases or item aliases, in *given (a
+ * new reference; NULL when absent or JSON null, which means absent). One item given under an item alias
+ * becomes a one-item array. -1 with err filled when two of its names are given, or a null where null is
+ * not allowed. */
+static int given_value(const json_t *body, const catalog_field *field, json_t **given, reelay_error *err)
 {
     const char *names[8] = {field->name};
     const char *given_as = NULL;
-    size_t name_count = 1;
+    size_t name_count = 1, plain_count;
     for (const char *const *alias = field->aliases; alias && *alias && name_count < 8; alias++)
         names[name_count++] = *alias;
-    *given = NULL;
+    plain_count = name_count;
+    for (const char *const *alias = field->item_aliases; alias && *alias && name_count < 8; alias++)
+        names[name_count++] = *alias;
+    const json_t *found = NULL;
+    bool one_item = false;
     for (size_t n = 0; n < name_count; n++) {
         const json_t *candidate = json_object_get(body, names[n]);
         if (candidate == NULL) continue;
-        if (*given != NULL)
+        if (found != NULL)
             return reelay_error_raise(err, "duplicate_field", names[n],
                                       "%s and %s are the same field; give only one.", given_as, names[n]);
-        *given = candidate;
+        found = candidate;
         given_as = names[n];
+        one_item = n >= plain_count;
     }
-    if (*given != NULL && json_is_null(*given)) {
+    *given = NULL;
+    if (found != NULL && json_is_null(found)) {
         if (!field->nullable && !field->required)
             return reelay_error_raise(err, "invalid_type", field->name, "%s must not be null.", field->name);
-        *given = NULL;
+        return 0;
     }
+    if (found == NULL) return 0;
+    *given = one_item ? json_pack("[O]", found) : json_incref((json_t *)found);
+    if (*given == NULL) return reelay_error_raise(err, "internal_error", field->name, "out of memory");
     return 0;
 }
 
@@ -280,7 +294,7 @@ static int given_value(const json_t *body, const catalog_field *field, const jso
 static int add_field(const json_t *body, const catalog_model *model, const catalog_field *field,
                      json_t *params, json_t *advanced, reelay_error *err)
 {
-    const json_t *given = NULL;
+    json_t *given = NULL;
     if (given_value(body, field, &given, err)) return -1;
     if (given == NULL) {
         if (field->required)
@@ -295,10 +309,52 @@ static int add_field(const json_t *body, const catalog_model *model, const catal
         return 0;
     }
     json_t *canonical = NULL;
-    if (check_value(field, given, model->id, &canonical, err)) return -1;
+    int failed = check_value(field, given, model->id, &canonical, err);
+    json_decref(given);
+    if (failed) return -1;
     json_object_set_new(params, field->name, canonical);
     if (field->advanced) json_array_append_new(advanced, json_string(field->name));
     return 0;
+}
+
+/* The body with the members of the model's params_object (an older shape's "model_params") moved to
+ * the top level: a new reference (the body itself, increfed, when the model has none or the body does not
+ * give it), or NULL with err filled (not an object, "model" inside it, a member also given outside). */
+static json_t *flatten_params_object(const json_t *body, const catalog_model *model, reelay_error *err)
+{
+    const json_t *inner = model->params_object ? json_object_get(body, model->params_object) : NULL;
+    if (inner == NULL) return json_incref((json_t *)body); /* the usual case: nothing to copy */
+    if (json_is_null(inner)) {
+        json_t *copy = json_deep_copy(body);
+        if (copy) json_object_del(copy, model->params_object);
+        if (copy == NULL) reelay_error_raise(err, "internal_error", NULL, "out of memory");
+        return copy;
+    }
+    const char *name = model->params_object;
+    if (!json_is_object(inner)) {
+        reelay_error_raise(err, "invalid_type", name, "%s must be an object of %s's fields.", name,
+                           model->id);
+        return NULL;
+    }
+    json_t *flat = json_deep_copy(body);
+    if (flat == NULL) {
+        reelay_error_raise(err, "internal_error", NULL, "out of memory");
+        return NULL;
+    }
+    json_object_del(flat, name);
+    const char *key;
+    json_t *value;
+    json_object_foreach((json_t *)inner, key, value)
+    {
+        if (strcmp(key, "model") == 0 || json_object_get(flat, key) != NULL) {
+            reelay_error_raise(err, "duplicate_field", key,
+                               "%s is given both in %s and outside it; give it once.", key, name);
+            json_decref(flat);
+            return NULL;
+        }
+        json_object_set(flat, key, value);
+    }
+    return flat;
 }
 
 int catalog_validate(const json_t *body, const catalog_model **model_out, json_t **params_out,
@@ -309,7 +365,20 @@ int catalog_validate(const json_t *body, const catalog_model **model_out, json_t
     if (!json_is_object(body))
         return reelay_error_raise(err, "invalid_body", NULL, "The request body must be a JSON object.");
     const catalog_model *model = NULL;
-    if (resolve_model(body, &model, err) || refuse_foreign_keys(body, model, err)) return -1;
+    if (resolve_model(body, &model, err)) return -1;
+    json_t *flat = flatten_params_object(body, model, err);
+    if (flat == NULL) return -1;
+    int valid = validate_fields(flat, model, params_out, advanced_out, err);
+    json_decref(flat);
+    if (valid == 0) *model_out = model;
+    return valid;
+}
+
+/* catalog_validate's work once the model is known and the body flat. */
+static int validate_fields(const json_t *body, const catalog_model *model, json_t **params_out,
+                           json_t **advanced_out, reelay_error *err)
+{
+    if (refuse_foreign_keys(body, model, err)) return -1;
 
     json_t *params = json_object();
     json_t *advanced = json_array();
@@ -321,7 +390,6 @@ int catalog_validate(const json_t *body, const catalog_model **model_out, json_t
             return -1;
         }
     }
-    *model_out = model;
     *params_out = params;
     if (advanced_out)
         *advanced_out = advanced;
