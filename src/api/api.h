@@ -55,6 +55,9 @@ typedef struct api_app {
 
 extern const http_route api_routes[];
 extern const size_t api_route_count;
+/* http_server_config.unmatched: a path under /v1/ that no route knows asks for a valid key first (401,
+ * counted against its rate limit), then answers 404 unknown_path; any other path answers 404 at once. */
+void api_unmatched(http_exchange *exchange);
 
 /* The guard of the file mount for /v1/files (the folder is the blob store's): lets h2o serve a file
  * only through a valid, unexpired signed link; answers 403 / 410 otherwise. A served file carries

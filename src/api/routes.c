@@ -30,6 +30,17 @@ const http_route api_routes[] = {
 };
 const size_t api_route_count = sizeof(api_routes) / sizeof(api_routes[0]);
 
+void api_unmatched(http_exchange *exchange)
+{
+    h2o_req_t *req = exchange->req;
+    static const char versioned[] = "/v1/";
+    bool under_v1 = req->path.len >= sizeof(versioned) - 1 &&
+                    memcmp(req->path.base, versioned, sizeof(versioned) - 1) == 0; /* as routes match */
+    key_record key;
+    if (under_v1 && !api_authenticate(exchange, &key)) return; /* 401 (or 429) answered */
+    http_send_error_code(req, "unknown_path", NULL, "There is nothing at this path.");
+}
+
 static void keys_changed(void *context, const char *body)
 {
     (void)body; /* one key or, after a lost connection, any: every cached key goes */

@@ -186,6 +186,7 @@ static int serve_start_http(serve_state *st)
                                .idle_timeout_ms = 60000,
                                .routes = api_routes,
                                .route_count = api_route_count,
+                               .unmatched = api_unmatched,
                                .thread_init = api_thread_init,
                                .thread_done = api_thread_done,
                                .thread_stopping = api_thread_stopping,

@@ -111,6 +111,9 @@ typedef struct http_server_config {
     uint64_t idle_timeout_ms;    /* an idle keep-alive connection is closed after this */
     const http_route *routes;
     size_t route_count;
+    /* Answers a request whose path no route knows, instead of the 404 unknown_path (e.g. to ask for a
+     * key first); must answer. NULL = 404 unknown_path. */
+    http_handler_fn unmatched;
     const http_file_mount *file_mount; /* may be NULL */
     void *(*thread_init)(void *app,
                          int thread_index); /* once per loop thread, before it serves; NULL = fail */

@@ -170,7 +170,10 @@ static int on_request(h2o_handler_t *self, h2o_req_t *req)
     } else {
         counter_row = server->config.route_count + HTTP_ROW_UNMATCHED;
         route_name = "unmatched";
-        http_send_error_code(req, "unknown_path", NULL, "There is nothing at this path.");
+        if (server->config.unmatched)
+            server->config.unmatched(&exchange);
+        else
+            http_send_error_code(req, "unknown_path", NULL, "There is nothing at this path.");
     }
     /* Counted and logged when h2o lets go of the request, so that an answer sent later (after a group
      * commit or offloaded work) is recorded with its real status and time. */
