@@ -33,11 +33,13 @@ const size_t api_route_count = sizeof(api_routes) / sizeof(api_routes[0]);
 void api_unmatched(http_exchange *exchange)
 {
     h2o_req_t *req = exchange->req;
-    static const char versioned[] = "/v1/";
+    static const char versioned[] = "/v1/", files[] = "/v1/files/";
     bool under_v1 = req->path.len >= sizeof(versioned) - 1 &&
                     memcmp(req->path.base, versioned, sizeof(versioned) - 1) == 0; /* as routes match */
+    /* file links carry a signature, not a key: a mangled one is simply not there */
+    bool a_link = req->path.len >= sizeof(files) - 1 && memcmp(req->path.base, files, sizeof(files) - 1) == 0;
     key_record key;
-    if (under_v1 && !api_authenticate(exchange, &key)) return; /* 401 (or 429) answered */
+    if (under_v1 && !a_link && !api_authenticate(exchange, &key)) return; /* 401 (or 429) answered */
     http_send_error_code(req, "unknown_path", NULL, "There is nothing at this path.");
 }
 

@@ -91,7 +91,10 @@ def test_tampered_links_are_forbidden(server):
                 f"{base}?expires={expires}",
                 f"{base.rsplit('/', 2)[0]}/../../reelay.db?{query}"]:
         r = requests.get(bad, timeout=10)
-        assert r.status_code in (403, 404), (bad, r.status_code)
+        # the client resolves the dot segments: /v1/reelay.db is an unknown path under /v1/, where a
+        # request without a key is answered 401 before 404 — never the database file either way
+        allowed = (401, 404) if "/../" in bad else (403, 404)
+        assert r.status_code in allowed, (bad, r.status_code)
         assert r.json()["error"]["message"]
 
 
