@@ -143,7 +143,7 @@ static const setting_definition table[SETTING_COUNT] = {
     [SETTING_FFMPEG] = {
         .flag = "ffmpeg", .env = "REELAY_FFMPEG", .value_name = "PROGRAM", .type = SETTING_PATH,
         .default_value = "ffmpeg", .commands = CLI_SERVE,
-        .help = "the ffmpeg program the sandbox renders with; a name is looked up on PATH"},
+        .help = "the ffmpeg program for sandbox renders and result previews; a name is looked up on PATH"},
     [SETTING_ACCESS_LOG] = {
         .flag = "access-log", .env = "REELAY_ACCESS_LOG", .type = SETTING_BOOL, .default_value = "1",
         .commands = CLI_SERVE, .help = "one log line per request; `--access-log=0` turns it off"},

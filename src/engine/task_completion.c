@@ -3,8 +3,10 @@
 
 #include <assert.h>
 #include <jansson.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "catalog/prices.h"
@@ -78,6 +80,64 @@ static store_status complete_retrying(store *db, const task_completion *what, co
     return status;
 }
 
+/* Time each of the two ffmpeg runs of the previews may take before it is killed. */
+enum { PREVIEW_TIMEOUT_SECONDS = 120 };
+
+/* The previews made next to a result in its scratch folder: made has MEDIA_PREVIEW_* bits. */
+typedef struct result_previews {
+    char poster[PATH_MAX], spritesheet[PATH_MAX];
+    int made;
+} result_previews;
+
+/* Makes the result's poster and spritesheet in its scratch folder, before the result is moved into the
+ * store. A result without previews still completes: the log says why they are missing. */
+static void make_previews(const task_completion *what, const media_info *info, result_previews *out)
+{
+    char folder[PATH_MAX], err[1024] = "";
+    out->made = 0;
+    const char *slash = strrchr(what->path, '/');
+    int folder_length = slash ? (int)(slash - what->path) : 1;
+    if (snprintf(folder, sizeof(folder), "%.*s", folder_length, slash ? what->path : ".") >=
+            (int)sizeof(folder) ||
+        snprintf(out->poster, sizeof(out->poster), "%s/preview-poster.jpg", folder) >=
+            (int)sizeof(out->poster) ||
+        snprintf(out->spritesheet, sizeof(out->spritesheet), "%s/preview-spritesheet.jpg", folder) >=
+            (int)sizeof(out->spritesheet)) {
+        log_warn("no previews for a result: its path is too long", "task=%s", what->task_id);
+        return;
+    }
+    media_preview_job job = {.video_path = what->path,
+                             .info = info,
+                             .duration = info->duration > 0 ? info->duration : what->stated_duration,
+                             .poster_path = out->poster,
+                             .spritesheet_path = out->spritesheet,
+                             .work_dir = folder,
+                             .timeout_seconds = PREVIEW_TIMEOUT_SECONDS};
+    if (media_make_previews(&job, &out->made, err, sizeof(err)) != 0)
+        log_warn("a result's previews could not be made", "task=%s error=\"%s\"", what->task_id, err);
+}
+
+/* Stores the previews made as results/<task>/poster.jpg and spritesheet.jpg, naming each one stored in
+ * the result's description (thumbnail, spritesheet). */
+static void store_previews(blob_store *blobs, const task_completion *what, const result_previews *previews,
+                           json_t *result)
+{
+    const struct {
+        int flag;
+        const char *path, *object, *field;
+    } kinds[] = {{MEDIA_PREVIEW_POSTER, previews->poster, "poster.jpg", "thumbnail"},
+                 {MEDIA_PREVIEW_SPRITESHEET, previews->spritesheet, "spritesheet.jpg", "spritesheet"}};
+    for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+        if (!(previews->made & kinds[i].flag)) continue;
+        char name[128];
+        snprintf(name, sizeof(name), "results/%s/%s", what->task_id, kinds[i].object);
+        if (blob_put_file(blobs, name, kinds[i].path) != 0 ||
+            json_object_set_new(result, kinds[i].field, json_string(name)) != 0)
+            log_warn("a result's preview could not be stored", "task=%s preview=%s", what->task_id,
+                     kinds[i].object);
+    }
+}
+
 task_completion_result task_complete_with_file(store *db, blob_store *blobs, const task_completion *what,
                                                char *error_code, size_t code_size, char *error_message,
                                                size_t message_size)
@@ -92,6 +152,8 @@ task_completion_result task_complete_with_file(store *db, blob_store *blobs, con
                           code_size, error_message, message_size);
         info = &probed;
     }
+    result_previews previews;
+    make_previews(what, info, &previews);
     char name[128];
     snprintf(name, sizeof(name), "results/%s/output.mp4", what->task_id);
     if (blob_put_file(blobs, name, what->path) != 0)
@@ -100,6 +162,7 @@ task_completion_result task_complete_with_file(store *db, blob_store *blobs, con
     json_t *results = json_pack("[{s:s, s:s, s:f, s:i, s:i}]", "object", name, "content_type", "video/mp4",
                                 "duration", info->duration > 0 ? info->duration : what->stated_duration,
                                 "width", info->width, "height", info->height);
+    if (results != NULL) store_previews(blobs, what, &previews, json_array_get(results, 0));
     char *text = results ? json_dumps(results, JSON_COMPACT) : NULL;
     json_decref(results);
     store_status status = STORE_ERROR;

@@ -2,7 +2,10 @@
  * renders (engine/sandbox_runner.c) and the providers' downloaded results (engine/result_finishing.c).
  *
  * In order: the file is checked to be a video (unless the caller already knows what it is), stored as
- * results/<task id>/output.mp4, described for the task's results (object, type, duration, size), and
+ * results/<task id>/output.mp4, its previews made (media_make_previews) and stored next to it as
+ * poster.jpg and spritesheet.jpg, described for the task's results (object, content_type, duration,
+ * width, height, and thumbnail and spritesheet naming the stored previews — each absent when it could
+ * not be made or stored: the task completes without it and the log says why), and
  * the task moves to completed by compare-and-set — charged on the result's real length at the rate
  * fixed when it was admitted, the rest of its reservation returned, its callback queued, all in the
  * store's one transaction. A task that finished meanwhile (cancelled, timed out) keeps nothing: the

@@ -22,7 +22,16 @@ const char *task_view_status(task_state state)
     }
 }
 
-/* Stored results name objects in our storage; the view turns each into a signed link. */
+/* A link to the stored object name, expiring with the task's result; false when it cannot be signed. */
+static bool sign_result_link(const task_view_links *links, const task_record *task, const char *name,
+                             char *url, size_t url_size)
+{
+    return name != NULL && link_sign_url(links->signer, links->public_url, name,
+                                         task->completed_at + links->link_ttl_seconds, url, url_size) == 0;
+}
+
+/* Stored results name objects in our storage; the view turns each into a signed link. Previews (the
+ * result's thumbnail and spritesheet objects) are shown only when stored. */
 static void write_results(const task_view_links *links, const task_record *task, json_text *out)
 {
     json_error_t error;
@@ -34,10 +43,7 @@ static void write_results(const task_view_links *links, const task_record *task,
     {
         const char *name = json_string_value(json_object_get(item, "object"));
         char url[2048];
-        if (name == NULL ||
-            link_sign_url(links->signer, links->public_url, name,
-                          task->completed_at + links->link_ttl_seconds, url, sizeof(url)) != 0)
-            continue;
+        if (!sign_result_link(links, task, name, url, sizeof(url))) continue;
         json_text_raw(out, written++ ? ",{" : "{");
         json_text_key(out, "url", true);
         json_text_string(out, url);
@@ -49,6 +55,14 @@ static void write_results(const task_view_links *links, const task_record *task,
         json_text_integer(out, json_integer_value(json_object_get(item, "width")));
         json_text_key(out, "height", false);
         json_text_integer(out, json_integer_value(json_object_get(item, "height")));
+        static const char *const previews[][2] = {{"thumbnail", "thumbnail_url"},
+                                                  {"spritesheet", "spritesheet_url"}};
+        for (size_t p = 0; p < sizeof(previews) / sizeof(previews[0]); p++) {
+            const char *preview = json_string_value(json_object_get(item, previews[p][0]));
+            if (!sign_result_link(links, task, preview, url, sizeof(url))) continue;
+            json_text_key(out, previews[p][1], false);
+            json_text_string(out, url);
+        }
         json_text_raw(out, "}");
     }
     json_text_raw(out, "]");

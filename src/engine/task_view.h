@@ -5,7 +5,9 @@
  * are byte-identical. Shape: {id, object, type, model, status, progress, created, task_info{can_cancel,
  * estimated_time}, results, error, usage{credits_reserved, user_group}}; internal states collapse onto
  * the five public ones (submitting shows as pending, finalizing as processing); results (signed links
- * to the stored files, expiring link_ttl_seconds after completion) only when completed; error
+ * to the stored files, expiring link_ttl_seconds after completion: {url, content_type, duration, width,
+ * height} and, when the result's previews were stored, thumbnail_url and spritesheet_url, signed the
+ * same way) only when completed; error
  * {code, message, type: "task_error"} only when failed or cancelled. A finished task's view depends
  * on nothing but the record and the links settings (its estimated_time is 0). */
 #ifndef REELAY_ENGINE_TASK_VIEW_H

@@ -1,5 +1,6 @@
-/* media.h — what reelay knows about media files: probing (FFmpeg's libavformat) and the sandbox
- * renderer (the `ffmpeg` program), which turns local input files into a real, clearly labelled MP4.
+/* media.h — what reelay knows about media files: probing (FFmpeg's libavformat), the sandbox
+ * renderer (the `ffmpeg` program), which turns local input files into a real, clearly labelled MP4,
+ * and the previews of a video result (a poster and a spritesheet, also made by the `ffmpeg` program).
  *
  * Nothing here touches the network or the database; inputs and outputs are local paths, or bytes the
  * caller reads for it (media_probe_io: the engine hands it a guarded range reader). */
@@ -114,5 +115,53 @@ void media_render_set_ffmpeg(const char *program);
  * case but success). Every frame carries the visible text
  * "reelay sandbox" and the model name. */
 int media_render(const media_render_job *job, media_info *out_info, char *err, size_t err_size);
+
+/* ---- previews of a video result ----
+ * The poster is one frame, MEDIA_POSTER_SECONDS into the video (or at its middle when it is shorter
+ * than twice that), at the video's own size scaled down to fit MEDIA_POSTER_MAX_SIDE on its long side.
+ * The spritesheet is a grid of MEDIA_SPRITESHEET_COLUMNS x MEDIA_SPRITESHEET_ROWS frames evenly spaced
+ * over the video's length (the first at its start), left to right then top to bottom, each
+ * MEDIA_SPRITESHEET_TILE_WIDTH pixels wide and as high as the video's aspect ratio makes it (even,
+ * between 2 and MEDIA_SPRITESHEET_TILE_MAX_HEIGHT); a 1280x720 video gives an 800x450 sheet of 160x90
+ * tiles. Both are baseline JPEGs (4:2:0), sizes even. Frames are taken as stored (no rotation applied). */
+enum {
+    MEDIA_POSTER_MAX_SIDE = 1280,
+    MEDIA_SPRITESHEET_COLUMNS = 5,
+    MEDIA_SPRITESHEET_ROWS = 5,
+    MEDIA_SPRITESHEET_TILE_WIDTH = 160,
+    MEDIA_SPRITESHEET_TILE_MAX_HEIGHT = 640,
+};
+#define MEDIA_POSTER_SECONDS 1.0
+
+typedef struct media_preview_sizes {
+    int poster_width, poster_height;
+    int tile_width, tile_height;
+    int sheet_width, sheet_height; /* the tiles times the grid */
+} media_preview_sizes;
+
+/* The previews' sizes for a video of width x height (as probed). Returns 0 and fills *out; -1 when a
+ * side is not positive or over 16384. Pure. */
+int media_preview_measure(int width, int height, media_preview_sizes *out);
+
+typedef struct media_preview_job {
+    const char *video_path;       /* the video, already probed as one (media_probe: has_video) */
+    const media_info *info;       /* what the probe said: size, duration and container are used */
+    double duration;              /* seconds to spread the spritesheet over: info's, else the caller's
+                                     word (> 0 required) */
+    const char *poster_path;      /* where the poster JPEG is written */
+    const char *spritesheet_path; /* where the spritesheet JPEG is written */
+    const char *work_dir;         /* an existing folder ffmpeg runs in */
+    int timeout_seconds;          /* for each of the two ffmpeg runs; 0 = no limit */
+} media_preview_job;
+
+/* Writes the poster and the spritesheet of job->video_path with the ffmpeg program
+ * (media_render_set_ffmpeg) — two runs, each reading only that local file with its probed demuxer,
+ * so a crafted file can neither reach another file nor crash or hang the caller — then probes each
+ * JPEG and checks its size against media_preview_measure. Blocking: call off the event loop. Returns
+ * 0 when both are written; -1 otherwise (err says which and why: no duration, a container not known
+ * to hold a video, frames that do not decode, ffmpeg missing or past its time), each output that
+ * failed removed. *made (may be NULL) tells which exist: bit 1 the poster, bit 2 the spritesheet. */
+enum { MEDIA_PREVIEW_POSTER = 1, MEDIA_PREVIEW_SPRITESHEET = 2 };
+int media_make_previews(const media_preview_job *job, int *made, char *err, size_t err_size);
 
 #endif

@@ -1,4 +1,4 @@
-/* media_internal.h — what the probing files of media/ share; not part of the module's contract
+/* media_internal.h — what the files of media/ share; not part of the module's contract
  * (that is media.h). */
 #ifndef REELAY_MEDIA_MEDIA_INTERNAL_H
 #define REELAY_MEDIA_MEDIA_INTERNAL_H
@@ -14,5 +14,12 @@
  * Returns 0, or -1 with err. */
 int media_probe_format(AVFormatContext *format, const char *url, AVDictionary **options, media_info *out,
                        char *err, size_t err_size);
+
+/* Runs the ffmpeg program (media_render_set_ffmpeg) with `-hide_banner -nostdin -loglevel error` and then
+ * args (count strings, copied), in work_dir (an absolute path), stopping it after timeout_seconds (0 = no
+ * limit). Returns 0 when it exits with status 0, 2 when killed for its time, -1 otherwise (err has the
+ * end of what it said on stderr). */
+int media_ffmpeg_run(const char *const *args, int count, const char *work_dir, int timeout_seconds, char *err,
+                     size_t err_size);
 
 #endif

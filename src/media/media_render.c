@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "media/media.h"
+#include "media/media_internal.h"
 #include "util/log.h"
 
 extern char **environ;
@@ -362,6 +363,20 @@ static int run_ffmpeg(argv_builder *b, run_context *run, char *err, size_t err_s
                            WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
                            out->errors[0] ? out->errors : "no message");
     }
+    return result;
+}
+
+int media_ffmpeg_run(const char *const *args, int count, const char *work_dir, int timeout_seconds, char *err,
+                     size_t err_size)
+{
+    argv_builder b = {0};
+    common_head(&b, ffmpeg_program);
+    for (int i = 0; i < count; i++)
+        arg(&b, "%s", args[i]);
+    media_render_job job = {.work_dir = work_dir, .timeout_seconds = timeout_seconds};
+    run_context run = {.job = &job, .last_percent = -1};
+    int result = run_ffmpeg(&b, &run, err, err_size);
+    builder_free(&b);
     return result;
 }
 

@@ -191,6 +191,10 @@ class Server:
         return json.loads(self.cli("keys", "create", "--json", "--credits", "1000000", *flags).stdout)
 
 
+RESULT_KEYS = {"url", "content_type", "duration", "width", "height"}
+PREVIEW_KEYS = {"thumbnail_url", "spritesheet_url"}
+
+
 def check_task_invariants(task):
     assert set(task) == {"id", "object", "type", "model", "status", "progress", "created", "task_info", "results",
                          "error", "usage"}, task
@@ -202,6 +206,8 @@ def check_task_invariants(task):
     if task["status"] == "completed":
         assert task["progress"] == 100 and task["results"], task
         assert task["error"] is None
+        for result in task["results"]:  # the previews' links are there when they could be made
+            assert RESULT_KEYS <= set(result) <= RESULT_KEYS | PREVIEW_KEYS, result
     else:
         assert task["progress"] < 100 and task["results"] is None, task
     if task["status"] in ("failed", "cancelled"):

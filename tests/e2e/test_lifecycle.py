@@ -92,6 +92,7 @@ def test_results_leave_storage_once_their_links_expired(make_server):
     assert requests.get(url, timeout=30).status_code == 200
     path = os.path.join(server.data, "blobs", "results", task["id"], "output.mp4")
     assert os.path.exists(path)
+    assert os.path.exists(os.path.join(os.path.dirname(path), "poster.jpg"))  # goes with the folder below
     deadline = time.time() + 20
     while os.path.exists(path):
         assert time.time() < deadline, "the result outlived its link"

@@ -116,6 +116,45 @@ static void completed_tasks_show_signed_links(void **state)
     json_decref(view);
 }
 
+/* A result whose previews were stored shows them as links signed like the video's, expiring with it. */
+static void stored_previews_show_as_signed_links(void **state)
+{
+    (void)state;
+    task_record task = make_task(TASK_COMPLETED);
+    int64_t now = clock_unix_seconds();
+    task.completed_at = now;
+    char results[] = "[{\"object\":\"results/task-unified-1757165031-uyujaw3d/output.mp4\",\"content_type\":"
+                     "\"video/mp4\",\"duration\":3.0,\"width\":320,\"height\":240,"
+                     "\"thumbnail\":\"results/task-unified-1757165031-uyujaw3d/poster.jpg\","
+                     "\"spritesheet\":\"results/task-unified-1757165031-uyujaw3d/spritesheet.jpg\"}]";
+    task.results_json = results;
+    json_t *view = api_task_view(&app, &task);
+    json_t *first = json_array_get(json_object_get(view, "results"), 0);
+    static const char *const result_keys[] = {"url",    "content_type",  "duration",       "width",
+                                              "height", "thumbnail_url", "spritesheet_url"};
+    assert_keys_exactly(first, result_keys, 7);
+    static const char *const fields[][2] = {
+        {"thumbnail_url", "results/task-unified-1757165031-uyujaw3d/poster.jpg"},
+        {"spritesheet_url", "results/task-unified-1757165031-uyujaw3d/spritesheet.jpg"}};
+    char expires[32];
+    snprintf(expires, sizeof(expires), "%lld", (long long)(now + 86400));
+    for (size_t i = 0; i < 2; i++) {
+        const char *url = json_string_value(json_object_get(first, fields[i][0]));
+        assert_non_null(url);
+        char prefix[256];
+        snprintf(prefix, sizeof(prefix), "http://127.0.0.1:9/v1/files/%s?expires=%s&signature=", fields[i][1],
+                 expires);
+        assert_memory_equal(url, prefix, strlen(prefix));
+        assert_int_equal(link_verify(&app.signer, fields[i][1], expires, url + strlen(prefix), now),
+                         LINK_VALID);
+        /* a preview's signature is its own: it does not open the video */
+        assert_int_not_equal(link_verify(&app.signer, "results/task-unified-1757165031-uyujaw3d/output.mp4",
+                                         expires, url + strlen(prefix), now),
+                             LINK_VALID);
+    }
+    json_decref(view);
+}
+
 static void failed_and_cancelled_tasks_carry_a_task_error(void **state)
 {
     (void)state;
@@ -148,6 +187,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(unfinished_tasks_have_no_results_nor_error),
         cmocka_unit_test(completed_tasks_show_signed_links),
+        cmocka_unit_test(stored_previews_show_as_signed_links),
         cmocka_unit_test(failed_and_cancelled_tasks_carry_a_task_error),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -77,6 +77,8 @@ static void old_orphans_go_young_folders_stay_whole(void **state)
     (void)state;
     int64_t now = 1700000000;
     put_aged("results/task-old-1/output.mp4", now, 1000);
+    put_aged("results/task-old-1/poster.jpg", now, 1000); /* the previews go with their video */
+    put_aged("results/task-old-1/spritesheet.jpg", now, 1000);
     put_aged("results/task-old-2/output.mp4", now, 1000);
     put_aged("results/task-mixed/a.mp4", now, 1000);
     put_aged("results/task-mixed/b.mp4", now, 5); /* one young object keeps its folder */
@@ -86,6 +88,8 @@ static void old_orphans_go_young_folders_stay_whole(void **state)
     assert_true(exists("results/task-old-1/output.mp4"));
     assert_int_equal(maintenance_expire_results(db, blobs, now, 100, 16), 2);
     assert_false(exists("results/task-old-1/output.mp4"));
+    assert_false(exists("results/task-old-1/poster.jpg"));
+    assert_false(exists("results/task-old-1/spritesheet.jpg"));
     assert_false(exists("results/task-old-2/output.mp4"));
     assert_true(exists("results/task-mixed/a.mp4"));
     assert_true(exists("results/task-mixed/b.mp4"));

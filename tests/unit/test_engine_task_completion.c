@@ -2,7 +2,9 @@
  * finalizing it is stored under results/<id>/output.mp4, described (the file's duration, else the
  * stated one), charged on the real length at the admitted rate with the rest returned, and completed;
  * a task finished meanwhile keeps nothing; a file that is not a video (when probed here) is refused and
- * the task left as it was. Against a real store and blob folder. */
+ * the task left as it was; a real video gets its poster and spritesheet stored next to it and named in
+ * its description, one whose frames cannot be read completes without them. Against a real store and
+ * blob folder. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -129,6 +131,9 @@ static void a_render_completes_its_task_charged_on_its_real_length(void **state)
     assert_string_equal(json_string_value(json_object_get(first, "content_type")), "video/mp4");
     assert_true(json_real_value(json_object_get(first, "duration")) == 3.2); /* the file's, not the stated */
     assert_int_equal(json_integer_value(json_object_get(first, "width")), 1280);
+    /* "video" is no video ffmpeg can read: completed all the same, without previews */
+    assert_null(json_object_get(first, "thumbnail"));
+    assert_null(json_object_get(first, "spritesheet"));
     json_decref(results);
     task_record_clear(&task);
     assert_true(result_exists(id));
@@ -200,6 +205,48 @@ static void the_stated_duration_stands_in_for_an_unknown_one_and_terms_come_from
     assert_int_equal(charged(id), 12); /* length unknown to the file: the reservation is charged */
 }
 
+static bool blob_exists(const char *id, const char *file)
+{
+    char path[256];
+    struct stat info;
+    snprintf(path, sizeof(path), "%s/results/%s/%s", blobs_dir, id, file);
+    return stat(path, &info) == 0 && info.st_size > 0;
+}
+
+static void a_real_video_gets_its_previews_stored_next_to_it(void **state)
+{
+    (void)state;
+    const char *id = "task-unified-100-eeeeeeee";
+    admit_task(id, TASK_FINALIZING);
+    char scratch[128], video[160], command[512];
+    snprintf(scratch, sizeof(scratch), "%s/scratch-XXXXXX", folder);
+    assert_non_null(mkdtemp(scratch));
+    snprintf(video, sizeof(video), "%s/output.mp4", scratch);
+    snprintf(command, sizeof(command),
+             "ffmpeg -hide_banner -loglevel error -y -f lavfi -i testsrc=size=320x180:rate=25:duration=2 "
+             "-c:v libx264 -preset ultrafast -pix_fmt yuv420p '%s'",
+             video);
+    assert_int_equal(system(command), 0);
+    task_completion what = {.task_id = id, .from = TASK_FINALIZING, .path = video}; /* probed here */
+    char code[48] = "", message[512] = "";
+    assert_int_equal(task_complete_with_file(db, blobs, &what, code, sizeof(code), message, sizeof(message)),
+                     TASK_COMPLETION_DONE);
+    task_record task;
+    assert_int_equal(store_task_get(db, id, &task), STORE_OK);
+    json_error_t error;
+    json_t *results = json_loads(task.results_json, 0, &error);
+    json_t *first = json_array_get(results, 0);
+    assert_string_equal(json_string_value(json_object_get(first, "thumbnail")),
+                        "results/task-unified-100-eeeeeeee/poster.jpg");
+    assert_string_equal(json_string_value(json_object_get(first, "spritesheet")),
+                        "results/task-unified-100-eeeeeeee/spritesheet.jpg");
+    json_decref(results);
+    task_record_clear(&task);
+    assert_true(blob_exists(id, "output.mp4"));
+    assert_true(blob_exists(id, "poster.jpg"));
+    assert_true(blob_exists(id, "spritesheet.jpg"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -207,6 +254,7 @@ int main(void)
         cmocka_unit_test(a_downloaded_result_is_probed_and_a_non_video_refused),
         cmocka_unit_test(a_task_finished_meanwhile_keeps_nothing),
         cmocka_unit_test(the_stated_duration_stands_in_for_an_unknown_one_and_terms_come_from_the_store),
+        cmocka_unit_test(a_real_video_gets_its_previews_stored_next_to_it),
     };
     return cmocka_run_group_tests(tests, open_fresh, close_and_remove);
 }
