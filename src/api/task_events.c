@@ -368,7 +368,7 @@ void api_task_events(http_exchange *exchange)
         task_record_clear(&task);
         req->res.status = 204;
         req->res.reason = "No Content";
-        h2o_send_inline(req, NULL, 0);
+        h2o_send_inline(req, "", 0);
         return;
     }
     task_stream *s = stream_new(exchange, WATCH_TASK_STREAM);
@@ -378,7 +378,11 @@ void api_task_events(http_exchange *exchange)
     task_seen(&s->watcher, &task); /* the state now, unless the client has it already */
     bool finished = task_state_is_terminal(task.state);
     task_record_clear(&task);
-    if (!finished && watch_or_fail(s, req)) stream_flush(s);
+    /* once watching, read again: a change published before the watcher was linked is not lost */
+    if (!finished && watch_or_fail(s, req)) {
+        reread_task(s);
+        stream_flush(s); /* the head and the retry line at least */
+    }
 }
 
 void api_key_events(http_exchange *exchange)
@@ -390,8 +394,11 @@ void api_key_events(http_exchange *exchange)
     int64_t last = last_event_id(exchange->req);
     s->since = last >= 0 ? last : clock_unix_seconds();
     start_event_stream(s);
-    reread_key(s); /* its unfinished tasks now (and, after a reconnect, what changed since) */
-    if (watch_or_fail(s, exchange->req)) stream_flush(s);
+    /* watching first, then its unfinished tasks now (and, after a reconnect, what changed since) */
+    if (watch_or_fail(s, exchange->req)) {
+        reread_key(s);
+        stream_flush(s); /* the head and the retry line at least */
+    }
 }
 
 int api_task_wait_seconds(h2o_req_t *req)
@@ -422,7 +429,9 @@ void api_task_wait(http_exchange *exchange, const task_record *task, int seconds
         json_text text = {0};
         api_task_write(((api_thread *)exchange->thread_data)->app, task, &text);
         api_send_json_text(exchange->req, 200, &text);
+        return;
     }
+    reread_task(s); /* a change published before the watcher was linked answers at once */
 }
 
 static void stop_one(task_watcher *watcher)
