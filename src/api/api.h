@@ -51,6 +51,12 @@ typedef struct api_app {
     /* Bumped when another node or the command line says a key or a channel changed (api_follow_signals);
      * each HTTP thread drops its cached keys or channels when it sees a new value. */
     atomic_uint_fast64_t keys_generation, channels_generation;
+
+    /* Live progress (task_events.c): a comment line is sent on an event stream without news this often
+     * (0 = 15 s); the HTTP threads' mailboxes for the engine's task changes (made by api_follow_signals;
+     * NULL = the streams rely on their periodic re-reads alone). */
+    int64_t events_keepalive_ms;
+    struct task_watch_board *task_board;
 } api_app;
 
 extern const http_route api_routes[];
@@ -77,7 +83,9 @@ extern const http_file_type api_file_types[];
 
 /* Subscribes the HTTP threads' caches of keys and channels to the engine's signals between nodes
  * (engine_on_signal), once app->engine runs: a revoked key or a changed channel is dropped by every
- * thread at once. Nothing on SQLite (the caches' short lifetimes hold alone). */
+ * thread at once. Nothing on SQLite (the caches' short lifetimes hold alone). Also subscribes the live
+ * event streams to the engine's task changes (engine_follow_tasks), on either backend; call it before
+ * the HTTP threads start. */
 void api_follow_signals(api_app *app);
 
 void *api_thread_init(void *app, int thread_index);

@@ -48,6 +48,8 @@ typedef struct api_thread {
     uint64_t channels_generation; /* app->channels_generation when the channels were last read */
     size_t channel_count;
     int64_t channels_loaded_ms;
+    struct task_watch_thread
+        *watch; /* live events' watchers of this thread (task_watch.h); NULL until used */
 } api_thread;
 
 /* Authenticates the request's Bearer key into *key and counts the request against the key's rate
@@ -111,6 +113,17 @@ void api_generations_stopping(api_thread *thread);
 void api_tasks_get(http_exchange *exchange);
 void api_tasks_list(http_exchange *exchange);
 void api_tasks_cancel(http_exchange *exchange);
+/* Live progress (task_events.c): GET /v1/tasks/{id}/events and GET /v1/tasks/events (Server-Sent
+ * Events). */
+void api_task_events(http_exchange *exchange);
+void api_key_events(http_exchange *exchange);
+/* ?wait=N of GET /v1/tasks/{id}: 0 when absent, N (0…60), or -1 when malformed (422 out_of_range sent). */
+int api_task_wait_seconds(h2o_req_t *req);
+/* Answers the task (the caller's, read just now) as soon as its status or progress changes, or after
+ * `seconds` with what it is then. The request is answered later, from the loop. */
+void api_task_wait(http_exchange *exchange, const task_record *task, int seconds);
+/* The thread stops: every stream ends, every wait gets 503 server_stopping. */
+void api_task_events_stopping(api_thread *thread);
 void api_upstream_webhook(http_exchange *exchange);
 void api_models_list(http_exchange *exchange);
 void api_balance_get(http_exchange *exchange);

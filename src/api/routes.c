@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "api/api_internal.h"
+#include "api/task_watch.h"
 #include "engine/cluster_signals.h"
 #include "util/clock.h"
 
@@ -12,7 +13,9 @@ const http_route api_routes[] = {
     {"POST", "/v1/videos/generations/quote", "generations.quote", api_generations_quote, NULL},
     {"GET", "/v1/videos/generations/{id}", "generations.get", api_tasks_get, NULL},
     {"GET", "/v1/tasks", "tasks.list", api_tasks_list, NULL},
+    {"GET", "/v1/tasks/events", "tasks.events_all", api_key_events, NULL},
     {"GET", "/v1/tasks/{id}", "tasks.get", api_tasks_get, NULL},
+    {"GET", "/v1/tasks/{id}/events", "tasks.events", api_task_events, NULL},
     {"POST", "/v1/tasks/{id}/cancel", "tasks.cancel", api_tasks_cancel, NULL},
     {"POST", "/v1/upstream/{channel}/webhook", "upstream.webhook", api_upstream_webhook, NULL},
     {"GET", "/v1/models", "models.list", api_models_list, NULL},
@@ -61,6 +64,7 @@ void api_follow_signals(api_app *app)
 {
     engine_on_signal(app->engine, CLUSTER_SIGNAL_KEY, keys_changed, app);
     engine_on_signal(app->engine, CLUSTER_SIGNAL_CHANNEL, channels_changed, app);
+    if (app->task_board == NULL) app->task_board = task_watch_board_start(app->engine);
 }
 
 void api_send_store_unavailable(h2o_req_t *req, const char *message)
@@ -87,6 +91,7 @@ void *api_thread_init(void *app, int thread_index)
 void api_thread_stopping(void *thread_data)
 {
     if (thread_data) api_generations_stopping(thread_data);
+    if (thread_data) api_task_events_stopping(thread_data);
 }
 
 void api_thread_done(void *thread_data)
@@ -96,6 +101,7 @@ void api_thread_done(void *thread_data)
     store_close(thread->db);
     free(thread->pending); /* the loop has stopped: nothing is left pending */
     free(thread->channels);
+    task_watch_thread_free(thread);
     free(thread);
 }
 

@@ -1,5 +1,5 @@
-/* tasks.c — GET /v1/tasks/{id} (and its alias under /v1/videos/generations), GET /v1/tasks (list),
- * POST /v1/tasks/{id}/cancel, and the one task view they all show. */
+/* tasks.c — GET /v1/tasks/{id} (and its alias under /v1/videos/generations; ?wait=N is task_events.c's),
+ * GET /v1/tasks (list), POST /v1/tasks/{id}/cancel, and the one task view they all show. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,6 +119,8 @@ void api_tasks_get(http_exchange *exchange)
                              "sync_upstream must be true or false.");
         return;
     }
+    int wait_seconds = api_task_wait_seconds(exchange->req);
+    if (wait_seconds < 0) return;
     char id[IDS_TASK_ID_SIZE];
     if (!read_task_id(exchange, id)) return;
     task_record task;
@@ -130,6 +132,8 @@ void api_tasks_get(http_exchange *exchange)
         if (sync && task_view_on_provider(&task)) {
             engine_poll_now(thread->app->engine, id);
             wait_for_upstream(exchange, &task);
+        } else if (wait_seconds > 0 && !task_state_is_terminal(task.state)) {
+            api_task_wait(exchange, &task, wait_seconds); /* answers at the first change, or after N s */
         } else {
             json_text text = {0};
             api_task_write(thread->app, &task, &text);

@@ -83,6 +83,7 @@ static int serve_prepare_app(serve_state *st)
     app->database_url = settings_text(s, SETTING_DATABASE);
     app->link_ttl_seconds = settings_integer(s, SETTING_LINK_TTL);
     app->task_timeout_seconds = settings_integer(s, SETTING_TASK_TIMEOUT);
+    app->events_keepalive_ms = settings_integer(s, SETTING_EVENTS_KEEPALIVE_MS);
     app->max_json_bytes = 1 << 20;
     /* SQLite: every HTTP thread admits through one connection (under the store's writer lock); PostgreSQL:
      * each through its own, in parallel (a libpq connection must never be shared by threads) */

@@ -116,6 +116,11 @@ static const setting_definition table[SETTING_COUNT] = {
         .type = SETTING_MILLISECONDS, .default_value = "60000", .minimum = 100, .maximum = 3600000,
         .commands = CLI_SERVE,
         .help = "how often expired uploads and dead processes' scratch files are swept; tests use less"},
+    [SETTING_EVENTS_KEEPALIVE_MS] = {
+        .flag = "events-keepalive-ms", .env = "REELAY_EVENTS_KEEPALIVE_MS", .value_name = "MS",
+        .type = SETTING_MILLISECONDS, .default_value = "15000", .minimum = 250, .maximum = 300000,
+        .commands = CLI_SERVE,
+        .help = "a live event stream without news gets a keep-alive comment this often; tests use less"},
     [SETTING_NODE_LEASE_MS] = {
         .flag = "node-lease-ms", .env = "REELAY_NODE_LEASE_MS", .value_name = "MS",
         .type = SETTING_MILLISECONDS, .default_value = "10000", .minimum = 3000, .maximum = 600000,

@@ -25,11 +25,14 @@
  *   key      a key revoked or its limits changed: the key's id;
  *   channel  a channel added, changed, enabled, disabled or removed: its name;
  *   poke     poll a task now: "task <task id>" or "job <channel> <job id>";
- *   cancel   a task was cancelled, its owner stops it: the task's id. */
+ *   cancel   a task was cancelled, its owner stops it: the task's id;
+ *   task     tasks changed on the sending node (live event streams, engine/task_changes.h): their ids,
+ *            separated by single spaces, as many as fit. */
 #define CLUSTER_SIGNAL_KEY "key"
 #define CLUSTER_SIGNAL_CHANNEL "channel"
 #define CLUSTER_SIGNAL_POKE "poke"
 #define CLUSTER_SIGNAL_CANCEL "cancel"
+#define CLUSTER_SIGNAL_TASK "task"
 
 enum {
     CLUSTER_ORIGIN_SIZE = 17,                                                 /* 16 hex digits and NUL */

@@ -12,6 +12,7 @@
 
 #include "engine/callback_sender.h"
 #include "engine/cluster_signals.h"
+#include "engine/task_changes.h"
 #include "engine/maintenance.h"
 #include "engine/node_lease.h"
 #include "engine/sandbox_runner.h"
@@ -67,6 +68,7 @@ struct engine {
     node_lease *lease;          /* this node's registration: its epoch fences every task write */
     bool lease_lost;            /* never hand tasks back that another node has taken */
     cluster_signals *signals;   /* NULL on SQLite */
+    task_changes *changes;      /* who follows task changes (api/task_events.c); relayed to the others */
 };
 
 /* ---- queue and heap (engine->lock held) ---- */
@@ -323,8 +325,47 @@ static void cancel_here(struct engine *e, const char *task_id)
 
 void engine_cancel(engine *e, const char *task_id)
 {
+    task_changes_publish(e->changes, task_id);
     cancel_here(e, task_id);
     engine_broadcast(e, CLUSTER_SIGNAL_CANCEL, task_id);
+}
+
+/* ---- task changes (engine/task_changes.h) ---- */
+
+/* The observer of every store connection of the engine: a write of the task succeeded. */
+static void task_written(void *context, const char *task_id)
+{
+    task_changes_publish(((struct engine *)context)->changes, task_id);
+}
+
+bool engine_follow_tasks(engine *e, task_changes_fn on_change, void *context)
+{
+    return task_changes_subscribe(e->changes, on_change, context);
+}
+
+void engine_unfollow_tasks(engine *e, task_changes_fn on_change, void *context)
+{
+    task_changes_unsubscribe(e->changes, on_change, context);
+}
+
+static void relay_task_changes(void *context, const char *body)
+{
+    engine_broadcast(context, CLUSTER_SIGNAL_TASK, body);
+}
+
+static void on_one_task_signal(void *context, const char *task_id)
+{
+    task_changes_publish_local(context, task_id);
+}
+
+/* Task ids another node changed, or NULL (signals missed: any task may have changed). */
+static void on_task_signal(void *context, const char *body)
+{
+    struct engine *e = context;
+    if (body == NULL)
+        task_changes_publish_local(e->changes, NULL);
+    else
+        task_changes_each_id(body, on_one_task_signal, e->changes);
 }
 
 /* ---- signals from the other nodes ---- */
@@ -376,7 +417,9 @@ static bool start_signals(struct engine *e, char *err, size_t err_size)
     e->signals = cluster_signals_start(e->config.database_url, e->config.data_dir);
     if (e->signals == NULL || !cluster_signals_subscribe(e->signals, CLUSTER_SIGNAL_POKE, on_poke, e) ||
         !cluster_signals_subscribe(e->signals, CLUSTER_SIGNAL_CANCEL, on_cancel, e) ||
-        !cluster_signals_subscribe(e->signals, CLUSTER_SIGNAL_CHANNEL, on_channel, e)) {
+        !cluster_signals_subscribe(e->signals, CLUSTER_SIGNAL_CHANNEL, on_channel, e) ||
+        !cluster_signals_subscribe(e->signals, CLUSTER_SIGNAL_TASK, on_task_signal, e) ||
+        !task_changes_start_relay(e->changes, relay_task_changes, e, CLUSTER_SIGNAL_BODY_MAX)) {
         snprintf(err, err_size, "signals between nodes could not start");
         return false;
     }
@@ -412,8 +455,9 @@ void engine_get_stats(engine *e, engine_stats *out)
  * engine_stop needs (workers, deadline thread, callbacks, runner). */
 static void engine_teardown(struct engine *e)
 {
-    if (e->lease) node_lease_stop(e->lease); /* no more claims into an engine that is stopping */
-    cluster_signals_stop(e->signals);        /* first: its callbacks use the runner and the workers */
+    if (e->lease) node_lease_stop(e->lease);             /* no more claims into an engine that is stopping */
+    if (e->changes) task_changes_stop_relay(e->changes); /* it broadcasts through the signals */
+    cluster_signals_stop(e->signals); /* first: its callbacks use the runner and the workers */
     e->signals = NULL;
     pthread_mutex_lock(&e->lock);
     e->stopping = true;
@@ -434,6 +478,7 @@ static void engine_teardown(struct engine *e)
     /* every thread that wrote for this node has stopped: its unfinished tasks go back to the pool (the
      * fencing would refuse a late write anyway) — unless another node took them over already */
     node_lease_free(e->lease, !e->lease_lost);
+    task_changes_destroy(e->changes); /* every thread that published has stopped */
     free(e->workers);
     free(e->queue);
     timers_free(e);
@@ -459,6 +504,7 @@ static bool start_workers(struct engine *e, char *err, size_t err_size)
             return false;
         }
         store_set_lease_epoch(e->workers[i].db, node_lease_epoch(e->lease));
+        store_observe_tasks(e->workers[i].db, task_written, e);
     }
     for (; e->workers_started < e->worker_count; e->workers_started++)
         if (pthread_create(&e->workers[e->workers_started].thread, NULL, worker_main,
@@ -512,10 +558,12 @@ engine *engine_start(const engine_config *config, char *err, size_t err_size)
     pthread_cond_init(&e->work_ready, NULL);
     pthread_cond_init(&e->timers_changed, NULL);
     min_heap_init(&e->timers);
+    if ((e->changes = task_changes_create()) == NULL) goto fail;
     if (store_open_url(config->database_url, config->data_dir, &e->deadline_db) != STORE_OK) {
         snprintf(err, err_size, "the store could not be opened");
         goto fail;
     }
+    store_observe_tasks(e->deadline_db, task_written, e);
     if (!register_node(e, err, err_size) || !start_workers(e, err, err_size)) goto fail;
     runner_config runner_settings = {.data_dir = config->data_dir,
                                      .database_url = config->database_url,
@@ -528,7 +576,9 @@ engine *engine_start(const engine_config *config, char *err, size_t err_size)
                                      .unknown_grace_ms = config->unknown_grace_ms,
                                      .webhook_keys_url = config->webhook_keys_url,
                                      .to_sandbox = enqueue_for_sandbox,
-                                     .sandbox_context = e};
+                                     .sandbox_context = e,
+                                     .task_observer = task_written,
+                                     .task_observer_context = e};
     e->runner = runner_start(&runner_settings);
     if (e->runner == NULL) {
         snprintf(err, err_size, "the upstream runner could not start");

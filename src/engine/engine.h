@@ -21,6 +21,7 @@
 
 #include "blob/blob.h"
 #include "engine/local_inputs.h"
+#include "engine/task_changes.h"
 #include "engine/task_view.h"
 #include "net/fetch.h"
 #include "upstream/upstream.h"
@@ -103,6 +104,17 @@ void engine_webhook(engine *e, const char *channel, const char *task_id, const c
 bool engine_webhook_keys(engine *e, const upstream_provider *provider, char *out, size_t out_size);
 /* Asks for those keys to be fetched again soon (a signature did not verify: they may have rotated). */
 void engine_refresh_webhook_keys(engine *e, const upstream_provider *provider);
+
+/* ---- Task changes (engine/task_changes.h): every task write of the engine's threads, every admission
+ * (engine_submit) and cancel (engine_cancel) of this process, and the changes other nodes tell of (their
+ * "task" signals, on PostgreSQL; this node's are relayed to them the same way). ---- */
+
+/* Calls on_change (on the writing thread, or the listening thread for another node's news: be quick)
+ * with the id of each task that may have changed, NULL when any may have (signals missed). False when
+ * no room is left (TASK_CHANGES_SUBSCRIBERS_MAX). */
+bool engine_follow_tasks(engine *e, task_changes_fn on_change, void *context);
+/* Stops those calls: none is in progress or made once this returns. */
+void engine_unfollow_tasks(engine *e, task_changes_fn on_change, void *context);
 
 /* ---- Signals between nodes (engine/cluster_signals.h): on PostgreSQL the engine listens to the other
  * nodes sharing the database (one thread, two connections); it acts itself on "poke", "cancel" and

@@ -83,9 +83,8 @@ static void *finishing_main(void *arg)
     return NULL;
 }
 
-result_finishing *result_finishing_start(const char *database_url, const char *data_dir, int64_t lease_epoch,
-                                         blob_store *blobs, int workers, result_finished_fn finished,
-                                         void *context)
+result_finishing *result_finishing_start(const result_finishing_config *config, blob_store *blobs,
+                                         int workers, result_finished_fn finished, void *context)
 {
     result_finishing *pool = calloc(1, sizeof(*pool));
     if (pool == NULL || workers <= 0) {
@@ -107,10 +106,13 @@ result_finishing *result_finishing_start(const char *database_url, const char *d
     for (int i = 0; i < workers; i++) {
         finishing_worker *worker = &pool->workers[i];
         worker->pool = pool;
-        bool opened = store_open_url(database_url, data_dir, &worker->db) == STORE_OK;
-        if (opened) store_set_lease_epoch(worker->db, lease_epoch);
+        bool opened = store_open_url(config->database_url, config->data_dir, &worker->db) == STORE_OK;
+        if (opened) {
+            store_set_lease_epoch(worker->db, config->lease_epoch);
+            store_observe_tasks(worker->db, config->task_observer, config->task_observer_context);
+        }
         if (!opened || pthread_create(&worker->thread, NULL, finishing_main, worker) != 0) {
-            log_error("a finishing thread could not start", "data=\"%s\"", data_dir);
+            log_error("a finishing thread could not start", "data=\"%s\"", config->data_dir);
             result_finishing_stop(pool);
             return NULL;
         }

@@ -13,18 +13,26 @@
 #include <stdbool.h>
 
 #include "blob/blob.h"
+#include "store/store.h"
 
 typedef struct result_finishing result_finishing;
 
 /* Called when a job is done: completed says whether the task completed with the result. */
 typedef void (*result_finished_fn)(void *context, const char *task_id, bool completed);
 
-/* Starts `workers` threads (> 0) on the store of database_url (store_open_url: NULL = SQLite in
- * data_dir), their writes fenced by the node's lease_epoch (store.h), storing results into blobs (both
- * must outlive the pool). NULL when a thread or its store connection could not start (logged). */
-result_finishing *result_finishing_start(const char *database_url, const char *data_dir, int64_t lease_epoch,
-                                         blob_store *blobs, int workers, result_finished_fn finished,
-                                         void *context);
+/* Where the threads' store connections go. */
+typedef struct result_finishing_config {
+    const char *database_url; /* store_open_url's URL: NULL = SQLite in data_dir */
+    const char *data_dir;
+    int64_t lease_epoch;                  /* every write is fenced by the node's epoch (store.h) */
+    store_task_observer_fn task_observer; /* set on each connection (store_observe_tasks); NULL = none */
+    void *task_observer_context;
+} result_finishing_config;
+
+/* Starts `workers` threads (> 0) on the store of config, storing results into blobs (both must outlive
+ * the pool). NULL when a thread or its store connection could not start (logged). */
+result_finishing *result_finishing_start(const result_finishing_config *config, blob_store *blobs,
+                                         int workers, result_finished_fn finished, void *context);
 
 /* Queues the result at scratch/output.mp4 for task_id (whose state is finalizing); stated_duration is
  * the provider's word on its length (0 = none). The pool then owns the scratch folder. False when out

@@ -297,10 +297,16 @@ upstream_runner *runner_start(const runner_config *config)
         store_open_url(config->database_url, config->data_dir, &r->db) != STORE_OK)
         goto fail;
     store_set_lease_epoch(r->db, config->lease_epoch);
+    store_observe_tasks(r->db, config->task_observer, config->task_observer_context);
     if (curl_multi_setopt(r->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 64L) != CURLM_OK) goto fail;
     channels_reload(r, clock_unix_ms());
-    r->finishing = result_finishing_start(config->database_url, config->data_dir, config->lease_epoch,
-                                          r->config.blobs, r->config.download_workers, result_finished, r);
+    result_finishing_config finishing = {.database_url = config->database_url,
+                                         .data_dir = config->data_dir,
+                                         .lease_epoch = config->lease_epoch,
+                                         .task_observer = config->task_observer,
+                                         .task_observer_context = config->task_observer_context};
+    r->finishing =
+        result_finishing_start(&finishing, r->config.blobs, r->config.download_workers, result_finished, r);
     if (r->finishing == NULL || pthread_create(&r->thread, NULL, runner_main, r) != 0) goto fail;
     return r;
 fail:

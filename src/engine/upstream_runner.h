@@ -28,6 +28,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "store/store.h"
+
 #include "blob/blob.h"
 #include "net/fetch.h"
 #include "upstream/upstream.h"
@@ -56,6 +58,10 @@ typedef struct runner_config {
     const char *webhook_keys_url; /* replaces providers' webhook-key URLs (tests); NULL = their own */
     runner_sandbox_fn to_sandbox;
     void *sandbox_context;
+    /* Set on every store connection the runner and its finishing threads write tasks through
+     * (store_observe_tasks); NULL = none. */
+    store_task_observer_fn task_observer;
+    void *task_observer_context;
 } runner_config;
 
 upstream_runner *runner_start(const runner_config *config);

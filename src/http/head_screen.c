@@ -313,12 +313,28 @@ static head_screen_conn *conn_of(h2o_req_t *req)
 }
 
 /* The kernel's view of the connection: closed means the peer reset it (or it is otherwise dead). */
-static bool connection_reset(h2o_socket_t *sock)
+/* The kernel's TCP state of the connection, or -1. */
+static int connection_state(h2o_socket_t *sock)
 {
     struct tcp_info info;
     socklen_t length = sizeof(info);
-    if (getsockopt(h2o_socket_get_fd(sock), IPPROTO_TCP, TCP_INFO, &info, &length) != 0) return false;
-    return info.tcpi_state == TCP_CLOSE;
+    if (getsockopt(h2o_socket_get_fd(sock), IPPROTO_TCP, TCP_INFO, &info, &length) != 0) return -1;
+    return info.tcpi_state;
+}
+
+static bool connection_reset(h2o_socket_t *sock)
+{
+    return connection_state(sock) == TCP_CLOSE;
+}
+
+bool http_client_closed(h2o_req_t *req)
+{
+    head_screen_conn *conn = conn_of(req);
+    if (conn == NULL) return false;
+    int state = connection_state(conn->sock);
+    if (state != TCP_CLOSE && state != TCP_CLOSE_WAIT) return false;
+    req->http1_is_persistent = 0;
+    return true;
 }
 
 bool http_client_gone(h2o_req_t *req)

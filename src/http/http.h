@@ -160,6 +160,9 @@ int http_path_param(const http_exchange *exchange, size_t i, char *out, size_t o
  * it can stop. When true, the connection will be closed after this request's answer, which should be
  * sent at once (nobody reads it; e.g. http_send_error_code "client_gone"). */
 bool http_client_gone(h2o_req_t *req);
+/* The same, also true when the client closed its side of the connection (a FIN: TCP's CLOSE_WAIT), for
+ * long answers to a client that sends nothing more (event streams). */
+bool http_client_closed(h2o_req_t *req);
 
 /* ---- Writing responses (each sends the whole response) ---- */
 

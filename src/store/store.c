@@ -14,7 +14,22 @@
 struct store {
     sqlite_store *sqlite; /* exactly one of the two is set */
     pg_store *pg;
+    store_task_observer_fn observer; /* store_observe_tasks; NULL = nobody */
+    void *observer_context;
 };
+
+void store_observe_tasks(store *s, store_task_observer_fn observer, void *context)
+{
+    s->observer = observer;
+    s->observer_context = context;
+}
+
+/* Tells the connection's observer that a write of the task succeeded; passes the status through. */
+static store_status observed(store *s, const char *task_id, store_status status)
+{
+    if (status == STORE_OK && s->observer != NULL) s->observer(s->observer_context, task_id);
+    return status;
+}
 
 static bool has_prefix(const char *text, const char *prefix)
 {
@@ -142,8 +157,8 @@ store_status store_channel_list(store *s, channel_record **out, size_t *count)
 
 store_status store_task_insert(store *s, const task_record *task)
 {
-    if (s->pg) return pg_store_task_insert(s->pg, task);
-    return sqlite_store_task_insert(s->sqlite, task);
+    if (s->pg) return observed(s, task->id, pg_store_task_insert(s->pg, task));
+    return observed(s, task->id, sqlite_store_task_insert(s->sqlite, task));
 }
 
 store_status store_task_insert_batch(store *s, const task_record *tasks, size_t count)
@@ -168,28 +183,32 @@ store_status store_task_list(store *s, const task_list_query *query, task_record
 store_status store_task_transition(store *s, const char *id, task_state from, task_state to,
                                    const char *channel, int64_t now)
 {
-    if (s->pg) return pg_store_task_transition(s->pg, id, from, to, channel, now);
-    return sqlite_store_task_transition(s->sqlite, id, from, to, channel, now);
+    if (s->pg) return observed(s, id, pg_store_task_transition(s->pg, id, from, to, channel, now));
+    return observed(s, id, sqlite_store_task_transition(s->sqlite, id, from, to, channel, now));
 }
 
 store_status store_task_set_upstream(store *s, const char *id, task_state from, task_state to,
                                      const char *channel, const char *upstream_json, int64_t now)
 {
-    if (s->pg) return pg_store_task_set_upstream(s->pg, id, from, to, channel, upstream_json, now);
-    return sqlite_store_task_set_upstream(s->sqlite, id, from, to, channel, upstream_json, now);
+    if (s->pg)
+        return observed(s, id, pg_store_task_set_upstream(s->pg, id, from, to, channel, upstream_json, now));
+    return observed(s, id,
+                    sqlite_store_task_set_upstream(s->sqlite, id, from, to, channel, upstream_json, now));
 }
 
 store_status store_task_set_progress(store *s, const char *id, int progress, int64_t now)
 {
-    if (s->pg) return pg_store_task_set_progress(s->pg, id, progress, now);
-    return sqlite_store_task_set_progress(s->sqlite, id, progress, now);
+    if (s->pg) return observed(s, id, pg_store_task_set_progress(s->pg, id, progress, now));
+    return observed(s, id, sqlite_store_task_set_progress(s->sqlite, id, progress, now));
 }
 
 store_status store_task_complete(store *s, const char *id, task_state from, const char *results_json,
                                  int64_t credits_charged, int64_t now)
 {
-    if (s->pg) return pg_store_task_complete(s->pg, id, from, results_json, credits_charged, now);
-    return sqlite_store_task_complete(s->sqlite, id, from, results_json, credits_charged, now);
+    if (s->pg)
+        return observed(s, id, pg_store_task_complete(s->pg, id, from, results_json, credits_charged, now));
+    return observed(s, id,
+                    sqlite_store_task_complete(s->sqlite, id, from, results_json, credits_charged, now));
 }
 
 store_status store_task_take_channel_slot(store *s, const char *id, task_state from, const char *channel,
@@ -197,19 +216,21 @@ store_status store_task_take_channel_slot(store *s, const char *id, task_state f
 {
     if (s->pg)
         return pg_store_task_take_channel_slot(s->pg, id, from, channel, cap, upstream_json, now, full);
-    return sqlite_store_task_take_channel_slot(s->sqlite, id, from, channel, cap, upstream_json, now, full);
+    return observed(
+        s, id,
+        sqlite_store_task_take_channel_slot(s->sqlite, id, from, channel, cap, upstream_json, now, full));
 }
 
 store_status store_task_fail(store *s, const char *id, const char *code, const char *message, int64_t now)
 {
-    if (s->pg) return pg_store_task_fail(s->pg, id, code, message, now);
-    return sqlite_store_task_fail(s->sqlite, id, code, message, now);
+    if (s->pg) return observed(s, id, pg_store_task_fail(s->pg, id, code, message, now));
+    return observed(s, id, sqlite_store_task_fail(s->sqlite, id, code, message, now));
 }
 
 store_status store_task_cancel(store *s, const char *id, const char *key_id, int64_t now)
 {
-    if (s->pg) return pg_store_task_cancel(s->pg, id, key_id, now);
-    return sqlite_store_task_cancel(s->sqlite, id, key_id, now);
+    if (s->pg) return observed(s, id, pg_store_task_cancel(s->pg, id, key_id, now));
+    return observed(s, id, sqlite_store_task_cancel(s->sqlite, id, key_id, now));
 }
 
 store_status store_task_list_unfinished(store *s, task_record **out, size_t *count)
@@ -309,8 +330,11 @@ store_status store_credits_audit(store *s, credit_audit *out)
 
 store_status store_task_admit(store *s, task_admission *items, size_t count, bool wait)
 {
-    if (s->pg) return pg_store_task_admit(s->pg, items, count, wait);
-    return sqlite_store_task_admit(s->sqlite, items, count, wait);
+    store_status status = s->pg ? pg_store_task_admit(s->pg, items, count, wait)
+                                : sqlite_store_task_admit(s->sqlite, items, count, wait);
+    for (size_t i = 0; i < count && status == STORE_OK; i++)
+        if (items[i].outcome == ADMIT_CREATED) observed(s, items[i].task->id, status);
+    return status;
 }
 
 store_status store_idempotency_find(store *s, const char *key_id, const char *idempotency_key,

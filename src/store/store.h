@@ -213,6 +213,15 @@ store_status store_task_fail(store *s, const char *id, const char *code, const c
  * is NOT_FOUND). CONFLICT when already finished. Refund and callback as for store_task_fail. */
 store_status store_task_cancel(store *s, const char *id, const char *key_id, int64_t now);
 
+/* Watching a connection's task writes (the live event streams, api/task_events.c): once set, observer
+ * is called on the calling thread, after the call returned OK, with the task's id, for every write of a
+ * task made through this connection — insert, admission (each created task), transition, upstream
+ * record, progress (also when nothing changed), channel slot taken, completion, failure, cancel. It is
+ * told only that the task may have changed (it re-reads); it must be quick and must not use this
+ * connection. NULL stops it. Not for store_task_insert_batch (copies between stores). */
+typedef void (*store_task_observer_fn)(void *context, const char *task_id);
+void store_observe_tasks(store *s, store_task_observer_fn observer, void *context);
+
 /* All unfinished tasks (pending … finalizing), oldest first. *out: free with task_records_free. */
 store_status store_task_list_unfinished(store *s, task_record **out, size_t *count);
 /* Number of tasks in each state. */
