@@ -16,7 +16,6 @@ import asyncio
 import json
 import os
 import resource
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,38 +23,17 @@ import time
 
 import requests
 
+import bench_server
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TASKS = 50
 IDLE = 10
 CHANGING = 15
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
+class Server(bench_server.Server):
     def __init__(self, binary, folder, flags):
-        self.data = os.path.join(folder, "data")
-        first = json.loads(subprocess.run([binary, "init", "--data", self.data, "--json"], check=True,
-                                          capture_output=True, text=True).stdout)
-        self.key = first["key"]
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        env = dict(os.environ, REELAY_ACCESS_LOG="0")
-        self.log = open(os.path.join(folder, "reelay.log"), "w")
-        self.process = subprocess.Popen([binary, "serve", "--data", self.data, "--listen", f"127.0.0.1:{self.port}",
-                                         "--threads", "2", *flags], stdout=subprocess.DEVNULL, stderr=self.log,
-                                        env=env)
-        for _ in range(200):
-            try:
-                if requests.get(self.url + "/healthz", timeout=1).status_code == 200:
-                    return
-            except requests.ConnectionError:
-                time.sleep(0.05)
-        raise RuntimeError("reelay did not start")
+        super().__init__(binary, folder, ["--threads", "2", *flags])
 
     def submit(self, prompt):
         r = requests.post(self.url + "/v1/videos/generations", headers={"Authorization": f"Bearer {self.key}"},
@@ -64,20 +42,9 @@ class Server:
         return r.json()["id"]
 
     def rss_kib(self):
-        with open(f"/proc/{self.process.pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-        return 0
+        return bench_server.status_kib(self.process.pid, "VmRSS")
 
-    def cpu_seconds(self):
-        with open(f"/proc/{self.process.pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
-    def stop(self):
-        self.process.terminate()
-        self.process.wait(60)
         self.log.close()
 
 
