@@ -173,6 +173,8 @@ typedef struct task_list_query {
     int limit;            /* 1..100 */
     int state;            /* a task_state, or -1 for any */
     const char *model;    /* NULL for any */
+    bool oldest_first;    /* false: newest first, after_id lists older ones; true: oldest first, after_id
+                             lists newer ones (OpenAI's order=asc) */
 } task_list_query;
 
 /* Newest first (created_at, then insertion order, descending). *out is malloc'd: free with task_records_free.

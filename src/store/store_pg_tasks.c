@@ -145,8 +145,8 @@ store_status pg_store_task_list(pg_store *s, const task_list_query *query, task_
     int limit = query->limit < 1 ? 1 : query->limit > 100 ? 100 : query->limit;
     /* Newest first: by creation second, then by insertion order (seq) within a second. */
     pg_number created, seq, state, rows;
-    pg_int(&created, INT64_MAX);
-    pg_int(&seq, INT64_MAX);
+    pg_int(&created, query->oldest_first ? INT64_MIN : INT64_MAX);
+    pg_int(&seq, query->oldest_first ? INT64_MIN : INT64_MAX);
     if (query->after_id) {
         store_status status = list_cursor(s, query, &created, &seq);
         if (status != STORE_OK) return status;
@@ -155,12 +155,18 @@ store_status pg_store_task_list(pg_store *s, const task_list_query *query, task_
                             seq.text,      pg_int(&state, query->state),
                             query->model,  pg_int(&rows, limit + 1)};
     PGresult *result = NULL;
-    if (pg_query(s, "list tasks", &result,
-                 "SELECT " PG_TASK_COLUMNS
-                 " FROM tasks WHERE key_id = $1 AND (created_at, seq) < ($2::bigint, $3::bigint)"
-                 " AND ($4::integer < 0 OR state = $4::integer) AND ($5::text IS NULL OR model = $5::text)"
-                 " ORDER BY created_at DESC, seq DESC LIMIT $6",
-                 6, values) != STORE_OK)
+    static const char newest_first[] =
+        "SELECT " PG_TASK_COLUMNS
+        " FROM tasks WHERE key_id = $1 AND (created_at, seq) < ($2::bigint, $3::bigint)"
+        " AND ($4::integer < 0 OR state = $4::integer) AND ($5::text IS NULL OR model = $5::text)"
+        " ORDER BY created_at DESC, seq DESC LIMIT $6";
+    static const char oldest_first[] =
+        "SELECT " PG_TASK_COLUMNS
+        " FROM tasks WHERE key_id = $1 AND (created_at, seq) > ($2::bigint, $3::bigint)"
+        " AND ($4::integer < 0 OR state = $4::integer) AND ($5::text IS NULL OR model = $5::text)"
+        " ORDER BY created_at ASC, seq ASC LIMIT $6";
+    if (pg_query(s, "list tasks", &result, query->oldest_first ? oldest_first : newest_first, 6, values) !=
+        STORE_OK)
         return STORE_ERROR;
     store_status status = pg_collect_tasks(result, out, count);
     if (status == STORE_OK && *count > (size_t)limit) {

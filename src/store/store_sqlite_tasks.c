@@ -181,7 +181,7 @@ store_status sqlite_store_task_list(sqlite_store *s, const task_list_query *quer
     int limit = query->limit < 1 ? 1 : query->limit > 100 ? 100 : query->limit;
     /* Newest first: by creation second, then by insertion order (seq) within a second. Without a cursor
      * the bound is past every row, so one statement (and one index range) serves both cases. */
-    int64_t after_created = INT64_MAX, after_row = INT64_MAX;
+    int64_t after_created = query->oldest_first ? INT64_MIN : INT64_MAX, after_row = after_created;
     if (query->after_id) {
         sqlite3_stmt *cursor = NULL;
         if (sql_prepare(s, "SELECT created_at, seq, key_id FROM tasks WHERE id = ?", &cursor) != STORE_OK)
@@ -199,11 +199,15 @@ store_status sqlite_store_task_list(sqlite_store *s, const task_list_query *quer
         if (!mine) return STORE_NOT_FOUND;
     }
     sqlite3_stmt *stmt = NULL;
-    if (sql_prepare(s,
-                    "SELECT " TASK_COLUMNS " FROM tasks WHERE key_id = ?1 AND (created_at, seq) < (?2, ?3)"
-                    " AND (?4 < 0 OR state = ?4) AND (?5 IS NULL OR model = ?5)"
-                    " ORDER BY created_at DESC, seq DESC LIMIT ?6",
-                    &stmt) != STORE_OK)
+    static const char newest_first[] =
+        "SELECT " TASK_COLUMNS " FROM tasks WHERE key_id = ?1 AND (created_at, seq) < (?2, ?3)"
+        " AND (?4 < 0 OR state = ?4) AND (?5 IS NULL OR model = ?5)"
+        " ORDER BY created_at DESC, seq DESC LIMIT ?6";
+    static const char oldest_first[] =
+        "SELECT " TASK_COLUMNS " FROM tasks WHERE key_id = ?1 AND (created_at, seq) > (?2, ?3)"
+        " AND (?4 < 0 OR state = ?4) AND (?5 IS NULL OR model = ?5)"
+        " ORDER BY created_at ASC, seq ASC LIMIT ?6";
+    if (sql_prepare(s, query->oldest_first ? oldest_first : newest_first, &stmt) != STORE_OK)
         return STORE_ERROR;
     int bound = sqlite3_bind_text(stmt, 1, query->key_id, -1, SQLITE_TRANSIENT);
     bound |= sqlite3_bind_int64(stmt, 2, after_created);

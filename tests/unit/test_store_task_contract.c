@@ -209,6 +209,22 @@ static void listing_limits_and_has_more(void **state)
     assert_false(more);
     task_records_free(page, count);
 
+    /* oldest first (OpenAI's order=asc): from the oldest, and after a cursor the newer ones */
+    task_list_query ascending = {.key_id = "key_a", .limit = 2, .state = -1, .oldest_first = true};
+    assert_int_equal(store_task_list(db, &ascending, &page, &count, &more), STORE_OK);
+    assert_int_equal(count, 2);
+    assert_true(more);
+    assert_string_equal(page[0].id, "task-unified-9-00000000");
+    assert_string_equal(page[1].id, "task-unified-9-00000001");
+    task_records_free(page, count);
+    ascending.after_id = "task-unified-9-00000098";
+    assert_int_equal(store_task_list(db, &ascending, &page, &count, &more), STORE_OK);
+    assert_int_equal(count, 2);
+    assert_false(more);
+    assert_string_equal(page[0].id, "task-unified-9-00000099");
+    assert_string_equal(page[1].id, "task-unified-9-00000100");
+    task_records_free(page, count);
+
     /* a state filter with a cursor; the cursor itself need not match the filter */
     assert_int_equal(
         store_task_transition(db, "task-unified-9-00000050", TASK_PENDING, TASK_PROCESSING, NULL, 2000),
