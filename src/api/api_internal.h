@@ -124,6 +124,9 @@ int api_task_wait_seconds(h2o_req_t *req);
 void api_task_wait(http_exchange *exchange, const task_record *task, int seconds);
 /* The thread stops: every stream ends, every wait gets 503 server_stopping. */
 void api_task_events_stopping(api_thread *thread);
+/* OpenAI's Videos API (openai_videos.c): GET /v1/videos/{id} and GET /v1/videos. */
+void api_openai_videos_get(http_exchange *exchange);
+void api_openai_videos_list(http_exchange *exchange);
 void api_upstream_webhook(http_exchange *exchange);
 void api_models_list(http_exchange *exchange);
 void api_balance_get(http_exchange *exchange);

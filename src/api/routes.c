@@ -12,6 +12,8 @@ const http_route api_routes[] = {
     {"POST", "/v1/videos/generations", "generations.create", api_generations_create, NULL},
     {"POST", "/v1/videos/generations/quote", "generations.quote", api_generations_quote, NULL},
     {"GET", "/v1/videos/generations/{id}", "generations.get", api_tasks_get, NULL},
+    {"GET", "/v1/videos", "videos.list", api_openai_videos_list, NULL},
+    {"GET", "/v1/videos/{id}", "videos.get", api_openai_videos_get, NULL},
     {"GET", "/v1/tasks", "tasks.list", api_tasks_list, NULL},
     {"GET", "/v1/tasks/events", "tasks.events_all", api_key_events, NULL},
     {"GET", "/v1/tasks/{id}", "tasks.get", api_tasks_get, NULL},
