@@ -124,7 +124,10 @@ int api_task_wait_seconds(h2o_req_t *req);
 void api_task_wait(http_exchange *exchange, const task_record *task, int seconds);
 /* The thread stops: every stream ends, every wait gets 503 server_stopping. */
 void api_task_events_stopping(api_thread *thread);
-/* OpenAI's Videos API (openai_videos.c): GET /v1/videos/{id} and GET /v1/videos. */
+/* OpenAI's Videos API (openai_videos.c): GET /v1/videos/{id} and GET /v1/videos. POST /v1/videos is
+ * generations.c's: the unified submit's admission (credits, limits, idempotency, callbacks) over the body
+ * mapped by openai_videos_map.h, answered with the video object. */
+void api_openai_videos_create(http_exchange *exchange);
 void api_openai_videos_get(http_exchange *exchange);
 void api_openai_videos_list(http_exchange *exchange);
 void api_upstream_webhook(http_exchange *exchange);

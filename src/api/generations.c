@@ -1,4 +1,5 @@
-/* generations.c — POST /v1/videos/generations: the admission of a task.
+/* generations.c — POST /v1/videos/generations and POST /v1/videos (OpenAI's shape, mapped by
+ * openai_videos_map.h): the admission of a task.
  *
  *   1. authenticate (and count against the key's rate limit), parse, validate against the catalog;
  *   2. check callback_url; a known Idempotency-Key answers at once (the same task, or 422 when the
@@ -21,6 +22,7 @@
 #include <strings.h>
 
 #include "api/admission.h"
+#include "api/openai_videos_map.h"
 #include "catalog/catalog.h"
 #include "catalog/prices.h"
 #include "util/clock.h"
@@ -71,6 +73,7 @@ struct pending_submission {
     char idempotency_key[STORE_IDEMPOTENCY_KEY_MAX + 1];
     unsigned char request_hash[32];
     task_admission admission; /* filled by the group commit */
+    bool openai_video;        /* came through POST /v1/videos: answered as OpenAI's video object */
 };
 
 /* Allocated in the request's memory pool: h2o disposes it with the request, which tells the pending
@@ -126,8 +129,23 @@ static void send_created(h2o_req_t *req, const task_record *task, int estimated_
     http_send_json(req, 200, response, (size_t)length);
 }
 
-/* Answers a retry of an idempotent request with the task the first one created. */
-static void send_existing(api_thread *thread, h2o_req_t *req, const char *task_id)
+/* The create answer of POST /v1/videos: OpenAI's video object of the task as it is now. */
+static void send_created_video(const api_thread *thread, h2o_req_t *req, const task_record *task)
+{
+    json_t *video = openai_video_object(task, thread->app->link_ttl_seconds);
+    char *text = video ? json_dumps(video, JSON_COMPACT) : NULL;
+    json_decref(video);
+    if (text == NULL) {
+        http_send_error_code(req, "internal_error", NULL, "The task was created but could not be shown.");
+        return;
+    }
+    http_send_json(req, 200, text, strlen(text));
+    free(text);
+}
+
+/* Answers a retry of an idempotent request with the task the first one created, in the shape of the API
+ * it came through. */
+static void send_existing(api_thread *thread, h2o_req_t *req, const char *task_id, bool openai_video)
 {
     task_record task;
     if (store_task_get(thread->db, task_id, &task) != STORE_OK) {
@@ -136,7 +154,10 @@ static void send_existing(api_thread *thread, h2o_req_t *req, const char *task_i
     }
     const catalog_model *model = catalog_model_find(task.model);
     http_add_header(req, "idempotent-replayed", "true");
-    send_created(req, &task, model ? model->estimated_seconds : 0);
+    if (openai_video)
+        send_created_video(thread, req, &task);
+    else
+        send_created(req, &task, model ? model->estimated_seconds : 0);
     task_record_clear(&task);
 }
 
@@ -166,10 +187,13 @@ static void answer_admitted(pending_submission *submission, store_status stored)
     char message[300];
     switch (admission->outcome) {
     case ADMIT_CREATED:
-        send_created(req, task, submission->estimated_seconds);
+        if (submission->openai_video)
+            send_created_video(thread, req, task);
+        else
+            send_created(req, task, submission->estimated_seconds);
         return;
     case ADMIT_DUPLICATE:
-        send_existing(thread, req, admission->existing_id);
+        send_existing(thread, req, admission->existing_id, submission->openai_video);
         return;
     case ADMIT_IDEMPOTENCY_MISMATCH:
         send_idempotency_reused(req);
@@ -347,7 +371,7 @@ static bool read_idempotency_key(h2o_req_t *req, char out[STORE_IDEMPOTENCY_KEY_
  * body different. True when the request was answered. */
 static bool answered_by_idempotency(api_thread *thread, h2o_req_t *req, const key_record *key,
                                     const char *idempotency_key, const json_t *params,
-                                    unsigned char request_hash[32])
+                                    unsigned char request_hash[32], bool openai_video)
 {
     char *canonical = json_dumps(params, JSON_COMPACT | JSON_SORT_KEYS);
     if (canonical == NULL) {
@@ -362,7 +386,7 @@ static bool answered_by_idempotency(api_thread *thread, h2o_req_t *req, const ke
                                                 clock_unix_seconds(), existing, &same);
     if (found != STORE_OK) return false;
     if (same)
-        send_existing(thread, req, existing);
+        send_existing(thread, req, existing, openai_video);
     else
         send_idempotency_reused(req);
     return true;
@@ -393,7 +417,23 @@ static bool submission_fill_task(pending_submission *submission)
     return task->params_json != NULL;
 }
 
-void api_generations_create(http_exchange *exchange)
+/* Parses the body; through /v1/videos, maps OpenAI's fields onto the unified ones. NULL after answering. */
+static json_t *read_unified_body(h2o_req_t *req, bool openai_video)
+{
+    reelay_error err;
+    json_t *body = api_parse_json_object(req, &err);
+    if (body != NULL && openai_video) {
+        json_t *unified = openai_video_request_to_unified(body, &err);
+        json_decref(body);
+        body = unified;
+    }
+    if (body == NULL) http_send_error(req, &err);
+    return body;
+}
+
+/* POST /v1/videos/generations, and POST /v1/videos (openai_video): one admission, one kind of task; only
+ * the body's field names and the answer's shape differ. */
+static void create_task(http_exchange *exchange, bool openai_video)
 {
     api_thread *thread = exchange->thread_data;
     h2o_req_t *req = exchange->req;
@@ -402,12 +442,8 @@ void api_generations_create(http_exchange *exchange)
     char idempotency_key[STORE_IDEMPOTENCY_KEY_MAX + 1];
     if (!read_idempotency_key(req, idempotency_key)) return;
 
-    reelay_error err;
-    json_t *body = api_parse_json_object(req, &err);
-    if (body == NULL) {
-        http_send_error(req, &err);
-        return;
-    }
+    json_t *body = read_unified_body(req, openai_video);
+    if (body == NULL) return;
     pending_submission *submission = calloc(1, sizeof(*submission));
     if (submission == NULL) {
         json_decref(body);
@@ -418,11 +454,12 @@ void api_generations_create(http_exchange *exchange)
     admission_check *check = &submission->check;
     *check = (admission_check){.thread = thread, .key = key, .probed = price_and_queue};
     submission->thread = thread;
+    submission->openai_video = openai_video;
     bool valid = admission_validate(check, req, body);
     json_decref(body);
     if (!valid ||
         (idempotency_key[0] && answered_by_idempotency(thread, req, &key, idempotency_key, check->params,
-                                                       submission->request_hash)) ||
+                                                       submission->request_hash, openai_video)) ||
         !admission_route(check, req)) {
         submission_free(submission);
         return;
@@ -435,4 +472,14 @@ void api_generations_create(http_exchange *exchange)
         return;
     }
     if (!admission_probe(check, req)) submission_free(submission);
+}
+
+void api_generations_create(http_exchange *exchange)
+{
+    create_task(exchange, false);
+}
+
+void api_openai_videos_create(http_exchange *exchange)
+{
+    create_task(exchange, true);
 }

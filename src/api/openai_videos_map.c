@@ -204,7 +204,14 @@ json_t *openai_video_request_to_unified(const json_t *body, reelay_error *err)
         reelay_error_raise(err, "internal_error", NULL, "Out of memory.");
         return NULL;
     }
-    const catalog_model *model = catalog_model_find(json_string_value(json_object_get(body, "model")));
+    /* OpenAI's model defaults to sora-2 */
+    if (json_object_get(body, "model") == NULL &&
+        json_object_set_new(unified, "model", json_string("sora-2")) != 0) {
+        json_decref(unified);
+        reelay_error_raise(err, "internal_error", NULL, "Out of memory.");
+        return NULL;
+    }
+    const catalog_model *model = catalog_model_find(json_string_value(json_object_get(unified, "model")));
     json_t *seconds = json_object_get(body, "seconds"), *size = json_object_get(body, "size");
     json_object_del(unified, "seconds");
     json_object_del(unified, "size");

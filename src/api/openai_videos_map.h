@@ -47,7 +47,8 @@ bool openai_size_from(const char *aspect, const char *resolution, char *out, siz
  * filled — 422 invalid_value (param "seconds" or "size") for a malformed value, 422 unsupported_field
  * when the model has no field to take it (duration; aspect_ratio and resolution), 422 duplicate_field
  * when both `seconds` and `duration` (or `size` and `aspect_ratio`/`resolution`) are given, 500
- * internal_error when out of memory. An unknown model is passed through for catalog_validate to refuse. */
+ * internal_error when out of memory. Without a model, the model is sora-2 (OpenAI's default); an unknown
+ * model is passed through for catalog_validate to refuse. */
 json_t *openai_video_request_to_unified(const json_t *body, reelay_error *err);
 
 #endif

@@ -12,8 +12,12 @@ const http_route api_routes[] = {
     {"POST", "/v1/videos/generations", "generations.create", api_generations_create, NULL},
     {"POST", "/v1/videos/generations/quote", "generations.quote", api_generations_quote, NULL},
     {"GET", "/v1/videos/generations/{id}", "generations.get", api_tasks_get, NULL},
+    {"POST", "/v1/videos", "videos.create", api_openai_videos_create, NULL},
     {"GET", "/v1/videos", "videos.list", api_openai_videos_list, NULL},
     {"GET", "/v1/videos/{id}", "videos.get", api_openai_videos_get, NULL},
+    /* nothing is POSTed to a video yet (remix, OpenAI's newer edits and characters are to come): answered
+     * as an unknown path is, the key first, not as 405 */
+    {"POST", "/v1/videos/{id}", "videos.unknown", api_unmatched, NULL},
     {"GET", "/v1/tasks", "tasks.list", api_tasks_list, NULL},
     {"GET", "/v1/tasks/events", "tasks.events_all", api_key_events, NULL},
     {"GET", "/v1/tasks/{id}", "tasks.get", api_tasks_get, NULL},

@@ -81,3 +81,73 @@ def test_videos_answer_openais_error_shape(make_server):
                        ("after=task-unified-1700000000-aaaaaaaa", "after")):
         assert_error(server.request("GET", f"/v1/videos?{bad}"), 422, "invalid_request_error", param=param)
     assert_error(server.request("GET", f"/v1/videos?after={task_id}", key=other), 422, param="after")
+
+
+def create_video(server, body, key="default", headers=None):
+    return server.request("POST", "/v1/videos", key=key, json=body, headers=headers or {})
+
+
+def test_post_videos_is_the_same_task_as_a_unified_submit(make_server):
+    server = make_server(["--engine-paused"])
+    r = create_video(server, {"model": "sora-2-pro", "prompt": "a boat", "seconds": "8", "size": "1792x1024"})
+    assert r.status_code == 200, r.text
+    video = r.json()
+    assert set(video) == VIDEO_KEYS
+    assert video["object"] == "video" and video["status"] == "queued" and video["model"] == "sora-2-pro"
+    assert video["seconds"] == "8" and video["size"] == "1792x1024" and video["prompt"] == "a boat"
+    assert video["completed_at"] is None and video["error"] is None
+    task = server.request("GET", f"/v1/tasks/{video['id']}").json()
+    assert task["status"] == "pending" and task["model"] == "sora-2-pro"
+    # the same price as the unified body of the same parameters
+    unified = submit_ok(server, {"model": "sora-2-pro", "prompt": "a boat", "duration": 8,
+                                 "aspect_ratio": "16:9", "resolution": "1080p"})
+    same = server.request("GET", f"/v1/tasks/{unified}").json()
+    assert task["usage"]["credits_reserved"] == same["usage"]["credits_reserved"] > 0
+    assert server.request("GET", f"/v1/videos/{unified}").json()["size"] == "1792x1024"
+    listed = server.request("GET", "/v1/videos").json()["data"]
+    assert [v["id"] for v in listed] == [unified, video["id"]]
+
+
+def test_post_videos_defaults_and_other_models_fields(make_server, media):
+    server = make_server([])
+    r = create_video(server, {"prompt": "no model given"})
+    assert r.status_code == 200, r.text
+    assert r.json()["model"] == "sora-2" and r.json()["seconds"] == "4" and r.json()["size"] == "1280x720"
+    lipsync = create_video(server, {"model": "lipsync-2", "video_url": media["video2s.mp4"],
+                                    "audio_url": media["audio1s.wav"], "sync_mode": "cut_off"})
+    assert lipsync.status_code == 200, lipsync.text
+    assert lipsync.json()["seconds"] is None and lipsync.json()["prompt"] is None
+    done = wait_task(server, lipsync.json()["id"])
+    assert done["status"] == "completed", done
+    video = server.request("GET", f"/v1/videos/{done['id']}").json()
+    assert video["status"] == "completed" and video["seconds"] is not None
+    assert video["size"] == f"{done['results'][0]['width']}x{done['results'][0]['height']}"
+
+
+def test_post_videos_replays_an_idempotency_key_as_a_video(make_server):
+    server = make_server(["--engine-paused"])
+    body = {"model": "sora-2", "prompt": "once", "seconds": "4"}
+    first = create_video(server, body, headers={"Idempotency-Key": "k1"})
+    again = create_video(server, body, headers={"Idempotency-Key": "k1"})
+    assert first.status_code == again.status_code == 200, again.text
+    assert again.headers.get("idempotent-replayed") == "true"
+    assert again.json()["id"] == first.json()["id"] and again.json()["object"] == "video"
+    assert_error(create_video(server, dict(body, seconds="8"), headers={"Idempotency-Key": "k1"}), 422,
+                 code="idempotency_key_reused")
+
+
+def test_post_videos_refusals_name_openais_fields(make_server):
+    server = make_server(["--engine-paused"])
+    for body, status, code, param in (
+            ({"model": "sora-2", "prompt": "x", "seconds": "four"}, 422, "invalid_value", "seconds"),
+            ({"model": "sora-2", "prompt": "x", "size": "wide"}, 422, "invalid_value", "size"),
+            ({"model": "sora-2", "prompt": "x", "seconds": "4", "duration": 4}, 422, "duplicate_field",
+             "seconds"),
+            ({"model": "lipsync-2", "seconds": "4"}, 422, "unsupported_field", "seconds"),
+            ({"model": "no-such-model", "prompt": "x"}, 422, "model_not_found", "model"),
+            ({"model": "sora-2"}, 422, "missing_required_field", "prompt")):
+        assert_error(create_video(server, body), status, "invalid_request_error", code, param)
+    assert_error(create_video(server, {"prompt": "x"}, key="sk-wrong"), 401, "authentication_error")
+    bad_json = server.request("POST", "/v1/videos", data="{", headers={"Content-Type": "application/json"})
+    assert_error(bad_json, 400, "invalid_request_error", "invalid_json")
+    assert server.request("GET", "/v1/videos").json()["data"] == []

@@ -187,6 +187,10 @@ static void requests_map_seconds_and_size_and_pass_the_rest(void **state)
     unified = map("{\"model\":\"sora-2\",\"seconds\":8}", &err);
     assert_int_equal(json_integer_value(json_object_get(unified, "duration")), 8);
     json_decref(unified);
+
+    unified = map("{\"prompt\":\"p\",\"seconds\":\"4\"}", &err); /* OpenAI's default model */
+    assert_json_string(unified, "model", "sora-2");
+    json_decref(unified);
 }
 
 static void expect_refusal(const char *body_text, const char *code, const char *param)
