@@ -23,7 +23,7 @@ const char *openai_video_status(task_state state)
 }
 
 /* Reads 1 to 5 decimal digits from *text, moving it past them; -1 when there are none or too many. */
-static long read_dimension(const char **text)
+static long read_digits(const char **text)
 {
     long value = 0;
     int digits = 0;
@@ -39,9 +39,9 @@ bool openai_size_parse(const char *size, char aspect[8], char resolution[8])
 {
     if (size == NULL) return false;
     const char *cursor = size;
-    long width = read_dimension(&cursor);
+    long width = read_digits(&cursor);
     if (width <= 0 || *cursor++ != 'x') return false;
-    long height = read_dimension(&cursor);
+    long height = read_digits(&cursor);
     if (height <= 0 || *cursor != '\0') return false;
     long short_side = width < height ? width : height;
     if (short_side == 1024) short_side = 1080; /* OpenAI's sora-2-pro sizes, 1792x1024 and 1024x1792 */
@@ -141,6 +141,13 @@ static bool model_has(const catalog_model *model, const char *field)
     return model == NULL || catalog_model_field(model, field) != NULL;
 }
 
+/* Fills err with 500 internal_error; always false. */
+static bool out_of_memory(reelay_error *err)
+{
+    reelay_error_raise(err, "internal_error", NULL, "Out of memory.");
+    return false;
+}
+
 /* `seconds` → `duration`: a string of digits or a non-negative integer. */
 static bool map_seconds(json_t *unified, const json_t *seconds, const catalog_model *model, reelay_error *err)
 {
@@ -153,7 +160,7 @@ static bool map_seconds(json_t *unified, const json_t *seconds, const catalog_mo
     if (json_is_integer(seconds)) value = json_integer_value(seconds);
     if (text != NULL) {
         const char *cursor = text;
-        long parsed = read_dimension(&cursor);
+        long parsed = read_digits(&cursor);
         value = *cursor == '\0' ? parsed : -1;
     }
     if (value < 0) {
@@ -166,8 +173,7 @@ static bool map_seconds(json_t *unified, const json_t *seconds, const catalog_mo
                            "%s does not support seconds: its length comes from its inputs.", model->id);
         return false;
     }
-    return json_object_set_new(unified, "duration", json_integer(value)) == 0 ||
-           reelay_error_raise(err, "internal_error", NULL, "Out of memory.") == 0;
+    return json_object_set_new(unified, "duration", json_integer(value)) == 0 || out_of_memory(err);
 }
 
 /* `size` → `aspect_ratio` and `resolution`, as far as the model has them. */
@@ -193,7 +199,7 @@ static bool map_size(json_t *unified, const json_t *size, const catalog_model *m
     int failed = 0;
     if (has_aspect) failed |= json_object_set_new(unified, "aspect_ratio", json_string(aspect));
     if (has_resolution) failed |= json_object_set_new(unified, "resolution", json_string(resolution));
-    return failed == 0 || reelay_error_raise(err, "internal_error", NULL, "Out of memory.") == 0;
+    return failed == 0 || out_of_memory(err);
 }
 
 json_t *openai_video_request_to_unified(const json_t *body, reelay_error *err)
