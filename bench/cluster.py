@@ -25,6 +25,8 @@ import time
 
 import requests
 
+import bench_server
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.environ.get("REELAY_BIN", os.path.join(REPO, "build", "reelay"))
 SUBMIT = {"model": "sora-2", "prompt": "a red fox running through fresh snow at dawn", "duration": 4}
@@ -50,11 +52,7 @@ fal.stop()
 """
 
 
-def free_port():
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+free_port = bench_server.free_port
 
 
 def database(name):

@@ -22,4 +22,7 @@ int media_probe_format(AVFormatContext *format, const char *url, AVDictionary **
 int media_ffmpeg_run(const char *const *args, int count, const char *work_dir, int timeout_seconds, char *err,
                      size_t err_size);
 
+/* Formats a message into err (err_size bytes, truncated) and returns -1: the media functions' failures. */
+int media_set_error(char *err, size_t err_size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 #endif

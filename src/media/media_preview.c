@@ -40,16 +40,6 @@ int media_preview_measure(int width, int height, media_preview_sizes *out)
     return 0;
 }
 
-static int set_error(char *err, size_t err_size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int set_error(char *err, size_t err_size, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, err_size, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
 /* The demuxer ffmpeg is told to use: the probed one, when it is a container that holds video (never a
  * playlist, a concat list or an image sequence, which would open other files). NULL otherwise. */
 static const char *video_demuxer(const char *container)
@@ -135,20 +125,20 @@ static int run_and_check(preview_args *a, const char *what, const char *output, 
                          const media_preview_job *job, char *err, size_t err_size)
 {
     char reason[512] = "";
-    int ran = a->overflow ? set_error(reason, sizeof(reason), "the command is too long")
+    int ran = a->overflow ? media_set_error(reason, sizeof(reason), "the command is too long")
                           : media_ffmpeg_run(a->args, a->count, job->work_dir, job->timeout_seconds, reason,
                                              sizeof(reason));
     media_info made;
     if (ran == 2) {
-        set_error(err, err_size, "the %s took longer than %d s", what, job->timeout_seconds);
+        media_set_error(err, err_size, "the %s took longer than %d s", what, job->timeout_seconds);
     } else if (ran != 0) {
-        set_error(err, err_size, "the %s could not be made: %s", what, reason);
+        media_set_error(err, err_size, "the %s could not be made: %s", what, reason);
     } else if (media_probe(output, &made, reason, sizeof(reason)) != 0) {
-        ran = set_error(err, err_size, "the %s is unreadable (no frame decoded?): %s", what, reason);
+        ran = media_set_error(err, err_size, "the %s is unreadable (no frame decoded?): %s", what, reason);
     } else if (!made.is_image || strcmp(made.video_codec, "mjpeg") != 0 || made.width != width ||
                made.height != height) {
-        ran = set_error(err, err_size, "the %s came out as %s %dx%d, not a %dx%d JPEG", what,
-                        made.video_codec, made.width, made.height, width, height);
+        ran = media_set_error(err, err_size, "the %s came out as %s %dx%d, not a %dx%d JPEG", what,
+                              made.video_codec, made.width, made.height, width, height);
     }
     if (ran != 0) unlink(output);
     return ran == 0 ? 0 : -1;
@@ -208,19 +198,19 @@ int media_make_previews(const media_preview_job *job, int *made, char *err, size
     if (made != NULL) *made = 0;
     media_preview_sizes sizes;
     if (media_preview_measure(job->info->width, job->info->height, &sizes) != 0)
-        return set_error(err, err_size, "the video's size %dx%d is not usable", job->info->width,
-                         job->info->height);
+        return media_set_error(err, err_size, "the video's size %dx%d is not usable", job->info->width,
+                               job->info->height);
     if (!(job->duration > 0) || job->duration > 24 * 3600)
-        return set_error(err, err_size, "the video's length is unknown");
+        return media_set_error(err, err_size, "the video's length is unknown");
     const char *demuxer = video_demuxer(job->info->container);
     if (demuxer == NULL)
-        return set_error(err, err_size, "the container %s is not one previews are made of",
-                         job->info->container);
+        return media_set_error(err, err_size, "the container %s is not one previews are made of",
+                               job->info->container);
     char video[PATH_MAX], work[PATH_MAX], poster[PATH_MAX], sheet[PATH_MAX];
     if (realpath(job->video_path, video) == NULL || realpath(job->work_dir, work) == NULL ||
         absolute_output(job->poster_path, poster, sizeof(poster)) != 0 ||
         absolute_output(job->spritesheet_path, sheet, sizeof(sheet)) != 0)
-        return set_error(err, err_size, "a path of the previews is missing or too long");
+        return media_set_error(err, err_size, "a path of the previews is missing or too long");
     media_preview_job resolved = *job;
     resolved.work_dir = work;
     resolved.poster_path = poster;
@@ -231,6 +221,6 @@ int media_make_previews(const media_preview_job *job, int *made, char *err, size
     if (made != NULL)
         *made = (poster_made ? MEDIA_PREVIEW_POSTER : 0) | (sheet_made ? MEDIA_PREVIEW_SPRITESHEET : 0);
     if (poster_made && sheet_made) return 0;
-    return set_error(err, err_size, "%s%s%s", poster_err, poster_err[0] && sheet_err[0] ? "; " : "",
-                     sheet_err);
+    return media_set_error(err, err_size, "%s%s%s", poster_err, poster_err[0] && sheet_err[0] ? "; " : "",
+                           sheet_err);
 }

@@ -77,8 +77,7 @@ static void builder_free(argv_builder *b)
     b->count = 0;
 }
 
-static int set_error(char *err, size_t err_size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int set_error(char *err, size_t err_size, const char *fmt, ...)
+int media_set_error(char *err, size_t err_size, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -238,11 +237,11 @@ static int spawn_ffmpeg(argv_builder *b, const media_render_job *job, pid_t *chi
                         size_t err_size)
 {
     int out_pipe[2], err_pipe[2];
-    if (pipe2(out_pipe, O_CLOEXEC) != 0) return set_error(err, err_size, "pipe: %s", strerror(errno));
+    if (pipe2(out_pipe, O_CLOEXEC) != 0) return media_set_error(err, err_size, "pipe: %s", strerror(errno));
     if (pipe2(err_pipe, O_CLOEXEC) != 0) {
         close(out_pipe[0]);
         close(out_pipe[1]);
-        return set_error(err, err_size, "pipe: %s", strerror(errno));
+        return media_set_error(err, err_size, "pipe: %s", strerror(errno));
     }
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
@@ -260,7 +259,7 @@ static int spawn_ffmpeg(argv_builder *b, const media_render_job *job, pid_t *chi
     if (spawned != 0) {
         close(out_pipe[0]);
         close(err_pipe[0]);
-        return set_error(err, err_size, "cannot run %s: %s", b->args[0], strerror(spawned));
+        return media_set_error(err, err_size, "cannot run %s: %s", b->args[0], strerror(spawned));
     }
     fds[0] = out_pipe[0], fds[1] = err_pipe[0];
     return 0;
@@ -316,7 +315,7 @@ static bool read_errors(int fd, ffmpeg_output *out)
 static int run_ffmpeg(argv_builder *b, run_context *run, char *err, size_t err_size)
 {
     const media_render_job *job = run->job;
-    if (b->overflow) return set_error(err, err_size, "the render command is too long");
+    if (b->overflow) return media_set_error(err, err_size, "the render command is too long");
     b->args[b->count] = NULL;
     pid_t child = 0;
     int fds[2] = {-1, -1};
@@ -343,7 +342,7 @@ static int run_ffmpeg(argv_builder *b, run_context *run, char *err, size_t err_s
         int64_t elapsed_ms =
             (int64_t)(now.tv_sec - started.tv_sec) * 1000 + (now.tv_nsec - started.tv_nsec) / 1000000;
         if (job->timeout_seconds > 0 && elapsed_ms >= (int64_t)job->timeout_seconds * 1000) {
-            set_error(err, err_size, "the render took longer than %d s", job->timeout_seconds);
+            media_set_error(err, err_size, "the render took longer than %d s", job->timeout_seconds);
             result = 2;
             break;
         }
@@ -359,9 +358,10 @@ static int run_ffmpeg(argv_builder *b, run_context *run, char *err, size_t err_s
     if (result == 0 && (!WIFEXITED(status) || WEXITSTATUS(status) != 0)) {
         for (char *p = out->errors; *p; p++)
             if (*p == '\n' || *p == '"') *p = ' ';
-        result = set_error(err, err_size, "ffmpeg failed (%s%d): %s", WIFEXITED(status) ? "exit " : "signal ",
-                           WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
-                           out->errors[0] ? out->errors : "no message");
+        result = media_set_error(err, err_size, "ffmpeg failed (%s%d): %s",
+                                 WIFEXITED(status) ? "exit " : "signal ",
+                                 WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
+                                 out->errors[0] ? out->errors : "no message");
     }
     return result;
 }
@@ -386,17 +386,17 @@ static int probe_input(const char *path, const char *what, bool need_video, bool
                        media_info *info, char *err, size_t err_size)
 {
     char reason[256];
-    if (path == NULL) return set_error(err, err_size, "the %s input is missing", what);
+    if (path == NULL) return media_set_error(err, err_size, "the %s input is missing", what);
     if (media_probe(path, info, reason, sizeof(reason)) != 0)
-        return set_error(err, err_size, "the %s input is unreadable: %s", what, reason);
+        return media_set_error(err, err_size, "the %s input is unreadable: %s", what, reason);
     if (need_video && !info->has_video)
-        return set_error(err, err_size, "the %s input has no video stream", what);
+        return media_set_error(err, err_size, "the %s input has no video stream", what);
     if (need_audio && !info->has_audio)
-        return set_error(err, err_size, "the %s input has no audio stream", what);
+        return media_set_error(err, err_size, "the %s input has no audio stream", what);
     if (need_image && !info->is_image && !info->has_video)
-        return set_error(err, err_size, "the %s input is not an image", what);
+        return media_set_error(err, err_size, "the %s input is not an image", what);
     if ((need_video || need_audio) && !(info->duration > 0))
-        return set_error(err, err_size, "the %s input has no duration", what);
+        return media_set_error(err, err_size, "the %s input has no duration", what);
     return 0;
 }
 
@@ -405,7 +405,7 @@ static int render_bounce_clip(const media_render_job *job, const char *video, do
                               char *out_path, size_t out_size, char *err, size_t err_size)
 {
     if (snprintf(out_path, out_size, "%s/bounce.mp4", job->work_dir) >= (int)out_size)
-        return set_error(err, err_size, "path too long");
+        return media_set_error(err, err_size, "path too long");
     double clip = video_seconds < BOUNCE_MAX_SECONDS ? video_seconds : BOUNCE_MAX_SECONDS;
     argv_builder b = {0};
     common_head(&b, ffmpeg_program);
@@ -473,7 +473,7 @@ static int build_lipsync(const media_render_job *job, argv_builder *b, const cha
         snprintf(video_chain, sizeof(video_chain), "[0:v]%s,fps=%d,%s[v]", fit_filter, FPS, label_filter);
         *expected = a.duration;
     } else {
-        return set_error(err, err_size, "unknown sync_mode %s", mode);
+        return media_set_error(err, err_size, "unknown sync_mode %s", mode);
     }
     arg(b, "-filter_complex");
     arg(b, "%s;[1:a]apad[a]", video_chain); /* apad: silence pads audio shorter than the output */
@@ -541,12 +541,13 @@ static int build_test_card(const media_render_job *job, argv_builder *b, const c
 {
     if (job->width <= 0 || job->height <= 0 || job->width > 4096 || job->height > 4096 || job->width % 2 ||
         job->height % 2)
-        return set_error(err, err_size, "invalid test card size %dx%d", job->width, job->height);
-    if (!(job->duration > 0) || job->duration > 600) return set_error(err, err_size, "invalid duration");
+        return media_set_error(err, err_size, "invalid test card size %dx%d", job->width, job->height);
+    if (!(job->duration > 0) || job->duration > 600)
+        return media_set_error(err, err_size, "invalid duration");
     char wrapped[CARD_COLUMNS * 4 * CARD_LINES + CARD_LINES + 8];
     wrap_prompt(job->text ? job->text : "", wrapped, sizeof(wrapped));
     if (write_text_file(job->work_dir, "prompt.txt", wrapped) != 0)
-        return set_error(err, err_size, "cannot write the prompt file");
+        return media_set_error(err, err_size, "cannot write the prompt file");
     media_info i;
     if (image && probe_input(image, "image", false, false, true, &i, err, err_size)) return -1;
     arg(b, "-f");
@@ -588,35 +589,36 @@ static int build_test_card(const media_render_job *job, argv_builder *b, const c
 int media_render(const media_render_job *job, media_info *out_info, char *err, size_t err_size)
 {
     if (job->output_path == NULL || job->work_dir == NULL)
-        return set_error(err, err_size, "no output or work folder");
+        return media_set_error(err, err_size, "no output or work folder");
     /* ffmpeg runs inside work_dir, so every path it gets must be absolute */
     char video[PATH_MAX], audio[PATH_MAX], image[PATH_MAX], output[PATH_MAX], folder[PATH_MAX],
         work[PATH_MAX];
     if (absolute_path(job->work_dir, work) != 0)
-        return set_error(err, err_size, "the work folder is missing");
+        return media_set_error(err, err_size, "the work folder is missing");
     media_render_job resolved = *job;
     resolved.work_dir = work;
     job = &resolved;
     if ((job->video_path && absolute_path(job->video_path, video) != 0) ||
         (job->audio_path && absolute_path(job->audio_path, audio) != 0) ||
         (job->image_path && absolute_path(job->image_path, image) != 0))
-        return set_error(err, err_size, "an input file is missing");
+        return media_set_error(err, err_size, "an input file is missing");
     char *slash = strrchr(job->output_path, '/');
     if (slash == NULL) {
-        if (getcwd(folder, sizeof(folder)) == NULL) return set_error(err, err_size, "no working folder");
+        if (getcwd(folder, sizeof(folder)) == NULL)
+            return media_set_error(err, err_size, "no working folder");
     } else {
         char parent[PATH_MAX];
         snprintf(parent, sizeof(parent), "%.*s", (int)(slash - job->output_path), job->output_path);
         if (absolute_path(parent[0] ? parent : "/", folder) != 0)
-            return set_error(err, err_size, "no output folder");
+            return media_set_error(err, err_size, "no output folder");
     }
     if (snprintf(output, sizeof(output), "%s/%s", folder, slash ? slash + 1 : job->output_path) >=
         (int)sizeof(output))
-        return set_error(err, err_size, "output path too long");
+        return media_set_error(err, err_size, "output path too long");
     char label[160];
     snprintf(label, sizeof(label), "reelay sandbox \xC2\xB7 %s", job->model ? job->model : "");
     if (write_text_file(job->work_dir, "label.txt", label) != 0)
-        return set_error(err, err_size, "cannot write in the work folder");
+        return media_set_error(err, err_size, "cannot write in the work folder");
 
     const char *video_in = job->video_path ? video : NULL, *audio_in = job->audio_path ? audio : NULL,
                *image_in = job->image_path ? image : NULL;
@@ -638,7 +640,7 @@ int media_render(const media_render_job *job, media_info *out_info, char *err, s
         built = build_test_card(job, &b, image_in, &expected, err, err_size);
         break;
     default:
-        built = set_error(err, err_size, "unknown render kind");
+        built = media_set_error(err, err_size, "unknown render kind");
     }
     if (built != 0) {
         builder_free(&b);
@@ -651,7 +653,7 @@ int media_render(const media_render_job *job, media_info *out_info, char *err, s
     if (result == 0) {
         char reason[256];
         if (media_probe(output, out_info, reason, sizeof(reason)) != 0 || !out_info->has_video)
-            result = set_error(err, err_size, "the rendered file is unreadable: %s", reason);
+            result = media_set_error(err, err_size, "the rendered file is unreadable: %s", reason);
     }
     if (result != 0) unlink(output);
     return result;
