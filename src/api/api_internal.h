@@ -103,6 +103,14 @@ bool api_file_name_sanitize(const char *name, size_t length, char *out, size_t o
 const char *api_file_type_of_name(const char *name);
 const char *api_file_extension_of_type(const char *media_type, size_t length);
 bool api_file_is_inline(const char *media_type);
+/* Headers that keep a served file from acting as a page of reelay's origin (nosniff, a sandbox CSP, and
+ * a download name unless the file is plain media): files.c, for every answer with a stored file's bytes. */
+void api_files_add_safety_headers(h2o_req_t *req, const char *name);
+/* Answers GET or HEAD with the stored object `name` (file_download.c), on any storage: read on the
+ * offload pool a chunk at a time, with Content-Type by extension, ETag, Last-Modified, one byte Range
+ * (206/416), If-Range and If-None-Match (304); 404 not_found when the object is not there, 503
+ * storage_unavailable when the storage cannot be read. The caller has authorized the request. */
+void api_send_stored_object(api_thread *thread, h2o_req_t *req, const char *name);
 
 /* Handlers. */
 void api_generations_create(http_exchange *exchange);
@@ -124,12 +132,14 @@ int api_task_wait_seconds(h2o_req_t *req);
 void api_task_wait(http_exchange *exchange, const task_record *task, int seconds);
 /* The thread stops: every stream ends, every wait gets 503 server_stopping. */
 void api_task_events_stopping(api_thread *thread);
-/* OpenAI's Videos API (openai_videos.c): GET /v1/videos/{id} and GET /v1/videos. POST /v1/videos is
+/* OpenAI's Videos API (openai_videos.c): GET /v1/videos/{id}, GET /v1/videos and GET
+ * /v1/videos/{id}/content. POST /v1/videos is
  * generations.c's: the unified submit's admission (credits, limits, idempotency, callbacks) over the body
  * mapped by openai_videos_map.h, answered with the video object. */
 void api_openai_videos_create(http_exchange *exchange);
 void api_openai_videos_get(http_exchange *exchange);
 void api_openai_videos_list(http_exchange *exchange);
+void api_openai_videos_content(http_exchange *exchange);
 void api_upstream_webhook(http_exchange *exchange);
 void api_models_list(http_exchange *exchange);
 void api_balance_get(http_exchange *exchange);

@@ -1,5 +1,6 @@
 /* file_download.c — GET and HEAD of a signed link when objects are not local files (api.h:
- * api_files_serve_object). The object's head, and each chunk of its bytes, are read on the offload
+ * api_files_serve_object), and the bytes of GET /v1/videos/{id}/content (api_send_stored_object), whatever
+ * the storage. The object's head, and each chunk of its bytes, are read on the offload
  * pool; the answer streams one chunk at a time, and the next chunk is read only once h2o has sent the
  * last one (the generator's proceed), so a download holds at most DOWNLOAD_CHUNK bytes of this node's
  * memory however large the object and however slow the client. The headers are those h2o's file
@@ -268,10 +269,8 @@ static bool copy_header(h2o_req_t *req, const char *name, char *out, size_t out_
     return true;
 }
 
-void api_files_serve_object(http_exchange *exchange)
+void api_send_stored_object(api_thread *thread, h2o_req_t *req, const char *name)
 {
-    api_thread *thread = exchange->thread_data;
-    h2o_req_t *req = exchange->req;
     download *d = malloc(sizeof(*d));
     if (d == NULL) {
         http_send_error_code(req, "internal_error", NULL, "The server is out of memory.");
@@ -279,11 +278,12 @@ void api_files_serve_object(http_exchange *exchange)
     }
     memset(d, 0, offsetof(download, chunk));
     d->blobs = thread->app->blobs;
-    if (http_path_param(exchange, 0, d->name, sizeof(d->name)) != 0 || !blob_name_is_valid(d->name)) {
-        free(d); /* authorize checked it already */
+    if (strlen(name) >= sizeof(d->name) || !blob_name_is_valid(name)) {
+        free(d);
         http_send_error_code(req, "not_found", NULL, "There is nothing at this path.");
         return;
     }
+    strcpy(d->name, name);
     d->head_only = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"));
     d->has_range = copy_header(req, "range", d->range, sizeof(d->range), &d->range_too_long);
     bool if_range_too_long = false, if_none_match_too_long = false;
@@ -299,4 +299,14 @@ void api_files_serve_object(http_exchange *exchange)
     d->job_in_flight = false; /* the request's disposal frees d */
     if (offloaded != HTTP_OFFLOAD_REFUSED)
         http_send_error_code(req, "internal_error", NULL, "The download could not be started.");
+}
+
+void api_files_serve_object(http_exchange *exchange)
+{
+    char name[600];
+    if (http_path_param(exchange, 0, name, sizeof(name)) != 0) { /* authorize checked it already */
+        http_send_error_code(exchange->req, "not_found", NULL, "There is nothing at this path.");
+        return;
+    }
+    api_send_stored_object(exchange->thread_data, exchange->req, name);
 }

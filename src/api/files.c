@@ -108,7 +108,7 @@ bool api_file_is_inline(const char *media_type)
  * sandbox (no scripts, an opaque origin) should a browser render it anyway, and anything that is not
  * plain media is a download under its own (already safe, made safe again here) file name. Kept by h2o
  * on 200, 206, 304 and 416 answers, HEAD included. */
-static void add_safety_headers(h2o_req_t *req, const char *name)
+void api_files_add_safety_headers(h2o_req_t *req, const char *name)
 {
     http_add_header(req, "x-content-type-options", "nosniff");
     http_add_header(req, "content-security-policy", "sandbox");
@@ -138,7 +138,7 @@ bool api_files_authorize(http_exchange *exchange)
         http_query_param(req, "signature", signature, sizeof(signature)) == 1)
         verdict = link_verify(&app->signer, name, expires, signature, clock_unix_seconds());
     if (verdict == LINK_VALID) {
-        add_safety_headers(req, name);
+        api_files_add_safety_headers(req, name);
         return true;
     }
     if (verdict == LINK_EXPIRED)
