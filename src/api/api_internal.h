@@ -114,6 +114,25 @@ void api_send_stored_object(api_thread *thread, h2o_req_t *req, const char *name
 
 /* Handlers. */
 void api_generations_create(http_exchange *exchange);
+/* The admission of a task (generations.c) once the key and Idempotency-Key are read: the body (the
+ * unified fields; borrowed) validated, a known Idempotency-Key answered, routed, its inputs probed,
+ * priced and queued for the group commit; answers in every case (openai_video: as OpenAI's video
+ * object). request_hash: what an Idempotency-Key is bound to, or NULL for the SHA-256 of the validated
+ * parameters (api_request_hash). */
+void api_generations_admit(api_thread *thread, h2o_req_t *req, const key_record *key,
+                           const char *idempotency_key, const json_t *body, bool openai_video,
+                           const unsigned char *request_hash);
+/* Reads the Idempotency-Key header into out ("" when absent). False (after answering 400) when it is
+ * empty, longer than STORE_IDEMPOTENCY_KEY_MAX or not printable ASCII. */
+bool api_read_idempotency_key(h2o_req_t *req, char out[STORE_IDEMPOTENCY_KEY_MAX + 1]);
+/* The SHA-256 of a JSON value's canonical text (sorted keys, compact); false when out of memory. */
+bool api_request_hash(const json_t *params, unsigned char request_hash[32]);
+/* True after answering when the key's Idempotency-Key was used in the last 24 hours: with this hash,
+ * its task (openai_video: as a video object); with another, 422 idempotency_key_reused. False when it
+ * is new (or the store could not say: the admission's insert decides). */
+bool api_answered_by_idempotency(api_thread *thread, h2o_req_t *req, const key_record *key,
+                                 const char *idempotency_key, const unsigned char request_hash[32],
+                                 bool openai_video);
 /* POST /v1/videos/generations/quote: the submit's checks and price, nothing stored (quote.c). */
 void api_generations_quote(http_exchange *exchange);
 /* The HTTP thread is stopping: admits and answers what is still pending, releases its timers. */

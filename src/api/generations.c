@@ -1,5 +1,5 @@
-/* generations.c — POST /v1/videos/generations and POST /v1/videos (OpenAI's shape, mapped by
- * openai_videos_map.h): the admission of a task.
+/* generations.c — POST /v1/videos/generations, and the admission of a task that it and POST /v1/videos
+ * (OpenAI's shape, openai_videos_create.c) share (api_generations_admit).
  *
  *   1. authenticate (and count against the key's rate limit), parse, validate against the catalog;
  *   2. check callback_url; a known Idempotency-Key answers at once (the same task, or 422 when the
@@ -345,9 +345,7 @@ static void price_and_queue(h2o_req_t *req, admission_check *check)
 
 /* ---- the handler ---- */
 
-/* Reads the Idempotency-Key header into out ("" when absent). False (after answering 400) when it is
- * empty, longer than STORE_IDEMPOTENCY_KEY_MAX or not printable ASCII. */
-static bool read_idempotency_key(h2o_req_t *req, char out[STORE_IDEMPOTENCY_KEY_MAX + 1])
+bool api_read_idempotency_key(h2o_req_t *req, char out[STORE_IDEMPOTENCY_KEY_MAX + 1])
 {
     out[0] = '\0';
     h2o_iovec_t value = http_request_header(req, "idempotency-key");
@@ -373,13 +371,26 @@ static bool answered_by_idempotency(api_thread *thread, h2o_req_t *req, const ke
                                     const char *idempotency_key, const json_t *params,
                                     unsigned char request_hash[32], bool openai_video)
 {
-    char *canonical = json_dumps(params, JSON_COMPACT | JSON_SORT_KEYS);
-    if (canonical == NULL) {
+    if (!api_request_hash(params, request_hash)) {
         http_send_error_code(req, "internal_error", NULL, "Out of memory.");
         return true;
     }
+    return api_answered_by_idempotency(thread, req, key, idempotency_key, request_hash, openai_video);
+}
+
+bool api_request_hash(const json_t *params, unsigned char request_hash[32])
+{
+    char *canonical = json_dumps(params, JSON_COMPACT | JSON_SORT_KEYS);
+    if (canonical == NULL) return false;
     crypto_hash_sha256(request_hash, (const unsigned char *)canonical, strlen(canonical));
     free(canonical);
+    return true;
+}
+
+bool api_answered_by_idempotency(api_thread *thread, h2o_req_t *req, const key_record *key,
+                                 const char *idempotency_key, const unsigned char request_hash[32],
+                                 bool openai_video)
+{
     char existing[IDS_TASK_ID_SIZE];
     bool same = false;
     store_status found = store_idempotency_find(thread->db, key->id, idempotency_key, request_hash,
@@ -417,50 +428,28 @@ static bool submission_fill_task(pending_submission *submission)
     return task->params_json != NULL;
 }
 
-/* Parses the body; through /v1/videos, maps OpenAI's fields onto the unified ones. NULL after answering. */
-static json_t *read_unified_body(h2o_req_t *req, bool openai_video)
+void api_generations_admit(api_thread *thread, h2o_req_t *req, const key_record *key,
+                           const char *idempotency_key, const json_t *body, bool openai_video,
+                           const unsigned char *request_hash)
 {
-    reelay_error err;
-    json_t *body = api_parse_json_object(req, &err);
-    if (body != NULL && openai_video) {
-        json_t *unified = openai_video_request_to_unified(body, &err);
-        json_decref(body);
-        body = unified;
-    }
-    if (body == NULL) http_send_error(req, &err);
-    return body;
-}
-
-/* POST /v1/videos/generations, and POST /v1/videos (openai_video): one admission, one kind of task; only
- * the body's field names and the answer's shape differ. */
-static void create_task(http_exchange *exchange, bool openai_video)
-{
-    api_thread *thread = exchange->thread_data;
-    h2o_req_t *req = exchange->req;
-    key_record key;
-    if (!api_authenticate(exchange, &key)) return;
-    char idempotency_key[STORE_IDEMPOTENCY_KEY_MAX + 1];
-    if (!read_idempotency_key(req, idempotency_key)) return;
-
-    json_t *body = read_unified_body(req, openai_video);
-    if (body == NULL) return;
     pending_submission *submission = calloc(1, sizeof(*submission));
     if (submission == NULL) {
-        json_decref(body);
         http_send_error_code(req, "overloaded", NULL,
                              "The server is out of memory; nothing was created. Retry later.");
         return;
     }
     admission_check *check = &submission->check;
-    *check = (admission_check){.thread = thread, .key = key, .probed = price_and_queue};
+    *check = (admission_check){.thread = thread, .key = *key, .probed = price_and_queue};
     submission->thread = thread;
     submission->openai_video = openai_video;
-    bool valid = admission_validate(check, req, body);
-    json_decref(body);
-    if (!valid ||
-        (idempotency_key[0] && answered_by_idempotency(thread, req, &key, idempotency_key, check->params,
-                                                       submission->request_hash, openai_video)) ||
-        !admission_route(check, req)) {
+    if (request_hash) memcpy(submission->request_hash, request_hash, sizeof(submission->request_hash));
+    bool answered = !admission_validate(check, req, body);
+    if (!answered && idempotency_key[0])
+        answered = request_hash ? api_answered_by_idempotency(thread, req, key, idempotency_key, request_hash,
+                                                              openai_video)
+                                : answered_by_idempotency(thread, req, key, idempotency_key, check->params,
+                                                          submission->request_hash, openai_video);
+    if (answered || !admission_route(check, req)) {
         submission_free(submission);
         return;
     }
@@ -476,10 +465,17 @@ static void create_task(http_exchange *exchange, bool openai_video)
 
 void api_generations_create(http_exchange *exchange)
 {
-    create_task(exchange, false);
-}
-
-void api_openai_videos_create(http_exchange *exchange)
-{
-    create_task(exchange, true);
+    h2o_req_t *req = exchange->req;
+    key_record key;
+    if (!api_authenticate(exchange, &key)) return;
+    char idempotency_key[STORE_IDEMPOTENCY_KEY_MAX + 1];
+    if (!api_read_idempotency_key(req, idempotency_key)) return;
+    reelay_error err;
+    json_t *body = api_parse_json_object(req, &err);
+    if (body == NULL) {
+        http_send_error(req, &err);
+        return;
+    }
+    api_generations_admit(exchange->thread_data, req, &key, idempotency_key, body, false, NULL);
+    json_decref(body);
 }

@@ -202,6 +202,49 @@ static bool map_size(json_t *unified, const json_t *size, const catalog_model *m
     return failed == 0 || out_of_memory(err);
 }
 
+const catalog_media_input *openai_reference_input(const catalog_model *model)
+{
+    for (size_t i = 0; model != NULL && i < model->media_count; i++)
+        if (model->media[i].kind == CATALOG_MEDIA_IMAGE) return &model->media[i];
+    return NULL;
+}
+
+bool openai_reference_set(json_t *unified, const catalog_model *model, const char *url, reelay_error *err)
+{
+    const catalog_media_input *input = openai_reference_input(model);
+    if (input == NULL) {
+        reelay_error_raise(err, "unsupported_field", "input_reference",
+                           "%s does not take an image: it has no input_reference.", model ? model->id : "");
+        return false;
+    }
+    if (json_object_get(unified, input->field) != NULL) {
+        reelay_error_raise(err, "duplicate_field", "input_reference", "Give input_reference or %s, not both.",
+                           input->field);
+        return false;
+    }
+    json_t *value = input->first_item ? json_pack("[s]", url) : json_string(url);
+    return (value != NULL && json_object_set_new(unified, input->field, value) == 0) || out_of_memory(err);
+}
+
+/* OpenAI's JSON input_reference, {"image_url": "…"}, onto the model's image field. */
+static bool map_reference(json_t *unified, const json_t *reference, const catalog_model *model,
+                          reelay_error *err)
+{
+    const char *url = json_string_value(json_object_get(reference, "image_url"));
+    if (json_is_object(reference) && json_object_get(reference, "file_id") != NULL) {
+        reelay_error_raise(err, "unsupported_field", "input_reference",
+                           "input_reference.file_id is not offered: send the image as a multipart file, or "
+                           "give {\"image_url\": …}.");
+        return false;
+    }
+    if (!json_is_object(reference) || json_object_size(reference) != 1 || url == NULL) {
+        reelay_error_raise(err, "invalid_type", "input_reference",
+                           "input_reference must be {\"image_url\": \"https://…\"} (or a multipart file).");
+        return false;
+    }
+    return openai_reference_set(unified, model, url, err);
+}
+
 json_t *openai_video_request_to_unified(const json_t *body, reelay_error *err)
 {
     json_t *unified = json_deep_copy(body);
@@ -219,10 +262,14 @@ json_t *openai_video_request_to_unified(const json_t *body, reelay_error *err)
     }
     const catalog_model *model = catalog_model_find(json_string_value(json_object_get(unified, "model")));
     json_t *seconds = json_object_get(body, "seconds"), *size = json_object_get(body, "size");
+    json_t *reference = json_object_get(body, "input_reference");
     json_object_del(unified, "seconds");
     json_object_del(unified, "size");
+    json_object_del(unified, "input_reference");
     bool ok = (seconds == NULL || json_is_null(seconds) || map_seconds(unified, seconds, model, err)) &&
-              (size == NULL || json_is_null(size) || map_size(unified, size, model, err));
+              (size == NULL || json_is_null(size) || map_size(unified, size, model, err)) &&
+              (reference == NULL || json_is_null(reference) || model == NULL ||
+               map_reference(unified, reference, model, err));
     if (!ok) {
         json_decref(unified);
         return NULL;

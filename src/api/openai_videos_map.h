@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "catalog/catalog.h"
 #include "store/store.h"
 #include "util/error.h"
 
@@ -48,7 +49,17 @@ bool openai_size_from(const char *aspect, const char *resolution, char *out, siz
  * when the model has no field to take it (duration; aspect_ratio and resolution), 422 duplicate_field
  * when both `seconds` and `duration` (or `size` and `aspect_ratio`/`resolution`) are given, 500
  * internal_error when out of memory. Without a model, the model is sora-2 (OpenAI's default); an unknown
- * model is passed through for catalog_validate to refuse. */
+ * model is passed through for catalog_validate to refuse. input_reference {"image_url": URL} is set as
+ * openai_reference_set does (422 unsupported_field for {"file_id"}, invalid_type for any other shape). */
 json_t *openai_video_request_to_unified(const json_t *body, reelay_error *err);
+
+/* The model's input an input_reference fills: its first image input (sora's image_urls[0], a talking
+ * head's image_url), or NULL when it takes no image. */
+const catalog_media_input *openai_reference_input(const catalog_model *model);
+
+/* Sets the reference's URL on the unified body, in the model's image field (as a one-item array where
+ * the field is a list). False with err: 422 unsupported_field (param input_reference) when the model
+ * takes no image, 422 duplicate_field when the body already gives that field, 500 when out of memory. */
+bool openai_reference_set(json_t *unified, const catalog_model *model, const char *url, reelay_error *err);
 
 #endif

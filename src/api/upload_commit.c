@@ -48,10 +48,19 @@ typedef struct upload_commit_job {
     size_t evicted_count;
     bool remove_new; /* the new object goes too (the insert failed, or nobody waits for it) */
     bool removals_ran;
+    upload_then then; /* fn NULL: the upload is answered here */
 } upload_commit_job;
+
+/* A then that was not handed the upload learns there is none (and releases its context). */
+static void then_without_upload(api_thread *thread, h2o_req_t *req, upload_then *then)
+{
+    if (then->fn) then->fn(thread, req, NULL, NULL, then->context);
+    then->fn = NULL;
+}
 
 static void commit_job_free(upload_commit_job *job)
 {
+    then_without_upload(job->thread, NULL, &job->then);
     upload_scratch_remove(&job->scratch);
     free(job->evicted);
     free(job);
@@ -137,7 +146,13 @@ static void commit_answer(upload_commit_job *job, h2o_req_t *req)
     if (job->recorded == STORE_OK) {
         log_info("uploaded", "upload=%s key=%s size=%lld auto_cleanup=%s", job->upload.id, job->upload.key_id,
                  (long long)job->upload.size, job->upload.auto_cleanup ? "true" : "false");
-        send_upload(req, &job->upload, job->url);
+        if (job->then.fn == NULL) {
+            send_upload(req, &job->upload, job->url);
+        } else {
+            upload_then then = job->then;
+            job->then.fn = NULL;
+            then.fn(job->thread, req, &job->upload, job->url, then.context);
+        }
     } else if (job->recorded == STORE_CONFLICT) {
         char message[256];
         snprintf(message, sizeof(message),
@@ -211,21 +226,25 @@ static void put_done(h2o_req_t *req, void *ctx)
 
 void upload_commit(api_thread *thread, h2o_req_t *req, upload_step step, const char *key_id,
                    scratch_file *scratch, int64_t size, const char *filename, const char *declared_type,
-                   bool auto_cleanup)
+                   bool auto_cleanup, const upload_then *then)
 {
     const api_app *app = thread->app;
+    upload_then next = then ? *then : (upload_then){0};
     if (size > app->max_upload_bytes) {
         upload_scratch_remove(scratch);
         upload_send_too_large(req, app, NULL);
+        then_without_upload(thread, req, &next);
         return;
     }
     upload_commit_job *job = calloc(1, sizeof(*job));
     if (job == NULL) {
         upload_scratch_remove(scratch);
         upload_send_server_error(req, "allocate");
+        then_without_upload(thread, req, &next);
         return;
     }
     job->thread = thread;
+    job->then = next;
     job->scratch = *scratch;
     scratch->dir[0] = scratch->path[0] = '\0';
     upload_record_fill(&job->upload, app, key_id, size, filename, declared_type, auto_cleanup,

@@ -65,9 +65,9 @@ static int write_all(int fd, const void *data, size_t length)
     return 0;
 }
 
-/* Writes data to a new scratch file and stores it (answers in every case). */
-static void store_bytes(api_thread *thread, h2o_req_t *req, const char *key_id, const char *data, size_t size,
-                        const char *filename, const char *declared_type, bool auto_cleanup)
+void upload_store_bytes(api_thread *thread, h2o_req_t *req, const char *key_id, const char *data, size_t size,
+                        const char *filename, const char *declared_type, bool auto_cleanup,
+                        const upload_then *then)
 {
     scratch_file scratch;
     int fd = -1;
@@ -77,11 +77,12 @@ static void store_bytes(api_thread *thread, h2o_req_t *req, const char *key_id, 
         if (fd >= 0) close(fd);
         upload_scratch_remove(&scratch);
         upload_send_server_error(req, "write the scratch file");
+        if (then && then->fn) then->fn(thread, req, NULL, NULL, then->context);
         return;
     }
     close(fd);
     upload_commit(thread, req, UPLOAD_FIRST_STEP, key_id, &scratch, (int64_t)size, filename, declared_type,
-                  auto_cleanup);
+                  auto_cleanup, then);
 }
 
 /* ---- POST /v1/files/upload/stream (multipart/form-data) ---- */
@@ -176,8 +177,8 @@ void api_uploads_stream(http_exchange *exchange)
     char declared[128] = "";
     if (file->content_type.base)
         snprintf(declared, sizeof(declared), "%.*s", (int)file->content_type.len, file->content_type.base);
-    store_bytes(thread, req, key.id, file->data.base, file->data.len, filename, declared[0] ? declared : NULL,
-                auto_cleanup);
+    upload_store_bytes(thread, req, key.id, file->data.base, file->data.len, filename,
+                       declared[0] ? declared : NULL, auto_cleanup, NULL);
 }
 
 /* ---- JSON bodies (base64 and url) ---- */
@@ -395,7 +396,7 @@ static void base64_upload_answer(base64_upload *job, h2o_req_t *req)
     job->fd = -1;
     upload_commit(job->thread, req, UPLOAD_CONTINUATION, job->key.id, &job->scratch,
                   (int64_t)job->decoder.decoded, filename, job->media_type[0] ? job->media_type : NULL,
-                  auto_cleanup);
+                  auto_cleanup, NULL);
 }
 
 /* Back on the loop after a chunk: the next one, or the answer; req is NULL when the client is gone. */
@@ -514,7 +515,7 @@ static void url_upload_done(h2o_req_t *req, void *ctx)
             upload_commit(job->thread, req, UPLOAD_CONTINUATION, job->key.id, &job->scratch,
                           (int64_t)job->response.size, job->filename,
                           job->response.content_type[0] ? job->response.content_type : NULL,
-                          job->auto_cleanup);
+                          job->auto_cleanup, NULL);
             break;
         case FETCH_TOO_LARGE:
             upload_send_too_large(req, app, "url");

@@ -180,7 +180,6 @@ static int serve_start_http(serve_state *st)
                                 * mapped file in the data folder, not on the heap */
                                .max_body_bytes = (size_t)st->app.max_upload_bytes / 3 * 4 + (1u << 20),
                                .route_body_bytes = st->app.max_json_bytes,
-                               .large_body_prefix = "/v1/files/upload/",
                                .spill_threshold = 1u << 20,
                                .spill_template = st->spill_template,
                                .request_timeout_ms = 10000,

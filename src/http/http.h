@@ -66,6 +66,7 @@ typedef struct http_route {
     const char *name; /* metrics label, e.g. "tasks.get" */
     http_handler_fn handler;
     http_screen_fn screen; /* may be NULL: every head within the body limit is let in */
+    bool large_body;       /* takes bodies up to max_body_bytes (uploads), not route_body_bytes */
 } http_route;
 
 /* A file name extension (without the dot, matched in any case) and the Content-Type served for it. */
@@ -93,14 +94,13 @@ typedef struct http_file_mount {
 } http_file_mount;
 
 typedef struct http_server_config {
-    const char *host;              /* listen address, e.g. "127.0.0.1" */
-    int port;                      /* 0 = ephemeral (the chosen one is in http_server_port()) */
-    int threads;                   /* event-loop threads (default: number of cores) */
-    size_t max_body_bytes;         /* larger bodies get h2o's 413 while they arrive (the upload limit) */
-    size_t route_body_bytes;       /* larger bodies get a JSON 413 request_too_large before the handler
-                                      runs, except on large-body routes; 0 = max_body_bytes */
-    const char *large_body_prefix; /* routes whose pattern starts with this take bodies up to
-                                      max_body_bytes (e.g. "/v1/files/upload/"); NULL = none */
+    const char *host;        /* listen address, e.g. "127.0.0.1" */
+    int port;                /* 0 = ephemeral (the chosen one is in http_server_port()) */
+    int threads;             /* event-loop threads (default: number of cores) */
+    size_t max_body_bytes;   /* larger bodies get h2o's 413 while they arrive (the upload limit) */
+    size_t route_body_bytes; /* larger bodies get a JSON 413 request_too_large before the handler
+                                runs, except on large-body routes (http_route.large_body);
+                                0 = max_body_bytes */
     /* Bodies being received that grow past spill_threshold bytes are kept in a temporary file mapped
      * into memory (made from spill_template, e.g. "<dir>/h2o.b.XXXXXX", and unlinked at once)
      * instead of on the heap. Process-wide (h2o has one setting for every server); 0 / NULL = h2o's

@@ -80,9 +80,7 @@ static bool route_matches(const char *pattern, const char *path, size_t path_len
 static size_t route_body_limit(const http_server_config *config, const http_route *route)
 {
     if (config->route_body_bytes == 0) return config->max_body_bytes;
-    if (config->large_body_prefix &&
-        strncmp(route->pattern, config->large_body_prefix, strlen(config->large_body_prefix)) == 0)
-        return config->max_body_bytes;
+    if (route->large_body) return config->max_body_bytes;
     return config->route_body_bytes;
 }
 

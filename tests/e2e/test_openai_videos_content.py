@@ -1,5 +1,8 @@
 """OpenAI's Videos API beyond the video object: GET /v1/videos/{id}/content (each variant, Range, HEAD,
 the owner only), multipart POST /v1/videos with input_reference, and remix."""
+import json
+import os
+import sqlite3
 import subprocess
 import tempfile
 
@@ -81,3 +84,92 @@ def test_content_is_the_owners_only_and_only_once_completed(make_server):
     assert server.request("POST", f"/v1/tasks/{queued['id']}/cancel").status_code == 200
     assert_error(server.request("GET", f"/v1/videos/{queued['id']}/content"), 409, "conflict_error",
                  "video_not_ready")
+
+
+def stored_params(server, task_id):
+    """The validated parameters the task was stored with (the task view does not show them)."""
+    with sqlite3.connect(os.path.join(server.data, "reelay.db")) as db:
+        row = db.execute("SELECT params_json FROM tasks WHERE id = ?", (task_id,)).fetchone()
+    return json.loads(row[0])
+
+
+def read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def test_a_form_creates_the_same_task_with_typed_fields(make_server):
+    server = make_server(["--engine-paused"])
+    r = server.request("POST", "/v1/videos", files={"model": (None, "sora-2-pro"), "prompt": (None, "a form"),
+                                                    "seconds": (None, "8"), "size": (None, "1024x1792"),
+                                                    "delete_video": (None, "false")})
+    assert r.status_code == 200, r.text
+    video = r.json()
+    assert video["object"] == "video" and video["model"] == "sora-2-pro"
+    assert video["seconds"] == "8" and video["size"] == "1024x1792" and video["prompt"] == "a form"
+    params = stored_params(server, video["id"])
+    assert params["delete_video"] is False and params["duration"] == 8
+    assert params["resolution"] == "1080p" and params["aspect_ratio"] == "9:16"
+    for fields, code, param in (({"prompt": (None, "x"), "seconds": (None, "ten")}, "invalid_value", "seconds"),
+                                ({"prompt": (None, "x"), "delete_video": (None, "maybe")}, "invalid_type",
+                                 "delete_video"),
+                                ({"seconds": (None, "4")}, "missing_required_field", "prompt")):
+        assert_error(server.request("POST", "/v1/videos", files=fields), 422, "invalid_request_error", code, param)
+    twice = [("prompt", (None, "a")), ("prompt", (None, "b"))]
+    assert_error(server.request("POST", "/v1/videos", files=twice), 400, "invalid_request_error",
+                 "duplicate_field", "prompt")
+    broken = server.request("POST", "/v1/videos", data=b"--x\r\nnot a part",
+                            headers={"Content-Type": "multipart/form-data; boundary=x"})
+    assert_error(broken, 400, "invalid_request_error", "invalid_multipart")
+    assert len(server.request("GET", "/v1/videos").json()["data"]) == 1
+
+
+def test_a_form_with_input_reference_stores_it_and_uses_it_as_the_first_frame(make_server, media):
+    server = make_server([])
+    image = read(f"{media['dir']}/landscape.png")
+    fields = {"model": (None, "sora-2"), "prompt": (None, "from a frame"), "size": (None, "1280x720")}
+    r = server.request("POST", "/v1/videos", files=dict(fields, input_reference=("frame.png", image, "image/png")),
+                       headers={"Idempotency-Key": "form-1"})
+    assert r.status_code == 200, r.text
+    task = wait_task(server, r.json()["id"])
+    assert task["status"] == "completed", task
+    link = stored_params(server, task["id"])["image_urls"][0]
+    assert "/v1/files/uploads/" in link and link.split("?")[0].endswith("/frame.png")
+    assert server.request("GET", link.replace(server.url, ""), key=None).content == image
+    # a retried form answers its task and stores nothing new; another file under the key is refused
+    again = server.request("POST", "/v1/videos", files=dict(fields, input_reference=("frame.png", image,
+                                                                                      "image/png")),
+                           headers={"Idempotency-Key": "form-1"})
+    assert again.status_code == 200 and again.json()["id"] == task["id"]
+    assert again.headers.get("idempotent-replayed") == "true"
+    other = read(f"{media['dir']}/portrait.png")
+    assert_error(server.request("POST", "/v1/videos", files=dict(fields, input_reference=("f.png", other,
+                                                                                          "image/png")),
+                                headers={"Idempotency-Key": "form-1"}), 422, code="idempotency_key_reused")
+    uploads = os.path.join(server.data, "blobs", "uploads")
+    assert len(os.listdir(uploads)) == 1
+    # the JSON form of a reference, and the refusals
+    by_url = server.request("POST", "/v1/videos", json={"prompt": "by url", "input_reference": {
+        "image_url": media["landscape.png"]}})
+    assert by_url.status_code == 200, by_url.text
+    assert stored_params(server, by_url.json()["id"])["image_urls"] == [media["landscape.png"]]
+    for body, code in (({"prompt": "x", "input_reference": {"file_id": "file_1"}}, "unsupported_field"),
+                       ({"prompt": "x", "input_reference": "https://example.com/a.png"}, "invalid_type"),
+                       ({"prompt": "x", "image_urls": [media["landscape.png"]],
+                         "input_reference": {"image_url": media["landscape.png"]}}, "duplicate_field")):
+        assert_error(server.request("POST", "/v1/videos", json=body), 422, "invalid_request_error", code,
+                     "input_reference")
+    lipsync = server.request("POST", "/v1/videos", files={"model": (None, "lipsync-2"),
+                                                          "input_reference": ("a.png", image, "image/png")})
+    assert_error(lipsync, 422, "invalid_request_error", "unsupported_field", "input_reference")
+    empty = server.request("POST", "/v1/videos", files=dict(fields, input_reference=("e.png", b"", "image/png")))
+    assert_error(empty, 400, "invalid_request_error", "empty_file", "input_reference")
+
+
+def test_a_form_needs_a_key_before_its_body_and_json_keeps_its_limit(make_server):
+    server = make_server([])
+    big = b"x" * (2 << 20)
+    assert_error(server.request("POST", "/v1/videos", key=None, files={"input_reference": ("a.png", big)}), 401,
+                 "authentication_error")
+    assert_error(server.request("POST", "/v1/videos", data=b'{"prompt":"' + big + b'"}',
+                                headers={"Content-Type": "application/json"}), 413, code="request_too_large")

@@ -54,9 +54,9 @@ static bool needs_key(void *thread_data, const http_request_head *head, reelay_e
 }
 
 static const http_route routes[] = {
-    {"POST", "/v1/small", "small", echo_length, NULL},
-    {"GET", "/v1/small", "small.get", echo_length, NULL},
-    {"POST", "/v1/big/upload", "big", echo_length, needs_key},
+    {"POST", "/v1/small", "small", echo_length, NULL, false},
+    {"GET", "/v1/small", "small.get", echo_length, NULL, false},
+    {"POST", "/v1/big/upload", "big", echo_length, needs_key, true},
 };
 
 /* ---- a raw client ---- */
@@ -395,7 +395,6 @@ int main(void)
                                  .threads = 2,
                                  .max_body_bytes = 256 * 1024,
                                  .route_body_bytes = 16 * 1024,
-                                 .large_body_prefix = "/v1/big/",
                                  .request_timeout_ms = 5000,
                                  .idle_timeout_ms = 5000,
                                  .routes = routes,

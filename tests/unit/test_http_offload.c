@@ -99,9 +99,9 @@ static void ping_handler(http_exchange *exchange)
 }
 
 static const http_route routes[] = {
-    {"POST", "/offload/{ms}", "offload", offload_handler, NULL},
-    {"GET", "/ping", "ping", ping_handler, NULL},
-    {"POST", "/offload-and-answer", "offload_and_answer", offload_and_answer_handler, NULL},
+    {"POST", "/offload/{ms}", "offload", offload_handler, NULL, false},
+    {"GET", "/ping", "ping", ping_handler, NULL, false},
+    {"POST", "/offload-and-answer", "offload_and_answer", offload_and_answer_handler, NULL, false},
 };
 
 static http_server *start_server(int threads, size_t workers)

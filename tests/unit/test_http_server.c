@@ -44,11 +44,11 @@ static void always_422(http_exchange *exchange)
 }
 
 static const http_route routes[] = {
-    {"GET", "/v1/things/{id}", "things.get", echo_params, NULL},
-    {"POST", "/v1/things/{id}/parts/{part}", "parts.post", echo_params, NULL},
-    {"GET", "/v1/files/*", "files", echo_params, NULL},
-    {"GET", "/v1/invalid", "invalid", always_422, NULL},
-    {"POST", "/v1/big/{id}", "big.post", echo_params, NULL},
+    {"GET", "/v1/things/{id}", "things.get", echo_params, NULL, false},
+    {"POST", "/v1/things/{id}/parts/{part}", "parts.post", echo_params, NULL, false},
+    {"GET", "/v1/files/*", "files", echo_params, NULL, false},
+    {"GET", "/v1/invalid", "invalid", always_422, NULL, false},
+    {"POST", "/v1/big/{id}", "big.post", echo_params, NULL, true},
 };
 
 typedef struct reply {
@@ -250,7 +250,6 @@ int main(void)
                                  .threads = 2,
                                  .max_body_bytes = 64 * 1024,
                                  .route_body_bytes = 16 * 1024,
-                                 .large_body_prefix = "/v1/big/",
                                  .request_timeout_ms = 5000,
                                  .idle_timeout_ms = 5000,
                                  .routes = routes,
