@@ -60,7 +60,7 @@ char *pg_dup_text(const PGresult *result, int row, int column, bool *failed);
 #define PG_TASK_COLUMNS                                                                                      \
     "id, key_id, model, state, progress, created_at, updated_at, deadline_at, completed_at, channel, "       \
     "user_group, credits_reserved, params_json, results_json, error_code, error_message, upstream_json, "    \
-    "billing_json"
+    "billing_json, remixed_from"
 
 /* Every row of a result of PG_TASK_COLUMNS into a malloc'd array (*out NULL when *count is 0; free with
  * task_records_free). Frees the result. */

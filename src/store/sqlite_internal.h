@@ -23,7 +23,8 @@
 #define TASK_COLUMNS                                                                                         \
     "id, key_id, model, state, progress, created_at, updated_at, deadline_at, completed_at, channel, "       \
     "user_group, "                                                                                           \
-    "credits_reserved, params_json, results_json, error_code, error_message, upstream_json, billing_json"
+    "credits_reserved, params_json, results_json, error_code, error_message, upstream_json, billing_json, "  \
+    "remixed_from"
 
 /* Statements kept prepared on every connection (the request and admission paths). */
 enum {

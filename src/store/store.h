@@ -152,6 +152,7 @@ typedef struct task_record {
     char *error_message;      /* NULL unless failed or cancelled; owned */
     char *upstream_json; /* the engine's record of the job at the provider (opaque here), or NULL; owned */
     char *billing_json;  /* how the task is charged, fixed at admission (catalog/prices.h), or NULL; owned */
+    char remixed_from[IDS_TASK_ID_SIZE]; /* the task this one remixes (POST /v1/videos/{id}/remix), else "" */
 } task_record;
 
 /* Frees the owned strings of one record (not the record itself) and NULLs them. */

@@ -60,6 +60,7 @@ static const copy_column task_columns[] = {
     {"error_message", COPY_TEXT},
     {"upstream_json", COPY_TEXT},
     {"billing_json", COPY_TEXT},
+    {"remixed_from", COPY_TEXT},
 };
 #define TASK_STATE_COLUMN 3
 static const copy_column ledger_columns[] = {

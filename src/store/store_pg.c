@@ -130,6 +130,8 @@ static const char *const migrations[] = {
     "  epoch BIGINT NOT NULL," /* the node's */
     "  count BIGINT NOT NULL,"
     "  PRIMARY KEY (minute, key_id, epoch));",
+    /* 4: the video a task remixes (OpenAI's remixed_from_video_id) */
+    "ALTER TABLE tasks ADD COLUMN remixed_from TEXT NOT NULL DEFAULT '';",
 };
 #define MIGRATION_COUNT (sizeof(migrations) / sizeof(migrations[0]))
 

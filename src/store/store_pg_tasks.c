@@ -40,6 +40,7 @@ static bool read_task(const PGresult *result, int row, task_record *t)
     t->error_message = pg_dup_text(result, row, 15, &failed);
     t->upstream_json = pg_dup_text(result, row, 16, &failed);
     t->billing_json = pg_dup_text(result, row, 17, &failed);
+    pg_copy_text(t->remixed_from, sizeof(t->remixed_from), result, row, 18);
     if (failed) task_record_clear(t);
     return !failed;
 }
@@ -83,11 +84,12 @@ store_status pg_task_insert(pg_store *s, const task_record *t)
                             t->error_message,
                             t->upstream_json,
                             t->billing_json,
+                            t->remixed_from,
                             pg_int(&epoch, s->lease_epoch)};
     return pg_query(s, "insert task", NULL,
                     "INSERT INTO tasks (" PG_TASK_COLUMNS ", lease_epoch) VALUES "
-                    "($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19)",
-                    19, values);
+                    "($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20)",
+                    20, values);
 }
 
 store_status pg_store_task_insert(pg_store *s, const task_record *task)

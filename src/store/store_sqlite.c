@@ -165,6 +165,8 @@ static const char *const migrations[] = {
     "  epoch INTEGER NOT NULL," /* the node's */
     "  count INTEGER NOT NULL,"
     "  PRIMARY KEY (minute, key_id, epoch));",
+    /* the video a task remixes (OpenAI's remixed_from_video_id) */
+    "ALTER TABLE tasks ADD COLUMN remixed_from TEXT NOT NULL DEFAULT '';",
 };
 #define MIGRATION_COUNT (sizeof(migrations) / sizeof(migrations[0]))
 
@@ -175,7 +177,7 @@ static const char *const hot_statements[STMT_COUNT] = {
     [STMT_KEY_BY_HASH] = "SELECT " KEY_COLUMNS " FROM api_keys WHERE key_hash = ? AND revoked_at = 0",
     [STMT_TASK_GET] = "SELECT " TASK_COLUMNS " FROM tasks WHERE id = ?",
     [STMT_TASK_INSERT] =
-        "INSERT INTO tasks (" TASK_COLUMNS ", lease_epoch) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        "INSERT INTO tasks (" TASK_COLUMNS ", lease_epoch) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
     [STMT_KEY_BALANCE] =
         "SELECT credits_available, credits_reserved, user_group, tasks_unfinished FROM api_keys "
         "WHERE id = ?",

@@ -59,6 +59,7 @@ static void read_task(sqlite3_stmt *stmt, task_record *t)
     t->error_message = sql_dup_text(stmt, 15);
     t->upstream_json = sql_dup_text(stmt, 16);
     t->billing_json = sql_dup_text(stmt, 17);
+    sql_copy_text(t->remixed_from, sizeof(t->remixed_from), stmt, 18);
 }
 
 int sql_task_insert(sqlite_store *s, const task_record *t)
@@ -82,7 +83,8 @@ int sql_task_insert(sqlite_store *s, const task_record *t)
     sql_bind_text_or_null(stmt, 16, t->error_message);
     sql_bind_text_or_null(stmt, 17, t->upstream_json);
     sql_bind_text_or_null(stmt, 18, t->billing_json);
-    sqlite3_bind_int64(stmt, 19, s->lease_epoch);
+    sqlite3_bind_text(stmt, 19, t->remixed_from, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(stmt, 20, s->lease_epoch);
     int rc = sqlite3_step(stmt);
     sql_release(stmt);
     return rc;

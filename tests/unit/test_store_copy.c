@@ -54,6 +54,7 @@ static void admit(store *s, const char *id, const char *key_id, const char *idem
     task_record task = fixture_new_task(id, key_id, created);
     task.params_json = (char *)"{\"prompt\":\"x\",\"callback_url\":\"https://example.com/hook\"}";
     task.billing_json = (char *)"{\"per_second\":3}";
+    snprintf(task.remixed_from, sizeof(task.remixed_from), "task_remixed_from_%s", id);
     task.credits_reserved = 40;
     task_admission item = {.task = &task, .idempotency_key = idempotency_key};
     memset(item.request_hash, 0xab, sizeof(item.request_hash));
@@ -147,6 +148,8 @@ static void assert_same_task(const task_record *a, const task_record *b)
     assert_same_text(a->error_message, b->error_message);
     assert_same_text(a->upstream_json, b->upstream_json);
     assert_same_text(a->billing_json, b->billing_json);
+    assert_string_equal(a->remixed_from, b->remixed_from);
+    assert_true(strncmp(a->remixed_from, "task_remixed_from_", 18) == 0); /* admitted with one: it was kept */
 }
 
 static void compare_keys(store *from, store *to)
