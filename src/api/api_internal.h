@@ -116,12 +116,16 @@ void api_send_stored_object(api_thread *thread, h2o_req_t *req, const char *name
 void api_generations_create(http_exchange *exchange);
 /* The admission of a task (generations.c) once the key and Idempotency-Key are read: the body (the
  * unified fields; borrowed) validated, a known Idempotency-Key answered, routed, its inputs probed,
- * priced and queued for the group commit; answers in every case (openai_video: as OpenAI's video
- * object). request_hash: what an Idempotency-Key is bound to, or NULL for the SHA-256 of the validated
- * parameters (api_request_hash). */
+ * priced and queued for the group commit; answers in every case. */
+typedef struct api_admit_options {
+    bool openai_video;                 /* answered as OpenAI's video object (POST /v1/videos) */
+    const unsigned char *request_hash; /* what an Idempotency-Key is bound to (32 bytes), or NULL for the
+                                          SHA-256 of the validated parameters (api_request_hash), and of
+                                          remixed_from when set */
+    const char *remixed_from;          /* the video the new one remixes, or NULL */
+} api_admit_options;
 void api_generations_admit(api_thread *thread, h2o_req_t *req, const key_record *key,
-                           const char *idempotency_key, const json_t *body, bool openai_video,
-                           const unsigned char *request_hash);
+                           const char *idempotency_key, const json_t *body, const api_admit_options *options);
 /* Reads the Idempotency-Key header into out ("" when absent). False (after answering 400) when it is
  * empty, longer than STORE_IDEMPOTENCY_KEY_MAX or not printable ASCII. */
 bool api_read_idempotency_key(h2o_req_t *req, char out[STORE_IDEMPOTENCY_KEY_MAX + 1]);
@@ -159,6 +163,11 @@ void api_openai_videos_create(http_exchange *exchange);
 void api_openai_videos_get(http_exchange *exchange);
 void api_openai_videos_list(http_exchange *exchange);
 void api_openai_videos_content(http_exchange *exchange);
+/* POST /v1/videos/{id}/remix (openai_videos_remix.c). */
+void api_openai_videos_remix(http_exchange *exchange);
+/* Authenticates (api_authenticate: *key) and reads the caller's video the path names into *task (the
+ * caller clears it); false after answering 401, 404 not_found (no such video, or another key's) or 503. */
+bool api_read_own_video(http_exchange *exchange, key_record *key, task_record *task);
 void api_upstream_webhook(http_exchange *exchange);
 void api_models_list(http_exchange *exchange);
 void api_balance_get(http_exchange *exchange);

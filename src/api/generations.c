@@ -363,21 +363,6 @@ bool api_read_idempotency_key(h2o_req_t *req, char out[STORE_IDEMPOTENCY_KEY_MAX
     return true;
 }
 
-/* With an Idempotency-Key: hashes the validated parameters into request_hash and answers the request
- * when the key was used in the last 24 hours (the same request: its task; another: 422). "The same
- * request" is the same validated parameters: key order, spacing and spelled-out defaults do not make a
- * body different. True when the request was answered. */
-static bool answered_by_idempotency(api_thread *thread, h2o_req_t *req, const key_record *key,
-                                    const char *idempotency_key, const json_t *params,
-                                    unsigned char request_hash[32], bool openai_video)
-{
-    if (!api_request_hash(params, request_hash)) {
-        http_send_error_code(req, "internal_error", NULL, "Out of memory.");
-        return true;
-    }
-    return api_answered_by_idempotency(thread, req, key, idempotency_key, request_hash, openai_video);
-}
-
 bool api_request_hash(const json_t *params, unsigned char request_hash[32])
 {
     char *canonical = json_dumps(params, JSON_COMPACT | JSON_SORT_KEYS);
@@ -428,10 +413,29 @@ static bool submission_fill_task(pending_submission *submission)
     return task->params_json != NULL;
 }
 
-void api_generations_admit(api_thread *thread, h2o_req_t *req, const key_record *key,
-                           const char *idempotency_key, const json_t *body, bool openai_video,
-                           const unsigned char *request_hash)
+/* The hash an Idempotency-Key of this submission is bound to: the given one, or that of the validated
+ * parameters (and of the remixed video). False when out of memory. */
+static bool submission_request_hash(pending_submission *submission, const api_admit_options *options)
 {
+    if (options->request_hash) {
+        memcpy(submission->request_hash, options->request_hash, sizeof(submission->request_hash));
+        return true;
+    }
+    if (!api_request_hash(submission->check.params, submission->request_hash)) return false;
+    if (options->remixed_from == NULL) return true;
+    crypto_hash_sha256_state state;
+    crypto_hash_sha256_init(&state);
+    crypto_hash_sha256_update(&state, submission->request_hash, sizeof(submission->request_hash));
+    crypto_hash_sha256_update(&state, (const unsigned char *)options->remixed_from,
+                              strlen(options->remixed_from));
+    crypto_hash_sha256_final(&state, submission->request_hash);
+    return true;
+}
+
+void api_generations_admit(api_thread *thread, h2o_req_t *req, const key_record *key,
+                           const char *idempotency_key, const json_t *body, const api_admit_options *options)
+{
+    bool openai_video = options->openai_video;
     pending_submission *submission = calloc(1, sizeof(*submission));
     if (submission == NULL) {
         http_send_error_code(req, "overloaded", NULL,
@@ -442,19 +446,25 @@ void api_generations_admit(api_thread *thread, h2o_req_t *req, const key_record 
     *check = (admission_check){.thread = thread, .key = *key, .probed = price_and_queue};
     submission->thread = thread;
     submission->openai_video = openai_video;
-    if (request_hash) memcpy(submission->request_hash, request_hash, sizeof(submission->request_hash));
     bool answered = !admission_validate(check, req, body);
-    if (!answered && idempotency_key[0])
-        answered = request_hash ? api_answered_by_idempotency(thread, req, key, idempotency_key, request_hash,
-                                                              openai_video)
-                                : answered_by_idempotency(thread, req, key, idempotency_key, check->params,
-                                                          submission->request_hash, openai_video);
+    if (!answered && idempotency_key[0]) {
+        if (!submission_request_hash(submission, options)) {
+            http_send_error_code(req, "internal_error", NULL, "Out of memory.");
+            answered = true;
+        } else {
+            answered = api_answered_by_idempotency(thread, req, key, idempotency_key,
+                                                   submission->request_hash, openai_video);
+        }
+    }
     if (answered || !admission_route(check, req)) {
         submission_free(submission);
         return;
     }
     snprintf(submission->idempotency_key, sizeof(submission->idempotency_key), "%s", idempotency_key);
     submission->estimated_seconds = check->model->estimated_seconds;
+    if (options->remixed_from)
+        snprintf(submission->task.remixed_from, sizeof(submission->task.remixed_from), "%s",
+                 options->remixed_from);
     if (!submission_fill_task(submission)) {
         submission_free(submission);
         http_send_error_code(req, "internal_error", NULL, "Out of memory.");
@@ -476,6 +486,6 @@ void api_generations_create(http_exchange *exchange)
         http_send_error(req, &err);
         return;
     }
-    api_generations_admit(exchange->thread_data, req, &key, idempotency_key, body, false, NULL);
+    api_generations_admit(exchange->thread_data, req, &key, idempotency_key, body, &(api_admit_options){0});
     json_decref(body);
 }

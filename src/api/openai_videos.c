@@ -29,13 +29,10 @@ static void send_video_not_found(h2o_req_t *req)
     http_send_error_code(req, "not_found", "video_id", "No video with this id exists.");
 }
 
-/* Reads the caller's video named by the path into *task (the caller clears it); false after answering
- * 401, 404 (no such video, or another key's) or 503. */
-static bool read_own_video(http_exchange *exchange, task_record *task)
+bool api_read_own_video(http_exchange *exchange, key_record *key, task_record *task)
 {
     api_thread *thread = exchange->thread_data;
-    key_record key;
-    if (!api_authenticate(exchange, &key)) return false;
+    if (!api_authenticate(exchange, key)) return false;
     char id[IDS_TASK_ID_SIZE];
     if (http_path_param(exchange, 0, id, sizeof(id)) != 0 || !ids_task_is_valid(id)) {
         send_video_not_found(exchange->req);
@@ -46,7 +43,7 @@ static bool read_own_video(http_exchange *exchange, task_record *task)
         api_send_store_unavailable(exchange->req, "The video could not be read; retry later.");
         return false;
     }
-    if (status == STORE_OK && strcmp(task->key_id, key.id) == 0) return true;
+    if (status == STORE_OK && strcmp(task->key_id, key->id) == 0) return true;
     if (status == STORE_OK) task_record_clear(task);
     send_video_not_found(exchange->req);
     return false;
@@ -55,8 +52,9 @@ static bool read_own_video(http_exchange *exchange, task_record *task)
 void api_openai_videos_get(http_exchange *exchange)
 {
     api_thread *thread = exchange->thread_data;
+    key_record key;
     task_record task;
-    if (!read_own_video(exchange, &task)) return;
+    if (!api_read_own_video(exchange, &key, &task)) return;
     send_json_value(exchange->req, 200, openai_video_object(&task, thread->app->link_ttl_seconds));
     task_record_clear(&task);
 }
@@ -96,8 +94,9 @@ void api_openai_videos_content(http_exchange *exchange)
 {
     api_thread *thread = exchange->thread_data;
     h2o_req_t *req = exchange->req;
+    key_record key;
     task_record task;
-    if (!read_own_video(exchange, &task)) return;
+    if (!api_read_own_video(exchange, &key, &task)) return;
     char variant[16] = "video";
     int has = http_query_param(req, "variant", variant, sizeof(variant));
     if (has < 0 || (strcmp(variant, "video") != 0 && strcmp(variant, "thumbnail") != 0 &&

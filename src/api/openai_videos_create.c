@@ -47,8 +47,9 @@ static void reference_stored(api_thread *thread, h2o_req_t *req, const upload_re
         const catalog_model *model =
             catalog_model_find(json_string_value(json_object_get(form->unified, "model")));
         if (openai_reference_set(form->unified, model, url, &err))
-            api_generations_admit(thread, req, &form->key, form->idempotency_key, form->unified, true,
-                                  form->request_hash);
+            api_generations_admit(
+                thread, req, &form->key, form->idempotency_key, form->unified,
+                &(api_admit_options){.openai_video = true, .request_hash = form->request_hash});
         else
             http_send_error(req, &err);
     }
@@ -242,6 +243,7 @@ void api_openai_videos_create(http_exchange *exchange)
         create_with_reference(thread, req, &key, idempotency_key, unified, &file);
         return;
     }
-    api_generations_admit(thread, req, &key, idempotency_key, unified, true, NULL);
+    api_generations_admit(thread, req, &key, idempotency_key, unified,
+                          &(api_admit_options){.openai_video = true});
     json_decref(unified);
 }

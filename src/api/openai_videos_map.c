@@ -110,12 +110,13 @@ json_t *openai_video_object(const task_record *task, int64_t link_ttl_seconds)
     json_t *results = completed && task->results_json ? json_loads(task->results_json, 0, NULL) : NULL;
     const char *prompt = json_string_value(json_object_get(params, "prompt"));
     json_t *video = json_pack(
-        "{s:s, s:s, s:s, s:s, s:i, s:I, s:o, s:o, s:o, s:n}", "id", task->id, "object", "video", "model",
+        "{s:s, s:s, s:s, s:s, s:i, s:I, s:o, s:o, s:o, s:o}", "id", task->id, "object", "video", "model",
         task->model, "status", openai_video_status(task->state), "progress", task->progress, "created_at",
         (json_int_t)task->created_at, "completed_at", time_or_null(finished ? task->completed_at : 0),
         "expires_at",
         time_or_null(completed && task->completed_at > 0 ? task->completed_at + link_ttl_seconds : 0),
-        "prompt", prompt ? json_string(prompt) : json_null(), "remixed_from_video_id");
+        "prompt", prompt ? json_string(prompt) : json_null(), "remixed_from_video_id",
+        task->remixed_from[0] ? json_string(task->remixed_from) : json_null());
     int failed = video == NULL || set_seconds_and_size(video, params, results) != 0;
     json_t *error = json_null();
     if (!failed && (task->state == TASK_FAILED || task->state == TASK_CANCELLED)) {

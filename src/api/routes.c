@@ -16,8 +16,9 @@ const http_route api_routes[] = {
     {"GET", "/v1/videos", "videos.list", api_openai_videos_list, NULL, false},
     {"GET", "/v1/videos/{id}", "videos.get", api_openai_videos_get, NULL, false},
     {"GET", "/v1/videos/{id}/content", "videos.content", api_openai_videos_content, NULL, false},
-    /* nothing is POSTed to a video yet (remix, OpenAI's newer edits and characters are to come): answered
-     * as an unknown path is, the key first, not as 405 */
+    {"POST", "/v1/videos/{id}/remix", "videos.remix", api_openai_videos_remix, NULL, false},
+    /* OpenAI's newer edits, extensions and characters are not offered: answered as an unknown path is,
+     * the key first, not as 405 */
     {"POST", "/v1/videos/{id}", "videos.unknown", api_unmatched, NULL, false},
     {"GET", "/v1/tasks", "tasks.list", api_tasks_list, NULL, false},
     {"GET", "/v1/tasks/events", "tasks.events_all", api_key_events, NULL, false},

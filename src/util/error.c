@@ -79,6 +79,7 @@ static const reelay_error_kind error_table[] = {
     {"unknown_field", 422, INVALID, NULL},
     {"unsupported_advanced_options", 422, INVALID, NULL},
     {"unsupported_field", 422, INVALID, NULL},
+    {"remix_unsupported", 422, INVALID, NULL}, /* POST /v1/videos/{id}/remix of a model without a prompt */
     {"unsupported_media_format", 422, INVALID, NULL},
     {"url_blocked", 422, INVALID, NULL},
     {"url_unreachable", 422, INVALID, NULL},

@@ -173,3 +173,55 @@ def test_a_form_needs_a_key_before_its_body_and_json_keeps_its_limit(make_server
                  "authentication_error")
     assert_error(server.request("POST", "/v1/videos", data=b'{"prompt":"' + big + b'"}',
                                 headers={"Content-Type": "application/json"}), 413, code="request_too_large")
+
+
+def test_remix_renders_a_completed_video_again_with_a_new_prompt(make_server, media):
+    server = make_server([])
+    source = completed_video(server, {"model": "sora-2-pro", "prompt": "a boat", "seconds": "8",
+                                      "size": "720x1280"})
+    r = server.request("POST", f"/v1/videos/{source['id']}/remix", json={"prompt": "a boat at night"},
+                       headers={"Idempotency-Key": "remix-1"})
+    assert r.status_code == 200, r.text
+    remix = r.json()
+    assert remix["id"] != source["id"] and remix["remixed_from_video_id"] == source["id"]
+    assert remix["model"] == "sora-2-pro" and remix["prompt"] == "a boat at night"
+    assert remix["seconds"] == "8" and remix["size"] == "720x1280"
+    again = server.request("POST", f"/v1/videos/{source['id']}/remix", json={"prompt": "a boat at night"},
+                           headers={"Idempotency-Key": "remix-1"})
+    assert again.json()["id"] == remix["id"]
+    done = wait_task(server, remix["id"])
+    assert done["status"] == "completed", done
+    assert done["usage"]["credits_reserved"] == source["usage"]["credits_reserved"]
+    listed = server.request("GET", f"/v1/videos/{remix['id']}").json()
+    assert listed["remixed_from_video_id"] == source["id"] and listed["status"] == "completed"
+    assert server.request("GET", f"/v1/videos/{source['id']}").json()["remixed_from_video_id"] is None
+    # the body's fields, in OpenAI's names, change the rest too
+    shorter = server.request("POST", f"/v1/videos/{source['id']}/remix", json={"prompt": "p", "seconds": "4"})
+    assert shorter.status_code == 200 and shorter.json()["seconds"] == "4" and shorter.json()["size"] == "720x1280"
+    # what cannot be remixed
+    lipsync = server.request("POST", "/v1/videos", json={"model": "lipsync-2", "video_url": media["video2s.mp4"],
+                                                         "audio_url": media["audio1s.wav"]}).json()
+    assert wait_task(server, lipsync["id"])["status"] == "completed"
+    assert_error(server.request("POST", f"/v1/videos/{lipsync['id']}/remix", json={"prompt": "x"}), 422,
+                 "invalid_request_error", "remix_unsupported")
+    assert_error(server.request("POST", f"/v1/videos/{source['id']}/remix", json={}), 422,
+                 "invalid_request_error", "missing_required_field", "prompt")
+    assert_error(server.request("POST", f"/v1/videos/{source['id']}/remix", json={"prompt": "x",
+                                                                                  "seconds": "7"}), 422,
+                 "invalid_request_error", "invalid_value", "duration")
+    other = server.create_key()["key"]
+    assert_error(server.request("POST", f"/v1/videos/{source['id']}/remix", key=other, json={"prompt": "x"}), 404,
+                 "not_found", "not_found", "video_id")
+
+
+def test_remix_waits_for_a_completed_source(make_server):
+    server = make_server(["--engine-paused"])
+    queued = server.request("POST", "/v1/videos", json={"prompt": "not yet"}).json()
+    assert_error(server.request("POST", f"/v1/videos/{queued['id']}/remix", json={"prompt": "x"}), 409,
+                 "conflict_error", "video_not_ready")
+    assert_error(server.request("POST", "/v1/videos/task_x/remix", json={"prompt": "x"}), 404, "not_found")
+    assert_error(server.request("POST", f"/v1/videos/{queued['id']}/remix", key=None, json={"prompt": "x"}), 401,
+                 "authentication_error")
+    # what OpenAI's newer SDKs offer and reelay does not: a clear error in OpenAI's shape
+    for path in ("/v1/videos/edits", "/v1/videos/extensions", "/v1/videos/characters"):
+        assert_error(server.request("POST", path, json={"prompt": "x"}), 404, "not_found", "unknown_path")
