@@ -55,6 +55,8 @@ void api_openai_videos_get(http_exchange *exchange)
     key_record key;
     task_record task;
     if (!api_read_own_video(exchange, &key, &task)) return;
+    /* OpenAI's poll helpers wait this long before asking again */
+    if (!task_state_is_terminal(task.state)) http_add_header(exchange->req, "openai-poll-after-ms", "1000");
     send_json_value(exchange->req, 200, openai_video_object(&task, thread->app->link_ttl_seconds));
     task_record_clear(&task);
 }

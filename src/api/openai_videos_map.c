@@ -264,6 +264,10 @@ json_t *openai_video_request_to_unified(const json_t *body, reelay_error *err)
     const catalog_model *model = catalog_model_find(json_string_value(json_object_get(unified, "model")));
     json_t *seconds = json_object_get(body, "seconds"), *size = json_object_get(body, "size");
     json_t *reference = json_object_get(body, "input_reference");
+    /* the Python SDK requires a prompt: an empty one means none where the model takes none */
+    const char *prompt = json_string_value(json_object_get(body, "prompt"));
+    if (model != NULL && prompt != NULL && prompt[0] == '\0' && !model_has(model, "prompt"))
+        json_object_del(unified, "prompt");
     json_object_del(unified, "seconds");
     json_object_del(unified, "size");
     json_object_del(unified, "input_reference");

@@ -50,7 +50,8 @@ bool openai_size_from(const char *aspect, const char *resolution, char *out, siz
  * when both `seconds` and `duration` (or `size` and `aspect_ratio`/`resolution`) are given, 500
  * internal_error when out of memory. Without a model, the model is sora-2 (OpenAI's default); an unknown
  * model is passed through for catalog_validate to refuse. input_reference {"image_url": URL} is set as
- * openai_reference_set does (422 unsupported_field for {"file_id"}, invalid_type for any other shape). */
+ * openai_reference_set does (422 unsupported_field for {"file_id"}, invalid_type for any other shape).
+ * An empty `prompt` is dropped for a model without one (OpenAI's Python SDK requires the argument). */
 json_t *openai_video_request_to_unified(const json_t *body, reelay_error *err);
 
 /* The model's input an input_reference fills: its first image input (sora's image_urls[0], a talking

@@ -52,6 +52,11 @@ static void a_queued_video_has_every_key_and_no_finish(void **state)
     assert_true(json_is_null(json_object_get(video, "completed_at")));
     assert_true(json_is_null(json_object_get(video, "expires_at")));
     assert_true(json_is_null(json_object_get(video, "error")));
+    assert_true(json_is_null(json_object_get(video, "remixed_from_video_id")));
+    json_decref(video);
+    snprintf(task.remixed_from, sizeof(task.remixed_from), "task-unified-1700000000-source01");
+    video = openai_video_object(&task, 3600);
+    assert_json_string(video, "remixed_from_video_id", "task-unified-1700000000-source01");
     json_decref(video);
     task_record_clear(&task);
 }
@@ -193,6 +198,32 @@ static void requests_map_seconds_and_size_and_pass_the_rest(void **state)
     json_decref(unified);
 }
 
+static void references_fill_the_models_image_field(void **state)
+{
+    (void)state;
+    reelay_error err;
+    json_t *unified =
+        map("{\"prompt\":\"p\",\"input_reference\":{\"image_url\":\"https://e.com/f.png\"}}", &err);
+    assert_non_null(unified);
+    assert_null(json_object_get(unified, "input_reference"));
+    assert_int_equal(json_array_size(json_object_get(unified, "image_urls")), 1); /* sora: a one-item list */
+    assert_string_equal(json_string_value(json_array_get(json_object_get(unified, "image_urls"), 0)),
+                        "https://e.com/f.png");
+    json_decref(unified);
+    unified = map(
+        "{\"model\":\"creatify-aurora\",\"input_reference\":{\"image_url\":\"https://e.com/f.png\"}}", &err);
+    assert_json_string(unified, "image_url", "https://e.com/f.png"); /* a talking head: one URL */
+    json_decref(unified);
+    assert_null(openai_reference_input(catalog_model_find("lipsync-2")));
+    /* an empty prompt is no prompt where the model has none; elsewhere it stays for the validation */
+    unified = map("{\"model\":\"lipsync-2\",\"prompt\":\"\"}", &err);
+    assert_null(json_object_get(unified, "prompt"));
+    json_decref(unified);
+    unified = map("{\"model\":\"sora-2\",\"prompt\":\"\"}", &err);
+    assert_json_string(unified, "prompt", "");
+    json_decref(unified);
+}
+
 static void expect_refusal(const char *body_text, const char *code, const char *param)
 {
     reelay_error err;
@@ -216,6 +247,15 @@ static void bad_requests_name_the_openai_field(void **state)
                    "size");
     expect_refusal("{\"model\":\"lipsync-2\",\"seconds\":\"4\"}", "unsupported_field", "seconds");
     expect_refusal("{\"model\":\"lipsync-2\",\"size\":\"1280x720\"}", "unsupported_field", "size");
+    expect_refusal("{\"model\":\"lipsync-2\",\"input_reference\":{\"image_url\":\"https://e.com/f.png\"}}",
+                   "unsupported_field", "input_reference");
+    expect_refusal("{\"input_reference\":{\"file_id\":\"file_1\"}}", "unsupported_field", "input_reference");
+    expect_refusal("{\"input_reference\":\"https://e.com/f.png\"}", "invalid_type", "input_reference");
+    expect_refusal("{\"input_reference\":{\"image_url\":\"https://e.com/f.png\",\"x\":1}}", "invalid_type",
+                   "input_reference");
+    expect_refusal("{\"image_urls\":[\"https://e.com/a.png\"],\"input_reference\":{\"image_url\":\"https://"
+                   "e.com/f.png\"}}",
+                   "duplicate_field", "input_reference");
 }
 
 int main(void)
@@ -228,6 +268,7 @@ int main(void)
         cmocka_unit_test(failed_and_cancelled_videos_carry_code_and_message),
         cmocka_unit_test(sizes_parse_both_ways),
         cmocka_unit_test(requests_map_seconds_and_size_and_pass_the_rest),
+        cmocka_unit_test(references_fill_the_models_image_field),
         cmocka_unit_test(bad_requests_name_the_openai_field),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
