@@ -15,6 +15,7 @@ const http_route api_routes[] = {
     {"POST", "/v1/videos", "videos.create", api_openai_videos_create, NULL},
     {"GET", "/v1/videos", "videos.list", api_openai_videos_list, NULL},
     {"GET", "/v1/videos/{id}", "videos.get", api_openai_videos_get, NULL},
+    {"DELETE", "/v1/videos/{id}", "videos.delete", api_openai_videos_delete, NULL},
     /* nothing is POSTed to a video yet (remix, OpenAI's newer edits and characters are to come): answered
      * as an unknown path is, the key first, not as 405 */
     {"POST", "/v1/videos/{id}", "videos.unknown", api_unmatched, NULL},

@@ -46,6 +46,7 @@ static const reelay_error_kind error_table[] = {
     {"unknown_path", 404, ERR_TYPE_NOT_FOUND, NULL},
     {"method_not_allowed", 405, INVALID, NULL},
     {"task_not_cancellable", 409, ERR_TYPE_CONFLICT, NULL},
+    {"task_not_finished", 409, ERR_TYPE_CONFLICT, NULL}, /* deleting a video still queued or in progress */
     {"link_expired", 410, ERR_TYPE_NOT_FOUND, NULL},
     /* 413, 416, 417, 431: sizes and ranges */
     {"file_too_large", 413, INVALID, NULL},
