@@ -168,6 +168,19 @@ void api_openai_videos_remix(http_exchange *exchange);
 /* Authenticates (api_authenticate: *key) and reads the caller's video the path names into *task (the
  * caller clears it); false after answering 401, 404 not_found (no such video, or another key's) or 503. */
 bool api_read_own_video(http_exchange *exchange, key_record *key, task_record *task);
+/* DELETE /v1/videos/{id} (video_delete.c): a finished video of the key goes for good (store_task_delete),
+ * then its stored result objects; 409 task_not_finished while it is queued or in progress. */
+void api_openai_videos_delete(http_exchange *exchange);
+/* An object name of the blob store (blob.h), as a fixed buffer. */
+typedef struct api_object_name {
+    char text[256];
+} api_object_name;
+/* The stored objects a deleted task's results_json names (each result's "object", "thumbnail" and
+ * "spritesheet"), in order: only valid object names inside the task's own folder results/<task_id>/ (a
+ * longer or foreign name is left out: the results sweep takes what is left). Returns a malloc'd array
+ * of *count names (free()), or NULL with *count 0 when there is none (no results, text that is not a JSON
+ * array, out of memory). Pure: no I/O. */
+api_object_name *api_video_result_objects(const char *task_id, const char *results_json, size_t *count);
 void api_upstream_webhook(http_exchange *exchange);
 void api_models_list(http_exchange *exchange);
 void api_balance_get(http_exchange *exchange);

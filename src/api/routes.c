@@ -15,6 +15,7 @@ const http_route api_routes[] = {
     {"POST", "/v1/videos", "videos.create", api_openai_videos_create, api_screen_key, true},
     {"GET", "/v1/videos", "videos.list", api_openai_videos_list, NULL, false},
     {"GET", "/v1/videos/{id}", "videos.get", api_openai_videos_get, NULL, false},
+    {"DELETE", "/v1/videos/{id}", "videos.delete", api_openai_videos_delete, NULL, false},
     {"GET", "/v1/videos/{id}/content", "videos.content", api_openai_videos_content, NULL, false},
     {"POST", "/v1/videos/{id}/remix", "videos.remix", api_openai_videos_remix, NULL, false},
     /* OpenAI's newer edits, extensions and characters are not offered: answered as an unknown path is,

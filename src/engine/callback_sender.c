@@ -87,7 +87,8 @@ static void finish(callback_sender *s, const callback_record *record, attempt_ou
     }
     store_status stored = store_callback_finish_attempt(s->db, record->task_id, record->attempts, state,
                                                         (int)status, error, next_at_ms, clock_unix_ms());
-    if (stored != STORE_OK && stored != STORE_CONFLICT)
+    /* CONFLICT: a later attempt's outcome is there; NOT_FOUND: the task was deleted meanwhile */
+    if (stored != STORE_OK && stored != STORE_CONFLICT && stored != STORE_NOT_FOUND)
         log_error("a callback's outcome could not be stored; it is tried again after its lease", "task=%s",
                   record->task_id);
     s->next_look_ms = 0; /* the earliest due time may have changed */

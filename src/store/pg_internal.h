@@ -117,6 +117,8 @@ store_status pg_store_task_complete(pg_store *s, const char *id, task_state from
 store_status pg_store_task_fail(pg_store *s, const char *id, const char *code, const char *message,
                                 int64_t now);
 store_status pg_store_task_cancel(pg_store *s, const char *id, const char *key_id, int64_t now);
+store_status pg_store_task_delete(pg_store *s, const char *task_id, const char *key_id,
+                                  task_record *deleted_out);
 store_status pg_store_task_list_unfinished(pg_store *s, task_record **out, size_t *count);
 store_status pg_store_task_count_by_state(pg_store *s, int64_t counts[TASK_STATE_COUNT]);
 store_status pg_store_node_register(pg_store *s, const char *name, int64_t lease_ms, int64_t *epoch);

@@ -93,6 +93,8 @@ store_status sqlite_store_task_complete(sqlite_store *s, const char *id, task_st
 store_status sqlite_store_task_fail(sqlite_store *s, const char *id, const char *code, const char *message,
                                     int64_t now);
 store_status sqlite_store_task_cancel(sqlite_store *s, const char *id, const char *key_id, int64_t now);
+store_status sqlite_store_task_delete(sqlite_store *s, const char *task_id, const char *key_id,
+                                      task_record *deleted_out);
 store_status sqlite_store_task_list_unfinished(sqlite_store *s, task_record **out, size_t *count);
 store_status sqlite_store_task_count_by_state(sqlite_store *s, int64_t counts[TASK_STATE_COUNT]);
 store_status sqlite_store_node_register(sqlite_store *s, const char *name, int64_t lease_ms, int64_t *epoch);

@@ -233,6 +233,12 @@ store_status store_task_cancel(store *s, const char *id, const char *key_id, int
     return observed(s, id, sqlite_store_task_cancel(s->sqlite, id, key_id, now));
 }
 
+store_status store_task_delete(store *s, const char *task_id, const char *key_id, task_record *deleted_out)
+{
+    if (s->pg) return pg_store_task_delete(s->pg, task_id, key_id, deleted_out);
+    return sqlite_store_task_delete(s->sqlite, task_id, key_id, deleted_out);
+}
+
 store_status store_task_list_unfinished(store *s, task_record **out, size_t *count)
 {
     if (s->pg) return pg_store_task_list_unfinished(s->pg, out, count);

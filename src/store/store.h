@@ -215,6 +215,16 @@ store_status store_task_fail(store *s, const char *id, const char *code, const c
 /* Any unfinished state → cancelled (error code "cancelled"), only for the owner key_id (another key's task
  * is NOT_FOUND). CONFLICT when already finished. Refund and callback as for store_task_fail. */
 store_status store_task_cancel(store *s, const char *id, const char *key_id, int64_t now);
+/* Deletes a finished task (completed, failed or cancelled) of key_id for good (DELETE /v1/videos/{id}), in
+ * one transaction: its row, its idempotency keys (a retry with one of them admits a new task) and its
+ * callback (delivered or not). Its credit ledger rows stay: the ledger is the audit trail, and the key's
+ * balances do not move (a finished task holds no reservation). NOT_FOUND when there is no such task or it
+ * is another key's (that task is left alone); CONFLICT when it is not finished yet (nothing changed: cancel
+ * it first). On OK, *deleted_out (may be NULL; clear it with task_record_clear) receives the record as it
+ * was, so that the caller removes the task's stored result objects (the store knows nothing of them).
+ * Never fenced (a user's action, through any node), and not told to store_observe_tasks' observer (there
+ * is nothing left to re-read). */
+store_status store_task_delete(store *s, const char *task_id, const char *key_id, task_record *deleted_out);
 
 /* Watching a connection's task writes (the live event streams, api/task_events.c): once set, observer
  * is called on the calling thread, after the call returned OK, with the task's id, for every write of a

@@ -1,7 +1,8 @@
 /* store_pg_tasks.c — tasks in PostgreSQL (store.h): insert (one or a batch), read, list, and every
  * compare-and-set transition (UPDATE … WHERE id = $id AND state = $from: of two racing writers the
  * second finds the row changed once the first commits and updates nothing), finishing ones with their
- * credits and callback in one transaction. No read cache here: several nodes write these rows. */
+ * credits and callback in one transaction, and deleting a finished task with its idempotency keys and
+ * callback. No read cache here: several nodes write these rows. */
 #include <jansson.h>
 #include <libpq-fe.h>
 #include <stdint.h>
@@ -370,6 +371,57 @@ store_status pg_store_task_cancel(pg_store *s, const char *id, const char *key_i
 {
     return finish_unsuccessfully(s, id, key_id, TASK_CANCELLED, "cancelled", "The task was cancelled.", 0,
                                  now);
+}
+
+/* Why a delete found nothing to delete: NOT_FOUND when the task is absent or another key's, CONFLICT
+ * when it is the key's (unfinished, or finished by a writer that committed after the delete looked). */
+static store_status explain_no_delete(pg_store *s, const char *id, const char *key_id)
+{
+    const char *find[] = {id};
+    PGresult *result = NULL;
+    if (pg_query(s, "find task", &result, "SELECT key_id FROM tasks WHERE id = $1", 1, find) != STORE_OK)
+        return STORE_ERROR;
+    store_status status = PQntuples(result) == 1 && strcmp(PQgetvalue(result, 0, 0), key_id) == 0
+                              ? STORE_CONFLICT
+                              : STORE_NOT_FOUND;
+    PQclear(result);
+    return status;
+}
+
+store_status pg_store_task_delete(pg_store *s, const char *task_id, const char *key_id,
+                                  task_record *deleted_out)
+{
+    if (pg_begin(s, "delete task") != STORE_OK) return STORE_ERROR;
+    const char *values[] = {task_id, key_id};
+    PGresult *result = NULL;
+    /* the row lock the DELETE takes orders it after a racing cancel or completion: it sees their state */
+    store_status status = pg_query(s, "delete task", &result,
+                                   "DELETE FROM tasks WHERE id = $1 AND key_id = $2 AND state >= 4 "
+                                   "RETURNING " PG_TASK_COLUMNS,
+                                   2, values);
+    task_record task;
+    memset(&task, 0, sizeof(task));
+    bool deleted = false;
+    if (status == STORE_OK && PQntuples(result) == 1) {
+        deleted = read_task(result, 0, &task);
+        if (!deleted) status = STORE_ERROR;
+    } else if (status == STORE_OK) {
+        status = STORE_NOT_FOUND; /* explained once the transaction is over */
+    }
+    PQclear(result);
+    if (deleted)
+        status = pg_query(s, "delete task", NULL,
+                          "DELETE FROM idempotency_keys WHERE key_id = $2 AND task_id = $1", 2, values);
+    if (deleted && status == STORE_OK)
+        status = pg_query(s, "delete task", NULL, "DELETE FROM callbacks WHERE task_id = $1 AND key_id = $2",
+                          2, values);
+    status = pg_end(s, status, "delete task");
+    if (status == STORE_NOT_FOUND) status = explain_no_delete(s, task_id, key_id);
+    if (status == STORE_OK && deleted_out != NULL)
+        *deleted_out = task;
+    else if (deleted)
+        task_record_clear(&task);
+    return status;
 }
 
 store_status pg_store_task_list_unfinished(pg_store *s, task_record **out, size_t *count)

@@ -1,6 +1,6 @@
 /* store_tasks.c — tasks in SQLite (store.h): insert (one or a batch), read through the per-connection
- * cache, list, and every compare-and-set transition, finishing ones with their credits and callback in
- * one transaction. */
+ * cache, list, every compare-and-set transition, finishing ones with their credits and callback in one
+ * transaction, and deleting a finished task with its idempotency keys and callback. */
 #include <jansson.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -468,6 +468,75 @@ store_status sqlite_store_task_cancel(sqlite_store *s, const char *id, const cha
 {
     return finish_unsuccessfully(s, id, key_id, TASK_CANCELLED, "cancelled", "The task was cancelled.", 0,
                                  now);
+}
+
+/* Inside a write transaction: the task's row into *out when it is key_id's and finished (OK); NOT_FOUND
+ * when there is none or it is another key's, CONFLICT when it is unfinished (*out is then left cleared). */
+static store_status read_deletable_task(sqlite_store *s, const char *id, const char *key_id, task_record *out)
+{
+    sqlite3_stmt *stmt = s->hot[STMT_TASK_GET];
+    sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(stmt);
+    store_status status = STORE_NOT_FOUND;
+    if (rc == SQLITE_ROW) {
+        read_task(stmt, out);
+        status = strcmp(out->key_id, key_id) != 0     ? STORE_NOT_FOUND
+                 : task_state_is_terminal(out->state) ? STORE_OK
+                                                      : STORE_CONFLICT;
+        if (status != STORE_OK) task_record_clear(out);
+    } else if (rc != SQLITE_DONE) {
+        status = sql_fail(s, "read the task to delete");
+    }
+    sql_release(stmt);
+    return status;
+}
+
+/* Inside the same transaction: the task's row, its idempotency keys and its callback go (the ledger
+ * stays). */
+static store_status delete_task_rows(sqlite_store *s, const char *id, const char *key_id)
+{
+    static const char *const statements[] = {
+        "DELETE FROM tasks WHERE id = ?1 AND key_id = ?2",
+        "DELETE FROM idempotency_keys WHERE key_id = ?2 AND task_id = ?1", /* the primary key's prefix */
+        "DELETE FROM callbacks WHERE task_id = ?1 AND key_id = ?2",
+    };
+    for (size_t i = 0; i < sizeof(statements) / sizeof(statements[0]); i++) {
+        sqlite3_stmt *stmt = NULL;
+        if (sql_prepare(s, statements[i], &stmt) != STORE_OK) return STORE_ERROR;
+        int rc = sqlite3_bind_text(stmt, 1, id, -1, SQLITE_TRANSIENT);
+        if (rc == SQLITE_OK) rc = sqlite3_bind_text(stmt, 2, key_id, -1, SQLITE_TRANSIENT);
+        if (rc == SQLITE_OK) rc = sqlite3_step(stmt);
+        store_status status = rc == SQLITE_DONE ? STORE_OK : sql_fail(s, "delete task");
+        sqlite3_finalize(stmt);
+        if (status != STORE_OK) return status;
+    }
+    return STORE_OK;
+}
+
+store_status sqlite_store_task_delete(sqlite_store *s, const char *task_id, const char *key_id,
+                                      task_record *deleted_out)
+{
+    if (sql_begin(s, "delete task") != STORE_OK) return STORE_ERROR;
+    task_record task;
+    memset(&task, 0, sizeof(task));
+    store_status status = read_deletable_task(s, task_id, key_id, &task);
+    bool read = status == STORE_OK;
+    if (read) status = delete_task_rows(s, task_id, key_id);
+    status = sql_end(s, status, "delete task"); /* NOT_FOUND and CONFLICT roll back: nothing was written */
+    if (status == STORE_OK) {
+        /* every connection's cached copy is stale from now on; this connection's entry goes at once */
+        sqlite_store_task_changed(task_id);
+        task_cache_entry *entry = &s->task_cache[task_slot(task_id) % TASK_CACHE_ENTRIES];
+        if (entry->used && strcmp(entry->task.id, task_id) == 0) {
+            task_record_clear(&entry->task);
+            entry->used = false;
+        }
+    }
+    if (status == STORE_OK && deleted_out != NULL)
+        *deleted_out = task;
+    else if (read)
+        task_record_clear(&task);
+    return status;
 }
 
 store_status sqlite_store_task_list_unfinished(sqlite_store *s, task_record **out, size_t *count)

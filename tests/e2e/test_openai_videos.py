@@ -1,7 +1,12 @@
 """OpenAI's Videos API at /v1/videos over the unified tasks: the video object, listing with after, limit
-and order, and OpenAI's error shape."""
+and order, deleting a finished video with its stored files, and OpenAI's error shape."""
+import os
+
+import requests
+
 from conftest import wait_task
 from test_errors import assert_error
+from test_storage_s3 import object_key, read_back, s3_endpoint, s3_server  # noqa: F401 (fixtures)
 
 VIDEO_KEYS = {"id", "object", "model", "status", "progress", "created_at", "completed_at", "expires_at",
               "prompt", "seconds", "size", "remixed_from_video_id", "error"}
@@ -151,3 +156,88 @@ def test_post_videos_refusals_name_openais_fields(make_server):
     bad_json = server.request("POST", "/v1/videos", data="{", headers={"Content-Type": "application/json"})
     assert_error(bad_json, 400, "invalid_request_error", "invalid_json")
     assert server.request("GET", "/v1/videos").json()["data"] == []
+
+
+def delete_video(server, video_id, key="default"):
+    return server.request("DELETE", f"/v1/videos/{video_id}", key=key)
+
+
+def completed_with_links(server, prompt):
+    """A completed sandbox video: (its id, the signed links of its video, thumbnail and spritesheet)."""
+    task = wait_task(server, submit_ok(server, {"model": "sora-2", "prompt": prompt, "duration": 4}))
+    assert task["status"] == "completed", task
+    result = task["results"][0]
+    links = [result["url"], result["thumbnail_url"], result["spritesheet_url"]]
+    for link in links:
+        assert requests.get(link, timeout=30).status_code == 200, link
+    return task["id"], links
+
+
+def assert_deleted(server, video_id, links):
+    """The video is gone from both APIs and its links serve nothing."""
+    assert_error(server.request("GET", f"/v1/videos/{video_id}"), 404, "not_found", "not_found", "video_id")
+    assert_error(server.request("GET", f"/v1/tasks/{video_id}"), 404)
+    assert video_id not in [v["id"] for v in server.request("GET", "/v1/videos").json()["data"]]
+    for link in links:
+        gone = requests.get(link, timeout=30)
+        assert gone.status_code == 404 and gone.json()["error"]["code"] == "not_found", (link, gone.text)
+
+
+def test_deleting_a_completed_video_removes_it_and_its_files(make_server):
+    server = make_server([])
+    video_id, links = completed_with_links(server, "to delete")
+    folder = os.path.join(server.data, "blobs", "results", video_id)
+    assert {"output.mp4", "poster.jpg", "spritesheet.jpg"} <= set(os.listdir(folder))
+    kept_id, kept_links = completed_with_links(server, "to keep")
+    r = delete_video(server, video_id)
+    assert r.status_code == 200, r.text
+    assert r.json() == {"id": video_id, "object": "video.deleted", "deleted": True}
+    assert_deleted(server, video_id, links)
+    assert not os.path.isdir(folder) or os.listdir(folder) == []
+    assert_error(delete_video(server, video_id), 404, "not_found", "not_found", "video_id")  # twice
+    # another video, its task and its files are untouched
+    assert server.request("GET", f"/v1/videos/{kept_id}").json()["status"] == "completed"
+    assert all(requests.get(link, timeout=30).status_code == 200 for link in kept_links)
+    audit = server.cli("credits", "audit")
+    assert audit.returncode == 0 and audit.stdout.startswith("ledger consistent"), audit.stdout + audit.stderr
+
+
+def test_an_unfinished_video_is_not_deleted(make_server):
+    server = make_server([])
+    video_id = submit_ok(server, {"model": "sora-2-pro", "prompt": "long", "duration": 20, "resolution": "1080p"})
+    wait_task(server, video_id, until={"processing"}, timeout=30)
+    error = assert_error(delete_video(server, video_id), 409, "conflict_error", "task_not_finished", "video_id")
+    assert f"POST /v1/tasks/{video_id}/cancel" in error["message"]
+    assert server.request("GET", f"/v1/videos/{video_id}").json()["status"] == "in_progress"
+    assert server.request("POST", f"/v1/tasks/{video_id}/cancel").status_code == 200
+    r = delete_video(server, video_id)  # cancelled: finished, so it may go
+    assert r.status_code == 200 and r.json()["deleted"] is True, r.text
+    assert_error(server.request("GET", f"/v1/tasks/{video_id}"), 404)
+
+
+def test_deleting_refuses_what_is_not_the_callers(make_server):
+    server = make_server(["--engine-paused"])
+    video_id = submit_ok(server, {"model": "sora-2", "prompt": "queued"})
+    assert_error(delete_video(server, video_id), 409, "conflict_error", "task_not_finished", "video_id")
+    assert server.request("GET", f"/v1/videos/{video_id}").json()["status"] == "queued"
+    assert server.request("POST", f"/v1/tasks/{video_id}/cancel").status_code == 200
+    other = server.create_key()["key"]
+    assert_error(delete_video(server, video_id, key=other), 404, "not_found", "not_found", "video_id")
+    assert_error(delete_video(server, video_id, key=None), 401, "authentication_error")
+    assert_error(delete_video(server, video_id, key="sk-wrong"), 401, "authentication_error")
+    assert server.request("GET", f"/v1/tasks/{video_id}").json()["status"] == "cancelled"  # all left it alone
+    for bad in ("not-a-video-id", "task-unified-1700000000-aaaaaaaa", "x" * 300):
+        assert_error(delete_video(server, bad), 404, "not_found", "not_found", "video_id")
+    assert delete_video(server, video_id).status_code == 200
+    assert_error(delete_video(server, video_id), 404, "not_found", "not_found", "video_id")
+
+
+def test_deleting_a_video_on_s3_empties_its_folder_in_the_bucket(s3_server, s3_endpoint):  # noqa: F811
+    server = s3_server()
+    video_id, links = completed_with_links(server, "on a bucket")
+    keys = [object_key(server.prefix, link) for link in links]
+    assert all(read_back(s3_endpoint, key) is not None for key in keys)
+    r = delete_video(server, video_id)
+    assert r.status_code == 200 and r.json() == {"id": video_id, "object": "video.deleted", "deleted": True}
+    assert [read_back(s3_endpoint, key) for key in keys] == [None, None, None]
+    assert_deleted(server, video_id, links)
