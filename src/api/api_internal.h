@@ -143,6 +143,10 @@ void api_generations_quote(http_exchange *exchange);
 void api_generations_stopping(api_thread *thread);
 void api_tasks_get(http_exchange *exchange);
 void api_tasks_list(http_exchange *exchange);
+/* store_task_list for a list route (tasks.c): false after answering 422 invalid_value naming `after`
+ * ("after must be the id of one of your <noun>") or 503 store_unavailable. */
+bool api_task_list_read(api_thread *thread, h2o_req_t *req, const task_list_query *query, const char *noun,
+                        task_record **tasks, size_t *count, bool *has_more);
 void api_tasks_cancel(http_exchange *exchange);
 /* Live progress (task_events.c): GET /v1/tasks/{id}/events and GET /v1/tasks/events (Server-Sent
  * Events). */

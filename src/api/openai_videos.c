@@ -179,15 +179,7 @@ void api_openai_videos_list(http_exchange *exchange)
     task_record *tasks = NULL;
     size_t count = 0;
     bool has_more = false;
-    store_status status = store_task_list(thread->db, &query, &tasks, &count, &has_more);
-    if (status == STORE_NOT_FOUND) {
-        http_send_error_code(req, "invalid_value", "after", "after must be the id of one of your videos.");
-        return;
-    }
-    if (status != STORE_OK) {
-        api_send_store_unavailable(req, "The videos could not be read; retry later.");
-        return;
-    }
+    if (!api_task_list_read(thread, req, &query, "videos", &tasks, &count, &has_more)) return;
     send_json_value(req, 200, video_page(thread->app, tasks, count, has_more));
     task_records_free(tasks, count);
 }

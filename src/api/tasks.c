@@ -147,6 +147,19 @@ void api_tasks_get(http_exchange *exchange)
     if (status == STORE_OK) task_record_clear(&task);
 }
 
+bool api_task_list_read(api_thread *thread, h2o_req_t *req, const task_list_query *query, const char *noun,
+                        task_record **tasks, size_t *count, bool *has_more)
+{
+    store_status status = store_task_list(thread->db, query, tasks, count, has_more);
+    if (status == STORE_NOT_FOUND)
+        http_send_error_code(req, "invalid_value", "after", "after must be the id of one of your %s.", noun);
+    if (status == STORE_NOT_FOUND || status == STORE_OK) return status == STORE_OK;
+    char message[96];
+    snprintf(message, sizeof(message), "The %s could not be read; retry later.", noun);
+    api_send_store_unavailable(req, message);
+    return false;
+}
+
 void api_tasks_list(http_exchange *exchange)
 {
     api_thread *thread = exchange->thread_data;
@@ -193,15 +206,7 @@ void api_tasks_list(http_exchange *exchange)
     task_record *tasks = NULL;
     size_t count = 0;
     bool has_more = false;
-    store_status status = store_task_list(thread->db, &query, &tasks, &count, &has_more);
-    if (status == STORE_NOT_FOUND) {
-        http_send_error_code(req, "invalid_value", "after", "after must be the id of one of your tasks.");
-        return;
-    }
-    if (status != STORE_OK) {
-        api_send_store_unavailable(req, "The tasks could not be read; retry later.");
-        return;
-    }
+    if (!api_task_list_read(thread, req, &query, "tasks", &tasks, &count, &has_more)) return;
     json_text text = {0};
     json_text_raw(&text, "{\"object\":\"list\",\"data\":[");
     for (size_t i = 0; i < count; i++) {

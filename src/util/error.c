@@ -46,7 +46,7 @@ static const reelay_error_kind error_table[] = {
     {"unknown_path", 404, ERR_TYPE_NOT_FOUND, NULL},
     {"method_not_allowed", 405, INVALID, NULL},
     {"task_not_cancellable", 409, ERR_TYPE_CONFLICT, NULL},
-    {"video_not_ready", 409, ERR_TYPE_CONFLICT, NULL}, /* /v1/videos/{id}/content before it completed */
+    {"video_not_ready", 409, ERR_TYPE_CONFLICT, NULL},   /* /v1/videos/{id}/content before it completed */
     {"task_not_finished", 409, ERR_TYPE_CONFLICT, NULL}, /* deleting a video still queued or in progress */
     {"link_expired", 410, ERR_TYPE_NOT_FOUND, NULL},
     /* 413, 416, 417, 431: sizes and ranges */
