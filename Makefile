@@ -13,8 +13,14 @@ export UBSAN_OPTIONS = print_stacktrace=1:halt_on_error=1
 
 all: build
 
+# The Debian packages, then the console's build tools (esbuild, Preact, htm: pinned by
+# console/package-lock.json), installed again only when the lockfile changes: builds run offline after.
 deps:
 	@scripts/install-deps.sh
+	@$(MAKE) --no-print-directory console/node_modules/.package-lock.json
+
+console/node_modules/.package-lock.json: console/package-lock.json
+	cd console && npm ci --no-audit --no-fund --loglevel=error
 
 build:
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DREELAY_WERROR=$(WERROR) >/dev/null
@@ -25,10 +31,13 @@ build-asan:
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 
 # The providers' official JavaScript clients, pinned by tests/clients/package-lock.json; and the S3 server
-# of the storage tests (s3rver) with AWS's official S3 client, pinned by tests/s3/package-lock.json.
+# of the storage tests (s3rver) with AWS's official S3 client, pinned by tests/s3/package-lock.json; and
+# playwright-core, which drives Debian's chromium in the console's browser tests (tests/browser: no
+# browser is downloaded).
 clients:
 	cd tests/clients && npm ci --no-audit --no-fund --loglevel=error
 	cd tests/s3 && npm ci --no-audit --no-fund --loglevel=error
+	cd tests/browser && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error
 
 run: deps build
 	$(BUILD)/reelay init --data $(DATA)

@@ -14,6 +14,7 @@ packages=(
   clang libclang-rt-14-dev
   clang-format-14  # pinned: scripts/check-format.sh runs this version (another formats differently)
   universal-ctags
+  chromium  # the console's browser tests (tests/browser, driven by playwright-core: no browser download)
 )
 if [ "${1:-}" = "--bench" ]; then packages+=(wrk nginx-light); fi
 # Node.js runs the providers' official clients in the tests; any node ≥ 18 will do (Debian's, or one

@@ -194,6 +194,8 @@ void api_balance_get(http_exchange *exchange);
 void api_billing_subscription(http_exchange *exchange);
 void api_billing_usage(http_exchange *exchange);
 void api_pricing_list(http_exchange *exchange);
+/* GET /console[/…] (console.c): the web console's page, or its bundle under /console/assets/. */
+void api_console_page(http_exchange *exchange);
 void api_ops_health(http_exchange *exchange);
 void api_ops_metrics(http_exchange *exchange);
 /* POST /v1/files/upload/stream (multipart), /base64 and /url (JSON): uploads.c. */

@@ -38,6 +38,10 @@ const http_route api_routes[] = {
     {"POST", "/v1/files/upload/stream", "uploads.stream", api_uploads_stream, api_screen_key, true},
     {"POST", "/v1/files/upload/base64", "uploads.base64", api_uploads_base64, api_screen_key, true},
     {"POST", "/v1/files/upload/url", "uploads.url", api_uploads_url, api_screen_key, true},
+    /* the web console: its page for every path below /console (a single-page application), and its bundle */
+    {"GET", "/console", "console.page", api_console_page, NULL, false},
+    {"GET", "/console/", "console.index", api_console_page, NULL, false},
+    {"GET", "/console/*", "console.files", api_console_page, NULL, false},
     {"GET", "/healthz", "healthz", api_ops_health, NULL, false},
     {"GET", "/metrics", "metrics", api_ops_metrics, NULL, false},
 };
