@@ -232,8 +232,8 @@ export function SubmitForm({ models, onSubmitted }) {
   }, [body]);
 
   function setValue(name, value) {
-    setValues({ ...values, [name]: value });
-    if (errors[name]) setErrors({ ...errors, [name]: undefined });
+    setValues((current) => ({ ...current, [name]: value }));
+    setErrors((current) => (current[name] ? { ...current, [name]: undefined } : current));
   }
 
   async function submit(event) {
