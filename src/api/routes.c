@@ -105,11 +105,6 @@ void api_thread_done(void *thread_data)
     free(thread);
 }
 
-void api_key_hash(const char *key, unsigned char out[32])
-{
-    crypto_hash_sha256(out, (const unsigned char *)key, strlen(key));
-}
-
 /* Without a signal (SQLite's command line, a missed one) a channel change is seen within a second. */
 enum { CHANNEL_CACHE_MS = 900 };
 
