@@ -163,9 +163,9 @@ static bool apply_fields(const admin_context *ctx, const admin_channel_fields *f
     if (f->has_priority) admin_changed(result, "priority", "%d", channel->priority);
     if (f->has_weight) admin_changed(result, "weight", "%d", channel->weight);
     if (f->has_max_concurrent) admin_changed(result, "max_concurrent", "%d", channel->max_concurrent);
-    if (f->credential) admin_changed(result, "credential", "%s", "(replaced)");
+    if (f->credential) admin_changed(result, "credential", "%s", "(set)");
     if (f->webhook_secret)
-        admin_changed(result, "webhook_secret", "%s", f->webhook_secret[0] ? "(replaced)" : "(removed)");
+        admin_changed(result, "webhook_secret", "%s", f->webhook_secret[0] ? "(set)" : "(removed)");
     return true;
 }
 

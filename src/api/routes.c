@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/admin_api.h"
 #include "api/api_internal.h"
 #include "api/task_watch.h"
 #include "engine/cluster_signals.h"
@@ -30,6 +31,8 @@ const http_route api_routes[] = {
     {"POST", "/v1/files/upload/url", "uploads.url", api_uploads_url, api_screen_key},
     {"GET", "/healthz", "healthz", api_ops_health, NULL},
     {"GET", "/metrics", "metrics", api_ops_metrics, NULL},
+    /* the admin API (admin_api.h): keep these last, in one block */
+    API_ADMIN_ROUTES,
 };
 const size_t api_route_count = sizeof(api_routes) / sizeof(api_routes[0]);
 
