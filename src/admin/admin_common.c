@@ -25,7 +25,7 @@ void admin_fail(const admin_context *ctx, admin_result *result, admin_outcome ou
     memset(result, 0, sizeof(*result));
     result->outcome = outcome;
     result->code = code;
-    char label[40] = "";
+    char label[sizeof(result->param)] = "";
     if (field) field_label(ctx, field, label, sizeof(label));
     snprintf(result->param, sizeof(result->param), "%s", label);
     char raw[sizeof(result->message)];

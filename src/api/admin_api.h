@@ -52,6 +52,13 @@ typedef struct admin_member {
     bool *given;       /* may be NULL */
     bool *flag;        /* BOOLEAN: true or false */
 } admin_member;
+/* api_admin_begin, then path parameter 0 read by api_admin_path_name: false after answering. */
+bool api_admin_begin_named(http_exchange *exchange, admin_context *ctx, const char *code, char *out,
+                           size_t out_size);
+/* The element of list (an array, consumed; NULL is fine) whose string member `member` equals value, with
+ * a reference of its own, or NULL. */
+json_t *api_admin_pick(json_t *list, const char *member, const char *value);
+
 /* The members of the three types: a string, a whole number (given: whether it was there), a boolean. */
 #define ADMIN_TEXT(member, where)                                                                            \
     {                                                                                                        \

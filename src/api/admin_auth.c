@@ -78,6 +78,25 @@ bool api_admin_path_name(http_exchange *exchange, size_t i, const char *code, ch
     return false;
 }
 
+bool api_admin_begin_named(http_exchange *exchange, admin_context *ctx, const char *code, char *out,
+                           size_t out_size)
+{
+    return api_admin_begin(exchange, ctx) && api_admin_path_name(exchange, 0, code, out, out_size);
+}
+
+json_t *api_admin_pick(json_t *list, const char *member, const char *value)
+{
+    json_t *found = NULL, *element;
+    size_t i;
+    json_array_foreach(list, i, element)
+    {
+        const char *text = json_string_value(json_object_get(element, member));
+        if (found == NULL && text != NULL && strcmp(text, value) == 0) found = json_incref(element);
+    }
+    json_decref(list);
+    return found;
+}
+
 /* The member of that name, or NULL. */
 static const admin_member *member_named(const admin_member *members, size_t count, const char *name)
 {

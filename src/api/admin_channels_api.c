@@ -52,16 +52,7 @@ static json_t *read_channel_fields(h2o_req_t *req, admin_channel_fields *f, bool
 static json_t *listed_channel(const admin_context *ctx, const char *name)
 {
     admin_result result;
-    json_t *list = admin_channels_list(ctx, &result), *found = NULL;
-    size_t i;
-    json_t *channel;
-    json_array_foreach(list, i, channel)
-    {
-        if (strcmp(json_string_value(json_object_get(channel, "name")), name) == 0)
-            found = json_incref(channel);
-    }
-    json_decref(list);
-    return found;
+    return api_admin_pick(admin_channels_list(ctx, &result), "name", name);
 }
 
 /* After a change of the channel called name: log, reach this node's views, answer it as listed. */
@@ -107,9 +98,7 @@ void api_admin_channels_update(http_exchange *exchange)
 {
     admin_context ctx;
     char name[CHANNEL_NAME_SIZE];
-    if (!api_admin_begin(exchange, &ctx) ||
-        !api_admin_path_name(exchange, 0, "channel_not_found", name, sizeof(name)))
-        return;
+    if (!api_admin_begin_named(exchange, &ctx, "channel_not_found", name, sizeof(name))) return;
     admin_channel_fields fields;
     json_t *body = read_channel_fields(exchange->req, &fields, false);
     if (body == NULL) return;
@@ -123,9 +112,7 @@ static void channel_switch(http_exchange *exchange, bool enabled)
 {
     admin_context ctx;
     char name[CHANNEL_NAME_SIZE];
-    if (!api_admin_begin(exchange, &ctx) ||
-        !api_admin_path_name(exchange, 0, "channel_not_found", name, sizeof(name)))
-        return;
+    if (!api_admin_begin_named(exchange, &ctx, "channel_not_found", name, sizeof(name))) return;
     admin_result result;
     admin_channel_set_enabled(&ctx, name, enabled, &result);
     channel_changed(exchange, &ctx, enabled ? "admin.channels.enable" : "admin.channels.disable", name, 200,
@@ -146,9 +133,7 @@ void api_admin_channels_remove(http_exchange *exchange)
 {
     admin_context ctx;
     char name[CHANNEL_NAME_SIZE];
-    if (!api_admin_begin(exchange, &ctx) ||
-        !api_admin_path_name(exchange, 0, "channel_not_found", name, sizeof(name)))
-        return;
+    if (!api_admin_begin_named(exchange, &ctx, "channel_not_found", name, sizeof(name))) return;
     admin_result result;
     admin_channel_remove(&ctx, name, &result);
     if (result.outcome != ADMIN_DONE) {

@@ -64,15 +64,7 @@ void api_admin_keys_create(http_exchange *exchange)
 static json_t *listed_key(const admin_context *ctx, const char *id)
 {
     admin_result result;
-    json_t *list = admin_keys_list(ctx, &result), *found = NULL;
-    size_t i;
-    json_t *key;
-    json_array_foreach(list, i, key)
-    {
-        if (strcmp(json_string_value(json_object_get(key, "id")), id) == 0) found = json_incref(key);
-    }
-    json_decref(list);
-    return found;
+    return api_admin_pick(admin_keys_list(ctx, &result), "id", id);
 }
 
 void api_admin_keys_list(http_exchange *exchange)
@@ -92,9 +84,7 @@ static void key_change(http_exchange *exchange, bool revoking)
 {
     admin_context ctx;
     char id[KEY_ID_SIZE];
-    if (!api_admin_begin(exchange, &ctx) ||
-        !api_admin_path_name(exchange, 0, "key_not_found", id, sizeof(id)))
-        return;
+    if (!api_admin_begin_named(exchange, &ctx, "key_not_found", id, sizeof(id))) return;
     admin_result result;
     if (revoking) {
         admin_key_revoke(&ctx, id, &result);
@@ -139,9 +129,7 @@ void api_admin_credits_grant(http_exchange *exchange)
 {
     admin_context ctx;
     char id[KEY_ID_SIZE];
-    if (!api_admin_begin(exchange, &ctx) ||
-        !api_admin_path_name(exchange, 0, "key_not_found", id, sizeof(id)))
-        return;
+    if (!api_admin_begin_named(exchange, &ctx, "key_not_found", id, sizeof(id))) return;
     int64_t amount = 0;
     const char *note = NULL;
     bool has_amount = false;
@@ -169,9 +157,7 @@ void api_admin_credits_show(http_exchange *exchange)
 {
     admin_context ctx;
     char id[KEY_ID_SIZE];
-    if (!api_admin_begin(exchange, &ctx) ||
-        !api_admin_path_name(exchange, 0, "key_not_found", id, sizeof(id)))
-        return;
+    if (!api_admin_begin_named(exchange, &ctx, "key_not_found", id, sizeof(id))) return;
     char text[16];
     long long limit = DEFAULT_LEDGER_LIMIT;
     int found = http_query_param(exchange->req, "limit", text, sizeof(text));
