@@ -1,6 +1,7 @@
 /* main.c — the command line's front door: picks the command (src/cli/: init, serve, keys, credits,
- * channels, settings, migrate-store) and hands it the rest of the arguments. Every option is a row of the
- * settings table (cli/settings.h): a flag beats its REELAY_* environment twin, which beats the default. */
+ * channels, settings, migrate-store, admin-token) and hands it the rest of the arguments. Every option is a
+ * row of the settings table (cli/settings.h): a flag beats its REELAY_* environment twin, which beats the
+ * default. */
 #include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -22,6 +23,7 @@ static const command_entry commands[] = {
     {"channels", cli_channels},
     {"settings", cli_settings},
     {"migrate-store", cli_migrate_store},
+    {"admin-token", cli_admin_token},
 };
 
 int main(int argc, char **argv)

@@ -12,6 +12,7 @@ bool admission_validate(admission_check *check, h2o_req_t *req, const json_t *bo
 {
     reelay_error err;
     if (catalog_validate(body, &check->model, &check->params, &check->advanced, &err) != 0) {
+        admission_name_param(check, &err);
         http_send_error(req, &err);
         return false;
     }
@@ -64,11 +65,20 @@ bool admission_route(admission_check *check, h2o_req_t *req)
     return !refused;
 }
 
+void admission_name_param(const admission_check *check, reelay_error *err)
+{
+    char field[sizeof(err->param)];
+    snprintf(field, sizeof(field), "%.*s", (int)strcspn(err->param, "["), err->param);
+    const char *name = json_string_value(json_object_get(check->param_names, field));
+    if (name != NULL) snprintf(err->param, sizeof(err->param), "%s", name);
+}
+
 void admission_clear(admission_check *check)
 {
     json_decref(check->params);
     json_decref(check->advanced);
-    check->params = check->advanced = NULL;
+    json_decref(check->param_names);
+    check->params = check->advanced = check->param_names = NULL;
     for (size_t i = 0; i < check->input_count; i++) {
         free(check->inputs[i].url);
         check->inputs[i].url = NULL;
@@ -218,7 +228,10 @@ bool admission_probe(admission_check *check, h2o_req_t *req)
 
 bool admission_price(const admission_check *check, price_quote *quote, reelay_error *err)
 {
-    if (!inputs_acceptable(check, err)) return false;
+    if (!inputs_acceptable(check, err)) {
+        admission_name_param(check, err);
+        return false;
+    }
     billing_inputs durations = {0};
     for (size_t i = 0; i < check->input_count; i++) {
         if (check->inputs[i].rule->kind == CATALOG_MEDIA_VIDEO)

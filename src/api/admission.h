@@ -45,6 +45,8 @@ struct admission_check {
     admission_input inputs[CATALOG_MAX_MEDIA_INPUTS];
     size_t input_count;
     admission_probed_fn probed; /* set by the caller before admission_probe */
+    json_t *param_names; /* owned, may be NULL: the client's name of a unified field it gave under another
+                            API's name ({"duration": "seconds"}); errors name the client's field */
 };
 
 /* Step 1: validates the parsed body (borrowed) against the catalog and checks its callback_url; fills
@@ -67,7 +69,12 @@ bool admission_probe(admission_check *check, h2o_req_t *req);
  * false with err filled (the error to answer, naming the input) otherwise. */
 bool admission_price(const admission_check *check, price_quote *quote, reelay_error *err);
 
-/* Frees what the check owns (params, advanced, input URLs); the struct itself is the caller's. */
+/* Renames err->param (its part before any "[") to the client's name of that field, if param_names has
+ * one ("duration" → "seconds", "image_urls[0]" → "input_reference"). */
+void admission_name_param(const admission_check *check, reelay_error *err);
+
+/* Frees what the check owns (params, advanced, input URLs, param_names); the struct itself is the
+ * caller's. */
 void admission_clear(admission_check *check);
 
 #endif

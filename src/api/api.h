@@ -92,7 +92,4 @@ void *api_thread_init(void *app, int thread_index);
 void api_thread_done(void *thread_data);
 void api_thread_stopping(void *thread_data);
 
-/* Computes the SHA-256 by which a key is stored and looked up. */
-void api_key_hash(const char *key, unsigned char out[32]);
-
 #endif

@@ -123,6 +123,7 @@ typedef struct api_admit_options {
                                           SHA-256 of the validated parameters (api_request_hash), and of
                                           remixed_from when set */
     const char *remixed_from;          /* the video the new one remixes, or NULL */
+    json_t *param_names; /* the client's names of unified fields (openai_param_names), or NULL; borrowed */
 } api_admit_options;
 void api_generations_admit(api_thread *thread, h2o_req_t *req, const key_record *key,
                            const char *idempotency_key, const json_t *body, const api_admit_options *options);

@@ -59,7 +59,7 @@ static bool find_key(api_thread *thread, h2o_iovec_t header, key_record *key, re
         while (length > 0 && text[length - 1] == ' ')
             text[--length] = '\0';
         unsigned char hash[32];
-        api_key_hash(text, hash);
+        store_secret_hash(text, hash);
         sodium_memzero(text, sizeof(text));
         /* The slot is chosen by the hash's first byte; comparing the whole hash is constant-time. */
         uint64_t generation = atomic_load(&thread->app->keys_generation);

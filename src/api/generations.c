@@ -443,7 +443,10 @@ void api_generations_admit(api_thread *thread, h2o_req_t *req, const key_record 
         return;
     }
     admission_check *check = &submission->check;
-    *check = (admission_check){.thread = thread, .key = *key, .probed = price_and_queue};
+    *check = (admission_check){.thread = thread,
+                               .key = *key,
+                               .probed = price_and_queue,
+                               .param_names = json_incref(options->param_names)};
     submission->thread = thread;
     submission->openai_video = openai_video;
     bool answered = !admission_validate(check, req, body);

@@ -27,13 +27,15 @@ enum { MAX_VIDEO_FORM_PARTS = 64 };
 typedef struct form_create {
     key_record key;
     char idempotency_key[STORE_IDEMPOTENCY_KEY_MAX + 1];
-    json_t *unified; /* owned */
+    json_t *unified;     /* owned */
+    json_t *param_names; /* owned: openai_param_names */
     unsigned char request_hash[32];
 } form_create;
 
 static void form_create_free(form_create *form)
 {
     json_decref(form->unified);
+    json_decref(form->param_names);
     free(form);
 }
 
@@ -47,9 +49,10 @@ static void reference_stored(api_thread *thread, h2o_req_t *req, const upload_re
         const catalog_model *model =
             catalog_model_find(json_string_value(json_object_get(form->unified, "model")));
         if (openai_reference_set(form->unified, model, url, &err))
-            api_generations_admit(
-                thread, req, &form->key, form->idempotency_key, form->unified,
-                &(api_admit_options){.openai_video = true, .request_hash = form->request_hash});
+            api_generations_admit(thread, req, &form->key, form->idempotency_key, form->unified,
+                                  &(api_admit_options){.openai_video = true,
+                                                       .request_hash = form->request_hash,
+                                                       .param_names = form->param_names});
         else
             http_send_error(req, &err);
     }
@@ -170,21 +173,23 @@ static bool form_request_hash(const json_t *unified, const http_multipart_part *
     return true;
 }
 
-/* Stores the reference, then admits (reference_stored). Takes *unified. */
+/* Stores the reference, then admits (reference_stored). Takes *unified and *param_names. */
 static void create_with_reference(api_thread *thread, h2o_req_t *req, const key_record *key,
-                                  const char *idempotency_key, json_t *unified,
+                                  const char *idempotency_key, json_t *unified, json_t *param_names,
                                   const http_multipart_part *file)
 {
     form_create *form = calloc(1, sizeof(*form));
     if (form == NULL || !form_request_hash(unified, file, form->request_hash)) {
         free(form);
         json_decref(unified);
+        json_decref(param_names);
         http_send_error_code(req, "internal_error", NULL, "Out of memory.");
         return;
     }
     form->key = *key;
     snprintf(form->idempotency_key, sizeof(form->idempotency_key), "%s", idempotency_key);
     form->unified = unified;
+    form->param_names = param_names;
     if (idempotency_key[0] &&
         api_answered_by_idempotency(thread, req, key, idempotency_key, form->request_hash, true)) {
         form_create_free(form);
@@ -204,9 +209,10 @@ static void create_with_reference(api_thread *thread, h2o_req_t *req, const key_
                        declared[0] ? declared : NULL, true, &then);
 }
 
-/* The body as the unified fields: a form's or a JSON object's, mapped from OpenAI's names. NULL after
- * answering. */
-static json_t *read_create_body(api_thread *thread, h2o_req_t *req, http_multipart_part *file)
+/* The body as the unified fields: a form's or a JSON object's, mapped from OpenAI's names, with the
+ * OpenAI names it used (*param_names, may be NULL). NULL after answering. */
+static json_t *read_create_body(api_thread *thread, h2o_req_t *req, http_multipart_part *file,
+                                json_t **param_names)
 {
     reelay_error err;
     h2o_iovec_t boundary;
@@ -223,6 +229,11 @@ static json_t *read_create_body(api_thread *thread, h2o_req_t *req, http_multipa
         return NULL;
     }
     json_t *unified = openai_video_request_to_unified(body, &err);
+    *param_names = unified ? openai_param_names(body) : NULL;
+    const catalog_media_input *reference =
+        openai_reference_input(catalog_model_find(json_string_value(json_object_get(unified, "model"))));
+    if (*param_names && reference && file->data.base) /* the form's file */
+        json_object_set_new(*param_names, reference->field, json_string("input_reference"));
     json_decref(body);
     if (unified == NULL) http_send_error(req, &err);
     return unified;
@@ -237,13 +248,15 @@ void api_openai_videos_create(http_exchange *exchange)
     char idempotency_key[STORE_IDEMPOTENCY_KEY_MAX + 1];
     if (!api_read_idempotency_key(req, idempotency_key)) return;
     http_multipart_part file;
-    json_t *unified = read_create_body(thread, req, &file);
+    json_t *param_names = NULL;
+    json_t *unified = read_create_body(thread, req, &file, &param_names);
     if (unified == NULL) return;
     if (file.data.base != NULL) {
-        create_with_reference(thread, req, &key, idempotency_key, unified, &file);
+        create_with_reference(thread, req, &key, idempotency_key, unified, param_names, &file);
         return;
     }
     api_generations_admit(thread, req, &key, idempotency_key, unified,
-                          &(api_admit_options){.openai_video = true});
+                          &(api_admit_options){.openai_video = true, .param_names = param_names});
     json_decref(unified);
+    json_decref(param_names);
 }

@@ -246,6 +246,28 @@ static bool map_reference(json_t *unified, const json_t *reference, const catalo
     return openai_reference_set(unified, model, url, err);
 }
 
+json_t *openai_param_names(const json_t *body)
+{
+    const catalog_model *model = catalog_model_find(json_string_value(json_object_get(body, "model")));
+    if (json_object_get(body, "model") == NULL) model = catalog_model_find("sora-2");
+    const catalog_media_input *reference = openai_reference_input(model);
+    json_t *names = json_object();
+    int failed = names == NULL;
+    if (!failed && json_object_get(body, "seconds"))
+        failed |= json_object_set_new(names, "duration", json_string("seconds"));
+    if (!failed && json_object_get(body, "size")) {
+        failed |= json_object_set_new(names, "aspect_ratio", json_string("size"));
+        failed |= json_object_set_new(names, "resolution", json_string("size"));
+    }
+    if (!failed && reference && json_object_get(body, "input_reference"))
+        failed |= json_object_set_new(names, reference->field, json_string("input_reference"));
+    if (failed) {
+        json_decref(names);
+        return NULL;
+    }
+    return names;
+}
+
 json_t *openai_video_request_to_unified(const json_t *body, reelay_error *err)
 {
     json_t *unified = json_deep_copy(body);

@@ -54,6 +54,11 @@ bool openai_size_from(const char *aspect, const char *resolution, char *out, siz
  * An empty `prompt` is dropped for a model without one (OpenAI's Python SDK requires the argument). */
 json_t *openai_video_request_to_unified(const json_t *body, reelay_error *err);
 
+/* The OpenAI names an OpenAI body used for unified fields, for errors to name what the client sent: a
+ * new object {"duration": "seconds"} (with `seconds`), {"aspect_ratio"/"resolution": "size"} (with
+ * `size`), {"<image field>": "input_reference"} (with `input_reference`); NULL when out of memory. */
+json_t *openai_param_names(const json_t *body);
+
 /* The model's input an input_reference fills: its first image input (sora's image_urls[0], a talking
  * head's image_url), or NULL when it takes no image. */
 const catalog_media_input *openai_reference_input(const catalog_model *model);

@@ -84,8 +84,12 @@ void api_openai_videos_remix(http_exchange *exchange)
     } else if ((unified = remix_body(&source, body, &err)) == NULL) {
         http_send_error(req, &err);
     } else {
+        json_t *param_names = openai_param_names(body);
         api_generations_admit(exchange->thread_data, req, &key, idempotency_key, unified,
-                              &(api_admit_options){.openai_video = true, .remixed_from = source.id});
+                              &(api_admit_options){.openai_video = true,
+                                                   .remixed_from = source.id,
+                                                   .param_names = param_names});
+        json_decref(param_names);
     }
     json_decref(unified);
     json_decref(body);

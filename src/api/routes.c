@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/admin_api.h"
 #include "api/api_internal.h"
 #include "api/task_watch.h"
 #include "engine/cluster_signals.h"
@@ -44,6 +45,8 @@ const http_route api_routes[] = {
     {"GET", "/console/*", "console.files", api_console_page, NULL, false},
     {"GET", "/healthz", "healthz", api_ops_health, NULL, false},
     {"GET", "/metrics", "metrics", api_ops_metrics, NULL, false},
+    /* the admin API (admin_api.h): keep these last, in one block */
+    API_ADMIN_ROUTES,
 };
 const size_t api_route_count = sizeof(api_routes) / sizeof(api_routes[0]);
 
@@ -117,11 +120,6 @@ void api_thread_done(void *thread_data)
     free(thread->channels);
     task_watch_thread_free(thread);
     free(thread);
-}
-
-void api_key_hash(const char *key, unsigned char out[32])
-{
-    crypto_hash_sha256(out, (const unsigned char *)key, strlen(key));
 }
 
 /* Without a signal (SQLite's command line, a missed one) a channel change is seen within a second. */

@@ -4,13 +4,13 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <sodium.h>
 
 #include "blob/link.h"
 #include "cli/cli.h"
-#include "engine/cluster_signals.h"
 #include "util/secret_box.h"
 #include "util/log.h"
 
@@ -175,9 +175,24 @@ int cli_settings(int argc, char **argv)
     return written == 0 ? 0 : 1;
 }
 
-void cli_tell_nodes(store *db, const char *kind, const char *body)
+int cli_admin_report(cli_command command, const admin_result *result)
 {
-    if (cluster_signal_publish(db, kind, body) != STORE_OK)
+    const cli_command_info *info = cli_command_info_of(command);
+    if (result->outcome != ADMIN_DONE) {
+        fprintf(stderr, "reelay %s: %s\n", info ? info->name : "?", result->message);
+        return result->outcome == ADMIN_INVALID ? 2 : 1;
+    }
+    if (result->nodes_not_told)
         fprintf(stderr,
                 "reelay: warning: the serving nodes were not told; they see the change within a second\n");
+    return 0;
+}
+
+int cli_print_json(json_t *value, size_t flags)
+{
+    char *text = value ? json_dumps(value, flags) : NULL;
+    if (text) puts(text);
+    free(text);
+    json_decref(value);
+    return text ? 0 : 1;
 }

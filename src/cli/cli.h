@@ -5,6 +5,9 @@
 #ifndef REELAY_CLI_CLI_H
 #define REELAY_CLI_CLI_H
 
+#include <jansson.h>
+
+#include "admin/admin.h"
 #include "blob/blob.h"
 #include "cli/settings.h"
 #include "store/store.h"
@@ -23,6 +26,10 @@ int cli_serve(int argc, char **argv);
  * Credentials are sealed with the data folder's key before they are stored and are only ever
  * printed masked. */
 int cli_channels(int argc, char **argv);
+
+/* `reelay admin-token rotate [--json]`: a new admin token for the admin API (admin/admin.h), printed once;
+ * the old one stops working at once on every node (cli/admin_token.c). */
+int cli_admin_token(int argc, char **argv);
 
 /* `reelay keys create|update|list|revoke`: API keys, their group, limits and callback signing secret. */
 int cli_keys(int argc, char **argv);
@@ -55,11 +62,13 @@ store *cli_store_open_unchecked(const char *database_url, const char *data_dir);
 /* cli_store_open_unchecked, then cli_secrets_check(db, data_dir, false): what every command but `init`
  * opens its database with. NULL (after saying why) on either failure. */
 store *cli_store_open(const char *database_url, const char *data_dir);
-/* Tells every node serving the database that a key or a channel changed (engine/cluster_signals.h: kind
- * CLUSTER_SIGNAL_KEY or CLUSTER_SIGNAL_CHANNEL, body its id or name), so they drop what they cache of it
- * at once; nothing on SQLite. The change is committed already: a failure only warns (nodes re-read
- * within a second anyway). */
-void cli_tell_nodes(store *db, const char *kind, const char *body);
+/* After an admin action (admin/admin.h): a failure is printed as "reelay <command>: <message>" and its exit
+ * status returned (2 for refused input, 1 otherwise); done returns 0, after a warning when the serving
+ * nodes could not be told (they re-read within a second anyway). */
+int cli_admin_report(cli_command command, const admin_result *result);
+/* Prints value as JSON text (json_dumps flags) and a newline, and releases it. 0, or 1 when value is
+ * NULL or cannot be written. */
+int cli_print_json(json_t *value, size_t flags);
 
 /* Every node sharing a database must hold the same link.secret and credentials.key in its data folder.
  * The database records a fingerprint of them as the cluster fact CLI_SECRETS_FACT (the first one
@@ -81,20 +90,5 @@ void cli_secrets_fingerprint(const unsigned char link_secret[32], const unsigned
  * s3://bucket[/prefix], the bucket the S3 settings describe, checked at once. On failure prints why
  * (never the secret) and returns 1; else 0, and the caller closes *out with blob_store_close. */
 int cli_storage_open(const settings *s, const char *data_dir, blob_store **out);
-
-/* What a new key gets. */
-typedef struct key_spec {
-    const char *name;  /* may be NULL */
-    const char *group; /* NULL = "default" */
-    long long credits; /* granted at creation (0 = none) */
-    int rpm_limit;     /* 0 = unlimited */
-    int max_concurrent;
-} key_spec;
-
-/* Creates a key in the database (sealing its secret with data_dir's key) and prints it once: as text, or as
- * one JSON object whose id field is named json_id_field ("id", "key_id") with "key", "webhook_secret",
- * "credits" and "user_group". 0 or 1. */
-int cli_keys_create(const char *database_url, const char *data_dir, const key_spec *spec,
-                    const char *json_id_field);
 
 #endif

@@ -1,13 +1,15 @@
 /* init.c — `reelay init`: makes a data folder ready to serve (database, link-signing secret, result
- * storage, the sandbox channel, the default prices) and, on its first run only, a first API key. Running
- * it again changes nothing. */
+ * storage, the sandbox channel, the default prices) and, on its first run only, a first API key and the
+ * admin token (admin/admin.h). Running it again changes nothing. */
 #include <errno.h>
+#include <jansson.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "admin/admin.h"
 #include "blob/blob.h"
 #include "blob/link.h"
 #include "catalog/prices.h"
@@ -71,6 +73,51 @@ static int prepare_secret_and_storage(const settings *s, const char *data_dir)
     return 0;
 }
 
+/* The admin token, unless the database has one, and on a database without keys a first key: each
+ * printed once, as text or as one JSON object ({"key_id", "key", …, "admin_token"}; {} when nothing was
+ * made). 0, or 1 after saying why. */
+static int init_first_secrets(store *db, const char *data_dir, size_t key_count, bool json)
+{
+    char token[ADMIN_TOKEN_SIZE];
+    bool issued = false;
+    if (admin_token_issue_once(db, token, &issued) != STORE_OK) {
+        fprintf(stderr, "reelay: cannot record the admin token in the database\n");
+        return 1;
+    }
+    admin_context ctx = {.db = db, .data_dir = data_dir, .flag_names = true};
+    admin_new_key key;
+    admin_result made = {.outcome = ADMIN_DONE};
+    if (key_count == 0) {
+        /* the first key can run tasks at once: a generous grant, no limits */
+        admin_key_create(&ctx,
+                         &(admin_key_fields){
+                             .name = "first", .credits = INIT_KEY_CREDITS, .rpm = -1, .max_concurrent = -1},
+                         &key, &made);
+        if (made.outcome != ADMIN_DONE) {
+            sodium_memzero(token, sizeof(token));
+            return cli_admin_report(CLI_INIT, &made) == 0 ? 0 : 1;
+        }
+    }
+    int result = 0;
+    if (json) {
+        json_t *out = key_count == 0 ? admin_new_key_json(&key, "key_id") : json_object();
+        if (out && issued) json_object_set_new(out, "admin_token", json_string(token));
+        result = cli_print_json(out, 0);
+    } else {
+        if (key_count == 0)
+            printf("Initialised %s with a sandbox channel serving every model.\n"
+                   "API key %s (shown once): %s\ncallback signing secret (shown once): %s\ncredits: %lld\n",
+                   data_dir, key.key.id, key.secret, key.webhook_secret, (long long)key.credits);
+        else
+            printf("%s is already initialised (%zu key%s); `reelay keys create` makes another key.\n",
+                   data_dir, key_count, key_count == 1 ? "" : "s");
+        if (issued) printf("admin token (shown once): %s\n", token);
+    }
+    if (key_count == 0) admin_new_key_forget(&key);
+    sodium_memzero(token, sizeof(token));
+    return result;
+}
+
 int cli_init(int argc, char **argv)
 {
     settings s;
@@ -112,17 +159,8 @@ int cli_init(int argc, char **argv)
         store_key_list(db, &keys, &key_count) != STORE_OK) {
         fprintf(stderr, "reelay: cannot initialise %s\n", data_dir);
         result = 1;
-    } else if (key_count == 0) {
-        if (!json) printf("Initialised %s with a sandbox channel serving every model.\n", data_dir);
-        /* the first key can run tasks at once: a generous grant, no limits */
-        key_spec first_key = {.name = "first", .credits = INIT_KEY_CREDITS};
-        result = cli_keys_create(settings_text(&s, SETTING_DATABASE), data_dir, &first_key,
-                                 json ? "key_id" : NULL);
-    } else if (json) {
-        puts("{}");
     } else {
-        printf("%s is already initialised (%zu key%s); `reelay keys create` makes another key.\n", data_dir,
-               key_count, key_count == 1 ? "" : "s");
+        result = init_first_secrets(db, data_dir, key_count, json);
     }
     free(keys);
     store_close(db);

@@ -1,23 +1,18 @@
 /* keys.c — `reelay keys …` (API keys, their limits and callback signing secrets) and
- * `reelay credits …` (grants, balances, the ledger and its audit).
+ * `reelay credits …` (grants, balances, the ledger and its audit): the flags and the printing; the
+ * actions are admin/admin.h's, which the admin API runs too.
  *
  * A key is printed once, at creation; only its SHA-256 is stored. Its callback signing secret
- * (whsec_…, Standard Webhooks) is sealed with the data folder's key (util/secret_box.h) and also
- * printed once. Credits are whole numbers; every change is a ledger entry (store/store.h). */
+ * (whsec_…, Standard Webhooks) is sealed with the data folder's key and also printed once. */
 #include <errno.h>
 #include <jansson.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/api.h"
+#include "admin/admin.h"
 #include "cli/cli.h"
-#include "engine/cluster_signals.h"
 #include "store/store.h"
-#include "util/clock.h"
-#include "util/ids.h"
-#include "util/secret_box.h"
 
 typedef struct key_flags {
     const char *data_dir, *database_url, *name, *group, *note;
@@ -60,97 +55,45 @@ static int read_key_flags(cli_command command, int argc, char **argv, key_flags 
     return -1;
 }
 
-int cli_keys_create(const char *database_url, const char *data_dir, const key_spec *spec,
-                    const char *json_id_field)
+/* Creates a key and prints it once: as text, or as the JSON of admin_new_key_json. 0, 1 or 2. */
+static int keys_create(const admin_context *ctx, const admin_key_fields *fields, bool json)
 {
-    store *db = cli_store_open(database_url, data_dir);
-    if (db == NULL) return 1;
-    secret_box box;
-    if (secret_box_load(data_dir, &box) != 0) {
-        fprintf(stderr, "reelay: cannot read or create %s/credentials.key\n", data_dir);
-        store_close(db);
-        return 1;
-    }
-    key_record key;
-    memset(&key, 0, sizeof(key));
-    ids_random_alnum(key.id, sizeof(key.id), "key_", 16);
-    snprintf(key.name, sizeof(key.name), "%s", spec->name ? spec->name : "");
-    snprintf(key.user_group, sizeof(key.user_group), "%s", spec->group ? spec->group : "default");
-    key.created_at = clock_unix_seconds();
-    key.rpm_limit = spec->rpm_limit;
-    key.max_concurrent = spec->max_concurrent;
-    char secret[64], webhook_secret[64], sealed[STORE_SEALED_SECRET_SIZE];
-    ids_random_token(secret, sizeof(secret), "sk-", 32);
-    unsigned char hash[32], signing_key[32];
-    api_key_hash(secret, hash);
-    /* Standard Webhooks: whsec_ + base64 of the HMAC key */
-    randombytes_buf(signing_key, sizeof(signing_key));
-    memcpy(webhook_secret, "whsec_", 6);
-    sodium_bin2base64(webhook_secret + 6, sizeof(webhook_secret) - 6, signing_key, sizeof(signing_key),
-                      sodium_base64_VARIANT_ORIGINAL);
-    sodium_memzero(signing_key, sizeof(signing_key));
-    int result = 1;
-    if (secret_box_seal(&box, webhook_secret, sealed, sizeof(sealed)) != 0) {
-        fprintf(stderr, "reelay: the key's signing secret could not be sealed\n");
-    } else if (store_key_insert(db, &key, hash, sealed) != STORE_OK) {
-        fprintf(stderr, "reelay: the key could not be stored\n");
-    } else if (spec->credits > 0 && store_credits_grant(db, key.id, spec->credits, "granted at creation",
-                                                        key.created_at) != STORE_OK) {
-        /* nobody has seen the key: it is revoked rather than left stored with nothing to use it by */
-        bool revoked = store_key_revoke(db, key.id, key.created_at) == STORE_OK;
-        fprintf(stderr, "reelay: the credits of the new key %s could not be granted; the key was %s\n",
-                key.id,
-                revoked ? "revoked, create another" : "left without credits and could not be revoked");
-    } else {
-        if (json_id_field)
-            printf("{\"%s\": \"%s\", \"key\": \"%s\", \"webhook_secret\": \"%s\", \"credits\": %lld, "
-                   "\"user_group\": "
-                   "\"%s\"}\n",
-                   json_id_field, key.id, secret, webhook_secret, spec->credits, key.user_group);
-        else
-            printf("API key %s (shown once): %s\ncallback signing secret (shown once): %s\ncredits: %lld\n",
-                   key.id, secret, webhook_secret, spec->credits);
-        result = 0;
-    }
-    sodium_memzero(secret, sizeof(secret));
-    sodium_memzero(webhook_secret, sizeof(webhook_secret));
-    sodium_memzero(&box, sizeof(box));
-    store_close(db);
-    return result;
+    admin_new_key key;
+    admin_result result;
+    admin_key_create(ctx, fields, &key, &result);
+    if (result.outcome != ADMIN_DONE) return cli_admin_report(CLI_KEYS, &result);
+    int status = 0;
+    if (json)
+        status = cli_print_json(admin_new_key_json(&key, "id"), 0);
+    else
+        printf("API key %s (shown once): %s\ncallback signing secret (shown once): %s\ncredits: %lld\n",
+               key.key.id, key.secret, key.webhook_secret, (long long)key.credits);
+    admin_new_key_forget(&key);
+    return status;
 }
 
-static int keys_list(store *db, bool json)
+static int keys_list(const admin_context *ctx, bool json)
 {
-    key_record *keys = NULL;
-    size_t count = 0;
-    if (store_key_list(db, &keys, &count) != STORE_OK) return 1;
-    json_t *list = json ? json_array() : NULL;
-    if (!json)
-        printf("%-22s %-10s %-8s %12s %10s %6s %6s  %s\n", "ID", "GROUP", "STATE", "AVAILABLE", "RESERVED",
-               "RPM", "TASKS", "NAME");
-    for (size_t i = 0; i < count; i++) {
-        credit_balance balance = {0};
-        store_credits_balance(db, keys[i].id, &balance);
-        if (json)
-            json_array_append_new(
-                list, json_pack("{s:s, s:s, s:s, s:I, s:b, s:I, s:I, s:i, s:i}", "id", keys[i].id, "name",
-                                keys[i].name, "user_group", keys[i].user_group, "created",
-                                (json_int_t)keys[i].created_at, "revoked", keys[i].revoked_at != 0,
-                                "credits_available", (json_int_t)balance.available, "credits_reserved",
-                                (json_int_t)balance.reserved, "rpm", keys[i].rpm_limit, "max_concurrent",
-                                keys[i].max_concurrent));
-        else
-            printf("%-22s %-10s %-8s %12lld %10lld %6d %6d  %s\n", keys[i].id, keys[i].user_group,
-                   keys[i].revoked_at ? "revoked" : "active", (long long)balance.available,
-                   (long long)balance.reserved, keys[i].rpm_limit, keys[i].max_concurrent, keys[i].name);
+    admin_result result;
+    json_t *list = admin_keys_list(ctx, &result);
+    if (list == NULL) return cli_admin_report(CLI_KEYS, &result);
+    if (json) return cli_print_json(list, JSON_COMPACT);
+    printf("%-22s %-10s %-8s %12s %10s %6s %6s  %s\n", "ID", "GROUP", "STATE", "AVAILABLE", "RESERVED", "RPM",
+           "TASKS", "NAME");
+    size_t i;
+    json_t *k;
+    json_array_foreach(list, i, k)
+    {
+        printf("%-22s %-10s %-8s %12lld %10lld %6d %6d  %s\n", json_string_value(json_object_get(k, "id")),
+               json_string_value(json_object_get(k, "user_group")),
+               json_is_true(json_object_get(k, "revoked")) ? "revoked" : "active",
+               (long long)json_integer_value(json_object_get(k, "credits_available")),
+               (long long)json_integer_value(json_object_get(k, "credits_reserved")),
+               (int)json_integer_value(json_object_get(k, "rpm")),
+               (int)json_integer_value(json_object_get(k, "max_concurrent")),
+               json_string_value(json_object_get(k, "name")));
     }
-    if (json) {
-        char *text = json_dumps(list, JSON_COMPACT);
-        if (text) puts(text);
-        free(text);
-        json_decref(list);
-    }
-    free(keys);
+    json_decref(list);
     return 0;
 }
 
@@ -166,83 +109,87 @@ int cli_keys(int argc, char **argv)
     if (done >= 0) return done;
     first += 1;
     int positional = argc - first;
-    if (strcmp(action, "create") == 0) {
-        if (positional != 0) return cli_misuse(CLI_KEYS, "keys create takes no arguments");
-        key_spec spec = {.name = f.name,
-                         .group = f.group,
-                         .credits = f.credits,
-                         .rpm_limit = f.rpm > 0 ? (int)f.rpm : 0,
-                         .max_concurrent = f.max_concurrent > 0 ? (int)f.max_concurrent : 0};
-        return cli_keys_create(f.database_url, f.data_dir, &spec, f.json ? "id" : NULL);
-    }
     bool needs_id = strcmp(action, "update") == 0 || strcmp(action, "revoke") == 0;
-    if (strcmp(action, "list") != 0 && !needs_id)
+    bool creating = strcmp(action, "create") == 0;
+    if (strcmp(action, "list") != 0 && !needs_id && !creating)
         return cli_misuse(CLI_KEYS, "unknown keys command '%s'", action);
     if (positional != (needs_id ? 1 : 0))
         return cli_misuse(CLI_KEYS, needs_id ? "keys %s takes one KEY_ID" : "keys %s takes no arguments",
                           action);
     store *db = cli_store_open(f.database_url, f.data_dir);
     if (db == NULL) return 1;
+    admin_context ctx = {.db = db, .data_dir = f.data_dir, .flag_names = true};
+    admin_key_fields fields = {.name = f.name,
+                               .group = f.group,
+                               .credits = f.credits,
+                               .rpm = f.rpm,
+                               .max_concurrent = f.max_concurrent};
     int result = 1;
-    if (strcmp(action, "list") == 0) {
-        result = keys_list(db, f.json);
+    if (creating) {
+        result = keys_create(&ctx, &fields, f.json);
+    } else if (strcmp(action, "list") == 0) {
+        result = keys_list(&ctx, f.json);
     } else {
         const char *id = argv[first];
-        store_status status =
-            strcmp(action, "revoke") == 0
-                ? store_key_revoke(db, id, clock_unix_seconds())
-                : store_key_update_limits(db, id, f.group, (int)f.rpm, (int)f.max_concurrent);
-        if (status == STORE_OK) cli_tell_nodes(db, CLUSTER_SIGNAL_KEY, id);
-        if (status == STORE_NOT_FOUND)
-            fprintf(stderr, "reelay: no key %s\n", id);
-        else if (status == STORE_OK)
-            printf("%s %s\n", strcmp(action, "revoke") == 0 ? "revoked" : "updated", id);
-        result = status == STORE_OK ? 0 : 1;
+        bool revoking = strcmp(action, "revoke") == 0;
+        admin_result changed;
+        if (revoking)
+            admin_key_revoke(&ctx, id, &changed);
+        else
+            admin_key_update(
+                &ctx, id,
+                &(admin_key_fields){.group = f.group, .rpm = f.rpm, .max_concurrent = f.max_concurrent},
+                &changed);
+        result = cli_admin_report(CLI_KEYS, &changed);
+        if (result == 0) printf("%s %s\n", revoking ? "revoked" : "updated", id);
     }
     store_close(db);
     return result;
 }
 
-static int credits_show(store *db, const char *key_id, const key_flags *f)
+static int credits_show(const admin_context *ctx, const char *key_id, size_t limit, bool json)
 {
-    credit_balance balance;
-    store_status status = store_credits_balance(db, key_id, &balance);
-    if (status == STORE_NOT_FOUND) {
-        fprintf(stderr, "reelay: no key %s\n", key_id);
-        return 1;
+    admin_result result;
+    json_t *view = admin_credits_view(ctx, key_id, limit, &result);
+    if (view == NULL) return cli_admin_report(CLI_CREDITS, &result);
+    if (json) return cli_print_json(view, JSON_COMPACT);
+    printf("%s: %lld available, %lld reserved (group %s)\n", key_id,
+           (long long)json_integer_value(json_object_get(view, "credits_available")),
+           (long long)json_integer_value(json_object_get(view, "credits_reserved")),
+           json_string_value(json_object_get(view, "user_group")));
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(view, "ledger"), i, e)
+    {
+        const char *task_id = json_string_value(json_object_get(e, "task_id"));
+        printf("  #%-8lld %-8s %10lld %10lld  %s %s\n",
+               (long long)json_integer_value(json_object_get(e, "seq")),
+               json_string_value(json_object_get(e, "kind")),
+               (long long)json_integer_value(json_object_get(e, "amount")),
+               (long long)json_integer_value(json_object_get(e, "released")), task_id ? task_id : "",
+               json_string_value(json_object_get(e, "note")));
     }
-    ledger_entry *entries = NULL;
-    size_t count = 0;
-    if (status != STORE_OK ||
-        store_credits_ledger(db, key_id, (size_t)f->limit, &entries, &count) != STORE_OK)
-        return 1;
-    if (f->json) {
-        json_t *ledger = json_array();
-        for (size_t i = 0; i < count; i++)
-            json_array_append_new(
-                ledger, json_pack("{s:I, s:s, s:s?, s:I, s:I, s:s, s:I}", "seq", (json_int_t)entries[i].seq,
-                                  "kind", ledger_kind_name(entries[i].kind), "task_id",
-                                  entries[i].task_id[0] ? entries[i].task_id : NULL, "amount",
-                                  (json_int_t)entries[i].amount, "released", (json_int_t)entries[i].released,
-                                  "note", entries[i].note, "created", (json_int_t)entries[i].created_at));
-        json_t *view =
-            json_pack("{s:s, s:I, s:I, s:s, s:o}", "key_id", key_id, "credits_available",
-                      (json_int_t)balance.available, "credits_reserved", (json_int_t)balance.reserved,
-                      "user_group", balance.user_group, "ledger", ledger);
-        char *text = view ? json_dumps(view, JSON_COMPACT) : NULL;
-        if (text) puts(text);
-        free(text);
-        json_decref(view);
-    } else {
-        printf("%s: %lld available, %lld reserved (group %s)\n", key_id, (long long)balance.available,
-               (long long)balance.reserved, balance.user_group);
-        for (size_t i = 0; i < count; i++)
-            printf("  #%-8lld %-8s %10lld %10lld  %s %s\n", (long long)entries[i].seq,
-                   ledger_kind_name(entries[i].kind), (long long)entries[i].amount,
-                   (long long)entries[i].released, entries[i].task_id, entries[i].note);
-    }
-    free(entries);
+    json_decref(view);
     return 0;
+}
+
+static int credits_audit(const admin_context *ctx)
+{
+    admin_result result;
+    json_t *audit = admin_credits_audit(ctx, &result);
+    if (audit == NULL) return cli_admin_report(CLI_CREDITS, &result);
+    bool ok = json_is_true(json_object_get(audit, "ok"));
+    if (ok)
+        printf("ledger consistent: %lld keys, %lld tasks (%lld older than the ledger, not checked)\n",
+               (long long)json_integer_value(json_object_get(audit, "keys_checked")),
+               (long long)json_integer_value(json_object_get(audit, "tasks_checked")),
+               (long long)json_integer_value(json_object_get(audit, "tasks_before_ledger")));
+    else
+        printf("ledger INCONSISTENT: %lld problem(s); first: %s\n",
+               (long long)json_integer_value(json_object_get(audit, "problems")),
+               json_string_value(json_object_get(audit, "first_problem")));
+    json_decref(audit);
+    return ok ? 0 : 1;
 }
 
 int cli_credits(int argc, char **argv)
@@ -281,30 +228,17 @@ int cli_credits(int argc, char **argv)
         return cli_misuse(CLI_CREDITS, "AMOUNT must be a non-zero whole number (got '%s')", argv[first + 1]);
     store *db = cli_store_open(f.database_url, f.data_dir);
     if (db == NULL) return 1;
+    admin_context ctx = {.db = db, .data_dir = f.data_dir, .flag_names = true};
     int result = 1;
     if (wanted == 2) {
-        store_status status =
-            store_credits_grant(db, argv[first], amount, f.note ? f.note : "", clock_unix_seconds());
-        if (status == STORE_NOT_FOUND)
-            fprintf(stderr, "reelay: no key %s\n", argv[first]);
-        else if (status == STORE_CONFLICT)
-            fprintf(stderr, "reelay: %s has fewer than %lld credits available\n", argv[first], -amount);
-        else if (status == STORE_OK)
-            result = credits_show(db, argv[first], &(key_flags){.limit = 1, .json = f.json});
+        admin_result granted;
+        admin_credits_grant(&ctx, argv[first], amount, f.note, &granted);
+        result = cli_admin_report(CLI_CREDITS, &granted);
+        if (result == 0) result = credits_show(&ctx, argv[first], 1, f.json);
     } else if (wanted == 1) {
-        result = credits_show(db, argv[first], &f);
+        result = credits_show(&ctx, argv[first], (size_t)f.limit, f.json);
     } else {
-        credit_audit audit;
-        if (store_credits_audit(db, &audit) == STORE_OK) {
-            if (audit.problems == 0)
-                printf("ledger consistent: %lld keys, %lld tasks (%lld older than the ledger, not checked)\n",
-                       (long long)audit.keys_checked, (long long)audit.tasks_checked,
-                       (long long)audit.tasks_before_ledger);
-            else
-                printf("ledger INCONSISTENT: %lld problem(s); first: %s\n", (long long)audit.problems,
-                       audit.first_problem);
-            result = audit.problems == 0 ? 0 : 1;
-        }
+        result = credits_audit(&ctx);
     }
     store_close(db);
     return result;

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "util/ids.h"
 #include "util/url_scheme.h"
 
 enum { OPTION_HELP = 1, OPTION_FIRST_SETTING = 1000 };
@@ -46,27 +47,6 @@ static bool read_decimal(const char *text, double minimum, double maximum, doubl
     if (errno != 0 || end == text || *end != '\0' || !(value >= minimum && value <= maximum)) return false;
     *out = value;
     return true;
-}
-
-static bool is_name(const char *text, long long maximum)
-{
-    size_t length = strlen(text);
-    return length > 0 && (long long)length <= maximum &&
-           strspn(text, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") == length;
-}
-
-/* An absolute http(s) URL with a host and no user part, nothing blank or a control character in it;
- * base_only also refuses a query and a fragment. */
-static bool is_url(const char *text, bool base_only)
-{
-    size_t scheme = url_scheme_http_length(text);
-    if (scheme == 0) return false;
-    const char *authority = text + scheme;
-    size_t authority_length = strcspn(authority, "/?#");
-    if (authority_length == 0 || memchr(authority, '@', authority_length) != NULL) return false;
-    for (const unsigned char *p = (const unsigned char *)text; *p; p++)
-        if (*p <= ' ' || *p == 0x7f) return false;
-    return !base_only || strpbrk(text, "?#") == NULL;
 }
 
 bool settings_split_host_port(const char *text, char *host, size_t host_size, int *port)
@@ -156,14 +136,14 @@ static bool value_fits(const setting_definition *d, const char *text, setting_va
             return false;
         break;
     case SETTING_NAME:
-        if (!is_name(text, d->maximum)) return false;
+        if (!ids_is_plain_name(text, (size_t)d->maximum)) return false;
         break;
     case SETTING_PATH:
         if (length == 0 || length >= SETTING_PATH_MAX) return false;
         break;
     case SETTING_URL:
     case SETTING_BASE_URL:
-        if (!is_url(text, d->type == SETTING_BASE_URL)) return false;
+        if (!url_is_plain_http(text, d->type == SETTING_BASE_URL)) return false;
         break;
     case SETTING_HOST_PORT:
         if (!settings_split_host_port(text, host, sizeof(host), &port)) return false;

@@ -22,10 +22,11 @@ typedef enum {
     CLI_CHANNELS = 1u << 4,
     CLI_SETTINGS = 1u << 5,
     CLI_MIGRATE_STORE = 1u << 6,
+    CLI_ADMIN_TOKEN = 1u << 7,
 } cli_command;
 
 /* The commands that work on a data folder. */
-#define CLI_DATA_COMMANDS (CLI_INIT | CLI_SERVE | CLI_KEYS | CLI_CREDITS | CLI_CHANNELS)
+#define CLI_DATA_COMMANDS (CLI_INIT | CLI_SERVE | CLI_KEYS | CLI_CREDITS | CLI_CHANNELS | CLI_ADMIN_TOKEN)
 
 /* What a value must look like. Every type but BOOL takes a value after its flag (`--flag VALUE` or
  * `--flag=VALUE`); an empty environment variable counts as not set. */

@@ -155,7 +155,8 @@ static const setting_definition table[SETTING_COUNT] = {
 
     /* the administration commands */
     [SETTING_JSON] = {
-        .flag = "json", .type = SETTING_BOOL, .commands = CLI_INIT | CLI_KEYS | CLI_CREDITS | CLI_CHANNELS,
+        .flag = "json", .type = SETTING_BOOL,
+        .commands = CLI_INIT | CLI_KEYS | CLI_CREDITS | CLI_CHANNELS | CLI_ADMIN_TOKEN,
         .help = "print JSON instead of text"},
     [SETTING_KEY_NAME] = {
         .flag = "name", .value_name = "NAME", .type = SETTING_TEXT, .minimum = 0, .maximum = 63,
@@ -232,8 +233,9 @@ static const cli_command_info commands[] = {
      .description =
          "Creates DIR, its database, the link-signing secret, result storage, a channel named 'sandbox'\n"
          "serving all models, and <data>/prices.json with the default prices (kept if it exists). On the\n"
-         "first run only, creates a first API key with 10,000,000 credits and prints it once. --json\n"
-         "prints {\"key_id\",\"key\",\"webhook_secret\",…} ({} later).\n"},
+         "first run only, creates a first API key with 10,000,000 credits and the admin token (for\n"
+         "/admin/v1/) and prints them once. --json prints {\"key_id\",\"key\",\"webhook_secret\",…,\n"
+         "\"admin_token\"} ({} later).\n"},
     {.command = CLI_SERVE, .name = "serve", .summary = "serve the API",
      .synopsis = "reelay serve [flags]",
      .description =
@@ -274,6 +276,12 @@ static const cli_command_info commands[] = {
          "with <data>/credentials.key and only ever printed masked. --webhook-secret is Sync's signing\n"
          "secret, or Kling's or OpenAI's whsec_… secret, sealed like the credential. fal webhooks are\n"
          "checked against fal's published keys instead, Creatify's are unsigned and only prompt a poll.\n"},
+    {.command = CLI_ADMIN_TOKEN, .name = "admin-token", .actions = "rotate",
+     .summary = "replace the admin token of the admin API",
+     .synopsis = "reelay admin-token rotate [--json]",
+     .description =
+         "Makes a new admin token (rla_…) and prints it once (--json: {\"admin_token\"}); the previous one\n"
+         "stops working at once on every node. Only its hash is kept, in the database.\n"},
     {.command = CLI_MIGRATE_STORE, .name = "migrate-store",
      .summary = "copy an installation's whole database into an empty one (SQLite to PostgreSQL, or back)",
      .synopsis = "reelay migrate-store --from URL --to URL [--data DIR]",

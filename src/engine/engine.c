@@ -451,6 +451,16 @@ void engine_get_stats(engine *e, engine_stats *out)
     out->upstream_downloads = stats.downloads;
 }
 
+bool engine_channel_health(engine *e, routing_channel_health **out, size_t *count)
+{
+    return runner_channel_health(e->runner, out, count);
+}
+
+void engine_reload_channels(engine *e)
+{
+    runner_reload_channels(e->runner);
+}
+
 /* Stops and frees whatever engine_start got running: threads that started are joined, in the order
  * engine_stop needs (workers, deadline thread, callbacks, runner). */
 static void engine_teardown(struct engine *e)

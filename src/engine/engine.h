@@ -21,6 +21,7 @@
 
 #include "blob/blob.h"
 #include "engine/local_inputs.h"
+#include "engine/routing.h"
 #include "engine/task_changes.h"
 #include "engine/task_view.h"
 #include "net/fetch.h"
@@ -90,6 +91,14 @@ typedef struct engine_stats {
     size_t upstream_downloads; /* results being downloaded */
 } engine_stats;
 void engine_get_stats(engine *e, engine_stats *out);
+
+/* The channels' routing state on this node (circuit breaker, slots in use, throttling: the runner's
+ * memory, not the store's; each node has its own) into a malloc'd array (*out, free(); NULL when *count
+ * is 0). False when out of memory. */
+bool engine_channel_health(engine *e, routing_channel_health **out, size_t *count);
+/* A channel was added, changed or removed on this node's database: the runner re-reads its table now
+ * instead of within CHANNEL_RELOAD_MS (other nodes learn of it by the "channel" signal). */
+void engine_reload_channels(engine *e);
 
 /* Ask the provider for this task's state now (at most once a second per task), on whichever node
  * follows it (the others are told). */

@@ -1,6 +1,7 @@
 /* routing.c — channel choice and the circuit breaker (see routing.h). */
 #include "engine/routing.h"
 
+#include <stdio.h>
 #include <string.h>
 
 bool routing_serves(const routing_channel *channel, const char *model)
@@ -140,5 +141,36 @@ void routing_record_failure(routing_channel *channel, int64_t now_ms)
         if (channel->cooldown_ms > ROUTING_COOLDOWN_MAX_MS) channel->cooldown_ms = ROUTING_COOLDOWN_MAX_MS;
         channel->open_until_ms = now_ms + channel->cooldown_ms;
         channel->trial_in_flight = false;
+    }
+}
+
+void routing_health_of(const routing_channel *channel, routing_channel_health *out)
+{
+    memset(out, 0, sizeof(*out));
+    snprintf(out->name, sizeof(out->name), "%s", channel->record.name);
+    out->usable = channel->provider != NULL;
+    out->in_flight = channel->in_flight;
+    out->consecutive_failures = channel->consecutive_failures;
+    out->open_until_ms = channel->open_until_ms;
+    out->trial_in_flight = channel->trial_in_flight;
+    out->throttled_until_ms = channel->throttled_until_ms;
+}
+
+routing_circuit routing_circuit_state(const routing_channel_health *health, int64_t now_ms)
+{
+    if (health->open_until_ms == 0) return ROUTING_CIRCUIT_CLOSED;
+    return now_ms < health->open_until_ms ? ROUTING_CIRCUIT_OPEN : ROUTING_CIRCUIT_HALF_OPEN;
+}
+
+const char *routing_circuit_name(routing_circuit circuit)
+{
+    switch (circuit) {
+    case ROUTING_CIRCUIT_OPEN:
+        return "open";
+    case ROUTING_CIRCUIT_HALF_OPEN:
+        return "half_open";
+    case ROUTING_CIRCUIT_CLOSED:
+    default:
+        return "closed";
     }
 }

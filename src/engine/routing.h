@@ -65,4 +65,26 @@ void routing_record_failure(routing_channel *channel, int64_t now_ms);
 /* True while the circuit is open (before its cool-down ends). */
 bool routing_is_open(const routing_channel *channel, int64_t now_ms);
 
+/* What operators see of a channel's routing state (the admin API's channel health): a copy the runner
+ * publishes for other threads. */
+typedef struct routing_channel_health {
+    char name[64];
+    bool usable; /* its provider is known and its credential opened (else it is never chosen) */
+    int in_flight;
+    int consecutive_failures;
+    int64_t open_until_ms;      /* 0 = closed */
+    bool trial_in_flight;       /* half-open: a trial task is out */
+    int64_t throttled_until_ms; /* 0 = not throttled */
+} routing_channel_health;
+
+typedef enum { ROUTING_CIRCUIT_CLOSED, ROUTING_CIRCUIT_OPEN, ROUTING_CIRCUIT_HALF_OPEN } routing_circuit;
+
+/* The health copy of one channel (pure). */
+void routing_health_of(const routing_channel *channel, routing_channel_health *out);
+/* The circuit's state at now_ms: open before its cool-down ends, half-open after it until a trial
+ * succeeds, closed otherwise (pure). */
+routing_circuit routing_circuit_state(const routing_channel_health *health, int64_t now_ms);
+/* "closed", "open", "half_open". */
+const char *routing_circuit_name(routing_circuit circuit);
+
 #endif

@@ -111,6 +111,12 @@ struct upstream_runner {
     min_heap timers;            /* flights waiting for their next step, by due time */
     atomic_size_t transfers;    /* provider requests in progress (read by runner_get_stats) */
 
+    /* What runner_channel_health copies for other threads: the channels' routing state as of the
+     * loop's last turn (published by the runner thread under health_lock). */
+    pthread_mutex_t health_lock;
+    routing_channel_health *health;
+    size_t health_count;
+
     webhook_keys *keys; /* the keys providers sign their webhooks with, fetched by the runner thread */
     char webhook_base[512];
 };

@@ -216,6 +216,48 @@ static void collect_finished(upstream_runner *r)
     }
 }
 
+/* Publishes the channels' routing state for runner_channel_health when it changed (kept as it was when
+ * out of memory). Only this thread writes r->health: it reads it without the lock. */
+static void publish_health(upstream_runner *r)
+{
+    bool same = r->health != NULL && r->health_count == r->channel_count;
+    for (size_t i = 0; same && i < r->channel_count; i++) {
+        routing_channel_health now;
+        routing_health_of(&r->channels[i], &now);
+        same = memcmp(&now, &r->health[i], sizeof(now)) == 0;
+    }
+    if (same) return;
+    routing_channel_health *fresh = calloc(r->channel_count ? r->channel_count : 1, sizeof(*fresh));
+    if (fresh == NULL) return;
+    for (size_t i = 0; i < r->channel_count; i++)
+        routing_health_of(&r->channels[i], &fresh[i]);
+    pthread_mutex_lock(&r->health_lock);
+    routing_channel_health *old = r->health;
+    r->health = fresh;
+    r->health_count = r->channel_count;
+    pthread_mutex_unlock(&r->health_lock);
+    free(old);
+}
+
+bool runner_channel_health(upstream_runner *r, routing_channel_health **out, size_t *count)
+{
+    *out = NULL;
+    *count = 0;
+    pthread_mutex_lock(&r->health_lock);
+    bool ok = true;
+    if (r->health_count > 0) {
+        *out = malloc(r->health_count * sizeof(**out));
+        if (*out != NULL) {
+            memcpy(*out, r->health, r->health_count * sizeof(**out));
+            *count = r->health_count;
+        } else {
+            ok = false;
+        }
+    }
+    pthread_mutex_unlock(&r->health_lock);
+    return ok;
+}
+
 static void *runner_main(void *arg)
 {
     upstream_runner *r = arg;
@@ -232,6 +274,7 @@ static void *runner_main(void *arg)
         if (performed != CURLM_OK)
             log_error("the provider transfers stalled", "error=\"%s\"", curl_multi_strerror(performed));
         collect_finished(r);
+        publish_health(r);
         int64_t wait_ms = r->channels_loaded_ms + CHANNEL_RELOAD_MS - clock_unix_ms(); /* at most that */
         if (wait_ms < 0) wait_ms = 0;
         min_heap_node *next = min_heap_peek(&r->timers);
@@ -279,6 +322,8 @@ static void runner_free(upstream_runner *r)
     if (r->multi) curl_multi_cleanup(r->multi);
     if (r->db) store_close(r->db);
     pthread_mutex_destroy(&r->lock);
+    pthread_mutex_destroy(&r->health_lock);
+    free(r->health);
     free(r);
 }
 
@@ -288,6 +333,7 @@ upstream_runner *runner_start(const runner_config *config)
     if (r == NULL) return NULL;
     runner_settle_config(r, config);
     pthread_mutex_init(&r->lock, NULL);
+    pthread_mutex_init(&r->health_lock, NULL);
     vector_init(&r->inbox, sizeof(inbox_item));
     str_map_init(&r->flights);
     min_heap_init(&r->timers);

@@ -19,8 +19,8 @@
  * (engine/upstream_transfer.h), result downloads and the finishing threads
  * (engine/result_finishing.h), which complete tasks through engine/task_completion.h.
  *
- * Thread safety: runner_add, runner_cancel, runner_poll_now, runner_poll_job and runner_reload_channels
- * may be called from any thread. */
+ * Thread safety: runner_add, runner_cancel, runner_poll_now, runner_poll_job, runner_reload_channels and
+ * runner_channel_health may be called from any thread. */
 #ifndef REELAY_ENGINE_UPSTREAM_RUNNER_H
 #define REELAY_ENGINE_UPSTREAM_RUNNER_H
 
@@ -31,6 +31,7 @@
 #include "store/store.h"
 
 #include "blob/blob.h"
+#include "engine/routing.h"
 #include "net/fetch.h"
 #include "upstream/upstream.h"
 
@@ -89,6 +90,11 @@ void runner_reload_channels(upstream_runner *runner);
 bool runner_webhook_keys(upstream_runner *runner, const upstream_provider *provider, char *out,
                          size_t out_size);
 void runner_refresh_webhook_keys(upstream_runner *runner, const upstream_provider *provider);
+
+/* Copies the channels' routing state (circuit, slots in use, throttling) as of the runner's last turn
+ * (a few milliseconds old at most while it is busy, at most CHANNEL_RELOAD_MS when idle) into a
+ * malloc'd array (*out, free(); NULL when *count is 0). False when out of memory. Any thread. */
+bool runner_channel_health(upstream_runner *runner, routing_channel_health **out, size_t *count);
 
 typedef struct runner_stats {
     size_t flights;   /* tasks followed */

@@ -129,6 +129,11 @@ store_status pg_store_task_lease(pg_store *s, const char *id, int64_t *epoch);
 store_status pg_store_node_list(pg_store *s, node_record **out, size_t *count);
 store_status pg_store_fact_claim(pg_store *s, const char *name, const char *value, char *stored,
                                  size_t stored_size);
+/* store_pg_admin.c: facts read and replaced, and what operators see of the tasks */
+store_status pg_store_fact_get(pg_store *s, const char *name, char *value, size_t value_size);
+store_status pg_store_fact_set(pg_store *s, const char *name, const char *value);
+store_status pg_store_task_summary(pg_store *s, int64_t now, task_summary *out);
+store_status pg_store_channel_activity(pg_store *s, int64_t since, channel_activity **out, size_t *count);
 store_status pg_store_credits_grant(pg_store *s, const char *key_id, int64_t amount, const char *note,
                                     int64_t now);
 store_status pg_store_credits_balance(pg_store *s, const char *key_id, credit_balance *out);

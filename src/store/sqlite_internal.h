@@ -106,6 +106,12 @@ store_status sqlite_store_task_lease(sqlite_store *s, const char *id, int64_t *e
 store_status sqlite_store_node_list(sqlite_store *s, node_record **out, size_t *count);
 store_status sqlite_store_fact_claim(sqlite_store *s, const char *name, const char *value, char *stored,
                                      size_t stored_size);
+/* store_sqlite_admin.c: facts read and replaced, and what operators see of the tasks */
+store_status sqlite_store_fact_get(sqlite_store *s, const char *name, char *value, size_t value_size);
+store_status sqlite_store_fact_set(sqlite_store *s, const char *name, const char *value);
+store_status sqlite_store_task_summary(sqlite_store *s, int64_t now, task_summary *out);
+store_status sqlite_store_channel_activity(sqlite_store *s, int64_t since, channel_activity **out,
+                                           size_t *count);
 store_status sqlite_store_credits_grant(sqlite_store *s, const char *key_id, int64_t amount, const char *note,
                                         int64_t now);
 store_status sqlite_store_credits_balance(sqlite_store *s, const char *key_id, credit_balance *out);

@@ -2,6 +2,7 @@
  * every function of store.h passes the call to the connection's backend (sqlite_store_X in
  * store_sqlite*.c, pg_store_X in store_pg*.c). A thin switch rather than a table of function pointers:
  * the two backends take different handle types, and each call stays type-checked. */
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -307,6 +308,39 @@ store_status store_fact_claim(store *s, const char *name, const char *value, cha
     if (stored_size > 0) stored[0] = '\0';
     if (s->pg) return pg_store_fact_claim(s->pg, name, value, stored, stored_size);
     return sqlite_store_fact_claim(s->sqlite, name, value, stored, stored_size);
+}
+
+store_status store_fact_get(store *s, const char *name, char *value, size_t value_size)
+{
+    if (value_size > 0) value[0] = '\0';
+    if (s->pg) return pg_store_fact_get(s->pg, name, value, value_size);
+    return sqlite_store_fact_get(s->sqlite, name, value, value_size);
+}
+
+store_status store_fact_set(store *s, const char *name, const char *value)
+{
+    if (s->pg) return pg_store_fact_set(s->pg, name, value);
+    return sqlite_store_fact_set(s->sqlite, name, value);
+}
+
+store_status store_task_summary(store *s, int64_t now, task_summary *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (s->pg) return pg_store_task_summary(s->pg, now, out);
+    return sqlite_store_task_summary(s->sqlite, now, out);
+}
+
+store_status store_channel_activity(store *s, int64_t since, channel_activity **out, size_t *count)
+{
+    *out = NULL;
+    *count = 0;
+    if (s->pg) return pg_store_channel_activity(s->pg, since, out, count);
+    return sqlite_store_channel_activity(s->sqlite, since, out, count);
+}
+
+void store_secret_hash(const char *secret, unsigned char out[STORE_KEY_HASH_SIZE])
+{
+    crypto_hash_sha256(out, (const unsigned char *)secret, strlen(secret));
 }
 
 store_status store_credits_grant(store *s, const char *key_id, int64_t amount, const char *note, int64_t now)

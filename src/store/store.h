@@ -57,6 +57,10 @@ store_status store_checkpoint(store *s);
 
 #define STORE_KEY_HASH_SIZE 32
 
+/* The SHA-256 by which a secret the operator hands out (an API key, the admin token) is stored and
+ * looked up; the secret itself is never stored. Pure. */
+void store_secret_hash(const char *secret, unsigned char out[STORE_KEY_HASH_SIZE]);
+
 typedef struct key_record {
     char id[32]; /* public id, "key_…", safe to log */
     char name[64];
@@ -240,6 +244,38 @@ store_status store_task_list_unfinished(store *s, task_record **out, size_t *cou
 /* Number of tasks in each state. */
 store_status store_task_count_by_state(store *s, int64_t counts[TASK_STATE_COUNT]);
 
+/* ---- What operators see of the tasks (store_sqlite_admin.c, store_pg_admin.c: the admin API). ---- */
+
+typedef struct task_model_counts {
+    char model[48];
+    int64_t by_state[TASK_STATE_COUNT];
+} task_model_counts;
+
+typedef struct task_summary {
+    int64_t by_state[TASK_STATE_COUNT];
+    task_model_counts *models; /* one per model that has tasks, by name; malloc'd (free()) */
+    size_t model_count;
+    int64_t finished_last_minute; /* tasks whose completed_at is within 60 s of now (any terminal state) */
+    int64_t finished_last_hour;   /* … within 3600 s */
+} task_summary;
+
+/* Every task counted by state, by model and state, and those finished in the last minute and hour
+ * before `now` (Unix seconds), in one query. out->models is malloc'd (NULL when there are no tasks). */
+store_status store_task_summary(store *s, int64_t now, task_summary *out);
+
+typedef struct channel_activity {
+    char channel[64];
+    int64_t in_flight;      /* tasks submitting or processing on it now */
+    int64_t completed;      /* tasks that completed on it since `since` */
+    int64_t failed;         /* … that failed on it since `since` (cancelled ones are not counted) */
+    int64_t median_seconds; /* the median of completed_at - created_at of those completed; -1 when none */
+} channel_activity;
+
+/* Per channel named by any task in flight or finished since `since` (Unix seconds): what it has in
+ * flight and how its recent tasks ended, ordered by channel name. *out is malloc'd (free(); NULL when
+ * *count is 0). A channel nobody routed a task to lately is not listed. */
+store_status store_channel_activity(store *s, int64_t since, channel_activity **out, size_t *count);
+
 /* ---- Nodes and their leases on tasks (store_sqlite_leases.c, store_pg_leases.c): several nodes share
  * the work of one database.
  *
@@ -300,6 +336,12 @@ store_status store_node_list(store *s, node_record **out, size_t *count);
  * database holds (stored_size bytes at most, truncated). OK, or ERROR. */
 store_status store_fact_claim(store *s, const char *name, const char *value, char *stored,
                               size_t stored_size);
+/* The value recorded under name into value (value_size bytes at most, truncated). NOT_FOUND when none
+ * is; ERROR otherwise. */
+store_status store_fact_get(store *s, const char *name, char *value, size_t value_size);
+/* Records value under name, replacing whatever was there (the admin token's hash when it is rotated).
+ * OK, or ERROR. */
+store_status store_fact_set(store *s, const char *name, const char *value);
 
 /* ---- Credits (store_sqlite_credits.c, store_pg_credits.c). Whole credits; every change appends to an
  * append-only ledger in the transaction that moves the key's balances, so that for every key, at every

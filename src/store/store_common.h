@@ -66,4 +66,40 @@ void credit_audit_check_task(credit_audit *out, const credit_audit_task_row *row
 /* Counts one problem the credit audit found, keeping the text of the first (store_names.c). */
 void credit_audit_problem(credit_audit *out, const char *format, ...) __attribute__((format(printf, 2, 3)));
 
+/* ---- The operators' reads (store_sqlite_admin.c, store_pg_admin.c): the same SQL on both backends,
+ * each naming its own placeholders (?N in SQLite, $N in PostgreSQL) as the macros' arguments. ---- */
+
+/* States as the tasks table stores them (store.h's task_state): 1 submitting, 2 processing, 4 completed,
+ * 5 failed; 4 and above are terminal. */
+
+/* Parameters: 1 = now - 60, 2 = now - 3600. Rows: model, state, count, finished in the last minute,
+ * finished in the last hour. */
+#define ADMIN_SQL_TASK_SUMMARY(P1, P2)                                                                       \
+    "SELECT model, state, COUNT(*), "                                                                        \
+    "SUM(CASE WHEN state >= 4 AND completed_at >= " P1 " THEN 1 ELSE 0 END), "                               \
+    "SUM(CASE WHEN state >= 4 AND completed_at >= " P2 " THEN 1 ELSE 0 END) "                                \
+    "FROM tasks GROUP BY model, state ORDER BY model, state"
+
+/* Parameter: 1 = since. Rows: channel, in flight, completed, failed, median seconds (-1 = none). The
+ * median of n durations is the ((n + 1) / 2)-th smallest (the lower one for an even n). */
+#define ADMIN_SQL_CHANNEL_ACTIVITY(P1)                                                                       \
+    "WITH recent AS (SELECT channel, state, completed_at - created_at AS seconds FROM tasks "                \
+    "  WHERE channel <> '' AND (state IN (1, 2) OR (state IN (4, 5) AND completed_at >= " P1 "))), "         \
+    "ranked AS (SELECT channel, seconds, ROW_NUMBER() OVER (PARTITION BY channel ORDER BY seconds) AS n, "   \
+    "  COUNT(*) OVER (PARTITION BY channel) AS total FROM recent WHERE state = 4) "                          \
+    "SELECT r.channel, SUM(CASE WHEN r.state IN (1, 2) THEN 1 ELSE 0 END), "                                 \
+    "SUM(CASE WHEN r.state = 4 THEN 1 ELSE 0 END), SUM(CASE WHEN r.state = 5 THEN 1 ELSE 0 END), "           \
+    "COALESCE((SELECT k.seconds FROM ranked k WHERE k.channel = r.channel AND k.n = (k.total + 1) / 2), "    \
+    "-1) "                                                                                                   \
+    "FROM recent r GROUP BY r.channel ORDER BY r.channel"
+
+/* Replaces a fact (an upsert both backends understand). Parameters: 1 = name, 2 = value. */
+#define ADMIN_SQL_FACT_SET(P1, P2)                                                                           \
+    "INSERT INTO cluster_facts (name, value) VALUES (" P1 ", " P2 ") "                                       \
+    "ON CONFLICT (name) DO UPDATE SET value = excluded.value"
+
+/* Adds one row of ADMIN_SQL_TASK_SUMMARY (rows come ordered by model) to *out: its model's counts
+ * and the totals by state (task_record.c). False when out of memory (out->models is left as it was). */
+bool task_summary_add(task_summary *out, const char *model, int state, int64_t count);
+
 #endif

@@ -1,5 +1,6 @@
-/* task_record.c — task states by name and the task record's memory (store.h): the same for every
- * backend. */
+/* task_record.c — task states by name, the task record's memory (store.h) and the tasks summary's
+ * rows: the same for every backend. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -70,4 +71,21 @@ void task_records_free(task_record *tasks, size_t count)
     for (size_t i = 0; tasks && i < count; i++)
         task_record_clear(&tasks[i]);
     free(tasks);
+}
+
+bool task_summary_add(task_summary *out, const char *model, int state, int64_t count)
+{
+    if (out->model_count == 0 || strcmp(out->models[out->model_count - 1].model, model) != 0) {
+        task_model_counts *grown = realloc(out->models, (out->model_count + 1) * sizeof(*grown));
+        if (grown == NULL) return false;
+        out->models = grown;
+        memset(&grown[out->model_count], 0, sizeof(*grown));
+        snprintf(grown[out->model_count].model, sizeof(grown->model), "%s", model);
+        out->model_count++;
+    }
+    if (state >= 0 && state < TASK_STATE_COUNT) {
+        out->models[out->model_count - 1].by_state[state] += count;
+        out->by_state[state] += count;
+    }
+    return true;
 }

@@ -41,13 +41,16 @@ static const reelay_error_kind error_table[] = {
     {"storage_quota_exceeded", 403, ERR_TYPE_PERMISSION, NULL},
     /* 404, 405, 409, 410 */
     {"channel_not_found", 404, ERR_TYPE_NOT_FOUND, NULL},
+    {"key_not_found", 404, ERR_TYPE_NOT_FOUND, NULL}, /* the admin API */
     {"not_found", 404, ERR_TYPE_NOT_FOUND, NULL},
     {"task_not_found", 404, ERR_TYPE_NOT_FOUND, NULL},
     {"unknown_path", 404, ERR_TYPE_NOT_FOUND, NULL},
     {"method_not_allowed", 405, INVALID, NULL},
     {"task_not_cancellable", 409, ERR_TYPE_CONFLICT, NULL},
-    {"video_not_ready", 409, ERR_TYPE_CONFLICT, NULL},   /* /v1/videos/{id}/content before it completed */
-    {"task_not_finished", 409, ERR_TYPE_CONFLICT, NULL}, /* deleting a video still queued or in progress */
+    {"video_not_ready", 409, ERR_TYPE_CONFLICT, NULL},    /* /v1/videos/{id}/content before it completed */
+    {"task_not_finished", 409, ERR_TYPE_CONFLICT, NULL},  /* deleting a video still queued or in progress */
+    {"channel_exists", 409, ERR_TYPE_CONFLICT, NULL},     /* the admin API: add a channel of that name */
+    {"not_enough_credits", 409, ERR_TYPE_CONFLICT, NULL}, /* the admin API: take back more than there is */
     {"link_expired", 410, ERR_TYPE_NOT_FOUND, NULL},
     /* 413, 416, 417, 431: sizes and ranges */
     {"file_too_large", 413, INVALID, NULL},

@@ -71,3 +71,11 @@ void ids_random_token(char *out, size_t out_size, const char *prefix, size_t ran
                       sodium_base64_VARIANT_URLSAFE_NO_PADDING);
     sodium_memzero(raw, sizeof(raw));
 }
+
+bool ids_is_plain_name(const char *text, size_t maximum)
+{
+    if (text == NULL) return false;
+    size_t length = strlen(text);
+    return length > 0 && length <= maximum &&
+           strspn(text, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") == length;
+}

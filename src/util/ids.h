@@ -23,4 +23,7 @@ void ids_random_alnum(char *out, size_t out_size, const char *prefix, size_t ran
 /* Writes prefix followed by the URL-safe base64 (no padding) of `random_bytes` random bytes. */
 void ids_random_token(char *out, size_t out_size, const char *prefix, size_t random_bytes);
 
+/* True when text is a name: 1 to maximum characters of [A-Za-z0-9_-] (channels, groups, providers). */
+bool ids_is_plain_name(const char *text, size_t maximum);
+
 #endif

@@ -19,3 +19,15 @@ bool url_scheme_has_prefix(const char *url, const char *base)
     size_t rest = strlen(base + scheme);
     return strncmp(url + scheme, base + scheme, rest) == 0;
 }
+
+bool url_is_plain_http(const char *url, bool base_only)
+{
+    size_t scheme = url_scheme_http_length(url);
+    if (scheme == 0) return false;
+    const char *authority = url + scheme;
+    size_t authority_length = strcspn(authority, "/?#");
+    if (authority_length == 0 || memchr(authority, '@', authority_length) != NULL) return false;
+    for (const unsigned char *p = (const unsigned char *)url; *p; p++)
+        if (*p <= ' ' || *p == 0x7f) return false;
+    return !base_only || strpbrk(url, "?#") == NULL;
+}

@@ -14,4 +14,8 @@ size_t url_scheme_http_length(const char *url);
  * for byte; false when either is not http(s). */
 bool url_scheme_has_prefix(const char *url, const char *base);
 
+/* An absolute http(s) URL with a host and no user part, nothing blank or a control character in it;
+ * base_only also refuses a query and a fragment (what a base URL may not have). NULL is false. */
+bool url_is_plain_http(const char *url, bool base_only);
+
 #endif

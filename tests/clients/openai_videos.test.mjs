@@ -129,7 +129,7 @@ test("the SDK's error classes: 401, 404, 422, 429", async () => {
   const invalid = await client.videos.create({ prompt: "x", seconds: "7" }).catch((e) => e);
   assert.ok(invalid instanceof OpenAI.UnprocessableEntityError, String(invalid));
   assert.equal(invalid.code, "invalid_value");
-  assert.equal(invalid.param, "duration");
+  assert.equal(invalid.param, "seconds");
 
   const limited = new OpenAI({ apiKey: env.REELAY_RPM_KEY, baseURL: `${env.REELAY_URL}/v1`, maxRetries: 0 });
   let error;

@@ -112,11 +112,13 @@ class Server:
             shutil.copytree(data_from.data, self.data,
                             ignore=shutil.ignore_patterns("blobs", "reelay.db*", "*.log"))
             self.key, self.key_id = data_from.key, data_from.key_id
+            self.admin_token = data_from.admin_token
         else:
             out = subprocess.run([BIN, "init", "--data", self.data, "--json"], check=True, capture_output=True,
                                  text=True, env=self.env).stdout
             first = json.loads(out)
             self.key, self.key_id = first["key"], first["key_id"]
+            self.admin_token = first["admin_token"]  # /admin/v1/ (README "Admin API")
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.public_url = public_url  # False: no --public-url, so no webhooks are asked for
@@ -289,6 +291,7 @@ class ClusterNode(Server):
         self.env = dict(cluster.env)
         self.log_path = os.path.join(tmp, "reelay.log")
         self.key, self.key_id = cluster.key, cluster.key_id
+        self.admin_token = cluster.admin_token
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.public_url = public_url
@@ -309,6 +312,7 @@ class Cluster:
         self.data = os.path.join(tmp, "seed")
         first = json.loads(self.cli("init", "--json").stdout)
         self.key, self.key_id = first["key"], first["key_id"]
+        self.admin_token = first["admin_token"]
         self.nodes = []
 
     def cli(self, *args, check=True):

@@ -152,6 +152,13 @@ def test_post_videos_refusals_name_openais_fields(make_server):
             ({"model": "no-such-model", "prompt": "x"}, 422, "model_not_found", "model"),
             ({"model": "sora-2"}, 422, "missing_required_field", "prompt")):
         assert_error(create_video(server, body), status, "invalid_request_error", code, param)
+    # the catalog's refusals name the field as the client sent it
+    for body, code, param in (({"prompt": "x", "seconds": "7"}, "invalid_value", "seconds"),
+                              ({"prompt": "x", "size": "1280x1280"}, "invalid_value", "size"),
+                              ({"prompt": "x", "duration": 7}, "invalid_value", "duration"),
+                              ({"prompt": "x", "input_reference": {"image_url": "ftp://e.com/a.png"}},
+                               "invalid_url", "input_reference")):
+        assert_error(create_video(server, body), 422, "invalid_request_error", code, param)
     assert_error(create_video(server, {"prompt": "x"}, key="sk-wrong"), 401, "authentication_error")
     bad_json = server.request("POST", "/v1/videos", data="{", headers={"Content-Type": "application/json"})
     assert_error(bad_json, 400, "invalid_request_error", "invalid_json")

@@ -208,7 +208,7 @@ def test_remix_renders_a_completed_video_again_with_a_new_prompt(make_server, me
                  "invalid_request_error", "missing_required_field", "prompt")
     assert_error(server.request("POST", f"/v1/videos/{source['id']}/remix", json={"prompt": "x",
                                                                                   "seconds": "7"}), 422,
-                 "invalid_request_error", "invalid_value", "duration")
+                 "invalid_request_error", "invalid_value", "seconds")
     other = server.create_key()["key"]
     assert_error(server.request("POST", f"/v1/videos/{source['id']}/remix", key=other, json={"prompt": "x"}), 404,
                  "not_found", "not_found", "video_id")

@@ -224,6 +224,25 @@ static void references_fill_the_models_image_field(void **state)
     json_decref(unified);
 }
 
+static void param_names_say_what_the_client_sent(void **state)
+{
+    (void)state;
+    json_t *body = json_loads("{\"seconds\":\"4\",\"size\":\"1280x720\",\"input_reference\":{}}", 0, NULL);
+    json_t *names = openai_param_names(body);
+    assert_json_string(names, "duration", "seconds");
+    assert_json_string(names, "aspect_ratio", "size");
+    assert_json_string(names, "resolution", "size");
+    assert_json_string(names, "image_urls", "input_reference");
+    assert_int_equal(json_object_size(names), 4);
+    json_decref(names);
+    json_decref(body);
+    body = json_loads("{\"model\":\"lipsync-2\",\"duration\":4}", 0, NULL);
+    names = openai_param_names(body);
+    assert_int_equal(json_object_size(names), 0); /* unified names stay theirs */
+    json_decref(names);
+    json_decref(body);
+}
+
 static void expect_refusal(const char *body_text, const char *code, const char *param)
 {
     reelay_error err;
@@ -270,6 +289,7 @@ int main(void)
         cmocka_unit_test(requests_map_seconds_and_size_and_pass_the_rest),
         cmocka_unit_test(references_fill_the_models_image_field),
         cmocka_unit_test(bad_requests_name_the_openai_field),
+        cmocka_unit_test(param_names_say_what_the_client_sent),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

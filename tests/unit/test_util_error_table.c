@@ -65,6 +65,8 @@ static const struct {
     {"task_not_cancellable", 409, ERR_TYPE_CONFLICT},         /* the task's state */
     {"video_not_ready", 409, ERR_TYPE_CONFLICT},              /* OpenAI videos: content before completion */
     {"task_not_finished", 409, ERR_TYPE_CONFLICT},            /* the task's state */
+    {"channel_exists", 409, ERR_TYPE_CONFLICT},               /* admin API: a channel of that name */
+    {"not_enough_credits", 409, ERR_TYPE_CONFLICT},           /* admin API: taking back too much */
     {"link_expired", 410, ERR_TYPE_NOT_FOUND},                /* a result link past its time */
     {"range_not_satisfiable", 416, ERR_TYPE_INVALID_REQUEST}, /* h2o's file handler */
     {"expectation_failed", 417, ERR_TYPE_INVALID_REQUEST},    /* h2o's request reader */
