@@ -1,15 +1,30 @@
-// api.js — the console's only way to reelay: fetch() with the key from sessionStorage in an
-// Authorization header (no cookies), errors as ApiError with the API's code and param, uploads, and
-// the key's live task events read from a streamed body.
+// api.js — the console's only way to reelay: fetch() with the API key or the admin token from
+// sessionStorage in an Authorization header (no cookies), errors as ApiError with the API's code and
+// param, uploads, and the key's live task events read from a streamed body.
 import { SseParser } from './sse.js';
 
 const KEY_ITEM = 'reelay.key';
+const ADMIN_ITEM = 'reelay.admin';
+const ADMIN_TOKEN_PREFIX = 'rla_';
 
+// The user's API key (sk-…), for /v1/.
 export const session = {
   key: () => sessionStorage.getItem(KEY_ITEM) || '',
   signIn: (key) => sessionStorage.setItem(KEY_ITEM, key),
   signOut: () => sessionStorage.removeItem(KEY_ITEM),
 };
+
+// The operator's admin token (rla_…), for /admin/v1/: its own entry, so a tab can hold both.
+export const adminSession = {
+  token: () => sessionStorage.getItem(ADMIN_ITEM) || '',
+  signIn: (token) => sessionStorage.setItem(ADMIN_ITEM, token),
+  signOut: () => sessionStorage.removeItem(ADMIN_ITEM),
+};
+
+// Whether a pasted secret is the admin token (by its prefix; user keys start sk-).
+export function isAdminToken(text) {
+  return text.startsWith(ADMIN_TOKEN_PREFIX);
+}
 
 // An answer that was not 2xx: the API's {"error": {message, type, code, param}} when it sent one.
 export class ApiError extends Error {
@@ -22,8 +37,8 @@ export class ApiError extends Error {
   }
 }
 
-function headers(extra) {
-  return { Authorization: `Bearer ${session.key()}`, ...extra };
+function headers(extra, token = session.key()) {
+  return { Authorization: `Bearer ${token}`, ...extra };
 }
 
 async function answer(response) {
@@ -38,16 +53,31 @@ async function answer(response) {
   return body;
 }
 
-// GET (no body) or POST/… with a JSON body; resolves to the parsed answer, rejects with ApiError (or a
-// TypeError when the server cannot be reached).
-export async function api(path, { method = 'GET', body, idempotencyKey, signal } = {}) {
+async function send(token, path, { method = 'GET', body, idempotencyKey, signal } = {}) {
   const extra = body === undefined ? {} : { 'Content-Type': 'application/json' };
   if (idempotencyKey) extra['Idempotency-Key'] = idempotencyKey;
   const response = await fetch(path, {
-    method, signal, headers: headers(extra), body: body === undefined ? undefined : JSON.stringify(body),
+    method, signal, headers: headers(extra, token), body: body === undefined ? undefined : JSON.stringify(body),
     cache: 'no-store', credentials: 'omit',
   });
   return answer(response);
+}
+
+// GET (no body) or POST/… with a JSON body, with the API key; resolves to the parsed answer, rejects with
+// ApiError (or a TypeError when the server cannot be reached).
+export function api(path, options) {
+  return send(session.key(), path, options);
+}
+
+// The same with the admin token, for /admin/v1/.
+export function adminApi(path, options) {
+  return send(adminSession.token(), path, options);
+}
+
+// Whether an error says the route itself does not exist on this server (404 unknown_path), as opposed
+// to a missing task or key: the console then shows the feature as not available.
+export function isMissingRoute(error) {
+  return error instanceof ApiError && error.status === 404 && error.code === 'unknown_path';
 }
 
 // One file through POST /v1/files/upload/stream: resolves to the upload ({id, url, filename, size}).

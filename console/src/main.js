@@ -1,30 +1,45 @@
-// main.js — the console's shell: sign-in with a key (kept in this tab's sessionStorage only), the
-// balance, the routes (/console: the form and the task list; /console/tasks/<id>: a task), and one
-// live stream of the key's task events that keeps every view current.
+// main.js — the console's shell: sign-in with an API key or the admin token (each kept in this tab's
+// sessionStorage only), the routes — the user view (/console: the form and the task list;
+// /console/tasks/<id>: a task; /console/balance: the balance and credits per day) and the operator view
+// (/console/admin…, operator.js) — and one live stream of the key's task events that keeps the user view
+// current.
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import { ApiError, api, followTaskEvents, session } from './api.js';
+import { ApiError, adminApi, adminSession, api, followTaskEvents, isAdminToken, session } from './api.js';
 import { SubmitForm } from './form.js';
 import { html } from './html.js';
+import { Operator, isOperatorPath } from './operator.js';
 import { Link, TaskList, TaskPage, requests } from './tasks.js';
+import { BalancePage } from './usage.js';
 
 const TERMINAL = new Set(['completed', 'failed', 'cancelled']);
 const LIST_LIMIT = 50;
+const ADMIN_CHECK = '/admin/v1/tasks/summary';
 
-function SignIn({ onSignedIn }) {
-  const [key, setKey] = useState('');
+// One field for either secret, told apart by its prefix: rla_… is the admin token (the operator view),
+// anything else an API key. onUser(balance) or onAdmin() once the server accepted it.
+function SignIn({ onUser, onAdmin, operator }) {
+  const [secret, setSecret] = useState('');
   const [error, setError] = useState('');
   const [busy, setBusy] = useState(false);
   async function submit(event) {
     event.preventDefault();
     setBusy(true);
     setError('');
-    session.signIn(key.trim());
+    const text = secret.trim();
+    const admin = isAdminToken(text);
+    (admin ? adminSession : session).signIn(text);
     try {
-      onSignedIn(await api('/v1/balance'));
+      if (admin) {
+        await adminApi(ADMIN_CHECK);
+        onAdmin();
+      } else {
+        onUser(await api('/v1/balance'));
+      }
     } catch (failure) {
-      session.signOut();
-      setError(failure instanceof ApiError && failure.status === 401 ? 'This key is not valid.' : failure.message);
+      (admin ? adminSession : session).signOut();
+      const refused = failure instanceof ApiError && (failure.status === 401 || failure.status === 403);
+      setError(refused ? `This ${admin ? 'admin token' : 'key'} is not valid.` : failure.message);
     } finally {
       setBusy(false);
     }
@@ -33,16 +48,17 @@ function SignIn({ onSignedIn }) {
     <main class="sign-in">
       <h1>reelay console</h1>
       <form onSubmit=${submit} aria-labelledby="sign-in-title">
-        <h2 id="sign-in-title">Sign in</h2>
+        <h2 id="sign-in-title">${operator ? 'Sign in as the operator' : 'Sign in'}</h2>
         <div class="field">
-          <label for="api-key">API key</label>
-          <input id="api-key" type="password" autocomplete="off" spellcheck="false" required value=${key}
-                 aria-describedby="api-key-help" onInput=${(event) => setKey(event.target.value)} />
-          <p class="hint" id="api-key-help">Kept in this tab only (session storage) and sent as an
-            Authorization header; closing the tab forgets it.</p>
+          <label for="api-key">API key or admin token</label>
+          <input id="api-key" type="password" autocomplete="off" spellcheck="false" required value=${secret}
+                 aria-describedby="api-key-help" onInput=${(event) => setSecret(event.target.value)} />
+          <p class="hint" id="api-key-help">An API key (sk-…) opens your tasks; the admin token (rla_…) opens
+            the operator view. Kept in this tab only (session storage) and sent as an Authorization header;
+            closing the tab forgets it.</p>
         </div>
         ${error ? html`<p class="form-error" role="alert">${error}</p>` : null}
-        <button type="submit" disabled=${busy || key.trim() === ''}>Sign in</button>
+        <button type="submit" disabled=${busy || secret.trim() === ''}>Sign in</button>
       </form>
     </main>`;
 }
@@ -56,8 +72,7 @@ function matches(task, filters) {
   return (!filters.status || task.status === filters.status) && (!filters.model || task.model === filters.model);
 }
 
-function Console({ initialBalance, onSignOut }) {
-  const [path, setPath] = useState(location.pathname);
+function Console({ initialBalance, onSignOut, path, navigate, hasAdmin }) {
   const [balance, setBalance] = useState(initialBalance);
   const [models, setModels] = useState(null);
   const [modelsError, setModelsError] = useState('');
@@ -67,19 +82,11 @@ function Console({ initialBalance, onSignOut }) {
   const [listState, setListState] = useState({ loading: true, error: '', live: '' });
   const [pageError, setPageError] = useState('');
 
-  const navigate = (href) => {
-    history.pushState(null, '', href);
-    setPath(new URL(href, location.href).pathname);
-    window.scrollTo(0, 0);
-  };
   const remember = (task) => setTasks((all) => ({ ...all, [task.id]: { ...all[task.id], ...task } }));
   const refreshBalance = () => api('/v1/balance').then(setBalance, () => {});
 
   useEffect(() => {
-    const onPop = () => setPath(location.pathname);
-    addEventListener('popstate', onPop);
     api('/v1/models').then((answer) => setModels(answer.data), (error) => setModelsError(error.message));
-    return () => removeEventListener('popstate', onPop);
   }, []);
 
   useEffect(() => {
@@ -128,19 +135,22 @@ function Console({ initialBalance, onSignOut }) {
     navigate(`/console/tasks/${task.id}`);
   }
 
+  const onBalancePage = path === '/console/balance' || path === '/console/balance/';
   const listed = listIds.map((id) => tasks[id]).filter((task) => task && matches(task, filters))
                         .sort((a, b) => b.created - a.created);
   return html`
     <header class="top">
       <${Link} href="/console" navigate=${navigate} class="brand">reelay console<//>
-      <span class="balance" aria-live="polite">
+      <${Link} href="/console/balance" navigate=${navigate} class="balance" aria-live="polite">
         <span class="muted">credits</span> <strong id="balance-available">${balance.credits_available}</strong>
         ${balance.credits_reserved ? html` <span class="muted">(${balance.credits_reserved} reserved)</span>` : null}
-      </span>
+      <//>
+      ${hasAdmin ? html`<${Link} href="/console/admin" navigate=${navigate}>Operator view<//>` : null}
       <button type="button" class="secondary" onClick=${onSignOut}>Sign out</button>
     </header>
-    <main class=${openId ? 'one-column' : 'two-columns'}>
-      ${openId !== null
+    <main class=${openId || onBalancePage ? 'one-column' : 'two-columns'}>
+      ${onBalancePage ? html`<${BalancePage} balance=${balance} onRefresh=${refreshBalance} />`
+      : openId !== null
         ? html`<${TaskPage} id=${openId} task=${tasks[openId]} loadError=${pageError} navigate=${navigate} onChanged=${remember} />`
         : html`
           <section class="panel">
@@ -155,19 +165,48 @@ function Console({ initialBalance, onSignOut }) {
 }
 
 function App() {
-  const [balance, setBalance] = useState(null);
-  const [checking, setChecking] = useState(Boolean(session.key()));
+  const [path, setPath] = useState(location.pathname);
+  const [balance, setBalance] = useState(null); // the API key's, once accepted
+  const [admin, setAdmin] = useState(false); // whether the admin token was accepted
+  const [checking, setChecking] = useState(Boolean(session.key() || adminSession.token()));
+  const navigate = (href) => {
+    history.pushState(null, '', href);
+    setPath(new URL(href, location.href).pathname);
+    window.scrollTo(0, 0);
+  };
   useEffect(() => {
-    if (!session.key()) return;
-    api('/v1/balance').then(setBalance, () => session.signOut()).finally(() => setChecking(false));
+    const onPop = () => setPath(location.pathname);
+    addEventListener('popstate', onPop);
+    const checks = [];
+    if (session.key()) checks.push(api('/v1/balance').then(setBalance, () => session.signOut()));
+    if (adminSession.token())
+      checks.push(adminApi(ADMIN_CHECK).then(() => setAdmin(true), () => adminSession.signOut()));
+    Promise.all(checks).finally(() => setChecking(false));
+    return () => removeEventListener('popstate', onPop);
   }, []);
+  const operator = isOperatorPath(path);
+  const signedInUser = (accepted) => {
+    setBalance(accepted);
+    if (operator) navigate('/console');
+  };
+  const signedInAdmin = () => {
+    setAdmin(true);
+    if (!operator) navigate('/console/admin');
+  };
   const signOut = () => {
     session.signOut();
     setBalance(null);
   };
+  const signOutAdmin = () => {
+    adminSession.signOut();
+    setAdmin(false);
+  };
   if (checking) return html`<main><p class="muted">Signing in…</p></main>`;
-  if (!balance) return html`<${SignIn} onSignedIn=${setBalance} />`;
-  return html`<${Console} initialBalance=${balance} onSignOut=${signOut} />`;
+  if (operator && admin)
+    return html`<${Operator} path=${path} navigate=${navigate} onSignOut=${signOutAdmin} hasUserKey=${Boolean(balance)} />`;
+  if (!operator && balance)
+    return html`<${Console} initialBalance=${balance} onSignOut=${signOut} path=${path} navigate=${navigate} hasAdmin=${admin} />`;
+  return html`<${SignIn} onUser=${signedInUser} onAdmin=${signedInAdmin} operator=${operator} />`;
 }
 
 render(html`<${App} />`, document.getElementById('app'));

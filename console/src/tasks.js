@@ -1,13 +1,15 @@
 // tasks.js — the task list (filters, live progress) and a task's page (player, poster, spritesheet,
-// results, error, the curl command that would recreate it, cancel).
+// results, error, the curl command that would recreate it, cancel, the callback's delivery state).
 import { useState } from 'preact/hooks';
 import { api, sameOriginUrl } from './api.js';
 import { html } from './html.js';
+import { CallbackState, useTaskRequest } from './task_details.js';
 
 export const STATUSES = ['pending', 'processing', 'completed', 'failed', 'cancelled'];
 const REQUEST_ITEM = 'reelay.request.';
 
-// The body this tab submitted for a task, kept (sessionStorage) to show its curl command.
+// The body this tab submitted for a task, kept (sessionStorage) to show its curl command on a server
+// without GET /v1/tasks/{id}/request.
 export const requests = {
   remember: (id, body) => sessionStorage.setItem(REQUEST_ITEM + id, JSON.stringify(body)),
   recall: (id) => {
@@ -81,7 +83,7 @@ function shellQuote(text) {
 }
 
 // The command that would submit the same task again (the key left as $REELAY_KEY), or read this one
-// when its request is not known to this tab (the API does not return a task's parameters).
+// when its request is not known (a server without GET …/request, for a task this tab did not submit).
 export function curlCommand(origin, task, body) {
   if (body) {
     return `curl ${origin}/v1/videos/generations \\\n  -H "Authorization: Bearer $REELAY_KEY" \\\n` +
@@ -116,12 +118,13 @@ function Result({ result, index }) {
 export function TaskPage({ id, task, loadError, navigate, onChanged }) {
   const [cancelState, setCancelState] = useState({ busy: false, error: '' });
   const [copied, setCopied] = useState('');
+  const recreated = useTaskRequest(id);
   if (loadError) {
     return html`<section><p class="form-error" role="alert">${loadError}</p>
       <${Link} href="/console" navigate=${navigate}>Back to the tasks<//></section>`;
   }
   if (!task) return html`<section><p class="muted">Loading ${id}…</p></section>`;
-  const body = requests.recall(task.id);
+  const body = recreated.state === 'ready' ? recreated.body : recreated.state === 'loading' ? null : requests.recall(task.id);
   const command = curlCommand(location.origin, task, body);
   async function cancel() {
     setCancelState({ busy: true, error: '' });
@@ -161,6 +164,7 @@ export function TaskPage({ id, task, loadError, navigate, onChanged }) {
       ${cancelState.error ? html`<p class="form-error" role="alert">${cancelState.error}</p>` : null}
       ${task.error ? html`<div class="task-error" role="alert"><strong>${task.error.code || 'error'}</strong>: ${task.error.message}</div>` : null}
       ${(task.results || []).map((result, index) => html`<${Result} result=${result} index=${index} />`)}
+      <${CallbackState} id=${task.id} status=${task.status} />
       <h3>${body ? 'Submit it again with curl' : 'Read it with curl'}</h3>
       <pre class="curl" tabindex="0" aria-label="curl command"><code>${command}</code></pre>
       <p><button type="button" class="secondary" onClick=${copy}>Copy the command</button> <span role="status">${copied}</span></p>

@@ -10,7 +10,9 @@ BROWSER_TESTS = os.path.join(REPO, "tests", "browser")
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; "
        "media-src 'self' blob:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 FLOWS = ["sign-in-refused", "signed-in", "submit-form", "task-completed", "task-list", "validation-error",
-         "cancel-pending", "cancelled"]
+         "cancel-pending", "cancelled", "lipsync-completed", "talking-head-completed", "motion-control-completed",
+         "task-read-afresh", "balance", "operator-keys", "operator-key-created", "operator-key",
+         "operator-channel-disabled", "operator-activity", "operator-new-key-user-view"]
 
 
 def check_safety_headers(response):
@@ -49,7 +51,7 @@ def test_the_console_is_served_from_the_binary(server):
     assert server.request("GET", "/consoles", key=None).status_code == 404
 
 
-def test_the_console_in_a_browser(make_server):
+def test_the_console_in_a_browser(make_server, media):
     server = make_server([])
     paused = make_server(["--engine-paused"])
     artifacts = os.path.join(BROWSER_TESTS, "artifacts")
@@ -58,12 +60,15 @@ def test_the_console_in_a_browser(make_server):
             path = os.path.join(artifacts, f"{flow}-{width}.png")
             if os.path.exists(path):
                 os.remove(path)
-    env = {**os.environ, "REELAY_URL": server.url, "REELAY_KEY": server.key, "REELAY_PAUSED_URL": paused.url,
-           "REELAY_PAUSED_KEY": paused.key, "ARTIFACTS": artifacts, "NO_COLOR": "1"}
+    env = {**os.environ, "REELAY_URL": server.url, "REELAY_KEY": server.key, "REELAY_ADMIN_TOKEN": server.admin_token,
+           "REELAY_PAUSED_URL": paused.url, "REELAY_PAUSED_KEY": paused.key, "ARTIFACTS": artifacts, "NO_COLOR": "1",
+           # tiny inputs on a loopback server (the servers fetch from 127.0.0.1: --fetch-allow)
+           "REELAY_MEDIA_VIDEO": media["video2s.mp4"], "REELAY_MEDIA_AUDIO": media["audio3s.wav"],
+           "REELAY_MEDIA_IMAGE": media["portrait.png"], "REELAY_MEDIA_DIR": media["dir"]}
     run = subprocess.run(["node", "--test", "--test-concurrency=1", "helpers.test.mjs", "console.test.mjs"],
-                         cwd=BROWSER_TESTS, env=env, capture_output=True, text=True, timeout=300)
+                         cwd=BROWSER_TESTS, env=env, capture_output=True, text=True, timeout=420)
     assert run.returncode == 0, run.stdout + run.stderr
-    assert "# pass 7" in run.stdout and "# fail 0" in run.stdout, run.stdout
+    assert "# pass 16" in run.stdout and "# fail 0" in run.stdout, run.stdout
     for flow in FLOWS:
         for width in (390, 1440):
             assert os.path.getsize(os.path.join(artifacts, f"{flow}-{width}.png")) > 1000, (flow, width)
