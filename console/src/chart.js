@@ -14,9 +14,9 @@ export function barLayout(values, width, height, gap = 2) {
 }
 
 const WIDTH = 600;
-const HEADROOM = 20; // the scale's label, above the bars
+const HEADROOM = 28; // the scale's label, above the bars
 const PLOT = 150;
-const LABELS = 22;
+const LABELS = 30;
 
 // bars: [{label, value}] in order (a bar with an empty label and a null value is an empty slot); title
 // names the chart (its accessible name); unit follows each value in the bars' tooltips. Labels the
@@ -28,7 +28,7 @@ export function BarChart({ bars, title, unit, id }) {
   const top = Math.max(0, ...bars.map((bar) => bar.value || 0));
   return html`
     <svg class="bar-chart" id=${id} viewBox=${`0 0 ${WIDTH} ${HEADROOM + PLOT + LABELS}`} role="img" aria-label=${title}>
-      <text class="tick" x="0" y="14">max ${top} ${unit}</text>
+      <text class="tick" x="0" y="20">max ${top} ${unit}</text>
       <g transform=${`translate(0 ${HEADROOM})`}>
         <line class="axis" x1="0" y1=${PLOT} x2=${WIDTH} y2=${PLOT} />
         ${layout.map((box, index) => bars[index].value == null ? null : html`
@@ -36,7 +36,7 @@ export function BarChart({ bars, title, unit, id }) {
             <title>${bars[index].label}: ${bars[index].value} ${unit}</title>
           </rect>`)}
         ${[...labelled].map((index) => html`
-          <text class="tick" x=${layout[index].x + layout[index].width / 2} y=${PLOT + 17}
+          <text class="tick" x=${layout[index].x + layout[index].width / 2} y=${PLOT + 24}
                 text-anchor=${index === 0 ? 'start' : index === bars.length - 1 ? 'end' : 'middle'}>${bars[index].label}</text>`)}
       </g>
     </svg>`;

@@ -10,7 +10,8 @@ import { html } from './html.js';
 export function recreateBody(answer) {
   if (!answer || typeof answer.model !== 'string') return null;
   const params = answer.params && typeof answer.params === 'object' && !Array.isArray(answer.params) ? answer.params : {};
-  return { ...params, model: answer.model };
+  const { model: ignored, ...rest } = params; // eslint-disable-line no-unused-vars
+  return { model: answer.model, ...rest };
 }
 
 // {state: 'loading' | 'ready' | 'missing' | 'error', body}: body is the recreating request when ready.

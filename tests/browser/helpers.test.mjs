@@ -95,6 +95,7 @@ test('the request that recreates a task, and the callback in words', () => {
   assert.deepEqual(recreateBody({ task_id: 't', model: 'sora-2', params: { prompt: 'x', model: 'other' } }),
                    { prompt: 'x', model: 'sora-2' });
   assert.deepEqual(recreateBody({ model: 'm', params: null }), { model: 'm' });
+  assert.equal(Object.keys(recreateBody({ model: 'm', params: { a: 1 } }))[0], 'model', 'the model first, as the form sends it');
   assert.equal(recreateBody({ params: {} }), null);
   assert.match(callbackSentence({ state: 'none', attempts: 0 }), /without a callback_url/);
   assert.match(callbackSentence({ state: 'delivered', attempts: 1, last_status: 200, updated_at: 0 }),
