@@ -149,6 +149,27 @@ void api_tasks_list(http_exchange *exchange);
 bool api_task_list_read(api_thread *thread, h2o_req_t *req, const task_list_query *query, const char *noun,
                         task_record **tasks, size_t *count, bool *has_more);
 void api_tasks_cancel(http_exchange *exchange);
+/* Reads the web console shows beside a task (task_info.c), each authenticated (401), 404 task_not_found
+ * for an unknown or another key's task, 503 store_unavailable when the store fails:
+ *   GET /v1/tasks/{id}/callback  its callback's delivery state (api_task_callback_write);
+ *   GET /v1/tasks/{id}/request   {"task_id","model","params"}: the stored validated parameters;
+ *   GET /v1/usage/daily?days=N   the key's settled credits per UTC day (api_usage_daily_write); N 1…90,
+ *                                default 30, else 422 out_of_range param "days". */
+void api_task_callback_get(http_exchange *exchange);
+void api_task_request_get(http_exchange *exchange);
+void api_usage_daily(http_exchange *exchange);
+/* Appends the callback answer of task_id: {"task_id","url","state","attempts","last_status",
+ * "last_error","next_attempt_at","updated_at"}. delivery NULL (no callback, or not queued yet: a task's
+ * row is made when it finishes) gives state "none", attempts 0 and every other member null. Otherwise
+ * state is "pending" (due, an attempt maybe under way), "delivered" or "failed" (given up); last_status
+ * is null until an attempt got an answer, last_error null when there is none, next_attempt_at (Unix
+ * seconds, rounded up) null unless pending. Pure. */
+void api_task_callback_write(const char *task_id, const callback_delivery *delivery, json_text *out);
+/* Appends {"object":"list","days":N,"data":[{"date":"YYYY-MM-DD","credits","tasks"},…]}: one entry per UTC
+ * day from first_day (its midnight, Unix seconds) for `days` days, oldest first; a day is its row of
+ * rows[0…count) (oldest first, as store_usage_daily gives them; rows outside the days are skipped) or
+ * zeros. False when a day cannot be written as a date (the text is then incomplete). Pure. */
+bool api_usage_daily_write(int64_t first_day, int days, const usage_day *rows, size_t count, json_text *out);
 /* Live progress (task_events.c): GET /v1/tasks/{id}/events and GET /v1/tasks/events (Server-Sent
  * Events). */
 void api_task_events(http_exchange *exchange);

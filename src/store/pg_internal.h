@@ -140,6 +140,8 @@ store_status pg_store_credits_balance(pg_store *s, const char *key_id, credit_ba
 store_status pg_store_credits_ledger(pg_store *s, const char *key_id, size_t limit, ledger_entry **out,
                                      size_t *count);
 store_status pg_store_credits_audit(pg_store *s, credit_audit *out);
+store_status pg_store_usage_daily(pg_store *s, const char *key_id, int64_t since_unix, int64_t until_unix,
+                                  usage_day **out, size_t *count);
 store_status pg_store_task_admit(pg_store *s, task_admission *items, size_t count, bool wait);
 store_status pg_store_idempotency_find(pg_store *s, const char *key_id, const char *idempotency_key,
                                        const unsigned char request_hash[32], int64_t now,

@@ -118,6 +118,8 @@ store_status sqlite_store_credits_balance(sqlite_store *s, const char *key_id, c
 store_status sqlite_store_credits_ledger(sqlite_store *s, const char *key_id, size_t limit,
                                          ledger_entry **out, size_t *count);
 store_status sqlite_store_credits_audit(sqlite_store *s, credit_audit *out);
+store_status sqlite_store_usage_daily(sqlite_store *s, const char *key_id, int64_t since_unix,
+                                      int64_t until_unix, usage_day **out, size_t *count);
 store_status sqlite_store_task_admit(sqlite_store *s, task_admission *items, size_t count, bool wait);
 store_status sqlite_store_idempotency_find(sqlite_store *s, const char *key_id, const char *idempotency_key,
                                            const unsigned char request_hash[32], int64_t now,

@@ -368,6 +368,13 @@ store_status store_credits_audit(store *s, credit_audit *out)
     return sqlite_store_credits_audit(s->sqlite, out);
 }
 
+store_status store_usage_daily(store *s, const char *key_id, int64_t since_unix, int64_t until_unix,
+                               usage_day **out, size_t *count)
+{
+    if (s->pg) return pg_store_usage_daily(s->pg, key_id, since_unix, until_unix, out, count);
+    return sqlite_store_usage_daily(s->sqlite, key_id, since_unix, until_unix, out, count);
+}
+
 store_status store_task_admit(store *s, task_admission *items, size_t count, bool wait)
 {
     store_status status = s->pg ? pg_store_task_admit(s->pg, items, count, wait)

@@ -388,6 +388,19 @@ typedef struct credit_audit {
 /* Checks the invariants above over every key and task (read-only). */
 store_status store_credits_audit(store *s, credit_audit *out);
 
+/* One UTC day of a key's charges (GET /v1/usage/daily). */
+typedef struct usage_day {
+    int64_t day;     /* the day's first second: Unix seconds, a multiple of 86400 */
+    int64_t credits; /* the sum of the key's settle charges (ledger kind settle, its amount) made that day */
+    int64_t tasks;   /* how many settle entries that day (finished, charged tasks; 0 credits included) */
+} usage_day;
+/* The key's settle entries made in [since_unix, until_unix) (their created_at), summed per UTC day in one
+ * grouped query, oldest day first; only days with at least one entry are listed (the caller fills the
+ * gaps). Refunds and grants are not usage. An unknown key has no entries (OK, *count 0). *out is malloc'd
+ * (free(); NULL when *count is 0). */
+store_status store_usage_daily(store *s, const char *key_id, int64_t since_unix, int64_t until_unix,
+                               usage_day **out, size_t *count);
+
 /* ---- Admission: a new task, its reservation, its idempotency key and the key's limits, committed
  * together or not at all. ---- */
 
@@ -466,8 +479,11 @@ typedef struct callback_delivery {
     callback_state state;
     int last_status;      /* HTTP status of the last attempt, 0 = none or no answer */
     char last_error[256]; /* "" = none */
+    int64_t updated_at;   /* Unix seconds of the row's last change (queued, claimed, attempt recorded) */
 } callback_delivery;
-/* One task's callback and how its delivery stands (operators, tests). NOT_FOUND when it has none. */
+/* One task's callback and how its delivery stands (operators, the console's GET
+ * /v1/tasks/{id}/callback, tests). NOT_FOUND when it has none: the task asked for no callback, or has not
+ * finished yet (the row is queued by the transaction that finishes it). */
 store_status store_callback_get(store *s, const char *task_id, callback_delivery *out);
 
 /* ---- Uploads (store_sqlite_uploads.c, store_pg_uploads.c): files a key uploaded (POST /v1/files/upload/…),

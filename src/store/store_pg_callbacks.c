@@ -130,7 +130,7 @@ store_status pg_store_callback_get(pg_store *s, const char *task_id, callback_de
     const char *values[] = {task_id};
     PGresult *result = NULL;
     if (pg_query(s, "read callback", &result,
-                 "SELECT task_id, key_id, url, attempts, next_at, state, last_status, last_error "
+                 "SELECT task_id, key_id, url, attempts, next_at, state, last_status, last_error, updated_at "
                  "FROM callbacks WHERE task_id = $1",
                  1, values) != STORE_OK)
         return STORE_ERROR;
@@ -141,6 +141,7 @@ store_status pg_store_callback_get(pg_store *s, const char *task_id, callback_de
         out->state = (callback_state)pg_get_int(result, 0, 5);
         out->last_status = (int)pg_get_int(result, 0, 6);
         pg_copy_text(out->last_error, sizeof(out->last_error), result, 0, 7);
+        out->updated_at = pg_get_int(result, 0, 8);
     }
     PQclear(result);
     return status;

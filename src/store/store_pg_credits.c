@@ -298,3 +298,34 @@ store_status pg_store_idempotency_expire(pg_store *s, int64_t now)
     return pg_query(s, "expire idempotency keys", NULL, "DELETE FROM idempotency_keys WHERE created_at <= $1",
                     1, values);
 }
+
+store_status pg_store_usage_daily(pg_store *s, const char *key_id, int64_t since_unix, int64_t until_unix,
+                                  usage_day **out, size_t *count)
+{
+    *out = NULL;
+    *count = 0;
+    pg_number since, until;
+    const char *values[] = {key_id, pg_int(&since, since_unix), pg_int(&until, until_unix)};
+    PGresult *result = NULL;
+    if (pg_query(s, "read daily usage", &result,
+                 "SELECT created_at - created_at % 86400 AS day, SUM(amount)::bigint, COUNT(*) "
+                 "FROM credit_ledger WHERE key_id = $1 AND kind = 'settle' AND created_at >= $2::bigint "
+                 "AND created_at < $3::bigint GROUP BY day ORDER BY day",
+                 3, values) != STORE_OK)
+        return STORE_ERROR;
+    int rows = PQntuples(result);
+    usage_day *days = rows ? calloc((size_t)rows, sizeof(*days)) : NULL;
+    if (rows && days == NULL) {
+        PQclear(result);
+        return STORE_ERROR;
+    }
+    for (int i = 0; i < rows; i++) {
+        days[i].day = pg_get_int(result, i, 0);
+        days[i].credits = pg_get_int(result, i, 1);
+        days[i].tasks = pg_get_int(result, i, 2);
+    }
+    PQclear(result);
+    *out = days;
+    *count = (size_t)rows;
+    return STORE_OK;
+}

@@ -122,8 +122,8 @@ store_status sqlite_store_callback_get(sqlite_store *s, const char *task_id, cal
 {
     sqlite3_stmt *stmt = NULL;
     if (sql_prepare(s,
-                    "SELECT task_id, key_id, url, attempts, next_at, state, last_status, last_error "
-                    "FROM callbacks WHERE task_id = ?1",
+                    "SELECT task_id, key_id, url, attempts, next_at, state, last_status, last_error, "
+                    "updated_at FROM callbacks WHERE task_id = ?1",
                     &stmt) != STORE_OK)
         return STORE_ERROR;
     sqlite3_bind_text(stmt, 1, task_id, -1, SQLITE_TRANSIENT);
@@ -135,6 +135,7 @@ store_status sqlite_store_callback_get(sqlite_store *s, const char *task_id, cal
         out->state = (callback_state)sqlite3_column_int(stmt, 5);
         out->last_status = sqlite3_column_int(stmt, 6);
         sql_copy_text(out->last_error, sizeof(out->last_error), stmt, 7);
+        out->updated_at = sqlite3_column_int64(stmt, 8);
         status = STORE_OK;
     } else if (rc != SQLITE_DONE) {
         status = sql_fail(s, "read callback");

@@ -333,3 +333,42 @@ store_status sqlite_store_credits_audit(sqlite_store *s, credit_audit *out)
     sql_exec(s, status == STORE_OK ? "COMMIT" : "ROLLBACK", "audit");
     return status;
 }
+
+store_status sqlite_store_usage_daily(sqlite_store *s, const char *key_id, int64_t since_unix,
+                                      int64_t until_unix, usage_day **out, size_t *count)
+{
+    *out = NULL;
+    *count = 0;
+    sqlite3_stmt *stmt = NULL;
+    if (sql_prepare(s,
+                    "SELECT created_at - created_at % 86400 AS day, SUM(amount), COUNT(*) FROM credit_ledger "
+                    "WHERE key_id = ?1 AND kind = 'settle' AND created_at >= ?2 AND created_at < ?3 "
+                    "GROUP BY day ORDER BY day",
+                    &stmt) != STORE_OK)
+        return STORE_ERROR;
+    sqlite3_bind_text(stmt, 1, key_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(stmt, 2, since_unix);
+    sqlite3_bind_int64(stmt, 3, until_unix);
+    vector rows;
+    vector_init(&rows, sizeof(usage_day));
+    int rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        usage_day *day = vector_push(&rows, NULL); /* zeroed */
+        if (day == NULL) {
+            rc = SQLITE_NOMEM;
+            break;
+        }
+        day->day = sqlite3_column_int64(stmt, 0);
+        day->credits = sqlite3_column_int64(stmt, 1);
+        day->tasks = sqlite3_column_int64(stmt, 2);
+    }
+    sqlite3_finalize(stmt);
+    *out = vector_release(&rows, count);
+    if (rc != SQLITE_DONE) {
+        free(*out);
+        *out = NULL;
+        *count = 0;
+        return sql_fail(s, "read daily usage");
+    }
+    return STORE_OK;
+}

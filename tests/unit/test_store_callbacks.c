@@ -158,6 +158,25 @@ static void outcomes_deliver_retry_and_give_up(void **state)
     assert_int_equal(count, 0);
 }
 
+static void the_delivery_state_says_when_it_last_changed(void **state)
+{
+    (void)state;
+    const char *id = "task-unified-1-gggggggg";
+    queue(id, "https://g.example/hook", 1000);
+    assert_int_equal(get(id).updated_at, 1); /* queued */
+    callback_record *records = NULL;
+    size_t count = 0;
+    assert_int_equal(store_callbacks_claim_due(db, 5000, 16000, 10, &records, &count), STORE_OK);
+    assert_int_equal(count, 1);
+    free(records);
+    assert_int_equal(get(id).updated_at, 5); /* claimed */
+    assert_int_equal(store_callback_finish_attempt(db, id, 1, CALLBACK_DUE, 502, "bad gateway", 9000, 7500),
+                     STORE_OK);
+    callback_delivery delivery = get(id);
+    assert_int_equal(delivery.updated_at, 7); /* the attempt's outcome */
+    assert_int_equal(delivery.last_status, 502);
+}
+
 static void the_outbox_outlives_the_connection(void **state)
 {
     (void)state;
@@ -287,6 +306,7 @@ int main(void)
         WITH_STORE(an_empty_outbox_has_nothing_due),
         WITH_STORE(due_rows_are_claimed_oldest_first_under_a_lease),
         WITH_STORE(outcomes_deliver_retry_and_give_up),
+        WITH_STORE(the_delivery_state_says_when_it_last_changed),
         WITH_STORE(the_outbox_outlives_the_connection),
         WITH_STORE(a_finished_task_is_due_at_once),
     };

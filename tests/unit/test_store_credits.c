@@ -243,6 +243,7 @@ static void a_finished_task_with_a_callback_url_queues_one_delivery(void **state
     assert_int_equal(delivery.state, CALLBACK_DUE);
     assert_int_equal(delivery.record.next_at_ms, 200000);
     assert_int_equal(delivery.record.attempts, 0);
+    assert_int_equal(delivery.updated_at, 200);
     assert_int_equal(store_callback_get(db, without.id, &delivery), STORE_NOT_FOUND);
     char secret[64];
     assert_int_equal(store_key_webhook_secret(db, "key_a", secret, sizeof(secret)), STORE_OK);
@@ -426,6 +427,62 @@ static void a_task_without_its_reservation_is_reported(void **state)
     assert_non_null(strstr(audit.first_problem, "task-unified-1-strayta0"));
 }
 
+/* Settles task `id` of key_id (reserving `reserve`) with a charge of `charge` at `at`. */
+static void settle_at(const char *id, const char *key_id, int64_t reserve, int64_t charge, int64_t at)
+{
+    task_record t = new_task(id, key_id, (double)reserve, NULL);
+    assert_int_equal(admit(&t, NULL, 0, 0, NULL), ADMIT_CREATED);
+    assert_int_equal(store_task_complete(db, t.id, TASK_PENDING, "[1]", charge, at), STORE_OK);
+}
+
+static void daily_usage_sums_settled_charges_per_utc_day(void **state)
+{
+    (void)state;
+    const int64_t day = 20000 * 86400LL; /* a UTC midnight */
+    assert_int_equal(store_credits_grant(db, "key_a", 1000, "", 10), STORE_OK);
+    assert_int_equal(store_credits_grant(db, "key_b", 1000, "", 10), STORE_OK);
+    settle_at("task-unified-100-eeeeeee1", "key_a", 80, 30, day + 100);
+    settle_at("task-unified-100-eeeeeee2", "key_a", 50, 20, day + 86399); /* the day's last second */
+    settle_at("task-unified-100-eeeeeee3", "key_a", 40, 0, day + 86400);  /* the next day, nothing charged */
+    settle_at("task-unified-100-eeeeeee4", "key_a", 10, 10, day - 1);     /* the day before */
+    settle_at("task-unified-100-eeeeeee5", "key_a", 10, 7, day + 2 * 86400);
+    settle_at("task-unified-100-eeeeeee6", "key_b", 90, 90, day + 300); /* another key's */
+    task_record refunded = new_task("task-unified-100-eeeeeee7", "key_a", 60, NULL);
+    assert_int_equal(admit(&refunded, NULL, 0, 0, NULL), ADMIT_CREATED);
+    assert_int_equal(store_task_fail(db, refunded.id, "timeout", "late", day + 200), STORE_OK);
+    assert_int_equal(store_credits_grant(db, "key_a", 5, "", day + 400), STORE_OK);
+
+    usage_day *days = NULL;
+    size_t count = 0;
+    assert_int_equal(store_usage_daily(db, "key_a", day, day + 2 * 86400, &days, &count), STORE_OK);
+    assert_int_equal(count, 2);
+    assert_int_equal(days[0].day, day);
+    assert_int_equal(days[0].credits, 50);
+    assert_int_equal(days[0].tasks, 2);
+    assert_int_equal(days[1].day, day + 86400);
+    assert_int_equal(days[1].credits, 0);
+    assert_int_equal(days[1].tasks, 1);
+    free(days);
+
+    assert_int_equal(store_usage_daily(db, "key_a", day - 86400, day + 3 * 86400, &days, &count), STORE_OK);
+    assert_int_equal(count, 4);
+    assert_int_equal(days[0].day, day - 86400);
+    assert_int_equal(days[0].credits, 10);
+    assert_int_equal(days[3].day, day + 2 * 86400);
+    assert_int_equal(days[3].credits, 7);
+    free(days);
+
+    assert_int_equal(store_usage_daily(db, "key_b", day, day + 86400, &days, &count), STORE_OK);
+    assert_int_equal(count, 1);
+    assert_int_equal(days[0].credits, 90);
+    free(days);
+    days = (usage_day *)1;
+    assert_int_equal(store_usage_daily(db, "key_nobody", 0, day * 2, &days, &count), STORE_OK);
+    assert_int_equal(count, 0);
+    assert_null(days);
+    assert_audit_clean();
+}
+
 int main(void)
 {
 #define WITH_KEYS(test) cmocka_unit_test_setup_teardown(test, open_with_keys, close_and_remove)
@@ -440,6 +497,7 @@ int main(void)
         WITH_KEYS(a_finished_task_with_a_callback_url_queues_one_delivery),
         WITH_KEYS(key_limits_can_be_changed),
         WITH_KEYS(a_task_without_its_reservation_is_reported),
+        WITH_KEYS(daily_usage_sums_settled_charges_per_utc_day),
     };
     /* a PostgreSQL database has no history from before the ledger */
     const struct CMUnitTest sqlite_only[] = {
