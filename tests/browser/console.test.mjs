@@ -54,27 +54,12 @@ async function openPage() {
   return page;
 }
 
-// The routes another branch adds (GET /v1/tasks/{id}/callback, …/request, /v1/usage/daily): until they
-// are merged the server answers 404 unknown_path, the console shows "not available", and chromium logs
-// the 404. TEMPORARY: remove this tolerance (and the `available` skips below) once they are merged.
-const PENDING_ROUTES = /\/v1\/tasks\/[^/]+\/(?:callback|request)$|\/v1\/usage\/daily\?/;
 const FAILED_LOAD = 'console: Failed to load resource: the server responded with a status of ';
-
-// Whether the server answers a GET with the key (not 404): a pending route's feature is checked then.
-async function available(path, base = BASE, key = KEY) {
-  const response = await fetch(`${base}${path}`, { headers: { Authorization: `Bearer ${key}` } });
-  if (response.status === 404 && (await response.json()).error?.code === 'unknown_path') {
-    console.log(`skipped: ${path.split('?')[0]} is not on this server yet`);
-    return false;
-  }
-  return true;
-}
 
 // Closes the tab; fails on what the browser reported, except the answers with a status the flow
 // provokes on purpose (chromium logs every 4xx fetch as "Failed to load resource: … status of 422 …").
 async function closePage(page, expectedStatuses = []) {
-  const provoked = (problem) => expectedStatuses.some((status) => problem.startsWith(`${FAILED_LOAD}${status} `)) ||
-    (problem.startsWith(`${FAILED_LOAD}404 `) && PENDING_ROUTES.test(problem.split(' at ').pop()));
+  const provoked = (problem) => expectedStatuses.some((status) => problem.startsWith(`${FAILED_LOAD}${status} `));
   const problems = page.problems.filter((problem) => !provoked(problem));
   await page.context().close();
   assert.deepEqual(problems, [], 'the browser reported errors');
@@ -274,35 +259,23 @@ test('submit lip-sync, talking head and motion control through the form (files d
   await page.reload();
   await page.locator('#task-progress').filter({ hasText: '100 %' }).waitFor();
   await page.locator('#callback-state:not([data-state="loading"])').waitFor();
-  if (await available(`/v1/tasks/${id}/request`)) {
-    await page.getByRole('heading', { name: 'Submit it again with curl' }).waitFor();
-    const curl = await page.locator('pre.curl').textContent();
-    assert.match(curl, /\/v1\/videos\/generations/);
-    assert.match(curl, /"model":"kling-v2-6-motion-control"/);
-    assert.ok(curl.includes(JSON.stringify(MEDIA.image)), curl);
-  } else {
-    assert.match(await page.locator('pre.curl').textContent(), new RegExp(`/v1/tasks/${id}`));
-  }
-  if (await available(`/v1/tasks/${id}/callback`)) {
-    assert.equal(await page.locator('#callback-state').getAttribute('data-state'), 'none');
-    assert.match(await page.locator('#callback-state').textContent(), /without a callback_url/);
-  } else {
-    assert.equal(await page.locator('#callback-state').getAttribute('data-state'), 'missing');
-  }
+  await page.getByRole('heading', { name: 'Submit it again with curl' }).waitFor();
+  const curl = await page.locator('pre.curl').textContent();
+  assert.match(curl, /\/v1\/videos\/generations/);
+  assert.match(curl, /"model":"kling-v2-6-motion-control"/);
+  assert.ok(curl.includes(JSON.stringify(MEDIA.image)), curl);
+  assert.equal(await page.locator('#callback-state').getAttribute('data-state'), 'none');
+  assert.match(await page.locator('#callback-state').textContent(), /without a callback_url/);
   await shoot(page, 'task-read-afresh');
 
   // the balance page: a bar per day, today's (the last) with the credits these tasks used
   await page.locator('a.balance').click();
   await page.getByRole('heading', { name: 'Credits used per day' }).waitFor();
-  if (await available('/v1/usage/daily?days=30')) {
-    const bars = page.locator('#usage-chart rect.bar');
-    await bars.first().waitFor({ state: 'attached' }); // a day with no credits is a bar of height 0
-    assert.equal(await bars.count(), 30);
-    assert.ok(Number(await bars.last().getAttribute('data-value')) > 0, 'credits used today');
-    assert.ok(Number(await bars.last().getAttribute('height')) > 0, 'a visible bar for today');
-  } else {
-    await page.locator('#usage-missing').waitFor();
-  }
+  const bars = page.locator('#usage-chart rect.bar');
+  await bars.first().waitFor({ state: 'attached' }); // a day with no credits is a bar of height 0
+  assert.equal(await bars.count(), 30);
+  assert.ok(Number(await bars.last().getAttribute('data-value')) > 0, 'credits used today');
+  assert.ok(Number(await bars.last().getAttribute('height')) > 0, 'a visible bar for today');
   await shoot(page, 'balance');
   await closePage(page);
 });
