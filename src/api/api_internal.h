@@ -173,6 +173,9 @@ bool api_usage_daily_write(int64_t first_day, int days, const usage_day *rows, s
 /* Live progress (task_events.c): GET /v1/tasks/{id}/events and GET /v1/tasks/events (Server-Sent
  * Events). */
 void api_task_events(http_exchange *exchange);
+/* Reads the key's own task the path names into *task (the caller clears it); false after answering 404
+ * task_not_found (a malformed id, no such task, or another key's: as GET /v1/tasks/{id}) or 503. */
+bool api_read_own_task(http_exchange *exchange, const key_record *key, task_record *task);
 void api_key_events(http_exchange *exchange);
 /* ?wait=N of GET /v1/tasks/{id}: 0 when absent, N (0…60), or -1 when malformed (422 out_of_range sent). */
 int api_task_wait_seconds(h2o_req_t *req);

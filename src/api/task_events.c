@@ -337,8 +337,7 @@ static bool watch_or_fail(task_stream *s, h2o_req_t *req)
     return false;
 }
 
-/* Reads the key's own task named by the path, answering 404 / 503 itself when it cannot. */
-static bool read_own_task(http_exchange *exchange, const key_record *key, task_record *task)
+bool api_read_own_task(http_exchange *exchange, const key_record *key, task_record *task)
 {
     char id[IDS_TASK_ID_SIZE];
     if (http_path_param(exchange, 0, id, sizeof(id)) != 0 || !ids_task_is_valid(id)) {
@@ -361,7 +360,7 @@ void api_task_events(http_exchange *exchange)
     key_record key;
     if (!api_authenticate(exchange, &key)) return;
     task_record task;
-    if (!read_own_task(exchange, &key, &task)) return;
+    if (!api_read_own_task(exchange, &key, &task)) return;
     h2o_req_t *req = exchange->req;
     int64_t last = last_event_id(req), mark = task_watch_mark(&task);
     if (last >= mark && task_state_is_terminal(task.state)) { /* the client has seen the end */

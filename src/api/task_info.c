@@ -14,24 +14,11 @@
 enum { SECONDS_PER_DAY = 86400 };
 
 /* Authenticates and reads the caller's task the path names into *task (the caller clears it); false after
- * answering 401 (or 429), 404 task_not_found (no such task, or another key's: as GET /v1/tasks/{id}) or
- * 503. */
+ * answering 401 (or 429), 404 task_not_found or 503. */
 static bool read_own_task(http_exchange *exchange, task_record *task)
 {
-    api_thread *thread = exchange->thread_data;
     key_record key;
-    if (!api_authenticate(exchange, &key)) return false;
-    char id[IDS_TASK_ID_SIZE];
-    store_status status = STORE_NOT_FOUND;
-    if (http_path_param(exchange, 0, id, sizeof(id)) == 0 && ids_task_is_valid(id))
-        status = store_task_get(thread->db, id, task);
-    if (status == STORE_OK && strcmp(task->key_id, key.id) == 0) return true;
-    if (status == STORE_OK) task_record_clear(task);
-    if (status == STORE_ERROR)
-        api_send_store_unavailable(exchange->req, "The task could not be read; retry later.");
-    else
-        http_send_error_code(exchange->req, "task_not_found", "task_id", "Task ID does not exist.");
-    return false;
+    return api_authenticate(exchange, &key) && api_read_own_task(exchange, &key, task);
 }
 
 /* The public name of a delivery state: due (also while an attempt is under way) is "pending". */
