@@ -71,6 +71,11 @@ E2E_TESTS=(
     tests/e2e/test_cluster_leases.py
     # the server stopping while a decode job is on a worker
     tests/e2e/test_hardening_uploads.py::test_server_stopping_mid_decoding_leaves_nothing
+    # a browser following tasks live over the event stream while the engine renders them; the operator's
+    # views polling while keys and channels change
+    tests/e2e/test_console.py
+    # OpenAI's SDK polling and streaming tasks the sandbox is rendering
+    tests/e2e/test_openai_sdk.py
 )
 
 LOGS=$(mktemp -d "${TMPDIR:-/tmp}/reelay-stress.XXXXXX")
