@@ -85,8 +85,6 @@ json_t *api_admin_read_body(h2o_req_t *req, const admin_member *members, size_t 
 
 /* Answers a failed action (result->code, param, message; 503 with Retry-After for the database). */
 void api_admin_send_failure(h2o_req_t *req, const admin_result *result);
-/* Answers value (consumed) as JSON with status; NULL is a 500. */
-void api_admin_send_json(h2o_req_t *req, int status, json_t *value);
 /* A change was made: logs "admin change" with the route and result->changed (warns when the other nodes
  * could not be told), and makes this node's caches see it at once — its key caches ("key") or its
  * channel views and the runner's table ("channel"). */

@@ -156,18 +156,6 @@ void api_admin_send_failure(h2o_req_t *req, const admin_result *result)
                          result->param[0] ? result->param : NULL, "%s", result->message);
 }
 
-void api_admin_send_json(h2o_req_t *req, int status, json_t *value)
-{
-    char *text = value ? json_dumps(value, JSON_COMPACT) : NULL;
-    json_decref(value);
-    if (text == NULL) {
-        http_send_error_code(req, "internal_error", NULL, "The answer could not be written.");
-        return;
-    }
-    http_send_json(req, status, text, strlen(text));
-    free(text);
-}
-
 void api_admin_changed(http_exchange *exchange, const char *route, const char *kind,
                        const admin_result *result)
 {

@@ -64,7 +64,7 @@ static void channel_changed(http_exchange *exchange, const admin_context *ctx, c
         return;
     }
     api_admin_changed(exchange, route, CLUSTER_SIGNAL_CHANNEL, result);
-    api_admin_send_json(exchange->req, status, listed_channel(ctx, name));
+    api_send_json_value(exchange->req, status, listed_channel(ctx, name));
 }
 
 void api_admin_channels_add(http_exchange *exchange)
@@ -91,7 +91,7 @@ void api_admin_channels_list(http_exchange *exchange)
     if (list == NULL)
         api_admin_send_failure(exchange->req, &result);
     else
-        api_admin_send_json(exchange->req, 200, json_pack("{s:s, s:o}", "object", "list", "data", list));
+        api_send_json_value(exchange->req, 200, json_pack("{s:s, s:o}", "object", "list", "data", list));
 }
 
 void api_admin_channels_update(http_exchange *exchange)
@@ -141,7 +141,7 @@ void api_admin_channels_remove(http_exchange *exchange)
         return;
     }
     api_admin_changed(exchange, "admin.channels.remove", CLUSTER_SIGNAL_CHANNEL, &result);
-    api_admin_send_json(exchange->req, 200, json_pack("{s:s, s:b}", "name", name, "deleted", 1));
+    api_send_json_value(exchange->req, 200, json_pack("{s:s, s:b}", "name", name, "deleted", 1));
 }
 
 void api_admin_channels_health(http_exchange *exchange)
@@ -154,7 +154,7 @@ void api_admin_channels_health(http_exchange *exchange)
     if (health == NULL)
         api_admin_send_failure(exchange->req, &result);
     else
-        api_admin_send_json(exchange->req, 200, health);
+        api_send_json_value(exchange->req, 200, health);
 }
 
 void api_admin_tasks_summary(http_exchange *exchange)
@@ -166,5 +166,5 @@ void api_admin_tasks_summary(http_exchange *exchange)
     if (summary == NULL)
         api_admin_send_failure(exchange->req, &result);
     else
-        api_admin_send_json(exchange->req, 200, summary);
+        api_send_json_value(exchange->req, 200, summary);
 }

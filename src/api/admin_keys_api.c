@@ -56,7 +56,7 @@ void api_admin_keys_create(http_exchange *exchange)
         return;
     }
     api_admin_changed(exchange, "admin.keys.create", CLUSTER_SIGNAL_KEY, &result);
-    api_admin_send_json(exchange->req, 201, admin_new_key_json(&key, "id"));
+    api_send_json_value(exchange->req, 201, admin_new_key_json(&key, "id"));
     admin_new_key_forget(&key);
 }
 
@@ -76,7 +76,7 @@ void api_admin_keys_list(http_exchange *exchange)
     if (list == NULL)
         api_admin_send_failure(exchange->req, &result);
     else
-        api_admin_send_json(exchange->req, 200, json_pack("{s:s, s:o}", "object", "list", "data", list));
+        api_send_json_value(exchange->req, 200, json_pack("{s:s, s:o}", "object", "list", "data", list));
 }
 
 /* PATCH and revoke: the change, then the key as listed. */
@@ -101,7 +101,7 @@ static void key_change(http_exchange *exchange, bool revoking)
     }
     api_admin_changed(exchange, revoking ? "admin.keys.revoke" : "admin.keys.update", CLUSTER_SIGNAL_KEY,
                       &result);
-    api_admin_send_json(exchange->req, 200, listed_key(&ctx, id));
+    api_send_json_value(exchange->req, 200, listed_key(&ctx, id));
 }
 
 void api_admin_keys_update(http_exchange *exchange)
@@ -122,7 +122,7 @@ static void send_credits(http_exchange *exchange, const admin_context *ctx, cons
     if (view == NULL)
         api_admin_send_failure(exchange->req, &result);
     else
-        api_admin_send_json(exchange->req, 200, view);
+        api_send_json_value(exchange->req, 200, view);
 }
 
 void api_admin_credits_grant(http_exchange *exchange)
@@ -180,5 +180,5 @@ void api_admin_credits_audit(http_exchange *exchange)
     if (audit == NULL)
         api_admin_send_failure(exchange->req, &result);
     else
-        api_admin_send_json(exchange->req, 200, audit);
+        api_send_json_value(exchange->req, 200, audit);
 }

@@ -76,6 +76,9 @@ bool api_content_type_is_json(h2o_req_t *req);
 #define API_STORE_RETRY_AFTER "2"
 void api_send_store_unavailable(h2o_req_t *req, const char *message);
 
+/* Sends a JSON value (stolen; NULL means it could not be built: 500 internal_error) with `status`. */
+void api_send_json_value(h2o_req_t *req, int status, json_t *value);
+
 /* Appends the task as GET /v1/tasks/{id} shows it. */
 void api_task_write(const api_app *app, const task_record *task, json_text *out);
 /* Sends written JSON text (a failed text becomes a 500) and frees it. */
@@ -144,6 +147,11 @@ void api_generations_quote(http_exchange *exchange);
 void api_generations_stopping(api_thread *thread);
 void api_tasks_get(http_exchange *exchange);
 void api_tasks_list(http_exchange *exchange);
+/* Reads a list route's limit (1…100; 422 out_of_range) and after (a task id, read into the caller's
+ * buffer `after`; 422 invalid_value "after must be the id of one of your <noun>") into *query; false
+ * after answering (tasks.c). */
+bool api_read_list_paging(h2o_req_t *req, task_list_query *query, char after[IDS_TASK_ID_SIZE],
+                          const char *noun);
 /* store_task_list for a list route (tasks.c): false after answering 422 invalid_value naming `after`
  * ("after must be the id of one of your <noun>") or 503 store_unavailable. */
 bool api_task_list_read(api_thread *thread, h2o_req_t *req, const task_list_query *query, const char *noun,

@@ -11,19 +11,6 @@
 #include "api/api_internal.h"
 #include "api/openai_videos_map.h"
 
-/* Sends the JSON value (stolen; NULL means it could not be built: 500) with `status`. */
-static void send_json_value(h2o_req_t *req, int status, json_t *value)
-{
-    char *text = value ? json_dumps(value, JSON_COMPACT) : NULL;
-    json_decref(value);
-    if (text == NULL) {
-        http_send_error_code(req, "internal_error", NULL, "The response could not be built.");
-        return;
-    }
-    http_send_json(req, status, text, strlen(text));
-    free(text);
-}
-
 static void send_video_not_found(h2o_req_t *req)
 {
     http_send_error_code(req, "not_found", "video_id", "No video with this id exists.");
@@ -57,7 +44,7 @@ void api_openai_videos_get(http_exchange *exchange)
     if (!api_read_own_video(exchange, &key, &task)) return;
     /* OpenAI's poll helpers wait this long before asking again */
     if (!task_state_is_terminal(task.state)) http_add_header(exchange->req, "openai-poll-after-ms", "1000");
-    send_json_value(exchange->req, 200, openai_video_object(&task, thread->app->link_ttl_seconds));
+    api_send_json_value(exchange->req, 200, openai_video_object(&task, thread->app->link_ttl_seconds));
     task_record_clear(&task);
 }
 
@@ -121,25 +108,9 @@ void api_openai_videos_content(http_exchange *exchange)
  * answering 422 naming the parameter. `after` is the caller's buffer the query points into. */
 static bool read_list_query(h2o_req_t *req, task_list_query *query, char after[IDS_TASK_ID_SIZE])
 {
-    char limit_text[16], order[8];
+    char order[8];
+    if (!api_read_list_paging(req, query, after, "videos")) return false;
     int has;
-    if ((has = http_query_param(req, "limit", limit_text, sizeof(limit_text))) != 0) {
-        char *end = NULL;
-        long limit = has > 0 ? strtol(limit_text, &end, 10) : 0;
-        if (has < 0 || end == limit_text || *end != '\0' || limit < 1 || limit > 100) {
-            http_send_error_code(req, "out_of_range", "limit", "limit must be an integer from 1 to 100.");
-            return false;
-        }
-        query->limit = (int)limit;
-    }
-    if ((has = http_query_param(req, "after", after, IDS_TASK_ID_SIZE)) != 0) {
-        if (has < 0 || !ids_task_is_valid(after)) {
-            http_send_error_code(req, "invalid_value", "after",
-                                 "after must be the id of one of your videos.");
-            return false;
-        }
-        query->after_id = after;
-    }
     if ((has = http_query_param(req, "order", order, sizeof(order))) != 0) {
         if (has < 0 || (strcmp(order, "asc") != 0 && strcmp(order, "desc") != 0)) {
             http_send_error_code(req, "invalid_value", "order", "order must be asc or desc.");
@@ -180,6 +151,6 @@ void api_openai_videos_list(http_exchange *exchange)
     size_t count = 0;
     bool has_more = false;
     if (!api_task_list_read(thread, req, &query, "videos", &tasks, &count, &has_more)) return;
-    send_json_value(req, 200, video_page(thread->app, tasks, count, has_more));
+    api_send_json_value(req, 200, video_page(thread->app, tasks, count, has_more));
     task_records_free(tasks, count);
 }

@@ -87,6 +87,18 @@ void api_follow_signals(api_app *app)
     if (app->task_board == NULL) app->task_board = task_watch_board_start(app->engine);
 }
 
+void api_send_json_value(h2o_req_t *req, int status, json_t *value)
+{
+    char *text = value ? json_dumps(value, JSON_COMPACT) : NULL;
+    json_decref(value);
+    if (text == NULL) {
+        http_send_error_code(req, "internal_error", NULL, "The answer could not be written.");
+        return;
+    }
+    http_send_json(req, status, text, strlen(text));
+    free(text);
+}
+
 void api_send_store_unavailable(h2o_req_t *req, const char *message)
 {
     http_set_header(req, "retry-after", API_STORE_RETRY_AFTER);

@@ -147,6 +147,31 @@ void api_tasks_get(http_exchange *exchange)
     if (status == STORE_OK) task_record_clear(&task);
 }
 
+bool api_read_list_paging(h2o_req_t *req, task_list_query *query, char after[IDS_TASK_ID_SIZE],
+                          const char *noun)
+{
+    char limit_text[16];
+    int has;
+    if ((has = http_query_param(req, "limit", limit_text, sizeof(limit_text))) != 0) {
+        char *end = NULL;
+        long limit = has > 0 ? strtol(limit_text, &end, 10) : 0;
+        if (has < 0 || end == limit_text || *end != '\0' || limit < 1 || limit > 100) {
+            http_send_error_code(req, "out_of_range", "limit", "limit must be an integer from 1 to 100.");
+            return false;
+        }
+        query->limit = (int)limit;
+    }
+    if ((has = http_query_param(req, "after", after, IDS_TASK_ID_SIZE)) != 0) {
+        if (has < 0 || !ids_task_is_valid(after)) {
+            http_send_error_code(req, "invalid_value", "after", "after must be the id of one of your %s.",
+                                 noun);
+            return false;
+        }
+        query->after_id = after;
+    }
+    return true;
+}
+
 bool api_task_list_read(api_thread *thread, h2o_req_t *req, const task_list_query *query, const char *noun,
                         task_record **tasks, size_t *count, bool *has_more)
 {
@@ -166,25 +191,10 @@ void api_tasks_list(http_exchange *exchange)
     h2o_req_t *req = exchange->req;
     key_record key;
     if (!api_authenticate(exchange, &key)) return;
-    char limit_text[16], after[IDS_TASK_ID_SIZE], status_text[16], model[64];
+    char after[IDS_TASK_ID_SIZE], status_text[16], model[64];
     task_list_query query = {.key_id = key.id, .limit = 20, .state = -1};
+    if (!api_read_list_paging(req, &query, after, "tasks")) return;
     int has;
-    if ((has = http_query_param(req, "limit", limit_text, sizeof(limit_text))) != 0) {
-        char *end = NULL;
-        long limit = has > 0 ? strtol(limit_text, &end, 10) : 0;
-        if (has < 0 || end == limit_text || *end != '\0' || limit < 1 || limit > 100) {
-            http_send_error_code(req, "out_of_range", "limit", "limit must be an integer from 1 to 100.");
-            return;
-        }
-        query.limit = (int)limit;
-    }
-    if ((has = http_query_param(req, "after", after, sizeof(after))) != 0) {
-        if (has < 0 || !ids_task_is_valid(after)) {
-            http_send_error_code(req, "invalid_value", "after", "after must be the id of one of your tasks.");
-            return;
-        }
-        query.after_id = after;
-    }
     if ((has = http_query_param(req, "status", status_text, sizeof(status_text))) != 0) {
         task_state state;
         if (has < 0 || !task_state_parse(status_text, &state) || state == TASK_SUBMITTING ||
