@@ -132,6 +132,9 @@ static const char *const migrations[] = {
     "  PRIMARY KEY (minute, key_id, epoch));",
     /* 4: the video a task remixes (OpenAI's remixed_from_video_id) */
     "ALTER TABLE tasks ADD COLUMN remixed_from TEXT NOT NULL DEFAULT '';",
+    /* 5: a node's claim reads one range per lease, oldest first (store_pg_leases.c) */
+    "DROP INDEX tasks_by_lease;"
+    "CREATE INDEX tasks_by_lease ON tasks (lease_epoch, created_at, seq) WHERE state < 4;",
 };
 #define MIGRATION_COUNT (sizeof(migrations) / sizeof(migrations[0]))
 

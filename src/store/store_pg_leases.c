@@ -81,10 +81,12 @@ store_status pg_store_tasks_claim(pg_store *s, int64_t epoch, size_t limit, task
     if (status == STORE_OK)
         status = pg_query(
             s, "claim tasks", &result,
-            "WITH claimed AS (UPDATE tasks SET lease_epoch = $1 FROM (SELECT seq FROM tasks WHERE state < 4 "
-            "AND lease_epoch <> $1 AND lease_epoch = ANY (ARRAY(SELECT 0::bigint UNION ALL "
-            "SELECT epoch FROM nodes WHERE taken_over)) ORDER BY created_at, seq LIMIT $2 "
-            "FOR UPDATE SKIP LOCKED) picked WHERE tasks.seq = picked.seq RETURNING "
+            "WITH claimed AS (UPDATE tasks SET lease_epoch = $1 FROM (SELECT oldest.seq FROM "
+            "(SELECT 0::bigint AS epoch, 0 AS turn UNION ALL SELECT epoch, 1 FROM nodes "
+            "WHERE taken_over AND epoch <> $1) claimable CROSS JOIN LATERAL (SELECT seq FROM tasks "
+            "WHERE state < 4 AND lease_epoch = claimable.epoch ORDER BY created_at, seq LIMIT $2 "
+            "FOR UPDATE SKIP LOCKED) oldest ORDER BY claimable.turn, claimable.epoch LIMIT $2) picked "
+            "WHERE tasks.seq = picked.seq RETURNING "
             "tasks.seq, " PG_TASK_COLUMNS ") SELECT " PG_TASK_COLUMNS
             " FROM claimed ORDER BY created_at, seq",
             2, values);

@@ -167,6 +167,9 @@ static const char *const migrations[] = {
     "  PRIMARY KEY (minute, key_id, epoch));",
     /* the video a task remixes (OpenAI's remixed_from_video_id) */
     "ALTER TABLE tasks ADD COLUMN remixed_from TEXT NOT NULL DEFAULT '';",
+    /* a node's claim reads one range per lease, oldest first (store_sqlite_leases.c) */
+    "DROP INDEX tasks_by_lease;"
+    "CREATE INDEX tasks_by_lease ON tasks (lease_epoch, created_at, seq) WHERE state < 4;",
 };
 #define MIGRATION_COUNT (sizeof(migrations) / sizeof(migrations[0]))
 
@@ -378,6 +381,9 @@ void sqlite_store_close(sqlite_store *s)
     free(s);
 }
 
+/* A log this long (about 16 MiB) is caught up even if writers must wait a moment; see below. */
+enum { WAL_CATCH_UP_FRAMES = 4096, WAL_CATCH_UP_WAIT_MS = 250 };
+
 store_status sqlite_store_checkpoint(sqlite_store *s)
 {
     int log_frames = 0, checkpointed = 0;
@@ -387,12 +393,20 @@ store_status sqlite_store_checkpoint(sqlite_store *s)
      * file keeps its size (journal_size_limit caps it), so the next writes overwrite blocks that exist
      * instead of making the file system allocate and zero new ones. A restarting checkpoint holds back
      * new writers while it waits for readers, so it must not wait: without a busy handler it gives up
-     * at once (SQLITE_BUSY) and the next second tries again. */
-    if (rc == SQLITE_OK && log_frames > 0 && checkpointed == log_frames) {
-        if (sqlite3_busy_timeout(s->db, 0) != SQLITE_OK) return sql_fail(s, "checkpoint");
-        rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
-        if (sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS) != SQLITE_OK) return sql_fail(s, "checkpoint");
-        if (rc != SQLITE_OK && rc != SQLITE_BUSY) return sql_fail(s, "restart log");
-    }
+     * at once (SQLITE_BUSY) and the next second tries again.
+     * Under a steady stream of commits a passive checkpoint never catches up (frames arrive while it
+     * copies), the log only grows, and every page read searches a longer log: submissions slowed ten
+     * times within a minute of sustained load. So a long log is restarted even when writers must wait:
+     * the passive pass has just copied all but the last second's frames, so they wait only for those
+     * (the HTTP threads' group commits do not wait at all: they retry a millisecond later). */
+    bool caught_up = rc == SQLITE_OK && log_frames > 0 && checkpointed == log_frames;
+    bool catch_up = rc == SQLITE_OK && log_frames >= WAL_CATCH_UP_FRAMES;
+    if (!caught_up && !catch_up) return STORE_OK;
+    if (catch_up) pthread_mutex_lock(&store_process_writer); /* this process's writers wait; see above */
+    rc = sqlite3_busy_timeout(s->db, caught_up ? 0 : WAL_CATCH_UP_WAIT_MS);
+    if (rc == SQLITE_OK) rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
+    if (catch_up) pthread_mutex_unlock(&store_process_writer);
+    if (rc != SQLITE_OK && rc != SQLITE_BUSY) return sql_fail(s, "restart log");
+    if (sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS) != SQLITE_OK) return sql_fail(s, "checkpoint");
     return STORE_OK;
 }
