@@ -1,6 +1,6 @@
 #!/bin/sh
 # Smoke check of reelay-fal-standin: start it on a free port with a 2-second test MP4, submit with curl,
-# poll the status to COMPLETED, read the result, fetch the video (whole and a Range), cancel a finished
+# read the JWKS, poll the status to COMPLETED, read the result, fetch the video (whole and a Range), cancel a finished
 # job, and check the key is required. Usage: bench/standin/smoke.sh [path/to/reelay-fal-standin]
 # (default build/reelay-fal-standin). Exits non-zero with a message on the first failure.
 set -eu
@@ -19,6 +19,9 @@ for _ in $(seq 50); do grep -q listening "$WORK/out" && break; sleep 0.1; done
 ORIGIN=$(sed -n 's/^listening on //p' "$WORK/out")
 [ -n "$ORIGIN" ] || fail "no 'listening on' line: $(cat "$WORK/err")"
 KEY="Authorization: Key fal_test_key"
+
+# the webhook key must be the Python emulator's (Ed25519 from seed bytes 0..31), so reelay trusts both
+curl -sf "$ORIGIN/.well-known/jwks.json" | grep -q '"x":"A6EHv_POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg"' || fail "jwks is not the emulator's key"
 
 code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -d '{"prompt":"x"}' "$ORIGIN/fal-ai/sora-2/text-to-video")
 [ "$code" = 401 ] || fail "submit without a key answered $code, not 401"

@@ -6,6 +6,8 @@
  *   GET  /{owner}/{app}/requests/{id}/status → 202 IN_QUEUE / IN_PROGRESS, 200 COMPLETED (by the job's age)
  *   GET  /{owner}/{app}/requests/{id}    → 400 while running, then 200 {"video": {"url": …}}
  *   PUT  /{owner}/{app}/requests/{id}/cancel → 202 CANCELLATION_REQUESTED / 400 ALREADY_COMPLETED
+ *   GET  /.well-known/jwks.json          → the Ed25519 public key of the webhook signatures (the Python
+ *                                          emulator's key: seed bytes 0..31), no key needed
  *   GET  /media/{id}.mp4                 → the MP4 named on the command line (h2o's file handler: Range,
  *                                          HEAD, conditional requests); no key needed, like fal's CDN
  * Every route but /media needs `Authorization: Key <key>`. Jobs live in a hash table (jobs.h); their
@@ -22,6 +24,7 @@
 #include <jansson.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sodium.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -63,6 +66,8 @@ static struct {
     h2o_context_t context;
     h2o_accept_ctx_t accept;
     standin_job_table jobs;
+    unsigned char signing_key[crypto_sign_SECRETKEYBYTES]; /* for the webhooks (not sent yet) */
+    char jwks[256];                                        /* the public key, as fal serves it */
 } standin;
 
 static volatile sig_atomic_t stop_requested;
@@ -263,6 +268,9 @@ static int is_method(const h2o_req_t *req, const char *method)
 static int on_queue_request(h2o_handler_t *self, h2o_req_t *req)
 {
     (void)self;
+    if (is_method(req, "GET") &&
+        h2o_memis(req->path_normalized.base, req->path_normalized.len, H2O_STRLIT("/.well-known/jwks.json")))
+        return reply(req, 200, "OK", standin.jwks, strlen(standin.jwks));
     ssize_t header = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
     if (header < 0 ||
         !h2o_memis(req->headers.entries[header].value.base, req->headers.entries[header].value.len,
@@ -372,6 +380,25 @@ static int parse_arguments(int argc, char **argv, standin_settings *settings)
     return 0;
 }
 
+/* Derives the webhook signing key from the Python emulator's seed (bytes 0..31, so a reelay configured
+ * for either trusts both) and writes its JWKS. Returns false when libsodium cannot start. */
+static bool prepare_signing_key(void)
+{
+    unsigned char seed[crypto_sign_SEEDBYTES], public_key[crypto_sign_PUBLICKEYBYTES];
+    char encoded[sodium_base64_ENCODED_LEN(crypto_sign_PUBLICKEYBYTES,
+                                           sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
+    if (sodium_init() < 0) return false;
+    for (unsigned i = 0; i < sizeof(seed); i++)
+        seed[i] = (unsigned char)i;
+    if (crypto_sign_seed_keypair(public_key, standin.signing_key, seed) != 0) return false;
+    sodium_bin2base64(encoded, sizeof(encoded), public_key, sizeof(public_key),
+                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    int written = snprintf(
+        standin.jwks, sizeof(standin.jwks),
+        "{\"keys\":[{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"x\":\"%s\",\"kid\":\"emulator\"}]}", encoded);
+    return written > 0 && (size_t)written < sizeof(standin.jwks);
+}
+
 /* The host: /media serves the one result file (any name under it), everything else is the queue API. */
 static void configure_routes(void)
 {
@@ -396,8 +423,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s: --key is too long\n", argv[0]);
         return 2;
     }
-    if (!standin_jobs_init(&standin.jobs)) {
-        fprintf(stderr, "%s: cannot set up the job table\n", argv[0]);
+    if (!standin_jobs_init(&standin.jobs) || !prepare_signing_key()) {
+        fprintf(stderr, "%s: cannot set up the job table or the signing key\n", argv[0]);
         return 1;
     }
     int fd = listen_on_loopback(&standin.settings.port);
