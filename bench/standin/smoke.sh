@@ -1,19 +1,29 @@
 #!/bin/sh
 # Smoke check of reelay-fal-standin: start it on a free port with a 2-second test MP4, submit with curl,
 # read the JWKS, poll the status to COMPLETED, read the result, fetch the video (whole and a Range), cancel a finished
-# job, and check the key is required. Usage: bench/standin/smoke.sh [path/to/reelay-fal-standin]
+# job, and check the key is required; a receiver (webhook_receiver.py) checks the one signed webhook of the job
+# (four headers, Ed25519 signature under the JWKS key, body), a cancelled job sends none and a webhook outside
+# 127.0.0.1 is refused. Usage: bench/standin/smoke.sh [path/to/reelay-fal-standin]
 # (default build/reelay-fal-standin). Exits non-zero with a message on the first failure.
 set -eu
 BIN=${1:-build/reelay-fal-standin}
 WORK=$(mktemp -d)
+HERE=$(dirname "$0")
 PID=
-cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"; }
+RECEIVER=
+cleanup() {
+    [ -n "$PID" ] && kill "$PID" 2>/dev/null
+    [ -n "$RECEIVER" ] && kill "$RECEIVER" 2>/dev/null
+    wait 2>/dev/null
+    rm -rf "$WORK"
+}
 trap cleanup EXIT
 fail() { echo "smoke: FAIL: $*" >&2; exit 1; }
 
 ffmpeg -hide_banner -loglevel error -y -f lavfi -i testsrc=size=320x240:rate=25:duration=2 \
     -c:v libx264 -preset ultrafast -pix_fmt yuv420p "$WORK/result.mp4"
-"$BIN" --media "$WORK/result.mp4" --port 0 --queue-ms 100 --run-ms 300 >"$WORK/out" 2>"$WORK/err" &
+"$BIN" --media "$WORK/result.mp4" --port 0 --queue-ms 100 --run-ms 300 --user-id user_smoke \
+    >"$WORK/out" 2>"$WORK/err" &
 PID=$!
 for _ in $(seq 50); do grep -q listening "$WORK/out" && break; sleep 0.1; done
 ORIGIN=$(sed -n 's/^listening on //p' "$WORK/out")
@@ -23,14 +33,29 @@ KEY="Authorization: Key fal_test_key"
 # the webhook key must be the Python emulator's (Ed25519 from seed bytes 0..31), so reelay trusts both
 curl -sf "$ORIGIN/.well-known/jwks.json" | grep -q '"x":"A6EHv_POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg"' || fail "jwks is not the emulator's key"
 
+/usr/bin/python3 "$HERE/webhook_receiver.py" "$ORIGIN/.well-known/jwks.json" 1 >"$WORK/hooks" 2>"$WORK/hooks_err" &
+RECEIVER=$!
+for _ in $(seq 50); do grep -q receiving "$WORK/hooks" && break; sleep 0.1; done
+HOOK_PORT=$(sed -n 's/^receiving on //p' "$WORK/hooks")
+[ -n "$HOOK_PORT" ] || fail "webhook receiver did not start: $(cat "$WORK/hooks_err")"
+
 code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -d '{"prompt":"x"}' "$ORIGIN/fal-ai/sora-2/text-to-video")
 [ "$code" = 401 ] || fail "submit without a key answered $code, not 401"
 code=$(curl -s -o /dev/null -w '%{http_code}' -H "$KEY" -X POST -d '{}' "$ORIGIN/fal-ai/sora-2/text-to-video")
 [ "$code" = 422 ] || fail "submit without prompt answered $code, not 422"
 
 SUBMIT=$(curl -sf -H "$KEY" -H 'Content-Type: application/json' -X POST -d '{"prompt":"a cat"}' \
-    "$ORIGIN/fal-ai/sora-2/text-to-video?fal_webhook=http%3A%2F%2F127.0.0.1%3A9%2Fhook")
+    "$ORIGIN/fal-ai/sora-2/text-to-video?fal_webhook=http%3A%2F%2F127.0.0.1%3A$HOOK_PORT%2Fhook%3Fx%3D1")
 echo "submit: $SUBMIT"
+REQUEST_ID=$(echo "$SUBMIT" | sed -n 's/.*"request_id":"\([^"]*\)".*/\1/p')
+CANCELLED=$(curl -sf -H "$KEY" -X POST -d '{"prompt":"a dog"}' \
+    "$ORIGIN/fal-ai/sora-2/text-to-video?fal_webhook=http%3A%2F%2F127.0.0.1%3A$HOOK_PORT%2Fhook")
+CANCEL_URL=$(echo "$CANCELLED" | sed -n 's/.*"cancel_url":"\([^"]*\)".*/\1/p')
+code=$(curl -s -o /dev/null -w '%{http_code}' -H "$KEY" -X PUT "$CANCEL_URL")
+[ "$code" = 202 ] || fail "cancel of a queued job answered $code, not 202"
+code=$(curl -s -o /dev/null -w '%{http_code}' -H "$KEY" -X POST -d '{"prompt":"x"}' \
+    "$ORIGIN/fal-ai/sora-2/text-to-video?fal_webhook=http%3A%2F%2Fexample.com%2Fhook")
+[ "$code" = 422 ] || fail "a webhook outside 127.0.0.1 answered $code, not 422"
 STATUS_URL=$(echo "$SUBMIT" | sed -n 's/.*"status_url":"\([^"]*\)".*/\1/p')
 RESPONSE_URL=$(echo "$SUBMIT" | sed -n 's/.*"response_url":"\([^"]*\)".*/\1/p')
 echo "$SUBMIT" | grep -q '"status":"IN_QUEUE"' || fail "submit is not IN_QUEUE"
@@ -61,4 +86,15 @@ grep -qi '^HTTP/1.1 206' "$WORK/range_headers" || fail "Range request was not an
     fail "Range bytes 4-11 are not the file's"
 code=$(curl -s -o /dev/null -w '%{http_code}' -H "$KEY" -X PUT "${RESPONSE_URL}/cancel")
 [ "$code" = 400 ] || fail "cancel of a finished job answered $code, not 400"
+
+wait "$RECEIVER" || fail "webhook receiver failed: $(cat "$WORK/hooks_err")"
+RECEIVER=
+echo "webhook: $(sed -n 2p "$WORK/hooks")"
+[ "$(sed -n 2p "$WORK/hooks")" = "ok $REQUEST_ID user_smoke" ] || fail "webhook not as expected: $(cat "$WORK/hooks")"
+sleep 0.3 # past the cancelled job's deadline: a webhook for it would now fail (the receiver has stopped)
+kill "$PID"
+wait "$PID" || fail "stand-in exited with $?"
+PID=
+grep -q '^webhooks: 1 delivered, 0 failed, 0 cut short, 0 not yet due$' "$WORK/err" ||
+    fail "webhook totals: $(cat "$WORK/err")"
 echo "smoke: OK ($ORIGIN)"

@@ -11,12 +11,15 @@
  *   GET  /media/{id}.mp4                 → the MP4 named on the command line (h2o's file handler: Range,
  *                                          HEAD, conditional requests); no key needed, like fal's CDN
  * Every route but /media needs `Authorization: Key <key>`. Jobs live in a hash table (jobs.h); their
- * phase is computed from their age, so waiting jobs cost no timer and no thread. Not yet: webhooks
- * (`?fal_webhook=` is accepted and stored but nothing is sent), faults, failing outcomes.
+ * phase is computed from their age, so waiting jobs cost no thread. A submit with `?fal_webhook=URL`
+ * (http://127.0.0.1[:port]/… only, else 422) gets one signed webhook POST when it completes (webhook.h):
+ * such jobs wait in one h2o timeout list of duration queue_ms + run_ms (a FIFO of deadlines, one timer),
+ * unless cancelled first. Not yet: faults, failing outcomes, webhook retries.
  *
  * Usage: reelay-fal-standin --media FILE.mp4 [--port N (0: any; printed)] [--queue-ms N] [--run-ms N]
- *                           [--key KEY]
- * Prints "listening on http://127.0.0.1:PORT" on stdout once it accepts; stops on SIGINT / SIGTERM. */
+ *                           [--key KEY] [--user-id ID (X-Fal-Webhook-User-Id, default user_emulator)]
+ * Prints "listening on http://127.0.0.1:PORT" on stdout once it accepts; stops on SIGINT / SIGTERM and
+ * then prints the webhook totals on stderr. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
@@ -35,8 +38,9 @@
 #include <unistd.h>
 
 #include "jobs.h"
+#include "webhook.h"
 
-enum { MAX_WEBHOOK_URL = 2048, MAX_REQUIRED_FIELDS = 3 };
+enum { MAX_WEBHOOK_URL = 2048, MAX_REQUIRED_FIELDS = 3, WEBHOOK_IO_TIMEOUT_MS = 10000 };
 
 /* The applications of the gateway's eight models (§1.9): an endpoint must start with one prefix. */
 static const struct {
@@ -54,6 +58,7 @@ enum { APP_COUNT = sizeof(APPS) / sizeof(APPS[0]), SORA_APP = 3 };
 typedef struct standin_settings {
     const char *media_path;
     const char *key;
+    const char *user_id; /* X-Fal-Webhook-User-Id */
     unsigned port;
     uint64_t queue_ms, run_ms;
 } standin_settings;
@@ -66,8 +71,9 @@ static struct {
     h2o_context_t context;
     h2o_accept_ctx_t accept;
     standin_job_table jobs;
-    unsigned char signing_key[crypto_sign_SECRETKEYBYTES]; /* for the webhooks (not sent yet) */
-    char jwks[256];                                        /* the public key, as fal serves it */
+    h2o_timeout_t webhooks_due; /* duration queue_ms + run_ms: the jobs whose webhook is still to send */
+    unsigned char signing_key[crypto_sign_SECRETKEYBYTES];
+    char jwks[256]; /* the public key, as fal serves it */
 } standin;
 
 static volatile sig_atomic_t stop_requested;
@@ -182,6 +188,44 @@ static bool input_rejected(h2o_req_t *req, unsigned app)
     return false;
 }
 
+/* The model output of a completed job ({"video": …}, as the result and the webhook payload) into out.
+ * Returns its length, or -1 when it does not fit. */
+static int format_output(const standin_job *job, char *out, size_t size)
+{
+    char video_id[64] = "";
+    if (job->app_index == SORA_APP) {
+        char compact[STANDIN_REQUEST_ID_LENGTH + 1];
+        size_t used = 0;
+        for (const char *c = job->request_id; *c; c++)
+            if (*c != '-') compact[used++] = *c;
+        compact[used] = '\0';
+        snprintf(video_id, sizeof(video_id), ",\"video_id\":\"video_%s\"", compact);
+    }
+    int length = snprintf(out, size,
+                          "{\"video\":{\"url\":\"%s/media/%s.mp4\",\"content_type\":\"video/mp4\","
+                          "\"file_name\":\"output.mp4\",\"file_size\":1}%s}",
+                          standin.origin, job->request_id, video_id);
+    return length < 0 || (size_t)length >= size ? -1 : length;
+}
+
+/* The timeout of a job's webhook_due: the job has just completed; POSTs its signed webhook. */
+static void on_webhook_due(h2o_timeout_entry_t *entry)
+{
+    standin_job *job = H2O_STRUCT_FROM_MEMBER(standin_job, webhook_due, entry);
+    char output[512], body[1024];
+    int output_length = format_output(job, output, sizeof(output));
+    int length = output_length < 0 ? -1
+                                   : snprintf(body, sizeof(body),
+                                              "{\"request_id\":\"%s\",\"gateway_request_id\":\"%s\","
+                                              "\"status\":\"OK\",\"payload\":%s,\"error\":null}",
+                                              job->request_id, job->request_id, output);
+    if (length < 0 || (size_t)length >= sizeof(body)) {
+        fprintf(stderr, "webhook of %s: body too long, not sent\n", job->request_id);
+        return;
+    }
+    standin_webhooks_send(job->webhook_url, job->request_id, body, (size_t)length);
+}
+
 static int submit(h2o_req_t *req, const char *endpoint, size_t endpoint_length)
 {
     unsigned app = 0;
@@ -196,11 +240,15 @@ static int submit(h2o_req_t *req, const char *endpoint, size_t endpoint_length)
     if (req->query_at != SIZE_MAX)
         has_webhook =
             find_webhook(req->path.base + req->query_at + 1, req->path.len - req->query_at - 1, webhook);
-    if (has_webhook < 0)
+    if (has_webhook < 0 || (has_webhook && !standin_webhook_url_allowed(webhook)))
         return REPLY_LITERAL(req, 422, "Unprocessable Entity", "{\"detail\":\"bad fal_webhook\"}");
     standin_job *job =
         standin_jobs_add(&standin.jobs, app, h2o_now(standin.context.loop), has_webhook ? webhook : NULL);
     if (!job) return REPLY_LITERAL(req, 503, "Service Unavailable", "{\"detail\":\"out of memory\"}");
+    if (job->webhook_url) { /* linked now, so it fires queue_ms + run_ms after submitted_ms */
+        job->webhook_due.cb = on_webhook_due;
+        h2o_timeout_link(standin.context.loop, &standin.webhooks_due, &job->webhook_due);
+    }
     const char *id = job->request_id, *base = standin.origin, *owner_app = APPS[app].owner_app;
     return reply_formatted(req, 200, "OK",
                            "{\"status\":\"IN_QUEUE\",\"request_id\":\"%s\",\"gateway_request_id\":\"%s\","
@@ -236,19 +284,11 @@ static int result(h2o_req_t *req, const standin_job *job)
         return REPLY_LITERAL(req, 400, "Bad Request", "{\"detail\":\"Request is still in progress\"}");
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-fal-request-id"), 0, NULL,
                           job->request_id, STANDIN_REQUEST_ID_LENGTH);
-    char video_id[64] = "";
-    if (job->app_index == SORA_APP) {
-        char compact[STANDIN_REQUEST_ID_LENGTH + 1];
-        size_t used = 0;
-        for (const char *c = job->request_id; *c; c++)
-            if (*c != '-') compact[used++] = *c;
-        compact[used] = '\0';
-        snprintf(video_id, sizeof(video_id), ",\"video_id\":\"video_%s\"", compact);
-    }
-    return reply_formatted(req, 200, "OK",
-                           "{\"video\":{\"url\":\"%s/media/%s.mp4\",\"content_type\":\"video/mp4\","
-                           "\"file_name\":\"output.mp4\",\"file_size\":1}%s}",
-                           standin.origin, job->request_id, video_id);
+    char output[512];
+    int length = format_output(job, output, sizeof(output));
+    if (length < 0)
+        return REPLY_LITERAL(req, 500, "Internal Server Error", "{\"detail\":\"answer too long\"}");
+    return reply(req, 200, "OK", output, (size_t)length);
 }
 
 static int cancel(h2o_req_t *req, standin_job *job)
@@ -256,6 +296,8 @@ static int cancel(h2o_req_t *req, standin_job *job)
     if (job->cancelled || strcmp(phase_of(job), "COMPLETED") == 0)
         return REPLY_LITERAL(req, 400, "Bad Request", "{\"status\":\"ALREADY_COMPLETED\"}");
     job->cancelled = true;
+    if (h2o_timeout_is_linked(&job->webhook_due))
+        h2o_timeout_unlink(&job->webhook_due); /* none, like the emulator */
     return REPLY_LITERAL(req, 202, "Accepted", "{\"status\":\"CANCELLATION_REQUESTED\"}");
 }
 
@@ -345,11 +387,16 @@ static int parse_count(const char *text, uint64_t *out)
 static int parse_arguments(int argc, char **argv, standin_settings *settings)
 {
     static const struct option options[] = {
-        {"media", required_argument, NULL, 'm'},    {"port", required_argument, NULL, 'p'},
-        {"queue-ms", required_argument, NULL, 'q'}, {"run-ms", required_argument, NULL, 'r'},
-        {"key", required_argument, NULL, 'k'},      {NULL, 0, NULL, 0},
+        {"media", required_argument, NULL, 'm'},
+        {"port", required_argument, NULL, 'p'},
+        {"queue-ms", required_argument, NULL, 'q'},
+        {"run-ms", required_argument, NULL, 'r'},
+        {"key", required_argument, NULL, 'k'},
+        {"user-id", required_argument, NULL, 'u'},
+        {NULL, 0, NULL, 0},
     };
-    *settings = (standin_settings){.key = "fal_test_key", .queue_ms = 100, .run_ms = 500};
+    *settings =
+        (standin_settings){.key = "fal_test_key", .user_id = "user_emulator", .queue_ms = 100, .run_ms = 500};
     uint64_t port = 0;
     for (int option; (option = getopt_long(argc, argv, "", options, NULL)) != -1;) {
         int bad = 0;
@@ -357,6 +404,8 @@ static int parse_arguments(int argc, char **argv, standin_settings *settings)
             settings->media_path = optarg;
         else if (option == 'k')
             settings->key = optarg;
+        else if (option == 'u')
+            settings->user_id = optarg;
         else if (option == 'p')
             bad = parse_count(optarg, &port) || port > 65535;
         else if (option == 'q')
@@ -366,7 +415,9 @@ static int parse_arguments(int argc, char **argv, standin_settings *settings)
         else
             bad = 1;
         if (bad) {
-            fprintf(stderr, "usage: %s --media FILE.mp4 [--port N] [--queue-ms N] [--run-ms N] [--key KEY]\n",
+            fprintf(stderr,
+                    "usage: %s --media FILE.mp4 [--port N] [--queue-ms N] [--run-ms N] [--key KEY] "
+                    "[--user-id ID]\n",
                     argv[0]);
             return -1;
         }
@@ -397,6 +448,23 @@ static bool prepare_signing_key(void)
         standin.jwks, sizeof(standin.jwks),
         "{\"keys\":[{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"x\":\"%s\",\"kid\":\"emulator\"}]}", encoded);
     return written > 0 && (size_t)written < sizeof(standin.jwks);
+}
+
+/* Forgets the webhooks not sent yet, cancels those in flight and prints the totals (before the loop goes). */
+static void stop_webhooks(void)
+{
+    uint64_t delivered, failed, in_flight, unsent = 0;
+    while (!h2o_linklist_is_empty(&standin.webhooks_due._entries)) {
+        h2o_timeout_unlink(
+            H2O_STRUCT_FROM_MEMBER(h2o_timeout_entry_t, _link, standin.webhooks_due._entries.next));
+        unsent++;
+    }
+    h2o_timeout_dispose(standin.context.loop, &standin.webhooks_due);
+    standin_webhooks_totals(&delivered, &failed, &in_flight);
+    standin_webhooks_dispose();
+    fprintf(stderr, "webhooks: %llu delivered, %llu failed, %llu cut short, %llu not yet due\n",
+            (unsigned long long)delivered, (unsigned long long)failed, (unsigned long long)in_flight,
+            (unsigned long long)unsent);
 }
 
 /* The host: /media serves the one result file (any name under it), everything else is the queue API. */
@@ -441,6 +509,13 @@ int main(int argc, char **argv)
 
     configure_routes();
     h2o_context_init(&standin.context, h2o_evloop_create(), &standin.config);
+    h2o_timeout_init(standin.context.loop, &standin.webhooks_due,
+                     standin.settings.queue_ms + standin.settings.run_ms);
+    if (!standin_webhooks_init(standin.context.loop, standin.signing_key, standin.settings.user_id,
+                               WEBHOOK_IO_TIMEOUT_MS)) {
+        fprintf(stderr, "%s: --user-id must be 1 to 256 printable characters without spaces\n", argv[0]);
+        return 2;
+    }
     standin.accept = (h2o_accept_ctx_t){.ctx = &standin.context, .hosts = standin.config.hosts};
     h2o_socket_t *listener = h2o_evloop_socket_create(standin.context.loop, fd, H2O_SOCKET_FLAG_DONT_READ);
     h2o_socket_read_start(listener, on_accept);
@@ -450,6 +525,7 @@ int main(int argc, char **argv)
         h2o_evloop_run(standin.context.loop, 100);
     h2o_socket_read_stop(listener);
     h2o_socket_close(listener);
+    stop_webhooks();
     h2o_context_dispose(&standin.context);
     h2o_evloop_destroy(standin.context.loop);
     h2o_config_dispose(&standin.config);
