@@ -143,6 +143,7 @@ static delivery *build_delivery(const h2o_url_t *url, const char *request_id, co
     memcpy(d->bytes + head_length, body, body_length);
     d->request = h2o_iovec_init(d->bytes, (size_t)head_length + body_length);
     d->client = NULL;
+    d->in_flight_link = (h2o_linklist_t){NULL, NULL}; /* unlinked, as h2o_linklist_insert asserts */
     return d;
 }
 
