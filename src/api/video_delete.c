@@ -85,7 +85,15 @@ static void removals_work(void *ctx)
 static void removals_done(h2o_req_t *req, void *ctx)
 {
     video_delete_job *job = ctx;
-    if (!job->removals_ran) removals_work(job); /* the server is stopping: the loop is going anyway */
+    /* Not run on the pool (the server is stopping, or the job could not be queued): local unlinks are
+     * cheap here, but a bucket is the network, which this loop thread never waits on — its objects are
+     * left to the results sweep. */
+    if (!job->removals_ran && blob_store_is_local(job->blobs))
+        removals_work(job);
+    else if (!job->removals_ran)
+        log_warn(
+            "a deleted video's objects are left to the results sweep (the offload pool did not take them)",
+            "task=%s", job->id);
     if (req) send_video_deleted(req, job->id);
     free(job->names);
     free(job);
@@ -107,7 +115,7 @@ static void remove_objects_then_answer(api_thread *thread, h2o_req_t *req, const
     if (job->count > 0 && !blob_store_is_local(job->blobs) &&
         http_offload_continue(req, removals_work, removals_done, job) == HTTP_OFFLOAD_QUEUED)
         return;
-    removals_done(req, job); /* local unlinks, or the pool could not take the job: here */
+    removals_done(req, job); /* local unlinks here; a bucket's, when the pool could not take them, wait */
 }
 
 void api_openai_videos_delete(http_exchange *exchange)
