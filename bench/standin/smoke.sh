@@ -91,10 +91,26 @@ wait "$RECEIVER" || fail "webhook receiver failed: $(cat "$WORK/hooks_err")"
 RECEIVER=
 echo "webhook: $(sed -n 2p "$WORK/hooks")"
 [ "$(sed -n 2p "$WORK/hooks")" = "ok $REQUEST_ID user_smoke" ] || fail "webhook not as expected: $(cat "$WORK/hooks")"
+# a burst: 600 jobs finish together; at most 256 webhook connections open at once, the rest wait their turn
+/usr/bin/python3 "$HERE/webhook_receiver.py" "$ORIGIN/.well-known/jwks.json" 600 >"$WORK/burst" 2>"$WORK/burst_err" &
+RECEIVER=$!
+for _ in $(seq 50); do grep -q receiving "$WORK/burst" && break; sleep 0.1; done
+BURST_PORT=$(sed -n 's/^receiving on //p' "$WORK/burst")
+[ -n "$BURST_PORT" ] || fail "burst receiver did not start: $(cat "$WORK/burst_err")"
+for i in $(seq 600); do
+    printf 'url = "%s/fal-ai/sora-2/text-to-video?fal_webhook=http%%3A%%2F%%2F127.0.0.1%%3A%s%%2Fhook"\n' "$ORIGIN" "$BURST_PORT"
+    printf 'output = "/dev/null"\n'
+done >"$WORK/burst_config"
+curl -sf --parallel --parallel-max 64 -H "$KEY" -H 'Content-Type: application/json' -d '{"prompt":"burst"}' \
+    -K "$WORK/burst_config" 2>"$WORK/burst_curl" || fail "burst submits failed: $(cat "$WORK/burst_curl")"
+wait "$RECEIVER" || fail "burst receiver failed: $(cat "$WORK/burst_err")"
+RECEIVER=
+[ "$(grep -c '^ok ' "$WORK/burst")" = 600 ] || fail "burst: $(grep -vc '^ok ' "$WORK/burst") webhooks not ok"
+echo "burst: 600 webhooks verified"
 sleep 0.3 # past the cancelled job's deadline: a webhook for it would now fail (the receiver has stopped)
 kill "$PID"
 wait "$PID" || fail "stand-in exited with $?"
 PID=
-grep -q '^webhooks: 1 delivered, 0 failed, 0 cut short, 0 not yet due$' "$WORK/err" ||
+grep -q '^webhooks: 601 delivered, 0 failed, 0 cut short, 0 not yet due$' "$WORK/err" ||
     fail "webhook totals: $(cat "$WORK/err")"
 echo "smoke: OK ($ORIGIN)"

@@ -8,11 +8,16 @@
 
 enum { MAX_USER_ID = 256, MAX_SIGNED_IDS = 512 };
 
+/* At most this many webhook connections are open at once; later deliveries wait their turn in order, so
+ * 10,000 jobs finishing together do not need 10,000 descriptors. */
+enum { MAX_CONNECTIONS = 256 };
+
 /* One POST in flight: the whole request (head and body) is sent from bytes. */
 typedef struct delivery {
     h2o_http1client_t *client;
-    h2o_linklist_t in_flight_link;
-    h2o_iovec_t request;
+    h2o_linklist_t in_flight_link; /* on sender.waiting until its connection opens, then on in_flight */
+    h2o_iovec_t request, host;    /* host: always 127.0.0.1 (parse_allowed_url) */
+    uint16_t port;
     char bytes[];
 } delivery;
 
@@ -22,8 +27,9 @@ static struct {
     const char *user_id;
     h2o_timeout_t io_timeout;
     h2o_http1client_ctx_t client_context;
-    h2o_linklist_t in_flight;
-    uint64_t delivered, failed, in_flight_count;
+    h2o_linklist_t in_flight, waiting;
+    bool pumping;
+    uint64_t delivered, failed, in_flight_count, waiting_count;
 } sender;
 
 bool standin_webhook_sign(const unsigned char secret_key[crypto_sign_SECRETKEYBYTES], const char *request_id,
@@ -74,9 +80,12 @@ bool standin_webhooks_init(h2o_loop_t *loop, const unsigned char secret_key[cryp
     h2o_timeout_init(loop, &sender.io_timeout, io_timeout_ms);
     sender.client_context = (h2o_http1client_ctx_t){.loop = loop, .io_timeout = &sender.io_timeout};
     h2o_linklist_init_anchor(&sender.in_flight);
+    h2o_linklist_init_anchor(&sender.waiting);
     sender.ready = true;
     return true;
 }
+
+static void pump(void);
 
 /* Ends a delivery: counts it and frees it (the client closes itself after the callback returns). */
 static void finish(delivery *d, bool delivered)
@@ -88,6 +97,7 @@ static void finish(delivery *d, bool delivered)
     else
         sender.failed++;
     free(d);
+    pump();
 }
 
 static h2o_http1client_body_cb on_head(h2o_http1client_t *client, const char *errstr, int minor_version,
@@ -142,9 +152,33 @@ static delivery *build_delivery(const h2o_url_t *url, const char *request_id, co
 #undef HEAD_ARGUMENTS
     memcpy(d->bytes + head_length, body, body_length);
     d->request = h2o_iovec_init(d->bytes, (size_t)head_length + body_length);
+    d->host = h2o_iovec_init(H2O_STRLIT("127.0.0.1"));
+    d->port = h2o_url_get_port(url);
     d->client = NULL;
     d->in_flight_link = (h2o_linklist_t){NULL, NULL}; /* unlinked, as h2o_linklist_insert asserts */
     return d;
+}
+
+static h2o_http1client_head_cb on_connect(h2o_http1client_t *client, const char *errstr,
+                                          h2o_iovec_t **request, size_t *request_count, int *method_is_head);
+
+/* Opens connections for waiting deliveries, oldest first, while fewer than MAX_CONNECTIONS are open. A
+ * connection that fails at once finishes (and calls pump) inside h2o_http1client_connect: the flag keeps
+ * that from recursing; the outer loop goes on. */
+static void pump(void)
+{
+    if (sender.pumping) return;
+    sender.pumping = true;
+    while (sender.in_flight_count < MAX_CONNECTIONS && !h2o_linklist_is_empty(&sender.waiting)) {
+        delivery *d = H2O_STRUCT_FROM_MEMBER(delivery, in_flight_link, sender.waiting.next);
+        h2o_linklist_unlink(&d->in_flight_link);
+        sender.waiting_count--;
+        h2o_linklist_insert(&sender.in_flight, &d->in_flight_link);
+        sender.in_flight_count++;
+        /* an IP-literal host connects directly (no resolver thread) */
+        h2o_http1client_connect(&d->client, d, &sender.client_context, d->host, d->port, 0, on_connect);
+    }
+    sender.pumping = false;
 }
 
 bool standin_webhooks_send(const char *url, const char *request_id, const char *body, size_t body_length)
@@ -156,12 +190,9 @@ bool standin_webhooks_send(const char *url, const char *request_id, const char *
         sender.failed++;
         return false;
     }
-    h2o_linklist_insert(&sender.in_flight, &d->in_flight_link);
-    sender.in_flight_count++;
-    /* an IP-literal host connects directly (no resolver thread); a failure may call on_connect, and so free
-     * d, before this returns */
-    h2o_http1client_connect(&d->client, d, &sender.client_context, parsed.host, h2o_url_get_port(&parsed), 0,
-                            on_connect);
+    h2o_linklist_insert(&sender.waiting, &d->in_flight_link);
+    sender.waiting_count++;
+    pump();
     return true;
 }
 
@@ -169,7 +200,7 @@ void standin_webhooks_totals(uint64_t *delivered, uint64_t *failed, uint64_t *in
 {
     *delivered = sender.delivered;
     *failed = sender.failed;
-    *in_flight = sender.in_flight_count;
+    *in_flight = sender.in_flight_count + sender.waiting_count;
 }
 
 void standin_webhooks_dispose(void)
@@ -180,6 +211,12 @@ void standin_webhooks_dispose(void)
         h2o_http1client_cancel(d->client);
         h2o_linklist_unlink(&d->in_flight_link);
         sender.in_flight_count--;
+        free(d);
+    }
+    while (!h2o_linklist_is_empty(&sender.waiting)) {
+        delivery *d = H2O_STRUCT_FROM_MEMBER(delivery, in_flight_link, sender.waiting.next);
+        h2o_linklist_unlink(&d->in_flight_link);
+        sender.waiting_count--;
         free(d);
     }
     h2o_timeout_dispose(sender.client_context.loop, &sender.io_timeout);

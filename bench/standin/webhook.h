@@ -1,6 +1,7 @@
 /* Webhook delivery of the fal stand-in (bench/standin/): signs a finished job's webhook as fal does
  * (specs/upstream-apis.md §1.7, like tests/emulators/fal_queue.py) and POSTs it once from the h2o event loop
- * with h2o's HTTP/1 client: no thread, no retry (the Python emulator does not retry either).
+ * with h2o's HTTP/1 client: no thread, no retry (the Python emulator does not retry either), at most 256
+ * connections at once (later ones wait their turn, oldest first).
  *
  * Signature: Ed25519 over request_id "\n" user_id "\n" timestamp "\n" hex(sha256(body)), sent hex-encoded in
  * X-Fal-Webhook-Signature beside X-Fal-Webhook-Request-Id, -User-Id and -Timestamp (unix seconds).

@@ -71,6 +71,7 @@ def main():
         def log_message(self, *args):
             pass
 
+    http.server.HTTPServer.request_queue_size = 1024  # a burst of webhooks connects at once
     server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
     print(f"receiving on {server.server_address[1]}", flush=True)
     while len(received) < expected:
