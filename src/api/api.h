@@ -29,9 +29,11 @@ typedef struct api_app {
     blob_store *blobs;
     engine *engine;
     http_server *server; /* for request metrics; set once serving */
-    store *admission_db; /* SQLite: one connection shared by every HTTP thread for admissions (used only
-                            under the store's writer lock), so its page cache stays warm; NULL = each
-                            thread's own (PostgreSQL: store_connection_shareable) */
+    store *admission_db; /* SQLite, without a writer: one connection shared by every HTTP thread for
+                            admissions (used only under the store's writer lock), so its page cache stays
+                            warm; NULL = each thread's own */
+    struct admission_writer *admission_writer; /* commits every HTTP thread's admissions on its own
+                                                  connection (admission_writer.h); NULL = the threads do */
     /* Uploads (uploads.c) */
     int64_t max_upload_bytes;         /* larger files get 413 file_too_large */
     int64_t upload_quota_bytes;       /* what one key's unexpired uploads may add up to */

@@ -40,6 +40,9 @@ typedef struct api_thread {
     h2o_timeout_t retry_timeout;
     bool retry_timeout_ready;
     int flush_deferrals;
+    h2o_multithread_receiver_t admitted; /* batches back from the admission writer (admission_writer.h) */
+    bool admitted_ready;                 /* registered on the loop's queue */
+    size_t batches_out;                  /* batches at the writer, not yet back */
     bool stopping; /* api_generations_stopping ran: submissions are admitted one by one, without timers */
     key_cache_entry keys[KEY_CACHE_SLOTS];
     uint64_t keys_generation;     /* app->keys_generation when the key cache was last emptied */

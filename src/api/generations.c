@@ -22,6 +22,7 @@
 #include <strings.h>
 
 #include "api/admission.h"
+#include "api/admission_writer.h"
 #include "api/openai_videos_map.h"
 #include "catalog/catalog.h"
 #include "catalog/prices.h"
@@ -73,6 +74,7 @@ struct pending_submission {
     char idempotency_key[STORE_IDEMPOTENCY_KEY_MAX + 1];
     unsigned char request_hash[32];
     task_admission admission; /* filled by the group commit */
+    int id_draws;             /* times its id was taken by another task and drawn again */
     bool openai_video;        /* came through POST /v1/videos: answered as OpenAI's video object */
 };
 
@@ -204,6 +206,10 @@ static void answer_admitted(pending_submission *submission, store_status stored)
                  (long long)task->credits_reserved, (long long)admission->available);
         http_send_error_code(req, "insufficient_quota", NULL, "%s", message);
         return;
+    case ADMIT_ID_TAKEN: /* drawn MAX_ID_DRAWS times, taken each time: something is wrong with ids */
+        http_add_header(req, "retry-after", "1");
+        http_send_error_code(req, "store_unavailable", NULL, "The task could not be stored; retry later.");
+        return;
     case ADMIT_TOO_MANY_TASKS:
         snprintf(message, sizeof(message),
                  "This key may have %d unfinished tasks at once; wait for one to finish and retry.",
@@ -217,39 +223,24 @@ static void answer_admitted(pending_submission *submission, store_status stored)
 
 /* ---- group commit ---- */
 
-/* Runs at the end of the event-loop iteration: one transaction admits every submission of the
- * iteration, then each admitted task is handed to the engine and every submission is answered. A 200
- * is only sent after the commit. */
-static void flush_submissions(h2o_timeout_entry_t *entry)
+enum { MAX_ID_DRAWS = 3 };
+static void queue_pending(api_thread *thread, pending_submission *submission);
+
+/* After the commit (stored: its outcome): each admitted task is handed to the engine and every
+ * submission is answered and freed. */
+static void finish_submissions(api_thread *thread, pending_submission **submissions,
+                               const task_admission *items, size_t count, store_status stored)
 {
-    api_thread *thread = (api_thread *)((char *)entry - offsetof(api_thread, flush_timer));
-    size_t count = thread->pending_count;
-    task_admission *items = malloc(count * sizeof(*items));
-    store_status stored = STORE_ERROR;
-    if (items != NULL) {
-        for (size_t i = 0; i < count; i++) {
-            pending_submission *submission = thread->pending[i];
-            items[i] = (task_admission){.task = &submission->task,
-                                        .idempotency_key = submission->idempotency_key,
-                                        .max_concurrent = submission->check.key.max_concurrent};
-            memcpy(items[i].request_hash, submission->request_hash, sizeof(items[i].request_hash));
-        }
-        store *db = thread->app->admission_db ? thread->app->admission_db : thread->db;
-        bool wait = thread->flush_deferrals >= ADMISSION_MAX_DEFERRALS || !thread->retry_timeout_ready;
-        stored = store_task_admit(db, items, count, wait);
-        if (stored == STORE_CONFLICT && !wait) {
-            /* another thread is committing: serve the loop meanwhile and come back with a larger batch */
-            free(items);
-            thread->flush_deferrals++;
-            h2o_timeout_link(thread->context->loop, &thread->retry_timeout, &thread->flush_timer);
-            return;
-        }
-    }
-    thread->flush_deferrals = 0;
-    thread->pending_count = 0;
     for (size_t i = 0; i < count; i++) {
-        pending_submission *submission = thread->pending[i];
+        pending_submission *submission = submissions[i];
         if (items) submission->admission = items[i];
+        if (stored == STORE_OK && submission->admission.outcome == ADMIT_ID_TAKEN && submission->req &&
+            submission->id_draws < MAX_ID_DRAWS) { /* nothing was stored: again, under a new id */
+            submission->id_draws++;
+            ids_task_new(submission->task.id, submission->task.created_at);
+            queue_pending(thread, submission);
+            continue;
+        }
         if (stored == STORE_OK && submission->admission.outcome == ADMIT_CREATED) {
             engine_submit(thread->app->engine, submission->task.id, submission->task.deadline_at);
             log_info("task", "task=%s state=pending model=%s key=%s credits_reserved=%lld",
@@ -263,12 +254,105 @@ static void flush_submissions(h2o_timeout_entry_t *entry)
         answer_admitted(submission, stored);
         submission_free(submission);
     }
+}
+
+/* The store's view of each pending submission, into items[0..count). */
+static void fill_admissions(pending_submission *const *submissions, size_t count, task_admission *items)
+{
+    for (size_t i = 0; i < count; i++) {
+        const pending_submission *submission = submissions[i];
+        items[i] = (task_admission){.task = &submissions[i]->task,
+                                    .idempotency_key = submission->idempotency_key,
+                                    .max_concurrent = submission->check.key.max_concurrent};
+        memcpy(items[i].request_hash, submission->request_hash, sizeof(items[i].request_hash));
+    }
+}
+
+/* A batch on its way to the admission writer: its items and its submissions follow it in memory. */
+typedef struct loop_batch {
+    admission_batch batch;
+    pending_submission **submissions;
+} loop_batch;
+
+/* The writer's answer for one batch, on this loop: finish it. */
+static void on_admitted(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
+{
+    api_thread *thread = (api_thread *)((char *)receiver - offsetof(api_thread, admitted));
+    while (!h2o_linklist_is_empty(messages)) {
+        h2o_multithread_message_t *message =
+            H2O_STRUCT_FROM_MEMBER(h2o_multithread_message_t, link, messages->next);
+        h2o_linklist_unlink(&message->link);
+        loop_batch *sent = (loop_batch *)message; /* the message is the batch's first member */
+        thread->batches_out--;
+        finish_submissions(thread, sent->submissions, sent->batch.items, sent->batch.count,
+                           sent->batch.stored);
+        free(sent);
+    }
+}
+
+/* Hands the thread's pending submissions to the admission writer; false (nothing handed) when memory
+ * runs out. */
+static bool send_to_writer(api_thread *thread)
+{
+    size_t count = thread->pending_count;
+    loop_batch *sent =
+        malloc(sizeof(*sent) + count * (sizeof(task_admission) + sizeof(pending_submission *)));
+    if (sent == NULL) return false;
+    if (!thread->admitted_ready) {
+        h2o_multithread_register_receiver(thread->context->queue, &thread->admitted, on_admitted);
+        thread->admitted_ready = true;
+    }
+    task_admission *items = (task_admission *)(sent + 1);
+    sent->submissions = (pending_submission **)(items + count);
+    memcpy(sent->submissions, thread->pending, count * sizeof(*thread->pending));
+    fill_admissions(thread->pending, count, items);
+    sent->batch = (admission_batch){.reply_to = &thread->admitted, .items = items, .count = count};
+    thread->pending_count = 0;
+    thread->batches_out++;
+    admission_writer_send(thread->app->admission_writer, &sent->batch);
+    return true;
+}
+
+/* Runs at the end of the event-loop iteration with every submission of the iteration. Normally they go
+ * to the admission writer, which commits them with the other threads' (admission_writer.h) and sends
+ * them back to be answered. Without a writer (or once the loop is stopping) one transaction admits them
+ * here. A 200 is only sent after the commit. */
+static void flush_submissions(h2o_timeout_entry_t *entry)
+{
+    api_thread *thread = (api_thread *)((char *)entry - offsetof(api_thread, flush_timer));
+    if (thread->app->admission_writer && !thread->stopping && send_to_writer(thread)) return;
+    size_t count = thread->pending_count;
+    task_admission *items = malloc(count * sizeof(*items));
+    store_status stored = STORE_ERROR;
+    if (items != NULL) {
+        fill_admissions(thread->pending, count, items);
+        store *db = thread->app->admission_writer == NULL && thread->app->admission_db
+                        ? thread->app->admission_db
+                        : thread->db;
+        bool wait = thread->flush_deferrals >= ADMISSION_MAX_DEFERRALS || !thread->retry_timeout_ready;
+        stored = store_task_admit(db, items, count, wait);
+        if (stored == STORE_CONFLICT && !wait) {
+            /* another thread is committing: serve the loop meanwhile and come back with a larger batch */
+            free(items);
+            thread->flush_deferrals++;
+            h2o_timeout_link(thread->context->loop, &thread->retry_timeout, &thread->flush_timer);
+            return;
+        }
+    }
+    thread->flush_deferrals = 0;
+    /* the array is detached: finishing may queue a submission again (a new id) */
+    pending_submission **batch = thread->pending;
+    thread->pending = NULL;
+    thread->pending_count = thread->pending_capacity = 0;
+    finish_submissions(thread, batch, items, count, stored);
+    free(batch);
     free(items);
 }
 
-static void enqueue_submission(api_thread *thread, h2o_req_t *req, pending_submission *submission)
+/* Adds submission to the thread's pending ones and makes sure a flush comes at the end of the loop's
+ * iteration (at once when the loop is stopping). */
+static void queue_pending(api_thread *thread, pending_submission *submission)
 {
-    submission->req = req;
     if (thread->pending_count == thread->pending_capacity) {
         size_t capacity = thread->pending_capacity ? thread->pending_capacity * 2 : 64;
         pending_submission **grown = realloc(thread->pending, capacity * sizeof(*grown));
@@ -280,15 +364,12 @@ static void enqueue_submission(api_thread *thread, h2o_req_t *req, pending_submi
         thread->pending = grown;
         thread->pending_capacity = capacity;
     }
-    submission->link = h2o_mem_alloc_shared(&req->pool, sizeof(submission_link), on_request_disposed);
-    submission->link->submission = submission;
     thread->pending[thread->pending_count++] = submission;
     if (thread->stopping) { /* the loop's timers are gone: admitted and answered at once */
         flush_submissions(&thread->flush_timer);
         return;
     }
     if (!h2o_timeout_is_linked(&thread->flush_timer)) {
-        thread->context = req->conn->ctx;
         if (!thread->retry_timeout_ready) {
             h2o_timeout_init(thread->context->loop, &thread->retry_timeout, ADMISSION_RETRY_MS);
             thread->retry_timeout_ready = true;
@@ -298,6 +379,15 @@ static void enqueue_submission(api_thread *thread, h2o_req_t *req, pending_submi
     }
 }
 
+static void enqueue_submission(api_thread *thread, h2o_req_t *req, pending_submission *submission)
+{
+    submission->req = req;
+    submission->link = h2o_mem_alloc_shared(&req->pool, sizeof(submission_link), on_request_disposed);
+    submission->link->submission = submission;
+    thread->context = req->conn->ctx;
+    queue_pending(thread, submission);
+}
+
 void api_generations_stopping(api_thread *thread)
 {
     thread->stopping = true;
@@ -305,6 +395,13 @@ void api_generations_stopping(api_thread *thread)
         h2o_timeout_unlink(&thread->flush_timer);
         thread->flush_deferrals = ADMISSION_MAX_DEFERRALS; /* this time, wait for the lock */
         flush_submissions(&thread->flush_timer);
+    }
+    /* the batches at the writer come back (answered) before the loop goes */
+    while (thread->batches_out > 0)
+        h2o_evloop_run(thread->context->loop, 10);
+    if (thread->admitted_ready) {
+        h2o_multithread_unregister_receiver(thread->context->queue, &thread->admitted);
+        thread->admitted_ready = false;
     }
     if (thread->retry_timeout_ready) {
         h2o_timeout_dispose(thread->context->loop, &thread->retry_timeout);

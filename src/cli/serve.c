@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "api/admission_writer.h"
 #include "api/api.h"
 #include "api/input_checks.h"
 #include "api/rate_limit.h"
@@ -223,6 +224,8 @@ static int serve_start(serve_state *st)
         return 1;
     }
     store_set_lease_epoch(st->admission_db, engine_node_epoch(st->app.engine)); /* admitted tasks are ours */
+    /* from now on the connection is the admission writer's alone (without it, the HTTP threads commit) */
+    st->app.admission_writer = admission_writer_start(st->admission_db);
     api_follow_signals(&st->app);
     /* keys' per-minute limits count every node's requests (nothing to share on SQLite) */
     if (!rate_limit_start_exchange(settings_text(&st->settings, SETTING_DATABASE),
@@ -285,6 +288,7 @@ int cli_serve(int argc, char **argv)
     sigwait(&signals, &received);
     log_info("stopping", "signal=%d", received);
     http_server_stop(st->server);
+    admission_writer_stop(st->app.admission_writer); /* every loop has had its batches back */
     rate_limit_stop_exchange();
     engine_stop(st->app.engine);
     blob_store_close(st->app.blobs);

@@ -67,6 +67,9 @@ char *pg_dup_text(const PGresult *result, int row, int column, bool *failed);
 store_status pg_collect_tasks(PGresult *result, task_record **out, size_t *count);
 /* Inserts one task row (inside the caller's transaction, or alone). CONFLICT on a duplicate id. */
 store_status pg_task_insert(pg_store *s, const task_record *task);
+/* The same inside an admission: a task of the same id is not an error (the transaction goes on);
+ * *inserted says whether this one went in. */
+store_status pg_task_insert_new(pg_store *s, const task_record *task, bool *inserted);
 
 /* Inside a transaction that just finished task `task_id` (store_pg_credits.c): releases its
  * reservation exactly once — a refund of all of it, or a settlement charging `charge` (clamped to the

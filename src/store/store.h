@@ -410,6 +410,8 @@ typedef enum {
     ADMIT_IDEMPOTENCY_MISMATCH, /* … with a different request */
     ADMIT_INSUFFICIENT_CREDITS, /* available < reserve: nothing stored */
     ADMIT_TOO_MANY_TASKS,       /* the key already has max_concurrent unfinished tasks: nothing stored */
+    ADMIT_ID_TAKEN,             /* another task has this id (ids_task_new's rare collision): nothing stored;
+                                   admit it again under a new id */
 } admit_outcome;
 
 #define STORE_IDEMPOTENCY_KEY_MAX 255

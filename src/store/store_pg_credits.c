@@ -221,8 +221,13 @@ static store_status admit_one(pg_store *s, task_admission *item)
         item->outcome = ADMIT_INSUFFICIENT_CREDITS;
         return STORE_OK;
     }
-    status = pg_task_insert(s, task);
+    bool inserted = false;
+    status = pg_task_insert_new(s, task, &inserted);
     if (status != STORE_OK) return status;
+    if (!inserted) { /* another task has this id: nothing written (the transaction goes on) */
+        item->outcome = ADMIT_ID_TAKEN;
+        return STORE_OK;
+    }
     status =
         ledger_append(s, task->key_id, task->id, LEDGER_RESERVE, reserve, 0, task->model, task->created_at);
     if (status != STORE_OK) return status == STORE_CONFLICT ? STORE_ERROR : status;

