@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "catalog/prices.h"
+#include "util/json_text.h"
 
 /* The defaults, written as a price file: the loader reads them exactly as it reads an operator's file.
  * Illustrative figures (1 credit ≈ 1/1000 of a US dollar); operators edit <data>/prices.json. */
@@ -266,11 +267,22 @@ price_quote price_quote_task(const price_table *table, const catalog_model *mode
 
 char *price_quote_json(const price_quote *quote)
 {
-    json_t *record = json_pack("{s:s,s:f,s:f,s:I}", "unit", quote->per_second ? "second" : "task", "rate",
-                               quote->rate, "seconds", quote->seconds, "credits", (json_int_t)quote->credits);
-    char *text = record ? json_dumps(record, JSON_COMPACT) : NULL;
-    json_decref(record);
-    return text;
+    /* written directly (json_text): one per submission, where a jansson tree cost 6 % of the CPU */
+    json_text text = {0};
+    json_text_raw(&text, "{\"unit\":");
+    json_text_string(&text, quote->per_second ? "second" : "task");
+    json_text_key(&text, "rate", false);
+    json_text_number(&text, quote->rate);
+    json_text_key(&text, "seconds", false);
+    json_text_number(&text, quote->seconds);
+    json_text_key(&text, "credits", false);
+    json_text_integer(&text, quote->credits);
+    json_text_raw(&text, "}");
+    if (text.failed) {
+        json_text_free(&text);
+        return NULL;
+    }
+    return text.data;
 }
 
 static const char *seconds_source_name(catalog_seconds_source source)

@@ -8,6 +8,21 @@
 
 static const char alnum[] = "abcdefghijklmnopqrstuvwxyz0123456789";
 
+/* The CSPRNG's bytes, drawn 1 KiB at a time per thread: each draw is a system call, and one per id cost
+ * 2 % of a submission. (The process never forks without exec, so no two processes share a pool.) */
+static unsigned char next_random_byte(void)
+{
+    static __thread unsigned char pool[1024];
+    static __thread size_t used = sizeof(pool);
+    if (used == sizeof(pool)) {
+        randombytes_buf(pool, sizeof(pool));
+        used = 0;
+    }
+    unsigned char byte = pool[used];
+    pool[used++] = 0; /* a byte is used once */
+    return byte;
+}
+
 void ids_random_alnum(char *out, size_t out_size, const char *prefix, size_t random_chars)
 {
     size_t prefix_len = strlen(prefix);
@@ -16,16 +31,9 @@ void ids_random_alnum(char *out, size_t out_size, const char *prefix, size_t ran
         return;
     }
     memcpy(out, prefix, prefix_len);
-    /* One call to the CSPRNG per batch of bytes (each call is a system call); bytes of 252 and above
-     * are skipped so that every character is equally likely (252 = 7 × 36). */
-    unsigned char random[64];
-    size_t used = sizeof(random);
+    /* Bytes of 252 and above are skipped so that every character is equally likely (252 = 7 × 36). */
     for (size_t i = 0; i < random_chars;) {
-        if (used == sizeof(random)) {
-            randombytes_buf(random, sizeof(random));
-            used = 0;
-        }
-        unsigned char byte = random[used++];
+        unsigned char byte = next_random_byte();
         if (byte >= 252) continue;
         out[prefix_len + i++] = alnum[byte % (sizeof(alnum) - 1)];
     }
