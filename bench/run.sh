@@ -24,7 +24,7 @@ KEY=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["
 KEY_ID=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["key_id"])' "$WORK/init.json")
 # every accepted submit reserves its price: enough credits that the run measures admissions, not 402s
 "$BIN" credits grant "$KEY_ID" 1000000000000 --data "$WORK/data" > /dev/null
-REELAY_ACCESS_LOG=0 "$BIN" serve --data "$WORK/data" --listen 127.0.0.1:$RPORT --threads $THREADS --engine-paused \
+REELAY_ACCESS_LOG=${REELAY_ACCESS_LOG:-1} "$BIN" serve --data "$WORK/data" --listen 127.0.0.1:$RPORT --threads $THREADS --engine-paused \
   2> "$WORK/reelay.log" > /dev/null &
 PIDS+=($!)
 wait_http "http://127.0.0.1:$RPORT/healthz"

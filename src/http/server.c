@@ -291,10 +291,13 @@ static void *thread_main(void *arg)
         h2o_evloop_socket_create(thread->context.loop, thread->listen_fd, H2O_SOCKET_FLAG_DONT_READ);
     listener->data = &thread->accept_context;
     h2o_socket_read_start(listener, on_accept);
+    log_thread_buffer_start(); /* this loop's log lines go out together after each turn */
     while (!atomic_load(&server->stopping)) {
         http_head_screen_rearm(thread);
         h2o_evloop_run(thread->context.loop, 100);
+        log_thread_flush();
     }
+    log_thread_buffer_stop();
     h2o_socket_read_stop(listener);
     h2o_socket_close(listener);
     /* Offloaded jobs come back (answered, or unrun once the pool is quiesced) before the loop goes. */

@@ -1,12 +1,45 @@
-/* log.c — logfmt lines on stderr, one write(2) each (see log.h). */
+/* log.c — logfmt lines on stderr, one write(2) each or gathered per loop turn (see log.h). */
 #include "util/log.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 static log_level minimum_level = LOG_INFO;
+
+/* A thread's gathered lines (log_thread_buffer_start). */
+static __thread struct {
+    bool on;
+    size_t length;
+    char bytes[LOG_BUFFER_BYTES];
+} gathered;
+
+static void write_all(const char *bytes, size_t length)
+{
+    ssize_t ignored = write(STDERR_FILENO, bytes, length);
+    (void)ignored;
+}
+
+void log_thread_buffer_start(void)
+{
+    gathered.on = true;
+}
+
+void log_thread_flush(void)
+{
+    if (gathered.length == 0) return;
+    write_all(gathered.bytes, gathered.length);
+    gathered.length = 0;
+}
+
+void log_thread_buffer_stop(void)
+{
+    log_thread_flush();
+    gathered.on = false;
+}
 
 void log_set_level(log_level level)
 {
@@ -35,6 +68,11 @@ void log_write(log_level level, const char *msg, const char *fmt, ...)
     }
     if ((size_t)n >= sizeof(line) - 1) n = (int)sizeof(line) - 2;
     line[n++] = '\n';
-    ssize_t ignored = write(STDERR_FILENO, line, (size_t)n);
-    (void)ignored;
+    if (!gathered.on) {
+        write_all(line, (size_t)n);
+        return;
+    }
+    if (gathered.length + (size_t)n > sizeof(gathered.bytes)) log_thread_flush();
+    memcpy(gathered.bytes + gathered.length, line, (size_t)n); /* a line is shorter than the buffer */
+    gathered.length += (size_t)n;
 }
