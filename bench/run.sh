@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # API-path benchmark: wrk against reelay's GET /v1/tasks/{id} and POST /v1/videos/generations, each
 # next to nginx answering `return 200` with a JSON body of the same size, in the same run. Prints
-# requests/s and the ratio reelay/nginx. The engine is paused, so only the API path is measured.
+# requests/s and the ratio reelay/nginx. The engine is paused, so only the API path is measured; the
+# access log is on, as by default (REELAY_ACCESS_LOG=0 to measure without it).
+# Then one more wrk run per path, not measured, while perf samples reelay: a flame graph of each path is
+# saved as bench/results/flame-poll.html and flame-submit.html (perf's flamegraph report, filled into
+# d3-flame-graph's template from bench/node_modules: `cd bench && npm ci`).
 # Usage: bench/run.sh [seconds per run, default 10] [connections, default 64]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -76,7 +80,7 @@ wrk.headers["Content-Type"] = "application/json"
 LUA
 
 rate() { awk '/Requests\/sec/ {print $2}'; }
-run_wrk() { wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" "$@" 2>&1; }
+run_wrk() { wrk -t2 -c"$CONNECTIONS" -d"${WRK_SECONDS:-$DURATION}s" "$@" 2>&1; }
 
 echo "reelay bench: ${DURATION}s per run, $CONNECTIONS connections, $THREADS threads each; bodies: poll ${POLL_BYTES} B, submit ${SUBMIT_BYTES} B"
 N_POLL=$(run_wrk "http://127.0.0.1:$NPORT/poll" | rate)
@@ -92,3 +96,31 @@ printf '%-8s %12s %12s %8s\n' "path" "reelay r/s" "nginx r/s" "ratio"
 row() { awk -v p="$1" -v r="$2" -v n="$3" 'BEGIN { printf "%-8s %12.0f %12.0f %8.2f\n", p, r, n, r / n }'; }
 row poll "$R_POLL" "$N_POLL"
 row submit "$R_SUBMIT" "$N_SUBMIT"
+
+# --- flame graphs: one more run per path while perf samples reelay (with DWARF call stacks) ---
+RESULTS=${REELAY_BENCH_RESULTS:-bench/results}
+TEMPLATE=bench/node_modules/d3-flame-graph/dist/templates/d3-flamegraph-base.html
+RPID=$(pgrep -f "serve --data $WORK/data" | head -1)
+flame() { # name, wrk arguments…
+  local name=$1; shift
+  WRK_SECONDS=6 run_wrk "$@" > /dev/null &
+  local load=$!
+  sleep 1
+  mkdir -p "$WORK/$name" # perf's report reads ./perf.data
+  perf record -q -F 499 --call-graph dwarf,16384 -p "$RPID" -o "$WORK/$name/perf.data" -- sleep 4 \
+    2> "$WORK/$name.perf.log" || true
+  wait "$load" || true
+  if (cd "$WORK/$name" && perf script report flamegraph --template "$OLDPWD/$TEMPLATE" -o "$OLDPWD/$RESULTS/flame-$name.html") \
+      > "$WORK/$name.report.log" 2>&1; then
+    echo "flame graph: $RESULTS/flame-$name.html"
+  else
+    echo "no flame graph for $name: $(cat "$WORK/$name.perf.log" "$WORK/$name.report.log" | tail -2)" >&2
+  fi
+}
+if ! command -v perf > /dev/null || [ ! -f "$TEMPLATE" ] || [ -z "$RPID" ]; then
+  echo "no flame graphs: needs perf (linux-perf), $TEMPLATE (cd bench && npm ci) and reelay running" >&2
+else
+  mkdir -p "$RESULTS"
+  flame poll -H "Authorization: Bearer $KEY" "http://127.0.0.1:$RPORT/v1/tasks/$TASK"
+  flame submit -s "$WORK/post.lua" "http://127.0.0.1:$RPORT/v1/videos/generations"
+fi

@@ -16,7 +16,7 @@ packages=(
   universal-ctags
   chromium  # the console's browser tests (tests/browser, driven by playwright-core: no browser download)
 )
-if [ "${1:-}" = "--bench" ]; then packages+=(wrk nginx-light); fi
+if [ "${1:-}" = "--bench" ]; then packages+=(wrk nginx-light linux-perf); fi
 # Node.js runs the providers' official clients in the tests; any node ≥ 18 will do (Debian's, or one
 # already installed from elsewhere).
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then packages+=(nodejs npm); fi
