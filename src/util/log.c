@@ -46,18 +46,43 @@ void log_set_level(log_level level)
     minimum_level = level;
 }
 
+/* Writes "ts=YYYY-MM-DDTHH:MM:SS.mmmZ " for now into out (LOG_TS_LENGTH bytes, no NUL). The part up to
+ * the seconds is formatted once per second per thread: an access log line per request made the date
+ * formatting a measurable share of a request. */
+enum { LOG_TS_LENGTH = 28 };
+static void write_timestamp(char out[LOG_TS_LENGTH])
+{
+    static __thread time_t cached_second = -1;
+    static __thread char cached[23]; /* "ts=YYYY-MM-DDTHH:MM:SS." */
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    if (now.tv_sec != cached_second) {
+        struct tm tm;
+        gmtime_r(&now.tv_sec, &tm);
+        char text[64];
+        snprintf(text, sizeof(text), "ts=%04d-%02d-%02dT%02d:%02d:%02d.", tm.tm_year + 1900, tm.tm_mon + 1,
+                 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+        memcpy(cached, text, sizeof(cached)); /* years beyond 9999 are cut short, not overflowed */
+        cached_second = now.tv_sec;
+    }
+    memcpy(out, cached, sizeof(cached));
+    int ms = (int)(now.tv_nsec / 1000000);
+    out[23] = (char)('0' + ms / 100);
+    out[24] = (char)('0' + ms / 10 % 10);
+    out[25] = (char)('0' + ms % 10);
+    out[26] = 'Z';
+    out[27] = ' ';
+}
+
 void log_write(log_level level, const char *msg, const char *fmt, ...)
 {
     static const char *names[] = {"debug", "info", "warn", "error"};
     if (level < minimum_level) return;
     char line[2048];
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    struct tm tm;
-    gmtime_r(&now.tv_sec, &tm);
-    int n = snprintf(line, sizeof(line), "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ level=%s msg=\"%s\" ",
-                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                     now.tv_nsec / 1000000, names[level], msg);
+    write_timestamp(line);
+    int n = snprintf(line + LOG_TS_LENGTH, sizeof(line) - LOG_TS_LENGTH, "level=%s msg=\"%s\" ", names[level],
+                     msg);
+    if (n >= 0) n += LOG_TS_LENGTH;
     if (n < 0) return;
     if ((size_t)n < sizeof(line)) {
         va_list ap;
