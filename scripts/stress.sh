@@ -76,6 +76,8 @@ E2E_TESTS=(
     tests/e2e/test_console.py
     # OpenAI's SDK polling and streaming tasks the sandbox is rendering
     tests/e2e/test_openai_sdk.py
+    # sixteen clients submitting through the admission writer; a stop while eight submit
+    tests/e2e/test_admission.py
 )
 
 LOGS=$(mktemp -d "${TMPDIR:-/tmp}/reelay-stress.XXXXXX")
