@@ -329,7 +329,9 @@ static void flush_submissions(h2o_timeout_entry_t *entry)
         store *db = thread->app->admission_writer == NULL && thread->app->admission_db
                         ? thread->app->admission_db
                         : thread->db;
-        bool wait = thread->flush_deferrals >= ADMISSION_MAX_DEFERRALS || !thread->retry_timeout_ready;
+        /* a stopping loop waits: its timers are about to go, so it must not come back later */
+        bool wait = thread->stopping || thread->flush_deferrals >= ADMISSION_MAX_DEFERRALS ||
+                    !thread->retry_timeout_ready;
         stored = store_task_admit(db, items, count, wait);
         if (stored == STORE_CONFLICT && !wait) {
             /* another thread is committing: serve the loop meanwhile and come back with a larger batch */
@@ -393,8 +395,7 @@ void api_generations_stopping(api_thread *thread)
     thread->stopping = true;
     if (h2o_timeout_is_linked(&thread->flush_timer)) {
         h2o_timeout_unlink(&thread->flush_timer);
-        thread->flush_deferrals = ADMISSION_MAX_DEFERRALS; /* this time, wait for the lock */
-        flush_submissions(&thread->flush_timer);
+        flush_submissions(&thread->flush_timer); /* stopping: committed here, waiting for the lock */
     }
     /* the batches at the writer come back (answered) before the loop goes */
     while (thread->batches_out > 0)
