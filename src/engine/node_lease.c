@@ -31,7 +31,7 @@ static void apply_defaults(node_lease_config *c)
     /* three renewals per lease at least: one late renewal (a busy machine) must not lose it */
     if (c->renew_interval_ms <= 0) c->renew_interval_ms = c->lease_ms / 3 < 2000 ? c->lease_ms / 3 : 2000;
     if (c->claim_interval_ms <= 0) c->claim_interval_ms = 1000;
-    if (c->claim_batch == 0) c->claim_batch = 500;
+    if (c->claim_batch == 0) c->claim_batch = 100;
 }
 
 node_lease *node_lease_register(const node_lease_config *config, char *err, size_t err_size)
@@ -71,23 +71,6 @@ int64_t node_lease_epoch(const node_lease *lease)
     return lease->epoch;
 }
 
-/* Claims batches until one comes back short (or the store fails). */
-static void claim_all(node_lease *l)
-{
-    size_t total = 0;
-    for (;;) {
-        task_record *tasks = NULL;
-        size_t count = 0;
-        if (store_tasks_claim(l->db, l->epoch, l->config.claim_batch, &tasks, &count) != STORE_OK) return;
-        for (size_t i = 0; i < count; i++)
-            l->config.claimed(l->config.context, &tasks[i]);
-        task_records_free(tasks, count);
-        total += count;
-        if (count < l->config.claim_batch) break;
-    }
-    if (total) log_info("claimed tasks", "count=%zu epoch=%lld", total, (long long)l->epoch);
-}
-
 /* Renews the lease; false when it is lost (reported once). */
 static bool renew(node_lease *l)
 {
@@ -102,6 +85,32 @@ static bool renew(node_lease *l)
               (long long)l->epoch);
     if (l->config.lost) l->config.lost(l->config.context, l->epoch);
     return false;
+}
+
+/* Claims batches until one comes back short (or the store fails). Between batches the lease is renewed
+ * when due (*next_renew, monotonic ms): taking over a dead node's thousands of tasks must not let this
+ * node's own lease run out meanwhile. False when the lease was lost. */
+static bool claim_all(node_lease *l, int64_t *next_renew)
+{
+    size_t total = 0;
+    bool kept = true;
+    for (;;) {
+        task_record *tasks = NULL;
+        size_t count = 0;
+        if (store_tasks_claim(l->db, l->epoch, l->config.claim_batch, &tasks, &count) != STORE_OK) break;
+        for (size_t i = 0; i < count; i++)
+            l->config.claimed(l->config.context, &tasks[i]);
+        task_records_free(tasks, count);
+        total += count;
+        if (count < l->config.claim_batch) break;
+        int64_t now = clock_monotonic_ms();
+        if (now >= *next_renew) {
+            *next_renew = now + l->config.renew_interval_ms;
+            if (!(kept = renew(l))) break;
+        }
+    }
+    if (total) log_info("claimed tasks", "count=%zu epoch=%lld", total, (long long)l->epoch);
+    return kept;
 }
 
 static void *lease_main(void *arg)
@@ -133,7 +142,7 @@ static void *lease_main(void *arg)
             next_renew = now + l->config.renew_interval_ms;
         }
         if (kept && claim_due) {
-            claim_all(l);
+            kept = claim_all(l, &next_renew);
             next_claim = now + l->config.claim_interval_ms;
         }
         pthread_mutex_lock(&l->lock);

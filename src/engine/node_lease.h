@@ -9,7 +9,8 @@
  *     is called once and the thread stops renewing and claiming — the node must stop (the fencing
  *     already refuses every write it would make to a task it no longer owns);
  *   - every claim_interval_ms (and at once when asked) up to claim_batch tasks are claimed, repeatedly
- *     while batches come back full; each claimed task is handed to `claimed`.
+ *     while batches come back full (renewing the lease between them when it is due); each claimed task
+ *     is handed to `claimed`.
  * A database that cannot be reached is retried at the same pace; the lease runs out meanwhile, and
  * whether the node goes on afterwards depends on whether another node took it over.
  *
@@ -36,7 +37,7 @@ typedef struct node_lease_config {
     int64_t lease_ms;          /* 0 = 10 000 */
     int64_t renew_interval_ms; /* 0 = a third of the lease, at most 2 000 */
     int64_t claim_interval_ms; /* 0 = 1 000 */
-    size_t claim_batch;        /* 0 = 500 */
+    size_t claim_batch;        /* 0 = 100: the lease is renewed between batches when due */
     node_lease_claimed_fn claimed;
     node_lease_lost_fn lost; /* NULL = only logged */
     void *context;
