@@ -197,6 +197,26 @@ static const char *const hot_statements[STMT_COUNT] = {
     [STMT_IDEMPOTENCY_PUT] =
         "INSERT OR REPLACE INTO idempotency_keys (key_id, idempotency_key, request_hash, task_id, "
         "created_at) VALUES (?,?,?,?,?)",
+    [STMT_TASK_SET_UPSTREAM] =
+        "UPDATE tasks SET state = ?1, updated_at = ?2, channel = COALESCE(?3, channel), "
+        "upstream_json = COALESCE(?6, upstream_json) WHERE id = ?4 AND state = ?5 "
+        "AND (?7 = 0 OR lease_epoch = ?7)",
+    [STMT_TASK_SET_PROGRESS] = "UPDATE tasks SET progress = MAX(progress, MIN(?1, 99)), updated_at = ?2 "
+                               "WHERE id = ?3 AND state < 4 AND (?4 = 0 OR lease_epoch = ?4)",
+    [STMT_TASK_COMPLETE] =
+        "UPDATE tasks SET state = ?1, progress = 100, results_json = ?2, completed_at = ?3, "
+        "updated_at = ?3 "
+        "WHERE id = ?4 AND state = ?5 AND (?6 = 0 OR lease_epoch = ?6)",
+    [STMT_CALLBACK_QUEUE] =
+        "INSERT INTO callbacks (task_id, key_id, url, next_at, created_at, updated_at) "
+        "SELECT id, key_id, json_extract(params_json, '$.callback_url'), ?2 * 1000, ?2, ?2 FROM tasks "
+        "WHERE id = ?1 AND json_valid(params_json) "
+        "AND json_type(params_json, '$.callback_url') = 'text' "
+        "ON CONFLICT (task_id) DO NOTHING",
+    [STMT_RESERVATION_GET] =
+        "SELECT key_id, amount FROM credit_ledger WHERE task_id = ? AND kind = 'reserve'",
+    [STMT_BEGIN_IMMEDIATE] = "BEGIN IMMEDIATE",
+    [STMT_COMMIT] = "COMMIT",
 };
 
 /* How long a writer waits for another connection's write lock before giving up: far longer than any

@@ -125,10 +125,7 @@ store_status sqlite_store_credits_ledger(sqlite_store *s, const char *key_id, si
 store_status sqlite_store_credits_release_tx(sqlite_store *s, const char *task_id, bool refund,
                                              int64_t charge, int64_t now)
 {
-    sqlite3_stmt *stmt = NULL;
-    if (sql_prepare(s, "SELECT key_id, amount FROM credit_ledger WHERE task_id = ? AND kind = 'reserve'",
-                    &stmt) != STORE_OK)
-        return STORE_ERROR;
+    sqlite3_stmt *stmt = s->hot[STMT_RESERVATION_GET];
     sqlite3_bind_text(stmt, 1, task_id, -1, SQLITE_TRANSIENT);
     int rc = sqlite3_step(stmt);
     char key_id[32] = "";
@@ -137,9 +134,10 @@ store_status sqlite_store_credits_release_tx(sqlite_store *s, const char *task_i
         sql_copy_text(key_id, sizeof(key_id), stmt, 0);
         reserved = sqlite3_column_int64(stmt, 1);
     }
-    sqlite3_finalize(stmt);
+    store_status found = rc == SQLITE_ROW || rc == SQLITE_DONE ? STORE_OK : sql_fail(s, "find reservation");
+    sql_release(stmt);
+    if (found != STORE_OK) return found;
     if (rc == SQLITE_DONE) return STORE_OK; /* admitted before the ledger existed: nothing held */
-    if (rc != SQLITE_ROW) return sql_fail(s, "find reservation");
     if (refund) return ledger_append(s, key_id, task_id, LEDGER_REFUND, reserved, 0, "", now);
     if (charge < 0 || charge > reserved) charge = reserved;
     return ledger_append(s, key_id, task_id, LEDGER_SETTLE, charge, reserved, "", now);
