@@ -372,11 +372,16 @@ store_status sqlite_store_open(const char *data_dir, sqlite_store **out)
     /* No automatic checkpoints: one would run inside whichever write crossed the threshold (an HTTP
      * request, say) and wait on fsync. sqlite_store_checkpoint() runs them from a background thread instead.
      */
+    /* The log keeps up to 1 GiB of its file when it restarts (journal_size_limit): under a steady stream of
+     * engine writes it grows by hundreds of MiB between two checkpoints (each transition rewrites about
+     * four pages), and a file cut back to 64 MiB at every restart made the file system allocate and zero
+     * the rest again each second (a fifth of the writers' time). The price: after a burst the file may
+     * stay that large on disk. */
     /* These set this connection only and write nothing; the journal mode is the database's own and may
      * be changing under another connection at this moment (switch_to_wal). */
     store_status status = sql_exec(s,
                                    "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; "
-                                   "PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit=67108864;",
+                                   "PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit=1073741824;",
                                    "pragmas");
     if (status == STORE_OK) status = switch_to_wal(s);
     if (status == STORE_OK) status = migrate(s);
