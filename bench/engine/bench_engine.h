@@ -87,7 +87,9 @@ struct bench {
     int64_t epoch; /* the node registered for the run */
     worker workers[BENCH_MAX_THREADS];
     phase_result results[PHASE_COUNT];
-    latency_samples all_writes; /* every timed call of every phase */
+    latency_samples all_writes;        /* every timed call of every phase */
+    double load_at_start, load_at_end; /* the machine's 1-minute load average around the phases (other
+                                          work beside the bench; -1 when unknown) */
     /* the checkpoint thread */
     pthread_t checkpointer;
     bool checkpointer_running, stopping;

@@ -75,9 +75,9 @@ void bench_report_text(FILE *out, const bench *b, const bench_environment *env, 
     const bench_options *o = &b->opt;
     fprintf(out,
             "reelay-bench-engine: %s (%s); %zu %s tasks on a fal channel; %d thread%s; %d keys; admission "
-            "batches of %d; %d polls per task; nproc %ld\n",
+            "batches of %d; %d polls per task; nproc %ld; load average %.2f before, %.2f after\n",
             env->database, env->durability, o->tasks, BENCH_MODEL, o->threads, o->threads == 1 ? "" : "s",
-            o->keys, o->batch, o->polls, env->nproc);
+            o->keys, o->batch, o->polls, env->nproc, b->load_at_start, b->load_at_end);
     fprintf(out, "%-9s %11s %8s %8s %13s %10s %8s %8s %9s %9s %5s\n", "phase", "transitions", "seconds",
             "cpu s", "transitions/s", "tasks/s", "p50 us", "p99 us", "max us", "calls", "reads");
     int reads = 0;
@@ -127,14 +127,15 @@ bool bench_report_json(FILE *out, const bench *b, const bench_environment *env, 
     }
     phase_result total = total_of(b);
     json_t *report = json_pack(
-        "{s:s, s:s, s:s, s:I, s:I, s:i, s:i, s:i, s:i, s:I, s:I, s:o, s:o, s:{s:b, s:s, s:I, s:I, s:I, s:I, "
-        "s:f}}",
+        "{s:s, s:s, s:s, s:I, s:[f, f], s:I, s:i, s:i, s:i, s:i, s:I, s:I, s:o, s:o, s:{s:b, s:s, s:I, s:I, "
+        "s:I, s:I, s:f}}",
         "bench", "reelay-bench-engine", "backend", env->database, "durability", env->durability, "nproc",
-        (json_int_t)env->nproc, "tasks", (json_int_t)o->tasks, "threads", o->threads, "keys", o->keys,
-        "admission_batch", o->batch, "polls_per_task", o->polls, "credits_reserved_per_task",
-        (json_int_t)b->tmpl.reserve, "credits_charged_per_task", (json_int_t)b->tmpl.charge, "phases", phases,
-        "total", phase_json("total", &total, reads), "check", "passed", verdict->problem[0] == '\0',
-        "problem", verdict->problem, "sampled_tasks", (json_int_t)verdict->sampled_tasks, "audit_tasks",
+        (json_int_t)env->nproc, "load_average", b->load_at_start, b->load_at_end, "tasks",
+        (json_int_t)o->tasks, "threads", o->threads, "keys", o->keys, "admission_batch", o->batch,
+        "polls_per_task", o->polls, "credits_reserved_per_task", (json_int_t)b->tmpl.reserve,
+        "credits_charged_per_task", (json_int_t)b->tmpl.charge, "phases", phases, "total",
+        phase_json("total", &total, reads), "check", "passed", verdict->problem[0] == '\0', "problem",
+        verdict->problem, "sampled_tasks", (json_int_t)verdict->sampled_tasks, "audit_tasks",
         (json_int_t)verdict->audit.tasks_checked, "audit_keys", (json_int_t)verdict->audit.keys_checked,
         "audit_problems", (json_int_t)verdict->audit.problems, "audit_seconds",
         (double)verdict->audit_ns / 1e9);

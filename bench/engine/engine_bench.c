@@ -244,6 +244,7 @@ static bool admissions_ready(bench *b)
 /* The phases in order, the checkpointer running beside them. */
 static bool phases_run(bench *b)
 {
+    if (getloadavg(&b->load_at_start, 1) != 1) b->load_at_start = -1;
     if (!bench_checkpointer_start(b)) return false;
     bool fine = true;
     for (int p = 0; fine && p < PHASE_COUNT; p++) {
@@ -254,6 +255,7 @@ static bool phases_run(bench *b)
         }
     }
     bench_checkpointer_stop(b);
+    if (getloadavg(&b->load_at_end, 1) != 1) b->load_at_end = -1;
     int errors = atomic_load(&b->checkpoint_errors);
     if (errors > 0) fprintf(stderr, "reelay-bench-engine: %d checkpoints failed\n", errors);
     latency_sort(&b->all_writes);
