@@ -25,10 +25,19 @@ store_status sql_exec(sqlite_store *s, const char *sql, const char *what)
     return STORE_ERROR;
 }
 
+/* Steps a kept statement that returns no rows (BEGIN, COMMIT) and releases it; STORE_ERROR is logged. */
+static store_status run_kept(sqlite_store *s, sqlite3_stmt *stmt, const char *what)
+{
+    int rc = sqlite3_step(stmt);
+    store_status status = rc == SQLITE_DONE ? STORE_OK : sql_fail(s, what);
+    sql_release(stmt);
+    return status;
+}
+
 store_status sql_begin(sqlite_store *s, const char *what)
 {
     pthread_mutex_lock(&store_process_writer);
-    store_status status = sql_exec(s, "BEGIN IMMEDIATE", what);
+    store_status status = run_kept(s, s->hot[STMT_BEGIN_IMMEDIATE], what);
     if (status != STORE_OK) pthread_mutex_unlock(&store_process_writer);
     return status;
 }
@@ -36,14 +45,14 @@ store_status sql_begin(sqlite_store *s, const char *what)
 store_status sql_begin_try(sqlite_store *s, const char *what)
 {
     if (pthread_mutex_trylock(&store_process_writer) != 0) return STORE_CONFLICT;
-    store_status status = sql_exec(s, "BEGIN IMMEDIATE", what);
+    store_status status = run_kept(s, s->hot[STMT_BEGIN_IMMEDIATE], what);
     if (status != STORE_OK) pthread_mutex_unlock(&store_process_writer);
     return status;
 }
 
 store_status sql_end(sqlite_store *s, store_status status, const char *what)
 {
-    if (status == STORE_OK && sql_exec(s, "COMMIT", what) != STORE_OK) status = STORE_ERROR;
+    if (status == STORE_OK && run_kept(s, s->hot[STMT_COMMIT], what) != STORE_OK) status = STORE_ERROR;
     /* Only when a transaction is open: a failed COMMIT may already have rolled back. */
     if (status != STORE_OK && !sqlite3_get_autocommit(s->db)) sql_exec(s, "ROLLBACK", what);
     pthread_mutex_unlock(&store_process_writer);
@@ -83,9 +92,9 @@ void sql_release(sqlite3_stmt *stmt)
     sqlite3_clear_bindings(stmt);
 }
 
-/* Runs a one-row write statement under the process writer lock; returns the number of rows changed,
- * or -1 on error. Finalizes stmt. */
-int sql_run_write(sqlite_store *s, sqlite3_stmt *stmt, const char *what)
+/* Steps a one-row write under the process writer lock; rows changed, -2 on a constraint, -1 on error
+ * (logged). Neither finalizes nor resets stmt. */
+static int step_write(sqlite_store *s, sqlite3_stmt *stmt, const char *what)
 {
     pthread_mutex_lock(&store_process_writer);
     int rc = sqlite3_step(stmt);
@@ -95,6 +104,19 @@ int sql_run_write(sqlite_store *s, sqlite3_stmt *stmt, const char *what)
         changed = -2;
     else if (rc != SQLITE_DONE)
         sql_fail(s, what);
+    return changed;
+}
+
+int sql_run_write(sqlite_store *s, sqlite3_stmt *stmt, const char *what)
+{
+    int changed = step_write(s, stmt, what);
     sqlite3_finalize(stmt);
+    return changed;
+}
+
+int sql_run_kept_write(sqlite_store *s, sqlite3_stmt *stmt, const char *what)
+{
+    int changed = step_write(s, stmt, what);
+    sql_release(stmt);
     return changed;
 }

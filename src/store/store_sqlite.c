@@ -197,6 +197,26 @@ static const char *const hot_statements[STMT_COUNT] = {
     [STMT_IDEMPOTENCY_PUT] =
         "INSERT OR REPLACE INTO idempotency_keys (key_id, idempotency_key, request_hash, task_id, "
         "created_at) VALUES (?,?,?,?,?)",
+    [STMT_TASK_SET_UPSTREAM] =
+        "UPDATE tasks SET state = ?1, updated_at = ?2, channel = COALESCE(?3, channel), "
+        "upstream_json = COALESCE(?6, upstream_json) WHERE id = ?4 AND state = ?5 "
+        "AND (?7 = 0 OR lease_epoch = ?7)",
+    [STMT_TASK_SET_PROGRESS] = "UPDATE tasks SET progress = MAX(progress, MIN(?1, 99)), updated_at = ?2 "
+                               "WHERE id = ?3 AND state < 4 AND (?4 = 0 OR lease_epoch = ?4)",
+    [STMT_TASK_COMPLETE] =
+        "UPDATE tasks SET state = ?1, progress = 100, results_json = ?2, completed_at = ?3, "
+        "updated_at = ?3 "
+        "WHERE id = ?4 AND state = ?5 AND (?6 = 0 OR lease_epoch = ?6)",
+    [STMT_CALLBACK_QUEUE] =
+        "INSERT INTO callbacks (task_id, key_id, url, next_at, created_at, updated_at) "
+        "SELECT id, key_id, json_extract(params_json, '$.callback_url'), ?2 * 1000, ?2, ?2 FROM tasks "
+        "WHERE id = ?1 AND json_valid(params_json) "
+        "AND json_type(params_json, '$.callback_url') = 'text' "
+        "ON CONFLICT (task_id) DO NOTHING",
+    [STMT_RESERVATION_GET] =
+        "SELECT key_id, amount FROM credit_ledger WHERE task_id = ? AND kind = 'reserve'",
+    [STMT_BEGIN_IMMEDIATE] = "BEGIN IMMEDIATE",
+    [STMT_COMMIT] = "COMMIT",
 };
 
 /* How long a writer waits for another connection's write lock before giving up: far longer than any
@@ -352,11 +372,16 @@ store_status sqlite_store_open(const char *data_dir, sqlite_store **out)
     /* No automatic checkpoints: one would run inside whichever write crossed the threshold (an HTTP
      * request, say) and wait on fsync. sqlite_store_checkpoint() runs them from a background thread instead.
      */
+    /* The log keeps up to 1 GiB of its file when it restarts (journal_size_limit): under a steady stream of
+     * engine writes it grows by hundreds of MiB between two checkpoints (each transition rewrites about
+     * four pages), and a file cut back to 64 MiB at every restart made the file system allocate and zero
+     * the rest again each second (a fifth of the writers' time). The price: after a burst the file may
+     * stay that large on disk. */
     /* These set this connection only and write nothing; the journal mode is the database's own and may
      * be changing under another connection at this moment (switch_to_wal). */
     store_status status = sql_exec(s,
                                    "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; "
-                                   "PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit=67108864;",
+                                   "PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit=1073741824;",
                                    "pragmas");
     if (status == STORE_OK) status = switch_to_wal(s);
     if (status == STORE_OK) status = migrate(s);

@@ -125,10 +125,7 @@ store_status sqlite_store_credits_ledger(sqlite_store *s, const char *key_id, si
 store_status sqlite_store_credits_release_tx(sqlite_store *s, const char *task_id, bool refund,
                                              int64_t charge, int64_t now)
 {
-    sqlite3_stmt *stmt = NULL;
-    if (sql_prepare(s, "SELECT key_id, amount FROM credit_ledger WHERE task_id = ? AND kind = 'reserve'",
-                    &stmt) != STORE_OK)
-        return STORE_ERROR;
+    sqlite3_stmt *stmt = s->hot[STMT_RESERVATION_GET];
     sqlite3_bind_text(stmt, 1, task_id, -1, SQLITE_TRANSIENT);
     int rc = sqlite3_step(stmt);
     char key_id[32] = "";
@@ -137,9 +134,10 @@ store_status sqlite_store_credits_release_tx(sqlite_store *s, const char *task_i
         sql_copy_text(key_id, sizeof(key_id), stmt, 0);
         reserved = sqlite3_column_int64(stmt, 1);
     }
-    sqlite3_finalize(stmt);
+    store_status found = rc == SQLITE_ROW || rc == SQLITE_DONE ? STORE_OK : sql_fail(s, "find reservation");
+    sql_release(stmt);
+    if (found != STORE_OK) return found;
     if (rc == SQLITE_DONE) return STORE_OK; /* admitted before the ledger existed: nothing held */
-    if (rc != SQLITE_ROW) return sql_fail(s, "find reservation");
     if (refund) return ledger_append(s, key_id, task_id, LEDGER_REFUND, reserved, 0, "", now);
     if (charge < 0 || charge > reserved) charge = reserved;
     return ledger_append(s, key_id, task_id, LEDGER_SETTLE, charge, reserved, "", now);
@@ -300,12 +298,19 @@ static store_status audit_tasks(sqlite_store *s, credit_audit *out)
         " (SELECT COALESCE(SUM(CASE kind WHEN 'settle' THEN released ELSE amount END), 0) FROM "
         "credit_ledger"
         "   WHERE task_id = t.id AND kind IN ('settle', 'refund')),"
-        " (SELECT COUNT(*) FROM credit_ledger WHERE task_id = t.id AND kind = 'settle' AND amount > "
-        "released),"
+        /* "kind IN (…)" repeats the release index's condition so that SQLite searches that index
+         * instead of scanning the ledger once per task */
+        " (SELECT COUNT(*) FROM credit_ledger WHERE task_id = t.id AND kind IN ('settle', 'refund')"
+        "   AND kind = 'settle' AND amount > released),"
         " t.key_id = (SELECT key_id FROM credit_ledger WHERE task_id = t.id AND kind = 'reserve'),"
-        /* made before the ledger existed (migration 6): such a task holds nothing and owes nothing */
-        " NOT EXISTS (SELECT 1 FROM credit_ledger WHERE task_id = t.id) AND"
-        "  t.created_at <= (SELECT applied_at FROM schema_migrations WHERE version = 6)"
+        /* made before the ledger existed (migration 6): such a task holds nothing and owes nothing. The
+         * last NOT EXISTS has no index to search (it scans the ledger): CASE asks it only of a task that
+         * has neither a reservation nor a release, which the two indexes tell at once */
+        " CASE WHEN t.created_at > (SELECT applied_at FROM schema_migrations WHERE version = 6) THEN 0"
+        "  WHEN EXISTS (SELECT 1 FROM credit_ledger WHERE task_id = t.id AND kind = 'reserve') THEN 0"
+        "  WHEN EXISTS (SELECT 1 FROM credit_ledger WHERE task_id = t.id AND kind IN ('settle', 'refund'))"
+        "   THEN 0"
+        "  ELSE NOT EXISTS (SELECT 1 FROM credit_ledger WHERE task_id = t.id) END"
         " FROM tasks t",
         &stmt);
     while (status == STORE_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {

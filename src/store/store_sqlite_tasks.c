@@ -241,9 +241,10 @@ static store_status explain_no_change(sqlite_store *s, const char *id)
     return STORE_CONFLICT;
 }
 
+/* Runs a kept compare-and-set statement (released here) and says how it went. */
 static store_status finish_cas(sqlite_store *s, sqlite3_stmt *stmt, const char *id, const char *what)
 {
-    int changed = sql_run_write(s, stmt, what);
+    int changed = sql_run_kept_write(s, stmt, what);
     if (changed == 1) {
         sqlite_store_task_changed(id);
         return STORE_OK;
@@ -259,17 +260,11 @@ store_status sqlite_store_task_transition(sqlite_store *s, const char *id, task_
     return sqlite_store_task_set_upstream(s, id, from, to, channel, NULL, now);
 }
 
-/* The set-upstream compare-and-set, prepared and bound (NULL on error). */
+/* The kept set-upstream compare-and-set, bound (the caller steps and releases it). */
 static sqlite3_stmt *set_upstream_statement(sqlite_store *s, const char *id, task_state from, task_state to,
                                             const char *channel, const char *upstream_json, int64_t now)
 {
-    sqlite3_stmt *stmt = NULL;
-    if (sql_prepare(s,
-                    "UPDATE tasks SET state = ?1, updated_at = ?2, channel = COALESCE(?3, channel), "
-                    "upstream_json = COALESCE(?6, upstream_json) WHERE id = ?4 AND state = ?5 "
-                    "AND (?7 = 0 OR lease_epoch = ?7)",
-                    &stmt) != STORE_OK)
-        return NULL;
+    sqlite3_stmt *stmt = s->hot[STMT_TASK_SET_UPSTREAM];
     sqlite3_bind_int(stmt, 1, (int)to);
     sqlite3_bind_int64(stmt, 2, now);
     sql_bind_text_or_null(stmt, 3, channel);
@@ -285,7 +280,7 @@ store_status sqlite_store_task_set_upstream(sqlite_store *s, const char *id, tas
 {
     if (task_state_is_terminal(to) || task_state_is_terminal(from)) return STORE_ERROR;
     sqlite3_stmt *stmt = set_upstream_statement(s, id, from, to, channel, upstream_json, now);
-    return stmt ? finish_cas(s, stmt, id, "transition task") : STORE_ERROR;
+    return finish_cas(s, stmt, id, "transition task");
 }
 
 /* Inside a write transaction: the tasks other than `id` occupying `channel` (submitting or processing). */
@@ -319,9 +314,9 @@ store_status sqlite_store_task_take_channel_slot(sqlite_store *s, const char *id
     } else if (status == STORE_OK) {
         sqlite3_stmt *stmt =
             set_upstream_statement(s, id, from, TASK_SUBMITTING, channel, upstream_json, now);
-        status = stmt && sqlite3_step(stmt) == SQLITE_DONE ? STORE_OK : sql_fail(s, "take channel slot");
+        status = sqlite3_step(stmt) == SQLITE_DONE ? STORE_OK : sql_fail(s, "take channel slot");
         if (status == STORE_OK) changed = sqlite3_changes(s->db);
-        sqlite3_finalize(stmt);
+        sql_release(stmt);
     }
     status = sql_end(s, status, "take channel slot");
     if (status != STORE_OK) return status;
@@ -335,12 +330,7 @@ store_status sqlite_store_task_take_channel_slot(sqlite_store *s, const char *id
 
 store_status sqlite_store_task_set_progress(sqlite_store *s, const char *id, int progress, int64_t now)
 {
-    sqlite3_stmt *stmt = NULL;
-    if (sql_prepare(s,
-                    "UPDATE tasks SET progress = MAX(progress, MIN(?1, 99)), updated_at = ?2 "
-                    "WHERE id = ?3 AND state < 4 AND (?4 = 0 OR lease_epoch = ?4)",
-                    &stmt) != STORE_OK)
-        return STORE_ERROR;
+    sqlite3_stmt *stmt = s->hot[STMT_TASK_SET_PROGRESS];
     sqlite3_bind_int(stmt, 1, progress < 0 ? 0 : progress);
     sqlite3_bind_int64(stmt, 2, now);
     sqlite3_bind_text(stmt, 3, id, -1, SQLITE_TRANSIENT);
@@ -350,36 +340,38 @@ store_status sqlite_store_task_set_progress(sqlite_store *s, const char *id, int
 
 store_status sqlite_store_callback_queue_tx(sqlite_store *s, const char *task_id, int64_t now)
 {
-    sqlite3_stmt *stmt = NULL;
-    if (sql_prepare(
-            s,
-            "INSERT INTO callbacks (task_id, key_id, url, next_at, created_at, updated_at) "
-            "SELECT id, key_id, json_extract(params_json, '$.callback_url'), ?2 * 1000, ?2, ?2 FROM tasks "
-            "WHERE id = ?1 AND json_valid(params_json) "
-            "AND json_type(params_json, '$.callback_url') = 'text' "
-            "ON CONFLICT (task_id) DO NOTHING",
-            &stmt) != STORE_OK)
-        return STORE_ERROR;
+    sqlite3_stmt *stmt = s->hot[STMT_CALLBACK_QUEUE];
     sqlite3_bind_text(stmt, 1, task_id, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(stmt, 2, now);
     int rc = sqlite3_step(stmt);
-    sqlite3_finalize(stmt);
-    return rc == SQLITE_DONE ? STORE_OK : sql_fail(s, "queue callback");
+    store_status status = rc == SQLITE_DONE ? STORE_OK : sql_fail(s, "queue callback");
+    sql_release(stmt);
+    return status;
 }
 
-/* Runs a task's finishing compare-and-set (stmt, finalized here), and when it applies, in the same
- * transaction: the reservation's settlement (charging `charge`, -1 = all of it) or, with `refund`, its
- * full refund; and the callback's queueing. Returns the rows changed (0 or 1), or -1 on error. */
-static int finish_task_tx(sqlite_store *s, sqlite3_stmt *stmt, const char *id, int64_t charge, bool refund,
-                          int64_t now, const char *what)
+/* Lets go of a finishing statement: released when it is a kept one, else finalized. */
+static void statement_done(sqlite3_stmt *stmt, bool kept)
+{
+    if (kept)
+        sql_release(stmt);
+    else
+        sqlite3_finalize(stmt);
+}
+
+/* Runs a task's finishing compare-and-set (stmt: released when kept, else finalized, here), and when it
+ * applies, in the same transaction: the reservation's settlement (charging `charge`, -1 = all of it) or,
+ * with `refund`, its full refund; and the callback's queueing. Returns the rows changed (0 or 1), or -1 on
+ * error. */
+static int finish_task_tx(sqlite_store *s, sqlite3_stmt *stmt, bool kept, const char *id, int64_t charge,
+                          bool refund, int64_t now, const char *what)
 {
     if (sql_begin(s, what) != STORE_OK) {
-        sqlite3_finalize(stmt);
+        statement_done(stmt, kept);
         return -1;
     }
     int rc = sqlite3_step(stmt);
-    sqlite3_finalize(stmt);
     store_status status = rc == SQLITE_DONE ? STORE_OK : sql_fail(s, what);
+    statement_done(stmt, kept);
     int changed = status == STORE_OK ? sqlite3_changes(s->db) : -1;
     if (changed == 1) status = sqlite_store_credits_release_tx(s, id, refund, charge, now);
     if (changed == 1 && status == STORE_OK) status = sqlite_store_callback_queue_tx(s, id, now);
@@ -392,7 +384,7 @@ static int finish_task_tx(sqlite_store *s, sqlite3_stmt *stmt, const char *id, i
 static store_status finish_in_transaction(sqlite_store *s, sqlite3_stmt *stmt, const char *id, int64_t charge,
                                           int64_t now, const char *what)
 {
-    int changed = finish_task_tx(s, stmt, id, charge, false, now, what);
+    int changed = finish_task_tx(s, stmt, true, id, charge, false, now, what);
     if (changed == 1) return STORE_OK;
     if (changed == 0) return explain_no_change(s, id);
     return STORE_ERROR;
@@ -411,13 +403,7 @@ store_status sqlite_store_task_complete(sqlite_store *s, const char *id, task_st
                   "task=%s", id);
         return STORE_ERROR;
     }
-    sqlite3_stmt *stmt = NULL;
-    if (sql_prepare(s,
-                    "UPDATE tasks SET state = ?1, progress = 100, results_json = ?2, completed_at = ?3, "
-                    "updated_at = ?3 "
-                    "WHERE id = ?4 AND state = ?5 AND (?6 = 0 OR lease_epoch = ?6)",
-                    &stmt) != STORE_OK)
-        return STORE_ERROR;
+    sqlite3_stmt *stmt = s->hot[STMT_TASK_COMPLETE];
     sqlite3_bind_int(stmt, 1, TASK_COMPLETED);
     sqlite3_bind_text(stmt, 2, results_json, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(stmt, 3, now);
@@ -447,7 +433,7 @@ static store_status finish_unsuccessfully(sqlite_store *s, const char *id, const
     sqlite3_bind_text(stmt, 5, id, -1, SQLITE_TRANSIENT);
     sql_bind_text_or_null(stmt, 6, key_id);
     sqlite3_bind_int64(stmt, 7, fence);
-    int changed = finish_task_tx(s, stmt, id, 0, true, now, "finish task");
+    int changed = finish_task_tx(s, stmt, false, id, 0, true, now, "finish task");
     if (changed == 1) return STORE_OK;
     if (changed != 0) return STORE_ERROR;
     task_record current;
