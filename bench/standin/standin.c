@@ -548,13 +548,13 @@ int main(int argc, char **argv)
     fflush(stdout);
     while (!stop_requested)
         h2o_evloop_run(standin.context.loop, 100);
+    int status_code = write_report() ? 0 : 1; /* first: what follows asserts no client is still connected */
     h2o_socket_read_stop(listener);
     h2o_socket_close(listener);
     stop_webhooks();
     h2o_context_dispose(&standin.context);
     h2o_evloop_destroy(standin.context.loop);
     h2o_config_dispose(&standin.config);
-    int status_code = write_report() ? 0 : 1;
     standin_jobs_dispose(&standin.jobs);
     return status_code;
 }
