@@ -22,6 +22,7 @@
 #include <curl/curl.h>
 
 #include "engine/result_finishing.h"
+#include "engine/result_previews.h"
 #include "engine/routing.h"
 #include "engine/task_machine.h"
 #include "engine/upstream_runner.h"

@@ -446,7 +446,8 @@ upstream_runner *runner_start(const runner_config *config)
                                          .data_dir = config->data_dir,
                                          .lease_epoch = config->lease_epoch,
                                          .task_observer = config->task_observer,
-                                         .task_observer_context = config->task_observer_context};
+                                         .task_observer_context = config->task_observer_context,
+                                         .previews = config->previews};
     r->finishing =
         result_finishing_start(&finishing, r->config.blobs, r->config.download_workers, result_finished, r);
     if (r->finishing == NULL || pthread_create(&r->thread, NULL, runner_main, r) != 0) goto fail;

@@ -31,6 +31,7 @@
 #include "store/store.h"
 
 #include "blob/blob.h"
+#include "engine/result_previews.h"
 #include "engine/routing.h"
 #include "net/fetch.h"
 #include "upstream/upstream.h"
@@ -56,6 +57,8 @@ typedef struct runner_config {
     int64_t
         unknown_grace_ms; /* a submission unknown that cannot be looked up fails after this; default 10 min */
     int download_workers; /* finishing threads (probe, store, complete); default 4 */
+    result_previews
+        *previews; /* where completed results' previews are made (outlives the runner); NULL = none */
     const char *webhook_keys_url; /* replaces providers' webhook-key URLs (tests); NULL = their own */
     runner_sandbox_fn to_sandbox;
     void *sandbox_context;
