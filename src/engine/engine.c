@@ -298,9 +298,14 @@ void engine_poll_now(engine *e, const char *task_id)
     engine_broadcast(e, CLUSTER_SIGNAL_POKE, body);
 }
 
-void engine_webhook(engine *e, const char *channel, const char *task_id, const char *job_id)
+void engine_webhook(engine *e, const char *channel, const char *task_id, const char *job_id, bool verified)
 {
-    if (task_id != NULL && task_id[0]) {
+    if (task_id != NULL && task_id[0] && verified) {
+        runner_webhook_verified(e->runner, task_id); /* nothing when this node does not follow it */
+        char body[CLUSTER_SIGNAL_BODY_MAX + 1];
+        snprintf(body, sizeof(body), "task %s", task_id);
+        engine_broadcast(e, CLUSTER_SIGNAL_POKE, body); /* the node that follows it polls */
+    } else if (task_id != NULL && task_id[0]) {
         engine_poll_now(e, task_id);
     } else if (job_id != NULL && job_id[0]) {
         runner_poll_job(e->runner, channel, job_id);

@@ -155,7 +155,8 @@ static flight *flight_new(upstream_runner *r, const task_record *task, json_t *r
     snprintf(f->model, sizeof(f->model), "%s", task->model);
     min_heap_node_init(&f->timer);
     f->started_ms = now_ms;
-    f->poll_interval_ms = task_machine_first_poll_interval(r->config.poll_scale);
+    f->poll_interval_ms =
+        task_machine_first_poll_interval(r->config.poll_scale, false); /* set on acceptance */
     json_error_t error;
     f->params = task->params_json ? json_loads(task->params_json, 0, &error) : NULL;
     if (f->params == NULL) f->params = json_object();
@@ -275,10 +276,12 @@ void flight_cancel(upstream_runner *r, const char *task_id)
     flight_drop(r, f);
 }
 
-void flight_poke(upstream_runner *r, flight *f, int64_t now_ms)
+void flight_poke(upstream_runner *r, flight *f, int64_t now_ms, bool job_ended)
 {
     if (f == NULL) return;
-    task_event poke = {.kind = TASK_EVENT_POKE};
+    const routing_channel *c = channel_named(r, f->channel, NULL);
+    bool at_end = c != NULL && c->provider != NULL && c->provider->webhooks_at_end;
+    task_event poke = {.kind = TASK_EVENT_POKE, .job_ended = job_ended && at_end};
     flight_decide(r, f, &poke, now_ms);
 }
 

@@ -110,7 +110,8 @@ typedef struct inbox_item {
     inbox_kind kind;
     char task_id[IDS_TASK_ID_SIZE];
     char channel[64], job_id[128]; /* INBOX_POLL_JOB */
-    bool ok;                       /* INBOX_DOWNLOADED: stored and completed */
+    bool ok;                       /* INBOX_DOWNLOADED: stored and completed; INBOX_POLL: a verified webhook
+                                      (runner_webhook_verified) */
 } inbox_item;
 
 enum { JWKS_REFRESH_MS = 3600 * 1000, JWKS_MIN_INTERVAL_MS = 60 * 1000, JWKS_LIMIT = 64 * 1024 };

@@ -97,6 +97,8 @@ static task_facts facts_of(upstream_runner *r, const flight *f, int64_t now_ms)
 {
     const routing_channel *c = channel_named(r, f->channel, NULL);
     const upstream_provider *provider = c ? c->provider : NULL;
+    bool webhook_expected = provider != NULL && r->config.webhook_base != NULL &&
+                            upstream_webhook_wanted(provider, c->record.webhook_secret_sealed[0] != '\0');
     return (task_facts){.now_ms = now_ms,
                         .poll_scale = r->config.poll_scale,
                         .poll_interval_ms = f->poll_interval_ms,
@@ -107,6 +109,8 @@ static task_facts facts_of(upstream_runner *r, const flight *f, int64_t now_ms)
                         .busy = upstream_transfer_active(f->transfer) || f->downloading || f->lane_waiting,
                         .waiting_for = f->next_step,
                         .can_look_up = provider != NULL && provider->build_lookup != NULL,
+                        .has_result_document = provider != NULL && provider->build_result != NULL,
+                        .webhook_expected = webhook_expected,
                         .lookup_is_submit = provider != NULL && provider->lookup_is_submit,
                         .tried_count = f->refusals ? f->refusals->tried_count : 0,
                         .last_error_code = f->refusals ? f->refusals->last_error_code : "",

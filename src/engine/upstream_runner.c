@@ -197,6 +197,11 @@ void runner_poll_now(upstream_runner *r, const char *task_id)
     inbox_push(r, INBOX_POLL, task_id, false);
 }
 
+void runner_webhook_verified(upstream_runner *r, const char *task_id)
+{
+    inbox_push(r, INBOX_POLL, task_id, true);
+}
+
 void runner_poll_job(upstream_runner *r, const char *channel, const char *job_id)
 {
     inbox_item item;
@@ -228,7 +233,7 @@ static void poke_job(upstream_runner *r, const inbox_item *item, int64_t now_ms)
     for (size_t cursor = 0; str_map_next(&r->flights, &cursor, NULL, &value);) {
         flight *f = value;
         if (strcmp(flight_job_id(f), item->job_id) == 0 && strcmp(f->channel, item->channel) == 0)
-            flight_poke(r, f, now_ms);
+            flight_poke(r, f, now_ms, false);
     }
 }
 
@@ -250,7 +255,7 @@ static void drain_inbox(upstream_runner *r, int64_t now_ms)
             flight_cancel(r, items[i].task_id);
             break;
         case INBOX_POLL:
-            flight_poke(r, runner_flight_find(r, items[i].task_id), now_ms);
+            flight_poke(r, runner_flight_find(r, items[i].task_id), now_ms, items[i].ok);
             break;
         case INBOX_POLL_JOB:
             poke_job(r, &items[i], now_ms);

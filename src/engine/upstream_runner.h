@@ -79,6 +79,9 @@ void runner_add(upstream_runner *runner, const char *task_id);
 void runner_cancel(upstream_runner *runner, const char *task_id);
 /* Poll this task's job now (a webhook arrived, or a client asked for a fresh state). */
 void runner_poll_now(upstream_runner *runner, const char *task_id);
+/* The same for a verified webhook naming the task: for a provider whose webhooks come once a job ended
+ * (upstream_provider.webhooks_at_end), its result is fetched at once instead of polling first. */
+void runner_webhook_verified(upstream_runner *runner, const char *task_id);
 /* The same for the job with this provider id on this channel (webhooks that name only the job). */
 void runner_poll_job(upstream_runner *runner, const char *channel, const char *job_id);
 

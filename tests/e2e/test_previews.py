@@ -15,7 +15,7 @@ import time
 import pytest
 import requests
 
-from conftest import PREVIEW_KEYS, wait_task
+from conftest import PREVIEW_KEYS, wait_previews, wait_task
 from test_storage_s3 import object_key, read_back, s3_endpoint, s3_server  # noqa: F401 (fixtures)
 from test_upstream_fal import fal, fal_server  # noqa: F401 (fixture)
 
@@ -40,23 +40,6 @@ def image_info(content, path):
                          check=True, capture_output=True, text=True).stdout
     stream = json.loads(out)["streams"][0]
     return stream["codec_name"], stream["width"], stream["height"]
-
-
-def wait_previews(server, task_id, timeout=60):
-    """A provider's result gets its previews after its task completed: the task once both preview fields
-    are there; meanwhile the thumbnail variant of OpenAI's content route says "not yet" (409), never 404."""
-    deadline = time.time() + timeout
-    while True:
-        task = server.request("GET", f"/v1/tasks/{task_id}").json()
-        assert task["status"] == "completed", task
-        if PREVIEW_KEYS <= set(task["results"][0]) or time.time() > deadline:
-            return task
-        content = server.request("GET", f"/v1/videos/{task_id}/content?variant=thumbnail")
-        assert content.status_code in (200, 409), content.text  # 200: made since the task was read
-        if content.status_code == 409:
-            assert content.json()["error"]["code"] == "video_not_ready", content.text
-            assert content.headers["retry-after"] == "1"
-        time.sleep(0.05)
 
 
 def check_previews(task, tmp_path):
