@@ -3,34 +3,39 @@
 cost — against the fal stand-in (build/reelay-fal-standin), with the release binary on SQLite and the
 default logging (access log on).
 
-Runs, each on a fresh data folder, a stand-in (serving a 2 s 320x240 MP4 made here with ffmpeg, --report on
-exit) and a reelay whose only channel is a fal channel on it (the sandbox disabled):
+Runs, each on a fresh data folder, a stand-in (serving a 2 s 320x240 MP4 made here with ffmpeg; --report
+gives each job's submit and webhook times) and a reelay whose only channel is a fal channel on it (the
+sandbox disabled), submitting sora-2 tasks (a prompt: nothing to probe at submit):
 
-  inflight  TASKS tasks (default 100,000; --short 10,000) submitted over many connections with webhooks on;
-            every job takes --job-seconds (default 150 s), so all of them wait together. Reported: reelay's
-            VmRSS before and with every task in flight, the growth per task, VmHWM (peak), the CPU
-            reelay uses while they wait (cores, over SAMPLE seconds after the submissions ended and after
-            the first task's first fallback poll was due), the stand-in's CPU meanwhile, and that every
-            task reaches completed (counted from reelay's log).
-  webhook   LATENCY tasks (default 10,000) with webhooks (--public-url): for each task, the delay from
-            the stand-in sending its webhook (its report) to the task showing completed on the key's
-            event stream (GET /v1/tasks/events, one connection opened before the first submit: what a
-            client sees, read as it arrives), and to reelay's `state=completed` log line (ms, written
-            right after the commit: reelay's own share without the client's reading lag).
-  polling   LATENCY tasks without webhooks: the delay from the job completing upstream (submitted +
-            queue + run) to completed on the key's stream, beside the poll interval in force then
-            (README: first poll after half the model's usual duration, then 2 s growing ×1.5 to 30 s)
+  inflight  TASKS tasks (default 100,000; --short 10,000) submitted as fast as reelay takes them over 64
+            connections, webhooks on; every job takes --job-seconds (default 150 s), so all of them wait
+            together. Reported: reelay's VmRSS before and with every task in flight, the growth per task,
+            the CPU (cores) reelay and the stand-in use over SAMPLE seconds right after the submissions
+            ("waiting") and again once the first fallback polls are due (a webhook is expected: the model's
+            usual 120 s after each submit), VmHWM (peak), and that every task reaches completed (reelay's log).
+  webhook   LATENCY tasks (default 10,000; --short 2,000) submitted at RATE a second (default 200), each job
+            taking RATE's pacing + 20 s, so that every task is in flight when the first finishes and they
+            then finish at RATE a second; webhooks on (--public-url). For each task: the delay from the
+            stand-in sending its webhook (its --report) to the task showing completed on the key's event
+            stream (GET /v1/tasks/events, one connection opened before the first submit: what a client sees,
+            timed as it arrives), and to reelay's `state=completed` log line (ms, written right after the
+            commit: reelay's own share, without the client's reading). Also reelay's CPU per completion.
+  polling   the same without webhooks: the delay from the job completing upstream (submitted + queue + run)
+            to completed on the key's stream, the poll interval in force then (README: first poll after half
+            the model's usual duration, then 2 s growing ×1.5 to 30 s) and how many took longer than it,
             and the part after the poll that first saw COMPLETED (the stand-in's report).
-  streams   the webhook run again with one GET /v1/tasks/{id}/events per task (STREAMS, default 10,000)
-            held open from before the jobs finish: reelay's RSS growth per open stream, and the delay
-            from the webhook to the completed event on each task's own stream, beside the webhook run's.
+  streams   the webhook run again with one GET /v1/tasks/{id}/events per task (STREAMS, default 10,000;
+            --short 2,000) opened before the first job finishes: reelay's RSS growth per open stream, and
+            the delay from the webhook to the completed event on each task's own stream, to compare with
+            the webhook run's.
 
 Percentiles are p50 / p90 / p99 / max. The client is one asyncio process (raw HTTP/1.1, keep-alive); it
-shares the machine with reelay and the stand-in. Only 127.0.0.1 is used.
+shares the machine with reelay and the stand-in. Only 127.0.0.1 is used; the script raises its own
+descriptor limit (RLIMIT_NOFILE) for the streams.
 
-Usage: bench/inflight.py [--short] [--tasks N] [--latency-tasks N] [--streams N] [--job-seconds S]
-                         [--only inflight,webhook,polling,streams] [--binary build/reelay]
-                         [--standin build/reelay-fal-standin] [--json]"""
+Usage: bench/inflight.py [--short] [--tasks N] [--latency-tasks N] [--rate R] [--streams N]
+                         [--job-seconds S] [--only inflight,webhook,polling,streams] [--binary build/reelay]
+                         [--standin build/reelay-fal-standin] [--keep]"""
 import argparse
 import asyncio
 import json
@@ -40,7 +45,6 @@ import resource
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 
@@ -138,6 +142,12 @@ class Reelay:
     def cpu_seconds(self):
         return bench_server.cpu_seconds(self.process.pid)
 
+    def children_cpu_seconds(self):
+        """CPU of its ended child processes (the previews' ffmpeg runs)."""
+        with open(f"/proc/{self.process.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
+
     def kib(self, field):
         return bench_server.status_kib(self.process.pid, field)
 
@@ -202,18 +212,22 @@ async def read_response(reader):
     return status, body
 
 
-async def submit_tasks(port, key, count, connections=CONNECTIONS):
-    """Submits count tasks over `connections` keep-alive connections; returns their ids in submit order."""
+async def submit_tasks(port, key, count, connections=CONNECTIONS, rate=None):
+    """Submits count tasks over `connections` keep-alive connections, as fast as reelay answers or, with a
+    rate, the i-th no sooner than i / rate seconds after the first; returns their ids in submit order."""
     body = json.dumps({"model": MODEL, "prompt": "a lighthouse at dusk"}).encode()
     request = (f"POST /v1/videos/generations HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {key}\r\n"
                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body
-    ids, left = [], [count]
+    ids, taken, started = [], [0], time.time()
 
     async def one_connection():
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         try:
-            while left[0] > 0:
-                left[0] -= 1
+            while taken[0] < count:
+                index = taken[0]
+                taken[0] += 1
+                if rate:
+                    await asyncio.sleep(max(0.0, started + index / rate - time.time()))
                 writer.write(request)
                 status, answer = await read_response(reader)
                 if status != 200:
@@ -345,6 +359,14 @@ async def wait_until(predicate, timeout, step=0.5):
 
 # ---- runs ----
 
+async def sample_cpu(reelay, standin, seconds):
+    """(reelay's cores, the stand-in's cores) over the next `seconds`."""
+    cpu0, standin0, t0 = reelay.cpu_seconds(), standin.cpu_seconds(), time.time()
+    await asyncio.sleep(seconds)
+    elapsed = time.time() - t0
+    return round((reelay.cpu_seconds() - cpu0) / elapsed, 3), round((standin.cpu_seconds() - standin0) / elapsed, 3)
+
+
 async def run_inflight(args, work, media):
     tasks = args.tasks
     standin = Standin(args.standin, media, 1000, args.job_seconds * 1000 - 1000, work, "inflight")
@@ -357,20 +379,21 @@ async def run_inflight(args, work, media):
         ids = await submit_tasks(reelay.port, reelay.key, tasks)
         submitted = time.time()
         await wait_until(lambda: (log.read(), len(log.job_of) >= tasks)[1], 60)
-        # the CPU while they wait: after the submissions, and once the first fallback polls are due
-        sample_from = max(submitted + 2, started + MODEL_USUAL_SECONDS / 2 + 2)
-        await asyncio.sleep(max(0.0, sample_from - time.time()))
-        cpu0, standin_cpu0, t0 = reelay.cpu_seconds(), standin.cpu_seconds(), time.time()
-        await asyncio.sleep(args.sample_seconds)
-        elapsed = time.time() - t0
-        cpu = (reelay.cpu_seconds() - cpu0) / elapsed
-        standin_cpu = (standin.cpu_seconds() - standin_cpu0) / elapsed
-        rss_waiting = reelay.kib("VmRSS")
+        # while they wait: after the submissions, then when the first fallback polls are due (a webhook is
+        # expected: the model's whole usual duration after each submit)
+        await asyncio.sleep(max(0.0, submitted + 2 - time.time()))
         log.read()
         in_flight = len(log.job_of) - len(log.completed_at) - len(log.failed)
-        sample_valid = t0 + elapsed < started + args.job_seconds
+        waiting = await sample_cpu(reelay, standin, args.sample_seconds)
+        rss_waiting = reelay.kib("VmRSS")
+        polls_from = started + MODEL_USUAL_SECONDS + 2
+        polling = None
+        if polls_from + args.sample_seconds < started + args.job_seconds:
+            await asyncio.sleep(max(0.0, polls_from - time.time()))
+            polling = await sample_cpu(reelay, standin, args.sample_seconds)
+        rss_polling = reelay.kib("VmRSS")
         ok = args.skip_completion or await wait_until(
-            lambda: (log.read(), len(log.completed_at) + len(log.failed) >= tasks)[1], args.job_seconds + 600,
+            lambda: (log.read(), len(log.completed_at) + len(log.failed) >= tasks)[1], args.job_seconds + 3600,
             step=1)
         finished = time.time()
         result = {"run": "inflight", "tasks": tasks, "submit_seconds": round(submitted - started, 1),
@@ -378,10 +401,13 @@ async def run_inflight(args, work, media):
                   "in_flight_while_sampled": in_flight,
                   "rss_before_mib": round(rss_before / 1024, 1), "rss_in_flight_mib": round(rss_waiting / 1024, 1),
                   "bytes_per_task": round((rss_waiting - rss_before) * 1024 / tasks),
-                  "cpu_cores_waiting": round(cpu, 3), "standin_cpu_cores": round(standin_cpu, 3),
-                  "sample_seconds": round(elapsed, 1), "sample_before_first_completion": sample_valid,
+                  "cpu_cores_waiting": waiting[0], "standin_cpu_cores_waiting": waiting[1],
+                  "cpu_cores_first_fallback_polls": polling[0] if polling else None,
+                  "standin_cpu_cores_first_fallback_polls": polling[1] if polling else None,
+                  "rss_after_first_fallback_polls_mib": round(rss_polling / 1024, 1),
+                  "sample_seconds": args.sample_seconds,
                   "completed": len(log.completed_at), "failed": len(log.failed), "all_done": ok,
-                  "last_completed_after_first_due_s": round(finished - started - args.job_seconds, 1),
+                  "all_completed_after_s": round(finished - started, 1),
                   "vm_hwm_mib": round(reelay.kib("VmHWM") / 1024, 1)}
         assert len(ids) == tasks
         return result
@@ -392,7 +418,8 @@ async def run_inflight(args, work, media):
 
 async def run_latency(args, work, media, name, webhooks, streams=0):
     tasks = args.latency_tasks
-    job_seconds = args.latency_job_seconds if webhooks else MODEL_USUAL_SECONDS / 2 + 15
+    pace = tasks / args.rate  # submitting takes this long; the jobs then finish at the same rate
+    job_seconds = pace + 20 if webhooks else max(MODEL_USUAL_SECONDS / 2 + 15, pace + 20)
     standin = Standin(args.standin, media, 1000, int(job_seconds * 1000) - 1000, work, name)
     reelay = Reelay(args.binary, work, name, standin, webhooks=webhooks)
     log = LogReader(reelay.log_path)
@@ -402,8 +429,9 @@ async def run_latency(args, work, media, name, webhooks, streams=0):
         await asyncio.sleep(1)
         await key_stream.start(reelay.port, reelay.key)
         started = time.time()
-        ids = await submit_tasks(reelay.port, reelay.key, tasks)
-        result["submit_seconds"] = round(time.time() - started, 1)
+        ids = await submit_tasks(reelay.port, reelay.key, tasks, rate=args.rate)
+        result.update({"rate_per_second": args.rate, "submit_seconds": round(time.time() - started, 1),
+                       "job_seconds": job_seconds})
         if streams:
             await asyncio.sleep(1)
             before = reelay.kib("VmRSS")
@@ -414,11 +442,20 @@ async def run_latency(args, work, media, name, webhooks, streams=0):
             result.update({"streams_open": task_streams.open, "streams_open_seconds": round(time.time() - opening, 1),
                            "bytes_per_stream": round((after - before) * 1024 / streams),
                            "streams_opened_before_first_due": time.time() < started + job_seconds})
+        await asyncio.sleep(max(0.0, started + job_seconds - 1 - time.time()))
+        log.read()
+        result["in_flight_at_first_due"] = len(log.job_of) - len(log.completed_at) - len(log.failed)
+        cpu0, children0 = reelay.cpu_seconds(), reelay.children_cpu_seconds()
         await wait_until(lambda: (log.read(), len(log.completed_at) + len(log.failed) >= tasks)[1],
-                         job_seconds + 600, step=1)
+                         job_seconds + 600, step=0.5)
+        cpu = reelay.cpu_seconds() - cpu0
         await asyncio.sleep(2)  # the last events on their way
         log.read()
+        done = max(1, len(log.completed_at))
         result.update({"completed": len(log.completed_at), "failed": len(log.failed),
+                       "cpu_ms_per_completion": round(1000 * cpu / done, 2),
+                       "previews_cpu_ms_per_completion_so_far": round(
+                           1000 * (reelay.children_cpu_seconds() - children0) / done, 1),
                        "vm_hwm_mib": round(reelay.kib("VmHWM") / 1024, 1)})
     finally:
         task_streams.close_all()
@@ -447,7 +484,7 @@ async def run_latency(args, work, media, name, webhooks, streams=0):
             if t not in key_stream.completed_at:
                 continue
             delay = key_stream.completed_at[t] - finished_at
-            interval, _ = poll_interval_at(job_seconds)
+            interval, _ = poll_interval_at(job_seconds)  # its age since acceptance (the submit answered)
             delays.append(delay)
             intervals.append(interval)
             late += delay > interval + 0.1
@@ -494,12 +531,14 @@ async def main_async(args):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--short", action="store_true", help="10,000 tasks in flight, 2,000 for latency and streams")
+    parser.add_argument("--short", action="store_true",
+                        help="10,000 tasks in flight (jobs of 40 s), 2,000 for latency and streams (make bench)")
     parser.add_argument("--tasks", type=int)
     parser.add_argument("--latency-tasks", type=int)
     parser.add_argument("--streams", type=int)
     parser.add_argument("--job-seconds", type=int, default=150)
-    parser.add_argument("--latency-job-seconds", type=float, default=30)
+    parser.add_argument("--rate", type=float, default=200,
+                        help="latency runs: tasks submitted (and so finishing) per second")
     parser.add_argument("--sample-seconds", type=float, default=SAMPLE_SECONDS)
     parser.add_argument("--only", default="inflight,webhook,polling,streams")
     parser.add_argument("--binary", default=os.path.join(REPO, "build", "reelay"))
@@ -512,7 +551,7 @@ def main():
     args.latency_tasks = args.latency_tasks or (2000 if args.short else 10000)
     args.streams = min(args.streams or (2000 if args.short else 10000), args.latency_tasks)
     if args.short:
-        args.job_seconds = min(args.job_seconds, 80)
+        args.job_seconds = min(args.job_seconds, 40)
     asyncio.run(main_async(args))
 
 
