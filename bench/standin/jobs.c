@@ -105,3 +105,14 @@ standin_job *standin_jobs_find(const standin_job_table *table, const char *id, s
         if (memcmp(job->request_id, id, length) == 0) return job;
     return NULL;
 }
+
+bool standin_jobs_report(const standin_job_table *table, FILE *out)
+{
+    for (size_t i = 0; i < table->bucket_count; i++)
+        for (const standin_job *job = table->buckets[i]; job; job = job->next_in_bucket)
+            if (fprintf(out, "%s %llu %llu %llu\n", job->request_id, (unsigned long long)job->submitted_ms,
+                        (unsigned long long)job->webhook_sent_ms,
+                        (unsigned long long)job->completed_answered_ms) < 0)
+                return false;
+    return true;
+}

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <h2o/timeout.h>
 
@@ -23,6 +24,8 @@ typedef struct standin_job {
     unsigned app_index;    /* into the caller's table of known applications */
     uint64_t submitted_ms; /* on the caller's clock */
     bool cancelled;
+    uint64_t webhook_sent_ms;        /* its webhook went out on its connection (Unix ms), 0 = not sent */
+    uint64_t completed_answered_ms;  /* an answer first said COMPLETED (Unix ms), 0 = never */
     char *webhook_url;               /* owned, NULL when the submit named none */
     h2o_timeout_entry_t webhook_due; /* zeroed here; the caller links it and must unlink it before dispose */
     struct standin_job *next_in_bucket;
@@ -49,5 +52,9 @@ standin_job *standin_jobs_add(standin_job_table *table, unsigned app_index, uint
 
 /* The job whose request id is the length bytes at id (any bytes), or NULL. */
 standin_job *standin_jobs_find(const standin_job_table *table, const char *id, size_t length);
+
+/* Writes one line per job to out, in no particular order: "request_id submitted_ms webhook_sent_ms
+ * completed_answered_ms" (Unix milliseconds, 0 = never). Returns false when a write fails. */
+bool standin_jobs_report(const standin_job_table *table, FILE *out);
 
 #endif

@@ -23,7 +23,7 @@ fail() { echo "smoke: FAIL: $*" >&2; exit 1; }
 ffmpeg -hide_banner -loglevel error -y -f lavfi -i testsrc=size=320x240:rate=25:duration=2 \
     -c:v libx264 -preset ultrafast -pix_fmt yuv420p "$WORK/result.mp4"
 "$BIN" --media "$WORK/result.mp4" --port 0 --queue-ms 100 --run-ms 300 --user-id user_smoke \
-    >"$WORK/out" 2>"$WORK/err" &
+    --report "$WORK/report" >"$WORK/out" 2>"$WORK/err" &
 PID=$!
 for _ in $(seq 50); do grep -q listening "$WORK/out" && break; sleep 0.1; done
 ORIGIN=$(sed -n 's/^listening on //p' "$WORK/out")
@@ -113,4 +113,13 @@ wait "$PID" || fail "stand-in exited with $?"
 PID=
 grep -q '^webhooks: 601 delivered, 0 failed, 0 cut short, 0 not yet due$' "$WORK/err" ||
     fail "webhook totals: $(cat "$WORK/err")"
+# --report: one line per job (602); the first job's webhook went out and a status answered COMPLETED, both
+# at least queue + run (400 ms) after its submit; the cancelled job sent none
+[ "$(wc -l <"$WORK/report")" = 602 ] || fail "report: $(wc -l <"$WORK/report") lines, not 602"
+CANCELLED_ID=$(echo "$CANCELLED" | sed -n 's/.*"request_id":"\([^"]*\)".*/\1/p')
+awk -v id="$REQUEST_ID" -v cancelled="$CANCELLED_ID" '
+    $1 == id { found = 1; if ($3 < $2 + 400 || $4 < $2 + 400 || $2 < 1600000000000) bad = "times of " id ": " $0 }
+    $1 == cancelled && $3 != 0 { bad = "the cancelled job has a webhook time: " $0 }
+    END { if (!found) bad = "no line for " id; if (bad) { print bad; exit 1 } }' "$WORK/report" ||
+    fail "report: $(head -3 "$WORK/report")"
 echo "smoke: OK ($ORIGIN)"

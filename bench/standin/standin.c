@@ -18,8 +18,12 @@
  *
  * Usage: reelay-fal-standin --media FILE.mp4 [--port N (0: any; printed)] [--queue-ms N] [--run-ms N]
  *                           [--key KEY] [--user-id ID (X-Fal-Webhook-User-Id, default user_emulator)]
+ *                           [--report FILE]
  * Prints "listening on http://127.0.0.1:PORT" on stdout once it accepts; stops on SIGINT / SIGTERM and
- * then prints the webhook totals on stderr. */
+ * then prints the webhook totals on stderr and, with --report, writes one line per job to FILE:
+ * "request_id submitted_ms webhook_sent_ms completed_answered_ms" (Unix ms, the loop's clock; 0 = never):
+ * when it was submitted, when its webhook went out on its connection, and when a status or result answer
+ * first said COMPLETED. A benchmark measures the gateway's delays from these. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
@@ -58,7 +62,8 @@ enum { APP_COUNT = sizeof(APPS) / sizeof(APPS[0]), SORA_APP = 3 };
 typedef struct standin_settings {
     const char *media_path;
     const char *key;
-    const char *user_id; /* X-Fal-Webhook-User-Id */
+    const char *user_id;     /* X-Fal-Webhook-User-Id */
+    const char *report_path; /* --report: where the jobs' times go on exit, or NULL */
     unsigned port;
     uint64_t queue_ms, run_ms;
 } standin_settings;
@@ -223,7 +228,7 @@ static void on_webhook_due(h2o_timeout_entry_t *entry)
         fprintf(stderr, "webhook of %s: body too long, not sent\n", job->request_id);
         return;
     }
-    standin_webhooks_send(job->webhook_url, job->request_id, body, (size_t)length);
+    standin_webhooks_send(job->webhook_url, job->request_id, body, (size_t)length, &job->webhook_sent_ms);
 }
 
 static int submit(h2o_req_t *req, const char *endpoint, size_t endpoint_length)
@@ -258,11 +263,18 @@ static int submit(h2o_req_t *req, const char *endpoint, size_t endpoint_length)
                            id, id, base, owner_app, id, base, owner_app, id, base, owner_app, id);
 }
 
-static int status(h2o_req_t *req, const standin_job *job)
+/* Remembers the first answer that told a client the job completed (for --report). */
+static void note_completed_answer(standin_job *job)
+{
+    if (job->completed_answered_ms == 0) job->completed_answered_ms = h2o_now(standin.context.loop);
+}
+
+static int status(h2o_req_t *req, standin_job *job)
 {
     const char *phase = job->cancelled ? "COMPLETED" : phase_of(job); /* fal has no CANCELLED status */
     const char *id = job->request_id, *base = standin.origin, *owner_app = APPS[job->app_index].owner_app;
     int completed = strcmp(phase, "COMPLETED") == 0;
+    if (completed && !job->cancelled) note_completed_answer(job);
     char extra[96];
     if (completed)
         snprintf(extra, sizeof(extra), ",\"metrics\":{\"inference_time\":%.3f}",
@@ -276,12 +288,13 @@ static int status(h2o_req_t *req, const standin_job *job)
                            phase, id, base, owner_app, id, base, owner_app, id, base, owner_app, id, extra);
 }
 
-static int result(h2o_req_t *req, const standin_job *job)
+static int result(h2o_req_t *req, standin_job *job)
 {
     if (job->cancelled)
         return REPLY_LITERAL(req, 400, "Bad Request", "{\"detail\":\"Request was cancelled\"}");
     if (strcmp(phase_of(job), "COMPLETED") != 0)
         return REPLY_LITERAL(req, 400, "Bad Request", "{\"detail\":\"Request is still in progress\"}");
+    note_completed_answer(job);
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-fal-request-id"), 0, NULL,
                           job->request_id, STANDIN_REQUEST_ID_LENGTH);
     char output[512];
@@ -387,13 +400,10 @@ static int parse_count(const char *text, uint64_t *out)
 static int parse_arguments(int argc, char **argv, standin_settings *settings)
 {
     static const struct option options[] = {
-        {"media", required_argument, NULL, 'm'},
-        {"port", required_argument, NULL, 'p'},
-        {"queue-ms", required_argument, NULL, 'q'},
-        {"run-ms", required_argument, NULL, 'r'},
-        {"key", required_argument, NULL, 'k'},
-        {"user-id", required_argument, NULL, 'u'},
-        {NULL, 0, NULL, 0},
+        {"media", required_argument, NULL, 'm'},    {"port", required_argument, NULL, 'p'},
+        {"queue-ms", required_argument, NULL, 'q'}, {"run-ms", required_argument, NULL, 'r'},
+        {"key", required_argument, NULL, 'k'},      {"user-id", required_argument, NULL, 'u'},
+        {"report", required_argument, NULL, 'o'},   {NULL, 0, NULL, 0},
     };
     *settings =
         (standin_settings){.key = "fal_test_key", .user_id = "user_emulator", .queue_ms = 100, .run_ms = 500};
@@ -406,6 +416,8 @@ static int parse_arguments(int argc, char **argv, standin_settings *settings)
             settings->key = optarg;
         else if (option == 'u')
             settings->user_id = optarg;
+        else if (option == 'o')
+            settings->report_path = optarg;
         else if (option == 'p')
             bad = parse_count(optarg, &port) || port > 65535;
         else if (option == 'q')
@@ -417,7 +429,7 @@ static int parse_arguments(int argc, char **argv, standin_settings *settings)
         if (bad) {
             fprintf(stderr,
                     "usage: %s --media FILE.mp4 [--port N] [--queue-ms N] [--run-ms N] [--key KEY] "
-                    "[--user-id ID]\n",
+                    "[--user-id ID] [--report FILE]\n",
                     argv[0]);
             return -1;
         }
@@ -465,6 +477,19 @@ static void stop_webhooks(void)
     fprintf(stderr, "webhooks: %llu delivered, %llu failed, %llu cut short, %llu not yet due\n",
             (unsigned long long)delivered, (unsigned long long)failed, (unsigned long long)in_flight,
             (unsigned long long)unsent);
+}
+
+/* With --report, writes every job's times to the report file (standin_jobs_report). False (said on stderr)
+ * when the file cannot be written. */
+static bool write_report(void)
+{
+    if (!standin.settings.report_path) return true;
+    FILE *out = fopen(standin.settings.report_path, "w");
+    bool written = out && standin_jobs_report(&standin.jobs, out);
+    if (out && fclose(out) != 0) written = false;
+    if (!written)
+        fprintf(stderr, "cannot write the report %s: %s\n", standin.settings.report_path, strerror(errno));
+    return written;
 }
 
 /* The host: /media serves the one result file (any name under it), everything else is the queue API. */
@@ -523,6 +548,7 @@ int main(int argc, char **argv)
     fflush(stdout);
     while (!stop_requested)
         h2o_evloop_run(standin.context.loop, 100);
+    int status_code = write_report() ? 0 : 1; /* first: what follows asserts no client is still connected */
     h2o_socket_read_stop(listener);
     h2o_socket_close(listener);
     stop_webhooks();
@@ -530,5 +556,5 @@ int main(int argc, char **argv)
     h2o_evloop_destroy(standin.context.loop);
     h2o_config_dispose(&standin.config);
     standin_jobs_dispose(&standin.jobs);
-    return 0;
+    return status_code;
 }

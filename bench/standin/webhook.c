@@ -16,8 +16,9 @@ enum { MAX_CONNECTIONS = 256 };
 typedef struct delivery {
     h2o_http1client_t *client;
     h2o_linklist_t in_flight_link; /* on sender.waiting until its connection opens, then on in_flight */
-    h2o_iovec_t request, host;    /* host: always 127.0.0.1 (parse_allowed_url) */
+    h2o_iovec_t request, host;     /* host: always 127.0.0.1 (parse_allowed_url) */
     uint16_t port;
+    uint64_t *sent_ms; /* where the time it goes out is written, or NULL */
     char bytes[];
 } delivery;
 
@@ -118,6 +119,7 @@ static h2o_http1client_head_cb on_connect(h2o_http1client_t *client, const char 
         finish(d, false);
         return NULL;
     }
+    if (d->sent_ms) *d->sent_ms = h2o_now(sender.client_context.loop);
     *request = &d->request;
     *request_count = 1;
     *method_is_head = 0;
@@ -181,7 +183,8 @@ static void pump(void)
     sender.pumping = false;
 }
 
-bool standin_webhooks_send(const char *url, const char *request_id, const char *body, size_t body_length)
+bool standin_webhooks_send(const char *url, const char *request_id, const char *body, size_t body_length,
+                           uint64_t *sent_ms)
 {
     h2o_url_t parsed;
     delivery *d = NULL;
@@ -190,6 +193,7 @@ bool standin_webhooks_send(const char *url, const char *request_id, const char *
         sender.failed++;
         return false;
     }
+    d->sent_ms = sent_ms;
     h2o_linklist_insert(&sender.waiting, &d->in_flight_link);
     sender.waiting_count++;
     pump();

@@ -34,8 +34,11 @@ bool standin_webhooks_init(h2o_loop_t *loop, const unsigned char secret_key[cryp
                            const char *user_id, uint64_t io_timeout_ms);
 
 /* Starts one signed POST of body (copied) to url for request_id; the answer only counts toward the totals.
- * Returns false (nothing started, counted as failed) when url is not allowed or memory runs out. */
-bool standin_webhooks_send(const char *url, const char *request_id, const char *body, size_t body_length);
+ * When the request goes out on its connection, the loop's time (Unix ms) is written to *sent_ms (may be NULL;
+ * it must outlive the delivery). Returns false (nothing started, counted as failed) when url is not allowed
+ * or memory runs out. */
+bool standin_webhooks_send(const char *url, const char *request_id, const char *body, size_t body_length,
+                           uint64_t *sent_ms);
 
 /* Deliveries so far: answered 2xx, failed (connection error, timeout, other status), still in flight. */
 void standin_webhooks_totals(uint64_t *delivered, uint64_t *failed, uint64_t *in_flight);

@@ -10,6 +10,7 @@
 
 #include "api/api_internal.h"
 #include "api/openai_videos_map.h"
+#include "engine/result_previews.h"
 
 static void send_video_not_found(h2o_req_t *req)
 {
@@ -68,7 +69,13 @@ static void send_variant(api_thread *thread, h2o_req_t *req, const task_record *
     }
     json_t *results = task->results_json ? json_loads(task->results_json, 0, NULL) : NULL;
     const char *name = variant_object(results, variant);
-    if (name == NULL) {
+    if (name == NULL && result_previews_pending(json_array_get(results, 0))) {
+        /* made after completion (engine/result_previews.h): not there yet, but coming */
+        http_add_header(req, "retry-after", "1");
+        http_send_error_code(
+            req, "video_not_ready", NULL,
+            "This video's previews are still being made: its %s can be downloaded in a moment.", variant);
+    } else if (name == NULL) {
         http_send_error_code(req, "not_found", "variant",
                              "This video has no such content: its previews are absent when the result could "
                              "not be decoded.");

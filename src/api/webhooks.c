@@ -104,7 +104,8 @@ void api_upstream_webhook(http_exchange *exchange)
     }
     char job_id[128];
     upstream_webhook_job_id(provider, hook.body, hook.body_size, job_id, sizeof(job_id));
-    engine_webhook(thread->app->engine, name, task_id[0] ? task_id : NULL, job_id);
+    engine_webhook(thread->app->engine, name, task_id[0] ? task_id : NULL, job_id,
+                   verdict == UPSTREAM_WEBHOOK_VERIFIED);
     log_info("webhook", "channel=%s task=%s job=%s signed=%s", name, task_id[0] ? task_id : "-",
              job_id[0] ? job_id : "-", verdict == UPSTREAM_WEBHOOK_VERIFIED ? "yes" : "no");
     static const char ok[] = "{\"received\":true}";

@@ -15,6 +15,7 @@
 #include "engine/task_changes.h"
 #include "engine/maintenance.h"
 #include "engine/node_lease.h"
+#include "engine/result_previews.h"
 #include "engine/sandbox_runner.h"
 #include "engine/upstream_runner.h"
 #include "store/store.h"
@@ -64,6 +65,7 @@ struct engine {
     bool deadline_started;
     store *deadline_db;
     upstream_runner *runner;
+    result_previews *previews;  /* providers' results' previews, made after completion (the runner's) */
     callback_sender *callbacks; /* NULL until engine_start_callbacks */
     node_lease *lease;          /* this node's registration: its epoch fences every task write */
     bool lease_lost;            /* never hand tasks back that another node has taken */
@@ -203,6 +205,10 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+/* Threads making the previews of providers' results after their tasks completed (each runs ffmpeg at a low
+ * priority). */
+enum { PREVIEW_WORKERS = 2 };
+
 /* ---- deadlines (and, on the same thread, the store's periodic checkpoint) ---- */
 
 enum { CHECKPOINT_INTERVAL_MS = 1000 };
@@ -292,9 +298,14 @@ void engine_poll_now(engine *e, const char *task_id)
     engine_broadcast(e, CLUSTER_SIGNAL_POKE, body);
 }
 
-void engine_webhook(engine *e, const char *channel, const char *task_id, const char *job_id)
+void engine_webhook(engine *e, const char *channel, const char *task_id, const char *job_id, bool verified)
 {
-    if (task_id != NULL && task_id[0]) {
+    if (task_id != NULL && task_id[0] && verified) {
+        runner_webhook_verified(e->runner, task_id); /* nothing when this node does not follow it */
+        char body[CLUSTER_SIGNAL_BODY_MAX + 1];
+        snprintf(body, sizeof(body), "task %s", task_id);
+        engine_broadcast(e, CLUSTER_SIGNAL_POKE, body); /* the node that follows it polls */
+    } else if (task_id != NULL && task_id[0]) {
         engine_poll_now(e, task_id);
     } else if (job_id != NULL && job_id[0]) {
         runner_poll_job(e->runner, channel, job_id);
@@ -484,6 +495,7 @@ static void engine_teardown(struct engine *e)
     if (e->deadline_started) pthread_join(e->deadline_thread, NULL);
     if (e->callbacks) callback_sender_stop(e->callbacks);
     if (e->runner) runner_stop(e->runner); /* it may still queue sandbox tasks: free the queue after it */
+    result_previews_stop(e->previews);     /* after the runner: its finishing threads queue previews */
     if (e->deadline_db) store_close(e->deadline_db);
     /* every thread that wrote for this node has stopped: its unfinished tasks go back to the pool (the
      * fencing would refuse a late write anyway) — unless another node took them over already */
@@ -574,6 +586,15 @@ engine *engine_start(const engine_config *config, char *err, size_t err_size)
         goto fail;
     }
     store_observe_tasks(e->deadline_db, task_written, e);
+    result_previews_config previews = {.database_url = config->database_url,
+                                       .data_dir = config->data_dir,
+                                       .workers = PREVIEW_WORKERS,
+                                       .task_observer = task_written,
+                                       .task_observer_context = e};
+    if ((e->previews = result_previews_start(&previews, config->blobs)) == NULL) {
+        snprintf(err, err_size, "the previews' threads could not start");
+        goto fail;
+    }
     if (!register_node(e, err, err_size) || !start_workers(e, err, err_size)) goto fail;
     runner_config runner_settings = {.data_dir = config->data_dir,
                                      .database_url = config->database_url,
@@ -585,6 +606,7 @@ engine *engine_start(const engine_config *config, char *err, size_t err_size)
                                      .submit_timeout_ms = config->submit_timeout_ms,
                                      .unknown_grace_ms = config->unknown_grace_ms,
                                      .webhook_keys_url = config->webhook_keys_url,
+                                     .previews = e->previews,
                                      .to_sandbox = enqueue_for_sandbox,
                                      .sandbox_context = e,
                                      .task_observer = task_written,

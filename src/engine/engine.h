@@ -103,10 +103,12 @@ void engine_reload_channels(engine *e);
 /* Ask the provider for this task's state now (at most once a second per task), on whichever node
  * follows it (the others are told). */
 void engine_poll_now(engine *e, const char *task_id);
-/* A verified provider webhook for a channel: poll the task it names (task_id) or the job (job_id);
- * either may be NULL; on whichever node follows it (the others are told). The webhook's content is
- * never trusted beyond that: the poll says what is true. */
-void engine_webhook(engine *e, const char *channel, const char *task_id, const char *job_id);
+/* An accepted provider webhook for a channel (verified: its signature checked, else unsigned by design):
+ * poll the task it names (task_id) or the job (job_id); either may be NULL; on whichever node follows it
+ * (the others are told). The webhook's content is never trusted beyond that: the poll says what is true
+ * — or, for a verified one of a provider whose webhooks come once a job ended, the result document this
+ * node asks for at once. */
+void engine_webhook(engine *e, const char *channel, const char *task_id, const char *job_id, bool verified);
 /* The keys `provider` signs its webhooks with (its table's webhook_keys_url), as last fetched, copied
  * into out; false when none yet, the provider publishes none, or they do not fit (see
  * engine/webhook_keys.h). */

@@ -1,5 +1,5 @@
 /* result_finishing.c — finishing threads for downloaded results (see result_finishing.h): a queue under
- * one lock, each thread taking the newest job and completing its task with the file. */
+ * one lock, each thread taking the oldest job and completing its task with the file. */
 #include "engine/result_finishing.h"
 
 #include <limits.h>
@@ -18,7 +18,7 @@
 /* A downloaded result for a finishing thread to probe, store and complete. */
 typedef struct finishing_job {
     char task_id[IDS_TASK_ID_SIZE];
-    char scratch[PATH_MAX]; /* holds output.mp4; removed by the finishing thread */
+    char *scratch; /* malloc'd; the folder holds output.mp4 and is removed by the finishing thread */
     double stated_duration;
 } finishing_job;
 
@@ -31,11 +31,13 @@ typedef struct finishing_worker {
 
 struct result_finishing {
     blob_store *blobs;
+    result_previews *previews;
     result_finished_fn finished;
     void *context;
     pthread_mutex_t lock; /* guards jobs and stopping */
     pthread_cond_t ready; /* a job was queued, or the pool is stopping */
-    vector jobs;          /* of finishing_job */
+    vector jobs;          /* of finishing_job: [head, count) are queued, oldest first */
+    size_t head;
     bool stopping;
     finishing_worker *workers;
     int worker_count;
@@ -49,7 +51,8 @@ static bool finish_one(result_finishing *pool, store *db, const finishing_job *j
     task_completion what = {.task_id = job->task_id,
                             .from = TASK_FINALIZING,
                             .path = path,
-                            .stated_duration = job->stated_duration};
+                            .stated_duration = job->stated_duration,
+                            .previews = pool->previews};
     task_completion_result result =
         task_complete_with_file(db, pool->blobs, &what, code, sizeof(code), message, sizeof(message));
     blob_scratch_remove(job->scratch);
@@ -63,19 +66,36 @@ static bool finish_one(result_finishing *pool, store *db, const finishing_job *j
     return false;
 }
 
+/* Takes the oldest job (pool->lock held, a job queued): results complete in the order they came in, so
+ * none waits behind a burst that came after it. */
+static finishing_job take_oldest(result_finishing *pool)
+{
+    finishing_job job = *(finishing_job *)vector_at(&pool->jobs, pool->head++);
+    if (pool->head == pool->jobs.count) {
+        vector_clear(&pool->jobs);
+        pool->head = 0;
+    } else if (pool->head >= 1024 && pool->head * 2 >= pool->jobs.count) { /* the taken half goes */
+        size_t left = pool->jobs.count - pool->head;
+        memmove(vector_at(&pool->jobs, 0), vector_at(&pool->jobs, pool->head), left * sizeof(finishing_job));
+        pool->jobs.count = left;
+        pool->head = 0;
+    }
+    return job;
+}
+
 static void *finishing_main(void *arg)
 {
     finishing_worker *worker = arg;
     result_finishing *pool = worker->pool;
     pthread_mutex_lock(&pool->lock);
     for (;;) {
-        while (!pool->stopping && pool->jobs.count == 0)
+        while (!pool->stopping && pool->head == pool->jobs.count)
             pthread_cond_wait(&pool->ready, &pool->lock);
         if (pool->stopping) break;
-        finishing_job job;
-        vector_pop(&pool->jobs, &job);
+        finishing_job job = take_oldest(pool);
         pthread_mutex_unlock(&pool->lock);
         bool completed = finish_one(pool, worker->db, &job);
+        free(job.scratch);
         pool->finished(pool->context, job.task_id, completed);
         pthread_mutex_lock(&pool->lock);
     }
@@ -92,6 +112,7 @@ result_finishing *result_finishing_start(const result_finishing_config *config, 
         return NULL;
     }
     pool->blobs = blobs;
+    pool->previews = config->previews;
     pool->finished = finished;
     pool->context = context;
     vector_init(&pool->jobs, sizeof(finishing_job));
@@ -127,13 +148,16 @@ bool result_finishing_push(result_finishing *pool, const char *task_id, const ch
     finishing_job job;
     memset(&job, 0, sizeof(job));
     if (snprintf(job.task_id, sizeof(job.task_id), "%s", task_id) >= (int)sizeof(job.task_id) ||
-        snprintf(job.scratch, sizeof(job.scratch), "%s", scratch) >= (int)sizeof(job.scratch))
+        (job.scratch = strdup(scratch)) == NULL) {
+        free(job.scratch);
         return false;
+    }
     job.stated_duration = stated_duration;
     pthread_mutex_lock(&pool->lock);
     bool queued = vector_push(&pool->jobs, &job) != NULL;
     if (queued) pthread_cond_signal(&pool->ready);
     pthread_mutex_unlock(&pool->lock);
+    if (!queued) free(job.scratch);
     return queued;
 }
 
@@ -149,6 +173,8 @@ void result_finishing_stop(result_finishing *pool)
         if (pool->workers[i].db) store_close(pool->workers[i].db);
     }
     free(pool->workers);
+    for (size_t i = pool->head; i < pool->jobs.count; i++) /* dropped: their tasks resume on the next start */
+        free(((finishing_job *)vector_at(&pool->jobs, i))->scratch);
     vector_free(&pool->jobs);
     pthread_mutex_destroy(&pool->lock);
     pthread_cond_destroy(&pool->ready);

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 
 #include "blob/blob.h"
+#include "engine/result_previews.h"
 #include "store/store.h"
 
 typedef struct result_finishing result_finishing;
@@ -27,6 +28,7 @@ typedef struct result_finishing_config {
     int64_t lease_epoch;                  /* every write is fenced by the node's epoch (store.h) */
     store_task_observer_fn task_observer; /* set on each connection (store_observe_tasks); NULL = none */
     void *task_observer_context;
+    result_previews *previews; /* where the completed results' previews are made; NULL = none are */
 } result_finishing_config;
 
 /* Starts `workers` threads (> 0) on the store of config, storing results into blobs (both must outlive

@@ -25,8 +25,9 @@ void flight_begin(upstream_runner *r, const char *task_id, int64_t now_ms);
  * can (the answer only logged). A result being stored is left to find the task finished. */
 void flight_cancel(upstream_runner *r, const char *task_id);
 
-/* A webhook or a client asked for fresh news about f: poll (or look up) now, within the rules. */
-void flight_poke(upstream_runner *r, flight *f, int64_t now_ms);
+/* A webhook or a client asked for fresh news about f: poll (or look up) now, within the rules; job_ended: a
+ * verified webhook, which for a provider whose webhooks come once a job ended fetches the result at once. */
+void flight_poke(upstream_runner *r, flight *f, int64_t now_ms, bool job_ended);
 
 /* f's timer fired (it has been taken off the timer heap). */
 void flight_due(upstream_runner *r, flight *f, int64_t now_ms);

@@ -2,7 +2,9 @@
  * multi handle under the fetch guard, then handed to the finishing threads. */
 #include "engine/runner_results.h"
 
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "blob/blob.h"
@@ -10,6 +12,15 @@
 #include "engine/runner_flights.h"
 #include "util/clock.h"
 #include "util/log.h"
+
+/* Removes f's scratch folder, if it has one, and forgets it. */
+static void scratch_remove(flight *f)
+{
+    if (f->scratch == NULL) return;
+    blob_scratch_remove(f->scratch);
+    free(f->scratch);
+    f->scratch = NULL;
+}
 
 /* Ends a download on the multi handle; true when the file is complete at f->scratch/output.mp4. */
 static bool download_end(upstream_runner *r, flight *f, CURLcode code, char *err, size_t err_size,
@@ -27,7 +38,9 @@ void result_download_start(upstream_runner *r, flight *f, const upstream_provide
 {
     upstream_request request;
     memset(&request, 0, sizeof(request));
-    if (provider->build_download(ctx, &f->job, done, &request) != 0) {
+    upstream_job job;
+    flight_job_get(f, &job);
+    if (provider->build_download(ctx, &job, done, &request) != 0) {
         upstream_request_clear(&request);
         flight_fail(r, f, "upstream_error", "The provider reported success without a result to download.");
         return;
@@ -54,15 +67,17 @@ void result_download_start(upstream_runner *r, flight *f, const upstream_provide
     }
     /* the download is guarded like any user-given URL (the link came from the provider) and runs on
      * the multi handle with every other request */
-    char path[PATH_MAX + 16], err[512] = "";
+    char scratch[PATH_MAX], path[PATH_MAX + 16], err[512] = "";
     const char *headers[UPSTREAM_MAX_HEADERS + 1];
     for (int i = 0; i < request.header_count; i++)
         headers[i] = request.headers[i];
     headers[request.header_count] = NULL;
     fetch_result started = FETCH_UNREACHABLE;
-    if (blob_scratch_create(r->config.blobs, f->scratch, sizeof(f->scratch)) != 0) {
-        f->scratch[0] = '\0';
+    if (blob_scratch_create(r->config.blobs, scratch, sizeof(scratch)) != 0) {
         snprintf(err, sizeof(err), "no scratch space");
+    } else if ((f->scratch = strdup(scratch)) == NULL) {
+        blob_scratch_remove(scratch);
+        snprintf(err, sizeof(err), "out of memory");
     } else {
         snprintf(path, sizeof(path), "%s/output.mp4", f->scratch);
         f->download =
@@ -79,7 +94,7 @@ void result_download_start(upstream_runner *r, flight *f, const upstream_provide
         }
     }
     if (f->download == NULL) {
-        if (f->scratch[0]) blob_scratch_remove(f->scratch);
+        scratch_remove(f);
         char message[700];
         snprintf(message, sizeof(message), "The result could not be downloaded from the provider (%s: %s).",
                  fetch_result_name(started), err);
@@ -97,9 +112,12 @@ void result_download_done(upstream_runner *r, flight *f, CURLcode code)
     char err[512] = "";
     fetch_result result;
     bool downloaded = download_end(r, f, code, err, sizeof(err), &result);
-    if (downloaded && result_finishing_push(r->finishing, f->task_id, f->scratch, f->stated_duration))
+    if (downloaded && result_finishing_push(r->finishing, f->task_id, f->scratch, f->stated_duration)) {
+        free(f->scratch); /* the folder is the finishing thread's now */
+        f->scratch = NULL;
         return; /* the flight waits for its finishing (result_flight_finished) */
-    blob_scratch_remove(f->scratch);
+    }
+    scratch_remove(f);
     char message[700];
     if (downloaded)
         snprintf(message, sizeof(message), "The result could not be stored: out of memory.");
@@ -114,7 +132,7 @@ void result_download_abort(upstream_runner *r, flight *f)
     if (f->download == NULL) return;
     fetch_result result;
     download_end(r, f, CURLE_ABORTED_BY_CALLBACK, NULL, 0, &result);
-    blob_scratch_remove(f->scratch);
+    scratch_remove(f);
 }
 
 void result_flight_finished(upstream_runner *r, flight *f, bool completed)

@@ -25,6 +25,7 @@ typedef struct answer {
 } answer;
 
 static void send_step(upstream_runner *r, flight *f, task_step what, int64_t now_ms);
+static void send_now(upstream_runner *r, flight *f, task_step what, int64_t now_ms);
 static void decide(upstream_runner *r, flight *f, const task_event *event, int64_t now_ms,
                    const answer *said);
 
@@ -40,10 +41,14 @@ static char *upstream_record(const flight *f, const char *phase)
     json_t *record = json_object();
     json_object_set_new(record, "phase", json_string(phase));
     json_object_set_new(record, "channel", json_string(f->channel));
-    if (f->job.id[0]) json_object_set_new(record, "job", upstream_job_to_json(&f->job));
+    if (f->job != NULL) {
+        upstream_job job;
+        flight_job_get(f, &job);
+        json_object_set_new(record, "job", upstream_job_to_json(&job));
+    }
     json_t *tried = json_array();
-    for (int i = 0; i < f->tried_count; i++)
-        json_array_append_new(tried, json_string(f->tried[i]));
+    for (int i = 0; f->refusals != NULL && i < f->refusals->tried_count; i++)
+        json_array_append_new(tried, json_string(f->refusals->tried[i]));
     json_object_set_new(record, "tried", tried);
     if (json_array_size(f->advanced)) json_object_set(record, "advanced", f->advanced);
     if (f->unknown_since_ms)
@@ -92,6 +97,8 @@ static task_facts facts_of(upstream_runner *r, const flight *f, int64_t now_ms)
 {
     const routing_channel *c = channel_named(r, f->channel, NULL);
     const upstream_provider *provider = c ? c->provider : NULL;
+    bool webhook_expected = provider != NULL && r->config.webhook_base != NULL &&
+                            upstream_webhook_wanted(provider, c->record.webhook_secret_sealed[0] != '\0');
     return (task_facts){.now_ms = now_ms,
                         .poll_scale = r->config.poll_scale,
                         .poll_interval_ms = f->poll_interval_ms,
@@ -99,13 +106,15 @@ static task_facts facts_of(upstream_runner *r, const flight *f, int64_t now_ms)
                         .unknown_since_ms = f->unknown_since_ms,
                         .unknown_grace_ms = r->config.unknown_grace_ms,
                         .last_forced_poll_ms = f->last_forced_poll_ms,
-                        .busy = upstream_transfer_active(&f->transfer) || f->downloading,
+                        .busy = upstream_transfer_active(f->transfer) || f->downloading || f->lane_waiting,
                         .waiting_for = f->next_step,
                         .can_look_up = provider != NULL && provider->build_lookup != NULL,
+                        .has_result_document = provider != NULL && provider->build_result != NULL,
+                        .webhook_expected = webhook_expected,
                         .lookup_is_submit = provider != NULL && provider->lookup_is_submit,
-                        .tried_count = f->tried_count,
-                        .last_error_code = f->last_error_code,
-                        .last_error_message = f->last_error_message};
+                        .tried_count = f->refusals ? f->refusals->tried_count : 0,
+                        .last_error_code = f->refusals ? f->refusals->last_error_code : "",
+                        .last_error_message = f->refusals ? f->refusals->last_error_message : ""};
 }
 
 /* The submission is in doubt from now on: recorded, so that a restart looks it up too. False when the
@@ -145,7 +154,7 @@ static bool job_accepted(upstream_runner *r, flight *f, const task_action *actio
         flight_drop(r, f);
         return false;
     }
-    flight_log(f->task_id, "state=processing", f->channel, f->job.id);
+    flight_log(f->task_id, "state=processing", f->channel, flight_job_id(f));
     f->started_ms = now_ms;
     f->poll_interval_ms = action->poll_interval_ms;
     runner_schedule(r, f, TASK_STEP_POLL, action->at_ms);
@@ -155,13 +164,19 @@ static bool job_accepted(upstream_runner *r, flight *f, const task_action *actio
 /* This channel will not run the task: remember why and route it to the next one. */
 static void next_channel(upstream_runner *r, flight *f, const task_action *action, int64_t now_ms)
 {
-    snprintf(f->last_error_code, sizeof(f->last_error_code), "%s", action->error_code);
-    snprintf(f->last_error_message, sizeof(f->last_error_message), "%s", action->error_message);
-    if (f->tried_count < MAX_TRIED)
-        snprintf(f->tried[f->tried_count++], sizeof(f->tried[0]), "%s", f->channel);
+    flight_refusals *refusals = flight_refusals_of(f);
+    if (refusals == NULL) { /* without the list of refusals, routing could pick this channel forever */
+        flight_fail(r, f, action->error_code, action->error_message);
+        return;
+    }
+    snprintf(refusals->last_error_code, sizeof(refusals->last_error_code), "%s", action->error_code);
+    snprintf(refusals->last_error_message, sizeof(refusals->last_error_message), "%s", action->error_message);
+    if (refusals->tried_count < MAX_TRIED)
+        snprintf(refusals->tried[refusals->tried_count++], sizeof(refusals->tried[0]), "%s", f->channel);
     if (action->refused) {
         char detail[600];
-        snprintf(detail, sizeof(detail), "code=%s message=\"%s\"", f->last_error_code, f->last_error_message);
+        snprintf(detail, sizeof(detail), "code=%s message=\"%s\"", refusals->last_error_code,
+                 refusals->last_error_message);
         flight_log(f->task_id, "refused", f->channel, detail);
     }
     release_slot(r, f);
@@ -222,7 +237,8 @@ static void apply(upstream_runner *r, flight *f, const task_action *action, int6
         runner_schedule(r, f, TASK_STEP_ROUTE, action->at_ms);
         return;
     case TASK_ACTION_ACCEPT:
-        if (action->then_job_state) flight_log(f->task_id, "look-up found the job", f->channel, f->job.id);
+        if (action->then_job_state)
+            flight_log(f->task_id, "look-up found the job", f->channel, flight_job_id(f));
         if (!job_accepted(r, f, action, now_ms) || !action->then_job_state || said == NULL) return;
         task_event state = *said->event;
         state.kind = TASK_EVENT_JOB_STATE;
@@ -242,7 +258,7 @@ static void apply(upstream_runner *r, flight *f, const task_action *action, int6
     case TASK_ACTION_RESUBMIT:
         /* the provider never made the job: sending it again cannot duplicate it */
         f->unknown_since_ms = 0;
-        memset(&f->job, 0, sizeof(f->job));
+        flight_job_set(f, NULL);
         flight_log(f->task_id, "look-up: no job upstream, submitting again", f->channel, "");
         send_step(r, f, TASK_STEP_SUBMIT, now_ms);
         return;
@@ -261,8 +277,30 @@ static void decide(upstream_runner *r, flight *f, const task_event *event, int64
 
 /* ---- steps ---- */
 
-/* Builds `what`'s request for f's channel and starts it. */
+/* Keeps *job as f's job when an adapter changed it (f's unpacked job was *before). False when out of memory
+ * (f keeps the old one). */
+static bool keep_job_if_changed(flight *f, const upstream_job *before, const upstream_job *job)
+{
+    bool same = strcmp(before->id, job->id) == 0 && strcmp(before->status_url, job->status_url) == 0 &&
+                strcmp(before->result_url, job->result_url) == 0 &&
+                strcmp(before->cancel_url, job->cancel_url) == 0;
+    return same || flight_job_set(f, job);
+}
+
+/* Sends `what` for f now when its channel's lane has room, else f waits its turn there. */
 static void send_step(upstream_runner *r, flight *f, task_step what, int64_t now_ms)
+{
+    if (!runner_lane_open(r, f) && runner_lane_wait(r, f, what)) return; /* out of memory: send anyway */
+    send_now(r, f, what, now_ms);
+}
+
+void flight_send_waiting(upstream_runner *r, flight *f, int64_t now_ms)
+{
+    send_now(r, f, f->next_step, now_ms);
+}
+
+/* Builds `what`'s request for f's channel and starts it. */
+static void send_now(upstream_runner *r, flight *f, task_step what, int64_t now_ms)
 {
     upstream_context ctx;
     const upstream_provider *provider = NULL;
@@ -275,6 +313,8 @@ static void send_step(upstream_runner *r, flight *f, task_step what, int64_t now
     }
     upstream_request request;
     memset(&request, 0, sizeof(request));
+    upstream_job job, before;
+    flight_job_get(f, &job);
     int built = -1;
     char err[256] = "";
     switch (what) {
@@ -282,13 +322,18 @@ static void send_step(upstream_runner *r, flight *f, task_step what, int64_t now
         built = provider->build_submit(&ctx, &request, err, sizeof(err));
         break;
     case TASK_STEP_LOOKUP:
-        built = provider->build_lookup ? provider->build_lookup(&ctx, &request, &f->job) : -1;
+        before = job;
+        built = provider->build_lookup ? provider->build_lookup(&ctx, &request, &job) : -1;
+        if (built == 0 && !keep_job_if_changed(f, &before, &job)) {
+            snprintf(err, sizeof(err), "out of memory");
+            built = -1;
+        }
         break;
     case TASK_STEP_POLL:
-        built = provider->build_poll(&ctx, &f->job, &request);
+        built = provider->build_poll(&ctx, &job, &request);
         break;
     case TASK_STEP_RESULT:
-        built = provider->build_result ? provider->build_result(&ctx, &f->job, &request) : -1;
+        built = provider->build_result ? provider->build_result(&ctx, &job, &request) : -1;
         break;
     default:
         break;
@@ -304,8 +349,8 @@ static void send_step(upstream_runner *r, flight *f, task_step what, int64_t now
     int64_t timeout = what == TASK_STEP_SUBMIT || (what == TASK_STEP_LOOKUP && provider->lookup_is_submit)
                           ? r->config.submit_timeout_ms
                           : r->config.request_timeout_ms;
-    if (!upstream_transfer_start(&f->transfer, r->multi, &request, ctx.base_url, timeout, f, err,
-                                 sizeof(err))) {
+    f->transfer = upstream_transfer_start(r->multi, &request, ctx.base_url, timeout, f, err, sizeof(err));
+    if (f->transfer == NULL) {
         log_warn("a provider request could not be sent", "task=%s channel=%s reason=\"%s\"", f->task_id,
                  f->channel, err);
         event.kind = TASK_EVENT_NOT_SENT;
@@ -313,7 +358,7 @@ static void send_step(upstream_runner *r, flight *f, task_step what, int64_t now
         return;
     }
     runner_timer_cancel(r, f);
-    r->transfers++;
+    runner_request_started(r, f);
 }
 
 /* Chooses a channel for f and submits it there (or hands it to the sandbox). */
@@ -322,9 +367,10 @@ void flight_route(upstream_runner *r, flight *f, int64_t now_ms)
     release_slot(r, f); /* a slot on a channel that vanished under the task, if any */
     if (now_ms - r->channels_loaded_ms > CHANNEL_RELOAD_MS) channels_reload(r, now_ms);
     const char *tried[MAX_TRIED + 1];
-    for (int i = 0; i < f->tried_count; i++)
-        tried[i] = f->tried[i];
-    tried[f->tried_count] = NULL;
+    int tried_count = f->refusals ? f->refusals->tried_count : 0;
+    for (int i = 0; i < tried_count; i++)
+        tried[i] = f->refusals->tried[i];
+    tried[tried_count] = NULL;
     size_t chosen = 0;
     int64_t retry_at = 0;
     routing_verdict verdict = routing_choose(r->channels, r->channel_count, f->model, f->advanced, tried,
@@ -397,7 +443,8 @@ void flight_answered(upstream_runner *r, flight *f, CURLcode code, const upstrea
     const upstream_provider *provider = NULL;
     char webhook[UPSTREAM_URL_SIZE], why[160];
     if (!make_context(r, f, &ctx, &provider, webhook, sizeof(webhook))) {
-        upstream_transfer_clear(&f->transfer, r->multi);
+        upstream_transfer_free(f->transfer, r->multi);
+        f->transfer = NULL;
         event.kind = TASK_EVENT_CHANNEL_LOST;
         decide(r, f, &event, now_ms, NULL);
         return;
@@ -405,6 +452,9 @@ void flight_answered(upstream_runner *r, flight *f, CURLcode code, const upstrea
     upstream_outcome out;
     memset(&out, 0, sizeof(out));
     out.progress = -1;
+    upstream_job job, before;
+    flight_job_get(f, &job);
+    before = job;
     if (code != CURLE_OK) {
         snprintf(why, sizeof(why), "%s", curl_easy_strerror(code));
         event.kind = TASK_EVENT_TRANSPORT_FAILED;
@@ -412,15 +462,20 @@ void flight_answered(upstream_runner *r, flight *f, CURLcode code, const upstrea
         event.never_left = result->never_left;
         event.error_message = why;
     } else if (what == TASK_STEP_SUBMIT || (what == TASK_STEP_LOOKUP && provider->lookup_is_submit)) {
-        provider->parse_submit(&ctx, &result->response, &f->job, &out);
+        provider->parse_submit(&ctx, &result->response, &job, &out);
         event.kind = TASK_EVENT_SUBMIT_ANSWERED;
+        if (!keep_job_if_changed(f, &before, &job)) { /* the job may exist, but it cannot be remembered */
+            out.verdict = UPSTREAM_AMBIGUOUS;
+            snprintf(out.error_message, sizeof(out.error_message), "out of memory");
+        }
     } else if (what == TASK_STEP_RESULT) {
         provider->parse_result(&ctx, &result->response, &out);
         event.kind = TASK_EVENT_JOB_STATE;
     } else {
         assert(what == TASK_STEP_LOOKUP || what == TASK_STEP_POLL);
-        provider->parse_poll(&ctx, &result->response, &f->job, &out);
+        provider->parse_poll(&ctx, &result->response, &job, &out);
         event.kind = TASK_EVENT_JOB_STATE;
+        if (!keep_job_if_changed(f, &before, &job)) out.phase = UPSTREAM_JOB_RETRY; /* ask again later */
     }
     if (event.kind != TASK_EVENT_TRANSPORT_FAILED) {
         event.verdict = out.verdict;
@@ -430,7 +485,8 @@ void flight_answered(upstream_runner *r, flight *f, CURLcode code, const upstrea
         event.error_code = out.error_code;
         event.error_message = out.error_message;
     }
-    upstream_transfer_clear(&f->transfer, r->multi); /* the answer is read */
+    upstream_transfer_free(f->transfer, r->multi); /* the answer is read */
+    f->transfer = NULL;
     answer said = {.provider = provider, .ctx = &ctx, .out = &out, .event = &event};
     decide(r, f, &event, now_ms, &said);
 }

@@ -21,6 +21,9 @@ void flight_decide(upstream_runner *r, flight *f, const task_event *event, int64
  * sandbox, waits for a busy channel, or fails it when no channel can take it. */
 void flight_route(upstream_runner *r, flight *f, int64_t now_ms);
 
+/* f's turn came in its channel's lane: sends the step it waited to send (f->next_step). */
+void flight_send_waiting(upstream_runner *r, flight *f, int64_t now_ms);
+
 /* f's request ended (libcurl's code, the transfer's result; f's transfer is no longer active): the
  * answer is read and acted on. */
 void flight_answered(upstream_runner *r, flight *f, CURLcode code, const upstream_transfer_result *result,

@@ -80,64 +80,6 @@ static store_status complete_retrying(store *db, const task_completion *what, co
     return status;
 }
 
-/* Time each of the two ffmpeg runs of the previews may take before it is killed. */
-enum { PREVIEW_TIMEOUT_SECONDS = 120 };
-
-/* The previews made next to a result in its scratch folder: made has MEDIA_PREVIEW_* bits. */
-typedef struct result_previews {
-    char poster[PATH_MAX], spritesheet[PATH_MAX];
-    int made;
-} result_previews;
-
-/* Makes the result's poster and spritesheet in its scratch folder, before the result is moved into the
- * store. A result without previews still completes: the log says why they are missing. */
-static void make_previews(const task_completion *what, const media_info *info, result_previews *out)
-{
-    char folder[PATH_MAX], err[1024] = "";
-    out->made = 0;
-    const char *slash = strrchr(what->path, '/');
-    int folder_length = slash ? (int)(slash - what->path) : 1;
-    if (snprintf(folder, sizeof(folder), "%.*s", folder_length, slash ? what->path : ".") >=
-            (int)sizeof(folder) ||
-        snprintf(out->poster, sizeof(out->poster), "%s/preview-poster.jpg", folder) >=
-            (int)sizeof(out->poster) ||
-        snprintf(out->spritesheet, sizeof(out->spritesheet), "%s/preview-spritesheet.jpg", folder) >=
-            (int)sizeof(out->spritesheet)) {
-        log_warn("no previews for a result: its path is too long", "task=%s", what->task_id);
-        return;
-    }
-    media_preview_job job = {.video_path = what->path,
-                             .info = info,
-                             .duration = info->duration > 0 ? info->duration : what->stated_duration,
-                             .poster_path = out->poster,
-                             .spritesheet_path = out->spritesheet,
-                             .work_dir = folder,
-                             .timeout_seconds = PREVIEW_TIMEOUT_SECONDS};
-    if (media_make_previews(&job, &out->made, err, sizeof(err)) != 0)
-        log_warn("a result's previews could not be made", "task=%s error=\"%s\"", what->task_id, err);
-}
-
-/* Stores the previews made as results/<task>/poster.jpg and spritesheet.jpg, naming each one stored in
- * the result's description (thumbnail, spritesheet). */
-static void store_previews(blob_store *blobs, const task_completion *what, const result_previews *previews,
-                           json_t *result)
-{
-    const struct {
-        int flag;
-        const char *path, *object, *field;
-    } kinds[] = {{MEDIA_PREVIEW_POSTER, previews->poster, "poster.jpg", "thumbnail"},
-                 {MEDIA_PREVIEW_SPRITESHEET, previews->spritesheet, "spritesheet.jpg", "spritesheet"}};
-    for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
-        if (!(previews->made & kinds[i].flag)) continue;
-        char name[128];
-        snprintf(name, sizeof(name), "results/%s/%s", what->task_id, kinds[i].object);
-        if (blob_put_file(blobs, name, kinds[i].path) != 0 ||
-            json_object_set_new(result, kinds[i].field, json_string(name)) != 0)
-            log_warn("a result's preview could not be stored", "task=%s preview=%s", what->task_id,
-                     kinds[i].object);
-    }
-}
-
 task_completion_result task_complete_with_file(store *db, blob_store *blobs, const task_completion *what,
                                                char *error_code, size_t code_size, char *error_message,
                                                size_t message_size)
@@ -152,17 +94,25 @@ task_completion_result task_complete_with_file(store *db, blob_store *blobs, con
                           code_size, error_message, message_size);
         info = &probed;
     }
-    result_previews previews;
-    make_previews(what, info, &previews);
     char name[128];
     snprintf(name, sizeof(name), "results/%s/output.mp4", what->task_id);
-    if (blob_put_file(blobs, name, what->path) != 0)
+    double duration = info->duration > 0 ? info->duration : what->stated_duration;
+    json_t *results = json_pack("[{s:s, s:s, s:f, s:i, s:i}]", "object", name, "content_type", "video/mp4",
+                                "duration", duration, "width", info->width, "height", info->height);
+    json_t *first = json_array_get(results, 0);
+    if (first != NULL && what->previews == NULL) /* before completion: made of the file, stored, named */
+        result_previews_add(blobs, what->task_id, what->path, info, duration, first);
+    else if (first != NULL &&
+             json_object_set_new(first, RESULT_PREVIEWS_MEMBER, json_string(RESULT_PREVIEWS_PENDING)) != 0)
+        json_decref(results), results = NULL;
+    if (blob_put_file(blobs, name, what->path) != 0) {
+        json_decref(results);
+        char prefix[IDS_TASK_ID_SIZE + 16];
+        snprintf(prefix, sizeof(prefix), "results/%s", what->task_id);
+        blob_remove_prefix(blobs, prefix); /* the previews stored, if any */
         return refuse("internal_error", "The result could not be stored.", error_code, code_size,
                       error_message, message_size);
-    json_t *results = json_pack("[{s:s, s:s, s:f, s:i, s:i}]", "object", name, "content_type", "video/mp4",
-                                "duration", info->duration > 0 ? info->duration : what->stated_duration,
-                                "width", info->width, "height", info->height);
-    if (results != NULL) store_previews(blobs, what, &previews, json_array_get(results, 0));
+    }
     char *text = results ? json_dumps(results, JSON_COMPACT) : NULL;
     json_decref(results);
     store_status status = STORE_ERROR;
@@ -171,7 +121,13 @@ task_completion_result task_complete_with_file(store *db, blob_store *blobs, con
         status = complete_retrying(db, what, text, charge);
         free(text);
     }
-    if (status == STORE_OK) return TASK_COMPLETION_DONE;
+    if (status == STORE_OK) {
+        if (what->previews != NULL && !result_previews_push(what->previews, what->task_id, info, duration)) {
+            log_warn("no previews for a result: they could not be queued", "task=%s", what->task_id);
+            result_previews_give_up(db, what->task_id);
+        }
+        return TASK_COMPLETION_DONE;
+    }
     if (status != STORE_CONFLICT && status != STORE_NOT_FOUND)
         log_error("a result could not be recorded; the task stays unfinished", "task=%s", what->task_id);
     /* finished meanwhile (or not recorded): the result is not wanted */

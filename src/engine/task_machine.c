@@ -7,11 +7,15 @@
 enum {
     FIRST_POLL_INTERVAL_MS = 2000, /* the back-off's start... */
     MAX_POLL_INTERVAL_MS = 30000,  /* ...and its ceiling */
-    RETRY_MS = 2000,               /* a failed send, an unreadable result, the next look-up */
-    THROTTLE_DEFAULT_MS = 2000,    /* a 429 without Retry-After */
-    NEVER_LEFT_RETRY_MS = 1000,    /* a submission that never left, routed again (not scaled) */
-    BUSY_RETRY_MIN_MS = 50,        /* routing again when every channel is busy, at the soonest */
-    POKE_MIN_INTERVAL_MS = 1000,   /* forced polls per task, at most one a second */
+    /* ...and when a webhook is expected: polls are then the fallback of a lost one, so that 100,000 tasks
+     * waiting on providers that call back cost a few hundred polls a second */
+    WEBHOOK_FIRST_POLL_INTERVAL_MS = 30000,
+    WEBHOOK_MAX_POLL_INTERVAL_MS = 300000,
+    RETRY_MS = 2000,             /* a failed send, an unreadable result, the next look-up */
+    THROTTLE_DEFAULT_MS = 2000,  /* a 429 without Retry-After */
+    NEVER_LEFT_RETRY_MS = 1000,  /* a submission that never left, routed again (not scaled) */
+    BUSY_RETRY_MIN_MS = 50,      /* routing again when every channel is busy, at the soonest */
+    POKE_MIN_INTERVAL_MS = 1000, /* forced polls per task, at most one a second */
 };
 
 static const char CHANNEL_REMOVED[] = "The channel this task ran on was removed.";
@@ -30,9 +34,10 @@ int64_t task_machine_scaled(double scale, int64_t ms)
     return value < 20 ? 20 : value;
 }
 
-int64_t task_machine_first_poll_interval(double scale)
+int64_t task_machine_first_poll_interval(double scale, bool webhook_expected)
 {
-    return task_machine_scaled(scale, FIRST_POLL_INTERVAL_MS);
+    return task_machine_scaled(scale,
+                               webhook_expected ? WEBHOOK_FIRST_POLL_INTERVAL_MS : FIRST_POLL_INTERVAL_MS);
 }
 
 static bool has_text(const char *text)
@@ -74,7 +79,9 @@ static task_action next_poll(const task_facts *facts, int64_t wish_ms)
     int64_t delay = facts->poll_interval_ms > wish_ms ? facts->poll_interval_ms : wish_ms;
     task_action action = schedule(TASK_STEP_POLL, facts->now_ms + delay);
     int64_t longer = facts->poll_interval_ms * 3 / 2,
-            ceiling = task_machine_scaled(facts->poll_scale, MAX_POLL_INTERVAL_MS);
+            ceiling =
+                task_machine_scaled(facts->poll_scale, facts->webhook_expected ? WEBHOOK_MAX_POLL_INTERVAL_MS
+                                                                               : MAX_POLL_INTERVAL_MS);
     action.poll_interval_ms = longer > ceiling ? ceiling : longer;
     return action;
 }
@@ -111,10 +118,12 @@ static task_action next_channel(bool refused, const char *code, const char *mess
 static task_action accept(const task_facts *facts)
 {
     task_action action = act(TASK_ACTION_ACCEPT);
-    /* the first look near the model's usual duration: asking earlier only costs requests */
-    action.at_ms =
-        facts->now_ms + task_machine_scaled(facts->poll_scale, (int64_t)facts->estimated_seconds * 1000 / 2);
-    action.poll_interval_ms = task_machine_first_poll_interval(facts->poll_scale);
+    /* the first look near the model's usual duration (its end, when the provider will call back): asking
+     * earlier only costs requests */
+    int64_t usual_ms = (int64_t)facts->estimated_seconds * 1000;
+    action.at_ms = facts->now_ms +
+                   task_machine_scaled(facts->poll_scale, facts->webhook_expected ? usual_ms : usual_ms / 2);
+    action.poll_interval_ms = task_machine_first_poll_interval(facts->poll_scale, facts->webhook_expected);
     return action;
 }
 
@@ -244,12 +253,14 @@ static task_action due(const task_event *event, const task_facts *facts)
     }
 }
 
-static task_action poked(const task_facts *facts)
+static task_action poked(const task_event *event, const task_facts *facts)
 {
     if (facts->busy || facts->now_ms - facts->last_forced_poll_ms < POKE_MIN_INTERVAL_MS)
         return act(TASK_ACTION_NONE);
     task_action action = act(TASK_ACTION_NONE);
-    if (facts->waiting_for == TASK_STEP_POLL)
+    if (facts->waiting_for == TASK_STEP_POLL && event->job_ended && facts->has_result_document)
+        action = send(TASK_STEP_RESULT); /* the job ended: its result document says how, one request sooner */
+    else if (facts->waiting_for == TASK_STEP_POLL)
         action = schedule(TASK_STEP_POLL, facts->now_ms);
     else if (facts->waiting_for == TASK_STEP_LOOKUP && facts->unknown_since_ms != 0)
         action = schedule(TASK_STEP_LOOKUP, facts->now_ms); /* a webhook for a submission we lost track of */
@@ -282,7 +293,7 @@ task_action task_machine_next(const task_event *event, const task_facts *facts)
     case TASK_EVENT_DUE:
         return due(event, facts);
     case TASK_EVENT_POKE:
-        return poked(facts);
+        return poked(event, facts);
     case TASK_EVENT_ROUTED:
         return routed(event, facts);
     case TASK_EVENT_CHANNEL_GONE:

@@ -7,8 +7,10 @@
  * The rules:
  * - Polls back off: the first after half the model's usual duration, then every poll interval, which
  *   starts at 2 s and grows ×1.5 per poll up to 30 s; a provider's wish (Retry-After, poll-after) is
- *   honoured when it asks for a longer wait. Every delay except the provider's own is multiplied by
- *   poll_scale (tests run at 0.01) and is at least 20 ms.
+ *   honoured when it asks for a longer wait. When the provider was asked to call back (a webhook), polls
+ *   are only the fallback for a lost webhook: the first after the model's usual duration, then every
+ *   30 s growing ×1.5 up to 5 min. Every delay except the provider's own is multiplied by poll_scale
+ *   (tests run at 0.01) and is at least 20 ms.
  * - A refused submission (4xx/5xx before acceptance) moves the task to the next channel; 5xx, 401 and
  *   403 also count against the channel's circuit breaker. A throttled one (429) leaves the channel
  *   alone until its Retry-After (2 s when unsaid) and routes again.
@@ -20,7 +22,8 @@
  *   nobody refused it. One whose connection failed (DNS, connect, TLS) was refused by that channel.
  * - A poll that fails in transport counts against the channel and is retried at the next poll time.
  * - A webhook or a client's "poll now" polls at once (or looks the job up, when unknown), at most once a
- *   second per task, never while a request or download is in progress. */
+ *   second per task, never while a request or download is in progress; a verified webhook saying the job
+ *   ended fetches the result document at once instead, for a provider that has one. */
 #ifndef REELAY_ENGINE_TASK_MACHINE_H
 #define REELAY_ENGINE_TASK_MACHINE_H
 
@@ -41,7 +44,7 @@ typedef enum {
 
 typedef enum {
     TASK_EVENT_DUE,              /* the task's timer fired for `step` */
-    TASK_EVENT_POKE,             /* a webhook or a client asked for fresh news */
+    TASK_EVENT_POKE,             /* a webhook or a client asked for fresh news (job_ended: see below) */
     TASK_EVENT_ROUTED,           /* routing answered: routing, retry_at_ms */
     TASK_EVENT_CHANNEL_GONE,     /* the channel was removed or disabled before `step` was sent */
     TASK_EVENT_NOT_BUILT,        /* the provider could not build `step`'s request (error_message: why) */
@@ -58,6 +61,7 @@ typedef struct task_event {
     task_step step;      /* the step concerned */
     bool connect_failed; /* TRANSPORT_FAILED: no connection (DNS, connect, TLS): nothing was sent */
     bool never_left;     /* TRANSPORT_FAILED: libcurl never started sending the request */
+    bool job_ended;      /* POKE: a verified webhook of a provider whose webhooks come once a job ended */
     upstream_submit_verdict verdict; /* SUBMIT_ANSWERED */
     upstream_job_phase phase;        /* JOB_STATE */
     long http_status;                /* SUBMIT_ANSWERED: the answer's status */
@@ -80,6 +84,8 @@ typedef struct task_facts {
     bool busy;                   /* a request or a download of this task is in progress */
     task_step waiting_for;       /* the step its timer is armed for */
     bool can_look_up;            /* the provider can find an unanswered submission (build_lookup) */
+    bool has_result_document;    /* the provider has a result document apart from the job's state */
+    bool webhook_expected;       /* the provider was asked to call back when the job changes */
     bool lookup_is_submit;       /* ... by replaying it: the answer is a submit verdict */
     int tried_count;             /* channels that refused the task */
     const char *last_error_code; /* the last refusal's, "" when none */
@@ -130,7 +136,7 @@ task_action task_machine_next(const task_event *event, const task_facts *facts);
 /* ms × scale, at least 20 ms: the delays of the rules above. */
 int64_t task_machine_scaled(double scale, int64_t ms);
 
-/* The poll interval a task starts with (2 s, scaled). */
-int64_t task_machine_first_poll_interval(double scale);
+/* The poll interval a task starts with (2 s, scaled; 30 s when a webhook is expected). */
+int64_t task_machine_first_poll_interval(double scale, bool webhook_expected);
 
 #endif

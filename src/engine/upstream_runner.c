@@ -19,6 +19,7 @@
 #include "engine/runner_flights.h"
 #include "engine/runner_results.h"
 #include "engine/runner_state.h"
+#include "engine/runner_steps.h"
 #include "engine/webhook_keys.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -56,7 +57,7 @@ void runner_timer_cancel(upstream_runner *r, flight *f)
 void runner_schedule(upstream_runner *r, flight *f, task_step what, int64_t due_ms)
 {
     /* a flight waits for one thing at a time: its timer, or a request, or its result */
-    assert(!upstream_transfer_active(&f->transfer) && f->download == NULL);
+    assert(!upstream_transfer_active(f->transfer) && f->download == NULL && !f->lane_waiting);
     f->next_step = what;
     if (min_heap_node_queued(&f->timer)) {
         min_heap_update(&r->timers, &f->timer, due_ms);
@@ -66,6 +67,95 @@ void runner_schedule(upstream_runner *r, flight *f, task_step what, int64_t due_
     bool queued = min_heap_push(&r->timers, &f->timer, due_ms);
     assert(queued);
     (void)queued;
+}
+
+/* ---- the channels' lanes ---- */
+
+/* The lane of channel, made when absent (NULL when out of memory). */
+static send_lane *lane_of(upstream_runner *r, const char *channel)
+{
+    send_lane *lane = str_map_get(&r->lanes, channel);
+    if (lane != NULL) return lane;
+    lane = calloc(1, sizeof(*lane));
+    if (lane == NULL) return NULL;
+    snprintf(lane->channel, sizeof(lane->channel), "%s", channel);
+    if (!str_map_put(&r->lanes, lane->channel, lane)) {
+        free(lane);
+        return NULL;
+    }
+    return lane;
+}
+
+bool runner_lane_open(upstream_runner *r, const flight *f)
+{
+    const send_lane *lane = str_map_get(&r->lanes, f->channel);
+    return lane == NULL || (lane->active < LANE_REQUESTS && lane->first == NULL);
+}
+
+bool runner_lane_wait(upstream_runner *r, flight *f, task_step what)
+{
+    assert(!f->lane_waiting && f->lane == NULL);
+    send_lane *lane = lane_of(r, f->channel);
+    if (lane == NULL) return false;
+    runner_timer_cancel(r, f);
+    f->next_step = what;
+    f->lane = lane;
+    f->lane_waiting = true;
+    f->lane_prev = lane->last;
+    f->lane_next = NULL;
+    if (lane->last)
+        lane->last->lane_next = f;
+    else
+        lane->first = f;
+    lane->last = f;
+    return true;
+}
+
+void runner_lane_leave(upstream_runner *r, flight *f)
+{
+    (void)r;
+    if (!f->lane_waiting) return;
+    send_lane *lane = f->lane;
+    if (f->lane_prev)
+        f->lane_prev->lane_next = f->lane_next;
+    else
+        lane->first = f->lane_next;
+    if (f->lane_next)
+        f->lane_next->lane_prev = f->lane_prev;
+    else
+        lane->last = f->lane_prev;
+    f->lane_prev = f->lane_next = NULL;
+    f->lane_waiting = false;
+    f->lane = NULL;
+}
+
+void runner_request_started(upstream_runner *r, flight *f)
+{
+    assert(!f->lane_waiting);
+    r->transfers++;
+    f->lane = lane_of(r, f->channel); /* NULL when out of memory: the request is then not counted there */
+    if (f->lane) f->lane->active++;
+}
+
+void runner_request_ended(upstream_runner *r, flight *f)
+{
+    r->transfers--;
+    if (f->lane != NULL && f->lane->active > 0) f->lane->active--;
+    f->lane = NULL;
+}
+
+/* Sends what the flights waiting in the lanes have to send, oldest first, while each lane has room. */
+static void send_waiting(upstream_runner *r, int64_t now_ms)
+{
+    void *value = NULL;
+    for (size_t cursor = 0; str_map_next(&r->lanes, &cursor, NULL, &value);) {
+        send_lane *lane = value;
+        while (lane->first != NULL && lane->active < LANE_REQUESTS) {
+            flight *f = lane->first;
+            runner_lane_leave(r, f);
+            flight_send_waiting(r, f, now_ms); /* starts its request, or decides otherwise */
+        }
+    }
 }
 
 /* ---- inbox ---- */
@@ -107,6 +197,11 @@ void runner_poll_now(upstream_runner *r, const char *task_id)
     inbox_push(r, INBOX_POLL, task_id, false);
 }
 
+void runner_webhook_verified(upstream_runner *r, const char *task_id)
+{
+    inbox_push(r, INBOX_POLL, task_id, true);
+}
+
 void runner_poll_job(upstream_runner *r, const char *channel, const char *job_id)
 {
     inbox_item item;
@@ -137,8 +232,8 @@ static void poke_job(upstream_runner *r, const inbox_item *item, int64_t now_ms)
     void *value = NULL;
     for (size_t cursor = 0; str_map_next(&r->flights, &cursor, NULL, &value);) {
         flight *f = value;
-        if (strcmp(f->job.id, item->job_id) == 0 && strcmp(f->channel, item->channel) == 0)
-            flight_poke(r, f, now_ms);
+        if (strcmp(flight_job_id(f), item->job_id) == 0 && strcmp(f->channel, item->channel) == 0)
+            flight_poke(r, f, now_ms, false);
     }
 }
 
@@ -160,7 +255,7 @@ static void drain_inbox(upstream_runner *r, int64_t now_ms)
             flight_cancel(r, items[i].task_id);
             break;
         case INBOX_POLL:
-            flight_poke(r, runner_flight_find(r, items[i].task_id), now_ms);
+            flight_poke(r, runner_flight_find(r, items[i].task_id), now_ms, items[i].ok);
             break;
         case INBOX_POLL_JOB:
             poke_job(r, &items[i], now_ms);
@@ -274,6 +369,7 @@ static void *runner_main(void *arg)
         if (performed != CURLM_OK)
             log_error("the provider transfers stalled", "error=\"%s\"", curl_multi_strerror(performed));
         collect_finished(r);
+        send_waiting(r, now_ms);
         publish_health(r);
         int64_t wait_ms = r->channels_loaded_ms + CHANNEL_RELOAD_MS - clock_unix_ms(); /* at most that */
         if (wait_ms < 0) wait_ms = 0;
@@ -313,6 +409,10 @@ static void runner_free(upstream_runner *r)
     while ((f = str_map_any(&r->flights, &hint)) != NULL)
         flight_drop(r, f);
     webhook_keys_destroy(r->keys, r->multi);
+    void *lane = NULL;
+    for (size_t cursor = 0; str_map_next(&r->lanes, &cursor, NULL, &lane);)
+        free(lane);
+    str_map_free(&r->lanes);
     vector_free(&r->inbox);
     min_heap_free(&r->timers);
     str_map_free(&r->flights);
@@ -336,6 +436,7 @@ upstream_runner *runner_start(const runner_config *config)
     pthread_mutex_init(&r->health_lock, NULL);
     vector_init(&r->inbox, sizeof(inbox_item));
     str_map_init(&r->flights);
+    str_map_init(&r->lanes);
     min_heap_init(&r->timers);
     r->multi = fetch_library_ready() ? curl_multi_init() : NULL;
     r->keys = webhook_keys_create(r->config.webhook_keys_url);
@@ -350,7 +451,8 @@ upstream_runner *runner_start(const runner_config *config)
                                          .data_dir = config->data_dir,
                                          .lease_epoch = config->lease_epoch,
                                          .task_observer = config->task_observer,
-                                         .task_observer_context = config->task_observer_context};
+                                         .task_observer_context = config->task_observer_context,
+                                         .previews = config->previews};
     r->finishing =
         result_finishing_start(&finishing, r->config.blobs, r->config.download_workers, result_finished, r);
     if (r->finishing == NULL || pthread_create(&r->thread, NULL, runner_main, r) != 0) goto fail;

@@ -31,6 +31,7 @@
 #include "store/store.h"
 
 #include "blob/blob.h"
+#include "engine/result_previews.h"
 #include "engine/routing.h"
 #include "net/fetch.h"
 #include "upstream/upstream.h"
@@ -56,6 +57,8 @@ typedef struct runner_config {
     int64_t
         unknown_grace_ms; /* a submission unknown that cannot be looked up fails after this; default 10 min */
     int download_workers; /* finishing threads (probe, store, complete); default 4 */
+    result_previews
+        *previews; /* where completed results' previews are made (outlives the runner); NULL = none */
     const char *webhook_keys_url; /* replaces providers' webhook-key URLs (tests); NULL = their own */
     runner_sandbox_fn to_sandbox;
     void *sandbox_context;
@@ -76,6 +79,9 @@ void runner_add(upstream_runner *runner, const char *task_id);
 void runner_cancel(upstream_runner *runner, const char *task_id);
 /* Poll this task's job now (a webhook arrived, or a client asked for a fresh state). */
 void runner_poll_now(upstream_runner *runner, const char *task_id);
+/* The same for a verified webhook naming the task: for a provider whose webhooks come once a job ended
+ * (upstream_provider.webhooks_at_end), its result is fetched at once instead of polling first. */
+void runner_webhook_verified(upstream_runner *runner, const char *task_id);
 /* The same for the job with this provider id on this channel (webhooks that name only the job). */
 void runner_poll_job(upstream_runner *runner, const char *channel, const char *job_id);
 

@@ -54,25 +54,26 @@ static size_t collect_header(char *line, size_t size, size_t count, void *userda
     return n;
 }
 
-/* Sets t->easy up for t->request. */
-static CURLcode transfer_configure(upstream_transfer *t, int64_t timeout_ms, void *private_data)
+/* Sets t->easy up for request (whose body t now holds). */
+static CURLcode transfer_configure(upstream_transfer *t, const upstream_request *request, int64_t timeout_ms,
+                                   void *private_data)
 {
     CURLcode code = CURLE_OK;
-    for (int i = 0; code == CURLE_OK && i < t->request.header_count; i++)
-        code = net_curl_header_append(&t->headers, t->request.headers[i]);
+    for (int i = 0; code == CURLE_OK && i < request->header_count; i++)
+        code = net_curl_header_append(&t->headers, request->headers[i]);
     if (code == CURLE_OK) code = net_curl_header_append(&t->headers, "Expect:");
     if (code != CURLE_OK) return code;
-    const char *method = t->request.method;
-    bool sends_body = t->request.body != NULL || strcmp(method, "PUT") == 0 || strcmp(method, "POST") == 0;
-    net_curl_options options = {.url = t->request.url,
+    const char *method = request->method;
+    bool sends_body = t->request_body != NULL || strcmp(method, "PUT") == 0 || strcmp(method, "POST") == 0;
+    net_curl_options options = {.url = request->url,
                                 .connect_timeout_ms = CONNECT_TIMEOUT_MS,
                                 .total_timeout_ms = (long)timeout_ms,
                                 .headers = t->headers,
                                 .method = method,
-                                .body = t->request.body ? t->request.body
+                                .body = t->request_body ? t->request_body
                                         : sends_body    ? ""
                                                         : NULL,
-                                .body_size = t->request.body ? t->request.body_size : 0,
+                                .body_size = t->request_body ? request->body_size : 0,
                                 .write_body = collect_body,
                                 .write_body_data = t,
                                 .write_header = collect_header,
@@ -92,42 +93,45 @@ static void transfer_detach(upstream_transfer *t, CURLM *multi)
     }
     curl_slist_free_all(t->headers);
     t->headers = NULL;
-    upstream_request_clear(&t->request);
+    free(t->request_body);
+    t->request_body = NULL;
 }
 
-bool upstream_transfer_start(upstream_transfer *t, CURLM *multi, upstream_request *request,
-                             const char *base_url, int64_t timeout_ms, void *private_data, char *err,
-                             size_t err_size)
+upstream_transfer *upstream_transfer_start(CURLM *multi, upstream_request *request, const char *base_url,
+                                           int64_t timeout_ms, void *private_data, char *err, size_t err_size)
 {
-    assert(t->easy == NULL); /* one request per task at a time */
-    upstream_request_clear(&t->request);
-    t->request = *request;
-    memset(request, 0, sizeof(*request)); /* moved: the body now belongs to t */
-    free(t->body);
-    t->body = NULL, t->body_size = 0;
-    t->retry_after[0] = t->retry_after_ms[0] = t->poll_after_ms[0] = '\0';
-    if (t->request.carries_credential && !upstream_same_origin(t->request.url, base_url)) {
+    if (request->carries_credential && !upstream_same_origin(request->url, base_url)) {
         snprintf(err, err_size, "refusing to send a credential off the channel's origin");
-        upstream_request_clear(&t->request);
-        return false;
+        upstream_request_clear(request);
+        return NULL;
     }
+    upstream_transfer *t = calloc(1, sizeof(*t));
+    if (t == NULL) {
+        snprintf(err, err_size, "out of memory");
+        upstream_request_clear(request);
+        return NULL;
+    }
+    t->request_body = request->body; /* moved: the body now belongs to t */
+    request->body = NULL;
     t->easy = curl_easy_init();
-    CURLcode code = t->easy != NULL ? transfer_configure(t, timeout_ms, private_data) : CURLE_FAILED_INIT;
+    CURLcode code =
+        t->easy != NULL ? transfer_configure(t, request, timeout_ms, private_data) : CURLE_FAILED_INIT;
     CURLMcode added = code == CURLE_OK ? curl_multi_add_handle(multi, t->easy) : CURLM_OK;
+    upstream_request_clear(request); /* libcurl copied the URL and the header lines */
     if (code != CURLE_OK || added != CURLM_OK) {
         snprintf(err, err_size, "the request could not be set up: %s",
                  code != CURLE_OK ? curl_easy_strerror(code) : curl_multi_strerror(added));
         if (t->easy != NULL) curl_easy_cleanup(t->easy); /* never added to multi */
         t->easy = NULL;
-        transfer_detach(t, multi);
-        return false;
+        upstream_transfer_free(t, multi);
+        return NULL;
     }
-    return true;
+    return t;
 }
 
 bool upstream_transfer_active(const upstream_transfer *t)
 {
-    return t->easy != NULL;
+    return t != NULL && t->easy != NULL;
 }
 
 void upstream_transfer_end(upstream_transfer *t, CURLM *multi, CURLcode code, upstream_transfer_result *out)
@@ -152,9 +156,10 @@ void upstream_transfer_end(upstream_transfer *t, CURLM *multi, CURLcode code, up
                                         .poll_after_ms = t->poll_after_ms[0] ? t->poll_after_ms : NULL};
 }
 
-void upstream_transfer_clear(upstream_transfer *t, CURLM *multi)
+void upstream_transfer_free(upstream_transfer *t, CURLM *multi)
 {
+    if (t == NULL) return;
     transfer_detach(t, multi);
     free(t->body);
-    t->body = NULL, t->body_size = 0;
+    free(t);
 }

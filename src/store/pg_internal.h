@@ -115,6 +115,7 @@ store_status pg_store_task_take_channel_slot(pg_store *s, const char *id, task_s
                                              const char *channel, int cap, const char *upstream_json,
                                              int64_t now, bool *full);
 store_status pg_store_task_set_progress(pg_store *s, const char *id, int progress, int64_t now);
+store_status pg_store_task_set_results(pg_store *s, const char *id, const char *results_json, int64_t now);
 store_status pg_store_task_complete(pg_store *s, const char *id, task_state from, const char *results_json,
                                     int64_t credits_charged, int64_t now);
 store_status pg_store_task_fail(pg_store *s, const char *id, const char *code, const char *message,

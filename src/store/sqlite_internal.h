@@ -96,6 +96,8 @@ store_status sqlite_store_task_take_channel_slot(sqlite_store *s, const char *id
                                                  const char *channel, int cap, const char *upstream_json,
                                                  int64_t now, bool *full);
 store_status sqlite_store_task_set_progress(sqlite_store *s, const char *id, int progress, int64_t now);
+store_status sqlite_store_task_set_results(sqlite_store *s, const char *id, const char *results_json,
+                                           int64_t now);
 store_status sqlite_store_task_complete(sqlite_store *s, const char *id, task_state from,
                                         const char *results_json, int64_t credits_charged, int64_t now);
 store_status sqlite_store_task_fail(sqlite_store *s, const char *id, const char *code, const char *message,

@@ -203,6 +203,12 @@ store_status store_task_set_progress(store *s, const char *id, int progress, int
     return observed(s, id, sqlite_store_task_set_progress(s->sqlite, id, progress, now));
 }
 
+store_status store_task_set_results(store *s, const char *id, const char *results_json, int64_t now)
+{
+    if (s->pg) return observed(s, id, pg_store_task_set_results(s->pg, id, results_json, now));
+    return observed(s, id, sqlite_store_task_set_results(s->sqlite, id, results_json, now));
+}
+
 store_status store_task_complete(store *s, const char *id, task_state from, const char *results_json,
                                  int64_t credits_charged, int64_t now)
 {

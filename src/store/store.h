@@ -213,6 +213,10 @@ store_status store_task_set_progress(store *s, const char *id, int progress, int
  * callback, if it has a callback_url, is queued (see store_callback_*). */
 store_status store_task_complete(store *s, const char *id, task_state from, const char *results_json,
                                  int64_t credits_charged, int64_t now);
+/* Replaces the results_json (a non-empty JSON array) of a completed task and touches updated_at: the
+ * previews made after completion (engine/result_previews.h) added. NOT_FOUND when the task is gone (deleted
+ * meanwhile), CONFLICT when it is not completed. Not fenced: a completed task is no node's any more. */
+store_status store_task_set_results(store *s, const char *id, const char *results_json, int64_t now);
 /* Any unfinished state → failed with code and message. CONFLICT when already finished. The reservation
  * is refunded in full and the callback queued, in the same transaction. */
 store_status store_task_fail(store *s, const char *id, const char *code, const char *message, int64_t now);
@@ -233,9 +237,9 @@ store_status store_task_delete(store *s, const char *task_id, const char *key_id
 /* Watching a connection's task writes (the live event streams, api/task_events.c): once set, observer
  * is called on the calling thread, after the call returned OK, with the task's id, for every write of a
  * task made through this connection — insert, admission (each created task), transition, upstream
- * record, progress (also when nothing changed), channel slot taken, completion, failure, cancel. It is
- * told only that the task may have changed (it re-reads); it must be quick and must not use this
- * connection. NULL stops it. Not for store_task_insert_batch (copies between stores). */
+ * record, progress (also when nothing changed), channel slot taken, completion, results replaced, failure,
+ * cancel. It is told only that the task may have changed (it re-reads); it must be quick and must not use
+ * this connection. NULL stops it. Not for store_task_insert_batch (copies between stores). */
 typedef void (*store_task_observer_fn)(void *context, const char *task_id);
 void store_observe_tasks(store *s, store_task_observer_fn observer, void *context);
 

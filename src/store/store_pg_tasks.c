@@ -307,6 +307,17 @@ store_status pg_store_task_set_progress(pg_store *s, const char *id, int progres
                            4, values);
 }
 
+store_status pg_store_task_set_results(pg_store *s, const char *id, const char *results_json, int64_t now)
+{
+    if (results_json == NULL || results_json[0] != '[') return STORE_ERROR;
+    pg_number when, state;
+    const char *values[] = {results_json, pg_int(&when, now), id, pg_int(&state, TASK_COMPLETED)};
+    return compare_and_set(s, id, "task results",
+                           "UPDATE tasks SET results_json = $1, updated_at = $2 WHERE id = $3 "
+                           "AND state = $4::integer",
+                           4, values);
+}
+
 /* Runs a task's finishing compare-and-set and, when it applies, in the same transaction: the
  * reservation's settlement (charging `charge`, -1 = all of it) or, with `refund`, its full refund; and
  * the callback's queueing. Returns the rows changed (0 or 1), or -1 on error. */

@@ -338,6 +338,21 @@ store_status sqlite_store_task_set_progress(sqlite_store *s, const char *id, int
     return finish_cas(s, stmt, id, "task progress");
 }
 
+store_status sqlite_store_task_set_results(sqlite_store *s, const char *id, const char *results_json,
+                                           int64_t now)
+{
+    sqlite3_stmt *stmt = NULL;
+    if (results_json == NULL || results_json[0] != '[' ||
+        sql_prepare(s, "UPDATE tasks SET results_json = ?1, updated_at = ?2 WHERE id = ?3 AND state = ?4",
+                    &stmt) != STORE_OK)
+        return STORE_ERROR;
+    sqlite3_bind_text(stmt, 1, results_json, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(stmt, 2, now);
+    sqlite3_bind_text(stmt, 3, id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(stmt, 4, TASK_COMPLETED);
+    return finish_cas(s, stmt, id, "task results");
+}
+
 store_status sqlite_store_callback_queue_tx(sqlite_store *s, const char *task_id, int64_t now)
 {
     sqlite3_stmt *stmt = s->hot[STMT_CALLBACK_QUEUE];

@@ -416,6 +416,7 @@ const upstream_provider upstream_fal = {
     .build_cancel = fal_build_cancel,
     .build_lookup = NULL,
     .webhook_ask = UPSTREAM_WEBHOOK_ALWAYS, /* ?fal_webhook=, signed under the published keys */
+    .webhooks_at_end = true,                /* "fal POSTs once processing ends" */
     .verify_webhook = fal_verify_webhook,
     .webhook_job_id_field = "request_id",
     .webhook_keys_url = "https://rest.alpha.fal.ai/.well-known/jwks.json",

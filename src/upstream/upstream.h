@@ -197,6 +197,9 @@ typedef struct upstream_provider {
 
     /* ---- webhooks ---- */
     upstream_webhook_ask webhook_ask;
+    /* Its webhooks come only once a job has ended (fal): a verified one fetches the result document
+     * (build_result) at once instead of polling first. */
+    bool webhooks_at_end;
     /* Whether this webhook comes from the provider; *reason is set (a static text) when REFUSED.
      * NULL when the provider takes no webhooks at all (the sandbox): the route answers 404. */
     upstream_webhook_verdict (*verify_webhook)(const upstream_webhook *hook, const char **reason);

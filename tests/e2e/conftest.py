@@ -218,6 +218,23 @@ def check_task_invariants(task):
         assert task["error"] is None
 
 
+def wait_previews(server, task_id, timeout=60):
+    """A provider's result gets its previews after its task completed: the task once both preview fields
+    are there; meanwhile the thumbnail variant of OpenAI's content route says "not yet" (409), never 404."""
+    deadline = time.time() + timeout
+    while True:
+        task = server.request("GET", f"/v1/tasks/{task_id}").json()
+        assert task["status"] == "completed", task
+        if PREVIEW_KEYS <= set(task["results"][0]) or time.time() > deadline:
+            return task
+        content = server.request("GET", f"/v1/videos/{task_id}/content?variant=thumbnail")
+        assert content.status_code in (200, 409), content.text  # 200: made since the task was read
+        if content.status_code == 409:
+            assert content.json()["error"]["code"] == "video_not_ready", content.text
+            assert content.headers["retry-after"] == "1"
+        time.sleep(0.05)
+
+
 def wait_task(server, task_id, until=TERMINAL, timeout=90, key="default"):
     """Polls until the task's status is in `until`, checking invariants and monotonic progress on every poll."""
     deadline = time.time() + timeout

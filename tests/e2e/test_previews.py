@@ -1,9 +1,11 @@
 """Previews of stored video results: every completed task's result carries thumbnail_url (a poster JPEG)
 and spritesheet_url (a 5x5 grid of 160 px wide frames), signed like the video's link, that download as
 JPEGs of the documented sizes (ffprobe) — from the sandbox on local storage and on S3 (where they leave
-the bucket with the video once their links expired), and from a provider (the fal emulator). A provider
-result whose frames do not decode still completes, without preview fields, and the log says why.
-The S3 tests need `make clients` (tests/s3's npm packages)."""
+the bucket with the video once their links expired), and from a provider (the fal emulator). A sandbox
+result has them when its task completes; a provider's result gets them just after (its task completes
+without waiting for them), and meanwhile GET /v1/videos/{id}/content?variant=thumbnail answers 409
+video_not_ready, never 404. A provider result whose frames do not decode still completes, without preview
+fields, and the log says why. The S3 tests need `make clients` (tests/s3's npm packages)."""
 import json
 import math
 import os
@@ -13,7 +15,7 @@ import time
 import pytest
 import requests
 
-from conftest import PREVIEW_KEYS, wait_task
+from conftest import PREVIEW_KEYS, wait_previews, wait_task
 from test_storage_s3 import object_key, read_back, s3_endpoint, s3_server  # noqa: F401 (fixtures)
 from test_upstream_fal import fal, fal_server  # noqa: F401 (fixture)
 
@@ -101,8 +103,10 @@ def test_a_providers_result_gets_previews(make_server, fal, tmp_path):  # noqa: 
     created = server.submit({"model": "sora-2", "prompt": "a lighthouse at dusk"})
     assert created.status_code == 200, created.text
     task = wait_task(server, created.json()["id"], timeout=60)
-    result = check_previews(task, tmp_path)
+    result = check_previews(wait_previews(server, task["id"]), tmp_path)
     assert (result["width"], result["height"]) == (320, 240)  # the emulator's video2s.mp4
+    thumbnail = server.request("GET", f"/v1/videos/{task['id']}/content?variant=thumbnail")
+    assert thumbnail.status_code == 200 and thumbnail.content == requests.get(result["thumbnail_url"]).content
 
 
 def scramble_frames(source, target):
@@ -130,8 +134,16 @@ def test_an_undecodable_result_completes_without_previews(make_server, fal, medi
     server = fal_server(make_server, {"fal-a": emulator})
     task = wait_task(server, server.submit({"model": "sora-2", "prompt": "noise"}).json()["id"], timeout=60)
     assert task["status"] == "completed", task
+    deadline = time.time() + 60  # the previews are tried after completion: "not yet" (409) until then
+    while server.request("GET", f"/v1/videos/{task['id']}/content?variant=thumbnail").status_code == 409:
+        assert time.time() < deadline, "the previews were never tried"
+        time.sleep(0.1)
+    log = server.read_log()
+    assert "previews could not be made" in log and task["id"] in log
+    task = server.request("GET", f"/v1/tasks/{task['id']}").json()
     result = task["results"][0]
     assert not PREVIEW_KEYS & set(result), result
     assert requests.get(result["url"], timeout=30).content == open(broken, "rb").read()
-    log = server.read_log()
-    assert "previews could not be made" in log and task["id"] in log
+    for variant in ("thumbnail", "spritesheet"):  # tried and absent for good: 404, no longer 409
+        absent = server.request("GET", f"/v1/videos/{task['id']}/content?variant={variant}")
+        assert absent.status_code == 404 and absent.json()["error"]["code"] == "not_found", absent.text

@@ -2,9 +2,10 @@
  * finalizing it is stored under results/<id>/output.mp4, described (the file's duration, else the
  * stated one), charged on the real length at the admitted rate with the rest returned, and completed;
  * a task finished meanwhile keeps nothing; a file that is not a video (when probed here) is refused and
- * the task left as it was; a real video gets its poster and spritesheet stored next to it and named in
- * its description, one whose frames cannot be read completes without them. Against a real store and
- * blob folder. */
+ * the task left as it was; without a previews pool a real video gets its poster and spritesheet stored
+ * next to it and named in its description before it completes, one whose frames cannot be read completes
+ * without them; with a pool it completes at once, marked pending, and gets them afterwards
+ * (engine/result_previews.h). Against a real store and blob folder. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "engine/task_completion.h"
 
@@ -134,6 +136,7 @@ static void a_render_completes_its_task_charged_on_its_real_length(void **state)
     /* "video" is no video ffmpeg can read: completed all the same, without previews */
     assert_null(json_object_get(first, "thumbnail"));
     assert_null(json_object_get(first, "spritesheet"));
+    assert_null(json_object_get(first, RESULT_PREVIEWS_MEMBER)); /* nothing is pending either */
     json_decref(results);
     task_record_clear(&task);
     assert_true(result_exists(id));
@@ -240,8 +243,71 @@ static void a_real_video_gets_its_previews_stored_next_to_it(void **state)
                         "results/task-unified-100-eeeeeeee/poster.jpg");
     assert_string_equal(json_string_value(json_object_get(first, "spritesheet")),
                         "results/task-unified-100-eeeeeeee/spritesheet.jpg");
+    assert_null(json_object_get(first, RESULT_PREVIEWS_MEMBER));
     json_decref(results);
     task_record_clear(&task);
+    assert_true(blob_exists(id, "output.mp4"));
+    assert_true(blob_exists(id, "poster.jpg"));
+    assert_true(blob_exists(id, "spritesheet.jpg"));
+}
+
+/* Reads the first result of id's task (the caller decrefs *results). */
+static json_t *first_result(const char *id, json_t **results)
+{
+    task_record task;
+    assert_int_equal(store_task_get(db, id, &task), STORE_OK);
+    assert_int_equal(task.state, TASK_COMPLETED);
+    json_error_t error;
+    *results = json_loads(task.results_json, 0, &error);
+    task_record_clear(&task);
+    assert_non_null(*results);
+    return json_array_get(*results, 0);
+}
+
+static void a_real_video_completes_at_once_and_gets_its_previews_after(void **state)
+{
+    (void)state;
+    const char *id = "task-unified-100-ffffffff";
+    admit_task(id, TASK_FINALIZING);
+    char scratch[128], video[160], command[512];
+    snprintf(scratch, sizeof(scratch), "%s/scratch-XXXXXX", folder);
+    assert_non_null(mkdtemp(scratch));
+    snprintf(video, sizeof(video), "%s/output.mp4", scratch);
+    snprintf(command, sizeof(command),
+             "ffmpeg -hide_banner -loglevel error -y -f lavfi -i testsrc=size=320x180:rate=25:duration=2 "
+             "-c:v libx264 -preset ultrafast -pix_fmt yuv420p '%s'",
+             video);
+    assert_int_equal(system(command), 0);
+    result_previews_config config = {.data_dir = folder, .workers = 1};
+    result_previews *previews = result_previews_start(&config, blobs);
+    assert_non_null(previews);
+    task_completion what = {.task_id = id, .from = TASK_FINALIZING, .path = video, .previews = previews};
+    char code[48] = "", message[512] = "";
+    assert_int_equal(task_complete_with_file(db, blobs, &what, code, sizeof(code), message, sizeof(message)),
+                     TASK_COMPLETION_DONE);
+    /* completed before its previews: they are pending, or (a quick worker) already named, never absent */
+    json_t *results = NULL, *first = first_result(id, &results);
+    assert_true(result_previews_pending(first) || json_object_get(first, "thumbnail") != NULL);
+    json_decref(results);
+    for (int waited = 0; waited < 300; waited++) { /* 30 s at most */
+        first = first_result(id, &results);
+        bool pending = result_previews_pending(first);
+        json_decref(results);
+        if (!pending) break;
+        struct timespec tenth = {.tv_nsec = 100 * 1000 * 1000};
+        nanosleep(&tenth, NULL);
+    }
+    result_previews_stop(previews);
+    first = first_result(id, &results);
+    assert_false(result_previews_pending(first));
+    assert_null(json_object_get(first, RESULT_PREVIEWS_MEMBER));
+    assert_string_equal(json_string_value(json_object_get(first, "thumbnail")),
+                        "results/task-unified-100-ffffffff/poster.jpg");
+    assert_string_equal(json_string_value(json_object_get(first, "spritesheet")),
+                        "results/task-unified-100-ffffffff/spritesheet.jpg");
+    assert_string_equal(json_string_value(json_object_get(first, "object")),
+                        "results/task-unified-100-ffffffff/output.mp4");
+    json_decref(results);
     assert_true(blob_exists(id, "output.mp4"));
     assert_true(blob_exists(id, "poster.jpg"));
     assert_true(blob_exists(id, "spritesheet.jpg"));
@@ -255,6 +321,7 @@ int main(void)
         cmocka_unit_test(a_task_finished_meanwhile_keeps_nothing),
         cmocka_unit_test(the_stated_duration_stands_in_for_an_unknown_one_and_terms_come_from_the_store),
         cmocka_unit_test(a_real_video_gets_its_previews_stored_next_to_it),
+        cmocka_unit_test(a_real_video_completes_at_once_and_gets_its_previews_after),
     };
     return cmocka_run_group_tests(tests, open_fresh, close_and_remove);
 }

@@ -1,8 +1,9 @@
 /* test_engine_task_machine.c — the upstream runner's decisions (engine/task_machine.h) as a table: each
  * row is an event, the facts around it and the whole action expected (every field compared), covering
- * the poll back-off and provider wishes, result documents, downloads, refusals and the circuit,
- * throttling, submissions that never left, unknown submissions (look-up, webhook wait, grace period,
- * restart), routing verdicts, channels that vanish, requests that cannot be built or sent, and pokes. */
+ * the poll back-off (slower when a webhook is expected) and provider wishes, result documents, downloads,
+ * refusals and the circuit, throttling, submissions that never left, unknown submissions (look-up, webhook
+ * wait, grace period, restart), routing verdicts, channels that vanish, requests that cannot be built or
+ * sent, and pokes (a verified end-of-job webhook fetching the result at once). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -56,6 +57,14 @@ static const machine_case cases[] = {
       .step = TASK_STEP_POLL,
       .at_ms = NOW + 25000,
       .poll_interval_ms = 30000,
+      .report_progress = true}},
+    {"with a webhook expected the interval grows on, up to 5 min",
+     {.kind = TASK_EVENT_JOB_STATE, .step = TASK_STEP_POLL, .phase = UPSTREAM_JOB_RUNNING},
+     FACTS(.poll_interval_ms = 250000, .webhook_expected = true),
+     {.kind = TASK_ACTION_SCHEDULE,
+      .step = TASK_STEP_POLL,
+      .at_ms = NOW + 250000,
+      .poll_interval_ms = 300000,
       .report_progress = true}},
     {"a provider asking for a longer wait gets it (unscaled)",
      {.kind = TASK_EVENT_JOB_STATE,
@@ -149,6 +158,10 @@ static const machine_case cases[] = {
       .http_status = 200},
      FACTS(.estimated_seconds = 40, .poll_interval_ms = 9000),
      {.kind = TASK_ACTION_ACCEPT, .at_ms = NOW + 20000, .poll_interval_ms = 2000, .channel_success = true}},
+    {"with a webhook expected, the first poll waits the whole usual duration and the interval starts at 30 s",
+     {.kind = TASK_EVENT_SUBMIT_ANSWERED, .step = TASK_STEP_SUBMIT, .verdict = UPSTREAM_ACCEPTED},
+     FACTS(.estimated_seconds = 40, .webhook_expected = true),
+     {.kind = TASK_ACTION_ACCEPT, .at_ms = NOW + 40000, .poll_interval_ms = 30000, .channel_success = true}},
     {"the first poll is scaled like every delay",
      {.kind = TASK_EVENT_SUBMIT_ANSWERED, .step = TASK_STEP_SUBMIT, .verdict = UPSTREAM_ACCEPTED},
      FACTS(.estimated_seconds = 40, .poll_scale = 0.01),
@@ -468,6 +481,22 @@ static const machine_case cases[] = {
      {.kind = TASK_EVENT_POKE},
      FACTS(.waiting_for = TASK_STEP_LOOKUP, .unknown_since_ms = SINCE),
      {.kind = TASK_ACTION_SCHEDULE, .step = TASK_STEP_LOOKUP, .at_ms = NOW, .forced = true}},
+    {"a verified webhook saying the job ended fetches its result document at once",
+     {.kind = TASK_EVENT_POKE, .job_ended = true},
+     FACTS(.waiting_for = TASK_STEP_POLL, .has_result_document = true, .webhook_expected = true),
+     {.kind = TASK_ACTION_SEND, .step = TASK_STEP_RESULT, .forced = true}},
+    {"... and polls at once for a provider without a result document",
+     {.kind = TASK_EVENT_POKE, .job_ended = true},
+     FACTS(.waiting_for = TASK_STEP_POLL, .webhook_expected = true),
+     {.kind = TASK_ACTION_SCHEDULE, .step = TASK_STEP_POLL, .at_ms = NOW, .forced = true}},
+    {"... within the same limits as any poke",
+     {.kind = TASK_EVENT_POKE, .job_ended = true},
+     FACTS(.waiting_for = TASK_STEP_POLL, .has_result_document = true, .last_forced_poll_ms = NOW - 10),
+     {.kind = TASK_ACTION_NONE}},
+    {"an unverified poke of a provider with a result document polls",
+     {.kind = TASK_EVENT_POKE},
+     FACTS(.waiting_for = TASK_STEP_POLL, .has_result_document = true),
+     {.kind = TASK_ACTION_SCHEDULE, .step = TASK_STEP_POLL, .at_ms = NOW, .forced = true}},
     {"a poke while waiting to route does nothing",
      {.kind = TASK_EVENT_POKE},
      FACTS(.waiting_for = TASK_STEP_ROUTE),
@@ -519,7 +548,8 @@ static void delays_are_scaled_but_never_below_20_ms(void **state)
     assert_int_equal(task_machine_scaled(0.01, 2000), 20);
     assert_int_equal(task_machine_scaled(0.001, 2000), 20);
     assert_int_equal(task_machine_scaled(2.5, 30000), 75000);
-    assert_int_equal(task_machine_first_poll_interval(0.5), 1000);
+    assert_int_equal(task_machine_first_poll_interval(0.5, false), 1000);
+    assert_int_equal(task_machine_first_poll_interval(0.5, true), 15000);
 }
 
 /* A job that keeps running is polled at 2, 3, 4.5 … s, then every 30 s. */
@@ -527,10 +557,30 @@ static void a_long_job_backs_off_to_every_30_seconds(void **state)
 {
     (void)state;
     task_facts facts = {
-        .now_ms = 0, .poll_scale = 1.0, .poll_interval_ms = task_machine_first_poll_interval(1.0)};
+        .now_ms = 0, .poll_scale = 1.0, .poll_interval_ms = task_machine_first_poll_interval(1.0, false)};
     task_event running = {
         .kind = TASK_EVENT_JOB_STATE, .step = TASK_STEP_POLL, .phase = UPSTREAM_JOB_RUNNING};
     const int64_t expected_delays[] = {2000, 3000, 4500, 6750, 10125, 15187, 22780, 30000, 30000};
+    for (size_t i = 0; i < sizeof(expected_delays) / sizeof(expected_delays[0]); i++) {
+        task_action action = task_machine_next(&running, &facts);
+        assert_int_equal(action.kind, TASK_ACTION_SCHEDULE);
+        assert_int_equal(action.at_ms - facts.now_ms, expected_delays[i]);
+        facts.now_ms = action.at_ms;
+        facts.poll_interval_ms = action.poll_interval_ms;
+    }
+}
+
+/* With a webhook expected, polls are the fallback: 30 s, 45 s, 67.5 s … then every 5 min. */
+static void a_long_job_with_a_webhook_backs_off_to_every_5_minutes(void **state)
+{
+    (void)state;
+    task_facts facts = {.now_ms = 0,
+                        .poll_scale = 1.0,
+                        .poll_interval_ms = task_machine_first_poll_interval(1.0, true),
+                        .webhook_expected = true};
+    task_event running = {
+        .kind = TASK_EVENT_JOB_STATE, .step = TASK_STEP_POLL, .phase = UPSTREAM_JOB_RUNNING};
+    const int64_t expected_delays[] = {30000, 45000, 67500, 101250, 151875, 227812, 300000, 300000};
     for (size_t i = 0; i < sizeof(expected_delays) / sizeof(expected_delays[0]); i++) {
         task_action action = task_machine_next(&running, &facts);
         assert_int_equal(action.kind, TASK_ACTION_SCHEDULE);
@@ -546,6 +596,7 @@ int main(void)
         cmocka_unit_test(every_row_gives_its_action),
         cmocka_unit_test(delays_are_scaled_but_never_below_20_ms),
         cmocka_unit_test(a_long_job_backs_off_to_every_30_seconds),
+        cmocka_unit_test(a_long_job_with_a_webhook_backs_off_to_every_5_minutes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,7 @@
 /* test_store_task_contract.c — the task parts of store.h that test_store_tasks.c leaves implicit, on
  * both backends (store_fixture.h): every field of a task, NOT_FOUND for unknown ids on every call,
- * terminal shortcuts refused, listing limits and has_more, batches all or none, and racing terminal
- * transitions. */
+ * terminal shortcuts refused, listing limits and has_more, batches all or none, a completed task's results
+ * replaced (its previews), and racing terminal transitions. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -400,6 +400,33 @@ static void complete_and_cancel_race_to_one_outcome(void **state)
     }
 }
 
+/* A completed task's results are replaced (its previews added after completion); nothing else is. */
+static void results_of_completed_tasks_are_replaced(void **state)
+{
+    (void)state;
+    task_record t = fixture_new_task("task-unified-8-previews", "key_a", 8);
+    assert_int_equal(store_task_insert(db, &t), STORE_OK);
+    const char *previews = "[{\"object\":\"o\",\"thumbnail\":\"p\"}]";
+    assert_int_equal(store_task_set_results(db, t.id, previews, 9), STORE_CONFLICT); /* pending */
+    assert_int_equal(store_task_transition(db, t.id, TASK_PENDING, TASK_FINALIZING, "c", 9), STORE_OK);
+    assert_int_equal(store_task_set_results(db, t.id, previews, 9), STORE_CONFLICT); /* not completed yet */
+    assert_int_equal(store_task_complete(db, t.id, TASK_FINALIZING, "[{\"object\":\"o\"}]", -1, 10),
+                     STORE_OK);
+    assert_int_equal(store_task_set_results(db, t.id, "not an array", 11), STORE_ERROR);
+    assert_int_equal(store_task_set_results(db, t.id, NULL, 11), STORE_ERROR);
+    assert_int_equal(store_task_set_results(db, "task-unified-8-missing0", previews, 11), STORE_NOT_FOUND);
+    assert_int_equal(store_task_set_results(db, t.id, previews, 12), STORE_OK);
+    task_record read;
+    assert_int_equal(store_task_get(db, t.id, &read), STORE_OK);
+    assert_string_equal(read.results_json, previews);
+    assert_int_equal(read.state, TASK_COMPLETED);
+    assert_int_equal(read.progress, 100);
+    assert_true(read.completed_at == 10); /* still when it completed */
+    assert_true(read.updated_at == 12);
+    task_record_clear(&read);
+    assert_int_equal(store_task_fail(db, t.id, "timeout", "late", 13), STORE_CONFLICT);
+}
+
 int main(void)
 {
 #define WITH_STORE(test) cmocka_unit_test_setup_teardown(test, open_fresh, close_and_remove)
@@ -411,6 +438,7 @@ int main(void)
         WITH_STORE(listing_limits_and_has_more),
         WITH_STORE(unfinished_are_listed_oldest_first),
         WITH_STORE(batches_insert_all_or_none),
+        WITH_STORE(results_of_completed_tasks_are_replaced),
     };
     const struct CMUnitTest races[] = {
         WITH_STORE(complete_and_cancel_race_to_one_outcome),
