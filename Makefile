@@ -78,10 +78,12 @@ fuzz-smoke: deps
 stress: deps build build-asan
 	$(PG_TEST) env BUILD=$(BUILD) ASAN_BUILD=$(ASAN_BUILD) PYTHON=$(PYTHON) scripts/stress.sh
 
+# The short version of every benchmark (bench/all.sh; bench/README.md says how to run each in full).
 bench:
 	@scripts/install-deps.sh --bench
 	$(MAKE) build
-	bench/run.sh
+	cd bench && npm ci --no-audit --no-fund --loglevel=error
+	BUILD=$(BUILD) PYTHON=$(PYTHON) bench/all.sh
 
 # Two nodes on PostgreSQL against one on SQLite (API rates), and a killed node's tasks taken over
 # (bench/cluster.py), inside a throwaway PostgreSQL cluster that syncs every commit, as in production.
