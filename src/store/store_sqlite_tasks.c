@@ -350,7 +350,9 @@ store_status sqlite_store_task_set_results(sqlite_store *s, const char *id, cons
     sqlite3_bind_int64(stmt, 2, now);
     sqlite3_bind_text(stmt, 3, id, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int(stmt, 4, TASK_COMPLETED);
-    return finish_cas(s, stmt, id, "task results");
+    store_status status = finish_cas(s, stmt, id, "task results"); /* resets stmt, as for a kept one */
+    sqlite3_finalize(stmt);
+    return status;
 }
 
 store_status sqlite_store_callback_queue_tx(sqlite_store *s, const char *task_id, int64_t now)
