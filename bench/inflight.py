@@ -8,11 +8,12 @@ gives each job's submit and webhook times) and a reelay whose only channel is a 
 sandbox disabled), submitting sora-2 tasks (a prompt: nothing to probe at submit):
 
   inflight  TASKS tasks (default 100,000; --short 10,000) submitted as fast as reelay takes them over 64
-            connections, webhooks on; every job takes --job-seconds (default 150 s), so all of them wait
+            connections, webhooks on; every job takes --job-seconds (default 200 s), so all of them wait
             together. Reported: reelay's VmRSS before and with every task in flight, the growth per task,
             the CPU (cores) reelay and the stand-in use over SAMPLE seconds right after the submissions
-            ("waiting") and again once the first fallback polls are due (a webhook is expected: the model's
-            usual 120 s after each submit), VmHWM (peak), and that every task reaches completed (reelay's log).
+            ("waiting") and again over the span of the first fallback polls (a webhook is expected: the
+            model's usual 120 s after each job was accepted), VmHWM (peak), and that every task reaches
+            completed (reelay's log).
   webhook   LATENCY tasks (default 10,000; --short 2,000) submitted at RATE a second (default 200), each job
             taking RATE's pacing + 20 s, so that every task is in flight when the first finishes and they
             then finish at RATE a second; webhooks on (--public-url). For each task: the delay from the
@@ -167,7 +168,7 @@ class LogReader:
     def __init__(self, path):
         self.file = open(path)
         self.partial = ""
-        self.job_of, self.completed_at, self.failed = {}, {}, {}
+        self.job_of, self.accepted_at, self.completed_at, self.failed = {}, {}, {}, {}
 
     def read(self):
         self.partial += self.file.read()
@@ -181,6 +182,7 @@ class LogReader:
                 continue
             if m.group(3) == "processing":
                 self.job_of[m.group(2)] = m.group(4)
+                self.accepted_at[m.group(2)] = log_time(m.group(1))
             elif m.group(3) == "completed":
                 self.completed_at[m.group(2)] = log_time(m.group(1))
             else:
@@ -386,11 +388,15 @@ async def run_inflight(args, work, media):
         in_flight = len(log.job_of) - len(log.completed_at) - len(log.failed)
         waiting = await sample_cpu(reelay, standin, args.sample_seconds)
         rss_waiting = reelay.kib("VmRSS")
-        polls_from = started + MODEL_USUAL_SECONDS + 2
+        # each task's first fallback poll comes the model's usual duration after its job was accepted: the
+        # window spans them all (the accepting took longer than the submitting), ending before any job does
+        accepted = sorted(log.accepted_at.values())
+        polls_from = accepted[0] + MODEL_USUAL_SECONDS + 1
+        polls_until = min(accepted[-1] + MODEL_USUAL_SECONDS + 2, started + args.job_seconds - 1)
         polling = None
-        if polls_from + args.sample_seconds < started + args.job_seconds:
+        if polls_until - polls_from >= args.sample_seconds:
             await asyncio.sleep(max(0.0, polls_from - time.time()))
-            polling = await sample_cpu(reelay, standin, args.sample_seconds)
+            polling = await sample_cpu(reelay, standin, polls_until - polls_from)
         rss_polling = reelay.kib("VmRSS")
         ok = args.skip_completion or await wait_until(
             lambda: (log.read(), len(log.completed_at) + len(log.failed) >= tasks)[1], args.job_seconds + 3600,
@@ -402,6 +408,8 @@ async def run_inflight(args, work, media):
                   "rss_before_mib": round(rss_before / 1024, 1), "rss_in_flight_mib": round(rss_waiting / 1024, 1),
                   "bytes_per_task": round((rss_waiting - rss_before) * 1024 / tasks),
                   "cpu_cores_waiting": waiting[0], "standin_cpu_cores_waiting": waiting[1],
+                  "accepting_seconds": round(accepted[-1] - accepted[0], 1),
+                  "first_fallback_polls_window_s": round(polls_until - polls_from, 1) if polling else None,
                   "cpu_cores_first_fallback_polls": polling[0] if polling else None,
                   "standin_cpu_cores_first_fallback_polls": polling[1] if polling else None,
                   "rss_after_first_fallback_polls_mib": round(rss_polling / 1024, 1),
@@ -536,7 +544,7 @@ def main():
     parser.add_argument("--tasks", type=int)
     parser.add_argument("--latency-tasks", type=int)
     parser.add_argument("--streams", type=int)
-    parser.add_argument("--job-seconds", type=int, default=150)
+    parser.add_argument("--job-seconds", type=int, default=200)
     parser.add_argument("--rate", type=float, default=200,
                         help="latency runs: tasks submitted (and so finishing) per second")
     parser.add_argument("--sample-seconds", type=float, default=SAMPLE_SECONDS)

@@ -92,6 +92,8 @@ struct flight {
     int64_t unknown_since_ms;  /* submission unknown since then, 0 otherwise */
     int64_t last_forced_poll_ms;
     int estimated_seconds;
+    int progress_written;        /* the last progress recorded in the store by this flight (0 at first) */
+    bool poked;                  /* a poke asked for news: its answer is recorded even if nothing moved */
     upstream_transfer *transfer; /* the provider request in progress, NULL while none */
     send_lane *lane;             /* the lane its request went out on, or it waits in; NULL otherwise */
     bool lane_waiting;           /* waiting in lane to send next_step */

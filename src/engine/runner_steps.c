@@ -140,9 +140,16 @@ static void set_progress(upstream_runner *r, flight *f, int progress, int64_t no
         progress = (int)(90.0 * elapsed / (usual > 0.1 ? usual : 0.1));
         if (progress > 90) progress = 90;
     }
+    /* a scheduled poll that moves nothing writes nothing (a task waiting past its usual duration, or on
+     * a webhook's fallback polls, stays at 90 %); a poke's answer is written (it touches updated_at: a
+     * client's ?sync_upstream waits for that) */
+    bool poked = f->poked;
+    f->poked = false;
+    if (progress <= f->progress_written && !poked) return;
     /* CONFLICT: finished meanwhile; a cancel, if that is what it was, arrives through the inbox */
-    if (store_task_set_progress(r->db, f->task_id, progress, clock_unix_seconds()) == STORE_ERROR)
-        log_warn("a task's progress could not be recorded", "task=%s", f->task_id);
+    store_status stored = store_task_set_progress(r->db, f->task_id, progress, clock_unix_seconds());
+    if (stored == STORE_OK) f->progress_written = progress;
+    if (stored == STORE_ERROR) log_warn("a task's progress could not be recorded", "task=%s", f->task_id);
 }
 
 /* The job exists upstream: remember it and start polling. False when the task was finished meanwhile
@@ -207,7 +214,10 @@ static bool apply_effects(upstream_runner *r, flight *f, const task_action *acti
     if (c != NULL && action->channel_success) routing_record_success(c);
     if (action->forget_unknown) f->unknown_since_ms = 0;
     if (action->start_unknown && !start_unknown(r, f, action)) return false;
-    if (action->forced) f->last_forced_poll_ms = now_ms;
+    if (action->forced) {
+        f->last_forced_poll_ms = now_ms;
+        f->poked = true;
+    }
     return true;
 }
 
